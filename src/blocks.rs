@@ -1,0 +1,594 @@
+//! BLOCKS: normalised documents → clusters of repeated sections, inside one
+//! document and across documents.
+//!
+//! Takes the normalised text of every document (whitespace already gone,
+//! so wrapping and spacing cannot matter) and gives [`BlockCluster`]s: each
+//! copy as a document and a range of normalised characters.
+//!
+//! # Method
+//!
+//! 1. **Fingerprints** (Schleimer, Wilkerson & Aiken 2003, "Winnowing").
+//!    Every `k`-character window is hashed; in each run of `w` consecutive
+//!    hashes the minimum is kept. Any shared stretch of `w + k − 1`
+//!    characters therefore yields a shared fingerprint, with about
+//!    `2 / (w + 1)` fingerprints per character. `k = 8` is short enough
+//!    that copies with scattered edits keep many exact seeds.
+//! 2. **Seeds.** Fingerprints are sorted by hash; every two occurrences of
+//!    one hash are a seed `(doc a, pos a, doc b, pos b)`. Hashes occurring
+//!    more than [`BlockOptions::max_occurrences`] times (boilerplate, stock
+//!    phrases of the genre) are ignored.
+//! 3. **Chains.** Per pair of documents, seeds are taken in order of
+//!    position and chained greedily: a seed extends the open chain it
+//!    follows in both texts within [`BlockOptions::max_gap`] characters,
+//!    preferring the one on the nearest diagonal. Gaps absorb edits,
+//!    insertions and small missing passages; copies at different offsets
+//!    of one document are different diagonals, so they stay apart.
+//! 4. **Verification.** Each chain spans a region in both texts, extended
+//!    while characters agree at both ends (and clipped so that two copies
+//!    inside one document never overlap). A region pair is kept when both
+//!    sides have at least [`BlockOptions::min_block`] characters and their
+//!    similarity `LCS / longer` ([`crate::align`]) is at least
+//!    [`BlockOptions::threshold`].
+//! 5. **Clusters.** The two sides of every verified pair are occurrences.
+//!    Occurrences of one document that overlap by at least half of the
+//!    shorter are merged into one copy (copy A found against B and against
+//!    C is one copy, even if B is shorter); copies linked by verified pairs
+//!    form a cluster (union-find).
+//!
+//! Everything is sorted before it is grouped, so the result does not depend
+//! on thread count.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::align;
+use crate::cluster::UnionFind;
+use crate::normalize::{NormText, GAP_LINE};
+
+/// Options of block detection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockOptions {
+    /// Minimum length of a copy, in normalised characters.
+    pub min_block: usize,
+    /// Minimum similarity (`LCS / longer`) between two copies.
+    pub threshold: f64,
+    /// Fingerprint k-gram length, in characters.
+    pub k: usize,
+    /// Winnowing window, in k-grams.
+    pub window: usize,
+    /// Fingerprints seen in more places than this are ignored as boilerplate.
+    pub max_occurrences: usize,
+    /// Largest gap, in characters of either text, a chain bridges.
+    pub max_gap: usize,
+}
+
+impl Default for BlockOptions {
+    fn default() -> Self {
+        BlockOptions {
+            min_block: 200,
+            threshold: 0.8,
+            k: 8,
+            window: 8,
+            max_occurrences: 64,
+            max_gap: 300,
+        }
+    }
+}
+
+/// One copy of a repeated block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copy {
+    /// Index of the document in the input slice.
+    pub doc: u32,
+    /// Normalised character range.
+    pub range: Range<usize>,
+}
+
+impl Copy {
+    fn key(&self) -> (u32, usize, usize) {
+        (self.doc, self.range.start, self.range.end)
+    }
+}
+
+impl Ord for Copy {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for Copy {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A repeated block and all its copies, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockCluster {
+    /// The copies, sorted by document and position.
+    pub copies: Vec<Copy>,
+}
+
+/// A verified pair of similar regions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionPair {
+    /// The earlier region.
+    pub a: Copy,
+    /// The later region.
+    pub b: Copy,
+    /// Their similarity.
+    pub similarity: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Seed {
+    da: u32,
+    db: u32,
+    pa: u32,
+    pb: u32,
+}
+
+/// Winnowed fingerprints `(hash, pos)` of one text.
+pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64, u32)>) {
+    out.clear();
+    if chars.len() < k {
+        return;
+    }
+    let hashes: Vec<u64> = chars.windows(k).map(|w| xxh3_64(char_bytes(w))).collect();
+    let w = window.max(1).min(hashes.len());
+    let mut last: Option<usize> = None;
+    for start in 0..=hashes.len() - w {
+        // rightmost minimum of the window, as in the paper, so that runs
+        // of equal hashes give one fingerprint
+        let mut best = start;
+        for i in start..start + w {
+            if hashes[i] <= hashes[best] {
+                best = i;
+            }
+        }
+        if last != Some(best) {
+            out.push((hashes[best], best as u32));
+            last = Some(best);
+        }
+    }
+}
+
+fn char_bytes(chars: &[char]) -> &[u8] {
+    // SAFETY: `char` is a 4-byte plain value with no padding.
+    unsafe { std::slice::from_raw_parts(chars.as_ptr().cast::<u8>(), std::mem::size_of_val(chars)) }
+}
+
+/// Finds repeated blocks among `texts` (normalised documents).
+pub fn find_blocks(texts: &[&NormText], opts: &BlockOptions) -> Vec<BlockCluster> {
+    let pairs = find_pairs(texts, opts);
+    cluster_pairs(&pairs)
+}
+
+/// Steps 1–4: verified region pairs, sorted.
+pub fn find_pairs(texts: &[&NormText], opts: &BlockOptions) -> Vec<RegionPair> {
+    let k = opts.k.max(2);
+    // 1. fingerprints
+    let mut fps: Vec<(u64, u32, u32)> = texts
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(d, t)| {
+            let mut v = Vec::new();
+            if t.len() >= opts.min_block {
+                fingerprints(&t.chars, k, opts.window, &mut v);
+            }
+            v.into_iter().map(move |(h, p)| (h, d as u32, p))
+        })
+        .collect();
+    fps.par_sort_unstable();
+    // 2. seeds
+    let mut runs: Vec<Range<usize>> = Vec::new();
+    let mut s = 0;
+    while s < fps.len() {
+        let mut e = s + 1;
+        while e < fps.len() && fps[e].0 == fps[s].0 {
+            e += 1;
+        }
+        if e - s >= 2 && e - s <= opts.max_occurrences {
+            runs.push(s..e);
+        }
+        s = e;
+    }
+    let mut seeds: Vec<Seed> = runs
+        .par_iter()
+        .flat_map_iter(|r| {
+            let run = &fps[r.clone()];
+            let mut v = Vec::new();
+            for (x, &(_, da, pa)) in run.iter().enumerate() {
+                for &(_, db, pb) in &run[x + 1..] {
+                    if da == db && (pb as usize) < pa as usize + k {
+                        continue;
+                    }
+                    v.push(Seed { da, db, pa, pb });
+                }
+            }
+            v
+        })
+        .collect();
+    drop(fps);
+    seeds.par_sort_unstable();
+    // 3. chains, per document pair
+    let mut groups: Vec<Range<usize>> = Vec::new();
+    let mut s = 0;
+    while s < seeds.len() {
+        let mut e = s + 1;
+        while e < seeds.len() && seeds[e].da == seeds[s].da && seeds[e].db == seeds[s].db {
+            e += 1;
+        }
+        groups.push(s..e);
+        s = e;
+    }
+    let mut pairs: Vec<RegionPair> = groups
+        .par_iter()
+        .flat_map_iter(|g| {
+            let group = &seeds[g.clone()];
+            let (da, db) = (group[0].da, group[0].db);
+            let (ta, tb) = (texts[da as usize], texts[db as usize]);
+            chain(group, opts, k)
+                .into_iter()
+                .filter_map(move |c| verify_chain(da, db, ta, tb, c, k, opts))
+        })
+        .collect();
+    pairs.sort_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
+    pairs
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Chain {
+    sa: u32,
+    sb: u32,
+    la: u32,
+    lb: u32,
+}
+
+/// An open chain: its seeds in order.
+struct Open {
+    seeds: Vec<(u32, u32)>,
+}
+
+impl Open {
+    fn last(&self) -> (u32, u32) {
+        self.seeds[self.seeds.len() - 1]
+    }
+}
+
+/// Greedy chaining of one document pair's seeds (sorted by `pa`, `pb`).
+fn chain(seeds: &[Seed], opts: &BlockOptions, k: usize) -> Vec<Chain> {
+    let gap = opts.max_gap as i64;
+    let mut open: Vec<Open> = Vec::new();
+    let mut done: Vec<Chain> = Vec::new();
+    for s in seeds {
+        let (pa, pb) = (s.pa as i64, s.pb as i64);
+        // close chains that can no longer be extended
+        let mut i = 0;
+        while i < open.len() {
+            if open[i].last().0 as i64 + gap < pa {
+                let c = open.swap_remove(i);
+                done.extend(trim(&c.seeds, k, opts.window));
+            } else {
+                i += 1;
+            }
+        }
+        let diag = pb - pa;
+        let mut best: Option<(i64, usize)> = None;
+        for (idx, c) in open.iter().enumerate() {
+            let (la, lb) = c.last();
+            let (la, lb) = (la as i64, lb as i64);
+            if pa > la && pb > lb && pa - la <= gap && pb - lb <= gap {
+                let drift = (diag - (lb - la)).abs();
+                if best.is_none_or(|(d, _)| drift < d) {
+                    best = Some((drift, idx));
+                }
+            }
+        }
+        match best {
+            Some((_, idx)) => open[idx].seeds.push((s.pa, s.pb)),
+            None => open.push(Open {
+                seeds: vec![(s.pa, s.pb)],
+            }),
+        }
+    }
+    for c in open {
+        done.extend(trim(&c.seeds, k, opts.window));
+    }
+    done.sort_by_key(|c| (c.sa, c.sb));
+    done
+}
+
+/// Cuts weak ends off a chain. Seeds closer than `2 (k + w)` characters
+/// form a run (an edit breaks about `k + w` characters of seeds); a run at
+/// either end that matches less than a short sentence ([`MIN_END_RUN`]) and
+/// is cut off by a longer gap is a stray stock phrase the chain picked up
+/// on its way (a heading, a closing formula), not part of the copy.
+fn trim(seeds: &[(u32, u32)], k: usize, window: usize) -> Option<Chain> {
+    if seeds.len() < 2 {
+        return None;
+    }
+    let run_gap = 2 * (k + window) as u32;
+    // run boundaries: indices where a new run starts
+    let mut starts = vec![0usize];
+    for i in 1..seeds.len() {
+        let (a0, b0) = seeds[i - 1];
+        let (a1, b1) = seeds[i];
+        if (a1 - a0).max(b1 - b0) > run_gap {
+            starts.push(i);
+        }
+    }
+    let span = |from: usize, to: usize| seeds[to - 1].0 - seeds[from].0 + k as u32;
+    let (mut first, mut last) = (0usize, starts.len() - 1);
+    while first < last && span(starts[first], starts[first + 1]) < MIN_END_RUN {
+        first += 1;
+    }
+    while last > first && span(starts[last], seeds.len()) < MIN_END_RUN {
+        last -= 1;
+    }
+    let from = starts[first];
+    let to = if last + 1 < starts.len() {
+        starts[last + 1]
+    } else {
+        seeds.len()
+    };
+    (to - from >= 2).then(|| Chain {
+        sa: seeds[from].0,
+        sb: seeds[from].1,
+        la: seeds[to - 1].0,
+        lb: seeds[to - 1].1,
+    })
+}
+
+/// Shortest run of seeds kept at the end of a chain, in characters.
+const MIN_END_RUN: u32 = 40;
+
+/// A copy that starts or ends up to this many characters past a line
+/// break is moved back to the break.
+const LINE_SLACK: usize = 3;
+
+/// Moves region edges that overshoot a line break by a few characters back
+/// to it: two copies followed by similar headings (`第四篇`, `第五篇`) match
+/// on the heading's first character, which belongs to neither copy.
+fn snap_to_lines(t: &NormText, mut s: usize, mut e: usize) -> (usize, usize) {
+    if let Some(i) =
+        (e.saturating_sub(LINE_SLACK).max(s + 1)..e).find(|&i| t.gap_before[i] == GAP_LINE)
+    {
+        e = i;
+    }
+    if let Some(i) = (s + 1..=(s + LINE_SLACK).min(e.saturating_sub(1)))
+        .rev()
+        .find(|&i| t.gap_before[i] == GAP_LINE)
+    {
+        s = i;
+    }
+    (s, e)
+}
+
+/// Shortest exact match that may end (or start) a copy, in characters.
+const MIN_END_MATCH: usize = 12;
+
+/// Characters examined at each end by [`trim_ends`].
+const END_WINDOW: usize = 256;
+
+/// Moves the ends of a region pair inwards to the first and last exact
+/// match of at least [`MIN_END_MATCH`] characters, so a copy does not end
+/// on a scrap of a similar heading that happens to follow both copies
+/// (`第四篇：市长在市政府…` after one, `第五篇：市长在市政府…` after the other).
+fn trim_ends(
+    ta: &[char],
+    tb: &[char],
+    sa: usize,
+    ea: usize,
+    sb: usize,
+    eb: usize,
+) -> (usize, usize, usize, usize) {
+    let solid = |a: &[char], b: &[char]| -> Vec<(usize, usize, usize)> {
+        similar::capture_diff_slices(similar::Algorithm::Patience, a, b)
+            .into_iter()
+            .filter_map(|op| match op {
+                similar::DiffOp::Equal {
+                    old_index,
+                    new_index,
+                    len,
+                } if len >= MIN_END_MATCH => Some((old_index, new_index, len)),
+                _ => None,
+            })
+            .collect()
+    };
+    // tail
+    let (wa, wb) = (
+        ea.saturating_sub(END_WINDOW).max(sa),
+        eb.saturating_sub(END_WINDOW).max(sb),
+    );
+    let (ea, eb) = match solid(&ta[wa..ea], &tb[wb..eb]).last() {
+        Some(&(i, j, len)) => (wa + i + len, wb + j + len),
+        None => (ea, eb),
+    };
+    // head
+    let (wa, wb) = ((sa + END_WINDOW).min(ea), (sb + END_WINDOW).min(eb));
+    let (sa, sb) = match solid(&ta[sa..wa], &tb[sb..wb]).first() {
+        Some(&(i, j, _)) => (sa + i, sb + j),
+        None => (sa, sb),
+    };
+    (sa, ea, sb, eb)
+}
+
+fn verify_chain(
+    da: u32,
+    db: u32,
+    na: &NormText,
+    nb: &NormText,
+    c: Chain,
+    k: usize,
+    opts: &BlockOptions,
+) -> Option<RegionPair> {
+    let (ta, tb) = (na.chars.as_slice(), nb.chars.as_slice());
+    let (mut sa, mut sb) = (c.sa as usize, c.sb as usize);
+    let (mut ea, mut eb) = (
+        (c.la as usize + k).min(ta.len()),
+        (c.lb as usize + k).min(tb.len()),
+    );
+    while sa > 0 && sb > 0 && ta[sa - 1] == tb[sb - 1] {
+        if da == db && sb <= ea {
+            break;
+        }
+        sa -= 1;
+        sb -= 1;
+    }
+    while ea < ta.len() && eb < tb.len() && ta[ea] == tb[eb] {
+        if da == db && ea >= sb {
+            break;
+        }
+        ea += 1;
+        eb += 1;
+    }
+    if da == db && ea > sb {
+        // overlapping copies of a periodic text: cut at the second copy
+        ea = sb;
+    }
+    if ea <= sa || eb <= sb {
+        return None;
+    }
+    let (sa, ea, sb, eb) = trim_ends(ta, tb, sa, ea, sb, eb);
+    let (sa, ea) = snap_to_lines(na, sa, ea);
+    let (sb, eb) = snap_to_lines(nb, sb, eb);
+    if ea <= sa || eb <= sb {
+        return None;
+    }
+    let (la, lb) = (ea - sa, eb - sb);
+    if la.min(lb) < opts.min_block {
+        return None;
+    }
+    if (la.min(lb) as f64) < opts.threshold * la.max(lb) as f64 {
+        return None;
+    }
+    let similarity = align::similarity(&ta[sa..ea], &tb[sb..eb]);
+    (similarity >= opts.threshold).then_some(RegionPair {
+        a: Copy {
+            doc: da,
+            range: sa..ea,
+        },
+        b: Copy {
+            doc: db,
+            range: sb..eb,
+        },
+        similarity,
+    })
+}
+
+/// Step 5: merges overlapping occurrences and groups them by verified pairs.
+pub fn cluster_pairs(pairs: &[RegionPair]) -> Vec<BlockCluster> {
+    let mut occ: Vec<Copy> = pairs
+        .iter()
+        .flat_map(|p| [p.a.clone(), p.b.clone()])
+        .collect();
+    occ.sort();
+    occ.dedup();
+    // merge overlapping occurrences of one document into copies
+    let mut copies: Vec<Copy> = Vec::new();
+    let mut copy_of: Vec<usize> = Vec::with_capacity(occ.len());
+    for o in &occ {
+        let merge = copies.last().is_some_and(|c: &Copy| {
+            c.doc == o.doc && {
+                let overlap = c.range.end.min(o.range.end).saturating_sub(o.range.start);
+                let shorter = (c.range.end - c.range.start).min(o.range.end - o.range.start);
+                overlap * 2 >= shorter
+            }
+        });
+        if merge {
+            if let Some(c) = copies.last_mut() {
+                c.range.end = c.range.end.max(o.range.end);
+            }
+        } else {
+            copies.push(o.clone());
+        }
+        copy_of.push(copies.len() - 1);
+    }
+    let index = |c: &Copy| -> usize {
+        // occ is sorted and unique: binary search finds the occurrence
+        occ.binary_search(c).map(|i| copy_of[i]).unwrap_or(0)
+    };
+    let mut uf = UnionFind::new(copies.len());
+    for p in pairs {
+        uf.union(index(&p.a) as u32, index(&p.b) as u32);
+    }
+    uf.groups()
+        .into_iter()
+        .map(|g| BlockCluster {
+            copies: g.into_iter().map(|i| copies[i as usize].clone()).collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nt(chars: &[char]) -> NormText {
+        NormText {
+            chars: chars.to_vec(),
+            orig: (0..chars.len() as u32).collect(),
+            gap_before: vec![0; chars.len()],
+        }
+    }
+
+    fn text(seed: u64, n: usize) -> Vec<char> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                char::from_u32(0x4e00 + ((s >> 33) % 2000) as u32).unwrap_or('一')
+            })
+            .collect()
+    }
+
+    #[test]
+    fn winnowing_guarantees_a_shared_fingerprint() {
+        let a = text(1, 500);
+        let mut b = text(2, 300);
+        b.extend_from_slice(&a[100..100 + 15]);
+        b.extend(text(3, 300));
+        let (mut fa, mut fb) = (Vec::new(), Vec::new());
+        fingerprints(&a, 8, 8, &mut fa);
+        fingerprints(&b, 8, 8, &mut fb);
+        let ha: std::collections::HashSet<u64> = fa.iter().map(|x| x.0).collect();
+        assert!(fb.iter().any(|x| ha.contains(&x.0)));
+    }
+
+    #[test]
+    fn finds_an_edited_copy_inside_one_document() {
+        let block = text(7, 600);
+        let mut doc = text(8, 400);
+        doc.extend_from_slice(&block);
+        doc.extend(text(9, 500));
+        let mut copy = block.clone();
+        for i in (0..copy.len()).step_by(23) {
+            copy[i] = '某';
+        }
+        copy.drain(300..320);
+        let second = doc.len();
+        doc.extend_from_slice(&copy);
+        doc.extend(text(10, 300));
+        let clusters = find_blocks(&[&nt(&doc)], &BlockOptions::default());
+        assert_eq!(clusters.len(), 1, "{clusters:?}");
+        let c = &clusters[0].copies;
+        assert_eq!(c.len(), 2);
+        assert!(
+            c[0].range.start.abs_diff(400) < 10 && c[0].range.end.abs_diff(1000) < 10,
+            "{c:?}"
+        );
+        assert!(c[1].range.start.abs_diff(second) < 10, "{c:?}");
+    }
+
+    #[test]
+    fn unrelated_texts_give_nothing() {
+        let a = text(11, 3000);
+        let b = text(12, 3000);
+        assert!(find_blocks(&[&nt(&a), &nt(&b)], &BlockOptions::default()).is_empty());
+    }
+}

@@ -1,0 +1,671 @@
+//! CLEAN: corpus + report → a cleaned copy of the corpus and a removal log.
+//!
+//! Keeps the kept member of every cluster and everything unique:
+//! - a duplicate **document** is left out (its file is not written, or its
+//!   JSONL line is dropped) when its similarity to the kept document is at
+//!   least the threshold;
+//! - a duplicate **block** copy is cut out of its document's text. Only the
+//!   parts of the copy that align with the kept copy are cut: runs the
+//!   kept copy lacks (50 or more characters the alignment cannot match,
+//!   such as a paragraph only this copy has) stay, and so does every kept
+//!   copy. A cut that covers whole lines takes their line break with it, so
+//!   no empty lines pile up where a block was.
+//!
+//! Output keeps the input's format: a folder stays a folder with the same
+//! relative paths, JSONL stays JSONL with every other field as it was (lines
+//! without changes are copied byte for byte), the encoding and compression
+//! of each file are kept. Inputs are never written.
+//!
+//! Before anything gets its final name, the plan is checked: for every
+//! document, bytes written + bytes removed = bytes read, and every removed
+//! span has its kept counterpart at or above the threshold. Files are
+//! written into a staging folder inside the output folder and renamed into
+//! place at the end, so an interrupted run never leaves a partial file under
+//! a final name.
+
+use std::io::Write;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::align;
+use crate::corpus::{Compression, Corpus, Format};
+use crate::error::{Error, Result};
+use crate::normalize::{normalize, NormalizeOptions};
+use crate::report::{ClusterKind, Member, Report};
+
+/// Unmatched runs of at least this many characters in a copy are text the
+/// kept copy lacks, and are not cut.
+pub const MAX_UNMATCHED: usize = 50;
+
+/// Pieces of a copy shorter than this are not cut (no shredding of text).
+const MIN_PIECE: usize = 30;
+
+/// Name of the staging folder inside the output folder.
+pub const STAGING: &str = ".neardup-staging";
+
+/// Options of `clean`.
+#[derive(Debug, Clone)]
+pub struct CleanOptions {
+    /// Output folder.
+    pub out: PathBuf,
+    /// Removal log; `OUT/removed.jsonl` when `None`.
+    pub log: Option<PathBuf>,
+    /// Write into an existing non-empty folder.
+    pub force: bool,
+    /// Normalisation used by the scan (to align copies again).
+    pub normalize: NormalizeOptions,
+    /// Document similarity threshold.
+    pub threshold: f64,
+    /// Block similarity threshold.
+    pub block_threshold: f64,
+    /// JSONL field holding the text (`--text-field`).
+    pub text_field: String,
+}
+
+/// Where a removed or kept span is, in the user's coordinates.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Place {
+    /// Document id.
+    pub doc: String,
+    /// Input file.
+    pub path: String,
+    /// JSONL line, for JSONL inputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<u64>,
+    /// First and last line, 1-based, inclusive.
+    pub lines: [u64; 2],
+    /// Byte range `[start, end)` (of the file, or of the JSONL text field).
+    pub bytes: [u64; 2],
+}
+
+/// One line of the removal log.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Removal {
+    /// `document` or `block`.
+    pub reason: &'static str,
+    /// The report cluster it belongs to.
+    pub cluster: usize,
+    /// What was removed.
+    pub removed: Place,
+    /// The kept copy it duplicates.
+    pub kept: Place,
+    /// Similarity of the removed copy to the kept one (`LCS / longer`).
+    pub similarity: f64,
+    /// Share of the removed text found in the kept copy (`LCS / removed`).
+    pub containment: f64,
+    /// Bytes removed (of the decoded text).
+    pub bytes_removed: u64,
+}
+
+/// What a clean did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CleanSummary {
+    /// Files written to the output folder.
+    pub files_written: usize,
+    /// Documents left out.
+    pub documents_removed: usize,
+    /// Block copies cut.
+    pub blocks_removed: usize,
+    /// Bytes of text removed.
+    pub bytes_removed: u64,
+    /// The removal log's path.
+    pub log: PathBuf,
+}
+
+/// What to do with every document.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Per document: removed whole.
+    pub drop_doc: Vec<bool>,
+    /// Per document: byte ranges of its text to cut, sorted and disjoint.
+    pub cuts: Vec<Vec<Range<usize>>>,
+    /// The log.
+    pub removals: Vec<Removal>,
+}
+
+fn place(corpus: &Corpus, m: &Member, text_range: &Range<usize>) -> Place {
+    let doc = &corpus.docs[m.doc_index];
+    let input = corpus.input_of(doc);
+    let text = &doc.text;
+    let (lines, bytes) = match input.format {
+        Format::Jsonl => {
+            let r = doc.record.unwrap_or(0);
+            ([r, r], [text_range.start as u64, text_range.end as u64])
+        }
+        Format::Text => (
+            [
+                crate::corpus::line_of(text, text_range.start),
+                crate::corpus::line_of(
+                    text,
+                    text_range.end.saturating_sub(1).max(text_range.start),
+                ),
+            ],
+            [
+                input.file_offset(text, text_range.start),
+                input.file_offset(text, text_range.end),
+            ],
+        ),
+    };
+    Place {
+        doc: m.doc.clone(),
+        path: m.path.clone(),
+        record: m.record,
+        lines,
+        bytes,
+    }
+}
+
+/// Decides what to remove. Pure: reads only the corpus and the report.
+pub fn plan(corpus: &Corpus, report: &Report, opts: &CleanOptions) -> Plan {
+    let n = corpus.docs.len();
+    let mut plan = Plan {
+        drop_doc: vec![false; n],
+        cuts: vec![Vec::new(); n],
+        removals: Vec::new(),
+    };
+    for c in report
+        .clusters
+        .iter()
+        .filter(|c| c.kind == ClusterKind::Document)
+    {
+        let k = &c.members[c.keep];
+        for (i, m) in c.members.iter().enumerate() {
+            if i == c.keep || m.similarity < opts.threshold || plan.drop_doc[m.doc_index] {
+                continue;
+            }
+            plan.drop_doc[m.doc_index] = true;
+            plan.removals.push(Removal {
+                reason: "document",
+                cluster: c.id,
+                removed: place(corpus, m, &m.text_range),
+                kept: place(corpus, k, &k.text_range),
+                similarity: m.similarity,
+                containment: m.similarity,
+                bytes_removed: m.text_range.len() as u64,
+            });
+        }
+    }
+    // Kept block copies are never cut, whatever else overlaps them.
+    let mut protected: Vec<Vec<Range<usize>>> = vec![Vec::new(); n];
+    for c in report
+        .clusters
+        .iter()
+        .filter(|c| c.kind == ClusterKind::Block)
+    {
+        let k = &c.members[c.keep];
+        protected[k.doc_index].push(k.text_range.clone());
+    }
+    let jobs: Vec<(usize, usize)> = report
+        .clusters
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.kind == ClusterKind::Block)
+        .flat_map(|(ci, c)| {
+            (0..c.members.len())
+                .filter(move |&i| i != c.keep)
+                .map(move |i| (ci, i))
+        })
+        .filter(|&(ci, i)| !plan.drop_doc[report.clusters[ci].members[i].doc_index])
+        .collect();
+    let pieces: Vec<Vec<(usize, Range<usize>, Removal)>> = jobs
+        .par_iter()
+        .map(|&(ci, i)| block_pieces(corpus, report, ci, i, opts, &protected))
+        .collect();
+    for (doc, range, removal) in pieces.into_iter().flatten() {
+        plan.cuts[doc].push(range);
+        plan.removals.push(removal);
+    }
+    for cuts in &mut plan.cuts {
+        *cuts = merge_ranges(std::mem::take(cuts));
+    }
+    plan
+}
+
+/// The parts of one non-kept block copy that may be cut, snapped to lines.
+fn block_pieces(
+    corpus: &Corpus,
+    report: &Report,
+    ci: usize,
+    mi: usize,
+    opts: &CleanOptions,
+    protected: &[Vec<Range<usize>>],
+) -> Vec<(usize, Range<usize>, Removal)> {
+    let c = &report.clusters[ci];
+    let (k, m) = (&c.members[c.keep], &c.members[mi]);
+    let kdoc = &corpus.docs[k.doc_index].text;
+    let mdoc = &corpus.docs[m.doc_index].text;
+    let knorm = normalize(kdoc, &opts.normalize);
+    let mnorm = normalize(mdoc, &opts.normalize);
+    let kchars = &knorm.chars[k.norm_range.clone()];
+    let mchars = &mnorm.chars[m.norm_range.clone()];
+    let mut out = Vec::new();
+    for r in align::covered_ranges(mchars, kchars, MAX_UNMATCHED) {
+        if r.len() < MIN_PIECE {
+            continue;
+        }
+        let piece = &mchars[r.clone()];
+        let lcs = align::lcs_len(piece, kchars);
+        let containment = lcs as f64 / piece.len() as f64;
+        if containment < opts.block_threshold {
+            continue;
+        }
+        let (s, e) = (m.norm_range.start + r.start, m.norm_range.start + r.end);
+        let raw = mnorm.source_range(mdoc, s, e);
+        for range in subtract(snap_to_lines(mdoc, raw), &protected[m.doc_index]) {
+            if range.is_empty() {
+                continue;
+            }
+            let similarity = lcs as f64 / piece.len().max(kchars.len()) as f64;
+            out.push((
+                m.doc_index,
+                range.clone(),
+                Removal {
+                    reason: "block",
+                    cluster: c.id,
+                    removed: place(corpus, m, &range),
+                    kept: place(corpus, k, &k.text_range),
+                    similarity: round4(similarity),
+                    containment: round4(containment),
+                    bytes_removed: range.len() as u64,
+                },
+            ));
+        }
+    }
+    out
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Widens a cut to whole lines when only whitespace lies between it and the
+/// line's ends, taking the line break along when whole lines go.
+pub fn snap_to_lines(text: &str, r: Range<usize>) -> Range<usize> {
+    let bytes = text.as_bytes();
+    let line_start = bytes[..r.start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let line_end = bytes[r.end..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |p| r.end + p);
+    let start_ok = text[line_start..r.start].trim().is_empty();
+    let end_ok = text[r.end..line_end].trim().is_empty();
+    match (start_ok, end_ok) {
+        // whole lines: take the indentation and the line break too
+        (true, true) => line_start..(line_end + 1).min(text.len()),
+        // the rest of a line: take its trailing spaces
+        (false, true) => r.start..line_end,
+        _ => r,
+    }
+}
+
+/// `r` minus the `holes`.
+fn subtract(r: Range<usize>, holes: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut parts = vec![r];
+    for h in holes {
+        let mut next = Vec::new();
+        for p in parts {
+            if h.end <= p.start || h.start >= p.end {
+                next.push(p);
+                continue;
+            }
+            if p.start < h.start {
+                next.push(p.start..h.start);
+            }
+            if h.end < p.end {
+                next.push(h.end..p.end);
+            }
+        }
+        parts = next;
+    }
+    parts
+}
+
+fn merge_ranges(mut v: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    v.sort_by_key(|r| (r.start, r.end));
+    let mut out: Vec<Range<usize>> = Vec::with_capacity(v.len());
+    for r in v {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// `text` without the `cuts`.
+pub fn apply_cuts(text: &str, cuts: &[Range<usize>]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for c in cuts {
+        out.push_str(&text[pos..c.start]);
+        pos = c.end;
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+/// Checks the plan before anything is written: no byte lost, every removal justified.
+///
+/// # Errors
+///
+/// [`Error::Verify`] naming the first document or removal that does not add up.
+pub fn check_plan(corpus: &Corpus, plan: &Plan, opts: &CleanOptions) -> Result<()> {
+    for (d, doc) in corpus.docs.iter().enumerate() {
+        let removed: usize = if plan.drop_doc[d] {
+            doc.text.len()
+        } else {
+            plan.cuts[d].iter().map(|r| r.len()).sum()
+        };
+        let kept = if plan.drop_doc[d] {
+            0
+        } else {
+            apply_cuts(&doc.text, &plan.cuts[d]).len()
+        };
+        if kept + removed != doc.text.len() {
+            return Err(Error::Verify {
+                path: doc.id.clone(),
+                reason: format!(
+                    "{kept} bytes kept + {removed} removed != {} read",
+                    doc.text.len()
+                ),
+            });
+        }
+    }
+    for r in &plan.removals {
+        let limit = if r.reason == "document" {
+            opts.threshold
+        } else {
+            opts.block_threshold
+        };
+        if r.containment + 1e-9 < limit {
+            return Err(Error::Verify {
+                path: r.removed.path.clone(),
+                reason: format!(
+                    "removal at lines {}-{} is only {:.3} contained in its kept copy",
+                    r.removed.lines[0], r.removed.lines[1], r.containment
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an output folder that is an input, lies inside one, or holds
+/// files (unless forced).
+///
+/// # Errors
+///
+/// [`Error::Output`].
+pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
+    let out = &opts.out;
+    let out_abs = absolute(out);
+    for input in &corpus.inputs {
+        if input.path == Path::new("-") {
+            continue;
+        }
+        let inside_folder = input
+            .root
+            .as_ref()
+            .is_some_and(|root| out_abs.starts_with(absolute(root)));
+        if inside_folder || out_abs == absolute(&input.path) {
+            return Err(Error::Output {
+                path: out.display().to_string(),
+                reason: format!(
+                    "output would be inside the input {}",
+                    input.root.as_ref().unwrap_or(&input.path).display()
+                ),
+            });
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(out) {
+        let busy = entries
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name() != STAGING);
+        if busy && !opts.force {
+            return Err(Error::Output {
+                path: out.display().to_string(),
+                reason: "output folder exists and is not empty (use --force to write into it)"
+                    .into(),
+            });
+        }
+    } else if out.exists() {
+        return Err(Error::Output {
+            path: out.display().to_string(),
+            reason: "output exists and is not a folder".into(),
+        });
+    }
+    Ok(())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    // not there yet: canonicalise the nearest existing parent
+    let mut existing = p.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match existing.file_name() {
+            Some(n) => rest.push(n.to_os_string()),
+            None => break,
+        }
+        if !existing.pop() {
+            break;
+        }
+    }
+    let mut base = if existing.as_os_str().is_empty() {
+        std::env::current_dir().unwrap_or_default()
+    } else {
+        existing.canonicalize().unwrap_or(existing)
+    };
+    for n in rest.into_iter().rev() {
+        base.push(n);
+    }
+    base
+}
+
+/// Plans, checks and writes the cleaned corpus and its log.
+///
+/// # Errors
+///
+/// An unsafe output ([`Error::Output`]), a failed no-loss check
+/// ([`Error::Verify`]), an input that changed since it was read, or a
+/// write that failed (disk full); in each case no file has been given its
+/// final name.
+pub fn clean(corpus: &Corpus, report: &Report, opts: &CleanOptions) -> Result<CleanSummary> {
+    check_output(corpus, opts)?;
+    let plan = plan(corpus, report, opts);
+    check_plan(corpus, &plan, opts)?;
+    let staging = opts.out.join(STAGING);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+    let result = write_all(corpus, &plan, opts, &staging);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+fn write_all(
+    corpus: &Corpus,
+    plan: &Plan,
+    opts: &CleanOptions,
+    staging: &Path,
+) -> Result<CleanSummary> {
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for (idx, input) in corpus.inputs.iter().enumerate() {
+        let docs: Vec<usize> = (0..corpus.docs.len())
+            .filter(|&d| corpus.docs[d].input == idx)
+            .collect();
+        let body: Option<Vec<u8>> = match input.format {
+            Format::Text => {
+                let Some(&d) = docs.first() else { continue };
+                if plan.drop_doc[d] {
+                    None
+                } else {
+                    let text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
+                    let mut bytes = Vec::with_capacity(text.len() + input.bom);
+                    if input.bom > 0 {
+                        bytes.extend_from_slice(bom_bytes(input.encoding.name()));
+                    }
+                    bytes.extend(input.encoding.encode(&text));
+                    Some(bytes)
+                }
+            }
+            Format::Jsonl => Some(rewrite_jsonl(corpus, plan, idx, &docs, &opts.text_field)?),
+        };
+        let Some(body) = body else { continue };
+        let body = compress(&input.path, body, input.compression)?;
+        let tmp = staging.join(&input.rel);
+        write_file(&tmp, &body)?;
+        staged.push((tmp, opts.out.join(&input.rel)));
+    }
+    let log_final = opts
+        .log
+        .clone()
+        .unwrap_or_else(|| opts.out.join("removed.jsonl"));
+    let mut log = Vec::new();
+    for r in &plan.removals {
+        serde_json::to_writer(&mut log, r)
+            .map_err(|e| Error::io(&log_final, std::io::Error::other(e)))?;
+        log.push(b'\n');
+    }
+    let log_tmp = staging.join(".removed.jsonl");
+    write_file(&log_tmp, &log)?;
+    staged.push((log_tmp, log_final.clone()));
+    // Every file is complete on disk: now give them their final names.
+    for (tmp, fin) in &staged {
+        if let Some(parent) = fin.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        std::fs::rename(tmp, fin).map_err(|e| Error::io(fin, e))?;
+    }
+    let _ = std::fs::remove_dir_all(staging);
+    let bytes_removed = corpus
+        .docs
+        .iter()
+        .enumerate()
+        .map(|(d, doc)| {
+            if plan.drop_doc[d] {
+                doc.text.len() as u64
+            } else {
+                plan.cuts[d].iter().map(|r| r.len() as u64).sum()
+            }
+        })
+        .sum();
+    Ok(CleanSummary {
+        files_written: staged.len() - 1,
+        documents_removed: plan.drop_doc.iter().filter(|&&x| x).count(),
+        blocks_removed: plan.removals.iter().filter(|r| r.reason == "block").count(),
+        bytes_removed,
+        log: log_final,
+    })
+}
+
+fn bom_bytes(encoding: &str) -> &'static [u8] {
+    match encoding {
+        "UTF-16LE" => &[0xFF, 0xFE],
+        "UTF-16BE" => &[0xFE, 0xFF],
+        _ => &[0xEF, 0xBB, 0xBF],
+    }
+}
+
+/// Re-reads a JSONL input and writes it back without removed records, with
+/// cut text fields; untouched lines are copied verbatim.
+fn rewrite_jsonl(
+    corpus: &Corpus,
+    plan: &Plan,
+    idx: usize,
+    docs: &[usize],
+    field: &str,
+) -> Result<Vec<u8>> {
+    let input = &corpus.inputs[idx];
+    let raw = std::fs::read(&input.path).map_err(|e| Error::io(&input.path, e))?;
+    let (_, bytes) = crate::corpus::decompress_bytes(&input.path, raw)?;
+    let text = crate::corpus::decode_as(&input.path, &bytes, input.encoding)?;
+    let mut by_line: Vec<(u64, usize)> = docs
+        .iter()
+        .map(|&d| (corpus.docs[d].record.unwrap_or(0), d))
+        .collect();
+    by_line.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let lineno = i as u64 + 1;
+        let doc = by_line
+            .binary_search_by_key(&lineno, |&(l, _)| l)
+            .ok()
+            .map(|p| by_line[p].1);
+        match doc {
+            Some(d) if plan.drop_doc[d] => {}
+            Some(d) if !plan.cuts[d].is_empty() => {
+                let body = line.trim_end_matches(['\n', '\r']);
+                let mut value: serde_json::Value =
+                    serde_json::from_str(body).map_err(|e| Error::Jsonl {
+                        loc: crate::Location::line(&input.path, lineno),
+                        reason: format!("changed since it was read: {e}"),
+                    })?;
+                let new_text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
+                if let Some(obj) = value.as_object_mut() {
+                    obj.insert(field.to_string(), serde_json::Value::String(new_text));
+                }
+                out.push_str(&value.to_string());
+                out.push('\n');
+            }
+            _ => out.push_str(line),
+        }
+    }
+    Ok(input.encoding.encode(&out))
+}
+
+fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {
+    match c {
+        Compression::None => Ok(body),
+        Compression::Gzip => {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            enc.write_all(&body).map_err(|e| Error::io(path, e))?;
+            enc.finish().map_err(|e| Error::io(path, e))
+        }
+        Compression::Zstd => Ok(ruzstd::encoding::compress_to_vec(
+            &body[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        )),
+    }
+}
+
+fn write_file(path: &Path, body: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(body).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapping_takes_whole_lines_only() {
+        let t = "one\n  two three\nfour\n";
+        // "two three" (bytes 6..15) is the whole of line 2 but its indent
+        assert_eq!(snap_to_lines(t, 6..15), 4..16);
+        // a part of a line stays a part
+        assert_eq!(snap_to_lines(t, 6..9), 6..9);
+        assert_eq!(apply_cuts(t, &[snap_to_lines(t, 6..15)]), "one\nfour\n");
+    }
+
+    #[test]
+    fn subtract_and_merge() {
+        assert_eq!(subtract(0..10, &[3..5, 20..30]), vec![0..3, 5..10]);
+        assert_eq!(merge_ranges(vec![5..8, 0..3, 2..6]), vec![0..8]);
+    }
+}

@@ -1,0 +1,456 @@
+//! The command line: clap types, turned into the library's options. Clap
+//! never leaves this file; the library never sees a flag.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use neardup::blocks::BlockOptions;
+use neardup::clean::{self, CleanOptions};
+use neardup::cluster::Keep;
+use neardup::corpus::{self, EncodingChoice, FormatChoice, IngestOptions, OnError};
+use neardup::lsh::LshParams;
+use neardup::normalize::NormalizeOptions;
+use neardup::pipeline::{self, Level, Method, Progress, ScanOptions};
+use neardup::report::{self, RenderOptions};
+use neardup::shingle::ShingleOptions;
+
+/// Exit codes (documented in README): 0 ok, 1 duplicates found with
+/// `--exit-code`, 2 usage, configuration or input error, 130 interrupted.
+pub mod exit {
+    /// Duplicates were found and `--exit-code` was given.
+    pub const FOUND: u8 = 1;
+    /// Usage, configuration or input error.
+    pub const ERROR: u8 = 2;
+    /// Interrupted by Ctrl-C.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// Find and remove near-duplicate documents and repeated blocks in text corpora.
+#[derive(Debug, Parser)]
+#[command(name = "neardup", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Report near-duplicate documents and repeated blocks.
+    Scan(ScanArgs),
+    /// Write the corpus without duplicates, plus a removal log.
+    Clean(CleanArgs),
+}
+
+#[derive(Debug, Args)]
+struct ScanArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit with 1 when duplicates were found (for CI pipelines).
+    #[arg(long)]
+    exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+struct CleanArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Output folder (must not be inside an input).
+    #[arg(short = 'o', long, value_name = "DIR")]
+    output: PathBuf,
+    /// Removal log (default: OUT/removed.jsonl).
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// Write into an existing, non-empty output folder.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Files, folders (walked recursively), JSONL, .gz/.zst, or - for stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+    /// What to look for: whole documents, repeated blocks, or both.
+    #[arg(long, value_enum, default_value_t = LevelArg::All)]
+    level: LevelArg,
+    /// Minimum similarity (matched characters / longer text) of near-duplicate documents.
+    #[arg(long, default_value_t = 0.8)]
+    threshold: f64,
+    /// Shingle size: characters for CJK text (default 5), words otherwise (default 3).
+    #[arg(long)]
+    ngram: Option<usize>,
+    /// MinHash permutations.
+    #[arg(long, default_value_t = 128)]
+    perms: usize,
+    /// LSH bands (default: derived from --threshold; give with --rows).
+    #[arg(long, requires = "rows")]
+    bands: Option<usize>,
+    /// LSH rows per band (give with --bands).
+    #[arg(long, requires = "bands")]
+    rows: Option<usize>,
+    /// Candidate search for documents.
+    #[arg(long, value_enum, default_value_t = MethodArg::Minhash)]
+    method: MethodArg,
+    /// With --method simhash: largest Hamming distance (inclusive).
+    #[arg(long, default_value_t = 4)]
+    max_hamming: u32,
+    /// Seed of the hash permutations.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Fold anonymisation masks (*, **, X, XX, xx) into one symbol before comparing.
+    #[arg(long)]
+    mask_fold: bool,
+    /// Minimum length of a repeated block, in characters (whitespace not counted).
+    #[arg(long, default_value_t = 200)]
+    min_block: usize,
+    /// Minimum similarity between two copies of a block.
+    #[arg(long, default_value_t = 0.8)]
+    block_threshold: f64,
+    /// Ignore block fingerprints seen in more places than this (boilerplate).
+    #[arg(long, default_value_t = 64)]
+    max_occurrences: usize,
+    /// Which copy of a cluster is kept.
+    #[arg(long, value_enum, default_value_t = KeepArg::First)]
+    keep: KeepArg,
+    /// JSONL field holding the text.
+    #[arg(long, default_value = "text")]
+    text_field: String,
+    /// JSONL field holding the document id (default: path:line).
+    #[arg(long, default_value = "id")]
+    id_field: String,
+    /// Input encoding.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Auto)]
+    encoding: EncodingArg,
+    /// How files hold documents (auto: .jsonl/.ndjson/.json are JSONL).
+    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
+    input_format: InputFormatArg,
+    /// Only read walked files matching this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    include: Vec<String>,
+    /// Skip walked files matching this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// On a bad input: stop before writing anything, or skip it with a warning.
+    #[arg(long, value_enum, default_value_t = OnErrorArg::Stop)]
+    on_error: OnErrorArg,
+    /// Refuse documents larger than this many bytes.
+    #[arg(long, default_value_t = 256 << 20)]
+    max_doc_bytes: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress bars or warnings.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Colour in the text report.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+    Html,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LevelArg {
+    Doc,
+    Block,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MethodArg {
+    Minhash,
+    Simhash,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KeepArg {
+    First,
+    Longest,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum EncodingArg {
+    Auto,
+    Utf8,
+    Gb18030,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum InputFormatArg {
+    Auto,
+    Text,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OnErrorArg {
+    Stop,
+    Skip,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Common {
+    fn ingest(&self) -> IngestOptions {
+        IngestOptions {
+            text_field: self.text_field.clone(),
+            id_field: self.id_field.clone(),
+            encoding: match self.encoding {
+                EncodingArg::Auto => EncodingChoice::Auto,
+                EncodingArg::Utf8 => EncodingChoice::Utf8,
+                EncodingArg::Gb18030 => EncodingChoice::Gb18030,
+            },
+            format: match self.input_format {
+                InputFormatArg::Auto => FormatChoice::Auto,
+                InputFormatArg::Text => FormatChoice::Text,
+                InputFormatArg::Jsonl => FormatChoice::Jsonl,
+            },
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+            on_error: match self.on_error {
+                OnErrorArg::Stop => OnError::Stop,
+                OnErrorArg::Skip => OnError::Skip,
+            },
+            max_doc_bytes: self.max_doc_bytes,
+        }
+    }
+
+    fn scan(&self) -> ScanOptions {
+        ScanOptions {
+            level: match self.level {
+                LevelArg::Doc => Level::Doc,
+                LevelArg::Block => Level::Block,
+                LevelArg::All => Level::All,
+            },
+            method: match self.method {
+                MethodArg::Minhash => Method::MinHash,
+                MethodArg::Simhash => Method::SimHash,
+            },
+            normalize: NormalizeOptions {
+                mask_fold: self.mask_fold,
+            },
+            shingle: ShingleOptions { ngram: self.ngram },
+            threshold: self.threshold,
+            perms: self.perms,
+            seed: self.seed,
+            lsh: match (self.bands, self.rows) {
+                (Some(bands), Some(rows)) => Some(LshParams { bands, rows }),
+                _ => None,
+            },
+            max_hamming: self.max_hamming,
+            blocks: BlockOptions {
+                min_block: self.min_block,
+                threshold: self.block_threshold,
+                max_occurrences: self.max_occurrences,
+                ..BlockOptions::default()
+            },
+            keep: match self.keep {
+                KeepArg::First => Keep::First,
+                KeepArg::Longest => Keep::Longest,
+            },
+        }
+    }
+
+    fn progress(&self) -> Bars {
+        Bars::new(!self.quiet && std::io::stderr().is_terminal())
+    }
+
+    fn setup_threads(&self) -> anyhow::Result<()> {
+        if let Some(n) = self.threads {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build_global()
+                .context("cannot start worker threads")?;
+        }
+        Ok(())
+    }
+
+    fn read(&self) -> anyhow::Result<corpus::Corpus> {
+        let corpus = corpus::read_corpus(&self.inputs, &self.ingest())?;
+        if !self.quiet {
+            for s in &corpus.skipped {
+                eprintln!("neardup: warning: skipped {}", s.error);
+            }
+        }
+        if corpus.docs.is_empty() {
+            anyhow::bail!("no documents to read in the inputs");
+        }
+        Ok(corpus)
+    }
+}
+
+/// Runs the parsed command line.
+///
+/// # Errors
+///
+/// Any error of the library, with context.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Scan(args) => scan(args),
+        Command::Clean(args) => clean_cmd(args),
+    }
+}
+
+fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.common;
+    c.setup_threads()?;
+    let opts = c.scan();
+    opts.validate()?;
+    let corpus = c.read()?;
+    let report = pipeline::scan(&corpus, &opts, &c.progress())?;
+    let format = match args.format {
+        ReportFormat::Text => report::Format::Text,
+        ReportFormat::Json => report::Format::Json,
+        ReportFormat::Html => report::Format::Html,
+    };
+    match &args.output {
+        Some(path) => {
+            let mut buf = Vec::new();
+            report::render(&report, format, &RenderOptions { color: false }, &mut buf)?;
+            write_atomic(path, &buf)?;
+        }
+        None => {
+            let color = match c.color {
+                ColorArg::Always => true,
+                ColorArg::Never => false,
+                ColorArg::Auto => std::io::stdout().is_terminal(),
+            };
+            let stdout = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::new(stdout);
+            let res = report::render(&report, format, &RenderOptions { color }, &mut out)
+                .and_then(|()| out.flush());
+            match res {
+                // A closed pipe (`neardup scan … | head`) is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    return Ok(ExitCode::SUCCESS)
+                }
+                other => other?,
+            }
+        }
+    }
+    let found = report.summary.duplicate_documents + report.summary.duplicate_blocks > 0;
+    Ok(if args.exit_code && found {
+        ExitCode::from(exit::FOUND)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.common;
+    c.setup_threads()?;
+    let opts = c.scan();
+    opts.validate()?;
+    let corpus = c.read()?;
+    let copts = CleanOptions {
+        out: args.output.clone(),
+        log: args.log.clone(),
+        force: args.force,
+        normalize: opts.normalize,
+        threshold: opts.threshold,
+        block_threshold: opts.blocks.threshold,
+        text_field: c.text_field.clone(),
+    };
+    // Refuse a bad output before the (long) scan.
+    clean::check_output(&corpus, &copts)?;
+    let report = pipeline::scan(&corpus, &opts, &c.progress())?;
+    let summary = clean::clean(&corpus, &report, &copts)?;
+    if !c.quiet {
+        eprintln!(
+            "neardup: wrote {} files to {}; removed {} documents and {} block copies ({} bytes); log: {}",
+            summary.files_written,
+            args.output.display(),
+            summary.documents_removed,
+            summary.blocks_removed,
+            summary.bytes_removed,
+            summary.log.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `path` through a temporary file in the same folder and a rename.
+fn write_atomic(path: &std::path::Path, body: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.neardup-tmp"));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(body)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.with_context(|| format!("{}: cannot write report", path.display()))
+}
+
+/// indicatif bars on stderr, or nothing.
+struct Bars {
+    bar: Option<ProgressBar>,
+}
+
+impl Bars {
+    fn new(on: bool) -> Bars {
+        Bars {
+            bar: on.then(ProgressBar::hidden),
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn stage(&self, name: &'static str, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.reset();
+            bar.set_length(total);
+            bar.set_position(0);
+            bar.set_style(
+                ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(name);
+        }
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

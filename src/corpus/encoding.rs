@@ -1,0 +1,190 @@
+//! Decodes bytes into text: UTF-8 (BOM optional), UTF-16 with BOM, and
+//! GB18030/GBK, the legacy encoding of most older Chinese web text.
+
+use std::path::Path;
+
+use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
+
+use crate::error::{Error, Location, Result};
+
+/// How to choose an encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EncodingChoice {
+    /// UTF-8 unless a BOM says UTF-16, or the bytes are not UTF-8 but are
+    /// valid GB18030 with no UTF-8 multi-byte text before the first bad byte.
+    #[default]
+    Auto,
+    /// UTF-8 only.
+    Utf8,
+    /// GB18030 (a superset of GBK and GB2312).
+    Gb18030,
+}
+
+/// The encoding a file was decoded from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextEncoding(&'static Encoding);
+
+impl TextEncoding {
+    /// UTF-8.
+    pub const UTF8: TextEncoding = TextEncoding(UTF_8);
+
+    /// The encoding's WHATWG name (`UTF-8`, `gb18030`, `UTF-16LE`).
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    /// Length in bytes of `text` once encoded back.
+    pub fn encoded_len(self, text: &str) -> usize {
+        if self.0 == UTF_8 {
+            text.len()
+        } else if self.0 == UTF_16LE || self.0 == UTF_16BE {
+            text.encode_utf16().count() * 2
+        } else {
+            self.0.encode(text).0.len()
+        }
+    }
+
+    /// `text` encoded back into this encoding (what `clean` writes).
+    pub fn encode(self, text: &str) -> Vec<u8> {
+        if self.0 == UTF_16LE {
+            text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
+        } else if self.0 == UTF_16BE {
+            text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect()
+        } else {
+            self.0.encode(text).0.into_owned()
+        }
+    }
+}
+
+impl serde::Serialize for TextEncoding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// Decoded text.
+#[derive(Debug)]
+pub struct Decoded {
+    /// The text.
+    pub text: String,
+    /// The encoding it came from.
+    pub encoding: TextEncoding,
+    /// Length of the byte-order mark that was skipped.
+    pub bom: usize,
+}
+
+/// Decodes a file's bytes.
+///
+/// # Errors
+///
+/// [`Error::Binary`] at the first NUL byte (UTF-16 aside), and
+/// [`Error::Decode`] at the first byte that is invalid in the chosen or
+/// detected encoding.
+pub fn decode(path: &Path, bytes: &[u8], choice: EncodingChoice) -> Result<Decoded> {
+    if let Some((enc, bom)) = Encoding::for_bom(bytes) {
+        if enc == UTF_16LE || enc == UTF_16BE {
+            let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom..]);
+            if had_errors {
+                return Err(Error::Decode {
+                    loc: Location::file(path),
+                    encoding: enc.name(),
+                });
+            }
+            return Ok(Decoded {
+                text: text.into_owned(),
+                encoding: TextEncoding(enc),
+                bom,
+            });
+        }
+    }
+    if let Some(pos) = memchr_nul(bytes) {
+        return Err(Error::Binary {
+            loc: Location::at(path, Some(line_at(bytes, pos)), pos as u64),
+        });
+    }
+    let (bom, body) = if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        (3, &bytes[3..])
+    } else {
+        (0, bytes)
+    };
+    match choice {
+        EncodingChoice::Gb18030 => decode_gb18030(path, body, bom),
+        EncodingChoice::Utf8 => utf8(path, body, bom),
+        EncodingChoice::Auto => match std::str::from_utf8(body) {
+            Ok(s) => Ok(Decoded {
+                text: s.to_owned(),
+                encoding: TextEncoding::UTF8,
+                bom,
+            }),
+            Err(e) => {
+                // Real UTF-8 text with one corrupt byte must be reported,
+                // not silently decoded as GB18030 mojibake: only text with
+                // no UTF-8 multi-byte sequence before the bad byte may be
+                // legacy-encoded.
+                let prefix = &body[..e.valid_up_to()];
+                if bom == 0 && prefix.is_ascii() {
+                    if let Ok(d) = decode_gb18030(path, body, 0) {
+                        return Ok(d);
+                    }
+                }
+                utf8(path, body, bom)
+            }
+        },
+    }
+}
+
+fn utf8(path: &Path, body: &[u8], bom: usize) -> Result<Decoded> {
+    match std::str::from_utf8(body) {
+        Ok(s) => Ok(Decoded {
+            text: s.to_owned(),
+            encoding: TextEncoding::UTF8,
+            bom,
+        }),
+        Err(e) => {
+            let pos = e.valid_up_to();
+            Err(Error::Decode {
+                loc: Location::at(path, Some(line_at(body, pos)), (pos + bom) as u64),
+                encoding: "utf-8",
+            })
+        }
+    }
+}
+
+fn decode_gb18030(path: &Path, body: &[u8], bom: usize) -> Result<Decoded> {
+    match GB18030.decode_without_bom_handling_and_without_replacement(body) {
+        Some(text) => Ok(Decoded {
+            text: text.into_owned(),
+            encoding: TextEncoding(GB18030),
+            bom,
+        }),
+        None => {
+            let pos = gb_error_offset(body);
+            Err(Error::Decode {
+                loc: Location::at(path, Some(line_at(body, pos)), (pos + bom) as u64),
+                encoding: "gb18030",
+            })
+        }
+    }
+}
+
+/// Offset of the first malformed GB18030 sequence.
+fn gb_error_offset(body: &[u8]) -> usize {
+    let mut decoder = GB18030.new_decoder_without_bom_handling();
+    let mut out = String::with_capacity(body.len() * 3 + 16);
+    let (result, read) = decoder.decode_to_string_without_replacement(body, &mut out, true);
+    match result {
+        encoding_rs::DecoderResult::Malformed(bad, _) => read.saturating_sub(bad as usize),
+        _ => read,
+    }
+}
+
+fn memchr_nul(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == 0)
+}
+
+fn line_at(bytes: &[u8], pos: usize) -> u64 {
+    1 + bytes[..pos.min(bytes.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64
+}

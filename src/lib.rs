@@ -1,0 +1,52 @@
+//! # neardup
+//!
+//! Finds exact and near-duplicate documents and repeated blocks in text
+//! corpora — scraped web text, often Chinese with no spaces between words —
+//! and writes a cleaned corpus that keeps one copy of everything.
+//!
+//! ```text
+//! inputs ─corpus─▶ Document ─normalize─▶ NormText (+ map to original bytes)
+//!   documents: shingle ─▶ signature (MinHash | SimHash) ─▶ lsh ─▶ verify ─▶ cluster
+//!   blocks:    winnowed fingerprints ─▶ seeds ─▶ chains ─▶ verify ─▶ cluster
+//!   ─▶ report (text | JSON | HTML)      ─▶ clean (corpus + removal log)
+//! ```
+//!
+//! - [`corpus`]: files, folders, JSONL, gzip/zstd, stdin; UTF-8, UTF-16, GB18030.
+//! - [`normalize`]: NFKC, case, width, whitespace, masks; offsets back to the source.
+//! - [`shingle`]: character n-grams (CJK) or word n-grams, hashed with xxh3.
+//! - [`signature`]: MinHash (vectorised) and SimHash.
+//! - [`lsh`]: banding and Hamming search → candidate pairs.
+//! - [`align`]: the character similarity everything is judged by.
+//! - [`verify`]: candidates → verified matches.
+//! - [`cluster`]: union-find groups.
+//! - [`blocks`]: repeated sections inside and across documents.
+//! - [`pipeline`]: runs the stages in order, in parallel, deterministically.
+//! - [`report`]: the report model and its renderers.
+//! - [`clean`]: writes the cleaned corpus and the removal log, atomically.
+//!
+//! ```
+//! use neardup::corpus::{Corpus, Document, InputFile};
+//! use neardup::pipeline::{scan, NoProgress, ScanOptions};
+//! # let text = "今天我们召开的这次会议，是市政府研究部署重点工作的一次重要会议。".repeat(20);
+//! # let corpus = neardup::corpus::Corpus::from_texts(&[text.clone(), text]);
+//! let report = scan(&corpus, &ScanOptions::default(), &NoProgress)?;
+//! assert_eq!(report.summary.duplicate_documents, 1);
+//! # Ok::<(), neardup::Error>(())
+//! ```
+
+pub mod align;
+pub mod blocks;
+pub mod clean;
+pub mod cluster;
+pub mod corpus;
+pub mod error;
+mod fxhash;
+pub mod lsh;
+pub mod normalize;
+pub mod pipeline;
+pub mod report;
+pub mod shingle;
+pub mod signature;
+pub mod verify;
+
+pub use error::{Error, Location, Result};

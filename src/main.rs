@@ -1,0 +1,35 @@
+//! The `neardup` binary: parse, run, exit code. Everything else is the library.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("neardup: error: {err:#}");
+            if matches!(
+                err.downcast_ref::<neardup::Error>(),
+                Some(neardup::Error::Interrupted)
+            ) {
+                ExitCode::from(cli::exit::INTERRUPTED)
+            } else {
+                ExitCode::from(cli::exit::ERROR)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::cli::Cli::command().debug_assert();
+    }
+}

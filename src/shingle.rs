@@ -1,0 +1,187 @@
+//! SHINGLE: [`NormText`] → 64-bit shingle hashes.
+//!
+//! Text written without spaces (Chinese, Japanese, Korean) is cut into
+//! character n-grams (default 5); space-separated scripts into word n-grams
+//! (default 3), words being runs of letters and digits. The choice is made
+//! per document by script ([`Script::detect`]). Each shingle is hashed with
+//! xxh3 straight from the characters: no string is built per shingle.
+//!
+//! A text shorter than one shingle yields one shingle of the whole text, so
+//! short texts match only texts equal to them (an empty signature would
+//! match everything).
+
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+use crate::normalize::{is_cjk, NormText};
+
+/// Default character n-gram size for CJK text.
+pub const DEFAULT_CHAR_NGRAM: usize = 5;
+/// Default word n-gram size for space-separated text.
+pub const DEFAULT_WORD_NGRAM: usize = 3;
+
+/// How a document is cut into shingles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Script {
+    /// Character n-grams.
+    Chars,
+    /// Word n-grams.
+    Words,
+}
+
+impl Script {
+    /// Character shingles when at least 30% of the letters are CJK.
+    pub fn detect(text: &NormText) -> Script {
+        let mut cjk = 0usize;
+        let mut letters = 0usize;
+        for &c in text.chars.iter().take(4096) {
+            if is_cjk(c) {
+                cjk += 1;
+                letters += 1;
+            } else if c.is_alphanumeric() {
+                letters += 1;
+            }
+        }
+        if letters == 0 || cjk * 10 >= letters * 3 {
+            Script::Chars
+        } else {
+            Script::Words
+        }
+    }
+}
+
+/// Options of the shingle stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ShingleOptions {
+    /// n-gram size for both kinds; `None` uses 5 characters or 3 words.
+    pub ngram: Option<usize>,
+}
+
+impl ShingleOptions {
+    /// The n-gram size used for a script.
+    pub fn n_for(&self, script: Script) -> usize {
+        self.ngram.unwrap_or(match script {
+            Script::Chars => DEFAULT_CHAR_NGRAM,
+            Script::Words => DEFAULT_WORD_NGRAM,
+        })
+    }
+}
+
+/// Appends the shingle hashes of `text` to `out` (cleared first), in text
+/// order with repeats; MinHash and SimHash do not need a set.
+pub fn shingle_into(text: &NormText, opts: &ShingleOptions, out: &mut Vec<u64>) {
+    out.clear();
+    let script = Script::detect(text);
+    let n = opts.n_for(script).max(1);
+    match script {
+        Script::Chars => char_shingles(&text.chars, n, out),
+        Script::Words => word_shingles(text, n, out),
+    }
+}
+
+/// Shingle hashes of `text`, sorted and without repeats (a set).
+pub fn shingle_set(text: &NormText, opts: &ShingleOptions) -> Vec<u64> {
+    let mut v = Vec::new();
+    shingle_into(text, opts, &mut v);
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn char_bytes(chars: &[char]) -> &[u8] {
+    // SAFETY: `char` is a 4-byte plain value with no padding; viewing a
+    // slice of them as bytes is sound and lets xxh3 hash n-grams in place.
+    unsafe { std::slice::from_raw_parts(chars.as_ptr().cast::<u8>(), std::mem::size_of_val(chars)) }
+}
+
+/// Hashes of every character n-gram.
+pub fn char_shingles(chars: &[char], n: usize, out: &mut Vec<u64>) {
+    if chars.is_empty() {
+        return;
+    }
+    if chars.len() < n {
+        out.push(xxh3_64(char_bytes(chars)));
+        return;
+    }
+    out.reserve(chars.len() - n + 1);
+    for w in chars.windows(n) {
+        out.push(xxh3_64(char_bytes(w)));
+    }
+}
+
+fn word_shingles(text: &NormText, n: usize, out: &mut Vec<u64>) {
+    let mut words: Vec<u64> = Vec::new();
+    let mut start: Option<usize> = None;
+    let chars = &text.chars;
+    for i in 0..=chars.len() {
+        let boundary = i == chars.len()
+            || text.gap_before[i] != crate::normalize::GAP_NONE
+            || !chars[i].is_alphanumeric();
+        if boundary {
+            if let Some(s) = start.take() {
+                words.push(xxh3_64(char_bytes(&chars[s..i])));
+            }
+        }
+        if i < chars.len() && chars[i].is_alphanumeric() && start.is_none() {
+            start = Some(i);
+        }
+    }
+    if words.is_empty() {
+        char_shingles(chars, DEFAULT_CHAR_NGRAM, out);
+        return;
+    }
+    if words.len() < n {
+        out.push(hash_words(&words));
+        return;
+    }
+    for w in words.windows(n) {
+        out.push(hash_words(w));
+    }
+}
+
+fn hash_words(words: &[u64]) -> u64 {
+    let mut buf = [0u8; 8 * 16];
+    let mut h = 0u64;
+    for chunk in words.chunks(16) {
+        for (i, w) in chunk.iter().enumerate() {
+            buf[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        h = xxh3_64_with_seed(&buf[..chunk.len() * 8], h);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::{normalize, NormalizeOptions};
+
+    fn set(s: &str) -> Vec<u64> {
+        shingle_set(
+            &normalize(s, &NormalizeOptions::default()),
+            &ShingleOptions::default(),
+        )
+    }
+
+    #[test]
+    fn cjk_uses_char_ngrams_and_ignores_wrapping() {
+        let t = normalize("今天我们召开会议", &NormalizeOptions::default());
+        assert_eq!(Script::detect(&t), Script::Chars);
+        assert_eq!(set("今天我们召开会议").len(), 4);
+        assert_eq!(set("今天我们\n召开 会议"), set("今天我们召开会议"));
+    }
+
+    #[test]
+    fn english_uses_word_ngrams() {
+        let t = normalize("the quick brown fox jumps", &NormalizeOptions::default());
+        assert_eq!(Script::detect(&t), Script::Words);
+        assert_eq!(set("the quick brown fox jumps").len(), 3);
+        assert_ne!(set("the quick brown fox"), set("thequick brown fox"));
+    }
+
+    #[test]
+    fn short_text_is_one_shingle() {
+        assert_eq!(set("会议").len(), 1);
+        assert_ne!(set("会议"), set("开会"));
+        assert!(set("").is_empty());
+    }
+}

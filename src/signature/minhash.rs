@@ -1,0 +1,136 @@
+//! MinHash over 32-bit lanes.
+//!
+//! Each shingle is hashed once (xxh3, in [`crate::shingle`]); permutation
+//! `i` maps that hash `x` to `a[i]·x + b[i] mod 2³²` with `a[i]` odd (a
+//! bijection), and the signature keeps the minimum per permutation. The
+//! permutation loop is innermost over `u32` lanes, which the compiler turns
+//! into vector multiply/min instructions; on x86-64 an AVX2 copy of the
+//! same loop is chosen at run time, so the binary still runs on any CPU.
+//! 64-bit lanes would be 2–3× slower (no 64-bit vector multiply in AVX2)
+//! for no measurable gain in estimation accuracy at 128 permutations.
+
+/// A family of `k` hash permutations with a fixed seed.
+#[derive(Debug, Clone)]
+pub struct MinHasher {
+    a: Vec<u32>,
+    b: Vec<u32>,
+}
+
+/// SplitMix64: a tiny, well-mixed generator for the permutation constants.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl MinHasher {
+    /// `perms` permutations drawn from `seed`.
+    pub fn new(perms: usize, seed: u64) -> MinHasher {
+        let mut state = seed;
+        let mut a = Vec::with_capacity(perms);
+        let mut b = Vec::with_capacity(perms);
+        for _ in 0..perms {
+            a.push((splitmix(&mut state) as u32) | 1);
+            b.push(splitmix(&mut state) as u32);
+        }
+        MinHasher { a, b }
+    }
+
+    /// Number of permutations (signature length).
+    pub fn perms(&self) -> usize {
+        self.a.len()
+    }
+
+    /// Writes the signature of `shingles` into `sig` (length [`Self::perms`]).
+    /// No shingles give all `u32::MAX`.
+    pub fn sign_into(&self, shingles: &[u64], sig: &mut [u32]) {
+        assert_eq!(sig.len(), self.a.len(), "signature length");
+        sig.fill(u32::MAX);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                unsafe { sign_avx2(&self.a, &self.b, shingles, sig) };
+                return;
+            }
+        }
+        sign_generic(&self.a, &self.b, shingles, sig);
+    }
+
+    /// The signature of `shingles`.
+    pub fn sign(&self, shingles: &[u64]) -> Vec<u32> {
+        let mut sig = vec![0; self.perms()];
+        self.sign_into(shingles, &mut sig);
+        sig
+    }
+
+    /// Estimated Jaccard similarity: the fraction of equal positions.
+    pub fn estimate(a: &[u32], b: &[u32]) -> f64 {
+        if a.is_empty() {
+            return 0.0;
+        }
+        let eq = a.iter().zip(b).filter(|(x, y)| x == y).count();
+        eq as f64 / a.len() as f64
+    }
+}
+
+/// Folds a 64-bit shingle hash into the 32-bit lane value.
+#[inline(always)]
+fn fold(h: u64) -> u32 {
+    (h ^ (h >> 32)) as u32
+}
+
+#[inline(always)]
+fn kernel(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
+    let n = sig.len().min(a.len()).min(b.len());
+    let (a, b, sig) = (&a[..n], &b[..n], &mut sig[..n]);
+    for &h in shingles {
+        let x = fold(h);
+        for i in 0..n {
+            let v = a[i].wrapping_mul(x).wrapping_add(b[i]);
+            sig[i] = sig[i].min(v);
+        }
+    }
+}
+
+fn sign_generic(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
+    kernel(a, b, shingles, sig);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sign_avx2(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
+    kernel(a, b, shingles, sig);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimate_tracks_jaccard() {
+        let m = MinHasher::new(256, 42);
+        // Two sets of 1000 with 600 in common: Jaccard 600/1400.
+        let a: Vec<u64> = (0..1000u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        let b: Vec<u64> = (400..1400u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        let est = MinHasher::estimate(&m.sign(&a), &m.sign(&b));
+        let exact = 600.0 / 1400.0;
+        assert!((est - exact).abs() < 0.08, "estimate {est} vs {exact}");
+    }
+
+    #[test]
+    fn same_seed_same_signature_and_generic_matches_dispatch() {
+        let m = MinHasher::new(128, 7);
+        let s: Vec<u64> = (0..50u64).map(|i| i * 31 + 5).collect();
+        assert_eq!(m.sign(&s), MinHasher::new(128, 7).sign(&s));
+        let mut g = vec![u32::MAX; 128];
+        sign_generic(&m.a, &m.b, &s, &mut g);
+        assert_eq!(g, m.sign(&s));
+    }
+}
