@@ -31,10 +31,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::align;
+use crate::corpus::line_of;
 use crate::corpus::{Compression, Corpus, Format};
 use crate::error::{Error, Result};
-use crate::normalize::{normalize, NormalizeOptions};
-use crate::report::{ClusterKind, Member, Report};
+use crate::normalize::normalize;
+use crate::pipeline::{self, Level, NoProgress, ScanOptions};
+use crate::report::{Cluster, ClusterKind, Member, Report};
 
 /// Unmatched runs of at least this many characters in a copy are text the
 /// kept copy lacks, and are not cut.
@@ -55,12 +57,9 @@ pub struct CleanOptions {
     pub log: Option<PathBuf>,
     /// Write into an existing non-empty folder.
     pub force: bool,
-    /// Normalisation used by the scan (to align copies again).
-    pub normalize: NormalizeOptions,
-    /// Document similarity threshold.
-    pub threshold: f64,
-    /// Block similarity threshold.
-    pub block_threshold: f64,
+    /// The options of the scan whose report is cleaned (used to align
+    /// copies again and to rescan the cleaned text).
+    pub scan: ScanOptions,
     /// JSONL field holding the text (`--text-field`).
     pub text_field: String,
 }
@@ -86,8 +85,11 @@ pub struct Place {
 pub struct Removal {
     /// `document` or `block`.
     pub reason: &'static str,
-    /// The report cluster it belongs to.
+    /// The cluster it belongs to: in the report for round 1, in that
+    /// round's rescan of the cleaned text for later rounds.
     pub cluster: usize,
+    /// The detection round that found it (see [`MAX_ROUNDS`]).
+    pub round: usize,
     /// What was removed.
     pub removed: Place,
     /// The kept copy it duplicates.
@@ -126,46 +128,170 @@ pub struct Plan {
     pub removals: Vec<Removal>,
 }
 
-fn place(corpus: &Corpus, m: &Member, text_range: &Range<usize>) -> Place {
-    let doc = &corpus.docs[m.doc_index];
-    let input = corpus.input_of(doc);
-    let text = &doc.text;
+fn place(corpus: &Corpus, doc: usize, range: &Range<usize>) -> Place {
+    let d = &corpus.docs[doc];
+    let input = corpus.input_of(d);
+    let text = &d.text;
     let (lines, bytes) = match input.format {
         Format::Jsonl => {
-            let r = doc.record.unwrap_or(0);
-            ([r, r], [text_range.start as u64, text_range.end as u64])
+            let r = d.record.unwrap_or(0);
+            ([r, r], [range.start as u64, range.end as u64])
         }
         Format::Text => (
             [
-                crate::corpus::line_of(text, text_range.start),
-                crate::corpus::line_of(
-                    text,
-                    text_range.end.saturating_sub(1).max(text_range.start),
-                ),
+                line_of(text, range.start),
+                line_of(text, range.end.saturating_sub(1).max(range.start)),
             ],
             [
-                input.file_offset(text, text_range.start),
-                input.file_offset(text, text_range.end),
+                input.file_offset(text, range.start),
+                input.file_offset(text, range.end),
             ],
         ),
     };
     Place {
-        doc: m.doc.clone(),
-        path: m.path.clone(),
-        record: m.record,
+        doc: d.id.clone(),
+        path: input.path.display().to_string(),
+        record: d.record,
         lines,
         bytes,
     }
 }
 
-/// Decides what to remove. Pure: reads only the corpus and the report.
-pub fn plan(corpus: &Corpus, report: &Report, opts: &CleanOptions) -> Plan {
+/// Rounds of block detection on the cleaned text: the first uses the
+/// report; each later one finds what the cuts left repeated (a paragraph
+/// that copies B, C and D have but the kept copy A lacks stays in all
+/// three after the first round, and goes from C and D in the second).
+pub const MAX_ROUNDS: usize = 3;
+
+/// A removal decided in one round, in that round's coordinates.
+struct Piece {
+    reason: &'static str,
+    cluster: usize,
+    doc: usize,
+    range: Range<usize>,
+    kept_doc: usize,
+    kept_range: Range<usize>,
+    similarity: f64,
+    containment: f64,
+}
+
+/// Decides what to remove: the report's clusters, then further rounds of
+/// block detection on the text the cuts leave ([`MAX_ROUNDS`]).
+///
+/// # Errors
+///
+/// Invalid scan options (they were valid for the report, so in practice none).
+pub fn plan(corpus: &Corpus, report: &Report, opts: &CleanOptions) -> Result<Plan> {
     let n = corpus.docs.len();
     let mut plan = Plan {
         drop_doc: vec![false; n],
         cuts: vec![Vec::new(); n],
         removals: Vec::new(),
     };
+    let mut protected: Vec<Vec<Range<usize>>> = vec![Vec::new(); n];
+    let pieces = round_pieces(corpus, report, opts, &mut plan.drop_doc, &mut protected);
+    let mut in_blocks = vec![false; n];
+    for c in report
+        .clusters
+        .iter()
+        .filter(|c| c.kind == ClusterKind::Block)
+    {
+        for m in &c.members {
+            in_blocks[m.doc_index] = true;
+        }
+    }
+    add_pieces(corpus, &mut plan, &protected, pieces, |_, r| vec![r], 1);
+    for round in 2..=MAX_ROUNDS {
+        // Only documents with block copies can hold a leftover repeat.
+        let view = view_of(corpus, &plan, &in_blocks);
+        let mut so = opts.scan.clone();
+        so.level = Level::Block;
+        let rep = pipeline::scan(&view, &so, &NoProgress)?;
+        if rep.clusters.is_empty() {
+            break;
+        }
+        let mut no_drop = vec![false; n];
+        let mut prot_view: Vec<Vec<Range<usize>>> = vec![Vec::new(); n];
+        let pieces = round_pieces(&view, &rep, opts, &mut no_drop, &mut prot_view);
+        let cuts_before = plan.cuts.clone();
+        let map = |d: usize, r: Range<usize>| view_to_orig(&cuts_before[d], r);
+        for (d, ranges) in prot_view.into_iter().enumerate() {
+            for r in ranges {
+                protected[d].extend(map(d, r));
+            }
+        }
+        let before = plan.removals.len();
+        add_pieces(corpus, &mut plan, &protected, pieces, map, round);
+        if plan.removals.len() == before {
+            break;
+        }
+    }
+    Ok(plan)
+}
+
+/// The corpus as the cuts so far leave it; documents not `included`, and
+/// dropped ones, are empty.
+fn view_of(corpus: &Corpus, plan: &Plan, included: &[bool]) -> Corpus {
+    Corpus {
+        inputs: corpus.inputs.clone(),
+        docs: corpus
+            .docs
+            .iter()
+            .enumerate()
+            .map(|(d, doc)| {
+                let text = if included[d] && !plan.drop_doc[d] {
+                    apply_cuts(&doc.text, &plan.cuts[d])
+                } else {
+                    String::new()
+                };
+                crate::corpus::Document {
+                    id: doc.id.clone(),
+                    input: doc.input,
+                    record: doc.record,
+                    text,
+                }
+            })
+            .collect(),
+        skipped: Vec::new(),
+    }
+}
+
+/// Maps a range of the text left after `cuts` back to the original text
+/// (one range per uncut stretch it spans).
+fn view_to_orig(cuts: &[Range<usize>], r: Range<usize>) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let (mut orig, mut view) = (0usize, 0usize);
+    let mut segs: Vec<Range<usize>> = Vec::new();
+    for c in cuts {
+        segs.push(orig..c.start);
+        orig = c.end;
+    }
+    segs.push(orig..usize::MAX);
+    for seg in segs {
+        let len = seg.end.saturating_sub(seg.start);
+        let (vs, ve) = (view, view.saturating_add(len));
+        let (s, e) = (r.start.max(vs), r.end.min(ve));
+        if s < e {
+            out.push(seg.start + (s - vs)..seg.start + (e - vs));
+        }
+        view = ve;
+        if view >= r.end {
+            break;
+        }
+    }
+    out
+}
+
+/// Removals one report implies, in the report's coordinates; marks dropped
+/// documents and records the kept copies, which no cut may touch.
+fn round_pieces(
+    corpus: &Corpus,
+    report: &Report,
+    opts: &CleanOptions,
+    drop_doc: &mut [bool],
+    protected: &mut [Vec<Range<usize>>],
+) -> Vec<Piece> {
+    let mut pieces = Vec::new();
     for c in report
         .clusters
         .iter()
@@ -173,23 +299,22 @@ pub fn plan(corpus: &Corpus, report: &Report, opts: &CleanOptions) -> Plan {
     {
         let k = &c.members[c.keep];
         for (i, m) in c.members.iter().enumerate() {
-            if i == c.keep || m.similarity < opts.threshold || plan.drop_doc[m.doc_index] {
+            if i == c.keep || m.similarity < opts.scan.threshold || drop_doc[m.doc_index] {
                 continue;
             }
-            plan.drop_doc[m.doc_index] = true;
-            plan.removals.push(Removal {
+            drop_doc[m.doc_index] = true;
+            pieces.push(Piece {
                 reason: "document",
                 cluster: c.id,
-                removed: place(corpus, m, &m.text_range),
-                kept: place(corpus, k, &k.text_range),
+                doc: m.doc_index,
+                range: m.text_range.clone(),
+                kept_doc: k.doc_index,
+                kept_range: k.text_range.clone(),
                 similarity: m.similarity,
                 containment: m.similarity,
-                bytes_removed: m.text_range.len() as u64,
             });
         }
     }
-    // Kept block copies are never cut, whatever else overlaps them.
-    let mut protected: Vec<Vec<Range<usize>>> = vec![Vec::new(); n];
     for c in report
         .clusters
         .iter()
@@ -198,47 +323,84 @@ pub fn plan(corpus: &Corpus, report: &Report, opts: &CleanOptions) -> Plan {
         let k = &c.members[c.keep];
         protected[k.doc_index].push(k.text_range.clone());
     }
-    let jobs: Vec<(usize, usize)> = report
+    let jobs: Vec<(&Cluster, &Member)> = report
         .clusters
         .iter()
-        .enumerate()
-        .filter(|(_, c)| c.kind == ClusterKind::Block)
-        .flat_map(|(ci, c)| {
-            (0..c.members.len())
-                .filter(move |&i| i != c.keep)
-                .map(move |i| (ci, i))
+        .filter(|c| c.kind == ClusterKind::Block)
+        .flat_map(|c| {
+            c.members
+                .iter()
+                .enumerate()
+                .filter(move |(i, _)| *i != c.keep)
+                .map(move |(_, m)| (c, m))
         })
-        .filter(|&(ci, i)| !plan.drop_doc[report.clusters[ci].members[i].doc_index])
+        .filter(|(_, m)| !drop_doc[m.doc_index])
         .collect();
-    let pieces: Vec<Vec<(usize, Range<usize>, Removal)>> = jobs
+    let blocks: Vec<Vec<Piece>> = jobs
         .par_iter()
-        .map(|&(ci, i)| block_pieces(corpus, report, ci, i, opts, &protected))
+        .map(|&(c, m)| block_pieces(corpus, c, m, opts))
         .collect();
-    for (doc, range, removal) in pieces.into_iter().flatten() {
-        plan.cuts[doc].push(range);
-        plan.removals.push(removal);
+    pieces.extend(blocks.into_iter().flatten());
+    pieces
+}
+
+/// Turns pieces into cuts and log lines, in original coordinates: mapped
+/// with `map`, minus protected (kept) text and what is already cut.
+fn add_pieces<F>(
+    corpus: &Corpus,
+    plan: &mut Plan,
+    protected: &[Vec<Range<usize>>],
+    pieces: Vec<Piece>,
+    map: F,
+    round: usize,
+) where
+    F: Fn(usize, Range<usize>) -> Vec<Range<usize>>,
+{
+    for p in pieces {
+        let hull =
+            |v: &[Range<usize>]| -> Option<Range<usize>> { Some(v.first()?.start..v.last()?.end) };
+        let Some(kept) = hull(&map(p.kept_doc, p.kept_range.clone())) else {
+            continue;
+        };
+        let ranges: Vec<Range<usize>> = if p.reason == "document" {
+            vec![p.range.clone()]
+        } else {
+            map(p.doc, p.range.clone())
+                .into_iter()
+                .flat_map(|r| subtract(r, &protected[p.doc]))
+                .flat_map(|r| subtract(r, &plan.cuts[p.doc]))
+                .filter(|r| !r.is_empty())
+                .collect()
+        };
+        let Some(removed) = hull(&ranges) else {
+            continue;
+        };
+        let bytes_removed = ranges.iter().map(|r| r.len() as u64).sum();
+        if p.reason == "block" {
+            let mut cuts = std::mem::take(&mut plan.cuts[p.doc]);
+            cuts.extend(ranges);
+            plan.cuts[p.doc] = merge_ranges(cuts);
+        }
+        plan.removals.push(Removal {
+            reason: p.reason,
+            cluster: p.cluster,
+            round,
+            removed: place(corpus, p.doc, &removed),
+            kept: place(corpus, p.kept_doc, &kept),
+            similarity: p.similarity,
+            containment: p.containment,
+            bytes_removed,
+        });
     }
-    for cuts in &mut plan.cuts {
-        *cuts = merge_ranges(std::mem::take(cuts));
-    }
-    plan
 }
 
 /// The parts of one non-kept block copy that may be cut, snapped to lines.
-fn block_pieces(
-    corpus: &Corpus,
-    report: &Report,
-    ci: usize,
-    mi: usize,
-    opts: &CleanOptions,
-    protected: &[Vec<Range<usize>>],
-) -> Vec<(usize, Range<usize>, Removal)> {
-    let c = &report.clusters[ci];
-    let (k, m) = (&c.members[c.keep], &c.members[mi]);
+fn block_pieces(corpus: &Corpus, c: &Cluster, m: &Member, opts: &CleanOptions) -> Vec<Piece> {
+    let k = &c.members[c.keep];
     let kdoc = &corpus.docs[k.doc_index].text;
     let mdoc = &corpus.docs[m.doc_index].text;
-    let knorm = normalize(kdoc, &opts.normalize);
-    let mnorm = normalize(mdoc, &opts.normalize);
+    let knorm = normalize(kdoc, &opts.scan.normalize);
+    let mnorm = normalize(mdoc, &opts.scan.normalize);
     let kchars = &knorm.chars[k.norm_range.clone()];
     let mchars = &mnorm.chars[m.norm_range.clone()];
     let mut out = Vec::new();
@@ -249,30 +411,21 @@ fn block_pieces(
         let piece = &mchars[r.clone()];
         let lcs = align::lcs_len(piece, kchars);
         let containment = lcs as f64 / piece.len() as f64;
-        if containment < opts.block_threshold {
+        if containment < opts.scan.blocks.threshold {
             continue;
         }
         let (s, e) = (m.norm_range.start + r.start, m.norm_range.start + r.end);
         let raw = mnorm.source_range(mdoc, s, e);
-        for range in subtract(snap_to_lines(mdoc, raw), &protected[m.doc_index]) {
-            if range.is_empty() {
-                continue;
-            }
-            let similarity = lcs as f64 / piece.len().max(kchars.len()) as f64;
-            out.push((
-                m.doc_index,
-                range.clone(),
-                Removal {
-                    reason: "block",
-                    cluster: c.id,
-                    removed: place(corpus, m, &range),
-                    kept: place(corpus, k, &k.text_range),
-                    similarity: round4(similarity),
-                    containment: round4(containment),
-                    bytes_removed: range.len() as u64,
-                },
-            ));
-        }
+        out.push(Piece {
+            reason: "block",
+            cluster: c.id,
+            doc: m.doc_index,
+            range: snap_to_lines(mdoc, raw),
+            kept_doc: k.doc_index,
+            kept_range: k.text_range.clone(),
+            similarity: round4(lcs as f64 / piece.len().max(kchars.len()) as f64),
+            containment: round4(containment),
+        });
     }
     out
 }
@@ -379,9 +532,9 @@ pub fn check_plan(corpus: &Corpus, plan: &Plan, opts: &CleanOptions) -> Result<(
     }
     for r in &plan.removals {
         let limit = if r.reason == "document" {
-            opts.threshold
+            opts.scan.threshold
         } else {
-            opts.block_threshold
+            opts.scan.blocks.threshold
         };
         if r.containment + 1e-9 < limit {
             return Err(Error::Verify {
@@ -480,7 +633,7 @@ fn absolute(p: &Path) -> PathBuf {
 /// final name.
 pub fn clean(corpus: &Corpus, report: &Report, opts: &CleanOptions) -> Result<CleanSummary> {
     check_output(corpus, opts)?;
-    let plan = plan(corpus, report, opts);
+    let plan = plan(corpus, report, opts)?;
     check_plan(corpus, &plan, opts)?;
     let staging = opts.out.join(STAGING);
     if staging.exists() {

@@ -367,9 +367,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
         out: args.output.clone(),
         log: args.log.clone(),
         force: args.force,
-        normalize: opts.normalize,
-        threshold: opts.threshold,
-        block_threshold: opts.blocks.threshold,
+        scan: opts.clone(),
         text_field: c.text_field.clone(),
     };
     // Refuse a bad output before the (long) scan.

@@ -1,1 +1,10 @@
-//! CLI tests
+//! Integration tests: the real `neardup` binary over `fixtures/` and over
+//! inputs generated at test time. One test binary, one module per topic.
+
+mod util;
+
+mod clean;
+mod determinism;
+mod errors;
+mod ingest;
+mod seeds;

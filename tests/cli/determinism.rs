@@ -1,0 +1,50 @@
+//! Same input and options, same bytes out, at any thread count.
+
+use crate::util::{cjk_text, neardup, seeds, TestDir};
+
+fn scan_bytes(input: &std::path::Path, threads: &str, extra: &[&str]) -> Vec<u8> {
+    let out = neardup()
+        .args(["scan", "--quiet", "--format", "json", "--threads", threads])
+        .args(extra)
+        .arg(input)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn seeds_report_is_identical_with_1_2_and_8_threads() {
+    let one = scan_bytes(&seeds(), "1", &[]);
+    assert_eq!(one, scan_bytes(&seeds(), "2", &[]));
+    assert_eq!(one, scan_bytes(&seeds(), "8", &[]));
+}
+
+#[test]
+fn generated_corpus_report_is_identical_across_threads_and_runs() {
+    let t = TestDir::new();
+    let mut lines = String::new();
+    for i in 0..300u64 {
+        // every fifth document is an edited copy of an earlier one
+        let text = if i % 5 == 4 {
+            let mut c: Vec<char> = cjk_text(i - 1, 400).chars().collect();
+            c[i as usize % 50] = '某';
+            c.into_iter().collect()
+        } else {
+            cjk_text(i, 400)
+        };
+        lines.push_str(&serde_json::json!({"id": format!("d{i}"), "text": text}).to_string());
+        lines.push('\n');
+    }
+    let f = t.write("c.jsonl", lines);
+    let one = scan_bytes(&f, "1", &[]);
+    let report: serde_json::Value = serde_json::from_slice(&one).expect("json");
+    assert_eq!(report["summary"]["duplicate_documents"], 60);
+    assert_eq!(one, scan_bytes(&f, "2", &[]));
+    assert_eq!(one, scan_bytes(&f, "8", &[]));
+    assert_eq!(one, scan_bytes(&f, "2", &[]));
+}
