@@ -1,6 +1,8 @@
 //! Integration tests: the real `neardup` binary over `fixtures/` and over
 //! inputs generated at test time. One test binary, one module per topic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod util;
 
 mod clean;
