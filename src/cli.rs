@@ -317,8 +317,12 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     c.setup_threads()?;
     let opts = c.scan();
     opts.validate()?;
+    let progress = c.progress();
+    progress.stage("read", 0);
     let corpus = c.read()?;
-    let report = pipeline::scan(&corpus, &opts, &c.progress())?;
+    progress.finish();
+    let report = pipeline::scan(&corpus, &opts, &progress)?;
+    progress.stage("report", 0);
     let format = match args.format {
         ReportFormat::Text => report::Format::Text,
         ReportFormat::Json => report::Format::Json,
@@ -349,6 +353,7 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    progress.finish();
     let found = report.summary.duplicate_documents + report.summary.duplicate_blocks > 0;
     Ok(if args.exit_code && found {
         ExitCode::from(exit::FOUND)
@@ -411,21 +416,30 @@ fn write_atomic(path: &std::path::Path, body: &[u8]) -> anyhow::Result<()> {
     res.with_context(|| format!("{}: cannot write report", path.display()))
 }
 
-/// indicatif bars on stderr, or nothing.
+/// indicatif bars on stderr, or nothing; with `NEARDUP_TIMINGS` set, the
+/// wall time of each stage on stderr (for profiling whole runs).
 struct Bars {
     bar: Option<ProgressBar>,
+    timings: Option<std::sync::Mutex<(&'static str, std::time::Instant)>>,
 }
 
 impl Bars {
     fn new(on: bool) -> Bars {
         Bars {
             bar: on.then(ProgressBar::hidden),
+            timings: std::env::var_os("NEARDUP_TIMINGS")
+                .map(|_| std::sync::Mutex::new(("", std::time::Instant::now()))),
         }
     }
 }
 
 impl Progress for Bars {
     fn stage(&self, name: &'static str, total: u64) {
+        if let Some(t) = &self.timings {
+            if let Ok(mut t) = t.lock() {
+                *t = (name, std::time::Instant::now());
+            }
+        }
         if let Some(bar) = &self.bar {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             bar.reset();
@@ -447,6 +461,15 @@ impl Progress for Bars {
     }
 
     fn finish(&self) {
+        if let Some(t) = &self.timings {
+            if let Ok(t) = t.lock() {
+                eprintln!(
+                    "neardup: timing: {} {:.3}s",
+                    t.0,
+                    t.1.elapsed().as_secs_f64()
+                );
+            }
+        }
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

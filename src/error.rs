@@ -65,12 +65,16 @@ impl fmt::Display for Location {
 #[non_exhaustive]
 pub enum Error {
     /// A file could not be opened, listed or read.
-    #[error("{path}: {source}")]
+    ///
+    /// The operating system's reason is part of the message and is not
+    /// also returned by `source()`: a report that walks the chain (such as
+    /// `{:#}` of anyhow) would otherwise print it twice.
+    #[error("{path}: {cause}")]
     Io {
         /// The file, shown as the user gave it.
         path: String,
         /// The operating system's reason.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Text that is not valid in its encoding.
     #[error("{loc}: invalid {encoding} text")]
@@ -159,10 +163,10 @@ pub enum Error {
 
 impl Error {
     /// An I/O error about `path`.
-    pub fn io(path: &Path, source: std::io::Error) -> Error {
+    pub fn io(path: &Path, cause: std::io::Error) -> Error {
         Error::Io {
             path: path.display().to_string(),
-            source,
+            cause,
         }
     }
 

@@ -197,8 +197,13 @@ pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Res
     let mut clusters: Vec<Cluster> = Vec::new();
     let mut removed_docs = vec![false; docs.len()];
     if opts.level != Level::Block {
-        for group in document_clusters(docs, opts, progress) {
-            let c = doc_cluster(corpus, &group, opts);
+        let (groups, known) = document_clusters(docs, opts, progress);
+        progress.stage("clusters", groups.len() as u64);
+        let built: Vec<Cluster> = groups
+            .par_iter()
+            .map(|g| doc_cluster(corpus, g, opts, &known))
+            .collect();
+        for c in built {
             for (i, m) in c.members.iter().enumerate() {
                 if i != c.keep && m.similarity >= opts.threshold {
                     removed_docs[m.doc_index] = true;
@@ -206,6 +211,7 @@ pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Res
             }
             clusters.push(c);
         }
+        progress.finish();
     }
     if opts.level != Level::Doc {
         let active: Vec<usize> = (0..docs.len()).filter(|&d| !removed_docs[d]).collect();
@@ -238,7 +244,7 @@ fn document_clusters(
     docs: &[Document],
     opts: &ScanOptions,
     progress: &dyn Progress,
-) -> Vec<Vec<u32>> {
+) -> (Vec<Vec<u32>>, Known) {
     let n = docs.len();
     let perms = opts.perms;
     let hasher = MinHasher::new(perms, opts.seed);
@@ -332,12 +338,54 @@ fn document_clusters(
             Err(_) => &[],
         }
     };
-    let matches = verify::verify(&pairs, slot, opts.threshold);
+    let mut matches = verify::verify(&pairs, slot, opts.threshold);
     progress.finish();
-    for m in matches {
+    for m in &matches {
         uf.union(m.a, m.b);
     }
-    uf.groups()
+    matches.sort_unstable_by_key(|m| (m.a, m.b));
+    let known = Known {
+        matches,
+        exact: sketches.iter().map(|s| s.exact).collect(),
+        needed,
+        texts,
+    };
+    (uf.groups(), known)
+}
+
+/// What document-level verification already knows, so that building the
+/// clusters does not normalise or align the same texts again.
+struct Known {
+    /// Verified pairs, sorted by `(a, b)`.
+    matches: Vec<verify::Match>,
+    /// Hash of each document's normalised text.
+    exact: Vec<u128>,
+    /// Documents whose normalised text is in `texts`, sorted.
+    needed: Vec<u32>,
+    /// Their normalised texts.
+    texts: Vec<Vec<char>>,
+}
+
+impl Known {
+    fn text(&self, corpus: &Corpus, d: u32, opts: &ScanOptions) -> std::borrow::Cow<'_, [char]> {
+        match self.needed.binary_search(&d) {
+            Ok(i) => std::borrow::Cow::Borrowed(&self.texts[i]),
+            Err(_) => std::borrow::Cow::Owned(
+                normalize(&corpus.docs[d as usize].text, &opts.normalize).chars,
+            ),
+        }
+    }
+
+    fn similarity(&self, a: u32, b: u32, ta: &[char], tb: &[char]) -> f64 {
+        if a == b || self.exact[a as usize] == self.exact[b as usize] {
+            return 1.0;
+        }
+        let key = (a.min(b), a.max(b));
+        match self.matches.binary_search_by_key(&key, |m| (m.a, m.b)) {
+            Ok(i) => self.matches[i].similarity,
+            Err(_) => align::similarity(ta, tb),
+        }
+    }
 }
 
 /// Half the Jaccard of an edited copy at the threshold: pairs whose
@@ -363,16 +411,15 @@ fn choose_keep(lens: &[usize], keep: Keep) -> usize {
     }
 }
 
-fn doc_cluster(corpus: &Corpus, group: &[u32], opts: &ScanOptions) -> Cluster {
-    let norms: Vec<Vec<char>> = group
-        .par_iter()
-        .map(|&d| normalize(&corpus.docs[d as usize].text, &opts.normalize).chars)
-        .collect();
-    let lens: Vec<usize> = norms.iter().map(Vec::len).collect();
+fn doc_cluster(corpus: &Corpus, group: &[u32], opts: &ScanOptions, known: &Known) -> Cluster {
+    let norms: Vec<std::borrow::Cow<'_, [char]>> =
+        group.iter().map(|&d| known.text(corpus, d, opts)).collect();
+    let lens: Vec<usize> = norms.iter().map(|n| n.len()).collect();
     let keep = choose_keep(&lens, opts.keep);
-    let sims: Vec<f64> = norms
-        .par_iter()
-        .map(|n| align::similarity(n, &norms[keep]))
+    let sims: Vec<f64> = group
+        .iter()
+        .zip(&norms)
+        .map(|(&d, n)| known.similarity(group[keep], d, &norms[keep], n))
         .collect();
     let members: Vec<Member> = group
         .iter()

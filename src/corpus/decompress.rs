@@ -29,7 +29,8 @@ pub fn is_compressed_name(path: &Path) -> bool {
 /// Decompresses `raw` if it starts with a known magic number; otherwise
 /// returns it unchanged. Names are not trusted: a `.gz` that is plain text
 /// is read as plain text, and a compressed file without the suffix is
-/// still decompressed.
+/// still decompressed. A `.gz` or `.zst` cut short inside its magic number
+/// is a truncated stream, not text.
 ///
 /// # Errors
 ///
@@ -48,9 +49,32 @@ pub fn decompress(path: &Path, raw: Vec<u8>, limit: u64) -> Result<(Compression,
             })?;
         let out = read_all(path, dec, "zstd", limit)?;
         Ok((Compression::Zstd, out))
+    } else if let Some(format) = truncated_magic(path, &raw) {
+        Err(Error::Decompress {
+            loc: Location::at(path, None, 0),
+            format,
+            reason: format!("truncated after {} bytes", raw.len()),
+        })
     } else {
         Ok((Compression::None, raw))
     }
+}
+
+/// A `.gz` or `.zst` file cut short inside its magic number: not text to
+/// read as is, but a truncated stream.
+fn truncated_magic(path: &Path, raw: &[u8]) -> Option<&'static str> {
+    if raw.is_empty() || !is_compressed_name(path) {
+        return None;
+    }
+    let is_gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let (magic, format) = if is_gz {
+        (GZIP_MAGIC, "gzip")
+    } else {
+        (ZSTD_MAGIC, "zstd")
+    };
+    magic.starts_with(raw).then_some(format)
 }
 
 fn read_all<R: Read>(path: &Path, reader: R, format: &'static str, limit: u64) -> Result<Vec<u8>> {
@@ -58,7 +82,7 @@ fn read_all<R: Read>(path: &Path, reader: R, format: &'static str, limit: u64) -
     // A JSONL archive may hold many documents: allow far more than one
     // document's limit, but never an unbounded decompression bomb.
     let cap = limit.saturating_mul(64);
-    let mut limited = reader.take(cap + 1);
+    let mut limited = reader.take(cap.saturating_add(1));
     limited
         .read_to_end(&mut out)
         .map_err(|e| Error::Decompress {

@@ -11,7 +11,8 @@ use crate::error::{Error, Location, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EncodingChoice {
     /// UTF-8 unless a BOM says UTF-16, or the bytes are not UTF-8 but are
-    /// valid GB18030 with no UTF-8 multi-byte text before the first bad byte.
+    /// valid GB18030 with no UTF-8 multi-byte text before the first bad byte
+    /// and not mostly valid UTF-8 after it.
     #[default]
     Auto,
     /// UTF-8 only.
@@ -83,18 +84,21 @@ pub struct Decoded {
 pub fn decode(path: &Path, bytes: &[u8], choice: EncodingChoice) -> Result<Decoded> {
     if let Some((enc, bom)) = Encoding::for_bom(bytes) {
         if enc == UTF_16LE || enc == UTF_16BE {
-            let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom..]);
-            if had_errors {
-                return Err(Error::Decode {
-                    loc: Location::file(path),
-                    encoding: enc.name(),
-                });
-            }
-            return Ok(Decoded {
-                text: text.into_owned(),
-                encoding: TextEncoding(enc),
-                bom,
-            });
+            let body = &bytes[bom..];
+            return match enc.decode_without_bom_handling_and_without_replacement(body) {
+                Some(text) => Ok(Decoded {
+                    text: text.into_owned(),
+                    encoding: TextEncoding(enc),
+                    bom,
+                }),
+                None => {
+                    let (pos, line) = first_error(enc, body);
+                    Err(Error::Decode {
+                        loc: Location::at(path, Some(line), (pos + bom) as u64),
+                        encoding: enc.name(),
+                    })
+                }
+            };
         }
     }
     if let Some(pos) = memchr_nul(bytes) {
@@ -119,10 +123,12 @@ pub fn decode(path: &Path, bytes: &[u8], choice: EncodingChoice) -> Result<Decod
             Err(e) => {
                 // Real UTF-8 text with one corrupt byte must be reported,
                 // not silently decoded as GB18030 mojibake: only text with
-                // no UTF-8 multi-byte sequence before the bad byte may be
-                // legacy-encoded.
+                // no UTF-8 multi-byte sequence before the bad byte, and not
+                // mostly valid UTF-8 after it, may be legacy-encoded. (Any
+                // even run of UTF-8 CJK bytes is also valid GBK, so a bad
+                // byte in an ASCII first line would otherwise pass.)
                 let prefix = &body[..e.valid_up_to()];
-                if bom == 0 && prefix.is_ascii() {
+                if bom == 0 && prefix.is_ascii() && !mostly_utf8(body) {
                     if let Ok(d) = decode_gb18030(path, body, 0) {
                         return Ok(d);
                     }
@@ -158,24 +164,44 @@ fn decode_gb18030(path: &Path, body: &[u8], bom: usize) -> Result<Decoded> {
             bom,
         }),
         None => {
-            let pos = gb_error_offset(body);
+            let (pos, line) = first_error(GB18030, body);
             Err(Error::Decode {
-                loc: Location::at(path, Some(line_at(body, pos)), (pos + bom) as u64),
+                loc: Location::at(path, Some(line), (pos + bom) as u64),
                 encoding: "gb18030",
             })
         }
     }
 }
 
-/// Offset of the first malformed GB18030 sequence.
-fn gb_error_offset(body: &[u8]) -> usize {
-    let mut decoder = GB18030.new_decoder_without_bom_handling();
+/// Offset in `body` and 1-based line of the first malformed sequence.
+fn first_error(enc: &'static Encoding, body: &[u8]) -> (usize, u64) {
+    let mut decoder = enc.new_decoder_without_bom_handling();
     let mut out = String::with_capacity(body.len() * 3 + 16);
     let (result, read) = decoder.decode_to_string_without_replacement(body, &mut out, true);
-    match result {
-        encoding_rs::DecoderResult::Malformed(bad, _) => read.saturating_sub(bad as usize),
+    let pos = match result {
+        // `bad` bytes are malformed, and `after` bytes past them were
+        // consumed too before the decoder could tell.
+        encoding_rs::DecoderResult::Malformed(bad, after) => {
+            read.saturating_sub(bad as usize + after as usize)
+        }
         _ => read,
+    };
+    (pos, 1 + out.matches('\n').count() as u64)
+}
+
+/// Whether `bytes` hold clearly more valid UTF-8 multi-byte characters
+/// than invalid sequences. GB18030 text forms a valid UTF-8 sequence only
+/// now and then, and far more invalid ones; UTF-8 text with a few corrupt
+/// bytes is the other way round.
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    let (mut multibyte, mut invalid) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        multibyte += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        if !chunk.invalid().is_empty() {
+            invalid += 1;
+        }
     }
+    multibyte > 4 * invalid
 }
 
 fn memchr_nul(bytes: &[u8]) -> Option<usize> {

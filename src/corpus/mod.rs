@@ -264,6 +264,16 @@ fn read_one(entry: &walk::Listed, opts: &IngestOptions) -> Result<FileRead> {
         FormatChoice::Jsonl => Format::Jsonl,
         FormatChoice::Auto => guess_format(path, &bytes),
     };
+    // The size of a plain file on disk was checked before it was read;
+    // decompressed or piped text is only known now. (JSONL records are
+    // checked one by one.)
+    if format == Format::Text && bytes.len() as u64 > opts.max_doc_bytes {
+        return Err(Error::TooLarge {
+            loc: Location::file(path),
+            size: bytes.len() as u64,
+            limit: opts.max_doc_bytes,
+        });
+    }
     let decoded = encoding::decode(path, &bytes, opts.encoding)?;
     drop(bytes);
     let input = InputFile {
@@ -344,7 +354,11 @@ fn read_bytes(path: &Path, max_doc_bytes: u64) -> Result<Vec<u8>> {
 
 fn guess_format(path: &Path, bytes: &[u8]) -> Format {
     if path == Path::new("-") {
-        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        // Past a byte-order mark; the NUL bytes of UTF-16 ASCII are skipped.
+        let bom = encoding_rs::Encoding::for_bom(bytes).map_or(0, |(_, len)| len);
+        let first = bytes[bom..]
+            .iter()
+            .find(|&&b| b != 0 && !b.is_ascii_whitespace());
         return if first == Some(&b'{') {
             Format::Jsonl
         } else {

@@ -52,20 +52,43 @@ pub fn list_inputs(paths: &[PathBuf], opts: &IngestOptions) -> Result<Vec<Listed
             });
             continue;
         }
+        // Hidden folders (`.git`) are not entered at all.
         let walker = walkdir::WalkDir::new(path)
             .follow_links(true)
-            .sort_by(|a, b| a.file_name().cmp(b.file_name()));
+            .sort_by(|a, b| a.file_name().cmp(b.file_name()))
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !is_hidden(Path::new(e.file_name())));
+        let wanted = |rel: &Path| {
+            !is_hidden(rel)
+                && include.as_ref().is_none_or(|inc| inc.is_match(rel))
+                && !exclude.as_ref().is_some_and(|exc| exc.is_match(rel))
+        };
         for entry in walker {
-            let entry = entry.map_err(|e| {
-                let p = e.path().unwrap_or(path).to_path_buf();
-                let msg = if e.loop_ancestor().is_some() {
-                    std::io::Error::other("symlink loop")
-                } else {
-                    e.into_io_error()
-                        .unwrap_or_else(|| std::io::Error::other("cannot walk"))
-                };
-                Error::io(&p, msg)
-            })?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    // A broken entry that would not be read anyway is no
+                    // reason to stop: a hidden one (an editor's lock file is
+                    // a dangling `.#name` symlink), or a dangling symlink the
+                    // globs leave out. Folders (loops, unreadable ones) may
+                    // hold wanted files, so they always count.
+                    if let Some(p) = e.path().filter(|_| e.depth() > 0) {
+                        let rel = p.strip_prefix(path).unwrap_or(p);
+                        let is_folder = e.loop_ancestor().is_some() || p.is_dir();
+                        if is_hidden(rel) || (!is_folder && !wanted(rel)) {
+                            continue;
+                        }
+                    }
+                    let p = e.path().unwrap_or(path).to_path_buf();
+                    let msg = if e.loop_ancestor().is_some() {
+                        std::io::Error::other("symlink loop")
+                    } else {
+                        e.into_io_error()
+                            .unwrap_or_else(|| std::io::Error::other("cannot walk"))
+                    };
+                    return Err(Error::io(&p, msg));
+                }
+            };
             if entry.file_type().is_dir() {
                 continue;
             }
@@ -74,18 +97,8 @@ pub fn list_inputs(paths: &[PathBuf], opts: &IngestOptions) -> Result<Vec<Listed
                 .strip_prefix(path)
                 .unwrap_or(entry.path())
                 .to_path_buf();
-            if is_hidden(&rel) {
+            if !wanted(&rel) {
                 continue;
-            }
-            if let Some(inc) = &include {
-                if !inc.is_match(&rel) {
-                    continue;
-                }
-            }
-            if let Some(exc) = &exclude {
-                if exc.is_match(&rel) {
-                    continue;
-                }
             }
             out.push(Listed {
                 path: entry.path().to_path_buf(),

@@ -4,8 +4,9 @@
 //! `i` maps that hash `x` to `a[i]·x + b[i] mod 2³²` with `a[i]` odd (a
 //! bijection), and the signature keeps the minimum per permutation. The
 //! permutation loop is innermost over `u32` lanes, which the compiler turns
-//! into vector multiply/min instructions; on x86-64 an AVX2 copy of the
-//! same loop is chosen at run time, so the binary still runs on any CPU.
+//! into vector multiply/min instructions; on x86-64 an AVX-512 or AVX2 copy
+//! of the same loop is chosen at run time (16 or 8 lanes per instruction),
+//! so the binary still runs on any CPU.
 //! 64-bit lanes would be 2–3× slower (no 64-bit vector multiply in AVX2)
 //! for no measurable gain in estimation accuracy at 128 permutations.
 
@@ -50,6 +51,11 @@ impl MinHasher {
         sig.fill(u32::MAX);
         #[cfg(target_arch = "x86_64")]
         {
+            if std::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F, checked just above.
+                unsafe { sign_avx512(&self.a, &self.b, shingles, sig) };
+                return;
+            }
             if std::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2, checked just above.
                 unsafe { sign_avx2(&self.a, &self.b, shingles, sig) };
@@ -82,13 +88,32 @@ fn fold(h: u64) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
+/// Permutations handled per pass over the shingles: 64 `u32` lanes are four
+/// AVX-512 or eight AVX2 registers, so the running minima stay in registers
+/// for the whole pass instead of going through memory for every shingle.
+const CHUNK: usize = 64;
+
 #[inline(always)]
 fn kernel(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
     let n = sig.len().min(a.len()).min(b.len());
-    let (a, b, sig) = (&a[..n], &b[..n], &mut sig[..n]);
+    let full = n - n % CHUNK;
+    for c in (0..full).step_by(CHUNK) {
+        let ca: &[u32; CHUNK] = a[c..c + CHUNK].try_into().unwrap_or(&[0; CHUNK]);
+        let cb: &[u32; CHUNK] = b[c..c + CHUNK].try_into().unwrap_or(&[0; CHUNK]);
+        let mut acc = [u32::MAX; CHUNK];
+        acc.copy_from_slice(&sig[c..c + CHUNK]);
+        for &h in shingles {
+            let x = fold(h);
+            for i in 0..CHUNK {
+                acc[i] = acc[i].min(ca[i].wrapping_mul(x).wrapping_add(cb[i]));
+            }
+        }
+        sig[c..c + CHUNK].copy_from_slice(&acc);
+    }
+    let (a, b, sig) = (&a[full..n], &b[full..n], &mut sig[full..n]);
     for &h in shingles {
         let x = fold(h);
-        for i in 0..n {
+        for i in 0..sig.len() {
             let v = a[i].wrapping_mul(x).wrapping_add(b[i]);
             sig[i] = sig[i].min(v);
         }
@@ -102,6 +127,12 @@ fn sign_generic(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn sign_avx2(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
+    kernel(a, b, shingles, sig);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn sign_avx512(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
     kernel(a, b, shingles, sig);
 }
 

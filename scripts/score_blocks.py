@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Block-level score on a make_corpus.py corpus: how many `partial` variants
+(a new document embedding 30-70% of a root) are joined with their source by
+a block cluster (recall), and how many block clusters join documents of
+different ground-truth clusters (the share that is wrong).
+
+usage: score_blocks.py TRUTH.jsonl REPORT.json"""
+import json
+import sys
+
+
+def main():
+    truth = {}
+    with open(sys.argv[1], encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            truth[d["id"]] = d
+    rep = json.load(open(sys.argv[2], encoding="utf-8"))
+    blocks = [c for c in rep["clusters"] if c["kind"] == "block"]
+    joined = set()
+    wrong = 0
+    for c in blocks:
+        docs = sorted({m["doc"] for m in c["members"]})
+        if len({truth[d]["cluster"] for d in docs if d in truth}) > 1:
+            wrong += 1
+        for i, a in enumerate(docs):
+            for b in docs[i + 1:]:
+                joined.add((a, b))
+                joined.add((b, a))
+    partials = [d for d in truth.values() if d["kind"] == "partial"]
+    hit = sum((p["id"], p["src"]) in joined for p in partials)
+    res = {
+        "partial_variants": len(partials),
+        "partial_recall": round(hit / len(partials), 4) if partials else 1.0,
+        "block_clusters": len(blocks),
+        "cross_cluster_blocks": wrong,
+        "cross_cluster_share": round(wrong / len(blocks), 4) if blocks else 0.0,
+    }
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
