@@ -576,6 +576,34 @@ pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
             });
         }
     }
+    let mut rels: Vec<(&Path, &Path)> = corpus
+        .inputs
+        .iter()
+        .map(|i| (i.rel.as_path(), i.path.as_path()))
+        .collect();
+    rels.sort();
+    for w in rels.windows(2) {
+        if w[0].0 == w[1].0 {
+            return Err(Error::Output {
+                path: out.join(w[0].0).display().to_string(),
+                reason: format!(
+                    "inputs {} and {} would both be written here; clean them separately",
+                    w[0].1.display(),
+                    w[1].1.display()
+                ),
+            });
+        }
+    }
+    if let Some(i) = corpus
+        .inputs
+        .iter()
+        .find(|i| i.path == Path::new("-") && i.format == Format::Jsonl)
+    {
+        return Err(Error::Output {
+            path: i.path.display().to_string(),
+            reason: "clean cannot rewrite JSONL read from standard input; give it as a file".into(),
+        });
+    }
     if let Ok(entries) = std::fs::read_dir(out) {
         let busy = entries
             .filter_map(|e| e.ok())
@@ -775,7 +803,12 @@ fn rewrite_jsonl(
             _ => out.push_str(line),
         }
     }
-    Ok(input.encoding.encode(&out))
+    let mut body = Vec::with_capacity(out.len() + input.bom);
+    if input.bom > 0 {
+        body.extend_from_slice(bom_bytes(input.encoding.name()));
+    }
+    body.extend(input.encoding.encode(&out));
+    Ok(body)
 }
 
 fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {

@@ -213,3 +213,62 @@ fn duplicate_documents_are_dropped_whole_and_logged() {
     let sim = log[0]["similarity"].as_f64().expect("sim");
     assert!(sim > 0.9 && sim < 1.0, "{sim}");
 }
+
+#[test]
+fn two_inputs_with_one_output_name_are_refused_before_writing() {
+    let t = TestDir::new();
+    let a = t.write("a/x.txt", crate::util::cjk_text(1, 300));
+    let b = t.write("b/x.txt", crate::util::cjk_text(2, 300));
+    let out = t.path().join("out");
+    crate::util::assert_fails(
+        neardup()
+            .args(["clean", "--quiet"])
+            .arg(&a)
+            .arg(&b)
+            .arg("-o")
+            .arg(&out),
+        2,
+        "would both be written",
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn jsonl_with_bom_keeps_its_bom() {
+    let t = TestDir::new();
+    let text = crate::util::cjk_text(3, 400);
+    let mut body = vec![0xEF, 0xBB, 0xBF];
+    for (i, tx) in [&text, &text, &crate::util::cjk_text(4, 400)]
+        .iter()
+        .enumerate()
+    {
+        body.extend(serde_json::json!({"id": i, "text": tx}).to_string().bytes());
+        body.push(b'\n');
+    }
+    let f = t.write("c.jsonl", body);
+    let out = t.path().join("out");
+    neardup()
+        .args(["clean", "--quiet"])
+        .arg(&f)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let written = std::fs::read(out.join("c.jsonl")).expect("out");
+    assert!(written.starts_with(&[0xEF, 0xBB, 0xBF]));
+    assert_eq!(String::from_utf8_lossy(&written[3..]).lines().count(), 2);
+}
+
+#[test]
+fn jsonl_from_stdin_cannot_be_cleaned_and_says_so() {
+    let t = TestDir::new();
+    let out = t.path().join("out");
+    crate::util::assert_fails(
+        neardup()
+            .args(["clean", "--quiet", "-", "-o"])
+            .arg(&out)
+            .write_stdin("{\"text\": \"今天我们召开会议\"}\n"),
+        2,
+        "standard input",
+    );
+}
