@@ -9,4 +9,5 @@ mod clean;
 mod determinism;
 mod errors;
 mod ingest;
+mod properties;
 mod seeds;
