@@ -19,13 +19,16 @@
 //!    phrases of the genre) are ignored.
 //! 3. **Chains.** Per pair of documents, seeds are taken in order of
 //!    position and chained greedily: a seed extends the open chain it
-//!    follows in both texts within [`BlockOptions::max_gap`] characters,
-//!    preferring the one on the nearest diagonal. Gaps absorb edits,
-//!    insertions and small missing passages; copies at different offsets
-//!    of one document are different diagonals, so they stay apart.
+//!    follows in both texts, preferring the one on the nearest diagonal.
+//!    A gap may skip up to [`BlockOptions::max_gap`] characters in one text
+//!    (an insertion, a missing passage) but only half that in both at once
+//!    (edits); copies at different offsets of one document are different
+//!    diagonals, so they stay apart, and inside one document a chain stops
+//!    before its first copy runs into its second.
 //! 4. **Verification.** Each chain spans a region in both texts, extended
-//!    while characters agree at both ends (and clipped so that two copies
-//!    inside one document never overlap). A region pair is kept when both
+//!    outwards past substitutions (a gapless X-drop extension), moved back
+//!    to a line break it overshoots by a few characters, and clipped so
+//!    that two copies inside one document never overlap. A region pair is kept when both
 //!    sides have at least [`BlockOptions::min_block`] characters and their
 //!    similarity `LCS / longer` ([`crate::align`]) is at least
 //!    [`BlockOptions::threshold`].
@@ -261,6 +264,8 @@ impl Open {
 /// Greedy chaining of one document pair's seeds (sorted by `pa`, `pb`).
 fn chain(seeds: &[Seed], opts: &BlockOptions, k: usize) -> Vec<Chain> {
     let gap = opts.max_gap as i64;
+    let sub = gap / 2;
+    let same_doc = seeds.first().is_some_and(|s| s.da == s.db);
     let mut open: Vec<Open> = Vec::new();
     let mut done: Vec<Chain> = Vec::new();
     for s in seeds {
@@ -280,7 +285,15 @@ fn chain(seeds: &[Seed], opts: &BlockOptions, k: usize) -> Vec<Chain> {
         for (idx, c) in open.iter().enumerate() {
             let (la, lb) = c.last();
             let (la, lb) = (la as i64, lb as i64);
-            if pa > la && pb > lb && pa - la <= gap && pb - lb <= gap {
+            // A gap may be an insertion or deletion of up to `max_gap`
+            // characters in one text, but unmatched text on both sides at
+            // once (substitutions) only up to half that: past that the next
+            // seeds belong to another copy.
+            // Inside one document, the first copy may not run into the
+            // second (three copies back to back are two pairs, not one).
+            let (da_, db_) = (pa - la, pb - lb);
+            let overlaps = same_doc && pa + k as i64 > c.seeds[0].1 as i64;
+            if da_ > 0 && db_ > 0 && da_.max(db_) <= gap && da_.min(db_) <= sub && !overlaps {
                 let drift = (diag - (lb - la)).abs();
                 if best.is_none_or(|(d, _)| drift < d) {
                     best = Some((drift, idx));
@@ -301,8 +314,9 @@ fn chain(seeds: &[Seed], opts: &BlockOptions, k: usize) -> Vec<Chain> {
     done
 }
 
-/// Cuts weak ends off a chain. Seeds closer than `2 (k + w)` characters
-/// form a run (an edit breaks about `k + w` characters of seeds); a run at
+/// Cuts weak ends off a chain. Seeds closer than `4 (k + w)` characters
+/// form a run (an edit breaks about `k + w` characters of seeds, two close
+/// edits twice that); a run at
 /// either end that matches less than a short sentence ([`MIN_END_RUN`]) and
 /// is cut off by a longer gap is a stray stock phrase the chain picked up
 /// on its way (a heading, a closing formula), not part of the copy.
@@ -310,7 +324,7 @@ fn trim(seeds: &[(u32, u32)], k: usize, window: usize) -> Option<Chain> {
     if seeds.len() < 2 {
         return None;
     }
-    let run_gap = 2 * (k + window) as u32;
+    let run_gap = 4 * (k + window) as u32;
     // run boundaries: indices where a new run starts
     let mut starts = vec![0usize];
     for i in 1..seeds.len() {
@@ -346,8 +360,9 @@ fn trim(seeds: &[(u32, u32)], k: usize, window: usize) -> Option<Chain> {
 const MIN_END_RUN: u32 = 40;
 
 /// A copy that starts or ends up to this many characters past a line
-/// break is moved back to the break.
-const LINE_SLACK: usize = 3;
+/// break is moved back to the break: a heading that follows both copies
+/// (`第四篇：市长在市政府…`, `第五篇：市长在市政府…`) is not part of them.
+const LINE_SLACK: usize = 12;
 
 /// Moves region edges that overshoot a line break by a few characters back
 /// to it: two copies followed by similar headings (`第四篇`, `第五篇`) match
@@ -367,53 +382,26 @@ fn snap_to_lines(t: &NormText, mut s: usize, mut e: usize) -> (usize, usize) {
     (s, e)
 }
 
-/// Shortest exact match that may end (or start) a copy, in characters.
-const MIN_END_MATCH: usize = 12;
+/// How far a gapless extension goes before it gives up, in score points
+/// (a match scores 1, a mismatch −3).
+const XDROP: i64 = 12;
 
-/// Characters examined at each end by [`trim_ends`].
-const END_WINDOW: usize = 256;
-
-/// Moves the ends of a region pair inwards to the first and last exact
-/// match of at least [`MIN_END_MATCH`] characters, so a copy does not end
-/// on a scrap of a similar heading that happens to follow both copies
-/// (`第四篇：市长在市政府…` after one, `第五篇：市长在市政府…` after the other).
-fn trim_ends(
-    ta: &[char],
-    tb: &[char],
-    sa: usize,
-    ea: usize,
-    sb: usize,
-    eb: usize,
-) -> (usize, usize, usize, usize) {
-    let solid = |a: &[char], b: &[char]| -> Vec<(usize, usize, usize)> {
-        similar::capture_diff_slices(similar::Algorithm::Patience, a, b)
-            .into_iter()
-            .filter_map(|op| match op {
-                similar::DiffOp::Equal {
-                    old_index,
-                    new_index,
-                    len,
-                } if len >= MIN_END_MATCH => Some((old_index, new_index, len)),
-                _ => None,
-            })
-            .collect()
-    };
-    // tail
-    let (wa, wb) = (
-        ea.saturating_sub(END_WINDOW).max(sa),
-        eb.saturating_sub(END_WINDOW).max(sb),
-    );
-    let (ea, eb) = match solid(&ta[wa..ea], &tb[wb..eb]).last() {
-        Some(&(i, j, len)) => (wa + i + len, wb + j + len),
-        None => (ea, eb),
-    };
-    // head
-    let (wa, wb) = ((sa + END_WINDOW).min(ea), (sb + END_WINDOW).min(eb));
-    let (sa, sb) = match solid(&ta[sa..wa], &tb[sb..wb]).first() {
-        Some(&(i, j, _)) => (sa + i, sb + j),
-        None => (sa, sb),
-    };
-    (sa, ea, sb, eb)
+/// Length of the best gapless extension of at most `limit` characters,
+/// `eq(i)` telling whether the `i`-th characters out agree: the extension
+/// ends at the highest score, so it never ends on a mismatch, and stops once
+/// the score falls [`XDROP`] below its best.
+fn xdrop(limit: usize, eq: impl Fn(usize) -> bool) -> usize {
+    let (mut score, mut best, mut best_len) = (0i64, 0i64, 0usize);
+    for i in 0..limit {
+        score += if eq(i) { 1 } else { -3 };
+        if score > best {
+            best = score;
+            best_len = i + 1;
+        } else if best - score > XDROP {
+            break;
+        }
+    }
+    best_len
 }
 
 fn verify_chain(
@@ -431,20 +419,25 @@ fn verify_chain(
         (c.la as usize + k).min(ta.len()),
         (c.lb as usize + k).min(tb.len()),
     );
-    while sa > 0 && sb > 0 && ta[sa - 1] == tb[sb - 1] {
-        if da == db && sb <= ea {
-            break;
-        }
-        sa -= 1;
-        sb -= 1;
-    }
-    while ea < ta.len() && eb < tb.len() && ta[ea] == tb[eb] {
-        if da == db && ea >= sb {
-            break;
-        }
-        ea += 1;
-        eb += 1;
-    }
+    // Extend outwards past substitutions near the ends, where seeds are
+    // too sparse to reach (two copies in one text never grow into each other).
+    let back_limit = if da == db {
+        sa.min(sb - ea.min(sb))
+    } else {
+        sa.min(sb)
+    };
+    let back = xdrop(back_limit, |i| ta[sa - 1 - i] == tb[sb - 1 - i]);
+    sa -= back;
+    sb -= back;
+    let fwd_limit = (ta.len() - ea).min(tb.len() - eb);
+    let fwd_limit = if da == db {
+        fwd_limit.min(sb.saturating_sub(ea))
+    } else {
+        fwd_limit
+    };
+    let fwd = xdrop(fwd_limit, |i| ta[ea + i] == tb[eb + i]);
+    ea += fwd;
+    eb += fwd;
     if da == db && ea > sb {
         // overlapping copies of a periodic text: cut at the second copy
         ea = sb;
@@ -452,7 +445,6 @@ fn verify_chain(
     if ea <= sa || eb <= sb {
         return None;
     }
-    let (sa, ea, sb, eb) = trim_ends(ta, tb, sa, ea, sb, eb);
     let (sa, ea) = snap_to_lines(na, sa, ea);
     let (sb, eb) = snap_to_lines(nb, sb, eb);
     if ea <= sa || eb <= sb {
@@ -506,6 +498,16 @@ pub fn cluster_pairs(pairs: &[RegionPair]) -> Vec<BlockCluster> {
             copies.push(o.clone());
         }
         copy_of.push(copies.len() - 1);
+    }
+    // Copies of one document that still overlap a little (the ends of
+    // copies pasted back to back align either way) are cut apart, so that
+    // no character belongs to two copies.
+    for i in 1..copies.len() {
+        let (prev, cur) = copies.split_at_mut(i);
+        let (p, c) = (&prev[i - 1], &mut cur[0]);
+        if p.doc == c.doc && c.range.start < p.range.end && p.range.end < c.range.end {
+            c.range.start = p.range.end;
+        }
     }
     let index = |c: &Copy| -> usize {
         // occ is sorted and unique: binary search finds the occurrence
@@ -583,6 +585,20 @@ mod tests {
             "{c:?}"
         );
         assert!(c[1].range.start.abs_diff(second) < 10, "{c:?}");
+    }
+
+    #[test]
+    fn three_copies_back_to_back_are_three_copies() {
+        let block = text(21, 400);
+        let mut doc = text(22, 100);
+        for _ in 0..3 {
+            doc.extend_from_slice(&block);
+        }
+        doc.extend(text(23, 100));
+        let clusters = find_blocks(&[&nt(&doc)], &BlockOptions::default());
+        assert_eq!(clusters.len(), 1, "{clusters:?}");
+        let ranges: Vec<_> = clusters[0].copies.iter().map(|c| c.range.clone()).collect();
+        assert_eq!(ranges, vec![100..500, 500..900, 900..1300]);
     }
 
     #[test]

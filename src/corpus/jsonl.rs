@@ -15,11 +15,14 @@ use crate::error::{Error, Location, Result};
 /// The first bad line ([`Error::Jsonl`], [`Error::MissingField`],
 /// [`Error::TooLarge`]) unless `opts.on_error` is [`OnError::Skip`], in which
 /// case bad lines come back as [`Skipped`] entries.
+/// Only lines `want` accepts become documents; the count of non-blank lines
+/// comes back too (zero means an empty file).
 pub fn parse(
     path: &Path,
     text: &str,
     opts: &IngestOptions,
-) -> Result<(Vec<Document>, Vec<Skipped>)> {
+    want: &(dyn Fn(u64) -> bool + Sync),
+) -> Result<(Vec<Document>, Vec<Skipped>, usize)> {
     // Lines are parsed in parallel and collected in order; the first error
     // in line order is the one reported, as in a sequential read.
     let lines: Vec<(u64, &str)> = text
@@ -28,6 +31,8 @@ pub fn parse(
         .map(|(i, line)| (i as u64 + 1, line.strip_suffix('\r').unwrap_or(line)))
         .filter(|(_, line)| !line.trim().is_empty())
         .collect();
+    let nonblank = lines.len();
+    let lines: Vec<(u64, &str)> = lines.into_iter().filter(|&(l, _)| want(l)).collect();
     let parsed: Vec<Result<Document>> = lines
         .par_iter()
         .with_min_len(64)
@@ -45,7 +50,7 @@ pub fn parse(
             Err(err) => return Err(err),
         }
     }
-    Ok((docs, skipped))
+    Ok((docs, skipped, nonblank))
 }
 
 /// Parses one JSONL record.

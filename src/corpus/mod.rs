@@ -15,6 +15,7 @@
 mod decompress;
 mod encoding;
 mod jsonl;
+mod stream;
 mod walk;
 
 pub use decompress::Compression;
@@ -183,19 +184,51 @@ impl Corpus {
 /// case those are listed in [`Corpus::skipped`] instead. A missing path or an
 /// unwalkable folder is an error in both modes.
 pub fn read_corpus(paths: &[PathBuf], opts: &IngestOptions) -> Result<Corpus> {
+    read_corpus_with(paths, opts, TextKept::Yes, |_| ()).map(|(c, _)| c)
+}
+
+/// Whether documents keep their text after ingest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKept {
+    /// Every document holds its text.
+    Yes,
+    /// Texts are dropped once `map` has seen them: memory stays bounded by
+    /// one batch of text, whatever the corpus size ([`reload_texts`] brings
+    /// back the ones needed later).
+    No,
+}
+
+/// Reads every path, calling `map` on each document (in parallel) as it is
+/// read; gives the corpus and the mapped values, in document order.
+///
+/// JSONL files in UTF-8 are streamed in batches of about 32 MB of lines,
+/// so with [`TextKept::No`] a corpus much larger than memory can be read.
+///
+/// # Errors
+///
+/// As [`read_corpus`].
+pub fn read_corpus_with<T, F>(
+    paths: &[PathBuf],
+    opts: &IngestOptions,
+    kept: TextKept,
+    map: F,
+) -> Result<(Corpus, Vec<T>)>
+where
+    T: Send,
+    F: Fn(&Document) -> T + Sync,
+{
     let listed = list_inputs(paths, opts)?;
     let mut corpus = Corpus::default();
-    let results: Vec<Result<FileRead>> = listed
+    let mut mapped = Vec::new();
+    let results: Vec<Result<FileRead<T>>> = listed
         .par_iter()
-        .map(|entry| read_one(entry, opts))
+        .map(|entry| read_one(entry, opts, kept, &map))
         .collect();
     for res in results {
         match res {
             Ok(read) => {
                 let idx = corpus.inputs.len();
-                for skipped in read.skipped {
-                    corpus.skipped.push(skipped);
-                }
+                corpus.skipped.extend(read.skipped);
                 if read.docs.is_empty() {
                     continue;
                 }
@@ -204,6 +237,7 @@ pub fn read_corpus(paths: &[PathBuf], opts: &IngestOptions) -> Result<Corpus> {
                     doc.input = idx;
                     corpus.docs.push(doc);
                 }
+                mapped.extend(read.mapped);
             }
             Err(err) if opts.on_error == OnError::Skip && err.is_recoverable_input() => {
                 corpus.skipped.push(Skipped {
@@ -215,7 +249,87 @@ pub fn read_corpus(paths: &[PathBuf], opts: &IngestOptions) -> Result<Corpus> {
         }
     }
     make_ids_unique(&mut corpus.docs);
-    Ok(corpus)
+    Ok((corpus, mapped))
+}
+
+/// Reads again the texts of documents `wanted` (sorted indices into
+/// `corpus.docs`), for a corpus read with [`TextKept::No`].
+///
+/// # Errors
+///
+/// An input that can no longer be read, or that changed since (a record
+/// that is gone or no longer parses).
+pub fn reload_texts(corpus: &Corpus, wanted: &[u32], opts: &IngestOptions) -> Result<Vec<String>> {
+    let mut by_input: Vec<(usize, Vec<u32>)> = Vec::new();
+    for &d in wanted {
+        let input = corpus.docs[d as usize].input;
+        match by_input.last_mut() {
+            Some((i, v)) if *i == input => v.push(d),
+            _ => by_input.push((input, vec![d])),
+        }
+    }
+    let parts: Vec<Result<Vec<(u32, String)>>> = by_input
+        .par_iter()
+        .map(|(input, docs)| reload_input(corpus, *input, docs, opts))
+        .collect();
+    let mut all: Vec<(u32, String)> = Vec::with_capacity(wanted.len());
+    for p in parts {
+        all.extend(p?);
+    }
+    all.sort_unstable_by_key(|(d, _)| *d);
+    Ok(all.into_iter().map(|(_, t)| t).collect())
+}
+
+fn reload_input(
+    corpus: &Corpus,
+    input: usize,
+    docs: &[u32],
+    opts: &IngestOptions,
+) -> Result<Vec<(u32, String)>> {
+    let file = &corpus.inputs[input];
+    let entry = walk::Listed {
+        path: file.path.clone(),
+        rel: file.rel.clone(),
+        root: file.root.clone(),
+    };
+    let changed = |line: Option<u64>| Error::Jsonl {
+        loc: Location {
+            path: file.path.clone(),
+            line,
+            byte: None,
+        },
+        reason: "input changed since it was read".into(),
+    };
+    let lines: Vec<u64> = docs
+        .iter()
+        .map(|&d| corpus.docs[d as usize].record.unwrap_or(0))
+        .collect();
+    let wanted_line = |l: u64| lines.binary_search(&l).is_ok();
+    // Read the file again keeping only the wanted records' texts.
+    let keep_opts = IngestOptions {
+        on_error: OnError::Skip,
+        ..opts.clone()
+    };
+    let read = read_one_filtered(
+        &entry,
+        &keep_opts,
+        TextKept::Yes,
+        &|_: &Document| (),
+        &wanted_line,
+    )?;
+    let mut out = Vec::with_capacity(docs.len());
+    let mut got = read.docs.into_iter().peekable();
+    for (&d, &line) in docs.iter().zip(&lines) {
+        let doc = loop {
+            match got.next() {
+                Some(doc) if doc.record.unwrap_or(0) == line => break doc,
+                Some(doc) if doc.record.unwrap_or(0) < line => continue,
+                _ => return Err(changed(corpus.docs[d as usize].record)),
+            }
+        };
+        out.push((d, doc.text));
+    }
+    Ok(out)
 }
 
 fn error_path(err: &Error) -> String {
@@ -249,13 +363,179 @@ fn make_ids_unique(docs: &mut [Document]) {
     }
 }
 
-struct FileRead {
+struct FileRead<T> {
     input: InputFile,
     docs: Vec<Document>,
+    mapped: Vec<T>,
     skipped: Vec<Skipped>,
 }
 
-fn read_one(entry: &walk::Listed, opts: &IngestOptions) -> Result<FileRead> {
+/// Lines of about this many bytes are parsed and mapped at a time.
+const BATCH_BYTES: usize = 32 << 20;
+
+fn read_one<T: Send, F: Fn(&Document) -> T + Sync>(
+    entry: &walk::Listed,
+    opts: &IngestOptions,
+    kept: TextKept,
+    map: &F,
+) -> Result<FileRead<T>> {
+    read_one_filtered(entry, opts, kept, map, &|_| true)
+}
+
+/// Reads one file; for JSONL only the lines `want` accepts become documents.
+fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
+    entry: &walk::Listed,
+    opts: &IngestOptions,
+    kept: TextKept,
+    map: &F,
+    want: &(dyn Fn(u64) -> bool + Sync),
+) -> Result<FileRead<T>> {
+    let path = entry.path.as_path();
+    let streamable = path != Path::new("-")
+        && opts.encoding != EncodingChoice::Gb18030
+        && match opts.format {
+            FormatChoice::Jsonl => true,
+            FormatChoice::Text => false,
+            FormatChoice::Auto => walk::looks_like_jsonl(path),
+        };
+    let regular = || {
+        std::fs::metadata(path)
+            .map(|m| m.is_file())
+            .unwrap_or(false)
+    };
+    if streamable && regular() {
+        match stream_jsonl(entry, opts, kept, map, want) {
+            Ok(read) => return Ok(read),
+            Err(stream::NotStreamable::Error(e)) => return Err(e),
+            Err(stream::NotStreamable::WholeFile) => {}
+        }
+    }
+    let read = read_whole(entry, opts, want)?;
+    finish_docs(read, kept, map)
+}
+
+fn finish_docs<T: Send, F: Fn(&Document) -> T + Sync>(
+    read: FileRead<()>,
+    kept: TextKept,
+    map: &F,
+) -> Result<FileRead<T>> {
+    let mut docs = read.docs;
+    let mapped: Vec<T> = docs.par_iter().map(map).collect();
+    if kept == TextKept::No {
+        for d in &mut docs {
+            d.text = String::new();
+        }
+    }
+    Ok(FileRead {
+        input: read.input,
+        docs,
+        mapped,
+        skipped: read.skipped,
+    })
+}
+
+/// What became of one line.
+enum Parsed<T> {
+    Blank,
+    Unwanted,
+    Doc(Result<(Document, T)>),
+}
+
+fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
+    entry: &walk::Listed,
+    opts: &IngestOptions,
+    kept: TextKept,
+    map: &F,
+    want: &(dyn Fn(u64) -> bool + Sync),
+) -> std::result::Result<FileRead<T>, stream::NotStreamable> {
+    let path = entry.path.as_path();
+    let (compression, mut lines) = stream::LineReader::open(path, opts.max_doc_bytes)?;
+    let mut docs = Vec::new();
+    let mut mapped = Vec::new();
+    let mut skipped = Vec::new();
+    let mut bom = 0;
+    let mut nonblank = 0usize;
+    while let Some(batch) = lines.next_batch(BATCH_BYTES)? {
+        if batch
+            .first()
+            .is_some_and(|l| l.lineno == 1 && l.offset == 3)
+        {
+            bom = 3;
+        }
+        let parsed: Vec<Parsed<T>> = batch
+            .into_par_iter()
+            .with_min_len(64)
+            .map(|line| {
+                let text = match line.text {
+                    Ok(t) => t,
+                    Err(e) => return Parsed::Doc(Err(e)),
+                };
+                if text.trim().is_empty() {
+                    return Parsed::Blank;
+                }
+                if !want(line.lineno) {
+                    return Parsed::Unwanted;
+                }
+                Parsed::Doc(
+                    jsonl::parse_line(path, line.lineno, &text, opts).map(|mut doc| {
+                        let t = map(&doc);
+                        if kept == TextKept::No {
+                            doc.text = String::new();
+                        }
+                        (doc, t)
+                    }),
+                )
+            })
+            .collect();
+        nonblank += parsed
+            .iter()
+            .filter(|p| !matches!(p, Parsed::Blank))
+            .count();
+        let parsed = parsed.into_iter().filter_map(|p| match p {
+            Parsed::Doc(r) => Some(r),
+            Parsed::Blank | Parsed::Unwanted => None,
+        });
+        for p in parsed {
+            match p {
+                Ok((doc, t)) => {
+                    docs.push(doc);
+                    mapped.push(t);
+                }
+                Err(err) if opts.on_error == OnError::Skip => skipped.push(Skipped {
+                    path: path.display().to_string(),
+                    error: err.to_string(),
+                }),
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+    if nonblank == 0 {
+        return Err(Error::Empty {
+            loc: Location::file(path),
+        }
+        .into());
+    }
+    Ok(FileRead {
+        input: InputFile {
+            path: path.to_path_buf(),
+            rel: entry.rel.clone(),
+            root: entry.root.clone(),
+            format: Format::Jsonl,
+            encoding: TextEncoding::UTF8,
+            bom,
+            compression,
+        },
+        docs,
+        mapped,
+        skipped,
+    })
+}
+
+fn read_whole(
+    entry: &walk::Listed,
+    opts: &IngestOptions,
+    want: &(dyn Fn(u64) -> bool + Sync),
+) -> Result<FileRead<()>> {
     let path = entry.path.as_path();
     let raw = read_bytes(path, opts.max_doc_bytes)?;
     let (compression, bytes) = decompress::decompress(path, raw, opts.max_doc_bytes)?;
@@ -285,39 +565,37 @@ fn read_one(entry: &walk::Listed, opts: &IngestOptions) -> Result<FileRead> {
         bom: decoded.bom,
         compression,
     };
-    let display = path.display().to_string();
-    match format {
+    let (docs, skipped) = match format {
         Format::Text => {
             if decoded.text.trim().is_empty() {
                 return Err(Error::Empty {
                     loc: Location::file(path),
                 });
             }
-            Ok(FileRead {
-                input,
-                docs: vec![Document {
-                    id: display,
-                    input: 0,
-                    record: None,
-                    text: decoded.text,
-                }],
-                skipped: Vec::new(),
-            })
+            let doc = Document {
+                id: path.display().to_string(),
+                input: 0,
+                record: None,
+                text: decoded.text,
+            };
+            (vec![doc], Vec::new())
         }
         Format::Jsonl => {
-            let (docs, skipped) = jsonl::parse(path, &decoded.text, opts)?;
-            if docs.is_empty() && skipped.is_empty() {
+            let (docs, skipped, nonblank) = jsonl::parse(path, &decoded.text, opts, want)?;
+            if nonblank == 0 {
                 return Err(Error::Empty {
                     loc: Location::file(path),
                 });
             }
-            Ok(FileRead {
-                input,
-                docs,
-                skipped,
-            })
+            (docs, skipped)
         }
-    }
+    };
+    Ok(FileRead {
+        input,
+        docs,
+        mapped: Vec::new(),
+        skipped,
+    })
 }
 
 /// Reads a file (or stdin) whole, refusing anything that is not a regular
