@@ -84,16 +84,88 @@ pub fn containment(a: &[char], b: &[char]) -> f64 {
 }
 
 /// Hyyrö's bit-vector LCS; `short` is the pattern held in bit vectors.
+/// Character → mask slot: a direct table for the Basic Multilingual Plane
+/// (every CJK ideograph in common use), reused per thread and reset after
+/// each use, and a hash map for the rest. Looking a character up is the
+/// innermost operation of the LCS, so no hashing on the common path.
+struct Slots {
+    table: Vec<u32>,
+    used: Vec<u16>,
+    other: FxMap<char, u32>,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
+impl Slots {
+    fn get(&self, c: char) -> Option<u32> {
+        let i = c as u32;
+        if i < 0x10000 {
+            let s = self.table[i as usize];
+            (s != NO_SLOT).then_some(s)
+        } else {
+            self.other.get(&c).copied()
+        }
+    }
+
+    fn get_or_insert(&mut self, c: char, next: u32) -> u32 {
+        let i = c as u32;
+        if i < 0x10000 {
+            let e = &mut self.table[i as usize];
+            if *e == NO_SLOT {
+                *e = next;
+                self.used.push(i as u16);
+            }
+            *e
+        } else {
+            *self.other.entry(c).or_insert(next)
+        }
+    }
+
+    fn clear(&mut self) {
+        for &i in &self.used {
+            self.table[i as usize] = NO_SLOT;
+        }
+        self.used.clear();
+        self.other.clear();
+    }
+}
+
+thread_local! {
+    static SLOTS: std::cell::RefCell<Slots> = std::cell::RefCell::new(Slots {
+        table: vec![NO_SLOT; 0x10000],
+        used: Vec::new(),
+        other: FxMap::default(),
+    });
+}
+
 fn lcs_bitparallel(short: &[char], long: &[char]) -> usize {
+    SLOTS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slots) => {
+            let n = lcs_with_slots(short, long, &mut slots);
+            slots.clear();
+            n
+        }
+        // not reachable (no re-entrance), but never panic for it
+        Err(_) => {
+            let mut own = Slots {
+                table: vec![NO_SLOT; 0x10000],
+                used: Vec::new(),
+                other: FxMap::default(),
+            };
+            lcs_with_slots(short, long, &mut own)
+        }
+    })
+}
+
+fn lcs_with_slots(short: &[char], long: &[char], slots: &mut Slots) -> usize {
     let m = short.len();
     let words = m.div_ceil(64);
-    let mut slots: FxMap<char, u32> = FxMap::default();
     let mut masks: Vec<u64> = Vec::new();
     // first and last non-zero word of each mask: words outside carry nothing
     let mut spans: Vec<(u32, u32)> = Vec::new();
     for (i, &c) in short.iter().enumerate() {
         let next = spans.len() as u32;
-        let slot = *slots.entry(c).or_insert(next) as usize;
+        let slot = slots.get_or_insert(c, next) as usize;
         if slot == spans.len() {
             masks.resize(masks.len() + words, 0);
             spans.push((u32::MAX, 0));
@@ -106,7 +178,7 @@ fn lcs_bitparallel(short: &[char], long: &[char]) -> usize {
     }
     let mut v = vec![!0u64; words];
     for c in long {
-        let Some(&slot) = slots.get(c) else { continue };
+        let Some(slot) = slots.get(*c) else { continue };
         let slot = slot as usize;
         let mask = &masks[slot * words..(slot + 1) * words];
         let (first, last) = (spans[slot].0 as usize, spans[slot].1 as usize);

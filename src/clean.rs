@@ -21,18 +21,28 @@
 //! span has its kept counterpart at or above the threshold. Files are
 //! written into a staging folder inside the output folder and renamed into
 //! place at the end, so an interrupted run never leaves a partial file under
-//! a final name.
+//! a final name. A manifest written last ([`manifest`]) records the inputs
+//! and options, so that [`verify`] can check the output again later; its
+//! absence marks an output that was never finished.
+//!
+//! A run can be stopped ([`Run::cancel`]): it is polled between detection
+//! rounds, between files and before the first rename, and a stopped run
+//! removes its staging folder and returns [`Error::Interrupted`].
+
+pub mod manifest;
+pub mod verify;
 
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::align;
 use crate::corpus::line_of;
-use crate::corpus::{Compression, Corpus, Format};
+use crate::corpus::{Compression, Corpus, Format, IngestOptions};
 use crate::error::{Error, Result};
 use crate::normalize::normalize;
 use crate::pipeline::{self, Level, NoProgress, ScanOptions};
@@ -62,6 +72,51 @@ pub struct CleanOptions {
     pub scan: ScanOptions,
     /// JSONL field holding the text (`--text-field`).
     pub text_field: String,
+}
+
+/// Where a corpus came from: the paths as given and how they were read.
+/// [`clean_with`] records it in the manifest so that [`verify::verify`] can
+/// read the inputs again.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    /// The paths as given: files, folders, `-`.
+    pub inputs: Vec<PathBuf>,
+    /// How they were read.
+    pub ingest: IngestOptions,
+}
+
+/// How a running clean is recorded, watched and stopped.
+#[derive(Clone, Copy, Default)]
+pub struct Run<'a> {
+    /// Where the corpus came from, for the manifest. Without it the
+    /// manifest lists no inputs, and `verify` cannot check the output.
+    pub source: Option<&'a Source>,
+    /// Polled between detection rounds, between files and before the first
+    /// rename: once it is set (by a signal handler, say), clean removes its
+    /// staging folder and returns [`Error::Interrupted`].
+    pub cancel: Option<&'a AtomicBool>,
+    /// Called after each output file is complete in the staging folder,
+    /// with the number of files staged so far.
+    pub on_staged: Option<&'a (dyn Fn(usize) + Sync)>,
+}
+
+impl std::fmt::Debug for Run<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("source", &self.source)
+            .field("cancel", &self.cancel)
+            .field("on_staged", &self.on_staged.map(|_| "Fn"))
+            .finish()
+    }
+}
+
+impl Run<'_> {
+    fn check(&self) -> Result<()> {
+        match self.cancel {
+            Some(flag) if flag.load(Ordering::SeqCst) => Err(Error::Interrupted),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Where a removed or kept span is, in the user's coordinates.
@@ -182,6 +237,10 @@ struct Piece {
 ///
 /// Invalid scan options (they were valid for the report, so in practice none).
 pub fn plan(corpus: &Corpus, report: &Report, opts: &CleanOptions) -> Result<Plan> {
+    plan_run(corpus, report, opts, &Run::default())
+}
+
+fn plan_run(corpus: &Corpus, report: &Report, opts: &CleanOptions, run: &Run) -> Result<Plan> {
     let n = corpus.docs.len();
     let mut plan = Plan {
         drop_doc: vec![false; n],
@@ -202,6 +261,7 @@ pub fn plan(corpus: &Corpus, report: &Report, opts: &CleanOptions) -> Result<Pla
     }
     add_pieces(corpus, &mut plan, &protected, pieces, |_, r| vec![r], 1);
     for round in 2..=MAX_ROUNDS {
+        run.check()?;
         // Only documents with block copies can hold a leftover repeat.
         let view = view_of(corpus, &plan, &in_blocks);
         let mut so = opts.scan.clone();
@@ -248,6 +308,7 @@ fn view_of(corpus: &Corpus, plan: &Plan, included: &[bool]) -> Corpus {
                     id: doc.id.clone(),
                     input: doc.input,
                     record: doc.record,
+                    offset: doc.offset,
                     text,
                 }
             })
@@ -620,8 +681,106 @@ pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
             path: out.display().to_string(),
             reason: "output exists and is not a folder".into(),
         });
+    } else if let Some(blocker) = non_folder_ancestor(out) {
+        return Err(Error::Output {
+            path: out.display().to_string(),
+            reason: format!("cannot create it: {} is not a folder", blocker.display()),
+        });
+    }
+    check_log_and_overwrites(corpus, opts, &out_abs)
+}
+
+/// The removal log must be creatable and outside every input, and no file
+/// clean writes (outputs, log, manifest) may be an input or another one.
+fn check_log_and_overwrites(corpus: &Corpus, opts: &CleanOptions, out_abs: &Path) -> Result<()> {
+    let log = log_path(opts);
+    let log_abs = absolute(&log);
+    let refuse = |path: &Path, reason: String| Error::Output {
+        path: path.display().to_string(),
+        reason,
+    };
+    match std::fs::metadata(&log) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(refuse(
+                &log,
+                "the removal log would replace a folder".into(),
+            ))
+        }
+        Ok(_) => {}
+        Err(_) => {
+            if let Some(blocker) = non_folder_ancestor(&log) {
+                return Err(refuse(
+                    &log,
+                    format!(
+                        "cannot create the removal log: {} is not a folder",
+                        blocker.display()
+                    ),
+                ));
+            }
+        }
+    }
+    // Every file clean gives a final name, and what it is.
+    let mut finals: std::collections::HashMap<PathBuf, String> = corpus
+        .inputs
+        .iter()
+        .map(|i| {
+            (
+                out_abs.join(&i.rel),
+                format!("the output of {}", i.path.display()),
+            )
+        })
+        .collect();
+    for (path, what) in [
+        (out_abs.join(manifest::MANIFEST), "the manifest".to_string()),
+        (log_abs.clone(), "the removal log".to_string()),
+    ] {
+        if let Some(other) = finals.insert(path.clone(), what.clone()) {
+            return Err(refuse(
+                &path,
+                format!("{what} and {other} would both be written here"),
+            ));
+        }
+    }
+    for input in &corpus.inputs {
+        if input.path == Path::new("-") {
+            continue;
+        }
+        let in_abs = absolute(&input.path);
+        if let Some(what) = finals.get(&in_abs) {
+            return Err(refuse(
+                &input.path,
+                format!("{what} would overwrite this input"),
+            ));
+        }
+        if let Some(root) = input
+            .root
+            .as_ref()
+            .filter(|r| log_abs.starts_with(absolute(r)))
+        {
+            return Err(refuse(
+                &log,
+                format!(
+                    "the removal log would be inside the input {}",
+                    root.display()
+                ),
+            ));
+        }
     }
     Ok(())
+}
+
+/// The nearest existing ancestor of `p`, when it is not a folder (so `p`
+/// cannot be created).
+fn non_folder_ancestor(p: &Path) -> Option<PathBuf> {
+    let mut cur = p.parent();
+    while let Some(dir) = cur.filter(|d| !d.as_os_str().is_empty()) {
+        match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => return None,
+            Ok(_) => return Some(dir.to_path_buf()),
+            Err(_) => cur = dir.parent(),
+        }
+    }
+    None
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -651,47 +810,118 @@ fn absolute(p: &Path) -> PathBuf {
     base
 }
 
-/// Plans, checks and writes the cleaned corpus and its log.
+/// Plans, checks and writes the cleaned corpus, its log and its manifest,
+/// with no source recorded and no way to stop it (see [`clean_with`]).
+///
+/// # Errors
+///
+/// As [`clean_with`].
+pub fn clean(corpus: &Corpus, report: &Report, opts: &CleanOptions) -> Result<CleanSummary> {
+    clean_with(corpus, report, opts, &Run::default())
+}
+
+/// Plans, checks and writes the cleaned corpus, its log and its manifest.
 ///
 /// # Errors
 ///
 /// An unsafe output ([`Error::Output`]), a failed no-loss check
-/// ([`Error::Verify`]), an input that changed since it was read, or a
-/// write that failed (disk full); in each case no file has been given its
-/// final name.
-pub fn clean(corpus: &Corpus, report: &Report, opts: &CleanOptions) -> Result<CleanSummary> {
+/// ([`Error::Verify`]), an input that changed since it was read, a write
+/// that failed (disk full), or [`Error::Interrupted`] once `run.cancel` is
+/// set; in each case no file has been given its final name and the staging
+/// folder is gone.
+pub fn clean_with(
+    corpus: &Corpus,
+    report: &Report,
+    opts: &CleanOptions,
+    run: &Run,
+) -> Result<CleanSummary> {
     check_output(corpus, opts)?;
-    let plan = plan(corpus, report, opts)?;
+    run.check()?;
+    let plan = plan_run(corpus, report, opts, run)?;
     check_plan(corpus, &plan, opts)?;
+    run.check()?;
+    let out_existed = opts.out.exists();
     let staging = opts.out.join(STAGING);
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
     }
-    std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-    let result = write_all(corpus, &plan, opts, &staging);
+    std::fs::create_dir_all(&staging).map_err(|e| Error::io(&opts.out, e))?;
+    let log = LogTarget::new(opts, &staging);
+    let result = write_all(corpus, &plan, opts, run, &staging, &log);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&staging);
+        if let LogTarget::Staged { tmp, .. } = &log {
+            let _ = std::fs::remove_file(tmp);
+        }
+        if !out_existed {
+            // only if still empty: nothing of ours is left in it
+            let _ = std::fs::remove_dir(&opts.out);
+        }
     }
     result
+}
+
+/// The removal log's path.
+fn log_path(opts: &CleanOptions) -> PathBuf {
+    opts.log
+        .clone()
+        .unwrap_or_else(|| opts.out.join("removed.jsonl"))
+}
+
+/// How the removal log is written.
+enum LogTarget {
+    /// Written to `tmp` (on the log's file system) and renamed to `fin`.
+    Staged { tmp: PathBuf, fin: PathBuf },
+    /// A device or pipe (`/dev/stdout`): written to directly, before any
+    /// rename, as it cannot be replaced.
+    Direct(PathBuf),
+}
+
+impl LogTarget {
+    fn new(opts: &CleanOptions, staging: &Path) -> LogTarget {
+        let fin = log_path(opts);
+        if std::fs::metadata(&fin).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            return LogTarget::Direct(fin);
+        }
+        let tmp = if absolute(&fin).starts_with(absolute(&opts.out)) {
+            staging.join("removed.jsonl")
+        } else {
+            // A rename cannot cross file systems: stage it beside its place.
+            let name = fin
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            fin.with_file_name(format!(".{name}.neardup-tmp"))
+        };
+        LogTarget::Staged { tmp, fin }
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            LogTarget::Staged { fin, .. } | LogTarget::Direct(fin) => fin,
+        }
+    }
 }
 
 fn write_all(
     corpus: &Corpus,
     plan: &Plan,
     opts: &CleanOptions,
+    run: &Run,
     staging: &Path,
+    log: &LogTarget,
 ) -> Result<CleanSummary> {
+    let files_dir = staging.join("files");
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut files = Vec::with_capacity(corpus.inputs.len());
     for (idx, input) in corpus.inputs.iter().enumerate() {
+        run.check()?;
         let docs: Vec<usize> = (0..corpus.docs.len())
             .filter(|&d| corpus.docs[d].input == idx)
             .collect();
         let body: Option<Vec<u8>> = match input.format {
-            Format::Text => {
-                let Some(&d) = docs.first() else { continue };
-                if plan.drop_doc[d] {
-                    None
-                } else {
+            Format::Text => match docs.first() {
+                Some(&d) if !plan.drop_doc[d] => {
                     let text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
                     let mut bytes = Vec::with_capacity(text.len() + input.bom);
                     if input.bom > 0 {
@@ -700,29 +930,122 @@ fn write_all(
                     bytes.extend(input.encoding.encode(&text));
                     Some(bytes)
                 }
-            }
+                _ => None,
+            },
             Format::Jsonl => Some(rewrite_jsonl(corpus, plan, idx, &docs, &opts.text_field)?),
         };
-        let Some(body) = body else { continue };
-        let body = compress(&input.path, body, input.compression)?;
-        let tmp = staging.join(&input.rel);
-        write_file(&tmp, &body)?;
-        staged.push((tmp, opts.out.join(&input.rel)));
+        let mut output = None;
+        if let Some(body) = body {
+            let body = compress(&input.path, body, input.compression)?;
+            let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
+            write_file(&tmp, &body, &fin)?;
+            staged.push((tmp, fin));
+            output = Some(manifest::RawPath(input.rel.clone()));
+            if let Some(on_staged) = run.on_staged {
+                on_staged(staged.len());
+            }
+        }
+        let stdin = input.path == Path::new("-");
+        files.push(manifest::ManifestFile {
+            input: manifest::RawPath(if stdin {
+                input.path.clone()
+            } else {
+                std_absolute(&input.path)
+            }),
+            name: input.path.display().to_string(),
+            output,
+            format: match input.format {
+                Format::Text => "text",
+                Format::Jsonl => "jsonl",
+            }
+            .into(),
+            documents: docs.len(),
+            size: if stdin {
+                None
+            } else {
+                Some(
+                    std::fs::metadata(&input.path)
+                        .map_err(|e| Error::io(&input.path, e))?
+                        .len(),
+                )
+            },
+        });
     }
-    let log_final = opts
-        .log
-        .clone()
-        .unwrap_or_else(|| opts.out.join("removed.jsonl"));
-    let mut log = Vec::new();
+
+    let mut log_body = Vec::new();
     for r in &plan.removals {
-        serde_json::to_writer(&mut log, r)
-            .map_err(|e| Error::io(&log_final, std::io::Error::other(e)))?;
-        log.push(b'\n');
+        serde_json::to_writer(&mut log_body, r)
+            .map_err(|e| Error::io(log.path(), std::io::Error::other(e)))?;
+        log_body.push(b'\n');
     }
-    let log_tmp = staging.join(".removed.jsonl");
-    write_file(&log_tmp, &log)?;
-    staged.push((log_tmp, log_final.clone()));
-    // Every file is complete on disk: now give them their final names.
+    if let LogTarget::Staged { tmp, fin } = log {
+        write_file(tmp, &log_body, fin)?;
+    }
+
+    let manifest_final = opts.out.join(manifest::MANIFEST);
+    let manifest_tmp = staging.join(manifest::MANIFEST);
+    let default_ingest = IngestOptions {
+        text_field: opts.text_field.clone(),
+        ..IngestOptions::default()
+    };
+    let (inputs, ingest) = match run.source {
+        Some(src) => (
+            src.inputs
+                .iter()
+                .map(|p| {
+                    manifest::RawPath(if p == Path::new("-") {
+                        p.clone()
+                    } else {
+                        std_absolute(p)
+                    })
+                })
+                .collect(),
+            &src.ingest,
+        ),
+        None => (Vec::new(), &default_ingest),
+    };
+    let log_abs = std_absolute(log.path());
+    let manifest = manifest::Manifest {
+        schema: manifest::SCHEMA.into(),
+        inputs,
+        options: manifest::ManifestOptions::new(ingest, &opts.scan),
+        log: manifest::RawPath(
+            log_abs
+                .strip_prefix(std_absolute(&opts.out))
+                .map_or(log_abs.clone(), Path::to_path_buf),
+        ),
+        files,
+    };
+    let mut body = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| Error::io(&manifest_final, std::io::Error::other(e)))?;
+    body.push(b'\n');
+    write_file(&manifest_tmp, &body, &manifest_final)?;
+
+    // Last chance to stop with nothing changed.
+    run.check()?;
+    if let LogTarget::Direct(fin) = log {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(fin)
+            .map_err(|e| Error::io(fin, e))?;
+        f.write_all(&log_body)
+            .and_then(|()| f.flush())
+            .map_err(|e| Error::io(fin, e))?;
+    }
+    // Every file is complete on disk: now give them their final names. An
+    // older manifest goes first, so that a run that dies halfway through
+    // leaves no manifest and `verify` does not vouch for a mix.
+    match std::fs::remove_file(&manifest_final) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::io(&manifest_final, e))
+        }
+        _ => {}
+    }
+    if let LogTarget::Staged { tmp, fin } = log {
+        staged.push((tmp.clone(), fin.clone()));
+    }
+    staged.push((manifest_tmp, manifest_final));
     for (tmp, fin) in &staged {
         if let Some(parent) = fin.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
@@ -743,12 +1066,21 @@ fn write_all(
         })
         .sum();
     Ok(CleanSummary {
-        files_written: staged.len() - 1,
+        files_written: corpus
+            .inputs
+            .iter()
+            .filter(|i| staged.iter().any(|(_, f)| *f == opts.out.join(&i.rel)))
+            .count(),
         documents_removed: plan.drop_doc.iter().filter(|&&x| x).count(),
         blocks_removed: plan.removals.iter().filter(|r| r.reason == "block").count(),
         bytes_removed,
-        log: log_final,
+        log: log.path().to_path_buf(),
     })
+}
+
+/// `p` made absolute without resolving links, as the manifest records it.
+fn std_absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 fn bom_bytes(encoding: &str) -> &'static [u8] {
@@ -826,13 +1158,15 @@ fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {
     }
 }
 
-fn write_file(path: &Path, body: &[u8]) -> Result<()> {
+/// Writes a staged file; errors name `shown`, the file's final name (where
+/// it was going is what the user knows).
+fn write_file(path: &Path, body: &[u8], shown: &Path) -> Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(shown, e))?;
     }
-    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    f.write_all(body).map_err(|e| Error::io(path, e))?;
-    f.sync_all().map_err(|e| Error::io(path, e))
+    let mut f = std::fs::File::create(path).map_err(|e| Error::io(shown, e))?;
+    f.write_all(body).map_err(|e| Error::io(shown, e))?;
+    f.sync_all().map_err(|e| Error::io(shown, e))
 }
 
 #[cfg(test)]

@@ -44,6 +44,18 @@ enum Command {
     Scan(ScanArgs),
     /// Write the corpus without duplicates, plus a removal log.
     Clean(CleanArgs),
+    /// Check a finished clean output against its inputs and removal log.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The output folder of a finished `neardup clean`.
+    #[arg(value_name = "OUT")]
+    out: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -288,6 +300,12 @@ impl Common {
 
     fn read(&self) -> anyhow::Result<corpus::Corpus> {
         let corpus = corpus::read_corpus(&self.inputs, &self.ingest())?;
+        self.warn_skipped(&corpus)?;
+        Ok(corpus)
+    }
+
+    /// Warns about skipped inputs; an empty corpus is an error.
+    fn warn_skipped(&self, corpus: &corpus::Corpus) -> anyhow::Result<()> {
         if !self.quiet {
             for s in &corpus.skipped {
                 eprintln!("neardup: warning: skipped {}", s.error);
@@ -296,7 +314,7 @@ impl Common {
         if corpus.docs.is_empty() {
             anyhow::bail!("no documents to read in the inputs");
         }
-        Ok(corpus)
+        Ok(())
     }
 }
 
@@ -309,6 +327,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan(args),
         Command::Clean(args) => clean_cmd(args),
+        Command::Verify(args) => verify_cmd(args),
     }
 }
 
@@ -318,10 +337,18 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let opts = c.scan();
     opts.validate()?;
     let progress = c.progress();
-    progress.stage("read", 0);
-    let corpus = c.read()?;
-    progress.finish();
-    let report = pipeline::scan(&corpus, &opts, &progress)?;
+    // Documents only: stream the corpus, keeping signatures, not texts.
+    let report = if opts.level == Level::Doc {
+        let (corpus, report) =
+            pipeline::scan_documents_streaming(&c.inputs, &c.ingest(), &opts, &progress)?;
+        c.warn_skipped(&corpus)?;
+        report
+    } else {
+        progress.stage("read", 0);
+        let corpus = c.read()?;
+        progress.finish();
+        pipeline::scan(&corpus, &opts, &progress)?
+    };
     progress.stage("report", 0);
     let format = match args.format {
         ReportFormat::Text => report::Format::Text,
@@ -377,8 +404,20 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     };
     // Refuse a bad output before the (long) scan.
     clean::check_output(&corpus, &copts)?;
+    interrupt::install()?;
     let report = pipeline::scan(&corpus, &opts, &c.progress())?;
-    let summary = clean::clean(&corpus, &report, &copts)?;
+    let source = clean::Source {
+        inputs: c.inputs.clone(),
+        ingest: c.ingest(),
+    };
+    let on_staged = interrupt::test_hook();
+    let run = clean::Run {
+        source: Some(&source),
+        cancel: Some(interrupt::flag()),
+        on_staged: Some(&on_staged),
+    };
+    interrupt::start_writing();
+    let summary = clean::clean_with(&corpus, &report, &copts, &run)?;
     if !c.quiet {
         eprintln!(
             "neardup: wrote {} files to {}; removed {} documents and {} block copies ({} bytes); log: {}",
@@ -393,8 +432,94 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes `path` through a temporary file in the same folder and a rename.
+fn verify_cmd(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .context("cannot start worker threads")?;
+    }
+    let s = clean::verify::verify(&args.out)?;
+    println!(
+        "verified {}: {} input files, {} documents, {} output files; {} removals ({} bytes) add up",
+        args.out.display(),
+        s.files,
+        s.documents,
+        s.outputs,
+        s.removals,
+        s.bytes_removed
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C and SIGTERM during `clean`.
+///
+/// While the corpus is read and scanned nothing is on disk, so the handler
+/// exits at once. Once clean starts writing, it only sets a flag that the
+/// library polls between files and before the renames: the run removes its
+/// staging folder and returns `Interrupted` (exit 130). A second signal
+/// exits at once even then: the staging folder may stay behind, but no
+/// partial file ever has a final name, and the next run removes it.
+mod interrupt {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static WRITING: AtomicBool = AtomicBool::new(false);
+
+    pub fn install() -> anyhow::Result<()> {
+        ctrlc::set_handler(|| {
+            let again = STOP.swap(true, Ordering::SeqCst);
+            if again || !WRITING.load(Ordering::SeqCst) {
+                eprintln!("neardup: error: interrupted");
+                // Nothing of ours is on disk, or the user insists.
+                #[allow(clippy::disallowed_methods)]
+                std::process::exit(i32::from(super::exit::INTERRUPTED));
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C: {e}"))
+    }
+
+    pub fn start_writing() {
+        WRITING.store(true, Ordering::SeqCst);
+    }
+
+    pub fn flag() -> &'static AtomicBool {
+        &STOP
+    }
+
+    /// Hidden hooks for the interruption tests: `NEARDUP_TEST_ABORT_AFTER=N`
+    /// aborts (as `kill -9` would) once N files are staged;
+    /// `NEARDUP_TEST_STAGE_DELAY_MS=T` waits T ms after each staged file,
+    /// or until a signal comes.
+    pub fn test_hook() -> impl Fn(usize) + Sync {
+        let number = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        let abort_after = number("NEARDUP_TEST_ABORT_AFTER");
+        let delay = number("NEARDUP_TEST_STAGE_DELAY_MS");
+        move |staged: usize| {
+            if abort_after == Some(staged as u64) {
+                std::process::abort();
+            }
+            if let Some(ms) = delay {
+                let end = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+                while std::time::Instant::now() < end && !STOP.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+        }
+    }
+}
+
+/// Writes `path` through a temporary file in the same folder and a rename;
+/// a device or pipe (`-o /dev/stdout`) is written to directly, as renaming
+/// over it would replace the device node itself.
 fn write_atomic(path: &std::path::Path, body: &[u8]) -> anyhow::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(body).and_then(|()| f.flush()))
+            .with_context(|| format!("{}: cannot write report", path.display()));
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -21,7 +21,7 @@ use xxhash_rust::xxh3::xxh3_128;
 use crate::align;
 use crate::blocks::{self, BlockOptions};
 use crate::cluster::{Keep, UnionFind};
-use crate::corpus::{line_of, Corpus, Document, Format};
+use crate::corpus::{line_of, Corpus, Document, Format, TextKept};
 use crate::error::{Error, Result};
 use crate::lsh::{self, LshParams};
 use crate::normalize::{normalize, NormText, NormalizeOptions};
@@ -179,13 +179,6 @@ impl Progress for NoProgress {
     fn finish(&self) {}
 }
 
-/// Per-document summary kept by the document-level path.
-struct Sketch {
-    len: u32,
-    exact: u128,
-    simhash: u64,
-}
-
 /// Runs the scan and builds the report.
 ///
 /// # Errors
@@ -197,12 +190,8 @@ pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Res
     let mut clusters: Vec<Cluster> = Vec::new();
     let mut removed_docs = vec![false; docs.len()];
     if opts.level != Level::Block {
-        let (groups, known) = document_clusters(docs, opts, progress);
-        progress.stage("clusters", groups.len() as u64);
-        let built: Vec<Cluster> = groups
-            .par_iter()
-            .map(|g| doc_cluster(corpus, g, opts, &known))
-            .collect();
+        let sketches = sketch_corpus(docs, opts, progress);
+        let built = document_level(corpus, &Texts::Memory, &sketches, opts, progress)?;
         for c in built {
             for (i, m) in c.members.iter().enumerate() {
                 if i != c.keep && m.similarity >= opts.threshold {
@@ -211,7 +200,6 @@ pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Res
             }
             clusters.push(c);
         }
-        progress.finish();
     }
     if opts.level != Level::Doc {
         let active: Vec<usize> = (0..docs.len()).filter(|&d| !removed_docs[d]).collect();
@@ -239,54 +227,200 @@ pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Res
     Ok(build_report(corpus, opts, clusters))
 }
 
-/// Document clusters as sorted groups of document indices.
-fn document_clusters(
-    docs: &[Document],
+/// Scans documents without holding the corpus: each document is read,
+/// sketched and its text dropped (JSONL streamed in batches); texts come
+/// back from the inputs only for the documents of candidate pairs and of
+/// clusters, a bounded batch at a time ([`VERIFY_BUDGET`]). Memory is about
+/// 600 bytes per document (the signature, a few counters, the id).
+///
+/// # Errors
+///
+/// Invalid options, or an input that cannot be read (or changed between
+/// the two reads).
+pub fn scan_documents_streaming(
+    paths: &[std::path::PathBuf],
+    ingest: &crate::corpus::IngestOptions,
     opts: &ScanOptions,
     progress: &dyn Progress,
-) -> (Vec<Vec<u32>>, Known) {
-    let n = docs.len();
-    let perms = opts.perms;
-    let hasher = MinHasher::new(perms, opts.seed);
-    let use_minhash = opts.method == Method::MinHash;
-    let mut sigs: Vec<u32> = if use_minhash {
-        vec![0; n * perms]
-    } else {
-        Vec::new()
+) -> Result<(Corpus, Report)> {
+    opts.validate()?;
+    let sk = Sketcher::new(opts);
+    progress.stage("read+sketch", 0);
+    let (corpus, per_doc) = crate::corpus::read_corpus_with(paths, ingest, TextKept::No, |doc| {
+        let mut buf = Vec::new();
+        let mut sig = vec![0u32; sk.sig_len()].into_boxed_slice();
+        let s = sk.sketch(&doc.text, &mut buf, &mut sig);
+        (s, sig)
+    })?;
+    progress.finish();
+    let mut sketches = Sketches {
+        sketch: Vec::with_capacity(per_doc.len()),
+        sigs: Vec::with_capacity(per_doc.len() * sk.sig_len()),
+        perms: sk.sig_len(),
     };
-    progress.stage("sketch", n as u64);
-    let sketch_one = |doc: &Document, buf: &mut Vec<u64>, sig: Option<&mut [u32]>| {
-        let norm = normalize(&doc.text, &opts.normalize);
-        shingle_into(&norm, &opts.shingle, buf);
-        if let Some(sig) = sig {
-            hasher.sign_into(buf, sig);
+    for (s, sig) in per_doc {
+        sketches.sketch.push(s);
+        sketches.sigs.extend_from_slice(&sig);
+    }
+    let clusters = document_level(&corpus, &Texts::Reload(ingest), &sketches, opts, progress)?;
+    let mut clusters = clusters;
+    for (i, c) in clusters.iter_mut().enumerate() {
+        c.id = i + 1;
+    }
+    let report = build_report(&corpus, opts, clusters);
+    Ok((corpus, report))
+}
+
+/// Where document texts come from after sketching.
+enum Texts<'a> {
+    /// The corpus holds them.
+    Memory,
+    /// Read again from the inputs.
+    Reload(&'a crate::corpus::IngestOptions),
+}
+
+/// Normalised characters held at once while verifying (about 4 bytes each).
+pub const VERIFY_BUDGET: usize = 64 << 20;
+
+impl Texts<'_> {
+    /// Calls `f` on batches of `docs` (sorted) with their texts, each batch
+    /// holding at most about [`VERIFY_BUDGET`] characters.
+    fn batches<F>(&self, corpus: &Corpus, docs: &[u32], lens: &[u32], mut f: F) -> Result<()>
+    where
+        F: FnMut(&[u32], &[&str]),
+    {
+        let mut start = 0;
+        while start < docs.len() {
+            let mut end = start;
+            let mut size = 0usize;
+            while end < docs.len()
+                && (end == start || size + lens[docs[end] as usize] as usize <= VERIFY_BUDGET)
+            {
+                size += lens[docs[end] as usize] as usize;
+                end += 1;
+            }
+            let batch = &docs[start..end];
+            match self {
+                Texts::Memory => {
+                    let texts: Vec<&str> = batch
+                        .iter()
+                        .map(|&d| corpus.docs[d as usize].text.as_str())
+                        .collect();
+                    f(batch, &texts);
+                }
+                Texts::Reload(ingest) => {
+                    let owned = crate::corpus::reload_texts(corpus, batch, ingest)?;
+                    let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+                    f(batch, &texts);
+                }
+            }
+            start = end;
         }
-        let sh = if use_minhash { 0 } else { simhash(buf) };
-        progress.advance(1);
+        Ok(())
+    }
+}
+
+/// Per-document summary kept by the document-level path.
+struct Sketch {
+    len: u32,
+    exact: u128,
+    simhash: u64,
+}
+
+/// Sketches of every document: summaries and, for MinHash, the signatures
+/// (`perms` values per document, flat).
+struct Sketches {
+    sketch: Vec<Sketch>,
+    sigs: Vec<u32>,
+    perms: usize,
+}
+
+/// Normalise → shingle → MinHash or SimHash, for one document.
+struct Sketcher<'a> {
+    opts: &'a ScanOptions,
+    hasher: MinHasher,
+    minhash: bool,
+}
+
+impl<'a> Sketcher<'a> {
+    fn new(opts: &'a ScanOptions) -> Sketcher<'a> {
+        Sketcher {
+            opts,
+            hasher: MinHasher::new(opts.perms, opts.seed),
+            minhash: opts.method == Method::MinHash,
+        }
+    }
+
+    fn sig_len(&self) -> usize {
+        if self.minhash {
+            self.opts.perms
+        } else {
+            0
+        }
+    }
+
+    fn sketch(&self, text: &str, buf: &mut Vec<u64>, sig: &mut [u32]) -> Sketch {
+        let norm = normalize(text, &self.opts.normalize);
+        shingle_into(&norm, &self.opts.shingle, buf);
+        let simhash = if self.minhash {
+            self.hasher.sign_into(buf, sig);
+            0
+        } else {
+            simhash(buf)
+        };
         Sketch {
             len: norm.len() as u32,
             exact: xxh3_128(char_bytes(&norm.chars)),
-            simhash: sh,
+            simhash,
         }
-    };
-    let sketches: Vec<Sketch> = if use_minhash {
+    }
+}
+
+fn sketch_corpus(docs: &[Document], opts: &ScanOptions, progress: &dyn Progress) -> Sketches {
+    let sk = Sketcher::new(opts);
+    let perms = sk.sig_len();
+    let mut sigs = vec![0u32; docs.len() * perms];
+    progress.stage("sketch", docs.len() as u64);
+    let sketch: Vec<Sketch> = if perms > 0 {
         docs.par_iter()
             .zip(sigs.par_chunks_mut(perms))
-            .map_init(Vec::new, |buf, (doc, sig)| sketch_one(doc, buf, Some(sig)))
+            .map_init(Vec::new, |buf, (doc, sig)| {
+                progress.advance(1);
+                sk.sketch(&doc.text, buf, sig)
+            })
             .collect()
     } else {
         docs.par_iter()
-            .map_init(Vec::new, |buf, doc| sketch_one(doc, buf, None))
+            .map_init(Vec::new, |buf, doc| {
+                progress.advance(1);
+                sk.sketch(&doc.text, buf, &mut [])
+            })
             .collect()
     };
     progress.finish();
+    Sketches {
+        sketch,
+        sigs,
+        perms,
+    }
+}
 
+/// Candidates, verification, clusters, members: everything after sketching.
+fn document_level(
+    corpus: &Corpus,
+    texts: &Texts<'_>,
+    sk: &Sketches,
+    opts: &ScanOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<Cluster>> {
+    let n = sk.sketch.len();
+    let lens: Vec<u32> = sk.sketch.iter().map(|s| s.len).collect();
     // Exact copies (same normalised text) join without alignment; only the
     // first of each goes on to LSH.
     let mut uf = UnionFind::new(n);
     let mut by_hash: Vec<(u128, u32)> = (0..n as u32)
-        .filter(|&d| sketches[d as usize].len > 0)
-        .map(|d| (sketches[d as usize].exact, d))
+        .filter(|&d| lens[d as usize] > 0)
+        .map(|d| (sk.sketch[d as usize].exact, d))
         .collect();
     by_hash.sort_unstable();
     let mut reps: Vec<u32> = Vec::new();
@@ -300,100 +434,167 @@ fn document_clusters(
     reps.sort_unstable();
 
     progress.stage("candidates", 1);
-    let cands = if use_minhash {
-        lsh::band_candidates(&sigs, perms, &reps, opts.lsh_params())
+    let cands = if sk.perms > 0 {
+        lsh::band_candidates(&sk.sigs, sk.perms, &reps, opts.lsh_params())
     } else {
-        let hashes: Vec<u64> = sketches.iter().map(|s| s.simhash).collect();
+        let hashes: Vec<u64> = sk.sketch.iter().map(|s| s.simhash).collect();
         lsh::hamming_candidates(&hashes, &reps, opts.max_hamming)
             .into_iter()
             .filter(|&(a, b)| hamming(hashes[a as usize], hashes[b as usize]) <= opts.max_hamming)
             .collect()
     };
-    let lens: Vec<u32> = sketches.iter().map(|s| s.len).collect();
     let vopts = VerifyOptions {
         threshold: opts.threshold,
         jaccard_floor: jaccard_floor(opts),
     };
-    let pairs = verify::prefilter(
-        &cands,
-        &lens,
-        use_minhash.then_some((&sigs[..], perms)),
-        &vopts,
-    );
+    let sigs = (sk.perms > 0).then_some((&sk.sigs[..], sk.perms));
+    let pairs = verify::prefilter(&cands, &lens, sigs, &vopts);
     drop(cands);
     progress.finish();
 
-    // Normalise again only the documents that appear in a pair.
-    let mut needed: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
-    needed.sort_unstable();
-    needed.dedup();
     progress.stage("verify", pairs.len() as u64);
-    let texts: Vec<Vec<char>> = needed
-        .par_iter()
-        .map(|&d| normalize(&docs[d as usize].text, &opts.normalize).chars)
-        .collect();
-    let slot = |d: u32| -> &[char] {
-        match needed.binary_search(&d) {
-            Ok(i) => &texts[i],
-            Err(_) => &[],
-        }
-    };
-    let mut matches = verify::verify(&pairs, slot, opts.threshold);
+    let mut matches = align_pairs(corpus, texts, &lens, &pairs, opts)?;
+    matches.retain(|m| m.similarity >= opts.threshold);
     progress.finish();
     for m in &matches {
         uf.union(m.a, m.b);
     }
     matches.sort_unstable_by_key(|m| (m.a, m.b));
-    let known = Known {
-        matches,
-        exact: sketches.iter().map(|s| s.exact).collect(),
-        needed,
-        texts,
-    };
-    (uf.groups(), known)
-}
+    let groups = uf.groups();
 
-/// What document-level verification already knows, so that building the
-/// clusters does not normalise or align the same texts again.
-struct Known {
-    /// Verified pairs, sorted by `(a, b)`.
-    matches: Vec<verify::Match>,
-    /// Hash of each document's normalised text.
-    exact: Vec<u128>,
-    /// Documents whose normalised text is in `texts`, sorted.
-    needed: Vec<u32>,
-    /// Their normalised texts.
-    texts: Vec<Vec<char>>,
-}
-
-impl Known {
-    fn text(&self, corpus: &Corpus, d: u32, opts: &ScanOptions) -> std::borrow::Cow<'_, [char]> {
-        match self.needed.binary_search(&d) {
-            Ok(i) => std::borrow::Cow::Borrowed(&self.texts[i]),
-            Err(_) => std::borrow::Cow::Owned(
-                normalize(&corpus.docs[d as usize].text, &opts.normalize).chars,
-            ),
-        }
-    }
-
-    fn similarity(&self, a: u32, b: u32, ta: &[char], tb: &[char]) -> f64 {
-        if a == b || self.exact[a as usize] == self.exact[b as usize] {
-            return 1.0;
+    // Similarity of every member to its cluster's kept document: known from
+    // verification or exact hashes, aligned only where it is not.
+    progress.stage("clusters", groups.len() as u64);
+    let keeps: Vec<usize> = groups
+        .iter()
+        .map(|g| {
+            let glens: Vec<usize> = g.iter().map(|&d| lens[d as usize] as usize).collect();
+            choose_keep(&glens, opts.keep)
+        })
+        .collect();
+    let known = |a: u32, b: u32| -> Option<f64> {
+        if a == b || sk.sketch[a as usize].exact == sk.sketch[b as usize].exact {
+            return Some(1.0);
         }
         let key = (a.min(b), a.max(b));
-        match self.matches.binary_search_by_key(&key, |m| (m.a, m.b)) {
-            Ok(i) => self.matches[i].similarity,
-            Err(_) => align::similarity(ta, tb),
+        matches
+            .binary_search_by_key(&key, |m| (m.a, m.b))
+            .ok()
+            .map(|i| matches[i].similarity)
+    };
+    let mut unknown: Vec<(u32, u32)> = Vec::new();
+    for (g, &k) in groups.iter().zip(&keeps) {
+        for &d in g {
+            if known(g[k], d).is_none() {
+                unknown.push((g[k].min(d), g[k].max(d)));
+            }
         }
     }
+    unknown.sort_unstable();
+    let extra = align_pairs(corpus, texts, &lens, &unknown, opts)?;
+    let similarity = |a: u32, b: u32| -> f64 {
+        known(a, b).unwrap_or_else(|| {
+            let key = (a.min(b), a.max(b));
+            extra
+                .binary_search_by_key(&key, |m| (m.a, m.b))
+                .map_or(0.0, |i| extra[i].similarity)
+        })
+    };
+
+    // Locations and previews need each member's text once.
+    let mut members: Vec<u32> = groups.iter().flatten().copied().collect();
+    members.sort_unstable();
+    let mut built: Vec<Option<Member>> = (0..members.len()).map(|_| None).collect();
+    texts.batches(corpus, &members, &lens, |batch, batch_texts| {
+        let made: Vec<Member> = batch
+            .par_iter()
+            .zip(batch_texts)
+            .map(|(&d, text)| whole_doc_member(corpus, d as usize, text, lens[d as usize] as usize))
+            .collect();
+        for (d, m) in batch.iter().zip(made) {
+            if let Ok(i) = members.binary_search(d) {
+                built[i] = Some(m);
+            }
+        }
+    })?;
+    let clusters = groups
+        .iter()
+        .zip(&keeps)
+        .map(|(g, &k)| {
+            let ms: Vec<Member> = g
+                .iter()
+                .filter_map(|d| {
+                    let i = members.binary_search(d).ok()?;
+                    let mut m = built[i].clone()?;
+                    m.similarity = round4(similarity(g[k], *d));
+                    Some(m)
+                })
+                .collect();
+            finish_cluster(ClusterKind::Document, ms, k, opts.threshold, false)
+        })
+        .collect();
+    progress.finish();
+    Ok(clusters)
 }
 
-/// Half the Jaccard of an edited copy at the threshold: pairs whose
-/// estimate is below it are not worth aligning.
-fn jaccard_floor(opts: &ScanOptions) -> f64 {
-    let n = opts.shingle.ngram.unwrap_or(DEFAULT_CHAR_NGRAM);
-    let s = opts.threshold.powi(n as i32);
-    0.5 * s / (2.0 - s)
+/// `LCS / longer` of each pair (sorted), texts loaded a batch at a time.
+fn align_pairs(
+    corpus: &Corpus,
+    texts: &Texts<'_>,
+    lens: &[u32],
+    pairs: &[(u32, u32)],
+    opts: &ScanOptions,
+) -> Result<Vec<verify::Match>> {
+    let mut out = Vec::with_capacity(pairs.len());
+    let mut in_batch = vec![false; lens.len()];
+    let mut start = 0;
+    while start < pairs.len() {
+        // take pairs while the documents they need fit in the budget
+        let mut docs: Vec<u32> = Vec::new();
+        let mut size = 0usize;
+        let mut end = start;
+        while end < pairs.len() {
+            let (a, b) = pairs[end];
+            let add: usize = [a, b]
+                .iter()
+                .filter(|&&d| !in_batch[d as usize])
+                .map(|&d| lens[d as usize] as usize)
+                .sum();
+            if end > start && size + add > VERIFY_BUDGET {
+                break;
+            }
+            for d in [a, b] {
+                if !in_batch[d as usize] {
+                    in_batch[d as usize] = true;
+                    docs.push(d);
+                }
+            }
+            size += add;
+            end += 1;
+        }
+        docs.sort_unstable();
+        for &d in &docs {
+            in_batch[d as usize] = false;
+        }
+        let mut norm: Vec<Vec<char>> = Vec::new();
+        texts.batches(corpus, &docs, lens, |_, batch_texts| {
+            norm.extend(
+                batch_texts
+                    .par_iter()
+                    .map(|t| normalize(t, &opts.normalize).chars)
+                    .collect::<Vec<_>>(),
+            );
+        })?;
+        let slot = |d: u32| -> &[char] {
+            match docs.binary_search(&d) {
+                Ok(i) => &norm[i],
+                Err(_) => &[],
+            }
+        };
+        out.extend(verify::verify(&pairs[start..end], slot, 0.0));
+        start = end;
+    }
+    Ok(out)
 }
 
 fn char_bytes(chars: &[char]) -> &[u8] {
@@ -411,32 +612,12 @@ fn choose_keep(lens: &[usize], keep: Keep) -> usize {
     }
 }
 
-fn doc_cluster(corpus: &Corpus, group: &[u32], opts: &ScanOptions, known: &Known) -> Cluster {
-    let norms: Vec<std::borrow::Cow<'_, [char]>> =
-        group.iter().map(|&d| known.text(corpus, d, opts)).collect();
-    let lens: Vec<usize> = norms.iter().map(|n| n.len()).collect();
-    let keep = choose_keep(&lens, opts.keep);
-    let sims: Vec<f64> = group
-        .iter()
-        .zip(&norms)
-        .map(|(&d, n)| known.similarity(group[keep], d, &norms[keep], n))
-        .collect();
-    let members: Vec<Member> = group
-        .iter()
-        .enumerate()
-        .map(|(i, &d)| {
-            let doc = &corpus.docs[d as usize];
-            member(
-                corpus,
-                d as usize,
-                0..doc.text.len(),
-                0..lens[i],
-                sims[i],
-                None,
-            )
-        })
-        .collect();
-    finish_cluster(ClusterKind::Document, members, keep, opts.threshold, false)
+/// Half the Jaccard of an edited copy at the threshold: pairs whose
+/// estimate is below it are not worth aligning.
+fn jaccard_floor(opts: &ScanOptions) -> f64 {
+    let n = opts.shingle.ngram.unwrap_or(DEFAULT_CHAR_NGRAM);
+    let s = opts.threshold.powi(n as i32);
+    0.5 * s / (2.0 - s)
 }
 
 fn block_cluster(
@@ -467,6 +648,7 @@ fn block_cluster(
             member(
                 corpus,
                 d,
+                &corpus.docs[d].text,
                 text_range,
                 c.range.clone(),
                 sim,
@@ -523,9 +705,15 @@ fn round4(x: f64) -> f64 {
 }
 
 /// A report member for `text_range` (bytes of the document's text).
+/// A member spanning a whole document.
+fn whole_doc_member(corpus: &Corpus, d: usize, text: &str, chars: usize) -> Member {
+    member(corpus, d, text, 0..text.len(), 0..chars, 1.0, None)
+}
+
 fn member(
     corpus: &Corpus,
     d: usize,
+    text: &str,
     text_range: Range<usize>,
     norm_range: Range<usize>,
     similarity: f64,
@@ -533,7 +721,6 @@ fn member(
 ) -> Member {
     let doc = &corpus.docs[d];
     let input = corpus.input_of(doc);
-    let text = &doc.text;
     let (lines, bytes) = match input.format {
         Format::Jsonl => {
             let r = doc.record.unwrap_or(0);

@@ -125,7 +125,7 @@ pub struct ManifestFile {
     /// was removed and nothing was written.
     pub output: Option<RawPath>,
     /// `text` or `jsonl`.
-    pub format: crate::corpus::Format,
+    pub format: String,
     /// Documents read from it.
     pub documents: usize,
     /// Its size on disk when it was cleaned; `None` for standard input.
@@ -164,7 +164,11 @@ impl ManifestOptions {
         }
     }
 
-    /// The ingest options these record; `None` names the first unknown value.
+    /// The ingest options these record.
+    ///
+    /// # Errors
+    ///
+    /// The first value no version of neardup writes, described.
     pub fn ingest(&self) -> Result<IngestOptions, String> {
         Ok(IngestOptions {
             text_field: self.text_field.clone(),

@@ -25,18 +25,28 @@ pub fn parse(
 ) -> Result<(Vec<Document>, Vec<Skipped>, usize)> {
     // Lines are parsed in parallel and collected in order; the first error
     // in line order is the one reported, as in a sequential read.
-    let lines: Vec<(u64, &str)> = text
+    let mut offset = 0u64;
+    let lines: Vec<(u64, u64, &str)> = text
         .split('\n')
         .enumerate()
-        .map(|(i, line)| (i as u64 + 1, line.strip_suffix('\r').unwrap_or(line)))
-        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            let at = offset;
+            offset += line.len() as u64 + 1;
+            (i as u64 + 1, at, line.strip_suffix('\r').unwrap_or(line))
+        })
+        .filter(|(_, _, line)| !line.trim().is_empty())
         .collect();
     let nonblank = lines.len();
-    let lines: Vec<(u64, &str)> = lines.into_iter().filter(|&(l, _)| want(l)).collect();
+    let lines: Vec<(u64, u64, &str)> = lines.into_iter().filter(|&(l, _, _)| want(l)).collect();
     let parsed: Vec<Result<Document>> = lines
         .par_iter()
         .with_min_len(64)
-        .map(|&(lineno, line)| parse_line(path, lineno, line, opts))
+        .map(|&(lineno, at, line)| {
+            parse_line(path, lineno, line, opts).map(|mut d| {
+                d.offset = at;
+                d
+            })
+        })
         .collect();
     let mut docs = Vec::with_capacity(parsed.len());
     let mut skipped = Vec::new();
@@ -93,6 +103,7 @@ pub fn parse_line(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) ->
         id,
         input: 0,
         record: Some(lineno),
+        offset: 0,
         text: text.clone(),
     })
 }

@@ -141,6 +141,9 @@ pub struct Document {
     pub input: usize,
     /// 1-based line of the JSONL record, `None` for a text file.
     pub record: Option<u64>,
+    /// Byte offset of the record's line in the (decompressed) file; 0 for a
+    /// text file. Lets [`reload_texts`] seek instead of reading the file again.
+    pub offset: u64,
     /// The decoded text.
     pub text: String,
 }
@@ -194,7 +197,8 @@ pub enum TextKept {
     Yes,
     /// Texts are dropped once `map` has seen them: memory stays bounded by
     /// one batch of text, whatever the corpus size ([`reload_texts`] brings
-    /// back the ones needed later).
+    /// back the ones needed later). Standard input, which cannot be read
+    /// twice, keeps its texts.
     No,
 }
 
@@ -287,6 +291,12 @@ fn reload_input(
     opts: &IngestOptions,
 ) -> Result<Vec<(u32, String)>> {
     let file = &corpus.inputs[input];
+    if file.path == Path::new("-") {
+        return Ok(docs
+            .iter()
+            .map(|&d| (d, corpus.docs[d as usize].text.clone()))
+            .collect());
+    }
     let entry = walk::Listed {
         path: file.path.clone(),
         rel: file.rel.clone(),
@@ -300,6 +310,13 @@ fn reload_input(
         },
         reason: "input changed since it was read".into(),
     };
+    if file.format == Format::Jsonl
+        && file.compression == Compression::None
+        && file.encoding == TextEncoding::UTF8
+        && file.path != Path::new("-")
+    {
+        return reload_by_offset(corpus, file, docs, opts);
+    }
     let lines: Vec<u64> = docs
         .iter()
         .map(|&d| corpus.docs[d as usize].record.unwrap_or(0))
@@ -411,6 +428,12 @@ fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
         }
     }
     let read = read_whole(entry, opts, want)?;
+    // Standard input cannot be read twice: its texts stay.
+    let kept = if path == Path::new("-") {
+        TextKept::Yes
+    } else {
+        kept
+    };
     finish_docs(read, kept, map)
 }
 
@@ -432,6 +455,42 @@ fn finish_docs<T: Send, F: Fn(&Document) -> T + Sync>(
         mapped,
         skipped: read.skipped,
     })
+}
+
+/// Reads wanted records of an uncompressed UTF-8 JSONL file by seeking to
+/// their lines.
+fn reload_by_offset(
+    corpus: &Corpus,
+    file: &InputFile,
+    docs: &[u32],
+    opts: &IngestOptions,
+) -> Result<Vec<(u32, String)>> {
+    use std::io::{BufRead, Seek, SeekFrom};
+    let path = file.path.as_path();
+    let mut f = std::io::BufReader::with_capacity(
+        1 << 16,
+        std::fs::File::open(path).map_err(|e| Error::io(path, e))?,
+    );
+    let mut out = Vec::with_capacity(docs.len());
+    let mut line = Vec::new();
+    for &d in docs {
+        let doc = &corpus.docs[d as usize];
+        let lineno = doc.record.unwrap_or(0);
+        f.seek(SeekFrom::Start(doc.offset))
+            .map_err(|e| Error::io(path, e))?;
+        line.clear();
+        f.read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(path, e))?;
+        let changed = || Error::Jsonl {
+            loc: Location::line(path, lineno),
+            reason: "input changed since it was read".into(),
+        };
+        let text = std::str::from_utf8(&line).map_err(|_| changed())?;
+        let text = text.trim_end_matches(['\n', '\r']);
+        let parsed = jsonl::parse_line(path, lineno, text, opts).map_err(|_| changed())?;
+        out.push((d, parsed.text));
+    }
+    Ok(out)
 }
 
 /// What became of one line.
@@ -478,6 +537,7 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
                 }
                 Parsed::Doc(
                     jsonl::parse_line(path, line.lineno, &text, opts).map(|mut doc| {
+                        doc.offset = line.offset;
                         let t = map(&doc);
                         if kept == TextKept::No {
                             doc.text = String::new();
@@ -576,6 +636,7 @@ fn read_whole(
                 id: path.display().to_string(),
                 input: 0,
                 record: None,
+                offset: 0,
                 text: decoded.text,
             };
             (vec![doc], Vec::new())
@@ -689,6 +750,7 @@ impl Corpus {
                 id: format!("doc{i}"),
                 input: i,
                 record: None,
+                offset: 0,
                 text: t.as_ref().to_string(),
             });
         }
@@ -718,4 +780,26 @@ pub fn decode_as(path: &Path, bytes: &[u8], enc: TextEncoding) -> Result<String>
         _ => EncodingChoice::Auto,
     };
     encoding::decode(path, bytes, choice).map(|d| d.text)
+}
+
+#[cfg(test)]
+mod reload_tests {
+    use super::*;
+
+    #[test]
+    fn reload_by_offset_gives_back_the_same_texts() {
+        let dir = std::env::temp_dir().join(format!("neardup-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.jsonl");
+        std::fs::write(&p, "{\"id\":\"a\",\"text\":\"甲乙丙\"}\n\n{\"id\":\"b\",\"text\":\"丁戊\"}\r\n{\"id\":\"c\",\"text\":\"己\"}\n").unwrap();
+        let opts = IngestOptions::default();
+        let (corpus, _) =
+            read_corpus_with(std::slice::from_ref(&p), &opts, TextKept::No, |_| ()).unwrap();
+        assert!(corpus.docs.iter().all(|d| d.text.is_empty()));
+        let texts = reload_texts(&corpus, &[0, 1, 2], &opts).unwrap();
+        assert_eq!(texts, vec!["甲乙丙", "丁戊", "己"]);
+        let texts = reload_texts(&corpus, &[2], &opts).unwrap();
+        assert_eq!(texts, vec!["己"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

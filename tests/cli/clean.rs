@@ -272,3 +272,308 @@ fn jsonl_from_stdin_cannot_be_cleaned_and_says_so() {
         "standard input",
     );
 }
+
+/// `neardup verify OUT`: exit code, stdout and stderr.
+fn verify(out: &std::path::Path) -> std::process::Output {
+    neardup().arg("verify").arg(out).output().expect("runs")
+}
+
+/// Asserts `verify` fails with exit 2 and one line holding every needle.
+fn assert_verify_fails(out: &std::path::Path, needles: &[&str]) {
+    let o = verify(out);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("verification failed"), "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "expected {n:?} in: {stderr}");
+    }
+}
+
+fn assert_verifies(out: &std::path::Path) {
+    let o = verify(out);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with("verified "), "{stdout}");
+}
+
+/// Cleans a copy of the seeds into `out` and returns (corpus, out).
+fn clean_seed_copy(t: &TestDir) -> (std::path::PathBuf, std::path::PathBuf) {
+    let corpus = t.copy_seeds("corpus");
+    let out = t.path().join("out");
+    neardup()
+        .args(["clean", "--quiet"])
+        .arg(&corpus)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    (corpus, out)
+}
+
+#[test]
+fn verify_passes_on_the_cleaned_seeds_and_names_a_tampered_output() {
+    let t = TestDir::new();
+    let (_, out) = clean_seed_copy(&t);
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("neardup-manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["schema"], "neardup.manifest/1");
+    assert_eq!(manifest["log"], "removed.jsonl");
+    assert_eq!(manifest["files"].as_array().map(Vec::len), Some(5));
+    let o = verify(&out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim_end(),
+        format!(
+            "verified {}: 5 input files, 5 documents, 5 output files; 6 removals (82240 bytes) add up",
+            out.display()
+        )
+    );
+
+    // one line deleted from an output
+    let f = out.join("002_213c1cc202ead32c.txt");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let shorter: String = text
+        .split_inclusive('\n')
+        .enumerate()
+        .filter(|&(i, _)| i != 3)
+        .map(|(_, l)| l)
+        .collect();
+    std::fs::write(&f, shorter).unwrap();
+    assert_verify_fails(&out, &["002_213c1cc202ead32c.txt", "bytes kept"]);
+    // put back, verify passes again; a changed character is caught too
+    std::fs::write(&f, &text).unwrap();
+    assert_verifies(&out);
+    std::fs::write(&f, text.replacen('党', "觉", 1)).unwrap();
+    assert_verify_fails(&out, &["002_213c1cc202ead32c.txt", "is not in"]);
+    std::fs::write(&f, &text).unwrap();
+
+    // an extra file, a missing one
+    std::fs::write(out.join("stray.txt"), "x").unwrap();
+    assert_verify_fails(&out, &["stray.txt", "not the output of any input"]);
+    std::fs::remove_file(out.join("stray.txt")).unwrap();
+    let g = out.join("000_e9ae08571794868f.txt");
+    let kept = std::fs::read(&g).unwrap();
+    std::fs::remove_file(&g).unwrap();
+    assert_verify_fails(
+        &out,
+        &["000_e9ae08571794868f.txt", "cannot read the output"],
+    );
+    std::fs::write(&g, kept).unwrap();
+    assert_verifies(&out);
+
+    // no manifest: not a finished output
+    let m = out.join("neardup-manifest.json");
+    let body = std::fs::read(&m).unwrap();
+    std::fs::remove_file(&m).unwrap();
+    assert_verify_fails(&out, &["neardup-manifest.json", "no manifest"]);
+    std::fs::write(&m, body).unwrap();
+}
+
+#[test]
+fn verify_fails_on_a_tampered_log_or_a_changed_input() {
+    let t = TestDir::new();
+    let (corpus, out) = clean_seed_copy(&t);
+    let log = out.join("removed.jsonl");
+    let original = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = original.lines().collect();
+
+    // a removal left out of the log
+    std::fs::write(&log, format!("{}\n", lines[1..].join("\n"))).unwrap();
+    assert_verify_fails(&out, &["bytes kept", "removed per the log"]);
+
+    // a removal whose kept copy is somewhere else: the same length of
+    // unrelated text in another file
+    let mut r: Value = serde_json::from_str(lines[0]).unwrap();
+    let other = corpus.join("003_0f8a8ee2608b735d.txt");
+    let other_text = std::fs::read_to_string(&other).unwrap();
+    let mut end = r["removed"]["bytes"][1].as_u64().unwrap() as usize;
+    while !other_text.is_char_boundary(end) {
+        end += 1;
+    }
+    r["kept"]["path"] = Value::String(other.display().to_string());
+    r["kept"]["bytes"] = serde_json::json!([0, end]);
+    r["kept"]["doc"] = r["kept"]["path"].clone();
+    let mut tampered = vec![r.to_string()];
+    tampered.extend(lines[1..].iter().map(|l| l.to_string()));
+    std::fs::write(&log, tampered.join("\n") + "\n").unwrap();
+    assert_verify_fails(
+        &out,
+        &["removed.jsonl", "line 1", "contained in its kept copy"],
+    );
+
+    // garbage in the log
+    std::fs::write(&log, format!("{original}{{not json\n")).unwrap();
+    assert_verify_fails(&out, &["removed.jsonl", "line 7"]);
+    std::fs::write(&log, &original).unwrap();
+    assert_verifies(&out);
+
+    // an input changed since
+    let f = corpus.join("001_87fb1114b3afc742.txt");
+    let mut body = std::fs::read(&f).unwrap();
+    body.extend_from_slice("新增一行。\n".as_bytes());
+    std::fs::write(&f, body).unwrap();
+    assert_verify_fails(
+        &out,
+        &["001_87fb1114b3afc742.txt", "input changed since clean"],
+    );
+}
+
+#[test]
+fn verify_checks_jsonl_gzip_and_dropped_documents() {
+    use std::io::Write;
+    let t = TestDir::new();
+    let text = crate::util::cjk_text(11, 700);
+    let shared = crate::util::cjk_text(12, 400);
+    let mut lines = String::new();
+    for (i, tx) in [
+        text.clone(),
+        crate::util::cjk_text(13, 500),
+        text.clone(),
+        format!("{}\n{shared}\n", crate::util::cjk_text(14, 300)),
+        format!("{}\n{shared}\n", crate::util::cjk_text(15, 300)),
+    ]
+    .iter()
+    .enumerate()
+    {
+        lines.push_str(&serde_json::json!({"id": i, "meta": {"n": i}, "text": tx}).to_string());
+        lines.push('\n');
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(lines.as_bytes()).unwrap();
+    t.write("in/records.jsonl.gz", gz.finish().unwrap());
+    t.write("in/a.txt", &text);
+    t.write("in/b.txt", &text);
+    let out = t.path().join("out");
+    neardup()
+        .args(["clean", "--quiet"])
+        .arg(t.path().join("in"))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let log = read_log(&out.join("removed.jsonl"));
+    assert!(log.iter().any(|r| r["reason"] == "document"), "{log:?}");
+    assert!(log.iter().any(|r| r["reason"] == "block"), "{log:?}");
+    assert!(!out.join("b.txt").exists());
+    assert_verifies(&out);
+
+    // an untouched record edited in the output
+    let gz_out = std::fs::read(out.join("records.jsonl.gz")).unwrap();
+    let mut plain = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz_out[..]), &mut plain)
+        .unwrap();
+    let edited = plain.replacen("\"n\":1", "\"n\":9", 1);
+    assert_ne!(edited, plain);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(edited.as_bytes()).unwrap();
+    std::fs::write(out.join("records.jsonl.gz"), gz.finish().unwrap()).unwrap();
+    assert_verify_fails(&out, &["records.jsonl.gz:2", "differs from"]);
+    std::fs::write(out.join("records.jsonl.gz"), gz_out).unwrap();
+    // a dropped document written back
+    std::fs::write(out.join("b.txt"), &text).unwrap();
+    assert_verify_fails(&out, &["b.txt", "not the output of any input"]);
+}
+
+/// Whether `out` holds no file at all apart from the staging folder's.
+fn only_staging(out: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(out)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != ".neardup-staging")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn killed_after_one_staged_file_leaves_no_final_file_and_a_rerun_completes() {
+    let t = TestDir::new();
+    let corpus = t.copy_seeds("corpus");
+    let out = t.path().join("out");
+    let o = neardup()
+        .args(["clean", "--quiet"])
+        .arg(&corpus)
+        .arg("-o")
+        .arg(&out)
+        .env("NEARDUP_TEST_ABORT_AFTER", "1")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert_eq!(o.status.code(), None, "killed by SIGABRT");
+    assert!(out.join(".neardup-staging").is_dir());
+    assert_eq!(only_staging(&out), Vec::<String>::new());
+    assert_verify_fails(&out, &["no manifest"]);
+
+    // the next run (forced or not: only the staging folder is there) completes
+    neardup()
+        .args(["clean", "--quiet", "--force"])
+        .arg(&corpus)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(!out.join(".neardup-staging").exists());
+    let fresh = t.path().join("fresh");
+    neardup()
+        .args(["clean", "--quiet"])
+        .arg(&corpus)
+        .arg("-o")
+        .arg(&fresh)
+        .assert()
+        .success();
+    for e in std::fs::read_dir(&fresh).unwrap() {
+        let name = e.unwrap().file_name();
+        assert_eq!(
+            std::fs::read(out.join(&name)).unwrap(),
+            std::fs::read(fresh.join(&name)).unwrap(),
+            "{name:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        std::fs::read_dir(&fresh).unwrap().count()
+    );
+    assert_verifies(&out);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_or_ctrl_c_while_writing_exits_130_and_leaves_nothing() {
+    for signal in ["TERM", "INT"] {
+        let t = TestDir::new();
+        let corpus = t.copy_seeds("corpus");
+        let out = t.path().join("out");
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("neardup"))
+            .args(["clean", "--quiet"])
+            .arg(&corpus)
+            .arg("-o")
+            .arg(&out)
+            // holds the run after each staged file until a signal comes
+            .env("NEARDUP_TEST_STAGE_DELAY_MS", "60000")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let staged = out.join(".neardup-staging/files");
+        let start = std::time::Instant::now();
+        while std::fs::read_dir(&staged).map_or(0, |d| d.count()) == 0 {
+            assert!(start.elapsed().as_secs() < 60, "nothing staged");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let kill = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let o = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(130), "{signal}: {stderr}");
+        assert_eq!(stderr.trim_end(), "neardup: error: interrupted");
+        assert!(!out.exists(), "{signal}: {:?}", only_staging(&out));
+    }
+}

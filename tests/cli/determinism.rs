@@ -48,3 +48,32 @@ fn generated_corpus_report_is_identical_across_threads_and_runs() {
     assert_eq!(one, scan_bytes(&f, "8", &[]));
     assert_eq!(one, scan_bytes(&f, "2", &[]));
 }
+
+#[test]
+fn streaming_document_scan_equals_the_in_memory_scan() {
+    // `--level doc` streams the corpus and reads candidate texts again;
+    // `--level all` holds the corpus. Their document clusters must agree.
+    let t = TestDir::new();
+    let mut lines = String::new();
+    for i in 0..120u64 {
+        let text = if i % 4 == 3 {
+            let mut c: Vec<char> = cjk_text(i - 2, 500).chars().collect();
+            c[(i as usize * 7) % 400] = '某';
+            c.into_iter().collect()
+        } else {
+            cjk_text(i, 500)
+        };
+        lines.push_str(
+            &serde_json::json!({"id": format!("d{i}"), "n": i, "text": text}).to_string(),
+        );
+        lines.push('\n');
+    }
+    let f = t.write("c.jsonl", &lines);
+    let doc_clusters = |level: &str| {
+        let r = crate::util::scan_json(&[f.to_str().unwrap(), "--level", level]);
+        serde_json::to_string(&crate::util::clusters(&r, "document")).unwrap()
+    };
+    let streamed = doc_clusters("doc");
+    assert!(streamed.contains("\"d3\""), "{streamed}");
+    assert_eq!(streamed, doc_clusters("all"));
+}

@@ -8,6 +8,7 @@ mod util;
 mod clean;
 mod determinism;
 mod errors;
+mod hostile;
 mod ingest;
 mod properties;
 mod seeds;

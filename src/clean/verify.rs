@@ -1,0 +1,547 @@
+//! VERIFY A CLEAN OUTPUT: an output folder of `clean` → proof that it
+//! still adds up, or the first thing that does not.
+//!
+//! Takes the folder and the manifest `clean` left in it
+//! ([`super::manifest`]), reads the inputs again with the recorded options,
+//! and reads the outputs and the removal log. It checks, in this order:
+//!
+//! 1. no input changed since (its size on disk is what it was);
+//! 2. the inputs still hold the same files and documents;
+//! 3. the log parses and every line names a document that was read;
+//! 4. per document, bytes in the output + bytes removed per the log = bytes
+//!    in the input, and the output holds nothing the input lacks (it is a
+//!    subsequence of it); untouched JSONL lines are copied byte for byte;
+//! 5. every file in the folder is the output of an input;
+//! 6. every removed span (text taken from the input) is contained in its
+//!    kept copy at or above the threshold, on normalised text, and that
+//!    kept copy was not removed whole.
+//!
+//! This is the same no-loss promise `clean` checks before it writes, made
+//! again from what is on disk, so that an output copied, edited, truncated
+//! or half-written since is caught.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{Manifest, MANIFEST, SCHEMA};
+use super::STAGING;
+use crate::align;
+use crate::corpus::{self, Corpus, Format, InputFile};
+use crate::error::{Error, Result};
+use crate::normalize::{normalize, NormalizeOptions};
+
+/// What a successful verification covered.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifySummary {
+    /// Input files read again.
+    pub files: usize,
+    /// Documents in them.
+    pub documents: usize,
+    /// Output files checked.
+    pub outputs: usize,
+    /// Lines of the removal log checked.
+    pub removals: usize,
+    /// Bytes the log says were removed.
+    pub bytes_removed: u64,
+}
+
+/// A place in the log, as `clean` wrote it.
+#[derive(Debug, Deserialize)]
+struct LogPlace {
+    path: String,
+    record: Option<u64>,
+    lines: [u64; 2],
+    bytes: [u64; 2],
+}
+
+/// One line of the log, as `clean` wrote it (other fields are not needed).
+#[derive(Debug, Deserialize)]
+struct LogLine {
+    reason: String,
+    removed: LogPlace,
+    kept: LogPlace,
+    bytes_removed: u64,
+}
+
+/// A parsed log line with its documents.
+struct Entry {
+    line: usize,
+    removal: LogLine,
+    removed: usize,
+    kept: usize,
+}
+
+fn fail(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Verify {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Checks a finished `clean` output folder against its inputs and log.
+///
+/// # Errors
+///
+/// [`Error::Verify`] naming the first file (or log line) that does not add
+/// up; the input errors of [`corpus::read_corpus`] when an input can no
+/// longer be read.
+pub fn verify(out: &Path) -> Result<VerifySummary> {
+    let manifest_path = out.join(MANIFEST);
+    let raw = std::fs::read(&manifest_path).map_err(|e| {
+        fail(
+            &manifest_path,
+            format!("no manifest, so not the output of a finished clean ({e})"),
+        )
+    })?;
+    let m: Manifest = serde_json::from_slice(&raw)
+        .map_err(|e| fail(&manifest_path, format!("not a neardup manifest: {e}")))?;
+    if m.schema != SCHEMA {
+        return Err(fail(
+            &manifest_path,
+            format!("schema {:?}, expected {SCHEMA:?}", m.schema),
+        ));
+    }
+    if m.inputs.is_empty() {
+        return Err(fail(&manifest_path, "lists no inputs to check against"));
+    }
+    if m.inputs.iter().any(|p| p.0 == Path::new("-")) {
+        return Err(fail(
+            &manifest_path,
+            "an input was standard input, which cannot be read again",
+        ));
+    }
+    let ingest = m
+        .options
+        .ingest()
+        .map_err(|reason| fail(&manifest_path, reason))?;
+
+    // 1. No input changed since.
+    for f in &m.files {
+        let meta = std::fs::metadata(&f.input.0)
+            .map_err(|e| fail(&f.input.0, format!("input is gone since clean: {e}")))?;
+        if let Some(size) = f.size.filter(|&s| s != meta.len()) {
+            return Err(fail(
+                &f.input.0,
+                format!(
+                    "input changed since clean: {} bytes, was {size}",
+                    meta.len()
+                ),
+            ));
+        }
+    }
+
+    // 2. The same files and documents.
+    let inputs: Vec<PathBuf> = m.inputs.iter().map(|p| p.0.clone()).collect();
+    let corpus = corpus::read_corpus(&inputs, &ingest)?;
+    for i in 0..corpus.inputs.len().max(m.files.len()) {
+        let now = corpus.inputs.get(i).map(|f| abs(&f.path));
+        let then = m.files.get(i).map(|f| &f.input.0);
+        match (now, then) {
+            (Some(now), Some(then)) if &now == then => {}
+            (Some(now), _) => {
+                return Err(fail(
+                    &now,
+                    "input changed since clean: this file was not read then",
+                ))
+            }
+            (None, Some(then)) => {
+                return Err(fail(
+                    then,
+                    "input changed since clean: this file holds no document now",
+                ))
+            }
+            (None, None) => {}
+        }
+        let docs = corpus.docs.iter().filter(|d| d.input == i).count();
+        if docs != m.files[i].documents {
+            return Err(fail(
+                &m.files[i].input.0,
+                format!(
+                    "input changed since clean: {docs} documents, were {}",
+                    m.files[i].documents
+                ),
+            ));
+        }
+    }
+
+    // 3. The log.
+    let log_path = if m.log.0.is_absolute() {
+        m.log.0.clone()
+    } else {
+        out.join(&m.log.0)
+    };
+    let entries = read_log(&log_path, &corpus, &m)?;
+    let n = corpus.docs.len();
+    let mut dropped = vec![false; n];
+    let mut cut = vec![0u64; n];
+    for e in &entries {
+        let text_len = corpus.docs[e.removed].text.len() as u64;
+        let at = || format!("line {}: {}", e.line, e.removal.removed.path);
+        match e.removal.reason.as_str() {
+            "document" => {
+                if e.removal.bytes_removed != text_len {
+                    return Err(fail(
+                        &log_path,
+                        format!(
+                            "{}: removes {} bytes of a {text_len}-byte document",
+                            at(),
+                            e.removal.bytes_removed
+                        ),
+                    ));
+                }
+                if std::mem::replace(&mut dropped[e.removed], true) {
+                    return Err(fail(&log_path, format!("{}: removed twice", at())));
+                }
+            }
+            "block" => cut[e.removed] += e.removal.bytes_removed,
+            other => {
+                return Err(fail(
+                    &log_path,
+                    format!("line {}: unknown reason {other:?}", e.line),
+                ))
+            }
+        }
+    }
+    if let Some(e) = entries
+        .iter()
+        .find(|e| dropped[e.removed] && cut[e.removed] > 0)
+    {
+        return Err(fail(
+            &log_path,
+            format!(
+                "line {}: {} is both removed whole and cut",
+                e.line, e.removal.removed.path
+            ),
+        ));
+    }
+
+    // 4. Every document adds up.
+    let mut expected: BTreeSet<PathBuf> = BTreeSet::new();
+    for (i, f) in m.files.iter().enumerate() {
+        let input = &corpus.inputs[i];
+        let docs: Vec<usize> = (0..n).filter(|&d| corpus.docs[d].input == i).collect();
+        let all_dropped = docs.iter().all(|&d| dropped[d]);
+        let Some(rel) = &f.output else {
+            if input.format == Format::Text && !all_dropped {
+                return Err(fail(
+                    &f.input.0,
+                    "has no output, but the log does not remove it",
+                ));
+            }
+            continue;
+        };
+        let out_path = out.join(&rel.0);
+        expected.insert(rel.0.clone());
+        let out_text = read_text(&out_path, input)?;
+        let account = |d: usize, kept: &str, shown: &str| -> Result<()> {
+            let read = corpus.docs[d].text.len() as u64;
+            if kept.len() as u64 + cut[d] != read {
+                return Err(Error::Verify {
+                    path: shown.to_string(),
+                    reason: format!(
+                        "{} bytes kept + {} removed per the log != {read} bytes in {}",
+                        kept.len(),
+                        cut[d],
+                        corpus.docs[d].id
+                    ),
+                });
+            }
+            if let Some(at) = first_foreign(kept, &corpus.docs[d].text) {
+                return Err(Error::Verify {
+                    path: shown.to_string(),
+                    reason: format!("text at byte {at} is not in {}", corpus.docs[d].id),
+                });
+            }
+            Ok(())
+        };
+        match input.format {
+            Format::Text => {
+                let Some(&d) = docs.first() else { continue };
+                if dropped[d] {
+                    return Err(fail(&out_path, "written, but the log removes it whole"));
+                }
+                account(d, &out_text, &out_path.display().to_string())?;
+            }
+            Format::Jsonl => {
+                check_jsonl(
+                    &corpus, i, &docs, &dropped, &cut, &out_text, &out_path, &m, &account,
+                )?;
+            }
+        }
+    }
+
+    // 5. Nothing else in the folder.
+    let log_abs = abs(&log_path);
+    let walker = walkdir::WalkDir::new(out)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() != 1 || e.file_name() != STAGING);
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let p = e.path().unwrap_or(out).to_path_buf();
+            fail(&p, format!("cannot list the output folder: {e}"))
+        })?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(out).unwrap_or(entry.path());
+        if rel == Path::new(MANIFEST) || abs(entry.path()) == log_abs {
+            continue;
+        }
+        if !expected.contains(rel) {
+            return Err(fail(entry.path(), "not the output of any input"));
+        }
+    }
+
+    // 6. Every removal is in its kept copy.
+    let norm = NormalizeOptions {
+        mask_fold: m.options.mask_fold,
+    };
+    let checks: Vec<Result<()>> = entries
+        .par_iter()
+        .map(|e| check_removal(&corpus, e, &dropped, &m, &norm, &log_path))
+        .collect();
+    checks.into_iter().collect::<Result<Vec<()>>>()?;
+
+    Ok(VerifySummary {
+        files: corpus.inputs.len(),
+        documents: n,
+        outputs: expected.len(),
+        removals: entries.len(),
+        bytes_removed: entries.iter().map(|e| e.removal.bytes_removed).sum(),
+    })
+}
+
+/// `p` made absolute without resolving links (as the manifest records it).
+fn abs(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn read_log(path: &Path, corpus: &Corpus, m: &Manifest) -> Result<Vec<Entry>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| fail(path, format!("cannot read the removal log: {e}")))?;
+    // (file name as logged, JSONL line) → document; `None` when two inputs
+    // print the same (file names that are not UTF-8 can).
+    let mut by_place: HashMap<(&str, Option<u64>), Option<usize>> = HashMap::new();
+    for (d, doc) in corpus.docs.iter().enumerate() {
+        let key = (m.files[doc.input].name.as_str(), doc.record);
+        by_place
+            .entry(key)
+            .and_modify(|v| *v = None)
+            .or_insert(Some(d));
+    }
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let removal: LogLine = serde_json::from_str(line)
+            .map_err(|e| fail(path, format!("line {}: not a removal: {e}", i + 1)))?;
+        let find = |p: &LogPlace| -> Result<usize> {
+            let shown = match p.record {
+                Some(r) => format!("{}:{r}", p.path),
+                None => p.path.clone(),
+            };
+            match by_place.get(&(p.path.as_str(), p.record)) {
+                Some(Some(d)) => Ok(*d),
+                Some(None) => Err(fail(
+                    path,
+                    format!("line {}: {shown} names two inputs", i + 1),
+                )),
+                None => Err(fail(
+                    path,
+                    format!("line {}: {shown} is not a document that was read", i + 1),
+                )),
+            }
+        };
+        let removed = find(&removal.removed)?;
+        let kept = find(&removal.kept)?;
+        out.push(Entry {
+            line: i + 1,
+            removal,
+            removed,
+            kept,
+        });
+    }
+    Ok(out)
+}
+
+/// An output file's text, decoded as its input was.
+fn read_text(path: &Path, input: &InputFile) -> Result<String> {
+    let raw =
+        std::fs::read(path).map_err(|e| fail(path, format!("cannot read the output: {e}")))?;
+    let (_, bytes) = corpus::decompress_bytes(path, raw)?;
+    corpus::decode_as(path, &bytes, input.encoding)
+}
+
+/// Byte offset in `kept` of the first character that `whole` cannot have
+/// given (`kept` is not a subsequence of `whole` from there on).
+fn first_foreign(kept: &str, whole: &str) -> Option<usize> {
+    let mut rest = whole.chars();
+    kept.char_indices()
+        .find(|&(_, c)| !rest.any(|w| w == c))
+        .map(|(i, _)| i)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_jsonl(
+    corpus: &Corpus,
+    idx: usize,
+    docs: &[usize],
+    dropped: &[bool],
+    cut: &[u64],
+    out_text: &str,
+    out_path: &Path,
+    m: &Manifest,
+    account: &dyn Fn(usize, &str, &str) -> Result<()>,
+) -> Result<()> {
+    let input = &corpus.inputs[idx];
+    let name = &m.files[idx].name;
+    let in_text = read_text(&input.path, input)?;
+    let by_line: HashMap<u64, usize> = docs
+        .iter()
+        .map(|&d| (corpus.docs[d].record.unwrap_or(0), d))
+        .collect();
+    let at = |j: usize| format!("{}:{}", out_path.display(), j + 1);
+    let mut out_lines = out_text.split_inclusive('\n').enumerate();
+    for (i, line) in in_text.split_inclusive('\n').enumerate() {
+        let lineno = i as u64 + 1;
+        let doc = by_line.get(&lineno).copied();
+        if doc.is_some_and(|d| dropped[d]) {
+            continue;
+        }
+        let Some((j, out_line)) = out_lines.next() else {
+            return Err(fail(
+                out_path,
+                format!("ends before the record of {name}:{lineno}"),
+            ));
+        };
+        match doc {
+            Some(d) if cut[d] > 0 => {
+                let body = out_line.trim_end_matches(['\n', '\r']);
+                let value: serde_json::Value =
+                    serde_json::from_str(body).map_err(|e| Error::Verify {
+                        path: at(j),
+                        reason: format!("not a JSON record: {e}"),
+                    })?;
+                let Some(kept) = value.get(&m.options.text_field).and_then(|v| v.as_str()) else {
+                    return Err(Error::Verify {
+                        path: at(j),
+                        reason: format!("record has no string field `{}`", m.options.text_field),
+                    });
+                };
+                account(d, kept, &at(j))?;
+            }
+            _ if out_line != line => {
+                return Err(Error::Verify {
+                    path: at(j),
+                    reason: format!("differs from {name}:{lineno}, which the log does not cut"),
+                })
+            }
+            _ => {}
+        }
+    }
+    if let Some((j, _)) = out_lines.next() {
+        return Err(Error::Verify {
+            path: at(j),
+            reason: format!("a line that is not in {name}"),
+        });
+    }
+    Ok(())
+}
+
+/// The text a logged place covers, in its document's decoded text.
+fn span<'c>(corpus: &'c Corpus, d: usize, p: &LogPlace) -> Option<&'c str> {
+    let doc = &corpus.docs[d];
+    let input = corpus.input_of(doc);
+    let (s, e) = match input.format {
+        Format::Jsonl => (
+            usize::try_from(p.bytes[0]).ok()?,
+            usize::try_from(p.bytes[1]).ok()?,
+        ),
+        Format::Text => (
+            text_offset(input, &doc.text, p.bytes[0])?,
+            text_offset(input, &doc.text, p.bytes[1])?,
+        ),
+    };
+    doc.text.get(s..e)
+}
+
+/// The offset in `text` that [`InputFile::file_offset`] maps to `file_off`.
+fn text_offset(input: &InputFile, text: &str, file_off: u64) -> Option<usize> {
+    let (mut lo, mut hi) = (0usize, text.len());
+    // file_offset is non-decreasing in its argument.
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if input.file_offset(text, mid) < file_off {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    (text.is_char_boundary(lo) && input.file_offset(text, lo) == file_off).then_some(lo)
+}
+
+fn check_removal(
+    corpus: &Corpus,
+    e: &Entry,
+    dropped: &[bool],
+    m: &Manifest,
+    norm: &NormalizeOptions,
+    log_path: &Path,
+) -> Result<()> {
+    let r = &e.removal;
+    let place = |p: &LogPlace| match p.record {
+        Some(rec) => format!("{}:{rec}", p.path),
+        None => format!("{}:{}-{}", p.path, p.lines[0], p.lines[1]),
+    };
+    if dropped[e.kept] {
+        return Err(fail(
+            log_path,
+            format!(
+                "line {}: the kept copy {} of {} was removed as well",
+                e.line,
+                place(&r.kept),
+                place(&r.removed)
+            ),
+        ));
+    }
+    let bad_range = |p: &LogPlace| {
+        fail(
+            log_path,
+            format!(
+                "line {}: bytes {}-{} are not a span of {}",
+                e.line,
+                p.bytes[0],
+                p.bytes[1],
+                place(p)
+            ),
+        )
+    };
+    let removed = span(corpus, e.removed, &r.removed).ok_or_else(|| bad_range(&r.removed))?;
+    let kept = span(corpus, e.kept, &r.kept).ok_or_else(|| bad_range(&r.kept))?;
+    let limit = if r.reason == "document" {
+        m.options.threshold
+    } else {
+        m.options.block_threshold
+    };
+    let c = align::containment(
+        &normalize(removed, norm).chars,
+        &normalize(kept, norm).chars,
+    );
+    if c + 1e-9 < limit {
+        return Err(fail(
+            log_path,
+            format!(
+                "line {}: {} is only {c:.3} contained in its kept copy {} (threshold {limit})",
+                e.line,
+                place(&r.removed),
+                place(&r.kept)
+            ),
+        ));
+    }
+    Ok(())
+}
