@@ -465,6 +465,24 @@ fn reload_by_offset(
     docs: &[u32],
     opts: &IngestOptions,
 ) -> Result<Vec<(u32, String)>> {
+    // Chunks of records are read by parallel handles on the same file.
+    let parts: Vec<Result<Vec<(u32, String)>>> = docs
+        .par_chunks(512)
+        .map(|chunk| reload_chunk(corpus, file, chunk, opts))
+        .collect();
+    let mut out = Vec::with_capacity(docs.len());
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+fn reload_chunk(
+    corpus: &Corpus,
+    file: &InputFile,
+    docs: &[u32],
+    opts: &IngestOptions,
+) -> Result<Vec<(u32, String)>> {
     use std::io::{BufRead, Seek, SeekFrom};
     let path = file.path.as_path();
     let mut f = std::io::BufReader::with_capacity(
@@ -514,61 +532,83 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
     let mut skipped = Vec::new();
     let mut bom = 0;
     let mut nonblank = 0usize;
-    while let Some(batch) = lines.next_batch(BATCH_BYTES)? {
-        if batch
-            .first()
-            .is_some_and(|l| l.lineno == 1 && l.offset == 3)
-        {
-            bom = 3;
-        }
-        let parsed: Vec<Parsed<T>> = batch
-            .into_par_iter()
-            .with_min_len(64)
-            .map(|line| {
-                let text = match line.text {
-                    Ok(t) => t,
-                    Err(e) => return Parsed::Doc(Err(e)),
-                };
-                if text.trim().is_empty() {
-                    return Parsed::Blank;
-                }
-                if !want(line.lineno) {
-                    return Parsed::Unwanted;
-                }
-                Parsed::Doc(
-                    jsonl::parse_line(path, line.lineno, &text, opts).map(|mut doc| {
-                        doc.offset = line.offset;
-                        let t = map(&doc);
-                        if kept == TextKept::No {
-                            doc.text = String::new();
-                        }
-                        (doc, t)
-                    }),
-                )
-            })
-            .collect();
-        nonblank += parsed
-            .iter()
-            .filter(|p| !matches!(p, Parsed::Blank))
-            .count();
-        let parsed = parsed.into_iter().filter_map(|p| match p {
-            Parsed::Doc(r) => Some(r),
-            Parsed::Blank | Parsed::Unwanted => None,
+    // One thread reads (and decompresses) the next batch while the pool
+    // parses and sketches this one; the channel holds one batch, so at most
+    // three batches of text are alive at once.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<
+        std::result::Result<Vec<stream::Line>, stream::NotStreamable>,
+    >(1);
+    std::thread::scope(|scope| -> std::result::Result<(), stream::NotStreamable> {
+        scope.spawn(move || loop {
+            let next = lines.next_batch(BATCH_BYTES);
+            let stop = !matches!(next, Ok(Some(_)));
+            let msg = match next {
+                Ok(Some(batch)) => Ok(batch),
+                Ok(None) => break,
+                Err(e) => Err(e),
+            };
+            if tx.send(msg).is_err() || stop {
+                break;
+            }
         });
-        for p in parsed {
-            match p {
-                Ok((doc, t)) => {
-                    docs.push(doc);
-                    mapped.push(t);
+        for batch in rx {
+            let batch = batch?;
+            if batch
+                .first()
+                .is_some_and(|l| l.lineno == 1 && l.offset == 3)
+            {
+                bom = 3;
+            }
+            let parsed: Vec<Parsed<T>> = batch
+                .into_par_iter()
+                .with_min_len(64)
+                .map(|line| {
+                    let text = match line.text {
+                        Ok(t) => t,
+                        Err(e) => return Parsed::Doc(Err(e)),
+                    };
+                    if text.trim().is_empty() {
+                        return Parsed::Blank;
+                    }
+                    if !want(line.lineno) {
+                        return Parsed::Unwanted;
+                    }
+                    Parsed::Doc(
+                        jsonl::parse_line(path, line.lineno, &text, opts).map(|mut doc| {
+                            doc.offset = line.offset;
+                            let t = map(&doc);
+                            if kept == TextKept::No {
+                                doc.text = String::new();
+                            }
+                            (doc, t)
+                        }),
+                    )
+                })
+                .collect();
+            nonblank += parsed
+                .iter()
+                .filter(|p| !matches!(p, Parsed::Blank))
+                .count();
+            let parsed = parsed.into_iter().filter_map(|p| match p {
+                Parsed::Doc(r) => Some(r),
+                Parsed::Blank | Parsed::Unwanted => None,
+            });
+            for p in parsed {
+                match p {
+                    Ok((doc, t)) => {
+                        docs.push(doc);
+                        mapped.push(t);
+                    }
+                    Err(err) if opts.on_error == OnError::Skip => skipped.push(Skipped {
+                        path: path.display().to_string(),
+                        error: err.to_string(),
+                    }),
+                    Err(err) => return Err(err.into()),
                 }
-                Err(err) if opts.on_error == OnError::Skip => skipped.push(Skipped {
-                    path: path.display().to_string(),
-                    error: err.to_string(),
-                }),
-                Err(err) => return Err(err.into()),
             }
         }
-    }
+        Ok(())
+    })?;
     if nonblank == 0 {
         return Err(Error::Empty {
             loc: Location::file(path),
