@@ -204,10 +204,14 @@ pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Res
     if opts.level != Level::Doc {
         let active: Vec<usize> = (0..docs.len()).filter(|&d| !removed_docs[d]).collect();
         progress.stage("blocks", active.len() as u64);
+        // Block detection needs characters and line breaks; the map back to
+        // source bytes (4 bytes a character) is rebuilt only for documents
+        // that hold a copy.
         let norms: Vec<NormText> = active
             .par_iter()
             .map(|&d| {
-                let n = normalize(&docs[d].text, &opts.normalize);
+                let mut n = normalize(&docs[d].text, &opts.normalize);
+                n.orig = Vec::new();
                 progress.advance(1);
                 n
             })
@@ -640,7 +644,7 @@ fn block_cluster(
         .zip(&spans)
         .map(|(c, span)| {
             let d = active[c.doc as usize];
-            let norm = &norms[c.doc as usize];
+            let norm = normalize(&corpus.docs[d].text, &opts.normalize);
             let text_range = norm.source_range(&corpus.docs[d].text, c.range.start, c.range.end);
             let lcs = align::lcs_len(span, spans[keep]);
             let sim = lcs as f64 / span.len().max(spans[keep].len()).max(1) as f64;
