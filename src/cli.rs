@@ -566,16 +566,25 @@ impl Progress for Bars {
             }
         }
         if let Some(bar) = &self.bar {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            bar.reset();
-            bar.set_length(total);
-            bar.set_position(0);
+            // A stage with no known total (reading a stream) counts what it
+            // has done next to a spinner instead of filling a bar.
+            let template = if total == 0 {
+                "{prefix:>12} {spinner} {human_pos} documents {elapsed}"
+            } else {
+                "{prefix:>12} [{bar:40}] {human_pos}/{human_len} {elapsed}"
+            };
             bar.set_style(
-                ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} {elapsed}")
+                ProgressStyle::with_template(template)
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
+            bar.reset();
             bar.set_prefix(name);
+            bar.set_length(total);
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            if total == 0 {
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            }
         }
     }
 
@@ -586,6 +595,9 @@ impl Progress for Bars {
     }
 
     fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.disable_steady_tick();
+        }
         if let Some(t) = &self.timings {
             if let Ok(t) = t.lock() {
                 eprintln!(

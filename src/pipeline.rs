@@ -251,6 +251,7 @@ pub fn scan_documents_streaming(
     let sk = Sketcher::new(opts);
     progress.stage("read+sketch", 0);
     let (corpus, per_doc) = crate::corpus::read_corpus_with(paths, ingest, TextKept::No, |doc| {
+        progress.advance(1);
         let mut buf = Vec::new();
         let mut sig = vec![0u32; sk.sig_len()].into_boxed_slice();
         let s = sk.sketch(&doc.text, &mut buf, &mut sig);
@@ -457,7 +458,7 @@ fn document_level(
     progress.finish();
 
     progress.stage("verify", pairs.len() as u64);
-    let mut matches = align_pairs(corpus, texts, &lens, &pairs, opts)?;
+    let mut matches = align_pairs(corpus, texts, &lens, &pairs, opts, progress)?;
     matches.retain(|m| m.similarity >= opts.threshold);
     progress.finish();
     for m in &matches {
@@ -495,7 +496,7 @@ fn document_level(
         }
     }
     unknown.sort_unstable();
-    let extra = align_pairs(corpus, texts, &lens, &unknown, opts)?;
+    let extra = align_pairs(corpus, texts, &lens, &unknown, opts, &NoProgress)?;
     let similarity = |a: u32, b: u32| -> f64 {
         known(a, b).unwrap_or_else(|| {
             let key = (a.min(b), a.max(b));
@@ -548,6 +549,7 @@ fn align_pairs(
     lens: &[u32],
     pairs: &[(u32, u32)],
     opts: &ScanOptions,
+    progress: &dyn Progress,
 ) -> Result<Vec<verify::Match>> {
     let mut out = Vec::with_capacity(pairs.len());
     let mut in_batch = vec![false; lens.len()];
@@ -596,6 +598,7 @@ fn align_pairs(
             }
         };
         out.extend(verify::verify(&pairs[start..end], slot, 0.0));
+        progress.advance((end - start) as u64);
         start = end;
     }
     Ok(out)
