@@ -277,6 +277,20 @@ fn minhash128_sign(bencher: Bencher) {
     });
 }
 
+/// One-permutation MinHash-128 with densification on the same shingles
+/// (`MinHasher::sign_oph_into`, `--method oph`).
+#[divan::bench]
+fn oph128_sign(bencher: Bencher) {
+    let m = minhasher();
+    let mut sig = vec![0u32; PERMS];
+    bencher.counter(bytes()).bench_local(|| {
+        for s in &DOCS.shingles {
+            m.sign_oph_into(black_box(s), &mut sig);
+            black_box(&sig);
+        }
+    });
+}
+
 /// gaoya 0.2.2 `MinHasher32` (128 hashes) on the same u64 shingles.
 #[divan::bench]
 fn gaoya_minhash32_sign(bencher: Bencher) {

@@ -187,6 +187,7 @@ enum LevelArg {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum MethodArg {
     Minhash,
+    Oph,
     Simhash,
 }
 
@@ -257,6 +258,7 @@ impl Common {
             },
             method: match self.method {
                 MethodArg::Minhash => Method::MinHash,
+                MethodArg::Oph => Method::Oph,
                 MethodArg::Simhash => Method::SimHash,
             },
             normalize: NormalizeOptions {

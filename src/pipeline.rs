@@ -58,6 +58,9 @@ pub enum Method {
     /// MinHash + banding.
     #[default]
     MinHash,
+    /// One-permutation MinHash with densification + banding: one hash per
+    /// shingle instead of one per permutation.
+    Oph,
     /// SimHash + Hamming search.
     SimHash,
 }
@@ -352,7 +355,7 @@ impl<'a> Sketcher<'a> {
         Sketcher {
             opts,
             hasher: MinHasher::new(opts.perms, opts.seed),
-            minhash: opts.method == Method::MinHash,
+            minhash: opts.method != Method::SimHash,
         }
     }
 
@@ -368,7 +371,11 @@ impl<'a> Sketcher<'a> {
         let norm = normalize(text, &self.opts.normalize);
         shingle_into(&norm, &self.opts.shingle, buf);
         let simhash = if self.minhash {
-            self.hasher.sign_into(buf, sig);
+            if self.opts.method == Method::Oph {
+                self.hasher.sign_oph_into(buf, sig);
+            } else {
+                self.hasher.sign_into(buf, sig);
+            }
             0
         } else {
             simhash(buf)
@@ -815,6 +822,7 @@ fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> 
             level: opts.level.name().into(),
             method: match opts.method {
                 Method::MinHash => "minhash".into(),
+                Method::Oph => "oph".into(),
                 Method::SimHash => "simhash".into(),
             },
             threshold: opts.threshold,
