@@ -145,13 +145,19 @@ pub struct Removal {
     pub cluster: usize,
     /// The detection round that found it (see [`MAX_ROUNDS`]).
     pub round: usize,
-    /// What was removed.
+    /// What was removed: its `bytes` span the removal, which is exactly
+    /// those bytes unless `spans` is given.
     pub removed: Place,
+    /// The byte ranges removed (as `removed.bytes`), when they are more than
+    /// one: kept or earlier-cut text inside the span stays out of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<[u64; 2]>,
     /// The kept copy it duplicates.
     pub kept: Place,
-    /// Similarity of the removed copy to the kept one (`LCS / longer`).
+    /// Similarity of the removed text to the kept copy (`LCS / longer`).
     pub similarity: f64,
-    /// Share of the removed text found in the kept copy (`LCS / removed`).
+    /// Share of the removed text found in the kept copy (`LCS / removed`),
+    /// measured on exactly the text removed (the `spans`).
     pub containment: f64,
     /// Bytes removed (of the decoded text).
     pub bytes_removed: u64,
@@ -181,6 +187,17 @@ pub struct Plan {
     pub cuts: Vec<Vec<Range<usize>>>,
     /// The log.
     pub removals: Vec<Removal>,
+}
+
+/// `[start, end)` of a range of a document's text in log coordinates: of
+/// the file for text files, of the text field for JSONL records.
+fn byte_span(corpus: &Corpus, doc: usize, range: &Range<usize>) -> [u64; 2] {
+    let d = &corpus.docs[doc];
+    let input = corpus.input_of(d);
+    [
+        input.file_offset(&d.text, range.start),
+        input.file_offset(&d.text, range.end),
+    ]
 }
 
 fn place(corpus: &Corpus, doc: usize, range: &Range<usize>) -> Place {
@@ -259,7 +276,15 @@ fn plan_run(corpus: &Corpus, report: &Report, opts: &CleanOptions, run: &Run) ->
             in_blocks[m.doc_index] = true;
         }
     }
-    add_pieces(corpus, &mut plan, &protected, pieces, |_, r| vec![r], 1);
+    add_pieces(
+        corpus,
+        &mut plan,
+        &protected,
+        pieces,
+        |_, r| vec![r],
+        1,
+        opts,
+    );
     for round in 2..=MAX_ROUNDS {
         run.check()?;
         // Only documents with block copies can hold a leftover repeat.
@@ -281,7 +306,7 @@ fn plan_run(corpus: &Corpus, report: &Report, opts: &CleanOptions, run: &Run) ->
             }
         }
         let before = plan.removals.len();
-        add_pieces(corpus, &mut plan, &protected, pieces, map, round);
+        add_pieces(corpus, &mut plan, &protected, pieces, map, round, opts);
         if plan.removals.len() == before {
             break;
         }
@@ -407,6 +432,11 @@ fn round_pieces(
 
 /// Turns pieces into cuts and log lines, in original coordinates: mapped
 /// with `map`, minus protected (kept) text and what is already cut.
+///
+/// What a block piece finally removes can be less than the piece (kept or
+/// already cut text taken out of it), so its containment is measured again
+/// on exactly that text against the kept copy's text, both from the input,
+/// as `verify` will measure it; a remainder below the threshold stays.
 fn add_pieces<F>(
     corpus: &Corpus,
     plan: &mut Plan,
@@ -414,9 +444,12 @@ fn add_pieces<F>(
     pieces: Vec<Piece>,
     map: F,
     round: usize,
+    opts: &CleanOptions,
 ) where
     F: Fn(usize, Range<usize>) -> Vec<Range<usize>>,
 {
+    let mut kept_norm: std::collections::HashMap<(usize, usize, usize), Vec<char>> =
+        std::collections::HashMap::new();
     for p in pieces {
         let hull =
             |v: &[Range<usize>]| -> Option<Range<usize>> { Some(v.first()?.start..v.last()?.end) };
@@ -436,7 +469,36 @@ fn add_pieces<F>(
         let Some(removed) = hull(&ranges) else {
             continue;
         };
+        let (mut similarity, mut containment) = (p.similarity, p.containment);
+        if p.reason == "block" {
+            let text = &corpus.docs[p.doc].text;
+            let cut_text: String = ranges.iter().map(|r| &text[r.clone()]).collect();
+            let a = normalize(&cut_text, &opts.scan.normalize).chars;
+            let b = kept_norm
+                .entry((p.kept_doc, kept.start, kept.end))
+                .or_insert_with(|| {
+                    let kt = &corpus.docs[p.kept_doc].text[kept.clone()];
+                    normalize(kt, &opts.scan.normalize).chars
+                });
+            let lcs = align::lcs_len(&a, b);
+            // as `align::containment`, which `verify` uses
+            let c = if a.is_empty() {
+                1.0
+            } else {
+                lcs as f64 / a.len() as f64
+            };
+            if c + 1e-9 < opts.scan.blocks.threshold {
+                continue;
+            }
+            containment = round4(c);
+            similarity = round4(lcs as f64 / a.len().max(b.len()).max(1) as f64);
+        }
         let bytes_removed = ranges.iter().map(|r| r.len() as u64).sum();
+        let spans = if ranges.len() > 1 {
+            ranges.iter().map(|r| byte_span(corpus, p.doc, r)).collect()
+        } else {
+            Vec::new()
+        };
         if p.reason == "block" {
             let mut cuts = std::mem::take(&mut plan.cuts[p.doc]);
             cuts.extend(ranges);
@@ -447,9 +509,10 @@ fn add_pieces<F>(
             cluster: p.cluster,
             round,
             removed: place(corpus, p.doc, &removed),
+            spans,
             kept: place(corpus, p.kept_doc, &kept),
-            similarity: p.similarity,
-            containment: p.containment,
+            similarity,
+            containment,
             bytes_removed,
         });
     }
@@ -914,11 +977,8 @@ fn write_all(
     let files_dir = staging.join("files");
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut files = Vec::with_capacity(corpus.inputs.len());
-    for (idx, input) in corpus.inputs.iter().enumerate() {
+    for (idx, (input, docs)) in corpus.inputs.iter().zip(docs_by_input(corpus)).enumerate() {
         run.check()?;
-        let docs: Vec<usize> = (0..corpus.docs.len())
-            .filter(|&d| corpus.docs[d].input == idx)
-            .collect();
         let body: Option<Vec<u8>> = match input.format {
             Format::Text => match docs.first() {
                 Some(&d) if !plan.drop_doc[d] => {
@@ -972,6 +1032,7 @@ fn write_all(
         });
     }
 
+    let files_written = staged.len();
     let mut log_body = Vec::new();
     for r in &plan.removals {
         serde_json::to_writer(&mut log_body, r)
@@ -1066,16 +1127,21 @@ fn write_all(
         })
         .sum();
     Ok(CleanSummary {
-        files_written: corpus
-            .inputs
-            .iter()
-            .filter(|i| staged.iter().any(|(_, f)| *f == opts.out.join(&i.rel)))
-            .count(),
+        files_written,
         documents_removed: plan.drop_doc.iter().filter(|&&x| x).count(),
         blocks_removed: plan.removals.iter().filter(|r| r.reason == "block").count(),
         bytes_removed,
         log: log.path().to_path_buf(),
     })
+}
+
+/// The documents of each input, in order.
+pub(crate) fn docs_by_input(corpus: &Corpus) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); corpus.inputs.len()];
+    for (d, doc) in corpus.docs.iter().enumerate() {
+        out[doc.input].push(d);
+    }
+    out
 }
 
 /// `p` made absolute without resolving links, as the manifest records it.

@@ -43,7 +43,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let corpus = Corpus::from_texts(&docs);
     let scan = ScanOptions {
-        level: if knobs[0] & 8 == 0 { Level::Block } else { Level::All },
+        level: if knobs[0] & 8 == 0 {
+            Level::Block
+        } else {
+            Level::All
+        },
         normalize: NormalizeOptions {
             mask_fold: knobs[0] & 16 != 0,
         },
@@ -69,12 +73,23 @@ fuzz_target!(|data: &[u8]| {
     }
     for r in &plan.removals {
         // from_texts inputs are UTF-8 text files: log bytes are text bytes
-        let text_of = |p: &clean::Place| {
+        let text_of = |p: &clean::Place, spans: &[[u64; 2]]| -> String {
             let d = corpus.docs.iter().position(|d| d.id == p.doc).expect("doc");
-            &corpus.docs[d].text[p.bytes[0] as usize..p.bytes[1] as usize]
+            let t = &corpus.docs[d].text;
+            if spans.is_empty() {
+                t[p.bytes[0] as usize..p.bytes[1] as usize].to_string()
+            } else {
+                spans
+                    .iter()
+                    .map(|s| &t[s[0] as usize..s[1] as usize])
+                    .collect()
+            }
         };
         let norm = |t: &str| normalize(t, &scan.normalize).chars;
-        let c = containment(&norm(text_of(&r.removed)), &norm(text_of(&r.kept)));
+        let c = containment(
+            &norm(&text_of(&r.removed, &r.spans)),
+            &norm(&text_of(&r.kept, &[])),
+        );
         let limit = if r.reason == "document" {
             scan.threshold
         } else {

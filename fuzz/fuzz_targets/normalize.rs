@@ -16,15 +16,25 @@ fuzz_target!(|text: &str| {
         for &o in &norm.orig {
             let o = o as usize;
             assert!(o >= prev, "orig offsets go back: {o} after {prev}");
-            assert!(o < text.len(), "orig offset {o} past the end {}", text.len());
-            assert!(text.is_char_boundary(o), "orig offset {o} inside a character");
+            assert!(
+                o < text.len(),
+                "orig offset {o} past the end {}",
+                text.len()
+            );
+            assert!(
+                text.is_char_boundary(o),
+                "orig offset {o} inside a character"
+            );
             prev = o;
         }
         let n = norm.len();
         for (s, e) in [(0, n), (0, n / 2), (n / 3, n), (n / 4, n / 2 + 1)] {
             let r = norm.source_range(text, s, e.min(n));
             assert!(r.start <= r.end && r.end <= text.len(), "{r:?}");
-            assert!(text.is_char_boundary(r.start) && text.is_char_boundary(r.end), "{r:?}");
+            assert!(
+                text.is_char_boundary(r.start) && text.is_char_boundary(r.end),
+                "{r:?}"
+            );
         }
     }
 });

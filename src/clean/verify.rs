@@ -9,8 +9,8 @@
 //! 2. the inputs still hold the same files and documents;
 //! 3. the log parses and every line names a document that was read;
 //! 4. per document, bytes in the output + bytes removed per the log = bytes
-//!    in the input, and the output holds nothing the input lacks (it is a
-//!    subsequence of it); untouched JSONL lines are copied byte for byte;
+//!    in the input, and the output is exactly the input less the logged
+//!    spans; untouched JSONL lines are copied byte for byte;
 //! 5. every file in the folder is the output of an input;
 //! 6. every removed span (text taken from the input) is contained in its
 //!    kept copy at or above the threshold, on normalised text, and that
@@ -62,15 +62,19 @@ struct LogPlace {
 struct LogLine {
     reason: String,
     removed: LogPlace,
+    #[serde(default)]
+    spans: Vec<[u64; 2]>,
     kept: LogPlace,
     bytes_removed: u64,
 }
 
-/// A parsed log line with its documents.
+/// A parsed log line with its documents and the text it removed.
 struct Entry {
     line: usize,
     removal: LogLine,
     removed: usize,
+    /// What it removed, in the removed document's text.
+    ranges: Vec<std::ops::Range<usize>>,
     kept: usize,
 }
 
@@ -136,32 +140,36 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
     // 2. The same files and documents.
     let inputs: Vec<PathBuf> = m.inputs.iter().map(|p| p.0.clone()).collect();
     let corpus = corpus::read_corpus(&inputs, &ingest)?;
-    for i in 0..corpus.inputs.len().max(m.files.len()) {
-        let now = corpus.inputs.get(i).map(|f| abs(&f.path));
-        let then = m.files.get(i).map(|f| &f.input.0);
-        match (now, then) {
-            (Some(now), Some(then)) if &now == then => {}
-            (Some(now), _) => {
-                return Err(fail(
-                    &now,
-                    "input changed since clean: this file was not read then",
-                ))
-            }
-            (None, Some(then)) => {
-                return Err(fail(
-                    then,
-                    "input changed since clean: this file holds no document now",
-                ))
-            }
-            (None, None) => {}
-        }
-        let docs = corpus.docs.iter().filter(|d| d.input == i).count();
-        if docs != m.files[i].documents {
+    let docs_of = super::docs_by_input(&corpus);
+    let then: BTreeSet<&Path> = m.files.iter().map(|f| f.input.0.as_path()).collect();
+    let now: Vec<PathBuf> = corpus.inputs.iter().map(|f| abs(&f.path)).collect();
+    let now_set: BTreeSet<&Path> = now.iter().map(PathBuf::as_path).collect();
+    if let Some(new) = now.iter().find(|p| !then.contains(p.as_path())) {
+        return Err(fail(
+            new,
+            "input changed since clean: this file was not read then",
+        ));
+    }
+    if let Some(gone) = then.iter().find(|p| !now_set.contains(*p)) {
+        return Err(fail(
+            gone,
+            "input changed since clean: this file holds no document now",
+        ));
+    }
+    for ((f, path), docs) in m.files.iter().zip(&now).zip(&docs_of) {
+        if &f.input.0 != path {
             return Err(fail(
-                &m.files[i].input.0,
+                path,
+                "input changed since clean: read in another order",
+            ));
+        }
+        if docs.len() != f.documents {
+            return Err(fail(
+                path,
                 format!(
-                    "input changed since clean: {docs} documents, were {}",
-                    m.files[i].documents
+                    "input changed since clean: {} documents, were {}",
+                    docs.len(),
+                    f.documents
                 ),
             ));
         }
@@ -177,6 +185,7 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
     let n = corpus.docs.len();
     let mut dropped = vec![false; n];
     let mut cut = vec![0u64; n];
+    let mut cuts: Vec<Vec<std::ops::Range<usize>>> = vec![Vec::new(); n];
     for e in &entries {
         let text_len = corpus.docs[e.removed].text.len() as u64;
         let at = || format!("line {}: {}", e.line, e.removal.removed.path);
@@ -196,7 +205,21 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
                     return Err(fail(&log_path, format!("{}: removed twice", at())));
                 }
             }
-            "block" => cut[e.removed] += e.removal.bytes_removed,
+            "block" => {
+                let held: usize = e.ranges.iter().map(|r| r.len()).sum();
+                if held as u64 != e.removal.bytes_removed {
+                    return Err(fail(
+                        &log_path,
+                        format!(
+                            "{}: bytes_removed is {}, its spans hold {held}",
+                            at(),
+                            e.removal.bytes_removed
+                        ),
+                    ));
+                }
+                cut[e.removed] += e.removal.bytes_removed;
+                cuts[e.removed].extend(e.ranges.iter().cloned());
+            }
             other => {
                 return Err(fail(
                     &log_path,
@@ -222,7 +245,7 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
     let mut expected: BTreeSet<PathBuf> = BTreeSet::new();
     for (i, f) in m.files.iter().enumerate() {
         let input = &corpus.inputs[i];
-        let docs: Vec<usize> = (0..n).filter(|&d| corpus.docs[d].input == i).collect();
+        let docs = &docs_of[i];
         let all_dropped = docs.iter().all(|&d| dropped[d]);
         let Some(rel) = &f.output else {
             if input.format == Format::Text && !all_dropped {
@@ -249,10 +272,22 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
                     ),
                 });
             }
-            if let Some(at) = first_foreign(kept, &corpus.docs[d].text) {
+            let mut ranges = cuts[d].clone();
+            ranges.sort_by_key(|r| (r.start, r.end));
+            if ranges.windows(2).any(|w| w[0].end > w[1].start) {
                 return Err(Error::Verify {
                     path: shown.to_string(),
-                    reason: format!("text at byte {at} is not in {}", corpus.docs[d].id),
+                    reason: format!("the log removes some bytes of {} twice", corpus.docs[d].id),
+                });
+            }
+            let expected = super::apply_cuts(&corpus.docs[d].text, &ranges);
+            if let Some(at) = first_difference(kept, &expected) {
+                return Err(Error::Verify {
+                    path: shown.to_string(),
+                    reason: format!(
+                        "differs at byte {at} from {} less what the log removes",
+                        corpus.docs[d].id
+                    ),
                 });
             }
             Ok(())
@@ -267,7 +302,7 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
             }
             Format::Jsonl => {
                 check_jsonl(
-                    &corpus, i, &docs, &dropped, &cut, &out_text, &out_path, &m, &account,
+                    &corpus, i, docs, &dropped, &cut, &out_text, &out_path, &m, &account,
                 )?;
             }
         }
@@ -359,10 +394,32 @@ fn read_log(path: &Path, corpus: &Corpus, m: &Manifest) -> Result<Vec<Entry>> {
         };
         let removed = find(&removal.removed)?;
         let kept = find(&removal.kept)?;
+        let spans = if removal.spans.is_empty() {
+            vec![removal.removed.bytes]
+        } else {
+            removal.spans.clone()
+        };
+        let mut ranges = Vec::with_capacity(spans.len());
+        for sp in spans {
+            let r = text_range(corpus, removed, sp).ok_or_else(|| {
+                fail(
+                    path,
+                    format!(
+                        "line {}: bytes {}-{} are not a span of {}",
+                        i + 1,
+                        sp[0],
+                        sp[1],
+                        removal.removed.path
+                    ),
+                )
+            })?;
+            ranges.push(r);
+        }
         out.push(Entry {
             line: i + 1,
             removal,
             removed,
+            ranges,
             kept,
         });
     }
@@ -377,13 +434,10 @@ fn read_text(path: &Path, input: &InputFile) -> Result<String> {
     corpus::decode_as(path, &bytes, input.encoding)
 }
 
-/// Byte offset in `kept` of the first character that `whole` cannot have
-/// given (`kept` is not a subsequence of `whole` from there on).
-fn first_foreign(kept: &str, whole: &str) -> Option<usize> {
-    let mut rest = whole.chars();
-    kept.char_indices()
-        .find(|&(_, c)| !rest.any(|w| w == c))
-        .map(|(i, _)| i)
+/// Byte offset of the first difference between `a` and `b`.
+fn first_difference(a: &str, b: &str) -> Option<usize> {
+    let same = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    (a.len() != b.len() || same < a.len()).then_some(same)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -453,21 +507,21 @@ fn check_jsonl(
     Ok(())
 }
 
-/// The text a logged place covers, in its document's decoded text.
-fn span<'c>(corpus: &'c Corpus, d: usize, p: &LogPlace) -> Option<&'c str> {
+/// The range of document `d`'s decoded text that logged bytes cover.
+fn text_range(corpus: &Corpus, d: usize, bytes: [u64; 2]) -> Option<std::ops::Range<usize>> {
     let doc = &corpus.docs[d];
     let input = corpus.input_of(doc);
     let (s, e) = match input.format {
         Format::Jsonl => (
-            usize::try_from(p.bytes[0]).ok()?,
-            usize::try_from(p.bytes[1]).ok()?,
+            usize::try_from(bytes[0]).ok()?,
+            usize::try_from(bytes[1]).ok()?,
         ),
         Format::Text => (
-            text_offset(input, &doc.text, p.bytes[0])?,
-            text_offset(input, &doc.text, p.bytes[1])?,
+            text_offset(input, &doc.text, bytes[0])?,
+            text_offset(input, &doc.text, bytes[1])?,
         ),
     };
-    doc.text.get(s..e)
+    doc.text.get(s..e).map(|_| s..e)
 }
 
 /// The offset in `text` that [`InputFile::file_offset`] maps to `file_off`.
@@ -521,15 +575,18 @@ fn check_removal(
             ),
         )
     };
-    let removed = span(corpus, e.removed, &r.removed).ok_or_else(|| bad_range(&r.removed))?;
-    let kept = span(corpus, e.kept, &r.kept).ok_or_else(|| bad_range(&r.kept))?;
+    let text = &corpus.docs[e.removed].text;
+    let removed: String = e.ranges.iter().map(|r| &text[r.clone()]).collect();
+    let kept = text_range(corpus, e.kept, r.kept.bytes)
+        .map(|k| &corpus.docs[e.kept].text[k])
+        .ok_or_else(|| bad_range(&r.kept))?;
     let limit = if r.reason == "document" {
         m.options.threshold
     } else {
         m.options.block_threshold
     };
     let c = align::containment(
-        &normalize(removed, norm).chars,
+        &normalize(&removed, norm).chars,
         &normalize(kept, norm).chars,
     );
     if c + 1e-9 < limit {

@@ -348,7 +348,7 @@ fn verify_passes_on_the_cleaned_seeds_and_names_a_tampered_output() {
     std::fs::write(&f, &text).unwrap();
     assert_verifies(&out);
     std::fs::write(&f, text.replacen('党', "觉", 1)).unwrap();
-    assert_verify_fails(&out, &["002_213c1cc202ead32c.txt", "is not in"]);
+    assert_verify_fails(&out, &["002_213c1cc202ead32c.txt", "differs at byte 53"]);
     std::fs::write(&f, &text).unwrap();
 
     // an extra file, a missing one
@@ -415,11 +415,16 @@ fn verify_fails_on_a_tampered_log_or_a_changed_input() {
     let f = corpus.join("001_87fb1114b3afc742.txt");
     let mut body = std::fs::read(&f).unwrap();
     body.extend_from_slice("新增一行。\n".as_bytes());
-    std::fs::write(&f, body).unwrap();
+    std::fs::write(&f, &body).unwrap();
     assert_verify_fails(
         &out,
         &["001_87fb1114b3afc742.txt", "input changed since clean"],
     );
+    std::fs::write(&f, &body[..body.len() - "新增一行。\n".len()]).unwrap();
+    assert_verifies(&out);
+    // a file added to the input folder
+    std::fs::write(corpus.join("005_new.txt"), crate::util::cjk_text(40, 300)).unwrap();
+    assert_verify_fails(&out, &["005_new.txt", "was not read then"]);
 }
 
 #[test]
@@ -478,7 +483,7 @@ fn verify_checks_jsonl_gzip_and_dropped_documents() {
     assert_verify_fails(&out, &["b.txt", "not the output of any input"]);
 }
 
-/// Whether `out` holds no file at all apart from the staging folder's.
+/// Names in `out` other than the staging folder.
 fn only_staging(out: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(out)
         .map(|entries| {
