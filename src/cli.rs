@@ -310,7 +310,7 @@ impl Common {
     fn warn_skipped(&self, corpus: &corpus::Corpus) -> anyhow::Result<()> {
         if !self.quiet {
             for s in &corpus.skipped {
-                eprintln!("neardup: warning: skipped {}", s.error);
+                say!("neardup: warning: skipped {}", s.error);
             }
         }
         if corpus.docs.is_empty() {
@@ -421,7 +421,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     interrupt::start_writing();
     let summary = clean::clean_with(&corpus, &report, &copts, &run)?;
     if !c.quiet {
-        eprintln!(
+        say!(
             "neardup: wrote {} files to {}; removed {} documents and {} block copies ({} bytes); log: {}",
             summary.files_written,
             args.output.display(),
@@ -442,7 +442,8 @@ fn verify_cmd(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             .context("cannot start worker threads")?;
     }
     let s = clean::verify::verify(&args.out)?;
-    println!(
+    let _ = writeln!(
+        std::io::stdout(),
         "verified {}: {} input files, {} documents, {} output files; {} removals ({} bytes) add up",
         args.out.display(),
         s.files,
@@ -472,7 +473,7 @@ mod interrupt {
         ctrlc::set_handler(|| {
             let again = STOP.swap(true, Ordering::SeqCst);
             if again || !WRITING.load(Ordering::SeqCst) {
-                eprintln!("neardup: error: interrupted");
+                say!("neardup: error: interrupted");
                 // Nothing of ours is on disk, or the user insists.
                 #[allow(clippy::disallowed_methods)]
                 std::process::exit(i32::from(super::exit::INTERRUPTED));
@@ -602,7 +603,7 @@ impl Progress for Bars {
         }
         if let Some(t) = &self.timings {
             if let Ok(t) = t.lock() {
-                eprintln!(
+                say!(
                     "neardup: timing: {} {:.3}s",
                     t.0,
                     t.1.elapsed().as_secs_f64()

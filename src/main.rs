@@ -1,5 +1,14 @@
 //! The `neardup` binary: parse, run, exit code. Everything else is the library.
 
+/// `eprintln!` that does not panic when stderr is closed: diagnostics are
+/// best effort, never a reason to crash.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 
 use std::process::ExitCode;
@@ -11,7 +20,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("neardup: error: {err:#}");
+            say!("neardup: error: {err:#}");
             if matches!(
                 err.downcast_ref::<neardup::Error>(),
                 Some(neardup::Error::Interrupted)

@@ -122,13 +122,14 @@ pub fn decode(path: &Path, bytes: &[u8], choice: EncodingChoice) -> Result<Decod
             }),
             Err(e) => {
                 // Real UTF-8 text with one corrupt byte must be reported,
-                // not silently decoded as GB18030 mojibake: only text with
-                // no UTF-8 multi-byte sequence before the bad byte, and not
-                // mostly valid UTF-8 after it, may be legacy-encoded. (Any
-                // even run of UTF-8 CJK bytes is also valid GBK, so a bad
-                // byte in an ASCII first line would otherwise pass.)
-                let prefix = &body[..e.valid_up_to()];
-                if bom == 0 && prefix.is_ascii() && !mostly_utf8(body) {
+                // not silently decoded as GB18030 mojibake: only text that
+                // is not mostly valid UTF-8 may be legacy-encoded. (Any even
+                // run of UTF-8 CJK bytes is also valid GBK, and GBK text now
+                // and then holds a valid UTF-8 sequence by chance, such as
+                // `E0 B2 84`, so neither the first bad byte nor the prefix
+                // before it decides.)
+                let _ = e;
+                if bom == 0 && !mostly_utf8(body) {
                     if let Ok(d) = decode_gb18030(path, body, 0) {
                         return Ok(d);
                     }

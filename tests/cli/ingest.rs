@@ -492,3 +492,19 @@ fn largest_max_doc_bytes_reads_compressed_files() {
     let report = scan_doc(&[&gz, &zst], &["--max-doc-bytes", &u64::MAX.to_string()]);
     assert_eq!(doc_groups(&report), [vec![s(&gz), s(&zst)]]);
 }
+
+#[test]
+fn gb18030_text_starting_with_a_valid_utf8_sequence_is_still_detected() {
+    // 嗖 is E0 B2 and 凘 is 84 40 in GB18030: the file starts with
+    // E0 B2 84, a valid UTF-8 sequence, before its first invalid byte.
+    let t = TestDir::new();
+    let text = format!("嗖凘{}", cjk_text(9, 300));
+    let (bytes, _, bad) = encoding_rs::GB18030.encode(&text);
+    assert!(!bad);
+    assert!(bytes.starts_with(&[0xE0, 0xB2, 0x84]));
+    assert!(std::str::from_utf8(&bytes[..3]).is_ok());
+    let f = t.write("gb.txt", &bytes);
+    let r = crate::util::scan_json(&[f.to_str().unwrap(), "--level", "doc"]);
+    assert_eq!(r["summary"]["documents"], 1);
+    assert_eq!(r["summary"]["skipped"], 0);
+}
