@@ -548,7 +548,7 @@ fn write_atomic(path: &std::path::Path, body: &[u8]) -> anyhow::Result<()> {
 /// wall time of each stage on stderr (for profiling whole runs).
 struct Bars {
     bar: Option<ProgressBar>,
-    timings: Option<std::sync::Mutex<(&'static str, std::time::Instant)>>,
+    timings: Option<std::sync::Mutex<(&'static str, std::time::Instant, u64)>>,
 }
 
 impl Bars {
@@ -556,7 +556,7 @@ impl Bars {
         Bars {
             bar: on.then(ProgressBar::hidden),
             timings: std::env::var_os("NEARDUP_TIMINGS")
-                .map(|_| std::sync::Mutex::new(("", std::time::Instant::now()))),
+                .map(|_| std::sync::Mutex::new(("", std::time::Instant::now(), 0))),
         }
     }
 }
@@ -565,7 +565,7 @@ impl Progress for Bars {
     fn stage(&self, name: &'static str, total: u64) {
         if let Some(t) = &self.timings {
             if let Ok(mut t) = t.lock() {
-                *t = (name, std::time::Instant::now());
+                *t = (name, std::time::Instant::now(), total);
             }
         }
         if let Some(bar) = &self.bar {
@@ -604,9 +604,10 @@ impl Progress for Bars {
         if let Some(t) = &self.timings {
             if let Ok(t) = t.lock() {
                 say!(
-                    "neardup: timing: {} {:.3}s",
+                    "neardup: timing: {} {:.3}s ({} units)",
                     t.0,
-                    t.1.elapsed().as_secs_f64()
+                    t.1.elapsed().as_secs_f64(),
+                    t.2
                 );
             }
         }

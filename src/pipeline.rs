@@ -455,6 +455,8 @@ fn document_level(
             .filter(|&(a, b)| hamming(hashes[a as usize], hashes[b as usize]) <= opts.max_hamming)
             .collect()
     };
+    progress.finish();
+    progress.stage("prefilter", cands.len() as u64);
     let vopts = VerifyOptions {
         threshold: opts.threshold,
         jaccard_floor: jaccard_floor(opts),
