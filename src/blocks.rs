@@ -365,22 +365,57 @@ const MIN_END_RUN: u32 = 40;
 const LINE_SLACK: usize = 12;
 
 /// Moves region edges that overshoot a line break by a few characters back
-/// to it: two copies followed by similar headings (`第四篇`, `第五篇`) match
-/// on the heading's first character, which belongs to neither copy.
-fn snap_to_lines(t: &NormText, mut s: usize, mut e: usize) -> (usize, usize) {
-    if let Some(i) =
-        (e.saturating_sub(LINE_SLACK).max(s + 1)..e).find(|&i| t.gap_before[i] == GAP_LINE)
+/// to it, when those characters do not match exactly on both sides: two
+/// copies followed by similar headings (`第四篇：市长在市政府`, `第五篇：…`)
+/// match on scraps of the heading, which belong to neither copy. A copy
+/// that really starts or ends inside a line matches there exactly, and keeps
+/// its fragment if it has at least [`MIN_FRAGMENT`] characters.
+fn snap_to_lines(
+    na: &NormText,
+    nb: &NormText,
+    sa: usize,
+    ea: usize,
+    sb: usize,
+    eb: usize,
+) -> (usize, usize, usize, usize) {
+    let (ta, tb) = (&na.chars, &nb.chars);
+    // end: the largest overshoot past a break on either side
+    let tail = |t: &NormText, s: usize, e: usize| {
+        (e.saturating_sub(LINE_SLACK).max(s + 1)..e)
+            .find(|&i| t.gap_before[i] == GAP_LINE)
+            .map_or(0, |i| e - i)
+    };
+    let l = tail(na, sa, ea).max(tail(nb, sb, eb));
+    let (ea, eb) = if l > 0
+        && l < ea - sa
+        && l < eb - sb
+        && (l < MIN_FRAGMENT || ta[ea - l..ea] != tb[eb - l..eb])
     {
-        e = i;
-    }
-    if let Some(i) = (s + 1..=(s + LINE_SLACK).min(e.saturating_sub(1)))
-        .rev()
-        .find(|&i| t.gap_before[i] == GAP_LINE)
+        (ea - l, eb - l)
+    } else {
+        (ea, eb)
+    };
+    let head = |t: &NormText, s: usize, e: usize| {
+        (s + 1..=(s + LINE_SLACK).min(e.saturating_sub(1)))
+            .rev()
+            .find(|&i| t.gap_before[i] == GAP_LINE)
+            .map_or(0, |i| i - s)
+    };
+    let l = head(na, sa, ea).max(head(nb, sb, eb));
+    let (sa, sb) = if l > 0
+        && l < ea - sa
+        && l < eb - sb
+        && (l < MIN_FRAGMENT || ta[sa..sa + l] != tb[sb..sb + l])
     {
-        s = i;
-    }
-    (s, e)
+        (sa + l, sb + l)
+    } else {
+        (sa, sb)
+    };
+    (sa, ea, sb, eb)
 }
+
+/// Shortest exact fragment past a line break that stays part of a copy.
+const MIN_FRAGMENT: usize = 4;
 
 /// How far a gapless extension goes before it gives up, in score points
 /// (a match scores 1, a mismatch −3).
@@ -445,8 +480,7 @@ fn verify_chain(
     if ea <= sa || eb <= sb {
         return None;
     }
-    let (sa, ea) = snap_to_lines(na, sa, ea);
-    let (sb, eb) = snap_to_lines(nb, sb, eb);
+    let (sa, ea, sb, eb) = snap_to_lines(na, nb, sa, ea, sb, eb);
     if ea <= sa || eb <= sb {
         return None;
     }

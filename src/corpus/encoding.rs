@@ -120,7 +120,7 @@ pub fn decode(path: &Path, bytes: &[u8], choice: EncodingChoice) -> Result<Decod
                 encoding: TextEncoding::UTF8,
                 bom,
             }),
-            Err(e) => {
+            Err(_) => {
                 // Real UTF-8 text with one corrupt byte must be reported,
                 // not silently decoded as GB18030 mojibake: only text that
                 // is not mostly valid UTF-8 may be legacy-encoded. (Any even
@@ -128,7 +128,6 @@ pub fn decode(path: &Path, bytes: &[u8], choice: EncodingChoice) -> Result<Decod
                 // and then holds a valid UTF-8 sequence by chance, such as
                 // `E0 B2 84`, so neither the first bad byte nor the prefix
                 // before it decides.)
-                let _ = e;
                 if bom == 0 && !mostly_utf8(body) {
                     if let Ok(d) = decode_gb18030(path, body, 0) {
                         return Ok(d);
