@@ -1,0 +1,519 @@
+//! Writing a plan: checks on the output location, staging, the cleaned
+//! files in their input's format, the removal log and the renames.
+
+use super::*;
+
+/// Refuses an output folder that is an input, lies inside one, or holds
+/// files (unless forced).
+///
+/// # Errors
+///
+/// [`Error::Output`].
+pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
+    let out = &opts.out;
+    let out_abs = absolute(out);
+    for input in &corpus.inputs {
+        if input.path == Path::new("-") {
+            continue;
+        }
+        let inside_folder = input
+            .root
+            .as_ref()
+            .is_some_and(|root| out_abs.starts_with(absolute(root)));
+        if inside_folder || out_abs == absolute(&input.path) {
+            return Err(Error::Output {
+                path: out.display().to_string(),
+                reason: format!(
+                    "output would be inside the input {}",
+                    input.root.as_ref().unwrap_or(&input.path).display()
+                ),
+            });
+        }
+    }
+    let mut rels: Vec<(&Path, &Path)> = corpus
+        .inputs
+        .iter()
+        .map(|i| (i.rel.as_path(), i.path.as_path()))
+        .collect();
+    rels.sort();
+    for w in rels.windows(2) {
+        if w[0].0 == w[1].0 {
+            return Err(Error::Output {
+                path: out.join(w[0].0).display().to_string(),
+                reason: format!(
+                    "inputs {} and {} would both be written here; clean them separately",
+                    w[0].1.display(),
+                    w[1].1.display()
+                ),
+            });
+        }
+    }
+    if let Some(i) = corpus
+        .inputs
+        .iter()
+        .find(|i| i.path == Path::new("-") && i.format == Format::Jsonl)
+    {
+        return Err(Error::Output {
+            path: i.path.display().to_string(),
+            reason: "clean cannot rewrite JSONL read from standard input; give it as a file".into(),
+        });
+    }
+    if let Ok(entries) = std::fs::read_dir(out) {
+        let busy = entries
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name() != STAGING);
+        if busy && !opts.force {
+            return Err(Error::Output {
+                path: out.display().to_string(),
+                reason: "output folder exists and is not empty (use --force to write into it)"
+                    .into(),
+            });
+        }
+    } else if out.exists() {
+        return Err(Error::Output {
+            path: out.display().to_string(),
+            reason: "output exists and is not a folder".into(),
+        });
+    } else if let Some(blocker) = non_folder_ancestor(out) {
+        return Err(Error::Output {
+            path: out.display().to_string(),
+            reason: format!("cannot create it: {} is not a folder", blocker.display()),
+        });
+    }
+    check_log_and_overwrites(corpus, opts, &out_abs)
+}
+
+/// The removal log must be creatable and outside every input, and no file
+/// clean writes (outputs, log, manifest) may be an input or another one.
+pub(super) fn check_log_and_overwrites(
+    corpus: &Corpus,
+    opts: &CleanOptions,
+    out_abs: &Path,
+) -> Result<()> {
+    let log = log_path(opts);
+    let log_abs = absolute(&log);
+    let refuse = |path: &Path, reason: String| Error::Output {
+        path: path.display().to_string(),
+        reason,
+    };
+    match std::fs::metadata(&log) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(refuse(
+                &log,
+                "the removal log would replace a folder".into(),
+            ))
+        }
+        Ok(_) => {}
+        Err(_) => {
+            if let Some(blocker) = non_folder_ancestor(&log) {
+                return Err(refuse(
+                    &log,
+                    format!(
+                        "cannot create the removal log: {} is not a folder",
+                        blocker.display()
+                    ),
+                ));
+            }
+        }
+    }
+    // Every file clean gives a final name, and what it is.
+    let mut finals: std::collections::HashMap<PathBuf, String> = corpus
+        .inputs
+        .iter()
+        .map(|i| {
+            (
+                out_abs.join(&i.rel),
+                format!("the output of {}", i.path.display()),
+            )
+        })
+        .collect();
+    for (path, what) in [
+        (out_abs.join(manifest::MANIFEST), "the manifest".to_string()),
+        (log_abs.clone(), "the removal log".to_string()),
+    ] {
+        if let Some(other) = finals.insert(path.clone(), what.clone()) {
+            return Err(refuse(
+                &path,
+                format!("{what} and {other} would both be written here"),
+            ));
+        }
+    }
+    for input in &corpus.inputs {
+        if input.path == Path::new("-") {
+            continue;
+        }
+        let in_abs = absolute(&input.path);
+        if let Some(what) = finals.get(&in_abs) {
+            return Err(refuse(
+                &input.path,
+                format!("{what} would overwrite this input"),
+            ));
+        }
+        if let Some(root) = input
+            .root
+            .as_ref()
+            .filter(|r| log_abs.starts_with(absolute(r)))
+        {
+            return Err(refuse(
+                &log,
+                format!(
+                    "the removal log would be inside the input {}",
+                    root.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The nearest existing ancestor of `p`, when it is not a folder (so `p`
+/// cannot be created).
+pub(super) fn non_folder_ancestor(p: &Path) -> Option<PathBuf> {
+    let mut cur = p.parent();
+    while let Some(dir) = cur.filter(|d| !d.as_os_str().is_empty()) {
+        match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => return None,
+            Ok(_) => return Some(dir.to_path_buf()),
+            Err(_) => cur = dir.parent(),
+        }
+    }
+    None
+}
+
+pub(super) fn absolute(p: &Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    // not there yet: canonicalise the nearest existing parent
+    let mut existing = p.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match existing.file_name() {
+            Some(n) => rest.push(n.to_os_string()),
+            None => break,
+        }
+        if !existing.pop() {
+            break;
+        }
+    }
+    let mut base = if existing.as_os_str().is_empty() {
+        std::env::current_dir().unwrap_or_default()
+    } else {
+        existing.canonicalize().unwrap_or(existing)
+    };
+    for n in rest.into_iter().rev() {
+        base.push(n);
+    }
+    base
+}
+
+/// The removal log's path.
+pub(super) fn log_path(opts: &CleanOptions) -> PathBuf {
+    opts.log
+        .clone()
+        .unwrap_or_else(|| opts.out.join("removed.jsonl"))
+}
+
+/// How the removal log is written.
+pub(super) enum LogTarget {
+    /// Written to `tmp` (on the log's file system) and renamed to `fin`.
+    Staged { tmp: PathBuf, fin: PathBuf },
+    /// A device or pipe (`/dev/stdout`): written to directly, before any
+    /// rename, as it cannot be replaced.
+    Direct(PathBuf),
+}
+
+impl LogTarget {
+    pub(super) fn new(opts: &CleanOptions, staging: &Path) -> LogTarget {
+        let fin = log_path(opts);
+        if std::fs::metadata(&fin).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            return LogTarget::Direct(fin);
+        }
+        let tmp = if absolute(&fin).starts_with(absolute(&opts.out)) {
+            staging.join("removed.jsonl")
+        } else {
+            // A rename cannot cross file systems: stage it beside its place.
+            let name = fin
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            fin.with_file_name(format!(".{name}.neardup-tmp"))
+        };
+        LogTarget::Staged { tmp, fin }
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        match self {
+            LogTarget::Staged { fin, .. } | LogTarget::Direct(fin) => fin,
+        }
+    }
+}
+
+pub(super) fn write_all(
+    corpus: &Corpus,
+    plan: &Plan,
+    opts: &CleanOptions,
+    run: &Run,
+    staging: &Path,
+    log: &LogTarget,
+) -> Result<CleanSummary> {
+    let files_dir = staging.join("files");
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut files = Vec::with_capacity(corpus.inputs.len());
+    for (idx, (input, docs)) in corpus.inputs.iter().zip(docs_by_input(corpus)).enumerate() {
+        run.check()?;
+        let body: Option<Vec<u8>> = match input.format {
+            Format::Text => match docs.first() {
+                Some(&d) if !plan.drop_doc[d] => {
+                    let text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
+                    let mut bytes = Vec::with_capacity(text.len() + input.bom);
+                    if input.bom > 0 {
+                        bytes.extend_from_slice(bom_bytes(input.encoding.name()));
+                    }
+                    bytes.extend(input.encoding.encode(&text));
+                    Some(bytes)
+                }
+                _ => None,
+            },
+            Format::Jsonl => Some(rewrite_jsonl(corpus, plan, idx, &docs, &opts.text_field)?),
+        };
+        let mut output = None;
+        if let Some(body) = body {
+            let body = compress(&input.path, body, input.compression)?;
+            let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
+            write_file(&tmp, &body, &fin)?;
+            staged.push((tmp, fin));
+            output = Some(manifest::RawPath(input.rel.clone()));
+            if let Some(on_staged) = run.on_staged {
+                on_staged(staged.len());
+            }
+        }
+        let stdin = input.path == Path::new("-");
+        files.push(manifest::ManifestFile {
+            input: manifest::RawPath(if stdin {
+                input.path.clone()
+            } else {
+                std_absolute(&input.path)
+            }),
+            name: input.path.display().to_string(),
+            output,
+            format: match input.format {
+                Format::Text => "text",
+                Format::Jsonl => "jsonl",
+            }
+            .into(),
+            documents: docs.len(),
+            size: if stdin {
+                None
+            } else {
+                Some(
+                    std::fs::metadata(&input.path)
+                        .map_err(|e| Error::io(&input.path, e))?
+                        .len(),
+                )
+            },
+        });
+    }
+
+    let files_written = staged.len();
+    let mut log_body = Vec::new();
+    for r in &plan.removals {
+        serde_json::to_writer(&mut log_body, r)
+            .map_err(|e| Error::io(log.path(), std::io::Error::other(e)))?;
+        log_body.push(b'\n');
+    }
+    if let LogTarget::Staged { tmp, fin } = log {
+        write_file(tmp, &log_body, fin)?;
+    }
+
+    let manifest_final = opts.out.join(manifest::MANIFEST);
+    let manifest_tmp = staging.join(manifest::MANIFEST);
+    let default_ingest = IngestOptions {
+        text_field: opts.text_field.clone(),
+        ..IngestOptions::default()
+    };
+    let (inputs, ingest) = match run.source {
+        Some(src) => (
+            src.inputs
+                .iter()
+                .map(|p| {
+                    manifest::RawPath(if p == Path::new("-") {
+                        p.clone()
+                    } else {
+                        std_absolute(p)
+                    })
+                })
+                .collect(),
+            &src.ingest,
+        ),
+        None => (Vec::new(), &default_ingest),
+    };
+    let log_abs = std_absolute(log.path());
+    let manifest = manifest::Manifest {
+        schema: manifest::SCHEMA.into(),
+        inputs,
+        options: manifest::ManifestOptions::new(ingest, &opts.scan),
+        log: manifest::RawPath(
+            log_abs
+                .strip_prefix(std_absolute(&opts.out))
+                .map_or(log_abs.clone(), Path::to_path_buf),
+        ),
+        files,
+    };
+    let mut body = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| Error::io(&manifest_final, std::io::Error::other(e)))?;
+    body.push(b'\n');
+    write_file(&manifest_tmp, &body, &manifest_final)?;
+
+    // Last chance to stop with nothing changed.
+    run.check()?;
+    if let LogTarget::Direct(fin) = log {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(fin)
+            .map_err(|e| Error::io(fin, e))?;
+        f.write_all(&log_body)
+            .and_then(|()| f.flush())
+            .map_err(|e| Error::io(fin, e))?;
+    }
+    // Every file is complete on disk: now give them their final names. An
+    // older manifest goes first, so that a run that dies halfway through
+    // leaves no manifest and `verify` does not vouch for a mix.
+    match std::fs::remove_file(&manifest_final) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::io(&manifest_final, e))
+        }
+        _ => {}
+    }
+    if let LogTarget::Staged { tmp, fin } = log {
+        staged.push((tmp.clone(), fin.clone()));
+    }
+    staged.push((manifest_tmp, manifest_final));
+    for (tmp, fin) in &staged {
+        if let Some(parent) = fin.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        std::fs::rename(tmp, fin).map_err(|e| Error::io(fin, e))?;
+    }
+    let _ = std::fs::remove_dir_all(staging);
+    let bytes_removed = corpus
+        .docs
+        .iter()
+        .enumerate()
+        .map(|(d, doc)| {
+            if plan.drop_doc[d] {
+                doc.text.len() as u64
+            } else {
+                plan.cuts[d].iter().map(|r| r.len() as u64).sum()
+            }
+        })
+        .sum();
+    Ok(CleanSummary {
+        files_written,
+        documents_removed: plan.drop_doc.iter().filter(|&&x| x).count(),
+        blocks_removed: plan.removals.iter().filter(|r| r.reason == "block").count(),
+        bytes_removed,
+        log: log.path().to_path_buf(),
+    })
+}
+
+/// The documents of each input, in order.
+pub(crate) fn docs_by_input(corpus: &Corpus) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); corpus.inputs.len()];
+    for (d, doc) in corpus.docs.iter().enumerate() {
+        out[doc.input].push(d);
+    }
+    out
+}
+
+/// `p` made absolute without resolving links, as the manifest records it.
+pub(super) fn std_absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+pub(super) fn bom_bytes(encoding: &str) -> &'static [u8] {
+    match encoding {
+        "UTF-16LE" => &[0xFF, 0xFE],
+        "UTF-16BE" => &[0xFE, 0xFF],
+        _ => &[0xEF, 0xBB, 0xBF],
+    }
+}
+
+/// Re-reads a JSONL input and writes it back without removed records, with
+/// cut text fields; untouched lines are copied verbatim.
+pub(super) fn rewrite_jsonl(
+    corpus: &Corpus,
+    plan: &Plan,
+    idx: usize,
+    docs: &[usize],
+    field: &str,
+) -> Result<Vec<u8>> {
+    let input = &corpus.inputs[idx];
+    let raw = std::fs::read(&input.path).map_err(|e| Error::io(&input.path, e))?;
+    let (_, bytes) = crate::corpus::decompress_bytes(&input.path, raw)?;
+    let text = crate::corpus::decode_as(&input.path, &bytes, input.encoding)?;
+    let mut by_line: Vec<(u64, usize)> = docs
+        .iter()
+        .map(|&d| (corpus.docs[d].record.unwrap_or(0), d))
+        .collect();
+    by_line.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let lineno = i as u64 + 1;
+        let doc = by_line
+            .binary_search_by_key(&lineno, |&(l, _)| l)
+            .ok()
+            .map(|p| by_line[p].1);
+        match doc {
+            Some(d) if plan.drop_doc[d] => {}
+            Some(d) if !plan.cuts[d].is_empty() => {
+                let body = line.trim_end_matches(['\n', '\r']);
+                let mut value: serde_json::Value =
+                    serde_json::from_str(body).map_err(|e| Error::Jsonl {
+                        loc: crate::Location::line(&input.path, lineno),
+                        reason: format!("changed since it was read: {e}"),
+                    })?;
+                let new_text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
+                if let Some(obj) = value.as_object_mut() {
+                    obj.insert(field.to_string(), serde_json::Value::String(new_text));
+                }
+                out.push_str(&value.to_string());
+                out.push('\n');
+            }
+            _ => out.push_str(line),
+        }
+    }
+    let mut body = Vec::with_capacity(out.len() + input.bom);
+    if input.bom > 0 {
+        body.extend_from_slice(bom_bytes(input.encoding.name()));
+    }
+    body.extend(input.encoding.encode(&out));
+    Ok(body)
+}
+
+pub(super) fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {
+    match c {
+        Compression::None => Ok(body),
+        Compression::Gzip => {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            enc.write_all(&body).map_err(|e| Error::io(path, e))?;
+            enc.finish().map_err(|e| Error::io(path, e))
+        }
+        Compression::Zstd => Ok(ruzstd::encoding::compress_to_vec(
+            &body[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        )),
+    }
+}
+
+/// Writes a staged file; errors name `shown`, the file's final name (where
+/// it was going is what the user knows).
+pub(super) fn write_file(path: &Path, body: &[u8], shown: &Path) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(shown, e))?;
+    }
+    let mut f = std::fs::File::create(path).map_err(|e| Error::io(shown, e))?;
+    f.write_all(body).map_err(|e| Error::io(shown, e))?;
+    f.sync_all().map_err(|e| Error::io(shown, e))
+}

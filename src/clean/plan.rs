@@ -1,0 +1,511 @@
+//! What `clean` removes: the plan (documents to drop, byte ranges to cut,
+//! the removal log) built from a report and further detection rounds on the
+//! text the cuts leave, and the no-loss check it must pass before anything
+//! is written.
+
+use super::*;
+
+/// What to do with every document.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Per document: removed whole.
+    pub drop_doc: Vec<bool>,
+    /// Per document: byte ranges of its text to cut, sorted and disjoint.
+    pub cuts: Vec<Vec<Range<usize>>>,
+    /// The log.
+    pub removals: Vec<Removal>,
+}
+
+/// `[start, end)` of a range of a document's text in log coordinates: of
+/// the file for text files, of the text field for JSONL records.
+pub(super) fn byte_span(corpus: &Corpus, doc: usize, range: &Range<usize>) -> [u64; 2] {
+    let d = &corpus.docs[doc];
+    let input = corpus.input_of(d);
+    [
+        input.file_offset(&d.text, range.start),
+        input.file_offset(&d.text, range.end),
+    ]
+}
+
+pub(super) fn place(corpus: &Corpus, doc: usize, range: &Range<usize>) -> Place {
+    let d = &corpus.docs[doc];
+    let input = corpus.input_of(d);
+    let text = &d.text;
+    let (lines, bytes) = match input.format {
+        Format::Jsonl => {
+            let r = d.record.unwrap_or(0);
+            ([r, r], [range.start as u64, range.end as u64])
+        }
+        Format::Text => (
+            [
+                line_of(text, range.start),
+                line_of(text, range.end.saturating_sub(1).max(range.start)),
+            ],
+            [
+                input.file_offset(text, range.start),
+                input.file_offset(text, range.end),
+            ],
+        ),
+    };
+    Place {
+        doc: d.id.clone(),
+        path: input.path.display().to_string(),
+        record: d.record,
+        lines,
+        bytes,
+    }
+}
+
+/// Rounds of block detection on the cleaned text: the first uses the
+/// report; each later one finds what the cuts left repeated (a paragraph
+/// that copies B, C and D have but the kept copy A lacks stays in all
+/// three after the first round, and goes from C and D in the second).
+pub const MAX_ROUNDS: usize = 3;
+
+/// A removal decided in one round, in that round's coordinates.
+pub(super) struct Piece {
+    reason: &'static str,
+    cluster: usize,
+    doc: usize,
+    range: Range<usize>,
+    kept_doc: usize,
+    kept_range: Range<usize>,
+    similarity: f64,
+    containment: f64,
+}
+
+/// Decides what to remove: the report's clusters, then further rounds of
+/// block detection on the text the cuts leave ([`MAX_ROUNDS`]).
+///
+/// # Errors
+///
+/// Invalid scan options (they were valid for the report, so in practice none).
+pub fn plan(corpus: &Corpus, report: &Report, opts: &CleanOptions) -> Result<Plan> {
+    plan_run(corpus, report, opts, &Run::default())
+}
+
+pub(super) fn plan_run(
+    corpus: &Corpus,
+    report: &Report,
+    opts: &CleanOptions,
+    run: &Run,
+) -> Result<Plan> {
+    let n = corpus.docs.len();
+    let mut plan = Plan {
+        drop_doc: vec![false; n],
+        cuts: vec![Vec::new(); n],
+        removals: Vec::new(),
+    };
+    let mut protected: Vec<Vec<Range<usize>>> = vec![Vec::new(); n];
+    let pieces = round_pieces(corpus, report, opts, &mut plan.drop_doc, &mut protected);
+    let mut in_blocks = vec![false; n];
+    for c in report
+        .clusters
+        .iter()
+        .filter(|c| c.kind == ClusterKind::Block)
+    {
+        for m in &c.members {
+            in_blocks[m.doc_index] = true;
+        }
+    }
+    add_pieces(
+        corpus,
+        &mut plan,
+        &protected,
+        pieces,
+        |_, r| vec![r],
+        1,
+        opts,
+    );
+    for round in 2..=MAX_ROUNDS {
+        run.check()?;
+        // Only documents with block copies can hold a leftover repeat.
+        let view = view_of(corpus, &plan, &in_blocks);
+        let mut so = opts.scan.clone();
+        so.level = Level::Block;
+        let rep = pipeline::scan(&view, &so, &NoProgress)?;
+        if rep.clusters.is_empty() {
+            break;
+        }
+        let mut no_drop = vec![false; n];
+        let mut prot_view: Vec<Vec<Range<usize>>> = vec![Vec::new(); n];
+        let pieces = round_pieces(&view, &rep, opts, &mut no_drop, &mut prot_view);
+        let cuts_before = plan.cuts.clone();
+        let map = |d: usize, r: Range<usize>| view_to_orig(&cuts_before[d], r);
+        for (d, ranges) in prot_view.into_iter().enumerate() {
+            for r in ranges {
+                protected[d].extend(map(d, r));
+            }
+        }
+        let before = plan.removals.len();
+        add_pieces(corpus, &mut plan, &protected, pieces, map, round, opts);
+        if plan.removals.len() == before {
+            break;
+        }
+    }
+    Ok(plan)
+}
+
+/// The corpus as the cuts so far leave it; documents not `included`, and
+/// dropped ones, are empty.
+pub(super) fn view_of(corpus: &Corpus, plan: &Plan, included: &[bool]) -> Corpus {
+    Corpus {
+        inputs: corpus.inputs.clone(),
+        docs: corpus
+            .docs
+            .iter()
+            .enumerate()
+            .map(|(d, doc)| {
+                let text = if included[d] && !plan.drop_doc[d] {
+                    apply_cuts(&doc.text, &plan.cuts[d])
+                } else {
+                    String::new()
+                };
+                crate::corpus::Document {
+                    id: doc.id.clone(),
+                    input: doc.input,
+                    record: doc.record,
+                    offset: doc.offset,
+                    text,
+                }
+            })
+            .collect(),
+        skipped: Vec::new(),
+    }
+}
+
+/// Maps a range of the text left after `cuts` back to the original text
+/// (one range per uncut stretch it spans).
+pub(super) fn view_to_orig(cuts: &[Range<usize>], r: Range<usize>) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let (mut orig, mut view) = (0usize, 0usize);
+    let mut segs: Vec<Range<usize>> = Vec::new();
+    for c in cuts {
+        segs.push(orig..c.start);
+        orig = c.end;
+    }
+    segs.push(orig..usize::MAX);
+    for seg in segs {
+        let len = seg.end.saturating_sub(seg.start);
+        let (vs, ve) = (view, view.saturating_add(len));
+        let (s, e) = (r.start.max(vs), r.end.min(ve));
+        if s < e {
+            out.push(seg.start + (s - vs)..seg.start + (e - vs));
+        }
+        view = ve;
+        if view >= r.end {
+            break;
+        }
+    }
+    out
+}
+
+/// Removals one report implies, in the report's coordinates; marks dropped
+/// documents and records the kept copies, which no cut may touch.
+pub(super) fn round_pieces(
+    corpus: &Corpus,
+    report: &Report,
+    opts: &CleanOptions,
+    drop_doc: &mut [bool],
+    protected: &mut [Vec<Range<usize>>],
+) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    for c in report
+        .clusters
+        .iter()
+        .filter(|c| c.kind == ClusterKind::Document)
+    {
+        let k = &c.members[c.keep];
+        for (i, m) in c.members.iter().enumerate() {
+            if i == c.keep || m.similarity < opts.scan.threshold || drop_doc[m.doc_index] {
+                continue;
+            }
+            drop_doc[m.doc_index] = true;
+            pieces.push(Piece {
+                reason: "document",
+                cluster: c.id,
+                doc: m.doc_index,
+                range: m.text_range.clone(),
+                kept_doc: k.doc_index,
+                kept_range: k.text_range.clone(),
+                similarity: m.similarity,
+                containment: m.similarity,
+            });
+        }
+    }
+    for c in report
+        .clusters
+        .iter()
+        .filter(|c| c.kind == ClusterKind::Block)
+    {
+        let k = &c.members[c.keep];
+        protected[k.doc_index].push(k.text_range.clone());
+    }
+    let jobs: Vec<(&Cluster, &Member)> = report
+        .clusters
+        .iter()
+        .filter(|c| c.kind == ClusterKind::Block)
+        .flat_map(|c| {
+            c.members
+                .iter()
+                .enumerate()
+                .filter(move |(i, _)| *i != c.keep)
+                .map(move |(_, m)| (c, m))
+        })
+        .filter(|(_, m)| !drop_doc[m.doc_index])
+        .collect();
+    let blocks: Vec<Vec<Piece>> = jobs
+        .par_iter()
+        .map(|&(c, m)| block_pieces(corpus, c, m, opts))
+        .collect();
+    pieces.extend(blocks.into_iter().flatten());
+    pieces
+}
+
+/// Turns pieces into cuts and log lines, in original coordinates: mapped
+/// with `map`, minus protected (kept) text and what is already cut.
+///
+/// What a block piece finally removes can be less than the piece (kept or
+/// already cut text taken out of it), so its containment is measured again
+/// on exactly that text against the kept copy's text, both from the input,
+/// as `verify` will measure it; a remainder below the threshold stays.
+pub(super) fn add_pieces<F>(
+    corpus: &Corpus,
+    plan: &mut Plan,
+    protected: &[Vec<Range<usize>>],
+    pieces: Vec<Piece>,
+    map: F,
+    round: usize,
+    opts: &CleanOptions,
+) where
+    F: Fn(usize, Range<usize>) -> Vec<Range<usize>>,
+{
+    let mut kept_norm: std::collections::HashMap<(usize, usize, usize), Vec<char>> =
+        std::collections::HashMap::new();
+    for p in pieces {
+        let hull =
+            |v: &[Range<usize>]| -> Option<Range<usize>> { Some(v.first()?.start..v.last()?.end) };
+        let Some(kept) = hull(&map(p.kept_doc, p.kept_range.clone())) else {
+            continue;
+        };
+        let ranges: Vec<Range<usize>> = if p.reason == "document" {
+            vec![p.range.clone()]
+        } else {
+            map(p.doc, p.range.clone())
+                .into_iter()
+                .flat_map(|r| subtract(r, &protected[p.doc]))
+                .flat_map(|r| subtract(r, &plan.cuts[p.doc]))
+                .filter(|r| !r.is_empty())
+                .collect()
+        };
+        let Some(removed) = hull(&ranges) else {
+            continue;
+        };
+        let (mut similarity, mut containment) = (p.similarity, p.containment);
+        if p.reason == "block" {
+            let text = &corpus.docs[p.doc].text;
+            let cut_text: String = ranges.iter().map(|r| &text[r.clone()]).collect();
+            let a = normalize(&cut_text, &opts.scan.normalize).chars;
+            let b = kept_norm
+                .entry((p.kept_doc, kept.start, kept.end))
+                .or_insert_with(|| {
+                    let kt = &corpus.docs[p.kept_doc].text[kept.clone()];
+                    normalize(kt, &opts.scan.normalize).chars
+                });
+            let lcs = align::lcs_len(&a, b);
+            // as `align::containment`, which `verify` uses
+            let c = if a.is_empty() {
+                1.0
+            } else {
+                lcs as f64 / a.len() as f64
+            };
+            if c + 1e-9 < opts.scan.blocks.threshold {
+                continue;
+            }
+            containment = round4(c);
+            similarity = round4(lcs as f64 / a.len().max(b.len()).max(1) as f64);
+        }
+        let bytes_removed = ranges.iter().map(|r| r.len() as u64).sum();
+        let spans = if ranges.len() > 1 {
+            ranges.iter().map(|r| byte_span(corpus, p.doc, r)).collect()
+        } else {
+            Vec::new()
+        };
+        if p.reason == "block" {
+            let mut cuts = std::mem::take(&mut plan.cuts[p.doc]);
+            cuts.extend(ranges);
+            plan.cuts[p.doc] = merge_ranges(cuts);
+        }
+        plan.removals.push(Removal {
+            reason: p.reason,
+            cluster: p.cluster,
+            round,
+            removed: place(corpus, p.doc, &removed),
+            spans,
+            kept: place(corpus, p.kept_doc, &kept),
+            similarity,
+            containment,
+            bytes_removed,
+        });
+    }
+}
+
+/// The parts of one non-kept block copy that may be cut, snapped to lines.
+pub(super) fn block_pieces(
+    corpus: &Corpus,
+    c: &Cluster,
+    m: &Member,
+    opts: &CleanOptions,
+) -> Vec<Piece> {
+    let k = &c.members[c.keep];
+    let kdoc = &corpus.docs[k.doc_index].text;
+    let mdoc = &corpus.docs[m.doc_index].text;
+    let knorm = normalize(kdoc, &opts.scan.normalize);
+    let mnorm = normalize(mdoc, &opts.scan.normalize);
+    let kchars = &knorm.chars[k.norm_range.clone()];
+    let mchars = &mnorm.chars[m.norm_range.clone()];
+    let mut out = Vec::new();
+    for r in align::covered_ranges(mchars, kchars, MAX_UNMATCHED) {
+        if r.len() < MIN_PIECE {
+            continue;
+        }
+        let piece = &mchars[r.clone()];
+        let lcs = align::lcs_len(piece, kchars);
+        let containment = lcs as f64 / piece.len() as f64;
+        if containment < opts.scan.blocks.threshold {
+            continue;
+        }
+        let (s, e) = (m.norm_range.start + r.start, m.norm_range.start + r.end);
+        let raw = mnorm.source_range(mdoc, s, e);
+        out.push(Piece {
+            reason: "block",
+            cluster: c.id,
+            doc: m.doc_index,
+            range: snap_to_lines(mdoc, raw),
+            kept_doc: k.doc_index,
+            kept_range: k.text_range.clone(),
+            similarity: round4(lcs as f64 / piece.len().max(kchars.len()) as f64),
+            containment: round4(containment),
+        });
+    }
+    out
+}
+
+pub(super) fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Widens a cut to whole lines when only whitespace lies between it and the
+/// line's ends, taking the line break along when whole lines go.
+pub fn snap_to_lines(text: &str, r: Range<usize>) -> Range<usize> {
+    let bytes = text.as_bytes();
+    let line_start = bytes[..r.start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let line_end = bytes[r.end..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |p| r.end + p);
+    let start_ok = text[line_start..r.start].trim().is_empty();
+    let end_ok = text[r.end..line_end].trim().is_empty();
+    match (start_ok, end_ok) {
+        // whole lines: take the indentation and the line break too
+        (true, true) => line_start..(line_end + 1).min(text.len()),
+        // the rest of a line: take its trailing spaces
+        (false, true) => r.start..line_end,
+        _ => r,
+    }
+}
+
+/// `r` minus the `holes`.
+pub(super) fn subtract(r: Range<usize>, holes: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut parts = vec![r];
+    for h in holes {
+        let mut next = Vec::new();
+        for p in parts {
+            if h.end <= p.start || h.start >= p.end {
+                next.push(p);
+                continue;
+            }
+            if p.start < h.start {
+                next.push(p.start..h.start);
+            }
+            if h.end < p.end {
+                next.push(h.end..p.end);
+            }
+        }
+        parts = next;
+    }
+    parts
+}
+
+pub(super) fn merge_ranges(mut v: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    v.sort_by_key(|r| (r.start, r.end));
+    let mut out: Vec<Range<usize>> = Vec::with_capacity(v.len());
+    for r in v {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// `text` without the `cuts`.
+pub fn apply_cuts(text: &str, cuts: &[Range<usize>]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for c in cuts {
+        out.push_str(&text[pos..c.start]);
+        pos = c.end;
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+/// Checks the plan before anything is written: no byte lost, every removal justified.
+///
+/// # Errors
+///
+/// [`Error::Verify`] naming the first document or removal that does not add up.
+pub fn check_plan(corpus: &Corpus, plan: &Plan, opts: &CleanOptions) -> Result<()> {
+    for (d, doc) in corpus.docs.iter().enumerate() {
+        let removed: usize = if plan.drop_doc[d] {
+            doc.text.len()
+        } else {
+            plan.cuts[d].iter().map(|r| r.len()).sum()
+        };
+        let kept = if plan.drop_doc[d] {
+            0
+        } else {
+            apply_cuts(&doc.text, &plan.cuts[d]).len()
+        };
+        if kept + removed != doc.text.len() {
+            return Err(Error::Verify {
+                path: doc.id.clone(),
+                reason: format!(
+                    "{kept} bytes kept + {removed} removed != {} read",
+                    doc.text.len()
+                ),
+            });
+        }
+    }
+    for r in &plan.removals {
+        let limit = if r.reason == "document" {
+            opts.scan.threshold
+        } else {
+            opts.scan.blocks.threshold
+        };
+        if r.containment + 1e-9 < limit {
+            return Err(Error::Verify {
+                path: r.removed.path.clone(),
+                reason: format!(
+                    "removal at lines {}-{} is only {:.3} contained in its kept copy",
+                    r.removed.lines[0], r.removed.lines[1], r.containment
+                ),
+            });
+        }
+    }
+    Ok(())
+}
