@@ -411,7 +411,13 @@ fn lsh_band_10k(bencher: Bencher) {
     bencher
         .counter(BytesCount::new(s.text_bytes))
         .counter(ItemsCount::new(LSH_DOCS))
-        .bench(|| lsh::band_candidates(black_box(&s.sigs), PERMS, &s.docs, params));
+        .bench(|| {
+            let flat = lsh::Flat {
+                values: black_box(&s.sigs),
+                perms: PERMS,
+            };
+            lsh::band_candidates(&flat, &s.docs, params)
+        });
 }
 
 /// Banding with the default derived from threshold 0.8 (more, shorter bands).
@@ -422,7 +428,13 @@ fn lsh_band_10k_derived(bencher: Bencher) {
     bencher
         .counter(BytesCount::new(s.text_bytes))
         .counter(ItemsCount::new(LSH_DOCS))
-        .bench(|| lsh::band_candidates(black_box(&s.sigs), PERMS, &s.docs, params));
+        .bench(|| {
+            let flat = lsh::Flat {
+                values: black_box(&s.sigs),
+                perms: PERMS,
+            };
+            lsh::band_candidates(&flat, &s.docs, params)
+        });
 }
 
 // ---------------------------------------------------------------------------

@@ -90,11 +90,40 @@ impl LshParams {
     }
 }
 
+/// The signature of each document, however they are stored.
+pub trait Signatures: Sync {
+    /// The signature of document `doc`.
+    fn signature(&self, doc: u32) -> &[u32];
+}
+
+/// One boxed signature per document (what the streaming scan builds as it
+/// reads: no second, flat copy).
+impl Signatures for Vec<Box<[u32]>> {
+    fn signature(&self, doc: u32) -> &[u32] {
+        &self[doc as usize]
+    }
+}
+
+/// Signatures stored back to back, `perms` values per document.
+#[derive(Debug, Clone, Copy)]
+pub struct Flat<'a> {
+    /// All values.
+    pub values: &'a [u32],
+    /// Values per document.
+    pub perms: usize,
+}
+
+impl Signatures for Flat<'_> {
+    fn signature(&self, doc: u32) -> &[u32] {
+        let d = doc as usize;
+        &self.values[d * self.perms..(d + 1) * self.perms]
+    }
+}
+
 /// Candidate pairs `(a, b)`, `a < b`, sorted and unique, among the
-/// documents listed in `docs`; `sigs` holds `perms` values per document.
-pub fn band_candidates(
-    sigs: &[u32],
-    perms: usize,
+/// documents listed in `docs`.
+pub fn band_candidates<S: Signatures + ?Sized>(
+    sigs: &S,
     docs: &[u32],
     params: LshParams,
 ) -> Vec<(u32, u32)> {
@@ -105,7 +134,7 @@ pub fn band_candidates(
             let mut keys: Vec<(u64, u32)> = docs
                 .iter()
                 .map(|&d| {
-                    let row = &sigs[d as usize * perms + lo..d as usize * perms + lo + params.rows];
+                    let row = &sigs.signature(d)[lo..lo + params.rows];
                     (hash_row(row, band as u64), d)
                 })
                 .collect();
@@ -207,7 +236,11 @@ mod tests {
     fn equal_bands_are_candidates() {
         let perms = 4;
         let sigs = vec![1, 2, 3, 4, /**/ 1, 2, 9, 9, /**/ 7, 7, 7, 7];
-        let c = band_candidates(&sigs, perms, &[0, 1, 2], LshParams { bands: 2, rows: 2 });
+        let flat = Flat {
+            values: &sigs,
+            perms,
+        };
+        let c = band_candidates(&flat, &[0, 1, 2], LshParams { bands: 2, rows: 2 });
         assert_eq!(c, vec![(0, 1)]);
     }
 

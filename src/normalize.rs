@@ -73,34 +73,43 @@ impl NormText {
 
 /// Normalises `text`.
 pub fn normalize(text: &str, opts: &NormalizeOptions) -> NormText {
-    let mut out = NormText {
-        chars: Vec::with_capacity(text.len() / 2),
-        orig: Vec::with_capacity(text.len() / 2),
-        gap_before: Vec::with_capacity(text.len() / 2),
-    };
+    let mut out = NormText::default();
+    normalize_into(text, opts, &mut out);
+    out
+}
+
+/// [`normalize`] into `out`, reusing its buffers (for hot loops over many
+/// documents).
+pub fn normalize_into(text: &str, opts: &NormalizeOptions, out: &mut NormText) {
+    out.chars.clear();
+    out.orig.clear();
+    out.gap_before.clear();
+    // at most one character per byte; CJK text needs a third of that
+    let guess = text.len() / 2;
+    out.chars.reserve(guess);
+    out.orig.reserve(guess);
+    out.gap_before.reserve(guess);
     let mut space = GAP_NONE;
     for (off, ch) in text.char_indices() {
-        if ch == '\n' {
-            space = GAP_LINE;
-            continue;
-        }
-        if ch.is_whitespace() || is_invisible(ch) {
+        // The common cases first: ASCII, then CJK ideographs, which need no
+        // table lookup at all.
+        let c = if ch.is_ascii() {
+            if ch == '\n' {
+                space = GAP_LINE;
+                continue;
+            }
+            if ch.is_whitespace() {
+                space = space.max(GAP_SPACE);
+                continue;
+            }
+            ch.to_ascii_lowercase()
+        } else if is_cjk_ideograph(ch) {
+            ch
+        } else if ch.is_whitespace() || is_invisible(ch) {
             space = space.max(GAP_SPACE);
             continue;
-        }
-        let off = off as u32;
-        let mut push = |c: char, out: &mut NormText| {
-            out.chars.push(c);
-            out.orig.push(off);
-            out.gap_before.push(space);
-            space = GAP_NONE;
-        };
-        if ch.is_ascii() {
-            push(ch.to_ascii_lowercase(), &mut out);
-        } else if is_cjk_ideograph(ch) {
-            push(ch, &mut out);
         } else if let Some(p) = cjk_punct(ch) {
-            push(p, &mut out);
+            p
         } else {
             for c in std::iter::once(ch).nfkc() {
                 if c.is_whitespace() {
@@ -108,15 +117,22 @@ pub fn normalize(text: &str, opts: &NormalizeOptions) -> NormText {
                 }
                 let c = cjk_punct(c).unwrap_or(c);
                 for l in c.to_lowercase() {
-                    push(l, &mut out);
+                    out.chars.push(l);
+                    out.orig.push(off as u32);
+                    out.gap_before.push(space);
+                    space = GAP_NONE;
                 }
             }
-        }
+            continue;
+        };
+        out.chars.push(c);
+        out.orig.push(off as u32);
+        out.gap_before.push(space);
+        space = GAP_NONE;
     }
     if opts.mask_fold {
-        fold_masks(&mut out);
+        fold_masks(out);
     }
-    out
 }
 
 /// Zero-width characters that scraped text is full of and that carry no text.

@@ -24,7 +24,7 @@ use crate::cluster::{Keep, UnionFind};
 use crate::corpus::{line_of, Corpus, Document, Format, TextKept};
 use crate::error::{Error, Result};
 use crate::lsh::{self, LshParams};
-use crate::normalize::{normalize, NormText, NormalizeOptions};
+use crate::normalize::{normalize, normalize_into, NormText, NormalizeOptions};
 use crate::report::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
 use crate::shingle::{shingle_into, ShingleOptions, DEFAULT_CHAR_NGRAM};
 use crate::signature::{hamming, simhash, MinHasher};
@@ -255,20 +255,25 @@ pub fn scan_documents_streaming(
     progress.stage("read+sketch", 0);
     let (corpus, per_doc) = crate::corpus::read_corpus_with(paths, ingest, TextKept::No, |doc| {
         progress.advance(1);
-        let mut buf = Vec::new();
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
         let mut sig = vec![0u32; sk.sig_len()].into_boxed_slice();
-        let s = sk.sketch(&doc.text, &mut buf, &mut sig);
+        let s = BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => sk.sketch(&doc.text, &mut buf, &mut sig),
+            Err(_) => sk.sketch(&doc.text, &mut Vec::new(), &mut sig),
+        });
         (s, sig)
     })?;
     progress.finish();
     let mut sketches = Sketches {
         sketch: Vec::with_capacity(per_doc.len()),
-        sigs: Vec::with_capacity(per_doc.len() * sk.sig_len()),
+        sigs: Vec::with_capacity(per_doc.len()),
         perms: sk.sig_len(),
     };
     for (s, sig) in per_doc {
         sketches.sketch.push(s);
-        sketches.sigs.extend_from_slice(&sig);
+        sketches.sigs.push(sig);
     }
     let clusters = document_level(&corpus, &Texts::Reload(ingest), &sketches, opts, progress)?;
     let mut clusters = clusters;
@@ -336,10 +341,10 @@ struct Sketch {
 }
 
 /// Sketches of every document: summaries and, for MinHash, the signatures
-/// (`perms` values per document, flat).
+/// (`perms` values each; empty for SimHash).
 struct Sketches {
     sketch: Vec<Sketch>,
-    sigs: Vec<u32>,
+    sigs: Vec<Box<[u32]>>,
     perms: usize,
 }
 
@@ -368,8 +373,26 @@ impl<'a> Sketcher<'a> {
     }
 
     fn sketch(&self, text: &str, buf: &mut Vec<u64>, sig: &mut [u32]) -> Sketch {
-        let norm = normalize(text, &self.opts.normalize);
-        shingle_into(&norm, &self.opts.shingle, buf);
+        // One normalisation buffer per worker thread: no allocation per document.
+        thread_local! {
+            static NORM: std::cell::RefCell<NormText> = std::cell::RefCell::new(NormText::default());
+        }
+        NORM.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut norm) => self.sketch_with(text, buf, sig, &mut norm),
+            Err(_) => self.sketch_with(text, buf, sig, &mut NormText::default()),
+        })
+    }
+
+    fn sketch_with(
+        &self,
+        text: &str,
+        buf: &mut Vec<u64>,
+        sig: &mut [u32],
+        norm: &mut NormText,
+    ) -> Sketch {
+        normalize_into(text, &self.opts.normalize, norm);
+        let norm = &*norm;
+        shingle_into(norm, &self.opts.shingle, buf);
         let simhash = if self.minhash {
             if self.opts.method == Method::Oph {
                 self.hasher.sign_oph_into(buf, sig);
@@ -391,24 +414,16 @@ impl<'a> Sketcher<'a> {
 fn sketch_corpus(docs: &[Document], opts: &ScanOptions, progress: &dyn Progress) -> Sketches {
     let sk = Sketcher::new(opts);
     let perms = sk.sig_len();
-    let mut sigs = vec![0u32; docs.len() * perms];
     progress.stage("sketch", docs.len() as u64);
-    let sketch: Vec<Sketch> = if perms > 0 {
-        docs.par_iter()
-            .zip(sigs.par_chunks_mut(perms))
-            .map_init(Vec::new, |buf, (doc, sig)| {
-                progress.advance(1);
-                sk.sketch(&doc.text, buf, sig)
-            })
-            .collect()
-    } else {
-        docs.par_iter()
-            .map_init(Vec::new, |buf, doc| {
-                progress.advance(1);
-                sk.sketch(&doc.text, buf, &mut [])
-            })
-            .collect()
-    };
+    let (sketch, sigs): (Vec<Sketch>, Vec<Box<[u32]>>) = docs
+        .par_iter()
+        .map_init(Vec::new, |buf, doc| {
+            progress.advance(1);
+            let mut sig = vec![0u32; perms].into_boxed_slice();
+            let s = sk.sketch(&doc.text, buf, &mut sig);
+            (s, sig)
+        })
+        .unzip();
     progress.finish();
     Sketches {
         sketch,
@@ -447,7 +462,7 @@ fn document_level(
 
     progress.stage("candidates", 1);
     let cands = if sk.perms > 0 {
-        lsh::band_candidates(&sk.sigs, sk.perms, &reps, opts.lsh_params())
+        lsh::band_candidates(&sk.sigs, &reps, opts.lsh_params())
     } else {
         let hashes: Vec<u64> = sk.sketch.iter().map(|s| s.simhash).collect();
         lsh::hamming_candidates(&hashes, &reps, opts.max_hamming)
@@ -461,7 +476,7 @@ fn document_level(
         threshold: opts.threshold,
         jaccard_floor: jaccard_floor(opts),
     };
-    let sigs = (sk.perms > 0).then_some((&sk.sigs[..], sk.perms));
+    let sigs: Option<&dyn lsh::Signatures> = (sk.perms > 0).then_some(&sk.sigs);
     let pairs = verify::prefilter(&cands, &lens, sigs, &vopts);
     drop(cands);
     progress.finish();

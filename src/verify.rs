@@ -11,6 +11,7 @@
 use rayon::prelude::*;
 
 use crate::align;
+use crate::lsh::Signatures;
 use crate::signature::MinHasher;
 
 /// A verified near-duplicate pair.
@@ -37,7 +38,7 @@ pub struct VerifyOptions {
 pub fn prefilter(
     cands: &[(u32, u32)],
     lens: &[u32],
-    sigs: Option<(&[u32], usize)>,
+    sigs: Option<&dyn Signatures>,
     opts: &VerifyOptions,
 ) -> Vec<(u32, u32)> {
     cands
@@ -49,10 +50,8 @@ pub fn prefilter(
                 return false;
             }
             match sigs {
-                Some((sigs, perms)) if opts.jaccard_floor > 0.0 => {
-                    let sa = &sigs[a as usize * perms..(a as usize + 1) * perms];
-                    let sb = &sigs[b as usize * perms..(b as usize + 1) * perms];
-                    MinHasher::estimate(sa, sb) >= opts.jaccard_floor
+                Some(sigs) if opts.jaccard_floor > 0.0 => {
+                    MinHasher::estimate(sigs.signature(a), sigs.signature(b)) >= opts.jaccard_floor
                 }
                 _ => true,
             }
