@@ -238,7 +238,7 @@ pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Res
 /// sketched and its text dropped (JSONL streamed in batches); texts come
 /// back from the inputs only for the documents of candidate pairs and of
 /// clusters, a bounded batch at a time ([`VERIFY_BUDGET`]). Memory is about
-/// 600 bytes per document (the signature, a few counters, the id).
+/// 700 bytes per document (the signature, a few counters, the id).
 ///
 /// # Errors
 ///
