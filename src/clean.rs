@@ -48,7 +48,6 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::align;
-use crate::corpus::line_of;
 use crate::corpus::{Compression, Corpus, Format, IngestOptions};
 use crate::error::{Error, Result};
 use crate::normalize::normalize;

@@ -21,7 +21,7 @@ use xxhash_rust::xxh3::xxh3_128;
 use crate::align;
 use crate::blocks::{self, BlockOptions};
 use crate::cluster::{Keep, UnionFind};
-use crate::corpus::{line_of, Corpus, Document, Format, TextKept};
+use crate::corpus::{Corpus, Document, TextKept};
 use crate::error::{Error, Result};
 use crate::lsh::{self, LshParams};
 use crate::normalize::{normalize, normalize_into, NormText, NormalizeOptions};
@@ -752,23 +752,7 @@ fn member(
 ) -> Member {
     let doc = &corpus.docs[d];
     let input = corpus.input_of(doc);
-    let (lines, bytes) = match input.format {
-        Format::Jsonl => {
-            let r = doc.record.unwrap_or(0);
-            ([r, r], [text_range.start as u64, text_range.end as u64])
-        }
-        Format::Text => {
-            let first = line_of(text, text_range.start);
-            let last = line_of(text, text_range.end.saturating_sub(1).max(text_range.start));
-            (
-                [first, last],
-                [
-                    input.file_offset(text, text_range.start),
-                    input.file_offset(text, text_range.end),
-                ],
-            )
-        }
-    };
+    let (lines, bytes) = input.span(doc.record, text, &text_range);
     Member {
         doc: doc.id.clone(),
         path: input.path.display().to_string(),

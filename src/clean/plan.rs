@@ -20,33 +20,13 @@ pub struct Plan {
 /// the file for text files, of the text field for JSONL records.
 pub(super) fn byte_span(corpus: &Corpus, doc: usize, range: &Range<usize>) -> [u64; 2] {
     let d = &corpus.docs[doc];
-    let input = corpus.input_of(d);
-    [
-        input.file_offset(&d.text, range.start),
-        input.file_offset(&d.text, range.end),
-    ]
+    corpus.input_of(d).span(d.record, &d.text, range).1
 }
 
 pub(super) fn place(corpus: &Corpus, doc: usize, range: &Range<usize>) -> Place {
     let d = &corpus.docs[doc];
     let input = corpus.input_of(d);
-    let text = &d.text;
-    let (lines, bytes) = match input.format {
-        Format::Jsonl => {
-            let r = d.record.unwrap_or(0);
-            ([r, r], [range.start as u64, range.end as u64])
-        }
-        Format::Text => (
-            [
-                line_of(text, range.start),
-                line_of(text, range.end.saturating_sub(1).max(range.start)),
-            ],
-            [
-                input.file_offset(text, range.start),
-                input.file_offset(text, range.end),
-            ],
-        ),
-    };
+    let (lines, bytes) = input.span(d.record, &d.text, range);
     Place {
         doc: d.id.clone(),
         path: input.path.display().to_string(),

@@ -130,6 +130,35 @@ impl InputFile {
             }
         }
     }
+
+    /// Where a byte range of one of this file's documents is, in the
+    /// user's coordinates: 1-based inclusive lines `[first, last]` and the
+    /// byte range `[start, end)` of the (decompressed) file; for a JSONL
+    /// record, its line and the range within its text field. `text` is the
+    /// document's text (passed in, as a streamed corpus does not keep it).
+    pub fn span(
+        &self,
+        record: Option<u64>,
+        text: &str,
+        range: &std::ops::Range<usize>,
+    ) -> ([u64; 2], [u64; 2]) {
+        match self.format {
+            Format::Jsonl => {
+                let r = record.unwrap_or(0);
+                ([r, r], [range.start as u64, range.end as u64])
+            }
+            Format::Text => (
+                [
+                    line_of(text, range.start),
+                    line_of(text, range.end.saturating_sub(1).max(range.start)),
+                ],
+                [
+                    self.file_offset(text, range.start),
+                    self.file_offset(text, range.end),
+                ],
+            ),
+        }
+    }
 }
 
 /// One document: a whole text file, or one JSONL record.
