@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use rayon::prelude::*;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::{Document, IngestOptions, OnError, Skipped};
@@ -78,24 +79,30 @@ pub fn parse_line(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) ->
             limit: opts.max_doc_bytes,
         });
     }
-    let value: Value = serde_json::from_str(line).map_err(|e| Error::Jsonl {
+    // Only the text and id fields are kept; every other field is skipped
+    // without being built (a record's other fields can be large).
+    let mut de = serde_json::Deserializer::from_str(line);
+    let rec = Fields {
+        text: &opts.text_field,
+        id: &opts.id_field,
+    }
+    .deserialize(&mut de)
+    .and_then(|rec| de.end().map(|()| rec))
+    .map_err(|e| Error::Jsonl {
         loc: loc(),
-        reason: e.to_string(),
+        reason: match e.classify() {
+            serde_json::error::Category::Data => "not a JSON object".into(),
+            _ => e.to_string(),
+        },
     })?;
-    let Value::Object(map) = value else {
-        return Err(Error::Jsonl {
-            loc: loc(),
-            reason: "not a JSON object".into(),
-        });
-    };
-    let Some(Value::String(text)) = map.get(&opts.text_field) else {
+    let Some(Value::String(text)) = rec.text else {
         return Err(Error::MissingField {
             loc: loc(),
             field: opts.text_field.clone(),
         });
     };
-    let id = match map.get(&opts.id_field) {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+    let id = match rec.id {
+        Some(Value::String(s)) if !s.is_empty() => s,
         Some(Value::Number(n)) => n.to_string(),
         _ => format!("{}:{lineno}", path.display()),
     };
@@ -104,6 +111,51 @@ pub fn parse_line(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) ->
         input: 0,
         record: Some(lineno),
         offset: 0,
-        text: text.clone(),
+        text,
     })
+}
+
+/// The two fields of a record that ingest needs.
+struct Fields<'f> {
+    text: &'f str,
+    id: &'f str,
+}
+
+/// Their values, if present (the last one wins, as in a JSON map).
+struct Record {
+    text: Option<Value>,
+    id: Option<Value>,
+}
+
+impl<'de> DeserializeSeed<'de> for Fields<'_> {
+    type Value = Record;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Record, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Fields<'_> {
+    type Value = Record;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Record, A::Error> {
+        let mut rec = Record {
+            text: None,
+            id: None,
+        };
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == self.text {
+                rec.text = Some(map.next_value()?);
+            } else if key == self.id {
+                rec.id = Some(map.next_value()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(rec)
+    }
 }
