@@ -9,9 +9,15 @@
 //!
 //! Stages are pure functions; this module fans them out over documents with
 //! rayon and sorts after every parallel step, so the report is the same at
-//! any thread count. Document-level work keeps per document only its
-//! signature, length and exact hash; texts are normalised again only for
-//! the documents that are candidates of a pair.
+//! any thread count. Two entry points:
+//!
+//! - [`scan`] works on a [`Corpus`] held in memory (documents and blocks);
+//! - [`scan_documents_streaming`] reads the inputs itself for the
+//!   document level only, keeping per document its signature, length and
+//!   exact hash, and reading texts back from the inputs, a bounded batch at
+//!   a time, only for candidate pairs and cluster members.
+//!
+//! Both give the same document clusters for the same input.
 
 use std::ops::Range;
 
@@ -182,7 +188,7 @@ impl Progress for NoProgress {
     fn finish(&self) {}
 }
 
-/// Runs the scan and builds the report.
+/// Runs the scan over a corpus held in memory and builds the report.
 ///
 /// # Errors
 ///
