@@ -46,6 +46,8 @@ use std::ops::Range;
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::shingle::char_bytes;
+
 use crate::align;
 use crate::cluster::UnionFind;
 use crate::normalize::{NormText, GAP_LINE};
@@ -156,11 +158,6 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
             last = Some(best);
         }
     }
-}
-
-fn char_bytes(chars: &[char]) -> &[u8] {
-    // SAFETY: `char` is a 4-byte plain value with no padding.
-    unsafe { std::slice::from_raw_parts(chars.as_ptr().cast::<u8>(), std::mem::size_of_val(chars)) }
 }
 
 /// Finds repeated blocks among `texts` (normalised documents).

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::lsh::{self, LshParams};
 use crate::normalize::{normalize, normalize_into, NormText, NormalizeOptions};
 use crate::report::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
-use crate::shingle::{shingle_into, ShingleOptions, DEFAULT_CHAR_NGRAM};
+use crate::shingle::{char_bytes, shingle_into, ShingleOptions, DEFAULT_CHAR_NGRAM};
 use crate::signature::{hamming, simhash, MinHasher};
 use crate::verify::{self, VerifyOptions};
 
@@ -632,11 +632,6 @@ fn align_pairs(
         start = end;
     }
     Ok(out)
-}
-
-fn char_bytes(chars: &[char]) -> &[u8] {
-    // SAFETY: `char` is a 4-byte plain value with no padding.
-    unsafe { std::slice::from_raw_parts(chars.as_ptr().cast::<u8>(), std::mem::size_of_val(chars)) }
 }
 
 fn choose_keep(lens: &[usize], keep: Keep) -> usize {

@@ -87,7 +87,9 @@ pub fn shingle_set(text: &NormText, opts: &ShingleOptions) -> Vec<u64> {
     v
 }
 
-fn char_bytes(chars: &[char]) -> &[u8] {
+/// The bytes of a character slice (4 per character, native order), for
+/// hashing characters in place.
+pub(crate) fn char_bytes(chars: &[char]) -> &[u8] {
     // SAFETY: `char` is a 4-byte plain value with no padding; viewing a
     // slice of them as bytes is sound and lets xxh3 hash n-grams in place.
     unsafe { std::slice::from_raw_parts(chars.as_ptr().cast::<u8>(), std::mem::size_of_val(chars)) }
