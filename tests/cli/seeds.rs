@@ -131,3 +131,26 @@ fn text_report_names_every_copy_with_its_lines() {
     assert!(text.contains("4 copies"), "{text}");
     assert!(text.contains("summary: 5 documents"), "{text}");
 }
+
+#[test]
+fn exit_code_flag_says_whether_duplicates_were_found() {
+    let found = crate::util::neardup()
+        .args(["scan", "--quiet", "--exit-code"])
+        .arg(seeds())
+        .output()
+        .expect("runs");
+    assert_eq!(found.status.code(), Some(1));
+    let unique = crate::util::neardup()
+        .args(["scan", "--quiet", "--exit-code"])
+        .arg(seeds().join("001_87fb1114b3afc742.txt"))
+        .output()
+        .expect("runs");
+    assert_eq!(unique.status.code(), Some(0));
+    // without the flag, finding duplicates is a success
+    let plain = crate::util::neardup()
+        .args(["scan", "--quiet"])
+        .arg(seeds())
+        .output()
+        .expect("runs");
+    assert_eq!(plain.status.code(), Some(0));
+}
