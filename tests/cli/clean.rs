@@ -141,13 +141,7 @@ fn clean_never_writes_into_its_inputs_and_refuses_a_busy_output() {
     let corpus = t.copy_seeds("corpus");
     let before = std::fs::read(corpus.join("002_213c1cc202ead32c.txt")).expect("read");
     let out = t.path().join("out");
-    neardup()
-        .args(["clean", "--quiet"])
-        .arg(&corpus)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .success();
+    crate::util::clean_ok(&corpus, &out);
     assert_eq!(
         std::fs::read(corpus.join("002_213c1cc202ead32c.txt")).expect("read"),
         before
@@ -247,13 +241,7 @@ fn jsonl_with_bom_keeps_its_bom() {
     }
     let f = t.write("c.jsonl", body);
     let out = t.path().join("out");
-    neardup()
-        .args(["clean", "--quiet"])
-        .arg(&f)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .success();
+    crate::util::clean_ok(&f, &out);
     let written = std::fs::read(out.join("c.jsonl")).expect("out");
     assert!(written.starts_with(&[0xEF, 0xBB, 0xBF]));
     assert_eq!(String::from_utf8_lossy(&written[3..]).lines().count(), 2);
@@ -303,13 +291,7 @@ fn assert_verifies(out: &std::path::Path) {
 fn clean_seed_copy(t: &TestDir) -> (std::path::PathBuf, std::path::PathBuf) {
     let corpus = t.copy_seeds("corpus");
     let out = t.path().join("out");
-    neardup()
-        .args(["clean", "--quiet"])
-        .arg(&corpus)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .success();
+    crate::util::clean_ok(&corpus, &out);
     (corpus, out)
 }
 
@@ -531,13 +513,7 @@ fn killed_after_one_staged_file_leaves_no_final_file_and_a_rerun_completes() {
         .success();
     assert!(!out.join(".neardup-staging").exists());
     let fresh = t.path().join("fresh");
-    neardup()
-        .args(["clean", "--quiet"])
-        .arg(&corpus)
-        .arg("-o")
-        .arg(&fresh)
-        .assert()
-        .success();
+    crate::util::clean_ok(&corpus, &fresh);
     for e in std::fs::read_dir(&fresh).unwrap() {
         let name = e.unwrap().file_name();
         assert_eq!(

@@ -111,3 +111,14 @@ pub fn assert_fails(cmd: &mut Command, code: i32, needle: &str) {
     assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
     assert!(!stderr.contains("panicked"), "panic: {stderr}");
 }
+
+/// Runs `neardup clean --quiet INPUT -o OUT`, asserting success.
+pub fn clean_ok(input: &Path, out: &Path) {
+    neardup()
+        .args(["clean", "--quiet"])
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .assert()
+        .success();
+}
