@@ -666,14 +666,24 @@ fn block_cluster(
         .collect();
     let lens: Vec<usize> = spans.iter().map(|s| s.len()).collect();
     let keep = choose_keep(&lens, opts.keep);
+    // The byte map was dropped for detection: rebuild it once per document
+    // (copies are sorted by document, so one at a time suffices).
+    let mut mapped: Option<(u32, NormText)> = None;
     let members: Vec<Member> = bc
         .copies
         .iter()
         .zip(&spans)
         .map(|(c, span)| {
             let d = active[c.doc as usize];
-            let norm = normalize(&corpus.docs[d].text, &opts.normalize);
-            let text_range = norm.source_range(&corpus.docs[d].text, c.range.start, c.range.end);
+            if mapped.as_ref().is_none_or(|(doc, _)| *doc != c.doc) {
+                mapped = Some((c.doc, normalize(&corpus.docs[d].text, &opts.normalize)));
+            }
+            let text_range = match &mapped {
+                Some((_, norm)) => {
+                    norm.source_range(&corpus.docs[d].text, c.range.start, c.range.end)
+                }
+                None => 0..0,
+            };
             let lcs = align::lcs_len(span, spans[keep]);
             let sim = lcs as f64 / span.len().max(spans[keep].len()).max(1) as f64;
             let containment = lcs as f64 / span.len().max(1) as f64;

@@ -4,6 +4,7 @@
 //! is written.
 
 use super::*;
+use crate::normalize::NormText;
 
 /// What to do with every document.
 #[derive(Debug, Default)]
@@ -234,9 +235,31 @@ pub(super) fn round_pieces(
         })
         .filter(|(_, m)| !drop_doc[m.doc_index])
         .collect();
+    // Every document holding a copy is normalised once, not once per copy.
+    let mut docs: Vec<usize> = jobs
+        .iter()
+        .flat_map(|(c, m)| [c.members[c.keep].doc_index, m.doc_index])
+        .collect();
+    docs.sort_unstable();
+    docs.dedup();
+    let norms: Vec<NormText> = docs
+        .par_iter()
+        .map(|&d| normalize(&corpus.docs[d].text, &opts.scan.normalize))
+        .collect();
+    let norm_of = |d: usize| &norms[docs.binary_search(&d).unwrap_or(0)];
     let blocks: Vec<Vec<Piece>> = jobs
         .par_iter()
-        .map(|&(c, m)| block_pieces(corpus, c, m, opts))
+        .map(|&(c, m)| {
+            let k = &c.members[c.keep];
+            block_pieces(
+                corpus,
+                c,
+                m,
+                norm_of(k.doc_index),
+                norm_of(m.doc_index),
+                opts,
+            )
+        })
         .collect();
     pieces.extend(blocks.into_iter().flatten());
     pieces
@@ -330,18 +353,19 @@ pub(super) fn add_pieces<F>(
     }
 }
 
-/// The parts of one non-kept block copy that may be cut, snapped to lines.
+/// The parts of one non-kept block copy that may be cut; `knorm` and
+/// `mnorm` are the normalised texts of the kept copy's and this copy's
+/// documents. Cuts are snapped to whole lines.
 pub(super) fn block_pieces(
     corpus: &Corpus,
     c: &Cluster,
     m: &Member,
+    knorm: &NormText,
+    mnorm: &NormText,
     opts: &CleanOptions,
 ) -> Vec<Piece> {
     let k = &c.members[c.keep];
-    let kdoc = &corpus.docs[k.doc_index].text;
     let mdoc = &corpus.docs[m.doc_index].text;
-    let knorm = normalize(kdoc, &opts.scan.normalize);
-    let mnorm = normalize(mdoc, &opts.scan.normalize);
     let kchars = &knorm.chars[k.norm_range.clone()];
     let mchars = &mnorm.chars[m.norm_range.clone()];
     let mut out = Vec::new();
