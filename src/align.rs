@@ -44,6 +44,12 @@ const ANCHOR_K: usize = 12;
 /// Length of a longest common subsequence (exact within [`EXACT_BUDGET`],
 /// a lower bound beyond).
 pub fn lcs_len(a: &[char], b: &[char]) -> usize {
+    lcs_at_least(a, b, 0)
+}
+
+/// [`lcs_len`] when it is at least `need`; otherwise some value below
+/// `need` (the alignment stops as soon as `need` is out of reach).
+pub fn lcs_at_least(a: &[char], b: &[char], need: usize) -> usize {
     let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let (a, b) = (&a[pre..], &b[pre..]);
     let suf = a
@@ -59,7 +65,7 @@ pub fn lcs_len(a: &[char], b: &[char]) -> usize {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     let words = short.len().div_ceil(64);
     let inner = if words.saturating_mul(long.len()) <= EXACT_BUDGET {
-        lcs_bitparallel(short, long)
+        lcs_bitparallel(short, long, need.saturating_sub(pre + suf))
     } else {
         lcs_anchored(a, b)
     };
@@ -73,6 +79,21 @@ pub fn similarity(a: &[char], b: &[char]) -> f64 {
         return 1.0;
     }
     lcs_len(a, b) as f64 / longer as f64
+}
+
+/// [`similarity`] when it is at least `threshold`, otherwise some value
+/// below `threshold`: dissimilar pairs cost a fraction of an alignment.
+pub fn similarity_at_least(a: &[char], b: &[char], threshold: f64) -> f64 {
+    let longer = a.len().max(b.len());
+    if longer == 0 {
+        return 1.0;
+    }
+    // smallest LCS whose ratio reaches the threshold
+    let need = (threshold.max(0.0) * longer as f64).ceil() as usize;
+    let need = (need.saturating_sub(1)..=need)
+        .find(|&n| n as f64 / longer as f64 >= threshold)
+        .unwrap_or(need);
+    lcs_at_least(a, b, need) as f64 / longer as f64
 }
 
 /// `LCS / |a|`: the share of `a` found in order in `b`.
@@ -92,6 +113,11 @@ struct Slots {
     table: Vec<u32>,
     used: Vec<u16>,
     other: FxMap<char, u32>,
+    /// Working memory of [`lcs_with_slots`], kept between calls: a fresh
+    /// ~100 KB of masks per pair cost more than the alignment itself.
+    masks: Vec<u64>,
+    spans: Vec<(u32, u32)>,
+    v: Vec<u64>,
 }
 
 const NO_SLOT: u32 = u32::MAX;
@@ -135,13 +161,16 @@ thread_local! {
         table: vec![NO_SLOT; 0x10000],
         used: Vec::new(),
         other: FxMap::default(),
+        masks: Vec::new(),
+        spans: Vec::new(),
+        v: Vec::new(),
     });
 }
 
-fn lcs_bitparallel(short: &[char], long: &[char]) -> usize {
+fn lcs_bitparallel(short: &[char], long: &[char], need: usize) -> usize {
     SLOTS.with(|cell| match cell.try_borrow_mut() {
         Ok(mut slots) => {
-            let n = lcs_with_slots(short, long, &mut slots);
+            let n = lcs_with_slots(short, long, need, &mut slots);
             slots.clear();
             n
         }
@@ -151,18 +180,26 @@ fn lcs_bitparallel(short: &[char], long: &[char]) -> usize {
                 table: vec![NO_SLOT; 0x10000],
                 used: Vec::new(),
                 other: FxMap::default(),
+                masks: Vec::new(),
+                spans: Vec::new(),
+                v: Vec::new(),
             };
-            lcs_with_slots(short, long, &mut own)
+            lcs_with_slots(short, long, need, &mut own)
         }
     })
 }
 
-fn lcs_with_slots(short: &[char], long: &[char], slots: &mut Slots) -> usize {
+fn lcs_with_slots(short: &[char], long: &[char], need: usize, slots: &mut Slots) -> usize {
     let m = short.len();
     let words = m.div_ceil(64);
-    let mut masks: Vec<u64> = Vec::new();
+    let mut masks = std::mem::take(&mut slots.masks);
     // first and last non-zero word of each mask: words outside carry nothing
-    let mut spans: Vec<(u32, u32)> = Vec::new();
+    let mut spans = std::mem::take(&mut slots.spans);
+    let mut v = std::mem::take(&mut slots.v);
+    masks.clear();
+    spans.clear();
+    v.clear();
+    v.resize(words, !0u64);
     for (i, &c) in short.iter().enumerate() {
         let next = spans.len() as u32;
         let slot = slots.get_or_insert(c, next) as usize;
@@ -176,8 +213,16 @@ fn lcs_with_slots(short: &[char], long: &[char], slots: &mut Slots) -> usize {
         s.0 = s.0.min(w as u32);
         s.1 = s.1.max(w as u32);
     }
-    let mut v = vec![!0u64; words];
-    for c in long {
+    // Every so often: can the rest of `long` still lift the LCS to `need`?
+    let check_every = if need > 0 { 256 } else { usize::MAX };
+    let mut next_check = check_every;
+    for (j, c) in long.iter().enumerate() {
+        if j == next_check {
+            next_check += check_every;
+            if lcs_so_far(&v, m) + (long.len() - j) < need {
+                break;
+            }
+        }
         let Some(slot) = slots.get(*c) else { continue };
         let slot = slot as usize;
         let mask = &masks[slot * words..(slot + 1) * words];
@@ -195,6 +240,19 @@ fn lcs_with_slots(short: &[char], long: &[char], slots: &mut Slots) -> usize {
             w += 1;
         }
     }
+    let zeros = lcs_so_far(&v, m);
+    // keep the buffers for the next pair unless one huge text grew them
+    if masks.capacity() <= 1 << 20 {
+        slots.masks = masks;
+    }
+    slots.spans = spans;
+    slots.v = v;
+    zeros
+}
+
+/// The LCS of the rows processed so far: the zero bits of `v` (`m` valid).
+fn lcs_so_far(v: &[u64], m: usize) -> usize {
+    let words = v.len();
     let mut zeros = 0usize;
     for (w, &vw) in v.iter().enumerate() {
         let valid = if w == words - 1 && !m.is_multiple_of(64) {
@@ -369,6 +427,39 @@ mod tests {
                 .map(|_| char::from(b'a' + rnd(alpha as u64) as u8))
                 .collect();
             assert_eq!(lcs_len(&a, &b), lcs_dp(&a, &b), "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn early_stop_changes_only_results_below_the_threshold() {
+        let mut state = 99u64;
+        let mut rnd = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        for _ in 0..40 {
+            let len = 300 + rnd(1500) as usize;
+            let a: Vec<char> = (0..len)
+                .map(|_| char::from_u32(0x4e00 + rnd(400) as u32).unwrap())
+                .collect();
+            // a copy with 0–60% of its characters replaced, and a tail cut
+            let rate = rnd(60);
+            let mut b: Vec<char> = a
+                .iter()
+                .map(|&c| if rnd(100) < rate { '某' } else { c })
+                .collect();
+            b.truncate(len - rnd(len as u64 / 4) as usize);
+            let exact = similarity(&a, &b);
+            for t in [0.5, 0.7, 0.8, 0.9] {
+                let fast = similarity_at_least(&a, &b, t);
+                if exact >= t {
+                    assert_eq!(fast, exact, "t {t}");
+                } else {
+                    assert!(fast < t, "t {t}: {fast} for {exact}");
+                }
+            }
         }
     }
 

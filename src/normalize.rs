@@ -89,10 +89,59 @@ pub fn normalize_into(text: &str, opts: &NormalizeOptions, out: &mut NormText) {
     out.chars.reserve(guess);
     out.orig.reserve(guess);
     out.gap_before.reserve(guess);
+    each_char(text, |c, off, gap| {
+        out.chars.push(c);
+        out.orig.push(off);
+        out.gap_before.push(gap);
+    });
+    if opts.mask_fold {
+        fold_masks(&mut out.chars, &mut out.gap_before, Some(&mut out.orig));
+    }
+}
+
+/// The characters and `gap_before` of [`normalize`] without the map back
+/// to the source: what sketching needs, a third less to write.
+pub fn normalize_unmapped(
+    text: &str,
+    opts: &NormalizeOptions,
+    chars: &mut Vec<char>,
+    gap_before: &mut Vec<u8>,
+) {
+    chars.clear();
+    gap_before.clear();
+    let guess = text.len() / 2;
+    chars.reserve(guess);
+    gap_before.reserve(guess);
+    each_char(text, |c, _, gap| {
+        chars.push(c);
+        gap_before.push(gap);
+    });
+    if opts.mask_fold {
+        fold_masks(chars, gap_before, None);
+    }
+}
+
+/// The characters of [`normalize`] alone, in a vector of about their size
+/// (texts held while verifying).
+pub fn normalize_chars(text: &str, opts: &NormalizeOptions) -> Vec<char> {
+    if opts.mask_fold {
+        return normalize(text, opts).chars;
+    }
+    // about one character per three bytes of CJK text; grows if not
+    let mut chars = Vec::with_capacity(text.len() / 3 + 16);
+    each_char(text, |c, _, _| chars.push(c));
+    chars
+}
+
+/// Calls `emit(char, source byte offset, gap before)` for every normalised
+/// character of `text`: the one definition of normalisation (before
+/// masks are folded) that every output shape above is filled from.
+#[inline(always)]
+fn each_char(text: &str, mut emit: impl FnMut(char, u32, u8)) {
     let mut space = GAP_NONE;
     for (off, ch) in text.char_indices() {
-        // The common cases first: ASCII, then CJK ideographs, which need no
-        // table lookup at all.
+        // The common cases first: ASCII, then CJK ideographs and full-width
+        // forms, which need no table lookup at all.
         let c = if ch.is_ascii() {
             if ch == '\n' {
                 space = GAP_LINE;
@@ -105,6 +154,8 @@ pub fn normalize_into(text: &str, opts: &NormalizeOptions, out: &mut NormText) {
             ch.to_ascii_lowercase()
         } else if is_cjk_ideograph(ch) {
             ch
+        } else if let Some(c) = fullwidth_ascii(ch) {
+            c
         } else if ch.is_whitespace() || is_invisible(ch) {
             space = space.max(GAP_SPACE);
             continue;
@@ -117,21 +168,27 @@ pub fn normalize_into(text: &str, opts: &NormalizeOptions, out: &mut NormText) {
                 }
                 let c = cjk_punct(c).unwrap_or(c);
                 for l in c.to_lowercase() {
-                    out.chars.push(l);
-                    out.orig.push(off as u32);
-                    out.gap_before.push(space);
+                    emit(l, off as u32, space);
                     space = GAP_NONE;
                 }
             }
             continue;
         };
-        out.chars.push(c);
-        out.orig.push(off as u32);
-        out.gap_before.push(space);
+        emit(c, off as u32, space);
         space = GAP_NONE;
     }
-    if opts.mask_fold {
-        fold_masks(out);
+}
+
+/// Full-width ASCII (`，：（ＡＢ１`…, U+FF01–U+FF5E), as common in CJK text
+/// as the ideographs: NFKC maps each to its ASCII counterpart, lower-cased
+/// here without the general NFKC machinery.
+fn fullwidth_ascii(ch: char) -> Option<char> {
+    let u = ch as u32;
+    if (0xFF01..=0xFF5E).contains(&u) {
+        let a = (u - 0xFEE0) as u8;
+        Some(char::from(a.to_ascii_lowercase()))
+    } else {
+        None
     }
 }
 
@@ -180,51 +237,49 @@ fn cjk_punct(ch: char) -> Option<char> {
 
 /// Folds anonymisation masks into one `*`: runs of `*`, and runs of one to
 /// three `x` (after lower-casing) that stand between non-Latin characters,
-/// as in `XX县` or `xx省`; `x` inside an English word is left alone.
-fn fold_masks(t: &mut NormText) {
-    let n = t.chars.len();
-    let mut keep = NormText {
-        chars: Vec::with_capacity(n),
-        orig: Vec::with_capacity(n),
-        gap_before: Vec::with_capacity(n),
-    };
+/// as in `XX县` or `xx省`; `x` inside an English word is left alone. Works
+/// in place on the parallel vectors (`orig` when there is one).
+fn fold_masks(chars: &mut Vec<char>, gaps: &mut Vec<u8>, mut orig: Option<&mut Vec<u32>>) {
+    let n = chars.len();
     let is_latin = |c: char| c.is_ascii_alphanumeric();
+    let mut w = 0;
     let mut i = 0;
     while i < n {
-        let c = t.chars[i];
-        let run_end = |pred: &dyn Fn(char) -> bool| {
+        let c = chars[i];
+        let run_end = |chars: &[char], x: char| {
             let mut j = i;
-            while j < n && pred(t.chars[j]) {
+            while j < n && chars[j] == x {
                 j += 1;
             }
             j
         };
         let mask_end = if c == '*' {
-            Some(run_end(&|x| x == '*'))
+            Some(run_end(chars, '*'))
         } else if c == 'x' {
-            let j = run_end(&|x| x == 'x');
-            let before_ok = i == 0 || !is_latin(t.chars[i - 1]);
-            let after_ok = j == n || !is_latin(t.chars[j]);
+            let j = run_end(chars, 'x');
+            let before_ok = i == 0 || !is_latin(chars[i - 1]);
+            let after_ok = j == n || !is_latin(chars[j]);
             (j - i <= 3 && before_ok && after_ok).then_some(j)
         } else {
             None
         };
-        match mask_end {
-            Some(j) => {
-                keep.chars.push('*');
-                keep.orig.push(t.orig[i]);
-                keep.gap_before.push(t.gap_before[i]);
-                i = j;
-            }
-            None => {
-                keep.chars.push(c);
-                keep.orig.push(t.orig[i]);
-                keep.gap_before.push(t.gap_before[i]);
-                i += 1;
-            }
+        let next = mask_end.unwrap_or(i + 1);
+        // writes land at `w <= i`, behind what is still to be read; the
+        // one in-place rewrite (a lone `x` mask start → `*`) is never the
+        // character before a later `x` run
+        chars[w] = if mask_end.is_some() { '*' } else { c };
+        gaps[w] = gaps[i];
+        if let Some(o) = orig.as_deref_mut() {
+            o[w] = o[i];
         }
+        w += 1;
+        i = next;
     }
-    *t = keep;
+    chars.truncate(w);
+    gaps.truncate(w);
+    if let Some(o) = orig {
+        o.truncate(w);
+    }
 }
 
 #[cfg(test)]
@@ -257,6 +312,22 @@ mod tests {
             );
         }
         assert_eq!(n.source_range(src, 1, 3), 2..9);
+    }
+
+    #[test]
+    fn fullwidth_fast_path_is_nfkc() {
+        for u in 0xFF01..=0xFF5E_u32 {
+            let ch = char::from_u32(u).unwrap();
+            let slow: String = std::iter::once(ch)
+                .nfkc()
+                .flat_map(char::to_lowercase)
+                .collect();
+            assert_eq!(
+                fullwidth_ascii(ch).map(String::from),
+                Some(slow),
+                "U+{u:04X}"
+            );
+        }
     }
 
     #[test]

@@ -30,9 +30,11 @@ use crate::cluster::{Keep, UnionFind};
 use crate::corpus::{Corpus, Document, TextKept};
 use crate::error::{Error, Result};
 use crate::lsh::{self, LshParams};
-use crate::normalize::{normalize, normalize_into, NormText, NormalizeOptions};
+use crate::normalize::{
+    normalize, normalize_chars, normalize_unmapped, NormText, NormalizeOptions,
+};
 use crate::report::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
-use crate::shingle::{char_bytes, shingle_into, ShingleOptions, DEFAULT_CHAR_NGRAM};
+use crate::shingle::{char_bytes, shingle_chars_into, ShingleOptions, DEFAULT_CHAR_NGRAM};
 use crate::signature::{hamming, simhash, MinHasher};
 use crate::verify::{self, VerifyOptions};
 
@@ -261,14 +263,8 @@ pub fn scan_documents_streaming(
     progress.stage("read+sketch", 0);
     let (corpus, per_doc) = crate::corpus::read_corpus_with(paths, ingest, TextKept::No, |doc| {
         progress.advance(1);
-        thread_local! {
-            static BUF: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
         let mut sig = vec![0u32; sk.sig_len()].into_boxed_slice();
-        let s = BUF.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buf) => sk.sketch(&doc.text, &mut buf, &mut sig),
-            Err(_) => sk.sketch(&doc.text, &mut Vec::new(), &mut sig),
-        });
+        let s = sk.sketch(&doc.text, &mut sig);
         (s, sig)
     })?;
     progress.finish();
@@ -378,43 +374,44 @@ impl<'a> Sketcher<'a> {
         }
     }
 
-    fn sketch(&self, text: &str, buf: &mut Vec<u64>, sig: &mut [u32]) -> Sketch {
-        // One normalisation buffer per worker thread: no allocation per document.
+    fn sketch(&self, text: &str, sig: &mut [u32]) -> Sketch {
+        // One set of buffers per worker thread: no allocation per document.
         thread_local! {
-            static NORM: std::cell::RefCell<NormText> = std::cell::RefCell::new(NormText::default());
+            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
         }
-        NORM.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut norm) => self.sketch_with(text, buf, sig, &mut norm),
-            Err(_) => self.sketch_with(text, buf, sig, &mut NormText::default()),
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.sketch_with(text, sig, &mut scratch),
+            Err(_) => self.sketch_with(text, sig, &mut Scratch::default()),
         })
     }
 
-    fn sketch_with(
-        &self,
-        text: &str,
-        buf: &mut Vec<u64>,
-        sig: &mut [u32],
-        norm: &mut NormText,
-    ) -> Sketch {
-        normalize_into(text, &self.opts.normalize, norm);
-        let norm = &*norm;
-        shingle_into(norm, &self.opts.shingle, buf);
+    fn sketch_with(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Sketch {
+        normalize_unmapped(text, &self.opts.normalize, &mut s.chars, &mut s.gaps);
+        shingle_chars_into(&s.chars, &s.gaps, &self.opts.shingle, &mut s.shingles);
         let simhash = if self.minhash {
             if self.opts.method == Method::Oph {
-                self.hasher.sign_oph_into(buf, sig);
+                self.hasher.sign_oph_into(&s.shingles, sig);
             } else {
-                self.hasher.sign_into(buf, sig);
+                self.hasher.sign_into(&s.shingles, sig);
             }
             0
         } else {
-            simhash(buf)
+            simhash(&s.shingles)
         };
         Sketch {
-            len: norm.len() as u32,
-            exact: xxh3_128(char_bytes(&norm.chars)),
+            len: s.chars.len() as u32,
+            exact: xxh3_128(char_bytes(&s.chars)),
             simhash,
         }
     }
+}
+
+/// Per-thread working buffers of [`Sketcher`].
+#[derive(Default)]
+struct Scratch {
+    chars: Vec<char>,
+    gaps: Vec<u8>,
+    shingles: Vec<u64>,
 }
 
 fn sketch_corpus(docs: &[Document], opts: &ScanOptions, progress: &dyn Progress) -> Sketches {
@@ -423,10 +420,10 @@ fn sketch_corpus(docs: &[Document], opts: &ScanOptions, progress: &dyn Progress)
     progress.stage("sketch", docs.len() as u64);
     let (sketch, sigs): (Vec<Sketch>, Vec<Box<[u32]>>) = docs
         .par_iter()
-        .map_init(Vec::new, |buf, doc| {
+        .map(|doc| {
             progress.advance(1);
             let mut sig = vec![0u32; perms].into_boxed_slice();
-            let s = sk.sketch(&doc.text, buf, &mut sig);
+            let s = sk.sketch(&doc.text, &mut sig);
             (s, sig)
         })
         .unzip();
@@ -488,7 +485,19 @@ fn document_level(
     progress.finish();
 
     progress.stage("verify", pairs.len() as u64);
-    let mut matches = align_pairs(corpus, texts, &lens, &pairs, opts, progress)?;
+    // Members of clusters are built from the texts verification loads
+    // anyway; only the rest is read again at the end.
+    let mut built: std::collections::HashMap<u32, Member> = std::collections::HashMap::new();
+    let mut matches = align_pairs(
+        corpus,
+        texts,
+        &lens,
+        &pairs,
+        opts,
+        progress,
+        opts.threshold,
+        &mut built,
+    )?;
     matches.retain(|m| m.similarity >= opts.threshold);
     progress.finish();
     for m in &matches {
@@ -526,7 +535,16 @@ fn document_level(
         }
     }
     unknown.sort_unstable();
-    let extra = align_pairs(corpus, texts, &lens, &unknown, opts, &NoProgress)?;
+    let extra = align_pairs(
+        corpus,
+        texts,
+        &lens,
+        &unknown,
+        opts,
+        &NoProgress,
+        f64::NEG_INFINITY,
+        &mut built,
+    )?;
     let similarity = |a: u32, b: u32| -> f64 {
         known(a, b).unwrap_or_else(|| {
             let key = (a.min(b), a.max(b));
@@ -536,21 +554,21 @@ fn document_level(
         })
     };
 
-    // Locations and previews need each member's text once.
-    let mut members: Vec<u32> = groups.iter().flatten().copied().collect();
-    members.sort_unstable();
-    let mut built: Vec<Option<Member>> = (0..members.len()).map(|_| None).collect();
-    texts.batches(corpus, &members, &lens, |batch, batch_texts| {
+    // Members no alignment loaded (exact copies of a candidate) are read now.
+    let mut missing: Vec<u32> = groups
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|d| !built.contains_key(d))
+        .collect();
+    missing.sort_unstable();
+    texts.batches(corpus, &missing, &lens, |batch, batch_texts| {
         let made: Vec<Member> = batch
             .par_iter()
             .zip(batch_texts)
             .map(|(&d, text)| whole_doc_member(corpus, d as usize, text, lens[d as usize] as usize))
             .collect();
-        for (d, m) in batch.iter().zip(made) {
-            if let Ok(i) = members.binary_search(d) {
-                built[i] = Some(m);
-            }
-        }
+        built.extend(batch.iter().copied().zip(made));
     })?;
     let clusters = groups
         .iter()
@@ -559,8 +577,7 @@ fn document_level(
             let ms: Vec<Member> = g
                 .iter()
                 .filter_map(|d| {
-                    let i = members.binary_search(d).ok()?;
-                    let mut m = built[i].clone()?;
+                    let mut m = built.get(d)?.clone();
                     m.similarity = round4(similarity(g[k], *d));
                     Some(m)
                 })
@@ -572,7 +589,10 @@ fn document_level(
     Ok(clusters)
 }
 
-/// `LCS / longer` of each pair (sorted), texts loaded a batch at a time.
+/// `LCS / longer` of the pairs (sorted) at or above `member_from`, texts
+/// loaded a batch at a time; both documents of each get their report member
+/// built into `members` while their text is at hand.
+#[allow(clippy::too_many_arguments)]
 fn align_pairs(
     corpus: &Corpus,
     texts: &Texts<'_>,
@@ -580,6 +600,8 @@ fn align_pairs(
     pairs: &[(u32, u32)],
     opts: &ScanOptions,
     progress: &dyn Progress,
+    member_from: f64,
+    members: &mut std::collections::HashMap<u32, Member>,
 ) -> Result<Vec<verify::Match>> {
     let mut out = Vec::with_capacity(pairs.len());
     let mut in_batch = vec![false; lens.len()];
@@ -612,14 +634,20 @@ fn align_pairs(
         for &d in &docs {
             in_batch[d as usize] = false;
         }
-        let mut norm: Vec<Vec<char>> = Vec::new();
-        texts.batches(corpus, &docs, lens, |_, batch_texts| {
-            norm.extend(
-                batch_texts
-                    .par_iter()
-                    .map(|t| normalize(t, &opts.normalize).chars)
-                    .collect::<Vec<_>>(),
-            );
+        let mut norm: Vec<Vec<char>> = Vec::with_capacity(docs.len());
+        let mut made: Vec<Member> = Vec::with_capacity(docs.len());
+        texts.batches(corpus, &docs, lens, |batch, batch_texts| {
+            let (n, m): (Vec<Vec<char>>, Vec<Member>) = batch
+                .par_iter()
+                .zip(batch_texts)
+                .map(|(&d, t)| {
+                    let chars = normalize_chars(t, &opts.normalize);
+                    let member = whole_doc_member(corpus, d as usize, t, chars.len());
+                    (chars, member)
+                })
+                .unzip();
+            norm.extend(n);
+            made.extend(m);
         })?;
         let slot = |d: u32| -> &[char] {
             match docs.binary_search(&d) {
@@ -627,7 +655,18 @@ fn align_pairs(
                 Err(_) => &[],
             }
         };
-        out.extend(verify::verify(&pairs[start..end], slot, 0.0));
+        let verified = verify::verify(&pairs[start..end], slot, member_from);
+        let mut made: Vec<Option<Member>> = made.into_iter().map(Some).collect();
+        for m in &verified {
+            for d in [m.a, m.b] {
+                if let Ok(i) = docs.binary_search(&d) {
+                    if let Some(member) = made[i].take() {
+                        members.entry(d).or_insert(member);
+                    }
+                }
+            }
+        }
+        out.extend(verified);
         progress.advance((end - start) as u64);
         start = end;
     }

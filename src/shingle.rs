@@ -31,9 +31,14 @@ pub enum Script {
 impl Script {
     /// Character shingles when at least 30% of the letters are CJK.
     pub fn detect(text: &NormText) -> Script {
+        Script::of(&text.chars)
+    }
+
+    /// [`Script::detect`] on bare characters.
+    pub fn of(chars: &[char]) -> Script {
         let mut cjk = 0usize;
         let mut letters = 0usize;
-        for &c in text.chars.iter().take(4096) {
+        for &c in chars.iter().take(4096) {
             if is_cjk(c) {
                 cjk += 1;
                 letters += 1;
@@ -69,12 +74,23 @@ impl ShingleOptions {
 /// Appends the shingle hashes of `text` to `out` (cleared first), in text
 /// order with repeats; MinHash and SimHash do not need a set.
 pub fn shingle_into(text: &NormText, opts: &ShingleOptions, out: &mut Vec<u64>) {
+    shingle_chars_into(&text.chars, &text.gap_before, opts, out);
+}
+
+/// [`shingle_into`] on the characters and `gap_before` of a [`NormText`]
+/// (as [`crate::normalize::normalize_unmapped`] gives them).
+pub fn shingle_chars_into(
+    chars: &[char],
+    gap_before: &[u8],
+    opts: &ShingleOptions,
+    out: &mut Vec<u64>,
+) {
     out.clear();
-    let script = Script::detect(text);
+    let script = Script::of(chars);
     let n = opts.n_for(script).max(1);
     match script {
-        Script::Chars => char_shingles(&text.chars, n, out),
-        Script::Words => word_shingles(text, n, out),
+        Script::Chars => char_shingles(chars, n, out),
+        Script::Words => word_shingles(chars, gap_before, n, out),
     }
 }
 
@@ -110,13 +126,12 @@ pub fn char_shingles(chars: &[char], n: usize, out: &mut Vec<u64>) {
     }
 }
 
-fn word_shingles(text: &NormText, n: usize, out: &mut Vec<u64>) {
+fn word_shingles(chars: &[char], gap_before: &[u8], n: usize, out: &mut Vec<u64>) {
     let mut words: Vec<u64> = Vec::new();
     let mut start: Option<usize> = None;
-    let chars = &text.chars;
     for i in 0..=chars.len() {
         let boundary = i == chars.len()
-            || text.gap_before[i] != crate::normalize::GAP_NONE
+            || gap_before[i] != crate::normalize::GAP_NONE
             || !chars[i].is_alphanumeric();
         if boundary {
             if let Some(s) = start.take() {

@@ -59,7 +59,9 @@ pub fn prefilter(
         .collect()
 }
 
-/// Aligns each pair (step 3); `text(d)` gives document `d`'s normalised chars.
+/// Aligns each pair (step 3); `text(d)` gives document `d`'s normalised
+/// chars. Only pairs at or above `threshold` come back, with their exact
+/// similarity (an alignment stops once the threshold is out of reach).
 pub fn verify<'t, F>(pairs: &[(u32, u32)], text: F, threshold: f64) -> Vec<Match>
 where
     F: Fn(u32) -> &'t [char] + Sync,
@@ -67,7 +69,7 @@ where
     pairs
         .par_iter()
         .filter_map(|&(a, b)| {
-            let similarity = align::similarity(text(a), text(b));
+            let similarity = align::similarity_at_least(text(a), text(b), threshold);
             (similarity >= threshold).then_some(Match { a, b, similarity })
         })
         .collect()

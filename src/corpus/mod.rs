@@ -532,7 +532,7 @@ fn reload_chunk(
             loc: Location::line(path, lineno),
             reason: "input changed since it was read".into(),
         };
-        let text = std::str::from_utf8(&line).map_err(|_| changed())?;
+        let text = encoding::str_of(&line).map_err(|_| changed())?;
         let text = text.trim_end_matches(['\n', '\r']);
         let parsed = jsonl::parse_line(path, lineno, text, opts).map_err(|_| changed())?;
         out.push((d, parsed.text));

@@ -156,17 +156,20 @@ impl LineReader {
                     limit: self.cap,
                 })
             } else {
-                match String::from_utf8(buf) {
-                    Ok(s) => {
-                        self.all_ascii &= s.is_ascii();
-                        Ok(s)
+                match super::encoding::str_of(&buf) {
+                    Ok(_) => {
+                        if self.all_ascii {
+                            self.all_ascii = buf.is_ascii();
+                        }
+                        // SAFETY: `str_of` has just validated these bytes.
+                        Ok(unsafe { String::from_utf8_unchecked(buf) })
                     }
                     Err(_) if self.all_ascii => return Err(NotStreamable::WholeFile),
                     Err(e) => Err(Error::Decode {
                         loc: Location::at(
                             &self.path,
                             Some(self.lineno),
-                            offset + e.utf8_error().valid_up_to() as u64,
+                            offset + e.valid_up_to() as u64,
                         ),
                         encoding: "utf-8",
                     }),
@@ -243,5 +246,5 @@ struct RawLine {
 }
 
 fn memchr_nl(buf: &[u8]) -> Option<usize> {
-    buf.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', buf)
 }
