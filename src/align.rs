@@ -226,17 +226,23 @@ fn lcs_with_slots(short: &[char], long: &[char], need: usize, slots: &mut Slots)
         let Some(slot) = slots.get(*c) else { continue };
         let slot = slot as usize;
         let mask = &masks[slot * words..(slot + 1) * words];
-        let (first, last) = (spans[slot].0 as usize, spans[slot].1 as usize);
-        let mut carry = 0u64;
-        let mut w = first;
-        while w < words && (w <= last || carry != 0) {
-            let vw = v[w];
-            let mw = mask[w];
-            let u = vw & mw;
-            let (s1, c1) = vw.overflowing_add(u);
-            let (s2, c2) = s1.overflowing_add(carry);
-            carry = u64::from(c1 | c2);
-            v[w] = s2 | (vw & !mw);
+        let (lo, hi) = (spans[slot].0 as usize, spans[slot].1 as usize + 1);
+        // Words where the mask has bits: one add-with-carry each.
+        let mut carry = 0u8;
+        for (vw, &mw) in v[lo..hi].iter_mut().zip(&mask[lo..hi]) {
+            let x = *vw;
+            let (c, sum) = add_with_carry(carry, x, x & mw);
+            carry = c;
+            *vw = sum | (x & !mw);
+        }
+        // Past the last one the mask is zero: `v + carry | v`, and the
+        // carry goes on only through all-ones words.
+        let mut w = hi;
+        while carry != 0 && w < words {
+            let x = v[w];
+            let sum = x.wrapping_add(1);
+            v[w] = sum | x;
+            carry = u8::from(sum == 0);
             w += 1;
         }
     }
@@ -248,6 +254,26 @@ fn lcs_with_slots(short: &[char], long: &[char], need: usize, slots: &mut Slots)
     slots.spans = spans;
     slots.v = v;
     zeros
+}
+
+/// `a + b + carry` and its carry out: one `adc` on x86-64, the carry chain
+/// of the bit-parallel LCS at one cycle a word.
+#[inline(always)]
+fn add_with_carry(carry: u8, a: u64, b: u64) -> (u8, u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut sum = 0u64;
+        // SAFETY: arithmetic on registers only; `adc` is baseline x86-64.
+        #[allow(unused_unsafe)]
+        let c = unsafe { std::arch::x86_64::_addcarry_u64(carry, a, b, &mut sum) };
+        (c, sum)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let (s1, c1) = a.overflowing_add(b);
+        let (s2, c2) = s1.overflowing_add(u64::from(carry));
+        (u8::from(c1 | c2), s2)
+    }
 }
 
 /// The LCS of the rows processed so far: the zero bits of `v` (`m` valid).
