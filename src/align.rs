@@ -63,9 +63,18 @@ pub fn lcs_at_least(a: &[char], b: &[char], need: usize) -> usize {
         return pre + suf;
     }
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let need_inner = need.saturating_sub(pre + suf);
+    // The characters two texts have in common bound their LCS: texts
+    // that merely share a passage or a style fail here in linear time.
+    if need_inner > 0 {
+        let common = common_chars(short, long);
+        if common < need_inner {
+            return pre + suf + common;
+        }
+    }
     let words = short.len().div_ceil(64);
     let inner = if words.saturating_mul(long.len()) <= EXACT_BUDGET {
-        lcs_bitparallel(short, long, need.saturating_sub(pre + suf))
+        lcs_bitparallel(short, long, need_inner)
     } else {
         lcs_anchored(a, b)
     };
@@ -254,6 +263,47 @@ fn lcs_with_slots(short: &[char], long: &[char], need: usize, slots: &mut Slots)
     slots.spans = spans;
     slots.v = v;
     zeros
+}
+
+/// `Σ over characters c of min(count in a, count in b)`: an upper bound on
+/// the LCS, in two passes over a per-thread count table.
+fn common_chars(a: &[char], b: &[char]) -> usize {
+    thread_local! {
+        static COUNTS: std::cell::RefCell<(Vec<u32>, FxMap<char, u32>)> =
+            std::cell::RefCell::new((vec![0; 0x10000], FxMap::default()));
+    }
+    let count = |counts: &mut (Vec<u32>, FxMap<char, u32>)| {
+        let (table, other) = counts;
+        for &c in a {
+            match table.get_mut(c as usize) {
+                Some(n) => *n += 1,
+                None => *other.entry(c).or_insert(0) += 1,
+            }
+        }
+        let mut common = 0usize;
+        for &c in b {
+            let n = match table.get_mut(c as usize) {
+                Some(n) => n,
+                None => other.entry(c).or_insert(0),
+            };
+            if *n > 0 {
+                *n -= 1;
+                common += 1;
+            }
+        }
+        for &c in a {
+            if let Some(n) = table.get_mut(c as usize) {
+                *n = 0;
+            }
+        }
+        other.clear();
+        common
+    };
+    COUNTS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut counts) => count(&mut counts),
+        // not reachable (no re-entrance), but never panic for it
+        Err(_) => count(&mut (vec![0; 0x10000], FxMap::default())),
+    })
 }
 
 /// `a + b + carry` and its carry out: one `adc` on x86-64, the carry chain

@@ -335,6 +335,22 @@ impl Texts<'_> {
     }
 }
 
+impl Texts<'_> {
+    /// The texts of `docs` (sorted), all at once: the caller bounds their size.
+    fn load<'c>(&self, corpus: &'c Corpus, docs: &[u32]) -> Result<Vec<std::borrow::Cow<'c, str>>> {
+        Ok(match self {
+            Texts::Memory => docs
+                .iter()
+                .map(|&d| std::borrow::Cow::Borrowed(corpus.docs[d as usize].text.as_str()))
+                .collect(),
+            Texts::Reload(ingest) => crate::corpus::reload_texts(corpus, docs, ingest)?
+                .into_iter()
+                .map(std::borrow::Cow::Owned)
+                .collect(),
+        })
+    }
+}
+
 /// Per-document summary kept by the document-level path.
 struct Sketch {
     len: u32,
@@ -577,7 +593,7 @@ fn document_level(
             let ms: Vec<Member> = g
                 .iter()
                 .filter_map(|d| {
-                    let mut m = built.get(d)?.clone();
+                    let mut m = built.remove(d)?;
                     m.similarity = round4(similarity(g[k], *d));
                     Some(m)
                 })
@@ -634,21 +650,11 @@ fn align_pairs(
         for &d in &docs {
             in_batch[d as usize] = false;
         }
-        let mut norm: Vec<Vec<char>> = Vec::with_capacity(docs.len());
-        let mut made: Vec<Member> = Vec::with_capacity(docs.len());
-        texts.batches(corpus, &docs, lens, |batch, batch_texts| {
-            let (n, m): (Vec<Vec<char>>, Vec<Member>) = batch
-                .par_iter()
-                .zip(batch_texts)
-                .map(|(&d, t)| {
-                    let chars = normalize_chars(t, &opts.normalize);
-                    let member = whole_doc_member(corpus, d as usize, t, chars.len());
-                    (chars, member)
-                })
-                .unzip();
-            norm.extend(n);
-            made.extend(m);
-        })?;
+        let raw = texts.load(corpus, &docs)?;
+        let norm: Vec<Vec<char>> = raw
+            .par_iter()
+            .map(|t| normalize_chars(t, &opts.normalize))
+            .collect();
         let slot = |d: u32| -> &[char] {
             match docs.binary_search(&d) {
                 Ok(i) => &norm[i],
@@ -656,16 +662,25 @@ fn align_pairs(
             }
         };
         let verified = verify::verify(&pairs[start..end], slot, member_from);
-        let mut made: Vec<Option<Member>> = made.into_iter().map(Some).collect();
-        for m in &verified {
-            for d in [m.a, m.b] {
-                if let Ok(i) = docs.binary_search(&d) {
-                    if let Some(member) = made[i].take() {
-                        members.entry(d).or_insert(member);
-                    }
-                }
-            }
-        }
+        // report members of the documents that matched, while their text is here
+        let mut new: Vec<u32> = verified
+            .iter()
+            .flat_map(|m| [m.a, m.b])
+            .filter(|d| !members.contains_key(d))
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        let made: Vec<(u32, Member)> = new
+            .par_iter()
+            .filter_map(|&d| {
+                let i = docs.binary_search(&d).ok()?;
+                Some((
+                    d,
+                    whole_doc_member(corpus, d as usize, &raw[i], norm[i].len()),
+                ))
+            })
+            .collect();
+        members.extend(made);
         out.extend(verified);
         progress.advance((end - start) as u64);
         start = end;
