@@ -6,7 +6,8 @@
 //! 2. MinHash estimate: a pair whose estimated Jaccard is below
 //!    `jaccard_floor` (half the Jaccard of an edited copy at the threshold)
 //!    is dropped without touching its text;
-//! 3. [`crate::align::similarity`] on the normalised text decides.
+//! 3. [`crate::align::similarity_at_least`] on the normalised text
+//!    decides (with its own linear-time bound and early stop).
 
 use rayon::prelude::*;
 
