@@ -18,6 +18,7 @@ use neardup::normalize::NormalizeOptions;
 use neardup::pipeline::{self, Level, Method, Progress, ScanOptions};
 use neardup::report::{self, RenderOptions};
 use neardup::shingle::ShingleOptions;
+use neardup::variants;
 
 /// Exit codes (documented in README): 0 ok, 1 duplicates found with
 /// `--exit-code`, 2 usage, configuration or input error, 130 interrupted.
@@ -46,6 +47,38 @@ enum Command {
     Clean(CleanArgs),
     /// Check a finished clean output against its inputs and removal log.
     Verify(VerifyArgs),
+    /// Show how copies differ: a character diff of two texts, or the shared
+    /// template (skeleton and slots) of several.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// Texts to compare, as the scan report prints them: FILE, FILE:FIRST-LAST
+    /// (lines of a text file) or FILE:LINE (a JSONL record).
+    #[arg(required = true, num_args = 2.., value_name = "SPAN")]
+    spans: Vec<String>,
+    /// Show the template view (shared skeleton, slots) for two texts too.
+    #[arg(long)]
+    template: bool,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+    /// Write to FILE instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Fold anonymisation masks (*, **, X, XX, xx) into one symbol before comparing.
+    #[arg(long)]
+    mask_fold: bool,
+    /// JSONL field holding the text.
+    #[arg(long, default_value = "text")]
+    text_field: String,
+    /// Input encoding.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Auto)]
+    encoding: EncodingArg,
+    /// Colour in the terminal.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
 }
 
 #[derive(Debug, Args)]
@@ -229,11 +262,7 @@ impl Common {
         IngestOptions {
             text_field: self.text_field.clone(),
             id_field: self.id_field.clone(),
-            encoding: match self.encoding {
-                EncodingArg::Auto => EncodingChoice::Auto,
-                EncodingArg::Utf8 => EncodingChoice::Utf8,
-                EncodingArg::Gb18030 => EncodingChoice::Gb18030,
-            },
+            encoding: self.encoding.into(),
             format: match self.input_format {
                 InputFormatArg::Auto => FormatChoice::Auto,
                 InputFormatArg::Text => FormatChoice::Text,
@@ -330,6 +359,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan(args),
         Command::Clean(args) => clean_cmd(args),
         Command::Verify(args) => verify_cmd(args),
+        Command::Diff(args) => diff_cmd(args),
     }
 }
 
@@ -352,35 +382,12 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         pipeline::scan(&corpus, &opts, &progress)?
     };
     progress.stage("report", 0);
-    let format = match args.format {
-        ReportFormat::Text => report::Format::Text,
-        ReportFormat::Json => report::Format::Json,
-        ReportFormat::Html => report::Format::Html,
-    };
-    match &args.output {
-        Some(path) => {
-            let mut buf = Vec::new();
-            report::render(&report, format, &RenderOptions { color: false }, &mut buf)?;
-            write_atomic(path, &buf)?;
-        }
-        None => {
-            let color = match c.color {
-                ColorArg::Always => true,
-                ColorArg::Never => false,
-                ColorArg::Auto => std::io::stdout().is_terminal(),
-            };
-            let stdout = std::io::stdout().lock();
-            let mut out = std::io::BufWriter::new(stdout);
-            let res = report::render(&report, format, &RenderOptions { color }, &mut out)
-                .and_then(|()| out.flush());
-            match res {
-                // A closed pipe (`neardup scan … | head`) is not an error.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                    return Ok(ExitCode::SUCCESS)
-                }
-                other => other?,
-            }
-        }
+    let format = args.format.into();
+    let done = emit(args.output.as_deref(), c.color, |o, out| {
+        report::render(&report, format, o, out)
+    })?;
+    if !done {
+        return Ok(ExitCode::SUCCESS);
     }
     progress.finish();
     let found = report.summary.duplicate_documents + report.summary.duplicate_blocks > 0;
@@ -389,6 +396,85 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+impl From<EncodingArg> for EncodingChoice {
+    fn from(e: EncodingArg) -> Self {
+        match e {
+            EncodingArg::Auto => EncodingChoice::Auto,
+            EncodingArg::Utf8 => EncodingChoice::Utf8,
+            EncodingArg::Gb18030 => EncodingChoice::Gb18030,
+        }
+    }
+}
+
+impl From<ReportFormat> for report::Format {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Text => report::Format::Text,
+            ReportFormat::Json => report::Format::Json,
+            ReportFormat::Html => report::Format::Html,
+        }
+    }
+}
+
+/// Renders to `path` (atomically, no colour) or to standard output;
+/// `false` when standard output was closed early (`… | head`), which is not
+/// an error.
+fn emit(
+    path: Option<&std::path::Path>,
+    color: ColorArg,
+    render: impl Fn(&RenderOptions, &mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<bool> {
+    match path {
+        Some(path) => {
+            let mut buf = Vec::new();
+            render(&RenderOptions { color: false }, &mut buf)?;
+            write_atomic(path, &buf)?;
+        }
+        None => {
+            let color = match color {
+                ColorArg::Always => true,
+                ColorArg::Never => false,
+                ColorArg::Auto => std::io::stdout().is_terminal(),
+            };
+            let stdout = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::new(stdout);
+            let res = render(&RenderOptions { color }, &mut out).and_then(|()| out.flush());
+            match res {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(false),
+                other => other?,
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn diff_cmd(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let ingest = IngestOptions {
+        text_field: args.text_field.clone(),
+        encoding: args.encoding.into(),
+        ..IngestOptions::default()
+    };
+    let sources = args
+        .spans
+        .iter()
+        .map(|s| variants::read_span(s, &ingest))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut v = variants::compare(
+        &sources,
+        &NormalizeOptions {
+            mask_fold: args.mask_fold,
+        },
+    );
+    if args.template {
+        v.diff = None;
+    }
+    let format = args.format.into();
+    emit(args.output.as_deref(), args.color, |o, out| {
+        report::render_variants(&v, format, o, out)
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {

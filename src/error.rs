@@ -156,6 +156,14 @@ pub enum Error {
         /// What does not add up.
         reason: String,
     },
+    /// A `FILE:FIRST-LAST` text span that does not name a text.
+    #[error("{spec}: {reason}")]
+    Span {
+        /// The span as given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The run was interrupted (Ctrl-C).
     #[error("interrupted")]
     Interrupted,

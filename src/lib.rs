@@ -47,6 +47,7 @@ pub mod pipeline;
 pub mod report;
 pub mod shingle;
 pub mod signature;
+pub mod variants;
 pub mod verify;
 
 pub use error::{Error, Location, Result};

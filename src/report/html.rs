@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use super::{ClusterKind, Report};
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -8,8 +8,10 @@
 mod html;
 mod model;
 mod text;
+mod variants;
 
 pub use model::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
+pub use variants::render_variants;
 
 use std::io::Write;
 

@@ -4,12 +4,12 @@ use std::io::{self, Write};
 
 use super::{Cluster, ClusterKind, RenderOptions, Report};
 
-struct Style {
-    on: bool,
+pub(super) struct Style {
+    pub(super) on: bool,
 }
 
 impl Style {
-    fn paint(&self, code: &str, s: &str) -> String {
+    pub(super) fn paint(&self, code: &str, s: &str) -> String {
         if self.on {
             format!("\x1b[{code}m{s}\x1b[0m")
         } else {

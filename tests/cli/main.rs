@@ -7,6 +7,7 @@ mod util;
 
 mod clean;
 mod determinism;
+mod diff;
 mod errors;
 mod hostile;
 mod ingest;

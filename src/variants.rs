@@ -1,0 +1,463 @@
+//! VARIANTS: two or more copies of a text → what they share and where they
+//! differ, as one [`Variants`] model that the report module renders as
+//! text, JSON or HTML.
+//!
+//! - With two texts, a character-level diff: runs of equal, deleted and
+//!   inserted text ([`Run`]).
+//! - With any number, the template view ([`Part`]): the skeleton every text
+//!   shares, in order, and between its pieces the slots, with each text's
+//!   filling. A skeleton piece must be at least [`MIN_SKELETON`] characters
+//!   long: single characters that unrelated bodies happen to share (`的`,
+//!   `，`) belong to the slots, not to the template.
+//!
+//! Texts are compared after normalisation (the text similarity is defined
+//! on), so re-wrapping, spacing, character width and case are not
+//! differences; the runs show the source characters, with the whitespace
+//! that follows them. Diffs are `similar`'s Patience algorithm on the
+//! normalised characters: Myers, its default, gives far from minimal
+//! character diffs on CJK text (DESIGN.md, measured facts), and a deadline
+//! bounds the time on texts with nothing in common.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use similar::{capture_diff_slices_deadline, Algorithm, DiffOp};
+
+use std::path::PathBuf;
+
+use crate::align;
+use crate::corpus::{read_corpus, Format, IngestOptions};
+use crate::error::{Error, Result};
+use crate::normalize::{normalize, NormText, NormalizeOptions};
+
+/// Shortest run of characters shared by every text that counts as
+/// skeleton in the template view.
+pub const MIN_SKELETON: usize = 4;
+
+/// Schema name of the JSON form.
+pub const SCHEMA: &str = "neardup.variants/1";
+
+/// Time allowed to one diff before it settles for a coarser answer.
+const DEADLINE: Duration = Duration::from_secs(5);
+
+/// One text to compare: a label for people (`path:first-last`) and the text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Where the text came from.
+    pub label: String,
+    /// The text itself.
+    pub text: String,
+}
+
+/// The comparison of two or more texts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Variants {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// The texts compared, the first being the base of the others.
+    pub sources: Vec<SourceInfo>,
+    /// With two texts: the diff from the first to the second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<Vec<Run>>,
+    /// The template view: skeleton pieces and slots, in order.
+    pub template: Vec<Part>,
+}
+
+/// A compared text, as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceInfo {
+    /// Where it came from.
+    pub label: String,
+    /// Normalised characters.
+    pub chars: usize,
+    /// `LCS / longer` to the first text (1 for the first itself).
+    pub similarity: f64,
+}
+
+/// A run of a two-text diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", content = "text", rename_all = "lowercase")]
+pub enum Run {
+    /// In both texts (shown as in the first).
+    Equal(String),
+    /// Only in the first text.
+    Delete(String),
+    /// Only in the second text.
+    Insert(String),
+}
+
+/// A piece of the template view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Part {
+    /// Text every source has here (shown as in the first).
+    Skeleton {
+        /// The shared text.
+        text: String,
+    },
+    /// Where the sources differ: each one's text, in source order.
+    Slot {
+        /// One text per source (empty when a source has nothing here).
+        texts: Vec<String>,
+    },
+}
+
+/// Reads the text a span names: `FILE` (a whole text file),
+/// `FILE:FIRST-LAST` (1-based inclusive lines of a text file) or
+/// `FILE:LINE` (that line of a text file, or the JSONL record on it): the
+/// locations the scan report prints.
+///
+/// # Errors
+///
+/// An unreadable file ([`crate::error::Error`] from ingest), or a span that
+/// names no text ([`Error::Span`]).
+pub fn read_span(spec: &str, ingest: &IngestOptions) -> Result<Source> {
+    let bad = |reason: &str| Error::Span {
+        spec: spec.to_string(),
+        reason: reason.to_string(),
+    };
+    let (path, lines) = split_span(spec);
+    let corpus = read_corpus(&[PathBuf::from(path)], ingest)?;
+    let input = corpus.inputs.first().ok_or_else(|| bad("no such input"))?;
+    let text = match (input.format, lines) {
+        (Format::Jsonl, Some((first, last))) if first == last => corpus
+            .docs
+            .iter()
+            .find(|d| d.record == Some(first))
+            .map(|d| d.text.clone())
+            .ok_or_else(|| bad("no JSONL record on that line"))?,
+        (Format::Jsonl, _) => return Err(bad("a JSONL file needs the record's line: FILE:LINE")),
+        (Format::Text, None) => corpus
+            .docs
+            .first()
+            .map(|d| d.text.clone())
+            .unwrap_or_default(),
+        (Format::Text, Some((first, last))) => {
+            let whole = corpus.docs.first().map_or("", |d| d.text.as_str());
+            let starts: Vec<usize> = std::iter::once(0)
+                .chain(whole.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+            let count = starts.len() - usize::from(whole.ends_with('\n'));
+            if first == 0 || first > last || last as usize > count {
+                return Err(bad(&format!("lines must be within 1-{count}")));
+            }
+            let from = starts[first as usize - 1];
+            let to = starts.get(last as usize).copied().unwrap_or(whole.len());
+            whole[from..to].to_string()
+        }
+    };
+    Ok(Source {
+        label: spec.to_string(),
+        text,
+    })
+}
+
+/// `FILE:FIRST-LAST` or `FILE:LINE` → the file and the lines; anything
+/// else is a file name (which may itself hold a colon).
+fn split_span(spec: &str) -> (&str, Option<(u64, u64)>) {
+    if std::path::Path::new(spec).exists() {
+        return (spec, None);
+    }
+    let Some((path, range)) = spec.rsplit_once(':') else {
+        return (spec, None);
+    };
+    let num = |s: &str| s.parse::<u64>().ok();
+    let lines = match range.split_once('-') {
+        Some((a, b)) => num(a).zip(num(b)),
+        None => num(range).map(|l| (l, l)),
+    };
+    match lines {
+        Some(l) => (path, Some(l)),
+        None => (spec, None),
+    }
+}
+
+/// Compares `sources` (at least one); the first is the base.
+pub fn compare(sources: &[Source], opts: &NormalizeOptions) -> Variants {
+    let norms: Vec<NormText> = sources.iter().map(|s| normalize(&s.text, opts)).collect();
+    let base = &norms[0];
+    let deadline = Instant::now() + DEADLINE;
+    let ops: Vec<Vec<DiffOp>> = norms[1..]
+        .iter()
+        .map(|n| {
+            capture_diff_slices_deadline(Algorithm::Patience, &base.chars, &n.chars, Some(deadline))
+        })
+        .collect();
+    let infos = sources
+        .iter()
+        .zip(&norms)
+        .map(|(s, n)| SourceInfo {
+            label: s.label.clone(),
+            chars: n.len(),
+            similarity: (align::similarity(&base.chars, &n.chars) * 10_000.0).round() / 10_000.0,
+        })
+        .collect();
+    let diff = (sources.len() == 2).then(|| {
+        let text =
+            |i: usize, r: std::ops::Range<usize>| source_text(&sources[i].text, &norms[i], r);
+        runs(&ops[0], text)
+    });
+    let maps: Vec<Vec<u32>> = ops.iter().map(|o| base_to_other(o, base.len())).collect();
+    Variants {
+        schema: SCHEMA,
+        sources: infos,
+        diff,
+        template: template(sources, &norms, &maps),
+    }
+}
+
+/// Source text of normalised characters `r`, with the whitespace that
+/// follows the last one (so that runs keep the source's line breaks).
+fn source_text(src: &str, norm: &NormText, r: std::ops::Range<usize>) -> String {
+    if r.is_empty() {
+        return String::new();
+    }
+    let from = norm.orig[r.start] as usize;
+    let to = norm.orig.get(r.end).map_or(src.len(), |&o| o as usize);
+    src[from..to].to_string()
+}
+
+/// The runs of a two-text diff, adjacent runs of one kind merged.
+fn runs(ops: &[DiffOp], text: impl Fn(usize, std::ops::Range<usize>) -> String) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    let mut push = |run: Run| match (out.last_mut(), &run) {
+        (Some(Run::Equal(a)), Run::Equal(b))
+        | (Some(Run::Delete(a)), Run::Delete(b))
+        | (Some(Run::Insert(a)), Run::Insert(b)) => a.push_str(b),
+        _ => out.push(run),
+    };
+    for op in ops {
+        match *op {
+            DiffOp::Equal { old_index, len, .. } => {
+                push(Run::Equal(text(0, old_index..old_index + len)))
+            }
+            DiffOp::Delete {
+                old_index, old_len, ..
+            } => {
+                push(Run::Delete(text(0, old_index..old_index + old_len)));
+            }
+            DiffOp::Insert {
+                new_index, new_len, ..
+            } => {
+                push(Run::Insert(text(1, new_index..new_index + new_len)));
+            }
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => {
+                push(Run::Delete(text(0, old_index..old_index + old_len)));
+                push(Run::Insert(text(1, new_index..new_index + new_len)));
+            }
+        }
+    }
+    out.retain(|r| !matches!(r, Run::Equal(t) | Run::Delete(t) | Run::Insert(t) if t.is_empty()));
+    cleanup(out)
+}
+
+/// Semantic cleanup (as in diff-match-patch): an equal run no longer than
+/// the change on either side of it is chance (`的`, `市政府` matched inside
+/// two different sentences) and becomes part of the change, so a reader
+/// sees one replaced passage instead of a confetti of fragments.
+fn cleanup(mut runs: Vec<Run>) -> Vec<Run> {
+    let size = |t: &str| t.chars().filter(|c| !c.is_whitespace()).count();
+    loop {
+        // change groups: (deleted, inserted) between equal runs
+        let mut groups: Vec<(String, String)> = vec![(String::new(), String::new())];
+        let mut equals: Vec<String> = Vec::new();
+        for r in &runs {
+            match r {
+                Run::Delete(t) => groups.last_mut().map(|g| g.0.push_str(t)).unwrap_or(()),
+                Run::Insert(t) => groups.last_mut().map(|g| g.1.push_str(t)).unwrap_or(()),
+                Run::Equal(t) => {
+                    equals.push(t.clone());
+                    groups.push((String::new(), String::new()));
+                }
+            }
+        }
+        // equal i sits between groups i and i + 1
+        let weight = |g: &(String, String)| size(&g.0).max(size(&g.1));
+        let absorb = (0..equals.len()).find(|&i| {
+            let e = size(&equals[i]);
+            let (before, after) = (weight(&groups[i]), weight(&groups[i + 1]));
+            before > 0 && after > 0 && e <= before && e <= after
+        });
+        let Some(i) = absorb else { break };
+        let mut merged = std::mem::take(&mut groups[i]);
+        merged.0.push_str(&equals[i]);
+        merged.1.push_str(&equals[i]);
+        let next = std::mem::take(&mut groups[i + 1]);
+        merged.0.push_str(&next.0);
+        merged.1.push_str(&next.1);
+        groups[i + 1] = merged;
+        equals.remove(i);
+        groups.remove(i);
+        runs = Vec::new();
+        for (k, g) in groups.into_iter().enumerate() {
+            if !g.0.is_empty() {
+                runs.push(Run::Delete(g.0));
+            }
+            if !g.1.is_empty() {
+                runs.push(Run::Insert(g.1));
+            }
+            if let Some(e) = equals.get(k) {
+                runs.push(Run::Equal(e.clone()));
+            }
+        }
+    }
+    runs
+}
+
+/// Unmatched marker in [`base_to_other`].
+const NONE: u32 = u32::MAX;
+
+/// For each base character, the character of the other text it is matched
+/// to by the diff, or [`NONE`].
+fn base_to_other(ops: &[DiffOp], base_len: usize) -> Vec<u32> {
+    let mut map = vec![NONE; base_len];
+    for op in ops {
+        if let DiffOp::Equal {
+            old_index,
+            new_index,
+            len,
+        } = *op
+        {
+            for k in 0..len {
+                map[old_index + k] = (new_index + k) as u32;
+            }
+        }
+    }
+    map
+}
+
+/// Skeleton pieces (runs of base characters matched, contiguously, in every
+/// other text, at least [`MIN_SKELETON`] long) and the slots between them.
+fn template(sources: &[Source], norms: &[NormText], maps: &[Vec<u32>]) -> Vec<Part> {
+    let n = norms[0].len();
+    let shared = |i: usize| maps.iter().all(|m| m[i] != NONE);
+    let continues = |i: usize| maps.iter().all(|m| m[i] == m[i - 1] + 1);
+    // skeleton runs as base ranges
+    let mut pieces: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < n {
+        if !shared(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        while i < n && shared(i) && continues(i) {
+            i += 1;
+        }
+        if i - start >= MIN_SKELETON {
+            pieces.push((start, i));
+        }
+    }
+    // where each source is at a base position of a piece
+    let at = |s: usize, base_pos: usize| -> usize {
+        if s == 0 {
+            base_pos
+        } else {
+            maps[s - 1][base_pos] as usize
+        }
+    };
+    let mut parts = Vec::new();
+    let mut ends: Vec<usize> = vec![0; sources.len()];
+    for &(start, end) in &pieces {
+        let slot: Vec<String> = (0..sources.len())
+            .map(|s| source_text(&sources[s].text, &norms[s], ends[s]..at(s, start)))
+            .collect();
+        if slot.iter().any(|t| !t.trim().is_empty()) {
+            parts.push(Part::Slot { texts: slot });
+        }
+        parts.push(Part::Skeleton {
+            text: source_text(&sources[0].text, &norms[0], start..end),
+        });
+        for (s, e) in ends.iter_mut().enumerate() {
+            *e = at(s, end - 1) + 1;
+        }
+    }
+    let tail: Vec<String> = (0..sources.len())
+        .map(|s| source_text(&sources[s].text, &norms[s], ends[s]..norms[s].len()))
+        .collect();
+    if tail.iter().any(|t| !t.trim().is_empty()) {
+        parts.push(Part::Slot { texts: tail });
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(label: &str, text: &str) -> Source {
+        Source {
+            label: label.into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn two_texts_diff_by_character_ignoring_layout() {
+        let v = compare(
+            &[
+                src("a", "今天我们召开\n会议，研究工作。"),
+                src("b", "今天 我们召开会议,研究XX工作."),
+            ],
+            &NormalizeOptions::default(),
+        );
+        let diff = v.diff.expect("two texts give a diff");
+        let changed: Vec<&Run> = diff
+            .iter()
+            .filter(|r| !matches!(r, Run::Equal(_)))
+            .collect();
+        assert_eq!(changed, vec![&Run::Insert("XX".into())]);
+        // the equal runs give back the first text, layout and all
+        let first: String = diff
+            .iter()
+            .filter_map(|r| match r {
+                Run::Equal(t) | Run::Delete(t) => Some(t.as_str()),
+                Run::Insert(_) => None,
+            })
+            .collect();
+        assert_eq!(first, "今天我们召开\n会议，研究工作。");
+    }
+
+    #[test]
+    fn template_keeps_long_shared_runs_and_slots_the_rest() {
+        let v = compare(
+            &[
+                src("1", "各位领导：一是抓好春耕生产。二是修路。汇报完毕。"),
+                src("2", "各位领导：一是发展旅游产业。二是建桥。汇报完毕。"),
+                src("3", "各位领导：一是改善营商环境。二是引资。汇报完毕。"),
+            ],
+            &NormalizeOptions::default(),
+        );
+        assert!(v.diff.is_none());
+        let skeleton: Vec<&str> = v
+            .template
+            .iter()
+            .filter_map(|p| match p {
+                Part::Skeleton { text } => Some(text.as_str()),
+                Part::Slot { .. } => None,
+            })
+            .collect();
+        let joined = skeleton.concat();
+        assert!(skeleton[0].starts_with("各位领导：一是"), "{skeleton:?}");
+        assert!(joined.contains("汇报完毕"), "{skeleton:?}");
+        let slots: Vec<&Vec<String>> = v
+            .template
+            .iter()
+            .filter_map(|p| match p {
+                Part::Slot { texts } => Some(texts),
+                Part::Skeleton { .. } => None,
+            })
+            .collect();
+        // one slot between greeting and closing, each source's own body in it
+        assert_eq!(slots.len(), 1, "{:?}", v.template);
+        assert!(slots[0][0].contains("抓好春耕生产") && slots[0][0].contains("修路"));
+        assert!(slots[0][1].contains("发展旅游产业") && slots[0][1].contains("建桥"));
+        assert!(slots[0][2].contains("改善营商环境") && slots[0][2].contains("引资"));
+    }
+}

@@ -1,0 +1,215 @@
+//! `neardup diff`: the diff and template expectations of fixtures/SEEDS.md
+//! (004: a diff between copies shows their differences character by
+//! character and nothing else; 000: the template view shows the shared
+//! skeleton and the differing slots), and its error handling.
+
+use serde_json::Value;
+
+use crate::util::{assert_fails, neardup, seeds, TestDir};
+
+const F000: &str = "000_e9ae08571794868f.txt";
+const F004: &str = "004_792cc556aa004db2.txt";
+
+fn span(file: &str, lines: &str) -> String {
+    format!("{}:{lines}", seeds().join(file).display())
+}
+
+fn diff_json(spans: &[String]) -> Value {
+    let out = neardup()
+        .arg("diff")
+        .args(spans)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "diff failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+fn runs<'a>(v: &'a Value, op: &str) -> Vec<&'a str> {
+    v["diff"]
+        .as_array()
+        .expect("diff runs")
+        .iter()
+        .filter(|r| r["op"] == op)
+        .map(|r| r["text"].as_str().expect("text"))
+        .collect()
+}
+
+fn visible(s: &str) -> usize {
+    s.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+#[test]
+fn copies_of_the_speech_differ_only_where_seeds_md_says() {
+    // copy A (lines 2-24) against copy B (lines 45-67)
+    let v = diff_json(&[span(F004, "2-24"), span(F004, "45-67")]);
+    let deleted = runs(&v, "delete");
+    let inserted = runs(&v, "insert");
+    // B stops after section 三: A's section 四 is a deletion
+    assert!(
+        deleted
+            .iter()
+            .any(|t| t.contains("四、切实做好当前几项重点工作")),
+        "section four not shown as deleted"
+    );
+    // A's anonymised xx against B's real names
+    assert!(deleted.iter().any(|t| t.contains("xx")), "{deleted:?}");
+    assert!(
+        inserted
+            .iter()
+            .any(|t| t.contains("河南") || t.contains("安徽")),
+        "{inserted:?}"
+    );
+    // re-wrapping and spaces inside numbers are not differences
+    for t in deleted.iter().chain(&inserted) {
+        assert!(visible(t) > 0, "whitespace-only change shown: {t:?}");
+    }
+    assert!(!inserted
+        .iter()
+        .any(|t| t.trim() == "24" || t.trim() == "小时"));
+    // and nothing else: the diff matches (nearly) as many characters as the
+    // exact alignment behind the similarity
+    let equal: usize = runs(&v, "equal").iter().map(|t| visible(t)).sum();
+    let sim = v["sources"][1]["similarity"].as_f64().expect("similarity");
+    let longer = v["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .map(|s| s["chars"].as_u64().expect("chars"))
+        .max()
+        .expect("two") as f64;
+    assert!(sim > 0.8, "copies are near-duplicates: {sim}");
+    assert!(
+        equal as f64 >= 0.97 * sim * longer,
+        "diff matches {equal} chars, alignment {}",
+        sim * longer
+    );
+}
+
+fn skeleton_of(v: &Value) -> String {
+    v["template"]
+        .as_array()
+        .expect("template")
+        .iter()
+        .filter(|p| p["kind"] == "skeleton")
+        .map(|p| p["text"].as_str().expect("text"))
+        .collect()
+}
+
+#[test]
+fn template_variants_show_the_skeleton_and_the_slots() {
+    // 篇一 and 篇二 share greeting, opening and closing (篇三 has neither
+    // greeting nor closing, so the three-way skeleton is smaller)
+    let two = neardup()
+        .arg("diff")
+        .args([span(F000, "1-10"), span(F000, "12-21")])
+        .args(["--template", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert!(two.status.success());
+    let two: Value = serde_json::from_slice(&two.stdout).expect("json");
+    let skeleton = skeleton_of(&two);
+    for shared in ["各位领导", "今年以来", "汇报完毕"] {
+        assert!(
+            skeleton.contains(shared),
+            "{shared} not in skeleton: {skeleton}"
+        );
+    }
+
+    let v = diff_json(&[span(F000, "1-10"), span(F000, "12-21"), span(F000, "23-30")]);
+    assert!(v.get("diff").is_none(), "three texts: template view only");
+    let skeleton = skeleton_of(&v);
+    assert!(
+        skeleton.contains("今年以来") && skeleton.contains("上半年"),
+        "{skeleton}"
+    );
+    // the bodies differ: most of each report is in the slots, not the skeleton
+    let slots: Vec<&Vec<Value>> = v["template"]
+        .as_array()
+        .expect("template")
+        .iter()
+        .filter(|p| p["kind"] == "slot")
+        .map(|p| p["texts"].as_array().expect("texts"))
+        .collect();
+    assert!(!slots.is_empty());
+    for i in 0..3 {
+        let in_slots: usize = slots
+            .iter()
+            .map(|s| visible(s[i].as_str().expect("slot text")))
+            .sum();
+        let chars = v["sources"][i]["chars"].as_u64().expect("chars") as f64;
+        assert!(
+            in_slots as f64 > 0.8 * chars,
+            "report {i}: only {in_slots} of {chars} chars in slots"
+        );
+    }
+    assert!(
+        visible(&skeleton) < 100,
+        "skeleton is the template, not a body"
+    );
+}
+
+#[test]
+fn text_and_html_show_the_same_diff() {
+    let spans = [span(F004, "2-24"), span(F004, "45-67")];
+    let text = neardup().arg("diff").args(&spans).output().expect("runs");
+    assert!(text.status.success());
+    let text = String::from_utf8(text.stdout).expect("utf-8");
+    assert!(text.contains("[-") && text.contains("{+"), "wdiff markers");
+    assert!(!text.contains('\x1b'), "no colour when not a terminal");
+
+    let dir = TestDir::new();
+    let page = dir.path().join("diff.html");
+    neardup()
+        .arg("diff")
+        .args(&spans)
+        .args(["--format", "html", "-o"])
+        .arg(&page)
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(&page).expect("written");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<del>") && html.contains("<ins>"));
+    assert!(
+        !html.contains("<script") && !html.contains("http"),
+        "self-contained"
+    );
+}
+
+#[test]
+fn a_bad_span_is_a_clear_error() {
+    let file = seeds().join(F000);
+    assert_fails(
+        neardup()
+            .arg("diff")
+            .arg(format!("{}:20-5", file.display()))
+            .arg(&file),
+        2,
+        "lines must be within 1-30",
+    );
+    let dir = TestDir::new();
+    let jsonl = dir.write(
+        "c.jsonl",
+        "{\"text\": \"一二三四五\"}\n{\"text\": \"一二三六五\"}\n",
+    );
+    assert_fails(
+        neardup().arg("diff").arg(&jsonl).arg(&jsonl),
+        2,
+        "FILE:LINE",
+    );
+    let out = neardup()
+        .arg("diff")
+        .arg(format!("{}:1", jsonl.display()))
+        .arg(format!("{}:2", jsonl.display()))
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(runs(&v, "delete"), vec!["四"]);
+    assert_eq!(runs(&v, "insert"), vec!["六"]);
+}
