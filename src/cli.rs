@@ -104,6 +104,10 @@ struct ScanArgs {
     /// Exit with 1 when duplicates were found (for CI pipelines).
     #[arg(long)]
     exit_code: bool,
+    /// Attach to every copy its character diff from the kept copy (first
+    /// 1,000 clusters; always on in HTML reports).
+    #[arg(long)]
+    diffs: bool,
 }
 
 #[derive(Debug, Args)]
@@ -369,17 +373,26 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let opts = c.scan();
     opts.validate()?;
     let progress = c.progress();
+    let diffs = args.diffs || matches!(args.format, ReportFormat::Html);
+    let ingest = c.ingest();
     // Documents only: stream the corpus, keeping signatures, not texts.
     let report = if opts.level == Level::Doc {
-        let (corpus, report) =
-            pipeline::scan_documents_streaming(&c.inputs, &c.ingest(), &opts, &progress)?;
+        let (corpus, mut report) =
+            pipeline::scan_documents_streaming(&c.inputs, &ingest, &opts, &progress)?;
         c.warn_skipped(&corpus)?;
+        if diffs {
+            pipeline::attach_diffs(&mut report, &corpus, Some(&ingest), &opts.normalize)?;
+        }
         report
     } else {
         progress.stage("read", 0);
         let corpus = c.read()?;
         progress.finish();
-        pipeline::scan(&corpus, &opts, &progress)?
+        let mut report = pipeline::scan(&corpus, &opts, &progress)?;
+        if diffs {
+            pipeline::attach_diffs(&mut report, &corpus, None, &opts.normalize)?;
+        }
+        report
     };
     progress.stage("report", 0);
     let format = args.format.into();

@@ -286,6 +286,58 @@ pub fn scan_documents_streaming(
     Ok((corpus, report))
 }
 
+/// Diffs are attached to the members of this many clusters at most (a
+/// report is read by people; the JSON of every cluster has the locations).
+pub const DIFF_CLUSTERS: usize = 1000;
+
+/// Attaches to every non-kept member of the first [`DIFF_CLUSTERS`]
+/// clusters its character diff from the kept copy. Texts come from
+/// `corpus` when it holds them, else are read again with `reload`.
+///
+/// # Errors
+///
+/// An input that cannot be read again (or changed since the scan).
+pub fn attach_diffs(
+    report: &mut Report,
+    corpus: &Corpus,
+    reload: Option<&crate::corpus::IngestOptions>,
+    opts: &NormalizeOptions,
+) -> Result<()> {
+    let n = report.clusters.len().min(DIFF_CLUSTERS);
+    let clusters = &mut report.clusters[..n];
+    let mut docs: Vec<u32> = clusters
+        .iter()
+        .flat_map(|c| c.members.iter().map(|m| m.doc_index as u32))
+        .collect();
+    docs.sort_unstable();
+    docs.dedup();
+    let texts = match reload {
+        Some(ingest) => Texts::Reload(ingest),
+        None => Texts::Memory,
+    };
+    let loaded = texts.load(corpus, &docs)?;
+    let text_of = |m: &Member| -> &str {
+        docs.binary_search(&(m.doc_index as u32))
+            .ok()
+            .and_then(|i| loaded[i].get(m.text_range.clone()))
+            .unwrap_or("")
+    };
+    for c in clusters.iter_mut() {
+        let kept = text_of(&c.members[c.keep]).to_string();
+        let keep = c.keep;
+        let diffs: Vec<Option<Vec<crate::variants::Run>>> = c
+            .members
+            .par_iter()
+            .enumerate()
+            .map(|(i, m)| (i != keep).then(|| crate::variants::diff(&kept, text_of(m), opts)))
+            .collect();
+        for (m, d) in c.members.iter_mut().zip(diffs) {
+            m.diff = d;
+        }
+    }
+    Ok(())
+}
+
 /// Where document texts come from after sketching.
 enum Texts<'a> {
     /// The corpus holds them.
@@ -828,6 +880,7 @@ fn member(
         similarity: round4(similarity),
         containment: containment.map(round4),
         preview: preview(&text[text_range.clone()]),
+        diff: None,
         doc_index: d,
         text_range,
         norm_range,

@@ -18,10 +18,8 @@
 //! character diffs on CJK text (DESIGN.md, measured facts), and a deadline
 //! bounds the time on texts with nothing in common.
 
-use std::time::{Duration, Instant};
-
 use serde::Serialize;
-use similar::{capture_diff_slices_deadline, Algorithm, DiffOp};
+use similar::{capture_diff_slices, Algorithm, DiffOp};
 
 use std::path::PathBuf;
 
@@ -37,8 +35,11 @@ pub const MIN_SKELETON: usize = 4;
 /// Schema name of the JSON form.
 pub const SCHEMA: &str = "neardup.variants/1";
 
-/// Time allowed to one diff before it settles for a coarser answer.
-const DEADLINE: Duration = Duration::from_secs(5);
+/// Above this product of lengths a diff compares sentences, not characters
+/// (about 30,000 × 30,000 characters): the character diff of two long,
+/// different texts can take minutes, and a time limit instead would make
+/// the output depend on the machine.
+const CHAR_DIFF_BUDGET: usize = 1 << 30;
 
 /// One text to compare: a label for people (`path:first-last`) and the text.
 #[derive(Debug, Clone)]
@@ -172,16 +173,22 @@ fn split_span(spec: &str) -> (&str, Option<(u64, u64)>) {
     }
 }
 
+/// The character diff from `a` to `b` alone (what a report attaches to
+/// each copy: the kept copy is `a`).
+pub fn diff(a: &str, b: &str, opts: &NormalizeOptions) -> Vec<Run> {
+    let (na, nb) = (normalize(a, opts), normalize(b, opts));
+    let ops = diff_ops(&na.chars, &nb.chars);
+    let texts = [(a, &na), (b, &nb)];
+    runs(&ops, |i, r| source_text(texts[i].0, texts[i].1, r))
+}
+
 /// Compares `sources` (at least one); the first is the base.
 pub fn compare(sources: &[Source], opts: &NormalizeOptions) -> Variants {
     let norms: Vec<NormText> = sources.iter().map(|s| normalize(&s.text, opts)).collect();
     let base = &norms[0];
-    let deadline = Instant::now() + DEADLINE;
     let ops: Vec<Vec<DiffOp>> = norms[1..]
         .iter()
-        .map(|n| {
-            capture_diff_slices_deadline(Algorithm::Patience, &base.chars, &n.chars, Some(deadline))
-        })
+        .map(|n| diff_ops(&base.chars, &n.chars))
         .collect();
     let infos = sources
         .iter()
@@ -204,6 +211,84 @@ pub fn compare(sources: &[Source], opts: &NormalizeOptions) -> Variants {
         diff,
         template: template(sources, &norms, &maps),
     }
+}
+
+/// Patience diff of two character sequences; past [`CHAR_DIFF_BUDGET`]
+/// the units are sentences (runs ending at `.`, `!`, `?`, `;` or 64
+/// characters), the ops still in characters.
+fn diff_ops(a: &[char], b: &[char]) -> Vec<DiffOp> {
+    if a.len().saturating_mul(b.len()) <= CHAR_DIFF_BUDGET {
+        return capture_diff_slices(Algorithm::Patience, a, b);
+    }
+    let (sa, sb) = (sentences(a), sentences(b));
+    let (ta, tb): (Vec<&[char]>, Vec<&[char]>) = (
+        sa.iter().map(|r| &a[r.clone()]).collect(),
+        sb.iter().map(|r| &b[r.clone()]).collect(),
+    );
+    // character offset of sentence `i` (the end for one past the last)
+    let at = |s: &[std::ops::Range<usize>], i: usize, len: usize| s.get(i).map_or(len, |r| r.start);
+    let span = |s: &[std::ops::Range<usize>], i: usize, n: usize| -> usize {
+        s[i..i + n].iter().map(std::ops::Range::len).sum()
+    };
+    capture_diff_slices(Algorithm::Patience, &ta, &tb)
+        .into_iter()
+        .map(|op| match op {
+            DiffOp::Equal {
+                old_index,
+                new_index,
+                len,
+            } => DiffOp::Equal {
+                old_index: at(&sa, old_index, a.len()),
+                new_index: at(&sb, new_index, b.len()),
+                len: span(&sa, old_index, len),
+            },
+            DiffOp::Delete {
+                old_index,
+                old_len,
+                new_index,
+            } => DiffOp::Delete {
+                old_index: at(&sa, old_index, a.len()),
+                old_len: span(&sa, old_index, old_len),
+                new_index: at(&sb, new_index, b.len()),
+            },
+            DiffOp::Insert {
+                old_index,
+                new_index,
+                new_len,
+            } => DiffOp::Insert {
+                old_index: at(&sa, old_index, a.len()),
+                new_index: at(&sb, new_index, b.len()),
+                new_len: span(&sb, new_index, new_len),
+            },
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => DiffOp::Replace {
+                old_index: at(&sa, old_index, a.len()),
+                old_len: span(&sa, old_index, old_len),
+                new_index: at(&sb, new_index, b.len()),
+                new_len: span(&sb, new_index, new_len),
+            },
+        })
+        .collect()
+}
+
+/// Sentence ranges of normalised characters (see [`diff_ops`]).
+fn sentences(t: &[char]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, &c) in t.iter().enumerate() {
+        if matches!(c, '.' | '!' | '?' | ';') || i + 1 - start >= 64 {
+            out.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    if start < t.len() {
+        out.push(start..t.len());
+    }
+    out
 }
 
 /// Source text of normalised characters `r`, with the whitespace that
@@ -422,6 +507,51 @@ mod tests {
             })
             .collect();
         assert_eq!(first, "今天我们召开\n会议，研究工作。");
+    }
+
+    /// Equal and deleted runs give back `a`, equal and inserted runs `b`
+    /// (after normalisation): a diff loses nothing and invents nothing.
+    fn assert_lossless(a: &str, b: &str) {
+        let opts = NormalizeOptions::default();
+        let runs = diff(a, b, &opts);
+        let side = |keep_insert: bool| -> Vec<char> {
+            let t: String = runs
+                .iter()
+                .filter_map(|r| match r {
+                    Run::Equal(t) => Some(t.as_str()),
+                    Run::Delete(t) => (!keep_insert).then_some(t.as_str()),
+                    Run::Insert(t) => keep_insert.then_some(t.as_str()),
+                })
+                .collect();
+            normalize(&t, &opts).chars
+        };
+        assert_eq!(side(false), normalize(a, &opts).chars);
+        assert_eq!(side(true), normalize(b, &opts).chars);
+    }
+
+    #[test]
+    fn diffs_are_lossless_by_characters_and_by_sentences() {
+        let mut state = 7u64;
+        let mut text = |n: usize| -> String {
+            (0..n)
+                .map(|i| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    if i % 23 == 22 {
+                        '。'
+                    } else {
+                        char::from_u32(0x4e00 + ((state >> 33) % 2000) as u32).unwrap_or('一')
+                    }
+                })
+                .collect()
+        };
+        let a = text(3000);
+        let b = format!("{}插入的句子。{}", &a[..3000], &a[4500..]);
+        assert_lossless(&a, &b);
+        // past the character budget: sentence units
+        let long_a = text(40_000);
+        let long_b = format!("{}另一段文字。{}", &long_a[..30_000], &long_a[45_000..]);
+        assert!(long_a.chars().count() * long_b.chars().count() > CHAR_DIFF_BUDGET);
+        assert_lossless(&long_a, &long_b);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use super::{ClusterKind, Report};
+use crate::variants::Run;
 
 pub(super) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -19,13 +20,32 @@ pub(super) fn esc(s: &str) -> String {
     o
 }
 
+/// A diff side by side: the kept (first) text with its deletions marked,
+/// and the other with its insertions, as two HTML fragments.
+pub(super) fn side_by_side(runs: &[Run]) -> (String, String) {
+    let (mut left, mut right) = (String::new(), String::new());
+    for run in runs {
+        match run {
+            Run::Equal(t) => {
+                left.push_str(&esc(t));
+                right.push_str(&esc(t));
+            }
+            Run::Delete(t) => left.push_str(&format!("<del>{}</del>", esc(t))),
+            Run::Insert(t) => right.push_str(&format!("<ins>{}</ins>", esc(t))),
+        }
+    }
+    (left, right)
+}
+
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>neardup report</title><style>\
          body{{font-family:sans-serif;margin:2em;max-width:70em}}\
          table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:.3em;text-align:left;vertical-align:top}}\
-         .keep{{background:#e8f5e9}}.low{{color:#b71c1c}}h2{{font-size:1.1em;margin-top:2em}}</style></head><body>"
+         .keep{{background:#e8f5e9}}.low{{color:#b71c1c}}h2{{font-size:1.1em;margin-top:2em}}\
+         del{{background:#ffcdd2;text-decoration:none}}ins{{background:#c8e6c9;text-decoration:none}}\
+         .diff td{{white-space:pre-wrap;width:50%}}</style></head><body>"
     )?;
     let s = &report.summary;
     writeln!(
@@ -63,6 +83,14 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 m.similarity,
                 esc(&m.preview)
             )?;
+            if let Some(runs) = &m.diff {
+                let (left, right) = side_by_side(runs);
+                writeln!(
+                    out,
+                    "<tr><td></td><td colspan=\"3\"><details><summary>diff from the kept copy</summary>\
+                     <table class=\"diff\"><tr><td>{left}</td><td>{right}</td></tr></table></details></td></tr>"
+                )?;
+            }
         }
         writeln!(out, "</table>")?;
     }

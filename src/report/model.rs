@@ -48,6 +48,10 @@ pub struct Member {
     pub containment: Option<f64>,
     /// The first characters of the copy, for people reading the report.
     pub preview: String,
+    /// With `--diffs` (and in HTML reports): the character diff from the
+    /// kept copy to this one ([`crate::variants::diff`]); none on the kept copy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<Vec<crate::variants::Run>>,
     /// Index of the document in the corpus (not serialised).
     #[serde(skip)]
     pub doc_index: usize,

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::html::esc;
+use super::html::{esc, side_by_side};
 use super::text::Style;
 use super::RenderOptions;
 use crate::variants::{Part, Run, Variants};
@@ -102,18 +102,7 @@ fn html(v: &Variants, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(out, "</ol>")?;
     if let Some(diff) = &v.diff {
-        // side by side: the first text with its deletions, the second with its insertions
-        let (mut left, mut right) = (String::new(), String::new());
-        for run in diff {
-            match run {
-                Run::Equal(t) => {
-                    left.push_str(&esc(t));
-                    right.push_str(&esc(t));
-                }
-                Run::Delete(t) => left.push_str(&format!("<del>{}</del>", esc(t))),
-                Run::Insert(t) => right.push_str(&format!("<ins>{}</ins>", esc(t))),
-            }
-        }
+        let (left, right) = side_by_side(diff);
         writeln!(
             out,
             "<table><tr><th>[1] {}</th><th>[2] {}</th></tr><tr><td>{left}</td><td>{right}</td></tr></table>",

@@ -213,3 +213,43 @@ fn a_bad_span_is_a_clear_error() {
     assert_eq!(runs(&v, "delete"), vec!["四"]);
     assert_eq!(runs(&v, "insert"), vec!["六"]);
 }
+
+#[test]
+fn scan_reports_carry_each_copy_s_diff_from_the_kept_copy() {
+    let seeds_dir = seeds();
+    let report = crate::util::scan_json(&[seeds_dir.to_str().expect("utf-8"), "--diffs"]);
+    let speech = crate::util::clusters(&report, "block")
+        .into_iter()
+        .find(|c| c["members"].as_array().expect("members").len() == 4)
+        .expect("the four copies of the speech");
+    let keep = speech["keep"].as_u64().expect("keep") as usize;
+    for (i, m) in speech["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(m.get("diff").is_some(), i != keep, "member {i}");
+    }
+    // copy B lacks section 四 of the kept copy A
+    let b = &speech["members"][1]["diff"];
+    assert!(
+        b.as_array()
+            .expect("runs")
+            .iter()
+            .any(|r| r["op"] == "delete"
+                && r["text"].as_str().expect("text").contains("四、切实做好"))
+    );
+
+    // without --diffs the JSON stays lean; HTML always shows them side by side
+    let plain = crate::util::scan_json(&[seeds_dir.to_str().expect("utf-8")]);
+    assert!(!plain.to_string().contains("\"diff\""));
+    let out = neardup()
+        .arg("scan")
+        .arg(&seeds_dir)
+        .args(["--format", "html", "--quiet"])
+        .output()
+        .expect("runs");
+    let html = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(html.contains("<del>四、切实做好当前几项重点工作"));
+}
