@@ -9,6 +9,7 @@
 //!   documents: shingle ─▶ signature (MinHash | SimHash) ─▶ lsh ─▶ verify ─▶ cluster
 //!   blocks:    winnowed fingerprints ─▶ seeds ─▶ chains ─▶ verify ─▶ cluster
 //!   ─▶ report (text | JSON | HTML)      ─▶ clean (corpus + removal log)
+//! copies ─variants─▶ character diff | template (skeleton + slots) ─▶ report
 //! ```
 //!
 //! - [`corpus`]: files, folders, JSONL, gzip/zstd, stdin; UTF-8, UTF-16, GB18030.
@@ -21,7 +22,8 @@
 //! - [`cluster`]: union-find groups.
 //! - [`blocks`]: repeated sections inside and across documents.
 //! - [`pipeline`]: runs the stages in order, in parallel, deterministically.
-//! - [`report`]: the report model and its renderers.
+//! - [`variants`]: character diffs between copies, template view of variants.
+//! - [`report`]: the report models and their renderers.
 //! - [`clean`]: writes the cleaned corpus and the removal log, atomically.
 //!
 //! ```
