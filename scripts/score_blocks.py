@@ -9,10 +9,18 @@ with its source; `partial_recall_cluster` also when it joins it with another
 document of the source's ground-truth cluster (with --level all, a source that
 is itself a removed near-duplicate document is represented by its kept copy).
 Cross-cluster block clusters are not all errors: the generator draws speech
-sentences with replacement, so unrelated documents do share real passages.
+sentences with replacement and reuses its poem pool, so unrelated documents do
+share real passages.
+
+When the corpus sits beside the truth file (CORPUS.jsonl, CORPUS.jsonl.truth.jsonl),
+recall is also split by the length of the embedded section (fraction x source
+characters) at the report's `min_block`: a section shorter than the minimum block
+length is not a block by definition, so recall below it measures the option, not
+the detector.
 
 usage: score_blocks.py TRUTH.jsonl REPORT.json"""
 import json
+import os
 import sys
 
 
@@ -48,6 +56,19 @@ def main():
         "cross_cluster_blocks": wrong,
         "cross_cluster_share": round(wrong / len(blocks), 4) if blocks else 0.0,
     }
+    corpus = sys.argv[1][: -len(".truth.jsonl")] if sys.argv[1].endswith(".truth.jsonl") else None
+    min_block = rep.get("params", {}).get("min_block")
+    if corpus and min_block and os.path.exists(corpus):
+        chars = {}
+        with open(corpus, encoding="utf-8") as f:
+            for line in f:
+                d = json.loads(line)
+                chars[d["id"]] = len(d["text"])
+        for name, keep in (("at_least", lambda n: n >= min_block), ("below", lambda n: n < min_block)):
+            ps = [p for p in partials if p["src"] in chars and keep(int(chars[p["src"]] * p["param"]))]
+            h = sum((p["id"], p["src"]) in joined for p in ps)
+            res[f"sections_{name}_min_block"] = len(ps)
+            res[f"partial_recall_{name}_min_block"] = round(h / len(ps), 4) if ps else 1.0
     print(json.dumps(res))
 
 
