@@ -25,7 +25,11 @@
 //! matters ([`similarity_at_least`]), two cheaper exits come first: the
 //! count of characters the texts have in common bounds the LCS (linear
 //! time), and the alignment stops once the rows left cannot reach the
-//! threshold; most pairs that merely share a passage end there. Past [`EXACT_BUDGET`] word operations the texts are
+//! threshold; most pairs that merely share a passage end there. Only the
+//! words inside Ukkonen's band are updated (a path with `need` matches
+//! stays within `|a| - need` and `|b| - need` of the diagonal), tried first
+//! with a `need` close to the character-count bound, where close copies
+//! lie, then with the real one. Past [`EXACT_BUDGET`] word operations the texts are
 //! first cut at unique 12-character anchors chained in order (longest
 //! increasing subsequence), and only the gaps are aligned exactly: the
 //! result is then a lower bound on the LCS, never an overestimate.
@@ -44,6 +48,9 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 pub const EXACT_BUDGET: usize = 1 << 25;
 
 const ANCHOR_K: usize = 12;
+
+/// The first, narrow try aims at `common - (common - need) / HINT_SLACK`.
+const HINT_SLACK: usize = 4;
 
 /// Length of a longest common subsequence (exact within [`EXACT_BUDGET`],
 /// a lower bound beyond).
@@ -70,15 +77,29 @@ pub fn lcs_at_least(a: &[char], b: &[char], need: usize) -> usize {
     let need_inner = need.saturating_sub(pre + suf);
     // The characters two texts have in common bound their LCS: texts
     // that merely share a passage or a style fail here in linear time.
+    let mut hint = 0;
     if need_inner > 0 {
         let common = common_chars(short, long);
         if common < need_inner {
             return pre + suf + common;
         }
+        hint = common - (common - need_inner) / HINT_SLACK;
     }
     let words = short.len().div_ceil(64);
     let inner = if words.saturating_mul(long.len()) <= EXACT_BUDGET {
-        lcs_bitparallel(short, long, need_inner)
+        // A close copy's LCS sits near the character-count bound (a
+        // substitution or an indel lowers both by one): aligning first in
+        // the narrow band that bound allows is exact when it holds.
+        let narrow = if hint > need_inner {
+            lcs_bitparallel(short, long, hint)
+        } else {
+            0
+        };
+        if narrow >= hint && hint > need_inner {
+            narrow
+        } else {
+            lcs_bitparallel(short, long, need_inner)
+        }
     } else {
         lcs_anchored(a, b)
     };
@@ -226,6 +247,18 @@ fn lcs_with_slots(short: &[char], long: &[char], need: usize, slots: &mut Slots)
         s.0 = s.0.min(w as u32);
         s.1 = s.1.max(w as u32);
     }
+    // Ukkonen's band: an alignment with `need` matches leaves at most
+    // `m - need` characters of `short` and `n - need` of `long` unmatched,
+    // so row j can match only columns j - (n - need) ..= j + (m - need).
+    // Words outside the band are left as they are (frozen on the left,
+    // untouched on the right): the result can only drop, and only for
+    // pairs below `need`, whose optimal path leaves the band. At the
+    // verification threshold 0.8 this is about 2/5 of the words.
+    let (left, right) = if need > 0 && need <= m.min(long.len()) {
+        (m - need, long.len() - need)
+    } else {
+        (m, long.len())
+    };
     // Every so often: can the rest of `long` still lift the LCS to `need`?
     let check_every = if need > 0 { 256 } else { usize::MAX };
     let mut next_check = check_every;
@@ -239,7 +272,13 @@ fn lcs_with_slots(short: &[char], long: &[char], need: usize, slots: &mut Slots)
         let Some(slot) = slots.get(*c) else { continue };
         let slot = slot as usize;
         let mask = &masks[slot * words..(slot + 1) * words];
-        let (lo, hi) = (spans[slot].0 as usize, spans[slot].1 as usize + 1);
+        let band_lo = j.saturating_sub(right) / 64;
+        let band_hi = words.min((j + left) / 64 + 1);
+        let lo = (spans[slot].0 as usize).max(band_lo);
+        let hi = (spans[slot].1 as usize + 1).min(band_hi);
+        if lo >= hi {
+            continue;
+        }
         // Words where the mask has bits: one add-with-carry each.
         let mut carry = 0u8;
         for (vw, &mw) in v[lo..hi].iter_mut().zip(&mask[lo..hi]) {
@@ -251,7 +290,7 @@ fn lcs_with_slots(short: &[char], long: &[char], need: usize, slots: &mut Slots)
         // Past the last one the mask is zero: `v + carry | v`, and the
         // carry goes on only through all-ones words.
         let mut w = hi;
-        while carry != 0 && w < words {
+        while carry != 0 && w < band_hi {
             let x = v[w];
             let sum = x.wrapping_add(1);
             v[w] = sum | x;
@@ -538,6 +577,44 @@ mod tests {
                     assert_eq!(fast, exact, "t {t}");
                 } else {
                     assert!(fast < t, "t {t}: {fast} for {exact}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn threshold_alignment_is_exact_at_or_above_the_need() {
+        // shifted copies (insertions, deletions) exercise the band edges
+        let mut state = 7u64;
+        let mut rnd = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        for _ in 0..300 {
+            let len = 1 + rnd(400) as usize;
+            let alpha = 2 + rnd(20);
+            let a: Vec<char> = (0..len)
+                .map(|_| char::from(b'a' + rnd(alpha) as u8))
+                .collect();
+            let rate = rnd(40);
+            let mut b = Vec::new();
+            for &c in &a {
+                match rnd(100) {
+                    r if r < rate / 3 => {} // deleted
+                    r if r < 2 * rate / 3 => b.extend([c, 'z']), // inserted after
+                    r if r < rate => b.push('y'), // substituted
+                    _ => b.push(c),
+                }
+            }
+            let exact = lcs_dp(&a, &b);
+            for need in [exact.saturating_sub(3), exact, exact + 1, exact + 5] {
+                let got = lcs_at_least(&a, &b, need);
+                if exact >= need {
+                    assert_eq!(got, exact, "need {need}: {a:?} {b:?}");
+                } else {
+                    assert!(got < need, "need {need}: {got} for {exact}");
                 }
             }
         }
