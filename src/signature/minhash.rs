@@ -141,13 +141,12 @@ fn fold(h: u64) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
-/// Permutations handled per pass over the shingles: 64 `u32` lanes are four
-/// AVX-512 or eight AVX2 registers, so the running minima stay in registers
-/// for the whole pass instead of going through memory for every shingle.
-const CHUNK: usize = 64;
-
+/// Permutations handled per pass over the shingles: 64 `u32` lanes are eight
+/// AVX2 registers, 128 are eight AVX-512 ones, so the running minima (and
+/// the multipliers and addends beside them) stay in registers for the whole
+/// pass instead of going through memory for every shingle.
 #[inline(always)]
-fn kernel(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
+fn kernel<const CHUNK: usize>(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
     let n = sig.len().min(a.len()).min(b.len());
     let full = n - n % CHUNK;
     for c in (0..full).step_by(CHUNK) {
@@ -174,19 +173,19 @@ fn kernel(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
 }
 
 fn sign_generic(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
-    kernel(a, b, shingles, sig);
+    kernel::<64>(a, b, shingles, sig);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn sign_avx2(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
-    kernel(a, b, shingles, sig);
+    kernel::<64>(a, b, shingles, sig);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn sign_avx512(a: &[u32], b: &[u32], shingles: &[u64], sig: &mut [u32]) {
-    kernel(a, b, shingles, sig);
+    kernel::<128>(a, b, shingles, sig);
 }
 
 #[cfg(test)]
@@ -232,11 +231,23 @@ mod tests {
 
     #[test]
     fn same_seed_same_signature_and_generic_matches_dispatch() {
-        let m = MinHasher::new(128, 7);
         let s: Vec<u64> = (0..50u64).map(|i| i * 31 + 5).collect();
-        assert_eq!(m.sign(&s), MinHasher::new(128, 7).sign(&s));
-        let mut g = vec![u32::MAX; 128];
-        sign_generic(&m.a, &m.b, &s, &mut g);
-        assert_eq!(g, m.sign(&s));
+        // the vector kernels take 64 or 128 permutations a pass: cover tails
+        for perms in [7, 64, 128, 200, 256] {
+            let m = MinHasher::new(perms, 7);
+            assert_eq!(m.sign(&s), MinHasher::new(perms, 7).sign(&s));
+            let scalar: Vec<u32> = (0..perms)
+                .map(|i| {
+                    s.iter()
+                        .map(|&h| m.a[i].wrapping_mul(fold(h)).wrapping_add(m.b[i]))
+                        .min()
+                        .unwrap_or(u32::MAX)
+                })
+                .collect();
+            assert_eq!(m.sign(&s), scalar, "{perms} permutations");
+            let mut g = vec![u32::MAX; perms];
+            sign_generic(&m.a, &m.b, &s, &mut g);
+            assert_eq!(g, scalar, "{perms} permutations, generic");
+        }
     }
 }
