@@ -455,6 +455,17 @@ static PAIRS: LazyLock<Vec<(Vec<char>, Vec<char>)>> = LazyLock::new(|| {
 /// `align::similarity` (bit-parallel LCS) on each pair; bytes of both sides.
 #[divan::bench]
 fn verify_similarity_3k(bencher: Bencher) {
+    bench_pairs(bencher, align::similarity);
+}
+
+/// `align::similarity_at_least` at the default threshold 0.8, as verification
+/// runs it (character-count bound, Ukkonen band, early stop).
+#[divan::bench]
+fn verify_threshold_3k(bencher: Bencher) {
+    bench_pairs(bencher, |a, b| align::similarity_at_least(a, b, 0.8));
+}
+
+fn bench_pairs(bencher: Bencher, f: impl Fn(&[char], &[char]) -> f64 + Sync) {
     let pairs = &*PAIRS;
     let utf8 = |v: &[char]| v.iter().map(|c| c.len_utf8()).sum::<usize>();
     let total: usize = pairs.iter().map(|(a, b)| utf8(a) + utf8(b)).sum();
@@ -464,7 +475,7 @@ fn verify_similarity_3k(bencher: Bencher) {
         .bench(|| {
             let mut s = 0.0;
             for (a, b) in pairs {
-                s += align::similarity(black_box(a), black_box(b));
+                s += f(black_box(a), black_box(b));
             }
             s
         });

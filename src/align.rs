@@ -512,6 +512,16 @@ mod tests {
         s.chars().collect()
     }
 
+    /// A seeded generator of numbers below `n`, for reproducible random texts.
+    fn lcg(mut state: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        }
+    }
+
     fn lcs_dp(a: &[char], b: &[char]) -> usize {
         let mut dp = vec![vec![0usize; b.len() + 1]; a.len() + 1];
         for i in 1..=a.len() {
@@ -528,13 +538,7 @@ mod tests {
 
     #[test]
     fn bitparallel_equals_dynamic_programming() {
-        let mut state = 12345u64;
-        let mut rnd = |n: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % n
-        };
+        let mut rnd = lcg(12345);
         for _ in 0..200 {
             let la = rnd(150) as usize;
             let lb = rnd(150) as usize;
@@ -551,13 +555,7 @@ mod tests {
 
     #[test]
     fn early_stop_changes_only_results_below_the_threshold() {
-        let mut state = 99u64;
-        let mut rnd = |n: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % n
-        };
+        let mut rnd = lcg(99);
         for _ in 0..40 {
             let len = 300 + rnd(1500) as usize;
             let a: Vec<char> = (0..len)
@@ -585,13 +583,7 @@ mod tests {
     #[test]
     fn threshold_alignment_is_exact_at_or_above_the_need() {
         // shifted copies (insertions, deletions) exercise the band edges
-        let mut state = 7u64;
-        let mut rnd = |n: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % n
-        };
+        let mut rnd = lcg(7);
         for _ in 0..300 {
             let len = 1 + rnd(400) as usize;
             let alpha = 2 + rnd(20);
@@ -602,9 +594,9 @@ mod tests {
             let mut b = Vec::new();
             for &c in &a {
                 match rnd(100) {
-                    r if r < rate / 3 => {} // deleted
+                    r if r < rate / 3 => {}                      // deleted
                     r if r < 2 * rate / 3 => b.extend([c, 'z']), // inserted after
-                    r if r < rate => b.push('y'), // substituted
+                    r if r < rate => b.push('y'),                // substituted
                     _ => b.push(c),
                 }
             }
