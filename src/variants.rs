@@ -6,17 +6,23 @@
 //!   inserted text ([`Run`]).
 //! - With any number, the template view ([`Part`]): the skeleton every text
 //!   shares, in order, and between its pieces the slots, with each text's
-//!   filling. A skeleton piece must be at least [`MIN_SKELETON`] characters
-//!   long: single characters that unrelated bodies happen to share (`的`,
-//!   `，`) belong to the slots, not to the template.
+//!   filling. A skeleton piece is a run the diff matches in every text, at
+//!   least [`MIN_SKELETON`] characters long (single characters that
+//!   unrelated bodies happen to share, `的` or `，`, belong to the slots), or
+//!   a line opening every text shares in the same order (`一是`, `二是`:
+//!   numbered paragraphs are what a template repeats). Where the two kinds
+//!   disagree on the order, the heaviest consistent chain wins, with line
+//!   openings weighted up.
 //!
 //! Texts are compared after normalisation (the text similarity is defined
 //! on), so re-wrapping, spacing, character width and case are not
 //! differences; the runs show the source characters, with the whitespace
 //! that follows them. Diffs are `similar`'s Patience algorithm on the
 //! normalised characters: Myers, its default, gives far from minimal
-//! character diffs on CJK text (DESIGN.md, measured facts), and a deadline
-//! bounds the time on texts with nothing in common.
+//! character diffs on CJK text (DESIGN.md, measured facts). Past a size
+//! budget the diff compares sentences instead of characters, so long texts
+//! with little in common take bounded time and the output never depends on
+//! the machine's speed (a deadline would).
 
 use serde::Serialize;
 use similar::{capture_diff_slices, Algorithm, DiffOp};
@@ -416,14 +422,73 @@ fn base_to_other(ops: &[DiffOp], base_len: usize) -> Vec<u32> {
     map
 }
 
-/// Skeleton pieces (runs of base characters matched, contiguously, in every
-/// other text, at least [`MIN_SKELETON`] long) and the slots between them.
+/// A skeleton piece: where it starts in each source, and its length.
+struct Piece {
+    starts: Vec<usize>,
+    len: usize,
+    /// A shared line opening rather than a run the diff matched.
+    opening: bool,
+}
+
+/// What a shared line opening weighs beyond its length in
+/// [`heaviest_chain`]: it outweighs a run of up to this many characters
+/// that the diff matched mid-line.
+const OPENING_BONUS: usize = 12;
+
+/// The pieces to keep: a chain in order in every source, without overlaps,
+/// of the greatest weight. A piece weighs its length, a line opening
+/// [`OPENING_BONUS`] more: paragraphs that open alike in every text are the
+/// template's structure, while a short run the diff matched mid-sentence
+/// (`。上半年全市`) may be chance, and must not push one out.
+fn heaviest_chain(mut pieces: Vec<Piece>) -> Vec<Piece> {
+    pieces.sort_by_key(|p| (p.starts[0], p.len));
+    let weight = |p: &Piece| p.len + if p.opening { OPENING_BONUS } else { 0 };
+    let before = |a: &Piece, b: &Piece| {
+        a.starts
+            .iter()
+            .zip(&b.starts)
+            .all(|(&x, &y)| x + a.len <= y)
+    };
+    // best[j]: weight of the heaviest chain ending with piece j, and its predecessor
+    let mut best: Vec<(usize, Option<usize>)> = Vec::with_capacity(pieces.len());
+    for j in 0..pieces.len() {
+        let prev = (0..j)
+            .filter(|&i| before(&pieces[i], &pieces[j]))
+            .max_by_key(|&i| (best[i].0, std::cmp::Reverse(i)));
+        best.push((weight(&pieces[j]) + prev.map_or(0, |i| best[i].0), prev));
+    }
+    let mut at = (0..pieces.len()).max_by_key(|&j| (best[j].0, std::cmp::Reverse(j)));
+    let mut keep = vec![false; pieces.len()];
+    while let Some(j) = at {
+        keep[j] = true;
+        at = best[j].1;
+    }
+    pieces
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(p, k)| k.then_some(p))
+        .collect()
+}
+
+/// Skeleton pieces and the slots between them. Pieces are runs of base
+/// characters the diff matches, contiguously, in every other text, at least
+/// [`MIN_SKELETON`] long; then, inside each slot, the openings of lines
+/// that every text shares in the same order (at least 2 characters:
+/// `一是`, `二是`, `下一步`), which a template repeats while the bodies
+/// after them differ, and which are too short to anchor a diff.
 fn template(sources: &[Source], norms: &[NormText], maps: &[Vec<u32>]) -> Vec<Part> {
     let n = norms[0].len();
     let shared = |i: usize| maps.iter().all(|m| m[i] != NONE);
     let continues = |i: usize| maps.iter().all(|m| m[i] == m[i - 1] + 1);
-    // skeleton runs as base ranges
-    let mut pieces: Vec<(usize, usize)> = Vec::new();
+    // where each source is at a base position
+    let at = |s: usize, base_pos: usize| -> usize {
+        if s == 0 {
+            base_pos
+        } else {
+            maps[s - 1][base_pos] as usize
+        }
+    };
+    let mut pieces: Vec<Piece> = Vec::new();
     let mut i = 0;
     while i < n {
         if !shared(i) {
@@ -436,32 +501,32 @@ fn template(sources: &[Source], norms: &[NormText], maps: &[Vec<u32>]) -> Vec<Pa
             i += 1;
         }
         if i - start >= MIN_SKELETON {
-            pieces.push((start, i));
+            pieces.push(Piece {
+                starts: (0..sources.len()).map(|s| at(s, start)).collect(),
+                len: i - start,
+                opening: false,
+            });
         }
     }
-    // where each source is at a base position of a piece
-    let at = |s: usize, base_pos: usize| -> usize {
-        if s == 0 {
-            base_pos
-        } else {
-            maps[s - 1][base_pos] as usize
-        }
-    };
+    pieces.extend(line_openings(norms));
+    let all = heaviest_chain(pieces);
     let mut parts = Vec::new();
     let mut ends: Vec<usize> = vec![0; sources.len()];
-    for &(start, end) in &pieces {
+    for p in &all {
         let slot: Vec<String> = (0..sources.len())
-            .map(|s| source_text(&sources[s].text, &norms[s], ends[s]..at(s, start)))
+            .map(|s| source_text(&sources[s].text, &norms[s], ends[s]..p.starts[s]))
             .collect();
         if slot.iter().any(|t| !t.trim().is_empty()) {
             parts.push(Part::Slot { texts: slot });
         }
         parts.push(Part::Skeleton {
-            text: source_text(&sources[0].text, &norms[0], start..end),
+            text: source_text(
+                &sources[0].text,
+                &norms[0],
+                p.starts[0]..p.starts[0] + p.len,
+            ),
         });
-        for (s, e) in ends.iter_mut().enumerate() {
-            *e = at(s, end - 1) + 1;
-        }
+        ends = p.starts.iter().map(|&st| st + p.len).collect();
     }
     let tail: Vec<String> = (0..sources.len())
         .map(|s| source_text(&sources[s].text, &norms[s], ends[s]..norms[s].len()))
@@ -470,6 +535,92 @@ fn template(sources: &[Source], norms: &[NormText], maps: &[Vec<u32>]) -> Vec<Pa
         parts.push(Part::Slot { texts: tail });
     }
     parts
+}
+
+/// Line openings every source has, in the same order: the first two
+/// characters of lines, matched base to each other source by a longest
+/// common subsequence, kept where all match, and lengthened by the
+/// characters all then share.
+fn line_openings(norms: &[NormText]) -> Vec<Piece> {
+    const HEAD: usize = 2;
+    let heads = |s: usize| -> Vec<usize> {
+        let t = &norms[s];
+        (0..t.len().saturating_sub(HEAD - 1))
+            .filter(|&p| p == 0 || t.gap_before[p] == crate::normalize::GAP_LINE)
+            .collect()
+    };
+    let key = |s: usize, p: usize| &norms[s].chars[p..p + HEAD];
+    let base = heads(0);
+    if base.is_empty() {
+        return Vec::new();
+    }
+    // for each base opening, its match in every other source
+    let mut matched: Vec<Vec<usize>> = base.iter().map(|&p| vec![p]).collect();
+    for s in 1..norms.len() {
+        let other = heads(s);
+        let pairs = lcs_pairs(&base, &other, |x, y| key(0, x) == key(s, y));
+        let mut m = vec![None; base.len()];
+        for (bi, oi) in pairs {
+            m[bi] = Some(other[oi]);
+        }
+        for (row, found) in matched.iter_mut().zip(m) {
+            match found {
+                Some(p) if row.len() == s => row.push(p),
+                _ => row.clear(),
+            }
+        }
+    }
+    let mut out: Vec<Piece> = Vec::new();
+    for starts in matched.into_iter().filter(|r| r.len() == norms.len()) {
+        // not inside the previous opening
+        if out
+            .last()
+            .is_some_and(|prev| starts[0] < prev.starts[0] + prev.len)
+        {
+            continue;
+        }
+        let mut len = HEAD;
+        while starts.iter().enumerate().all(|(s, &st)| {
+            st + len < norms[s].len() && norms[s].chars[st + len] == norms[0].chars[starts[0] + len]
+        }) {
+            len += 1;
+        }
+        out.push(Piece {
+            starts,
+            len,
+            opening: true,
+        });
+    }
+    out
+}
+
+/// Index pairs of a longest common subsequence of `a` and `b` under `eq`
+/// (quadratic: for the few line openings of a slot).
+fn lcs_pairs<T: Copy>(a: &[T], b: &[T], eq: impl Fn(T, T) -> bool) -> Vec<(usize, usize)> {
+    let w = b.len() + 1;
+    let mut dp = vec![0u32; (a.len() + 1) * w];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            dp[i * w + j] = if eq(a[i], b[j]) {
+                dp[(i + 1) * w + j + 1] + 1
+            } else {
+                dp[(i + 1) * w + j].max(dp[i * w + j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        if eq(a[i], b[j]) && dp[i * w + j] == dp[(i + 1) * w + j + 1] + 1 {
+            out.push((i, j));
+            i += 1;
+            j += 1;
+        } else if dp[(i + 1) * w + j] >= dp[i * w + j + 1] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
