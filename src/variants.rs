@@ -430,6 +430,10 @@ struct Piece {
     opening: bool,
 }
 
+/// Line pairs (and piece pairs) the template view compares at most: past it
+/// (texts of thousands of lines) the skeleton is the diff's runs alone.
+const TEMPLATE_BUDGET: usize = 1 << 22;
+
 /// What a shared line opening weighs beyond its length in
 /// [`heaviest_chain`]: it outweighs a run of up to this many characters
 /// that the diff matched mid-line.
@@ -508,8 +512,14 @@ fn template(sources: &[Source], norms: &[NormText], maps: &[Vec<u32>]) -> Vec<Pa
             });
         }
     }
-    pieces.extend(line_openings(norms));
-    let all = heaviest_chain(pieces);
+    // (the diff's runs alone are already in order in every text)
+    let openings = line_openings(norms);
+    let all = if !openings.is_empty() && (pieces.len() + openings.len()).pow(2) <= TEMPLATE_BUDGET {
+        pieces.extend(openings);
+        heaviest_chain(pieces)
+    } else {
+        pieces
+    };
     let mut parts = Vec::new();
     let mut ends: Vec<usize> = vec![0; sources.len()];
     for p in &all {
@@ -554,10 +564,16 @@ fn line_openings(norms: &[NormText]) -> Vec<Piece> {
     if base.is_empty() {
         return Vec::new();
     }
+    let others: Vec<Vec<usize>> = (1..norms.len()).map(heads).collect();
+    if others
+        .iter()
+        .any(|o| base.len().saturating_mul(o.len()) > TEMPLATE_BUDGET)
+    {
+        return Vec::new();
+    }
     // for each base opening, its match in every other source
     let mut matched: Vec<Vec<usize>> = base.iter().map(|&p| vec![p]).collect();
-    for s in 1..norms.len() {
-        let other = heads(s);
+    for (s, other) in (1..norms.len()).zip(others) {
         let pairs = lcs_pairs(&base, &other, |x, y| key(0, x) == key(s, y));
         let mut m = vec![None; base.len()];
         for (bi, oi) in pairs {
