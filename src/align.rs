@@ -507,19 +507,10 @@ pub fn covered_ranges(a: &[char], b: &[char], max_unmatched: usize) -> Vec<Range
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::lcg;
 
     fn chars(s: &str) -> Vec<char> {
         s.chars().collect()
-    }
-
-    /// A seeded generator of numbers below `n`, for reproducible random texts.
-    fn lcg(mut state: u64) -> impl FnMut(u64) -> u64 {
-        move |n| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % n
-        }
     }
 
     fn lcs_dp(a: &[char], b: &[char]) -> usize {

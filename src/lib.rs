@@ -52,4 +52,18 @@ pub mod signature;
 pub mod variants;
 pub mod verify;
 
+/// Helpers shared by unit tests.
+#[cfg(test)]
+mod testutil {
+    /// A seeded generator of numbers below `n`, for reproducible random texts.
+    pub fn lcg(mut state: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        }
+    }
+}
+
 pub use error::{Error, Location, Result};

@@ -565,12 +565,10 @@ fn document_level(
         progress,
         opts.threshold,
         &mut built,
+        Some(&mut uf),
     )?;
     matches.retain(|m| m.similarity >= opts.threshold);
     progress.finish();
-    for m in &matches {
-        uf.union(m.a, m.b);
-    }
     matches.sort_unstable_by_key(|m| (m.a, m.b));
     let groups = uf.groups();
 
@@ -612,6 +610,7 @@ fn document_level(
         &NoProgress,
         f64::NEG_INFINITY,
         &mut built,
+        None,
     )?;
     let similarity = |a: u32, b: u32| -> f64 {
         known(a, b).unwrap_or_else(|| {
@@ -659,7 +658,9 @@ fn document_level(
 
 /// `LCS / longer` of the pairs (sorted) at or above `member_from`, texts
 /// loaded a batch at a time; both documents of each get their report member
-/// built into `members` while their text is at hand.
+/// built into `members` while their text is at hand. With `clusters`, only
+/// pairs that could join two of its sets are aligned, and matches join them
+/// ([`verify::verify_joins`]).
 #[allow(clippy::too_many_arguments)]
 fn align_pairs(
     corpus: &Corpus,
@@ -670,6 +671,7 @@ fn align_pairs(
     progress: &dyn Progress,
     member_from: f64,
     members: &mut std::collections::HashMap<u32, Member>,
+    mut clusters: Option<&mut UnionFind>,
 ) -> Result<Vec<verify::Match>> {
     let mut out = Vec::with_capacity(pairs.len());
     let mut in_batch = vec![false; lens.len()];
@@ -713,7 +715,10 @@ fn align_pairs(
                 Err(_) => &[],
             }
         };
-        let verified = verify::verify(&pairs[start..end], slot, member_from);
+        let verified = match clusters.as_deref_mut() {
+            Some(uf) => verify::verify_joins(&pairs[start..end], slot, member_from, uf),
+            None => verify::verify(&pairs[start..end], slot, member_from),
+        };
         // report members of the documents that matched, while their text is here
         let mut new: Vec<u32> = verified
             .iter()

@@ -8,10 +8,16 @@
 //!    is dropped without touching its text;
 //! 3. [`crate::align::similarity_at_least`] on the normalised text
 //!    decides (with its own linear-time bound and early stop).
+//!
+//! For clustering, [`verify_joins`] aligns only the pairs that could still
+//! join two clusters: a pair whose documents are already connected by
+//! verified pairs adds nothing to the clusters.
 
 use rayon::prelude::*;
 
 use crate::align;
+use crate::cluster::UnionFind;
+use crate::fxhash::FxHasher;
 use crate::lsh::Signatures;
 use crate::signature::MinHasher;
 
@@ -74,4 +80,113 @@ where
             (similarity >= threshold).then_some(Match { a, b, similarity })
         })
         .collect()
+}
+
+/// [`verify`] for clustering: the pairs that join two sets of `clusters`
+/// are verified and their matches joined, in rounds; a pair whose documents
+/// are already in one set is left out. Each round takes, in order, the pairs
+/// that would join different sets if all before them matched (a forest over
+/// the sets), aligns them in parallel, and joins those that match. The sets
+/// come out as if every pair had been verified, in fewer alignments (a
+/// cluster of `k` copies needs `k - 1`, not `k(k-1)/2`), and the rounds do
+/// not depend on the thread count.
+pub fn verify_joins<'t, F>(
+    pairs: &[(u32, u32)],
+    text: F,
+    threshold: f64,
+    clusters: &mut UnionFind,
+) -> Vec<Match>
+where
+    F: Fn(u32) -> &'t [char] + Sync,
+{
+    type Roots = std::collections::HashMap<u32, u32, std::hash::BuildHasherDefault<FxHasher>>;
+    fn root(tentative: &Roots, mut x: u32) -> u32 {
+        while let Some(&p) = tentative.get(&x) {
+            x = p;
+        }
+        x
+    }
+    let mut out = Vec::new();
+    let mut todo: Vec<(u32, u32)> = pairs.to_vec();
+    while !todo.is_empty() {
+        let mut tentative = Roots::default();
+        let mut round = Vec::new();
+        let mut rest = Vec::new();
+        for &(a, b) in &todo {
+            let (ra, rb) = (clusters.find(a), clusters.find(b));
+            if ra == rb {
+                continue;
+            }
+            let (ta, tb) = (root(&tentative, ra), root(&tentative, rb));
+            if ta == tb {
+                rest.push((a, b));
+            } else {
+                tentative.insert(ta.max(tb), ta.min(tb));
+                round.push((a, b));
+            }
+        }
+        let got = verify(&round, &text, threshold);
+        for m in &got {
+            clusters.union(m.a, m.b);
+        }
+        out.extend(got);
+        todo = rest;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Texts in families: each family is one random text and copies of it
+    /// with a share of characters replaced, some above the threshold, some
+    /// below; plus unrelated texts.
+    fn family_texts() -> Vec<Vec<char>> {
+        let mut rnd = crate::testutil::lcg(5);
+        let mut texts = Vec::new();
+        for _ in 0..12 {
+            let len = 200 + rnd(300) as usize;
+            let root: Vec<char> = (0..len)
+                .map(|_| char::from_u32(0x4e00 + rnd(500) as u32).unwrap_or('x'))
+                .collect();
+            for _ in 0..1 + rnd(6) {
+                let rate = rnd(35);
+                texts.push(
+                    root.iter()
+                        .map(|&c| if rnd(100) < rate { '某' } else { c })
+                        .collect(),
+                );
+            }
+            texts.push(root);
+        }
+        texts
+    }
+
+    #[test]
+    fn joins_give_the_clusters_of_verifying_every_pair() {
+        let texts = family_texts();
+        let n = texts.len() as u32;
+        let pairs: Vec<(u32, u32)> = (0..n)
+            .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+            .collect();
+        let text = |d: u32| texts[d as usize].as_slice();
+        let all = verify(&pairs, text, 0.8);
+        let expected = crate::cluster::components(texts.len(), all.iter().map(|m| (m.a, m.b)));
+        assert!(expected.len() > 3, "families form clusters");
+
+        let mut uf = UnionFind::new(texts.len());
+        let joins = verify_joins(&pairs, text, 0.8, &mut uf);
+        assert_eq!(uf.groups(), expected);
+        assert!(
+            joins.len() < all.len(),
+            "{} alignments of matches instead of {}",
+            joins.len(),
+            all.len()
+        );
+        // what it returns is a subset of the matches, with the same values
+        for m in &joins {
+            assert!(all.contains(m), "{m:?}");
+        }
+    }
 }
