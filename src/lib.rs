@@ -52,6 +52,8 @@ pub mod signature;
 pub mod variants;
 pub mod verify;
 
+pub use error::{Error, Location, Result};
+
 /// Helpers shared by unit tests.
 #[cfg(test)]
 mod testutil {
@@ -65,5 +67,3 @@ mod testutil {
         }
     }
 }
-
-pub use error::{Error, Location, Result};
