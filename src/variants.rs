@@ -32,7 +32,7 @@ use std::path::PathBuf;
 use crate::align;
 use crate::corpus::{read_corpus, Format, IngestOptions};
 use crate::error::{Error, Result};
-use crate::normalize::{normalize, NormText, NormalizeOptions};
+use crate::normalize::{normalize, NormText, NormalizeOptions, GAP_LINE};
 
 /// Shortest run of characters shared by every text that counts as
 /// skeleton in the template view.
@@ -428,7 +428,13 @@ struct Piece {
     len: usize,
     /// A shared line opening rather than a run the diff matched.
     opening: bool,
+    /// Cut from a diff run of at least [`STRONG_RUN`] characters.
+    strong: bool,
 }
+
+/// A diff run this long is shared text, not chance: no number of line
+/// openings outweighs it in [`heaviest_chain`].
+const STRONG_RUN: usize = 16;
 
 /// Line pairs (and piece pairs) the template view compares at most: past it
 /// (texts of thousands of lines) the skeleton is the diff's runs alone.
@@ -443,10 +449,16 @@ const OPENING_BONUS: usize = 12;
 /// of the greatest weight. A piece weighs its length, a line opening
 /// [`OPENING_BONUS`] more: paragraphs that open alike in every text are the
 /// template's structure, while a short run the diff matched mid-sentence
-/// (`。上半年全市`) may be chance, and must not push one out.
+/// (`。上半年全市`) may be chance, and must not push one out. A long run
+/// ([`STRONG_RUN`]) weighs a hundred times its length: openings fill the
+/// order around it, never evict it.
 fn heaviest_chain(mut pieces: Vec<Piece>) -> Vec<Piece> {
     pieces.sort_by_key(|p| (p.starts[0], p.len));
-    let weight = |p: &Piece| p.len + if p.opening { OPENING_BONUS } else { 0 };
+    let weight = |p: &Piece| match (p.opening, p.strong) {
+        (true, _) => p.len + OPENING_BONUS,
+        (false, true) => p.len * 100,
+        (false, false) => p.len,
+    };
     let before = |a: &Piece, b: &Piece| {
         a.starts
             .iter()
@@ -505,11 +517,22 @@ fn template(sources: &[Source], norms: &[NormText], maps: &[Vec<u32>]) -> Vec<Pa
             i += 1;
         }
         if i - start >= MIN_SKELETON {
-            pieces.push(Piece {
-                starts: (0..sources.len()).map(|s| at(s, start)).collect(),
-                len: i - start,
-                opening: false,
-            });
+            // cut at line starts, so a line opening can win its line without
+            // taking the shared end of the line before with it
+            let strong = i - start >= STRONG_RUN;
+            let mut from = start;
+            for cut in (start + 1..i)
+                .filter(|&p| norms[0].gap_before[p] == GAP_LINE)
+                .chain([i])
+            {
+                pieces.push(Piece {
+                    starts: (0..sources.len()).map(|s| at(s, from)).collect(),
+                    len: cut - from,
+                    opening: false,
+                    strong,
+                });
+                from = cut;
+            }
         }
     }
     // (the diff's runs alone are already in order in every text)
@@ -556,7 +579,7 @@ fn line_openings(norms: &[NormText]) -> Vec<Piece> {
     let heads = |s: usize| -> Vec<usize> {
         let t = &norms[s];
         (0..t.len().saturating_sub(HEAD - 1))
-            .filter(|&p| p == 0 || t.gap_before[p] == crate::normalize::GAP_LINE)
+            .filter(|&p| p == 0 || t.gap_before[p] == GAP_LINE)
             .collect()
     };
     let key = |s: usize, p: usize| &norms[s].chars[p..p + HEAD];
@@ -601,10 +624,17 @@ fn line_openings(norms: &[NormText]) -> Vec<Piece> {
         }) {
             len += 1;
         }
+        // two characters open a CJK line (一是); in spaced scripts they are
+        // chance (`Th`, `In`): a whole short word and more is asked there
+        let opening = &norms[0].chars[starts[0]..starts[0] + len];
+        if len < MIN_SKELETON && !opening.iter().any(|&c| crate::normalize::is_cjk(c)) {
+            continue;
+        }
         out.push(Piece {
             starts,
             len,
             opening: true,
+            strong: false,
         });
     }
     out
@@ -756,5 +786,49 @@ mod tests {
         assert!(slots[0][0].contains("抓好春耕生产") && slots[0][0].contains("修路"));
         assert!(slots[0][1].contains("发展旅游产业") && slots[0][1].contains("建桥"));
         assert!(slots[0][2].contains("改善营商环境") && slots[0][2].contains("引资"));
+    }
+
+    fn skeleton(texts: &[&str]) -> Vec<String> {
+        let sources: Vec<Source> = texts.iter().map(|t| src("s", t)).collect();
+        compare(&sources, &NormalizeOptions::default())
+            .template
+            .into_iter()
+            .filter_map(|p| match p {
+                Part::Skeleton { text } => Some(text.trim().to_string()),
+                Part::Slot { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn line_openings_join_the_skeleton_without_evicting_shared_text() {
+        // numbered paragraphs too short for the diff to anchor on
+        let s = skeleton(&[
+            "今年以来，我市做了三件事：\n一是抓好春耕生产\n二是修路架桥\n三是招商引资\n",
+            "今年以来，本县做了三件事：\n一是发展旅游产业\n二是改善环境\n三是稳定就业\n",
+        ]);
+        for opening in ["一是", "二是", "三是"] {
+            assert!(s.iter().any(|p| p == opening), "{opening}: {s:?}");
+        }
+        // the shared end of the line before an opening stays skeleton
+        let s = skeleton(&[
+            "甲乙丙丁各位领导同志们\n一是加强管理工作\n",
+            "戊己庚辛各位领导同志们\n一是加强服务意识\n",
+        ]);
+        assert!(s.iter().any(|p| p == "各位领导同志们"), "{s:?}");
+        assert!(s.iter().any(|p| p.starts_with("一是")), "{s:?}");
+        // openings in another order do not push out a long shared sentence
+        let sentence = "全市上下要坚定信心，攻坚克难，奋力完成全年目标任务。";
+        let s = skeleton(&[
+            &format!("我们要抓好春耕。\n同时要修好道路。\n{sentence}\n"),
+            &format!("{sentence}\n我们发展旅游。\n同时建好桥梁。\n"),
+        ]);
+        assert_eq!(s, [sentence], "{s:?}");
+        // two letters opening lines of unrelated English text are chance
+        let s = skeleton(&[
+            "The cat sat on the mat.\nIn the morning it rained.\n",
+            "The dog ran far away.\nIn winter we ski.\n",
+        ]);
+        assert!(s.is_empty(), "{s:?}");
     }
 }
