@@ -90,6 +90,11 @@ where
 /// come out as if every pair had been verified, in fewer alignments (a
 /// cluster of `k` copies needs `k - 1`, not `k(k-1)/2`), and the rounds do
 /// not depend on the thread count.
+///
+/// Once a pair between two sets fails, the other pairs between those sets
+/// wait until nothing else is left, and are then verified together: two
+/// large clusters of similar but not similar enough texts would otherwise
+/// take one round per pair between them.
 pub fn verify_joins<'t, F>(
     pairs: &[(u32, u32)],
     text: F,
@@ -99,14 +104,32 @@ pub fn verify_joins<'t, F>(
 where
     F: Fn(u32) -> &'t [char] + Sync,
 {
-    type Roots = std::collections::HashMap<u32, u32, std::hash::BuildHasherDefault<FxHasher>>;
+    joins_in_rounds(pairs, text, threshold, clusters).0
+}
+
+/// [`verify_joins`], and how many rounds it took.
+fn joins_in_rounds<'t, F>(
+    pairs: &[(u32, u32)],
+    text: F,
+    threshold: f64,
+    clusters: &mut UnionFind,
+) -> (Vec<Match>, usize)
+where
+    F: Fn(u32) -> &'t [char] + Sync,
+{
+    type Hasher = std::hash::BuildHasherDefault<FxHasher>;
+    type Roots = std::collections::HashMap<u32, u32, Hasher>;
     fn root(tentative: &Roots, mut x: u32) -> u32 {
         while let Some(&p) = tentative.get(&x) {
             x = p;
         }
         x
     }
+    let key = |x: u32, y: u32| (x.min(y), x.max(y));
+    // pairs of sets (by their roots then) between which a pair failed
+    let mut failed: std::collections::HashSet<(u32, u32), Hasher> = Default::default();
     let mut out = Vec::new();
+    let mut rounds = 0;
     let mut todo: Vec<(u32, u32)> = pairs.to_vec();
     while !todo.is_empty() {
         let mut tentative = Roots::default();
@@ -118,21 +141,38 @@ where
                 continue;
             }
             let (ta, tb) = (root(&tentative, ra), root(&tentative, rb));
-            if ta == tb {
+            if ta == tb || failed.contains(&key(ra, rb)) {
                 rest.push((a, b));
             } else {
                 tentative.insert(ta.max(tb), ta.min(tb));
                 round.push((a, b));
             }
         }
+        // only pairs between sets that failed before are left: all at once
+        let last = round.is_empty();
+        if last {
+            round = std::mem::take(&mut rest);
+        }
+        if round.is_empty() {
+            break;
+        }
+        rounds += 1;
         let got = verify(&round, &text, threshold);
         for m in &got {
             clusters.union(m.a, m.b);
         }
+        if !last {
+            for &(a, b) in &round {
+                let (ra, rb) = (clusters.find(a), clusters.find(b));
+                if ra != rb {
+                    failed.insert(key(ra, rb));
+                }
+            }
+        }
         out.extend(got);
         todo = rest;
     }
-    out
+    (out, rounds)
 }
 
 #[cfg(test)]
@@ -188,5 +228,33 @@ mod tests {
         for m in &joins {
             assert!(all.contains(m), "{m:?}");
         }
+    }
+
+    #[test]
+    fn pairs_failing_between_two_clusters_take_few_rounds() {
+        // two families of 150 copies; every cross pair is a candidate that fails
+        let mut rnd = crate::testutil::lcg(11);
+        let mut texts: Vec<Vec<char>> = Vec::new();
+        for _ in 0..2 {
+            let root: Vec<char> = (0..300)
+                .map(|_| char::from_u32(0x4e00 + rnd(3000) as u32).unwrap_or('x'))
+                .collect();
+            for _ in 0..150 {
+                texts.push(
+                    root.iter()
+                        .map(|&c| if rnd(100) < 2 { '某' } else { c })
+                        .collect(),
+                );
+            }
+        }
+        let n = texts.len() as u32;
+        let pairs: Vec<(u32, u32)> = (0..n)
+            .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+            .collect();
+        let mut uf = UnionFind::new(texts.len());
+        let (_, rounds) = joins_in_rounds(&pairs, |d| texts[d as usize].as_slice(), 0.8, &mut uf);
+        assert_eq!(uf.groups().len(), 2);
+        // one round per failing cross pair would be 22,500
+        assert!(rounds <= 4, "{rounds} rounds");
     }
 }
