@@ -488,10 +488,11 @@ fn heaviest_chain(mut pieces: Vec<Piece>) -> Vec<Piece> {
 
 /// Skeleton pieces and the slots between them. Pieces are runs of base
 /// characters the diff matches, contiguously, in every other text, at least
-/// [`MIN_SKELETON`] long; then, inside each slot, the openings of lines
-/// that every text shares in the same order (at least 2 characters:
-/// `一是`, `二是`, `下一步`), which a template repeats while the bodies
-/// after them differ, and which are too short to anchor a diff.
+/// [`MIN_SKELETON`] long (cut at line starts), and the openings of lines
+/// that every text shares in the same order ([`line_openings`]: `一是`,
+/// `二是`, which a template repeats while the bodies after them differ, and
+/// which are too short to anchor a diff); [`heaviest_chain`] keeps the ones
+/// that are in order in every text.
 fn template(sources: &[Source], norms: &[NormText], maps: &[Vec<u32>]) -> Vec<Part> {
     let n = norms[0].len();
     let shared = |i: usize| maps.iter().all(|m| m[i] != NONE);
@@ -582,7 +583,11 @@ fn line_openings(norms: &[NormText]) -> Vec<Piece> {
             .filter(|&p| p == 0 || t.gap_before[p] == GAP_LINE)
             .collect()
     };
-    let key = |s: usize, p: usize| &norms[s].chars[p..p + HEAD];
+    let keys = |s: usize, at: &[usize]| -> Vec<[char; HEAD]> {
+        at.iter()
+            .map(|&p| [norms[s].chars[p], norms[s].chars[p + 1]])
+            .collect()
+    };
     let base = heads(0);
     if base.is_empty() {
         return Vec::new();
@@ -596,11 +601,20 @@ fn line_openings(norms: &[NormText]) -> Vec<Piece> {
     }
     // for each base opening, its match in every other source
     let mut matched: Vec<Vec<usize>> = base.iter().map(|&p| vec![p]).collect();
+    let base_keys = keys(0, &base);
     for (s, other) in (1..norms.len()).zip(others) {
-        let pairs = lcs_pairs(&base, &other, |x, y| key(0, x) == key(s, y));
         let mut m = vec![None; base.len()];
-        for (bi, oi) in pairs {
-            m[bi] = Some(other[oi]);
+        for op in capture_diff_slices(Algorithm::Lcs, &base_keys, &keys(s, &other)) {
+            if let DiffOp::Equal {
+                old_index,
+                new_index,
+                len,
+            } = op
+            {
+                for k in 0..len {
+                    m[old_index + k] = Some(other[new_index + k]);
+                }
+            }
         }
         for (row, found) in matched.iter_mut().zip(m) {
             match found {
@@ -636,35 +650,6 @@ fn line_openings(norms: &[NormText]) -> Vec<Piece> {
             opening: true,
             strong: false,
         });
-    }
-    out
-}
-
-/// Index pairs of a longest common subsequence of `a` and `b` under `eq`
-/// (quadratic: for the few line openings of a slot).
-fn lcs_pairs<T: Copy>(a: &[T], b: &[T], eq: impl Fn(T, T) -> bool) -> Vec<(usize, usize)> {
-    let w = b.len() + 1;
-    let mut dp = vec![0u32; (a.len() + 1) * w];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            dp[i * w + j] = if eq(a[i], b[j]) {
-                dp[(i + 1) * w + j + 1] + 1
-            } else {
-                dp[(i + 1) * w + j].max(dp[i * w + j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        if eq(a[i], b[j]) && dp[i * w + j] == dp[(i + 1) * w + j + 1] + 1 {
-            out.push((i, j));
-            i += 1;
-            j += 1;
-        } else if dp[(i + 1) * w + j] >= dp[i * w + j + 1] {
-            i += 1;
-        } else {
-            j += 1;
-        }
     }
     out
 }
