@@ -201,7 +201,13 @@ unsafe fn sign_avx2(a: &[u32], salt: u32, shingles: &[u64], sig: &mut [u32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn sign_avx512(a: &[u32], salt: u32, shingles: &[u64], sig: &mut [u32]) {
-    kernel::<128>(a, salt, shingles, sig);
+    // 128 permutations a pass; a remainder of 64 or more (`--perms 64`, 192)
+    // in passes of 64 rather than the one-at-a-time tail
+    let n = sig.len().min(a.len());
+    let full = n - n % 128;
+    let (head, rest) = sig[..n].split_at_mut(full);
+    kernel::<128>(&a[..full], salt, shingles, head);
+    kernel::<64>(&a[full..n], salt, shingles, rest);
 }
 
 #[cfg(test)]
