@@ -77,7 +77,7 @@ pub fn lcs_at_least(a: &[char], b: &[char], need: usize) -> usize {
     let need_inner = need.saturating_sub(pre + suf);
     // The characters two texts have in common bound their LCS: texts
     // that merely share a passage or a style fail here in linear time.
-    let mut hint = 0;
+    let mut hint = need_inner;
     if need_inner > 0 {
         let common = common_chars(short, long);
         if common < need_inner {
@@ -90,16 +90,10 @@ pub fn lcs_at_least(a: &[char], b: &[char], need: usize) -> usize {
         // A close copy's LCS sits near the character-count bound (a
         // substitution or an indel lowers both by one): aligning first in
         // the narrow band that bound allows is exact when it holds.
-        let narrow = if hint > need_inner {
-            lcs_bitparallel(short, long, hint)
-        } else {
-            0
-        };
-        if narrow >= hint && hint > need_inner {
-            narrow
-        } else {
-            lcs_bitparallel(short, long, need_inner)
-        }
+        (hint > need_inner)
+            .then(|| lcs_bitparallel(short, long, hint))
+            .filter(|&narrow| narrow >= hint)
+            .unwrap_or_else(|| lcs_bitparallel(short, long, need_inner))
     } else {
         lcs_anchored(a, b)
     };

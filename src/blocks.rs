@@ -569,14 +569,9 @@ mod tests {
     }
 
     fn text(seed: u64, n: usize) -> Vec<char> {
-        let mut s = seed;
+        let mut rnd = crate::testutil::lcg(seed);
         (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                char::from_u32(0x4e00 + ((s >> 33) % 2000) as u32).unwrap_or('一')
-            })
+            .map(|_| char::from_u32(0x4e00 + rnd(2000) as u32).unwrap_or('一'))
             .collect()
     }
 

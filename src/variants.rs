@@ -729,16 +729,12 @@ mod tests {
 
     #[test]
     fn diffs_are_lossless_by_characters_and_by_sentences() {
-        let mut state = 7u64;
+        let mut rnd = crate::testutil::lcg(7);
         let mut text = |n: usize| -> String {
             (0..n)
-                .map(|i| {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-                    if i % 23 == 22 {
-                        '。'
-                    } else {
-                        char::from_u32(0x4e00 + ((state >> 33) % 2000) as u32).unwrap_or('一')
-                    }
+                .map(|i| match rnd(2000) {
+                    _ if i % 23 == 22 => '。',
+                    r => char::from_u32(0x4e00 + r as u32).unwrap_or('一'),
                 })
                 .collect()
         };

@@ -179,24 +179,40 @@ where
 mod tests {
     use super::*;
 
+    /// A random text of `len` ideographs out of `alphabet`.
+    fn random_text(rnd: &mut impl FnMut(u64) -> u64, len: usize, alphabet: u64) -> Vec<char> {
+        (0..len)
+            .map(|_| char::from_u32(0x4e00 + rnd(alphabet) as u32).unwrap_or('x'))
+            .collect()
+    }
+
+    /// `root` with each character replaced with probability `rate`%.
+    fn edited(rnd: &mut impl FnMut(u64) -> u64, root: &[char], rate: u64) -> Vec<char> {
+        root.iter()
+            .map(|&c| if rnd(100) < rate { '某' } else { c })
+            .collect()
+    }
+
+    /// Every pair of `n` documents.
+    fn all_pairs(n: usize) -> Vec<(u32, u32)> {
+        let n = n as u32;
+        (0..n)
+            .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+            .collect()
+    }
+
     /// Texts in families: each family is one random text and copies of it
     /// with a share of characters replaced, some above the threshold, some
-    /// below; plus unrelated texts.
+    /// below.
     fn family_texts() -> Vec<Vec<char>> {
         let mut rnd = crate::testutil::lcg(5);
         let mut texts = Vec::new();
         for _ in 0..12 {
             let len = 200 + rnd(300) as usize;
-            let root: Vec<char> = (0..len)
-                .map(|_| char::from_u32(0x4e00 + rnd(500) as u32).unwrap_or('x'))
-                .collect();
+            let root = random_text(&mut rnd, len, 500);
             for _ in 0..1 + rnd(6) {
                 let rate = rnd(35);
-                texts.push(
-                    root.iter()
-                        .map(|&c| if rnd(100) < rate { '某' } else { c })
-                        .collect(),
-                );
+                texts.push(edited(&mut rnd, &root, rate));
             }
             texts.push(root);
         }
@@ -206,10 +222,7 @@ mod tests {
     #[test]
     fn joins_give_the_clusters_of_verifying_every_pair() {
         let texts = family_texts();
-        let n = texts.len() as u32;
-        let pairs: Vec<(u32, u32)> = (0..n)
-            .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
-            .collect();
+        let pairs = all_pairs(texts.len());
         let text = |d: u32| texts[d as usize].as_slice();
         let all = verify(&pairs, text, 0.8);
         let expected = crate::cluster::components(texts.len(), all.iter().map(|m| (m.a, m.b)));
@@ -236,21 +249,12 @@ mod tests {
         let mut rnd = crate::testutil::lcg(11);
         let mut texts: Vec<Vec<char>> = Vec::new();
         for _ in 0..2 {
-            let root: Vec<char> = (0..300)
-                .map(|_| char::from_u32(0x4e00 + rnd(3000) as u32).unwrap_or('x'))
-                .collect();
+            let root = random_text(&mut rnd, 300, 3000);
             for _ in 0..150 {
-                texts.push(
-                    root.iter()
-                        .map(|&c| if rnd(100) < 2 { '某' } else { c })
-                        .collect(),
-                );
+                texts.push(edited(&mut rnd, &root, 2));
             }
         }
-        let n = texts.len() as u32;
-        let pairs: Vec<(u32, u32)> = (0..n)
-            .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
-            .collect();
+        let pairs = all_pairs(texts.len());
         let mut uf = UnionFind::new(texts.len());
         let (_, rounds) = joins_in_rounds(&pairs, |d| texts[d as usize].as_slice(), 0.8, &mut uf);
         assert_eq!(uf.groups().len(), 2);
