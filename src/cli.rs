@@ -166,8 +166,14 @@ struct Common {
     /// Minimum similarity between two copies of a block.
     #[arg(long, default_value_t = 0.8)]
     block_threshold: f64,
-    /// Ignore block fingerprints seen in more places than this (boilerplate).
-    #[arg(long, default_value_t = 64)]
+    /// A passage held by at least this many documents is boilerplate: reported even when
+    /// shorter than --min-block (down to 50 characters), and `clean --drop-boilerplate`
+    /// removes every copy of it.
+    #[arg(long, default_value_t = 100)]
+    boilerplate_docs: usize,
+    /// Block fingerprints seen in more places than this are aligned to one representative
+    /// copy instead of pairwise (a tuning knob; the default suits any corpus size).
+    #[arg(long, default_value_t = 64, hide_short_help = true)]
     max_occurrences: usize,
     /// Which copy of a cluster is kept.
     #[arg(long, value_enum, default_value_t = KeepArg::First)]
@@ -310,6 +316,7 @@ impl Common {
                 min_block: self.min_block,
                 threshold: self.block_threshold,
                 max_occurrences: self.max_occurrences,
+                boilerplate_docs: self.boilerplate_docs,
                 ..BlockOptions::default()
             },
             keep: match self.keep {

@@ -166,6 +166,12 @@ impl ScanOptions {
                 reason: "must be at least 1".into(),
             });
         }
+        if self.blocks.boilerplate_docs < 2 {
+            return Err(Error::InvalidOption {
+                name: "boilerplate-docs",
+                reason: "must be at least 2".into(),
+            });
+        }
         self.lsh_params().validate(self.perms)
     }
 }

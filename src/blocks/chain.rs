@@ -1,0 +1,313 @@
+//! CHAINS: one document pair's seeds → verified region pairs.
+//!
+//! Takes the seeds (shared fingerprints) of two documents, sorted by
+//! position, and gives the [`RegionPair`]s they support: seeds are chained
+//! greedily along near-diagonals, weak ends are trimmed, each chain is
+//! extended past substitutions at its ends, moved back to line breaks it
+//! overshoots, and kept when both sides are long enough and similar enough
+//! (`LCS / longer`, [`crate::align`]). Used by the pairwise path for rare
+//! fingerprints and by the star path for frequent passages alike.
+
+use crate::align;
+use crate::normalize::{NormText, GAP_LINE};
+
+use super::{BlockOptions, Copy, RegionPair};
+
+/// Two occurrences of one fingerprint: document and position in each, the
+/// first `(da, pa)` before the second in input order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Seed {
+    pub da: u32,
+    pub db: u32,
+    pub pa: u32,
+    pub pb: u32,
+}
+
+/// A chain of seeds: where it starts and where its last seed lies in both texts.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Chain {
+    sa: u32,
+    sb: u32,
+    la: u32,
+    lb: u32,
+}
+
+/// An open chain: its seeds in order.
+struct Open {
+    seeds: Vec<(u32, u32)>,
+}
+
+impl Open {
+    fn last(&self) -> (u32, u32) {
+        self.seeds[self.seeds.len() - 1]
+    }
+}
+
+impl Chain {
+    /// The chain of these seeds (in order, at least one).
+    pub(super) fn spanning(seeds: &[(u32, u32)]) -> Chain {
+        let (first, last) = (seeds[0], seeds[seeds.len() - 1]);
+        Chain {
+            sa: first.0,
+            sb: first.1,
+            la: last.0,
+            lb: last.1,
+        }
+    }
+}
+
+/// Greedy chaining of one document pair's seeds (sorted by `pa`, `pb`).
+pub(super) fn chain(seeds: &[Seed], opts: &BlockOptions, k: usize) -> Vec<Chain> {
+    chain_seeds(seeds, opts, k)
+        .iter()
+        .map(|c| Chain::spanning(c))
+        .collect()
+}
+
+/// The seeds `(pa, pb)` of each chain, trimmed, in order of their first.
+pub(super) fn chain_seeds(seeds: &[Seed], opts: &BlockOptions, k: usize) -> Vec<Vec<(u32, u32)>> {
+    let gap = opts.max_gap as i64;
+    let sub = gap / 2;
+    let same_doc = seeds.first().is_some_and(|s| s.da == s.db);
+    let mut open: Vec<Open> = Vec::new();
+    let mut done: Vec<Vec<(u32, u32)>> = Vec::new();
+    let trimmed = |c: Open| trim(&c.seeds, k, opts.window).map(|r| c.seeds[r].to_vec());
+    for s in seeds {
+        let (pa, pb) = (s.pa as i64, s.pb as i64);
+        // close chains that can no longer be extended
+        let mut i = 0;
+        while i < open.len() {
+            if open[i].last().0 as i64 + gap < pa {
+                done.extend(trimmed(open.swap_remove(i)));
+            } else {
+                i += 1;
+            }
+        }
+        let diag = pb - pa;
+        let mut best: Option<(i64, usize)> = None;
+        for (idx, c) in open.iter().enumerate() {
+            let (la, lb) = c.last();
+            let (la, lb) = (la as i64, lb as i64);
+            // A gap may be an insertion or deletion of up to `max_gap`
+            // characters in one text, but unmatched text on both sides at
+            // once (substitutions) only up to half that: past that the next
+            // seeds belong to another copy.
+            // Inside one document, the first copy may not run into the
+            // second (three copies back to back are two pairs, not one).
+            let (da_, db_) = (pa - la, pb - lb);
+            let overlaps = same_doc && pa + k as i64 > c.seeds[0].1 as i64;
+            if da_ > 0 && db_ > 0 && da_.max(db_) <= gap && da_.min(db_) <= sub && !overlaps {
+                let drift = (diag - (lb - la)).abs();
+                if best.is_none_or(|(d, _)| drift < d) {
+                    best = Some((drift, idx));
+                }
+            }
+        }
+        match best {
+            Some((_, idx)) => open[idx].seeds.push((s.pa, s.pb)),
+            None => open.push(Open {
+                seeds: vec![(s.pa, s.pb)],
+            }),
+        }
+    }
+    done.extend(open.into_iter().filter_map(trimmed));
+    done.sort_by_key(|c| c[0]);
+    done
+}
+
+/// Cuts weak ends off a chain. Seeds closer than `4 (k + w)` characters
+/// form a run (an edit breaks about `k + w` characters of seeds, two close
+/// edits twice that); a run at
+/// either end that matches less than a short sentence ([`MIN_END_RUN`]) and
+/// is cut off by a longer gap is a stray stock phrase the chain picked up
+/// on its way (a heading, a closing formula), not part of the copy.
+fn trim(seeds: &[(u32, u32)], k: usize, window: usize) -> Option<std::ops::Range<usize>> {
+    if seeds.len() < 2 {
+        return None;
+    }
+    let run_gap = 4 * (k + window) as u32;
+    // run boundaries: indices where a new run starts
+    let mut starts = vec![0usize];
+    for i in 1..seeds.len() {
+        let (a0, b0) = seeds[i - 1];
+        let (a1, b1) = seeds[i];
+        if (a1 - a0).max(b1 - b0) > run_gap {
+            starts.push(i);
+        }
+    }
+    let span = |from: usize, to: usize| seeds[to - 1].0 - seeds[from].0 + k as u32;
+    let (mut first, mut last) = (0usize, starts.len() - 1);
+    while first < last && span(starts[first], starts[first + 1]) < MIN_END_RUN {
+        first += 1;
+    }
+    while last > first && span(starts[last], seeds.len()) < MIN_END_RUN {
+        last -= 1;
+    }
+    let from = starts[first];
+    let to = if last + 1 < starts.len() {
+        starts[last + 1]
+    } else {
+        seeds.len()
+    };
+    (to - from >= 2).then_some(from..to)
+}
+
+/// Shortest run of seeds kept at the end of a chain, in characters.
+const MIN_END_RUN: u32 = 40;
+
+/// A copy that starts or ends up to this many characters past a line
+/// break is moved back to the break: a heading that follows both copies
+/// (`第四篇：市长在市政府…`, `第五篇：市长在市政府…`) is not part of them.
+const LINE_SLACK: usize = 12;
+
+/// Moves region edges that overshoot a line break by a few characters back
+/// to it, when those characters do not match exactly on both sides: two
+/// copies followed by similar headings (`第四篇：市长在市政府`, `第五篇：…`)
+/// match on scraps of the heading, which belong to neither copy. A copy
+/// that really starts or ends inside a line matches there exactly, and keeps
+/// its fragment if it has at least [`MIN_FRAGMENT`] characters.
+fn snap_to_lines(
+    na: &NormText,
+    nb: &NormText,
+    sa: usize,
+    ea: usize,
+    sb: usize,
+    eb: usize,
+) -> (usize, usize, usize, usize) {
+    let (ta, tb) = (&na.chars, &nb.chars);
+    // end: the largest overshoot past a break on either side
+    let tail = |t: &NormText, s: usize, e: usize| {
+        (e.saturating_sub(LINE_SLACK).max(s + 1)..e)
+            .find(|&i| t.gap_before[i] == GAP_LINE)
+            .map_or(0, |i| e - i)
+    };
+    let l = tail(na, sa, ea).max(tail(nb, sb, eb));
+    let (ea, eb) = if l > 0
+        && l < ea - sa
+        && l < eb - sb
+        && (l < MIN_FRAGMENT || ta[ea - l..ea] != tb[eb - l..eb])
+    {
+        (ea - l, eb - l)
+    } else {
+        (ea, eb)
+    };
+    let head = |t: &NormText, s: usize, e: usize| {
+        (s + 1..=(s + LINE_SLACK).min(e.saturating_sub(1)))
+            .rev()
+            .find(|&i| t.gap_before[i] == GAP_LINE)
+            .map_or(0, |i| i - s)
+    };
+    let l = head(na, sa, ea).max(head(nb, sb, eb));
+    let (sa, sb) = if l > 0
+        && l < ea - sa
+        && l < eb - sb
+        && (l < MIN_FRAGMENT || ta[sa..sa + l] != tb[sb..sb + l])
+    {
+        (sa + l, sb + l)
+    } else {
+        (sa, sb)
+    };
+    (sa, ea, sb, eb)
+}
+
+/// Shortest exact fragment past a line break that stays part of a copy.
+const MIN_FRAGMENT: usize = 4;
+
+/// How far a gapless extension goes before it gives up, in score points
+/// (a match scores 1, a mismatch −3).
+const XDROP: i64 = 12;
+
+/// Length of the best gapless extension of at most `limit` characters,
+/// `eq(i)` telling whether the `i`-th characters out agree: the extension
+/// ends at the highest score, so it never ends on a mismatch, and stops once
+/// the score falls [`XDROP`] below its best.
+fn xdrop(limit: usize, eq: impl Fn(usize) -> bool) -> usize {
+    let (mut score, mut best, mut best_len) = (0i64, 0i64, 0usize);
+    for i in 0..limit {
+        score += if eq(i) { 1 } else { -3 };
+        if score > best {
+            best = score;
+            best_len = i + 1;
+        } else if best - score > XDROP {
+            break;
+        }
+    }
+    best_len
+}
+
+/// The two documents a chain runs between: `a` before `b` in input order
+/// (the same document when a block repeats inside it).
+pub(super) struct DocPair<'t> {
+    pub da: u32,
+    pub db: u32,
+    pub na: &'t NormText,
+    pub nb: &'t NormText,
+}
+
+/// Turns a chain into a verified region pair whose sides have at least
+/// `min_len` characters, or nothing.
+pub(super) fn verify_chain(
+    pair: &DocPair<'_>,
+    c: Chain,
+    k: usize,
+    min_len: usize,
+    opts: &BlockOptions,
+) -> Option<RegionPair> {
+    let DocPair { da, db, na, nb } = *pair;
+    let (ta, tb) = (na.chars.as_slice(), nb.chars.as_slice());
+    let (mut sa, mut sb) = (c.sa as usize, c.sb as usize);
+    let (mut ea, mut eb) = (
+        (c.la as usize + k).min(ta.len()),
+        (c.lb as usize + k).min(tb.len()),
+    );
+    // Extend outwards past substitutions near the ends, where seeds are
+    // too sparse to reach (two copies in one text never grow into each other).
+    let back_limit = if da == db {
+        sa.min(sb - ea.min(sb))
+    } else {
+        sa.min(sb)
+    };
+    let back = xdrop(back_limit, |i| ta[sa - 1 - i] == tb[sb - 1 - i]);
+    sa -= back;
+    sb -= back;
+    let fwd_limit = (ta.len() - ea).min(tb.len() - eb);
+    let fwd_limit = if da == db {
+        fwd_limit.min(sb.saturating_sub(ea))
+    } else {
+        fwd_limit
+    };
+    let fwd = xdrop(fwd_limit, |i| ta[ea + i] == tb[eb + i]);
+    ea += fwd;
+    eb += fwd;
+    if da == db && ea > sb {
+        // overlapping copies of a periodic text: cut at the second copy
+        ea = sb;
+    }
+    if ea <= sa || eb <= sb {
+        return None;
+    }
+    let (sa, ea, sb, eb) = snap_to_lines(na, nb, sa, ea, sb, eb);
+    if ea <= sa || eb <= sb {
+        return None;
+    }
+    let (la, lb) = (ea - sa, eb - sb);
+    if la.min(lb) < min_len {
+        return None;
+    }
+    if (la.min(lb) as f64) < opts.threshold * la.max(lb) as f64 {
+        return None;
+    }
+    let similarity = align::similarity(&ta[sa..ea], &tb[sb..eb]);
+    (similarity >= opts.threshold).then_some(RegionPair {
+        a: Copy {
+            doc: da,
+            range: sa..ea,
+        },
+        b: Copy {
+            doc: db,
+            range: sb..eb,
+        },
+        similarity,
+        frequent: false,
+    })
+}

@@ -1,0 +1,442 @@
+//! FREQUENT PASSAGES: fingerprints seen in many places → region pairs, in
+//! time linear in their occurrences.
+//!
+//! Takes the fingerprints sorted by hash and the ranges of those seen in
+//! more than [`BlockOptions::max_occurrences`] places; gives verified
+//! [`RegionPair`]s, each linking one occurrence of a frequent passage to an
+//! earlier one.
+//!
+//! A footer on 5,000 pages gives each of its fingerprints 5,000 occurrences;
+//! seeding every pair of them would make 12.5 million seeds per fingerprint.
+//! Instead:
+//!
+//! 1. **Runs.** Each document's frequent fingerprints, in order of position,
+//!    are cut into runs wherever two of them are more than [`RUN_GAP`]
+//!    characters apart. A run is a candidate occurrence of a frequent
+//!    passage; the gap bridges what varies from copy to copy (a date, a site
+//!    name, a phone number), whose fingerprints are rare. Runs spanning
+//!    fewer than [`MIN_RUN`] characters are stock phrases and are dropped.
+//! 2. **Parents.** Runs are numbered in input order, and each frequent
+//!    fingerprint points to the first run that holds it. Every run counts
+//!    these pointers over its fingerprints: each earlier run that gets at
+//!    least [`MIN_VOTES`] of them (at most [`MAX_PARENTS`], most votes
+//!    first) is a parent. Copies of one passage share most fingerprints,
+//!    and so the same parent — its first copy — even when they vary; a run
+//!    that holds two passages side by side (a share line above a footer)
+//!    gets one parent for each.
+//! 3. **Alignment.** A run and each of its parents are seeded with the
+//!    fingerprints they share and chained and verified like any document
+//!    pair ([`super::chain`]), with [`SHORT_BLOCK`] as the minimum length
+//!    (whether a short passage is boilerplate is decided per cluster, by
+//!    how many documents hold it). A passage in `k` places costs about `k`
+//!    alignments, and memory is the occurrences themselves.
+//!
+//! The result depends on the order of the input only, never on threads.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::normalize::NormText;
+
+use super::chain::{self, DocPair, Seed};
+use super::{BlockOptions, RegionPair, SHORT_BLOCK};
+
+/// Largest distance between two frequent fingerprints of one run, in
+/// characters: a varying field (a date, a phone number) removes about
+/// `k + w` characters of fingerprints around it.
+pub const RUN_GAP: u32 = 64;
+
+/// Shortest run, from its first fingerprint to the end of its last: stock
+/// phrases of the genre (`深入学习贯彻…思想`) are shorter.
+pub const MIN_RUN: u32 = 32;
+
+/// Fewest fingerprints a run must share with the first run holding them
+/// for that run to be a parent.
+pub const MIN_VOTES: u32 = 3;
+
+/// Most parents a run is aligned to.
+pub const MAX_PARENTS: usize = 8;
+
+/// One occurrence of a frequent fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Occ {
+    doc: u32,
+    pos: u32,
+    /// Index of the fingerprint among the frequent ones.
+    fp: u32,
+}
+
+/// Region pairs linking each frequent passage occurrence to its parents.
+/// `fps` are all fingerprints `(hash, doc, pos)` sorted by hash, `common`
+/// the ranges of `fps` holding one frequent hash each.
+pub(super) fn star_pairs(
+    texts: &[&NormText],
+    fps: &[(u64, u32, u32)],
+    common: &[Range<usize>],
+    opts: &BlockOptions,
+) -> Vec<RegionPair> {
+    if common.is_empty() {
+        return Vec::new();
+    }
+    let k = opts.k.max(2);
+    let mut occ: Vec<Occ> = common
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(fp, r)| {
+            fps[r.clone()].iter().map(move |&(_, doc, pos)| Occ {
+                doc,
+                pos,
+                fp: fp as u32,
+            })
+        })
+        .collect();
+    occ.par_sort_unstable();
+    let runs = cut_runs(&occ, k as u32);
+    // each fingerprint's first run
+    let mut first = vec![u32::MAX; common.len()];
+    for (r, run) in runs.iter().enumerate() {
+        for o in &occ[run.clone()] {
+            if first[o.fp as usize] == u32::MAX {
+                first[o.fp as usize] = r as u32;
+            }
+        }
+    }
+    let shortest = short_pair(opts);
+    let mut pairs: Vec<RegionPair> = runs
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(r, run)| {
+            let mine = &occ[run.clone()];
+            parents(mine, &first, r as u32)
+                .into_iter()
+                .flat_map(|p| {
+                    let theirs = &occ[runs[p as usize].clone()];
+                    align(texts, theirs, mine, k, shortest, opts)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    pairs.par_sort_unstable_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
+    split_at_boundaries(texts, pairs, shortest, opts)
+}
+
+/// Shortest side of a pair on the star path: a copy of a
+/// [`SHORT_BLOCK`]-character passage may lose a fifth of it at a varying
+/// edge (a site name, a date) and still match at the block threshold.
+fn short_pair(opts: &BlockOptions) -> usize {
+    let short = (SHORT_BLOCK as f64 * opts.threshold).ceil() as usize;
+    opts.min_block.min(short)
+}
+
+/// Farthest a region grows to reach the start or end of its line.
+const GROW: usize = 40;
+
+/// Grows both sides of a pair to the start and the end of their lines,
+/// when those are near and the grown pair still verifies. Boilerplate
+/// varies at its edges (`公文范文网欢迎您！今天是2019年…`, `…阅读：63665次`),
+/// where no fingerprint is shared and a gapless extension stops; without
+/// this, each copy would leave those scraps behind.
+fn grow_to_lines(pair: &DocPair<'_>, p: RegionPair, opts: &BlockOptions) -> RegionPair {
+    let (na, nb) = (pair.na, pair.nb);
+    let line_start = |t: &NormText, s: usize| {
+        (s.saturating_sub(GROW)..=s)
+            .rev()
+            .find(|&i| i == 0 || t.gap_before[i] == crate::normalize::GAP_LINE)
+    };
+    let line_end = |t: &NormText, e: usize| {
+        (e..=(e + GROW).min(t.len()))
+            .find(|&i| i == t.len() || t.gap_before[i] == crate::normalize::GAP_LINE)
+    };
+    let (ra, rb) = (p.a.range.clone(), p.b.range.clone());
+    let starts = line_start(na, ra.start).zip(line_start(nb, rb.start));
+    let ends = line_end(na, ra.end).zip(line_end(nb, rb.end));
+    let tries = [(starts, ends), (starts, None), (None, ends)];
+    for (s, e) in tries {
+        if s.is_none() && e.is_none() {
+            continue;
+        }
+        let (sa, sb) = s.unwrap_or((ra.start, rb.start));
+        let (ea, eb) = e.unwrap_or((ra.end, rb.end));
+        if (sa, ea, sb, eb) == (ra.start, ra.end, rb.start, rb.end) {
+            break;
+        }
+        // two copies inside one document never grow into each other
+        if pair.da == pair.db && ea > sb {
+            continue;
+        }
+        let similarity = crate::align::similarity(&na.chars[sa..ea], &nb.chars[sb..eb]);
+        if similarity >= opts.threshold {
+            return RegionPair {
+                a: super::Copy {
+                    doc: pair.da,
+                    range: sa..ea,
+                },
+                b: super::Copy {
+                    doc: pair.db,
+                    range: sb..eb,
+                },
+                similarity,
+                frequent: true,
+            };
+        }
+    }
+    RegionPair {
+        frequent: true,
+        ..p
+    }
+}
+
+/// Where pieces of a parent's region end or start, a line break within
+/// this many characters is taken instead.
+const SNAP: usize = 12;
+
+/// Splits pairs whose parent region spans the boundary of another
+/// passage. Two passages side by side in a parent (a share line above a
+/// footer, a header a title away from a navigation bar) align as one
+/// region with children that also hold both; other children hold one of
+/// them alone and end or start there. A point of the parent where at least
+/// two of its pairs end or start is such a boundary: every pair across it
+/// is cut there (in the child at the same relative offset, snapped to a line
+/// break), and each piece is verified again. Pairs come sorted by parent.
+fn split_at_boundaries(
+    texts: &[&NormText],
+    pairs: Vec<RegionPair>,
+    min_len: usize,
+    opts: &BlockOptions,
+) -> Vec<RegionPair> {
+    let mut groups: Vec<Range<usize>> = Vec::new();
+    let mut s = 0;
+    while s < pairs.len() {
+        let mut e = s + 1;
+        while e < pairs.len() && pairs[e].a.doc == pairs[s].a.doc {
+            e += 1;
+        }
+        groups.push(s..e);
+        s = e;
+    }
+    groups
+        .par_iter()
+        .flat_map_iter(|g| {
+            let group = &pairs[g.clone()];
+            let parent = texts[group[0].a.doc as usize];
+            let cuts = boundaries(parent, group);
+            group
+                .iter()
+                .flat_map(|p| split_pair(texts, p, &cuts, min_len, opts))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Points of a parent where at least two of its pairs end or start
+/// (within [`SNAP`] characters of each other), snapped to a line break.
+fn boundaries(parent: &NormText, group: &[RegionPair]) -> Vec<usize> {
+    let mut ends: Vec<usize> = group
+        .iter()
+        .flat_map(|p| [p.a.range.start, p.a.range.end])
+        .collect();
+    ends.sort_unstable();
+    let mut cuts = Vec::new();
+    let mut s = 0;
+    while s < ends.len() {
+        let mut e = s + 1;
+        while e < ends.len() && ends[e] - ends[e - 1] <= SNAP {
+            e += 1;
+        }
+        if e - s >= 2 {
+            cuts.push(snap_to_break(parent, ends[s + (e - s) / 2]));
+        }
+        s = e;
+    }
+    cuts.dedup();
+    cuts
+}
+
+/// The line break nearest to `x` within [`SNAP`] characters, or `x`.
+fn snap_to_break(t: &NormText, x: usize) -> usize {
+    let lo = x.saturating_sub(SNAP);
+    let hi = (x + SNAP).min(t.len().saturating_sub(1));
+    (lo..=hi)
+        .filter(|&i| t.gap_before.get(i) == Some(&crate::normalize::GAP_LINE))
+        .min_by_key(|&i| i.abs_diff(x))
+        .unwrap_or(x)
+}
+
+/// A pair cut at every boundary strictly inside its parent region (at
+/// least `min_len` from either end); pieces that no longer verify are
+/// dropped.
+fn split_pair(
+    texts: &[&NormText],
+    p: &RegionPair,
+    cuts: &[usize],
+    min_len: usize,
+    opts: &BlockOptions,
+) -> Vec<RegionPair> {
+    let (ra, rb) = (&p.a.range, &p.b.range);
+    let inside: Vec<usize> = cuts
+        .iter()
+        .copied()
+        .filter(|&x| x >= ra.start + min_len && x + min_len <= ra.end)
+        .collect();
+    if inside.is_empty() {
+        return vec![p.clone()];
+    }
+    let (ta, tb) = (texts[p.a.doc as usize], texts[p.b.doc as usize]);
+    let scale = rb.len() as f64 / ra.len() as f64;
+    let mut at_a = vec![ra.start];
+    let mut at_b = vec![rb.start];
+    for x in inside {
+        let y = rb.start + ((x - ra.start) as f64 * scale).round() as usize;
+        let y = snap_to_break(tb, y).clamp(rb.start, rb.end);
+        if y > at_b[at_b.len() - 1] {
+            at_a.push(x);
+            at_b.push(y);
+        }
+    }
+    at_a.push(ra.end);
+    at_b.push(rb.end);
+    (1..at_a.len())
+        .filter_map(|i| {
+            let (sa, ea, sb, eb) = (at_a[i - 1], at_a[i], at_b[i - 1], at_b[i]);
+            if (ea - sa).min(eb - sb) < min_len {
+                return None;
+            }
+            let similarity = crate::align::similarity(&ta.chars[sa..ea], &tb.chars[sb..eb]);
+            (similarity >= opts.threshold).then_some(RegionPair {
+                a: super::Copy {
+                    doc: p.a.doc,
+                    range: sa..ea,
+                },
+                b: super::Copy {
+                    doc: p.b.doc,
+                    range: sb..eb,
+                },
+                similarity,
+                frequent: true,
+            })
+        })
+        .collect()
+}
+
+/// Cuts occurrences sorted by document and position into runs.
+fn cut_runs(occ: &[Occ], k: u32) -> Vec<Range<usize>> {
+    let mut runs = Vec::new();
+    let mut s = 0;
+    while s < occ.len() {
+        let mut e = s + 1;
+        while e < occ.len() && occ[e].doc == occ[s].doc && occ[e].pos - occ[e - 1].pos <= RUN_GAP {
+            e += 1;
+        }
+        if e - s >= 2 && occ[e - 1].pos + k - occ[s].pos >= MIN_RUN {
+            runs.push(s..e);
+        }
+        s = e;
+    }
+    runs
+}
+
+/// The earlier runs that hold at least [`MIN_VOTES`] of this run's
+/// fingerprints first, most votes first (ties: earlier first).
+fn parents(mine: &[Occ], first: &[u32], me: u32) -> Vec<u32> {
+    let mut votes: Vec<u32> = mine
+        .iter()
+        .map(|o| first[o.fp as usize])
+        .filter(|&p| p < me)
+        .collect();
+    votes.sort_unstable();
+    let mut counted: Vec<(u32, u32)> = Vec::new();
+    for v in votes {
+        match counted.last_mut() {
+            Some((p, n)) if *p == v => *n += 1,
+            _ => counted.push((v, 1)),
+        }
+    }
+    counted.retain(|&(_, n)| n >= MIN_VOTES);
+    counted.sort_by_key(|&(p, n)| (std::cmp::Reverse(n), p));
+    counted.truncate(MAX_PARENTS);
+    counted.into_iter().map(|(p, _)| p).collect()
+}
+
+/// Seeds a run against an earlier one by the fingerprints they share, then
+/// chains and verifies them.
+fn align(
+    texts: &[&NormText],
+    theirs: &[Occ],
+    mine: &[Occ],
+    k: usize,
+    min_len: usize,
+    opts: &BlockOptions,
+) -> Vec<RegionPair> {
+    let (da, db) = (theirs[0].doc, mine[0].doc);
+    let mut by_fp: Vec<(u32, u32)> = theirs.iter().map(|o| (o.fp, o.pos)).collect();
+    by_fp.sort_unstable();
+    let mut seeds: Vec<Seed> = Vec::new();
+    for o in mine {
+        let from = by_fp.partition_point(|&(fp, _)| fp < o.fp);
+        for &(_, pa) in by_fp[from..].iter().take_while(|&&(fp, _)| fp == o.fp) {
+            if da == db && pa as usize + k > o.pos as usize {
+                continue;
+            }
+            seeds.push(Seed {
+                da,
+                db,
+                pa,
+                pb: o.pos,
+            });
+        }
+    }
+    seeds.sort_unstable();
+    let pair = DocPair {
+        da,
+        db,
+        na: texts[da as usize],
+        nb: texts[db as usize],
+    };
+    let mut out = Vec::new();
+    for c in chain::chain_seeds(&seeds, opts, k) {
+        verify_or_split(&pair, &c, k, min_len, opts, &mut out);
+    }
+    out
+}
+
+/// Verifies a chain; when it fails, verifies the two halves on either side
+/// of its widest gap instead. A chain between two runs may bridge from one
+/// passage to the next over a line that differs (a header, a title line,
+/// then a navigation bar), and the whole then falls below the threshold
+/// though each passage matches. Regions are grown to their lines before
+/// the length check: the stable core of a short passage may be shorter than
+/// the passage.
+fn verify_or_split(
+    pair: &DocPair<'_>,
+    seeds: &[(u32, u32)],
+    k: usize,
+    min_len: usize,
+    opts: &BlockOptions,
+    out: &mut Vec<RegionPair>,
+) {
+    if seeds.len() < 2 {
+        return;
+    }
+    let found = chain::verify_chain(pair, chain::Chain::spanning(seeds), k, 1, opts)
+        .map(|p| grow_to_lines(pair, p, opts));
+    if let Some(p) = found {
+        if p.a.range.len().min(p.b.range.len()) >= min_len {
+            out.push(p);
+        }
+        return;
+    }
+    let widest = (1..seeds.len())
+        .max_by_key(|&i| {
+            let gap = (seeds[i].0 - seeds[i - 1].0).max(seeds[i].1 - seeds[i - 1].1);
+            (gap, std::cmp::Reverse(i))
+        })
+        .unwrap_or(1);
+    if (seeds[widest].0 - seeds[widest - 1].0).max(seeds[widest].1 - seeds[widest - 1].1)
+        <= 2 * k as u32
+    {
+        return; // no gap: a real mismatch, not two passages
+    }
+    verify_or_split(pair, &seeds[..widest], k, min_len, opts, out);
+    verify_or_split(pair, &seeds[widest..], k, min_len, opts, out);
+}

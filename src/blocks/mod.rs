@@ -1,0 +1,368 @@
+//! BLOCKS: normalised documents → clusters of repeated sections, inside one
+//! document and across documents.
+//!
+//! Takes the normalised text of every document (whitespace already gone,
+//! so wrapping and spacing cannot matter) and gives [`BlockCluster`]s: each
+//! copy as a document and a range of normalised characters.
+//!
+//! # Method
+//!
+//! 1. **Fingerprints** (Schleimer, Wilkerson & Aiken 2003, "Winnowing").
+//!    Every `k`-character window is hashed; in each run of `w` consecutive
+//!    hashes the minimum is kept. Any shared stretch of `w + k − 1`
+//!    characters therefore yields a shared fingerprint, with about
+//!    `2 / (w + 1)` fingerprints per character. `k = 8` is short enough
+//!    that copies with scattered edits keep many exact seeds.
+//! 2. **Rare fingerprints, pairwise.** Fingerprints are sorted by hash;
+//!    every two occurrences of a hash seen in at most
+//!    [`BlockOptions::max_occurrences`] places are a seed
+//!    `(doc a, pos a, doc b, pos b)`, and each document pair's seeds are
+//!    chained and verified ([`chain`]).
+//! 3. **Frequent fingerprints, star** ([`frequent`]). A passage repeated on
+//!    hundreds or thousands of pages (a footer, a disclaimer, a navigation
+//!    bar) would give every pair of its copies a seed: quadratic. Instead,
+//!    each document's frequent fingerprints are cut into runs (candidate
+//!    passage occurrences); every run is aligned to the earliest run that
+//!    holds most of its fingerprints (its *parent*), so `k` copies cost
+//!    about `k` alignments, not `k²/2`. Copies that vary (a date, a site
+//!    name, a missing line) share most fingerprints and so the same parent.
+//! 4. **Chains and verification** ([`chain`]), the same for both paths:
+//!    seeds are chained greedily along near-diagonals, the chain's region is
+//!    extended past substitutions at its ends, moved back to line breaks it
+//!    overshoots, and kept when both sides are long enough and their
+//!    similarity `LCS / longer` ([`crate::align`]) is at least
+//!    [`BlockOptions::threshold`]. Both sides must have
+//!    [`BlockOptions::min_block`] characters — except on the star path,
+//!    where [`SHORT_BLOCK`] suffices: a short passage counts only when
+//!    [`BlockOptions::boilerplate_docs`] documents hold it (step 5).
+//! 5. **Clusters** ([`cluster`]). The two sides of every verified pair are
+//!    occurrences; occurrences of one document that overlap by at least
+//!    half of the shorter are merged into one copy; copies linked by
+//!    verified pairs form a cluster (union-find). A cluster whose copies are
+//!    all shorter than `min_block` is kept only when at least
+//!    `boilerplate_docs` documents hold it.
+//!
+//! Everything is sorted before it is grouped, so the result does not depend
+//! on thread count.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::normalize::NormText;
+use crate::shingle::char_bytes;
+
+mod chain;
+mod cluster;
+mod frequent;
+
+pub use cluster::cluster_pairs;
+
+use chain::{DocPair, Seed};
+
+/// Options of block detection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockOptions {
+    /// Minimum length of a copy, in normalised characters.
+    pub min_block: usize,
+    /// Minimum similarity (`LCS / longer`) between two copies.
+    pub threshold: f64,
+    /// Fingerprint k-gram length, in characters.
+    pub k: usize,
+    /// Winnowing window, in k-grams.
+    pub window: usize,
+    /// Fingerprints seen in more places than this are frequent: their
+    /// occurrences are aligned to one representative (star), not pairwise.
+    pub max_occurrences: usize,
+    /// Largest gap, in characters of either text, a chain bridges.
+    pub max_gap: usize,
+    /// A passage held by at least this many documents is boilerplate: it
+    /// is a block even when shorter than `min_block` (down to
+    /// [`SHORT_BLOCK`] characters), and clean can drop every copy of it.
+    pub boilerplate_docs: usize,
+}
+
+impl Default for BlockOptions {
+    fn default() -> Self {
+        BlockOptions {
+            min_block: 200,
+            threshold: 0.8,
+            k: 8,
+            window: 8,
+            max_occurrences: 64,
+            max_gap: 300,
+            boilerplate_docs: 100,
+        }
+    }
+}
+
+/// Shortest passage that can be a block at all: one held by at least
+/// [`BlockOptions::boilerplate_docs`] documents (a share line, a navigation
+/// bar). Shorter repeated strings are phrases, not passages.
+pub const SHORT_BLOCK: usize = 50;
+
+/// One copy of a repeated block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copy {
+    /// Index of the document in the input slice.
+    pub doc: u32,
+    /// Normalised character range.
+    pub range: Range<usize>,
+}
+
+impl Copy {
+    fn key(&self) -> (u32, usize, usize) {
+        (self.doc, self.range.start, self.range.end)
+    }
+}
+
+impl Ord for Copy {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for Copy {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A repeated block and all its copies, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockCluster {
+    /// The copies, sorted by document and position.
+    pub copies: Vec<Copy>,
+}
+
+impl BlockCluster {
+    /// Number of distinct documents holding a copy.
+    pub fn documents(&self) -> usize {
+        let mut n = 0;
+        let mut last = None;
+        for c in &self.copies {
+            if last != Some(c.doc) {
+                n += 1;
+                last = Some(c.doc);
+            }
+        }
+        n
+    }
+}
+
+/// A verified pair of similar regions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionPair {
+    /// The earlier region.
+    pub a: Copy,
+    /// The later region.
+    pub b: Copy,
+    /// Their similarity.
+    pub similarity: f64,
+    /// Found on the frequent-passage (star) path.
+    pub frequent: bool,
+}
+
+/// Winnowed fingerprints `(hash, pos)` of one text.
+pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64, u32)>) {
+    out.clear();
+    if chars.len() < k {
+        return;
+    }
+    let hashes: Vec<u64> = chars.windows(k).map(|w| xxh3_64(char_bytes(w))).collect();
+    let w = window.max(1).min(hashes.len());
+    let mut last: Option<usize> = None;
+    for start in 0..=hashes.len() - w {
+        // rightmost minimum of the window, as in the paper, so that runs
+        // of equal hashes give one fingerprint
+        let mut best = start;
+        for i in start..start + w {
+            if hashes[i] <= hashes[best] {
+                best = i;
+            }
+        }
+        if last != Some(best) {
+            out.push((hashes[best], best as u32));
+            last = Some(best);
+        }
+    }
+}
+
+/// Finds repeated blocks among `texts` (normalised documents).
+pub fn find_blocks(texts: &[&NormText], opts: &BlockOptions) -> Vec<BlockCluster> {
+    let pairs = find_pairs(texts, opts);
+    let mut clusters = cluster_pairs(&pairs);
+    // A short passage is a block only where it is boilerplate.
+    clusters.retain(|c| {
+        c.copies.iter().any(|x| x.range.len() >= opts.min_block)
+            || c.documents() >= opts.boilerplate_docs
+    });
+    clusters
+}
+
+/// Steps 1–4: verified region pairs, sorted.
+pub fn find_pairs(texts: &[&NormText], opts: &BlockOptions) -> Vec<RegionPair> {
+    let k = opts.k.max(2);
+    let shortest = opts.min_block.min(SHORT_BLOCK);
+    // 1. fingerprints
+    let mut fps: Vec<(u64, u32, u32)> = texts
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(d, t)| {
+            let mut v = Vec::new();
+            if t.len() >= shortest {
+                fingerprints(&t.chars, k, opts.window, &mut v);
+            }
+            v.into_iter().map(move |(h, p)| (h, d as u32, p))
+        })
+        .collect();
+    fps.par_sort_unstable();
+    // 2. runs of one hash: rare ones give pairwise seeds, frequent ones go
+    // to the star path
+    let mut rare: Vec<Range<usize>> = Vec::new();
+    let mut common: Vec<Range<usize>> = Vec::new();
+    let mut s = 0;
+    while s < fps.len() {
+        let mut e = s + 1;
+        while e < fps.len() && fps[e].0 == fps[s].0 {
+            e += 1;
+        }
+        if e - s > opts.max_occurrences {
+            common.push(s..e);
+        } else if e - s >= 2 {
+            rare.push(s..e);
+        }
+        s = e;
+    }
+    let mut pairs = frequent::star_pairs(texts, &fps, &common, opts);
+    let mut seeds: Vec<Seed> = rare
+        .par_iter()
+        .flat_map_iter(|r| {
+            let run = &fps[r.clone()];
+            let mut v = Vec::new();
+            for (x, &(_, da, pa)) in run.iter().enumerate() {
+                for &(_, db, pb) in &run[x + 1..] {
+                    if da == db && (pb as usize) < pa as usize + k {
+                        continue;
+                    }
+                    v.push(Seed { da, db, pa, pb });
+                }
+            }
+            v
+        })
+        .collect();
+    drop(fps);
+    seeds.par_sort_unstable();
+    // 3. chains, per document pair
+    let mut groups: Vec<Range<usize>> = Vec::new();
+    let mut s = 0;
+    while s < seeds.len() {
+        let mut e = s + 1;
+        while e < seeds.len() && seeds[e].da == seeds[s].da && seeds[e].db == seeds[s].db {
+            e += 1;
+        }
+        groups.push(s..e);
+        s = e;
+    }
+    pairs.par_extend(groups.par_iter().flat_map_iter(|g| {
+        let group = &seeds[g.clone()];
+        let (da, db) = (group[0].da, group[0].db);
+        let pair = DocPair {
+            da,
+            db,
+            na: texts[da as usize],
+            nb: texts[db as usize],
+        };
+        chain::chain(group, opts, k)
+            .into_iter()
+            .filter_map(|c| chain::verify_chain(&pair, c, k, opts.min_block, opts))
+            .collect::<Vec<_>>()
+    }));
+    pairs.sort_by(|x, y| {
+        (&x.a, &x.b)
+            .cmp(&(&y.a, &y.b))
+            .then(x.similarity.total_cmp(&y.similarity))
+    });
+    pairs.dedup_by(|x, y| x.a == y.a && x.b == y.b);
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nt(chars: &[char]) -> NormText {
+        NormText {
+            chars: chars.to_vec(),
+            orig: (0..chars.len() as u32).collect(),
+            gap_before: vec![0; chars.len()],
+        }
+    }
+
+    fn text(seed: u64, n: usize) -> Vec<char> {
+        let mut rnd = crate::testutil::lcg(seed);
+        (0..n)
+            .map(|_| char::from_u32(0x4e00 + rnd(2000) as u32).unwrap_or('一'))
+            .collect()
+    }
+
+    #[test]
+    fn winnowing_guarantees_a_shared_fingerprint() {
+        let a = text(1, 500);
+        let mut b = text(2, 300);
+        b.extend_from_slice(&a[100..100 + 15]);
+        b.extend(text(3, 300));
+        let (mut fa, mut fb) = (Vec::new(), Vec::new());
+        fingerprints(&a, 8, 8, &mut fa);
+        fingerprints(&b, 8, 8, &mut fb);
+        let ha: std::collections::HashSet<u64> = fa.iter().map(|x| x.0).collect();
+        assert!(fb.iter().any(|x| ha.contains(&x.0)));
+    }
+
+    #[test]
+    fn finds_an_edited_copy_inside_one_document() {
+        let block = text(7, 600);
+        let mut doc = text(8, 400);
+        doc.extend_from_slice(&block);
+        doc.extend(text(9, 500));
+        let mut copy = block.clone();
+        for i in (0..copy.len()).step_by(23) {
+            copy[i] = '某';
+        }
+        copy.drain(300..320);
+        let second = doc.len();
+        doc.extend_from_slice(&copy);
+        doc.extend(text(10, 300));
+        let clusters = find_blocks(&[&nt(&doc)], &BlockOptions::default());
+        assert_eq!(clusters.len(), 1, "{clusters:?}");
+        let c = &clusters[0].copies;
+        assert_eq!(c.len(), 2);
+        assert!(
+            c[0].range.start.abs_diff(400) < 10 && c[0].range.end.abs_diff(1000) < 10,
+            "{c:?}"
+        );
+        assert!(c[1].range.start.abs_diff(second) < 10, "{c:?}");
+    }
+
+    #[test]
+    fn three_copies_back_to_back_are_three_copies() {
+        let block = text(21, 400);
+        let mut doc = text(22, 100);
+        for _ in 0..3 {
+            doc.extend_from_slice(&block);
+        }
+        doc.extend(text(23, 100));
+        let clusters = find_blocks(&[&nt(&doc)], &BlockOptions::default());
+        assert_eq!(clusters.len(), 1, "{clusters:?}");
+        let ranges: Vec<_> = clusters[0].copies.iter().map(|c| c.range.clone()).collect();
+        assert_eq!(ranges, vec![100..500, 500..900, 900..1300]);
+    }
+
+    #[test]
+    fn unrelated_texts_give_nothing() {
+        let a = text(11, 3000);
+        let b = text(12, 3000);
+        assert!(find_blocks(&[&nt(&a), &nt(&b)], &BlockOptions::default()).is_empty());
+    }
+}
