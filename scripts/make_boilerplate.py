@@ -17,7 +17,8 @@ line or item sometimes missing), placed where pages put them:
   footer      ~230      1%    last
 
 (header, nav and share are shorter than neardup's default --min-block of 200.)
-`--scale` multiplies every share (e.g. 0.5). OUT.boiler.jsonl holds the truth, one line
+`--scale` multiplies every share (e.g. 0.5); `--only NAME --share F` inserts one passage
+into a share F of the documents. OUT.boiler.jsonl holds the truth, one line
 per inserted copy: {"id", "passage", "bytes": [start, end]} (UTF-8 byte offsets in the
 document's text).
 """
@@ -106,7 +107,11 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--only", help="insert only this passage")
+    ap.add_argument("--share", type=float, help="with --only: its share of the documents")
     a = ap.parse_args()
+    passages = [(n, m, a.share if a.share is not None and a.only else s) for n, m, s in PASSAGES
+                if not a.only or n == a.only]
     r = random.Random(a.seed)
     counts = {name: 0 for name, _, _ in PASSAGES}
     with open(a.inp, encoding="utf-8") as f, open(a.out, "w", encoding="utf-8") as out, \
@@ -114,7 +119,7 @@ def main():
         for line in f:
             rec = json.loads(line)
             paras = rec["text"].split("\n")
-            chosen = {name: make(r) for name, make, share in PASSAGES if r.random() < share * a.scale}
+            chosen = {name: make(r) for name, make, share in passages if r.random() < share * a.scale}
             # pieces in page order; each is (passage name or None, text)
             pieces = []
             if "header" in chosen:

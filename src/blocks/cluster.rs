@@ -31,12 +31,11 @@ pub fn cluster_pairs(pairs: &[RegionPair]) -> Vec<BlockCluster> {
             c.doc == o.doc && {
                 let overlap = c.range.end.min(o.range.end).saturating_sub(o.range.start);
                 let (lc, lo) = (c.range.end - c.range.start, o.range.end - o.range.start);
-                let base = if *c_frequent || *o_frequent {
-                    lc.max(lo)
+                if *c_frequent || *o_frequent {
+                    overlap * 2 >= lc.max(lo)
                 } else {
-                    lc.min(lo)
-                };
-                overlap * 2 >= base
+                    overlap * 2 >= lc.min(lo)
+                }
             }
         });
         if merge {

@@ -17,7 +17,9 @@
 //!    name, a phone number), whose fingerprints are rare. Runs spanning
 //!    fewer than [`MIN_RUN`] characters are stock phrases and are dropped.
 //! 2. **Parents.** Runs are numbered in input order, and each frequent
-//!    fingerprint points to the first run that holds it. Every run counts
+//!    fingerprint points to the fullest of the first [`PARENT_POOL`] runs
+//!    that hold it (a first copy that lacks a line would be a poor
+//!    parent). Every run counts
 //!    these pointers over its fingerprints: each earlier run that gets at
 //!    least [`MIN_VOTES`] of them (at most [`MAX_PARENTS`], most votes
 //!    first) is a parent. Copies of one passage share most fingerprints,
@@ -54,6 +56,11 @@ pub const MIN_RUN: u32 = 32;
 /// Fewest fingerprints a run must share with the first run holding them
 /// for that run to be a parent.
 pub const MIN_VOTES: u32 = 3;
+
+/// A fingerprint's parent is the run with most fingerprints among the
+/// first this many that hold it: a copy that lacks a line or an item
+/// would make a poor parent for the copies that have it.
+pub const PARENT_POOL: usize = 1;
 
 /// Most parents a run is aligned to.
 pub const MAX_PARENTS: usize = 8;
@@ -93,12 +100,17 @@ pub(super) fn star_pairs(
         .collect();
     occ.par_sort_unstable();
     let runs = cut_runs(&occ, k as u32);
-    // each fingerprint's first run
+    // each fingerprint's parent run: the fullest of the first few holding it
     let mut first = vec![u32::MAX; common.len()];
+    let mut seen = vec![0u8; common.len()];
     for (r, run) in runs.iter().enumerate() {
         for o in &occ[run.clone()] {
-            if first[o.fp as usize] == u32::MAX {
-                first[o.fp as usize] = r as u32;
+            let f = o.fp as usize;
+            if (seen[f] as usize) < PARENT_POOL {
+                seen[f] += 1;
+                if first[f] == u32::MAX || runs[first[f] as usize].len() < run.len() {
+                    first[f] = r as u32;
+                }
             }
         }
     }
@@ -112,7 +124,12 @@ pub(super) fn star_pairs(
                 .into_iter()
                 .flat_map(|p| {
                     let theirs = &occ[runs[p as usize].clone()];
-                    align(texts, theirs, mine, k, shortest, opts)
+                    // inside one document the earlier copy is `a`
+                    if theirs[0].doc == mine[0].doc && theirs[0].pos > mine[0].pos {
+                        align(texts, mine, theirs, k, shortest, opts)
+                    } else {
+                        align(texts, theirs, mine, k, shortest, opts)
+                    }
                 })
                 .collect::<Vec<_>>()
         })
@@ -230,7 +247,9 @@ fn split_at_boundaries(
 }
 
 /// Points of a parent where at least two of its pairs end or start
-/// (within [`SNAP`] characters of each other), snapped to a line break.
+/// (within [`SNAP`] characters of each other), and at least half as many
+/// as run across it, snapped to a line break. (Where a few copies lack a
+/// line, most pairs run across the place it was: that is no boundary.)
 fn boundaries(parent: &NormText, group: &[RegionPair]) -> Vec<usize> {
     let mut ends: Vec<usize> = group
         .iter()
@@ -244,7 +263,12 @@ fn boundaries(parent: &NormText, group: &[RegionPair]) -> Vec<usize> {
         while e < ends.len() && ends[e] - ends[e - 1] <= SNAP {
             e += 1;
         }
-        if e - s >= 2 {
+        let (lo, hi) = (ends[s], ends[e - 1]);
+        let across = group
+            .iter()
+            .filter(|p| p.a.range.start + SNAP < lo && p.a.range.end > hi + SNAP)
+            .count();
+        if e - s >= 2 && (e - s) * 2 > across {
             cuts.push(snap_to_break(parent, ends[s + (e - s) / 2]));
         }
         s = e;
@@ -336,13 +360,13 @@ fn cut_runs(occ: &[Occ], k: u32) -> Vec<Range<usize>> {
     runs
 }
 
-/// The earlier runs that hold at least [`MIN_VOTES`] of this run's
-/// fingerprints first, most votes first (ties: earlier first).
+/// The other runs that are parents of at least [`MIN_VOTES`] of this
+/// run's fingerprints, most votes first (ties: earlier first).
 fn parents(mine: &[Occ], first: &[u32], me: u32) -> Vec<u32> {
     let mut votes: Vec<u32> = mine
         .iter()
         .map(|o| first[o.fp as usize])
-        .filter(|&p| p < me)
+        .filter(|&p| p != me)
         .collect();
     votes.sort_unstable();
     let mut counted: Vec<(u32, u32)> = Vec::new();

@@ -359,6 +359,106 @@ mod tests {
         assert_eq!(ranges, vec![100..500, 500..900, 900..1300]);
     }
 
+    /// A document of lines: a line break before each part but the first.
+    fn page(parts: &[Vec<char>]) -> NormText {
+        let mut n = nt(&[]);
+        for (i, p) in parts.iter().enumerate() {
+            for (j, &c) in p.iter().enumerate() {
+                n.chars.push(c);
+                n.orig.push(n.orig.len() as u32);
+                let line = i > 0 && j == 0;
+                n.gap_before
+                    .push(if line { crate::normalize::GAP_LINE } else { 0 });
+            }
+        }
+        n
+    }
+
+    /// `passage` with the characters in `field` replaced by ones drawn
+    /// from `seed` (a date, a site name that varies from page to page).
+    fn varied(passage: &[char], field: Range<usize>, seed: u64) -> Vec<char> {
+        let mut v = passage.to_vec();
+        v.splice(field.clone(), text(seed, field.len()));
+        v
+    }
+
+    /// Holders of each cluster: (documents, copies).
+    fn shape(clusters: &[BlockCluster]) -> Vec<(usize, usize)> {
+        let mut v: Vec<_> = clusters
+            .iter()
+            .map(|c| (c.documents(), c.copies.len()))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn a_passage_on_hundreds_of_pages_is_one_cluster_of_every_copy() {
+        // 300 characters in three lines; a varying field; every fifth page
+        // lacks the middle line (10% of the passage: such a copy stays
+        // above the block threshold)
+        let lines = [text(100, 135), text(101, 30), text(102, 135)];
+        let docs: Vec<NormText> = (0..300u64)
+            .map(|d| {
+                let mut footer = vec![varied(&lines[0], 10..22, 1000 + d)];
+                if d % 5 != 0 {
+                    footer.push(lines[1].clone());
+                }
+                footer.push(lines[2].clone());
+                let mut parts = vec![text(2000 + d, 300)];
+                parts.extend(footer);
+                page(&parts)
+            })
+            .collect();
+        let refs: Vec<&NormText> = docs.iter().collect();
+        let clusters = find_blocks(&refs, &BlockOptions::default());
+        assert_eq!(shape(&clusters), vec![(300, 300)]);
+        for c in &clusters[0].copies {
+            assert!(c.range.start.abs_diff(300) <= 1, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn a_short_passage_counts_only_in_many_documents() {
+        let line = text(200, 70);
+        let pages = |n: u64| -> Vec<NormText> {
+            (0..n)
+                .map(|d| page(&[text(3000 + d, 200), line.clone(), text(4000 + d, 200)]))
+                .collect()
+        };
+        let opts = BlockOptions::default();
+        let many = pages(120);
+        let found = find_blocks(&many.iter().collect::<Vec<_>>(), &opts);
+        assert_eq!(shape(&found), vec![(120, 120)]);
+        // in 80 documents it is frequent but not boilerplate: shorter than
+        // --min-block, so not a block
+        let few = pages(80);
+        assert!(find_blocks(&few.iter().collect::<Vec<_>>(), &opts).is_empty());
+    }
+
+    #[test]
+    fn two_passages_side_by_side_stay_two_clusters() {
+        // A on pages 0..150, B on pages 100..250, A directly above B on
+        // pages 100..150
+        let (a, b) = (text(300, 150), text(301, 110));
+        let docs: Vec<NormText> = (0..250u64)
+            .map(|d| {
+                let mut parts = vec![text(5000 + d, 200)];
+                if d < 150 {
+                    parts.push(a.clone());
+                }
+                if d >= 100 {
+                    parts.push(b.clone());
+                }
+                parts.push(text(6000 + d, 200));
+                page(&parts)
+            })
+            .collect();
+        let refs: Vec<&NormText> = docs.iter().collect();
+        let clusters = find_blocks(&refs, &BlockOptions::default());
+        assert_eq!(shape(&clusters), vec![(150, 150), (150, 150)]);
+    }
+
     #[test]
     fn unrelated_texts_give_nothing() {
         let a = text(11, 3000);

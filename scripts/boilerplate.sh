@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Frequent passages (boilerplate): detection quality, time and memory against the same corpus
+# without boilerplate, in the same run.
+# usage: scripts/boilerplate.sh [DOCS]        (default 100000 docs, seed 1234)
+# Generates the corpus with ../shared/bench/make_corpus.py (cached under $BENCH_ROOT), adds six
+# boilerplate passages with scripts/make_boilerplate.py, runs `neardup scan` at default flags
+# on both, prints wall time and peak RSS of each and their ratios, then scores the report
+# (scripts/score_boilerplate.py: each passage one cluster holding >= 99% of its copies).
+# Also: one 266-character disclaimer in half of a 10k corpus (the issue's 5,000-copy footer).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(dirname "$HERE")"
+SHARED="${SHARED:-$REPO/../shared}"
+ROOT="${BENCH_ROOT:-/tmp/neardup-bench}"
+DOCS="${1:-100000}"
+mkdir -p "$ROOT/data"
+corpus() {
+  local n="$1" out="$ROOT/data/c${1}_s1234.jsonl"
+  if [ ! -s "$out" ]; then
+    if [ ! -d "$ROOT/npm/node_modules/chinese-poetry" ]; then
+      npm install --silent --prefix "$ROOT/npm" chinese-poetry@2.0.1 >&2
+    fi
+    python3 "$SHARED/bench/make_corpus.py" --docs "$n" --seed 1234 --out "$out" --no-jaccard >&2
+  fi
+  echo "$out"
+}
+PLAIN="$(corpus "$DOCS")"
+BOILER="$ROOT/data/b${DOCS}.jsonl"
+python3 "$HERE/make_boilerplate.py" "$PLAIN" "$BOILER" >&2
+(cd "$REPO" && cargo build --release --quiet)
+BIN="$REPO/target/release/neardup"
+TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT
+run() { # name corpus -> "seconds kilobytes"
+  /usr/bin/time -f "%e %M" -o "$TMP/$1.time" "$BIN" scan "$2" --format json -o "$TMP/$1.json" --quiet
+  cat "$TMP/$1.time"
+}
+read -r tp mp < <(run plain "$PLAIN")
+read -r tb mb < <(run boiler "$BOILER")
+echo "scan $DOCS docs, default flags: plain ${tp} s ${mp} KB; with boilerplate ${tb} s ${mb} KB"
+python3 -c "print(f'ratio: time {$tb/$tp:.2f}x (<= 1.5), peak RSS {$mb/$mp:.2f}x (<= 1.3)')"
+python3 "$HERE/score_boilerplate.py" "$BOILER.boiler.jsonl" "$TMP/boiler.json" || true
+TEN="$(corpus 10000)"
+python3 "$HERE/make_boilerplate.py" "$TEN" "$TMP/half.jsonl" --only disclaimer --share 0.5 >&2
+read -r th mh < <(run half "$TMP/half.jsonl")
+echo "disclaimer in half of 10k docs: ${th} s ${mh} KB"
+python3 "$HERE/score_boilerplate.py" "$TMP/half.jsonl.boiler.jsonl" "$TMP/half.json" || true
