@@ -45,10 +45,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::align;
-use crate::corpus::{Compression, Corpus, Format, IngestOptions};
+use crate::corpus::{Compression, Corpus, Format, IngestOptions, TextEncoding};
 use crate::error::{Error, Result};
 use crate::normalize::normalize;
 use crate::pipeline::{self, Level, NoProgress, ScanOptions};
@@ -141,11 +141,21 @@ pub struct Place {
     pub bytes: [u64; 2],
 }
 
+/// Why text was removed; serialised as `document` or `block`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reason {
+    /// A whole document, a near-duplicate of the kept one.
+    Document,
+    /// A copy of a block, or the parts of it that align with the kept copy.
+    Block,
+}
+
 /// One line of the removal log.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Removal {
-    /// `document` or `block`.
-    pub reason: &'static str,
+    /// Whole document or block copy.
+    pub reason: Reason,
     /// The cluster it belongs to: in the report for round 1, in that
     /// round's rescan of the cleaned text for later rounds.
     pub cluster: usize,

@@ -39,7 +39,8 @@ use crate::signature::{hamming, simhash, MinHasher};
 use crate::verify::{self, VerifyOptions};
 
 /// What to look for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Near-duplicate documents only.
     Doc,
@@ -50,18 +51,9 @@ pub enum Level {
     All,
 }
 
-impl Level {
-    fn name(self) -> &'static str {
-        match self {
-            Level::Doc => "doc",
-            Level::Block => "block",
-            Level::All => "all",
-        }
-    }
-}
-
 /// Which signature finds candidate documents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Method {
     /// MinHash + banding.
     #[default]
@@ -943,12 +935,8 @@ fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> 
     Report {
         schema: SCHEMA,
         params: Params {
-            level: opts.level.name().into(),
-            method: match opts.method {
-                Method::MinHash => "minhash".into(),
-                Method::Oph => "oph".into(),
-                Method::SimHash => "simhash".into(),
-            },
+            level: opts.level,
+            method: opts.method,
             threshold: opts.threshold,
             ngram: opts.shingle.ngram,
             perms: opts.perms,

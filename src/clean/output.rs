@@ -268,7 +268,7 @@ pub(super) fn write_all(
                     let text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
                     let mut bytes = Vec::with_capacity(text.len() + input.bom);
                     if input.bom > 0 {
-                        bytes.extend_from_slice(bom_bytes(input.encoding.name()));
+                        bytes.extend_from_slice(bom_bytes(input.encoding));
                     }
                     bytes.extend(input.encoding.encode(&text));
                     Some(bytes)
@@ -297,11 +297,7 @@ pub(super) fn write_all(
             }),
             name: input.path.display().to_string(),
             output,
-            format: match input.format {
-                Format::Text => "text",
-                Format::Jsonl => "jsonl",
-            }
-            .into(),
+            format: input.format,
             documents: docs.len(),
             size: if stdin {
                 None
@@ -412,7 +408,11 @@ pub(super) fn write_all(
     Ok(CleanSummary {
         files_written,
         documents_removed: plan.drop_doc.iter().filter(|&&x| x).count(),
-        blocks_removed: plan.removals.iter().filter(|r| r.reason == "block").count(),
+        blocks_removed: plan
+            .removals
+            .iter()
+            .filter(|r| r.reason == Reason::Block)
+            .count(),
         bytes_removed,
         log: log.path().to_path_buf(),
     })
@@ -432,8 +432,10 @@ pub(super) fn std_absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-pub(super) fn bom_bytes(encoding: &str) -> &'static [u8] {
-    match encoding {
+/// The byte-order mark written back for a file read with one: UTF-16's own,
+/// else UTF-8's (a UTF-8 mark stays one on a file read as GB18030).
+pub(super) fn bom_bytes(encoding: TextEncoding) -> &'static [u8] {
+    match encoding.name() {
         "UTF-16LE" => &[0xFF, 0xFE],
         "UTF-16BE" => &[0xFE, 0xFF],
         _ => &[0xEF, 0xBB, 0xBF],
@@ -486,7 +488,7 @@ pub(super) fn rewrite_jsonl(
     }
     let mut body = Vec::with_capacity(out.len() + input.bom);
     if input.bom > 0 {
-        body.extend_from_slice(bom_bytes(input.encoding.name()));
+        body.extend_from_slice(bom_bytes(input.encoding));
     }
     body.extend(input.encoding.encode(&out));
     Ok(body)

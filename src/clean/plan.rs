@@ -45,7 +45,7 @@ pub const MAX_ROUNDS: usize = 3;
 
 /// A removal decided in one round, in that round's coordinates.
 pub(super) struct Piece {
-    reason: &'static str,
+    reason: Reason,
     cluster: usize,
     doc: usize,
     range: Range<usize>,
@@ -203,7 +203,7 @@ pub(super) fn round_pieces(
             }
             drop_doc[m.doc_index] = true;
             pieces.push(Piece {
-                reason: "document",
+                reason: Reason::Document,
                 cluster: c.id,
                 doc: m.doc_index,
                 range: m.text_range.clone(),
@@ -291,7 +291,7 @@ pub(super) fn add_pieces<F>(
         let Some(kept) = hull(&map(p.kept_doc, p.kept_range.clone())) else {
             continue;
         };
-        let ranges: Vec<Range<usize>> = if p.reason == "document" {
+        let ranges: Vec<Range<usize>> = if p.reason == Reason::Document {
             vec![p.range.clone()]
         } else {
             map(p.doc, p.range.clone())
@@ -305,7 +305,7 @@ pub(super) fn add_pieces<F>(
             continue;
         };
         let (mut similarity, mut containment) = (p.similarity, p.containment);
-        if p.reason == "block" {
+        if p.reason == Reason::Block {
             let text = &corpus.docs[p.doc].text;
             let cut_text: String = ranges.iter().map(|r| &text[r.clone()]).collect();
             let a = normalize(&cut_text, &opts.scan.normalize).chars;
@@ -334,7 +334,7 @@ pub(super) fn add_pieces<F>(
         } else {
             Vec::new()
         };
-        if p.reason == "block" {
+        if p.reason == Reason::Block {
             let mut cuts = std::mem::take(&mut plan.cuts[p.doc]);
             cuts.extend(ranges);
             plan.cuts[p.doc] = merge_ranges(cuts);
@@ -382,7 +382,7 @@ pub(super) fn block_pieces(
         let (s, e) = (m.norm_range.start + r.start, m.norm_range.start + r.end);
         let raw = mnorm.source_range(mdoc, s, e);
         out.push(Piece {
-            reason: "block",
+            reason: Reason::Block,
             cluster: c.id,
             doc: m.doc_index,
             range: snap_to_lines(mdoc, raw),
@@ -496,7 +496,7 @@ pub fn check_plan(corpus: &Corpus, plan: &Plan, opts: &CleanOptions) -> Result<(
         }
     }
     for r in &plan.removals {
-        let limit = if r.reason == "document" {
+        let limit = if r.reason == Reason::Document {
             opts.scan.threshold
         } else {
             opts.scan.blocks.threshold
