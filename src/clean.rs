@@ -125,8 +125,11 @@ impl Run<'_> {
     }
 }
 
-/// Where a removed or kept span is, in the user's coordinates.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// Where a removed or kept span is, in the user's coordinates: what the
+/// removal log writes and what [`verify`] reads back. Its fields are those
+/// a report member (`report::Member`) opens with, so that a member can
+/// flatten one (`#[serde(flatten)]`) without a byte of its JSON changing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Place {
     /// Document id.
     pub doc: String,
@@ -139,6 +142,22 @@ pub struct Place {
     pub lines: [u64; 2],
     /// Byte range `[start, end)` (of the file, or of the JSONL text field).
     pub bytes: [u64; 2],
+}
+
+impl Place {
+    /// The place of `range` (bytes of document `doc`'s decoded text).
+    fn of(corpus: &Corpus, doc: usize, range: &Range<usize>) -> Place {
+        let d = &corpus.docs[doc];
+        let input = corpus.input_of(d);
+        let (lines, bytes) = input.span(d.record, &d.text, range);
+        Place {
+            doc: d.id.clone(),
+            path: input.path.display().to_string(),
+            record: d.record,
+            lines,
+            bytes,
+        }
+    }
 }
 
 /// Why text was removed; serialised as `document` or `block`.

@@ -24,19 +24,6 @@ pub(super) fn byte_span(corpus: &Corpus, doc: usize, range: &Range<usize>) -> [u
     corpus.input_of(d).span(d.record, &d.text, range).1
 }
 
-pub(super) fn place(corpus: &Corpus, doc: usize, range: &Range<usize>) -> Place {
-    let d = &corpus.docs[doc];
-    let input = corpus.input_of(d);
-    let (lines, bytes) = input.span(d.record, &d.text, range);
-    Place {
-        doc: d.id.clone(),
-        path: input.path.display().to_string(),
-        record: d.record,
-        lines,
-        bytes,
-    }
-}
-
 /// Rounds of block detection on the cleaned text: the first uses the
 /// report; each later one finds what the cuts left repeated (a paragraph
 /// that copies B, C and D have but the kept copy A lacks stays in all
@@ -343,9 +330,9 @@ pub(super) fn add_pieces<F>(
             reason: p.reason,
             cluster: p.cluster,
             round,
-            removed: place(corpus, p.doc, &removed),
+            removed: Place::of(corpus, p.doc, &removed),
             spans,
-            kept: place(corpus, p.kept_doc, &kept),
+            kept: Place::of(corpus, p.kept_doc, &kept),
             similarity,
             containment,
             bytes_removed,

@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::manifest::{Manifest, MANIFEST, SCHEMA};
-use super::{Reason, STAGING};
+use super::{Place, Reason, STAGING};
 use crate::align;
 use crate::corpus::{self, Corpus, Format, InputFile};
 use crate::error::{Error, Result};
@@ -48,23 +48,14 @@ pub struct VerifySummary {
     pub bytes_removed: u64,
 }
 
-/// A place in the log, as `clean` wrote it.
-#[derive(Debug, Deserialize)]
-struct LogPlace {
-    path: String,
-    record: Option<u64>,
-    lines: [u64; 2],
-    bytes: [u64; 2],
-}
-
 /// One line of the log, as `clean` wrote it (other fields are not needed).
 #[derive(Debug, Deserialize)]
 struct LogLine {
     reason: Reason,
-    removed: LogPlace,
+    removed: Place,
     #[serde(default)]
     spans: Vec<[u64; 2]>,
-    kept: LogPlace,
+    kept: Place,
     bytes_removed: u64,
 }
 
@@ -366,7 +357,7 @@ fn read_log(path: &Path, corpus: &Corpus, m: &Manifest) -> Result<Vec<Entry>> {
         }
         let removal: LogLine = serde_json::from_str(line)
             .map_err(|e| fail(path, format!("line {}: not a removal: {e}", i + 1)))?;
-        let find = |p: &LogPlace| -> Result<usize> {
+        let find = |p: &Place| -> Result<usize> {
             let shown = match p.record {
                 Some(r) => format!("{}:{r}", p.path),
                 None => p.path.clone(),
@@ -539,7 +530,7 @@ fn check_removal(
     log_path: &Path,
 ) -> Result<()> {
     let r = &e.removal;
-    let place = |p: &LogPlace| match p.record {
+    let place = |p: &Place| match p.record {
         Some(rec) => format!("{}:{rec}", p.path),
         None => format!("{}:{}-{}", p.path, p.lines[0], p.lines[1]),
     };
@@ -554,7 +545,7 @@ fn check_removal(
             ),
         ));
     }
-    let bad_range = |p: &LogPlace| {
+    let bad_range = |p: &Place| {
         fail(
             log_path,
             format!(
