@@ -36,6 +36,7 @@ use crate::normalize::{
 use crate::report::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
 use crate::shingle::{char_bytes, shingle_chars_into, ShingleOptions, DEFAULT_CHAR_NGRAM};
 use crate::signature::{hamming, simhash, MinHasher};
+use crate::util::round4;
 use crate::verify::{self, VerifyOptions};
 
 /// What to look for.
@@ -843,10 +844,6 @@ fn finish_cluster(
         all_above_threshold: all_above,
         members,
     }
-}
-
-fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
 }
 
 /// A report member for `text_range` (bytes of the document's text).

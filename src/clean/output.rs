@@ -2,6 +2,9 @@
 //! files in their input's format, the removal log and the renames.
 
 use super::*;
+use crate::util::{
+    absolute_path, canonical_path, is_special, temp_beside, write_in_place, write_synced,
+};
 
 /// Refuses an output folder that is an input, lies inside one, or holds
 /// files (unless forced).
@@ -11,7 +14,7 @@ use super::*;
 /// [`Error::Output`].
 pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
     let out = &opts.out;
-    let out_abs = absolute(out);
+    let out_abs = canonical_path(out);
     for input in &corpus.inputs {
         if input.path == Path::new("-") {
             continue;
@@ -19,8 +22,8 @@ pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
         let inside_folder = input
             .root
             .as_ref()
-            .is_some_and(|root| out_abs.starts_with(absolute(root)));
-        if inside_folder || out_abs == absolute(&input.path) {
+            .is_some_and(|root| out_abs.starts_with(canonical_path(root)));
+        if inside_folder || out_abs == canonical_path(&input.path) {
             return Err(Error::Output {
                 path: out.display().to_string(),
                 reason: format!(
@@ -91,7 +94,7 @@ pub(super) fn check_log_and_overwrites(
     out_abs: &Path,
 ) -> Result<()> {
     let log = log_path(opts);
-    let log_abs = absolute(&log);
+    let log_abs = canonical_path(&log);
     let refuse = |path: &Path, reason: String| Error::Output {
         path: path.display().to_string(),
         reason,
@@ -142,7 +145,7 @@ pub(super) fn check_log_and_overwrites(
         if input.path == Path::new("-") {
             continue;
         }
-        let in_abs = absolute(&input.path);
+        let in_abs = canonical_path(&input.path);
         if let Some(what) = finals.get(&in_abs) {
             return Err(refuse(
                 &input.path,
@@ -152,7 +155,7 @@ pub(super) fn check_log_and_overwrites(
         if let Some(root) = input
             .root
             .as_ref()
-            .filter(|r| log_abs.starts_with(absolute(r)))
+            .filter(|r| log_abs.starts_with(canonical_path(r)))
         {
             return Err(refuse(
                 &log,
@@ -180,33 +183,6 @@ pub(super) fn non_folder_ancestor(p: &Path) -> Option<PathBuf> {
     None
 }
 
-pub(super) fn absolute(p: &Path) -> PathBuf {
-    if let Ok(c) = p.canonicalize() {
-        return c;
-    }
-    // not there yet: canonicalise the nearest existing parent
-    let mut existing = p.to_path_buf();
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        match existing.file_name() {
-            Some(n) => rest.push(n.to_os_string()),
-            None => break,
-        }
-        if !existing.pop() {
-            break;
-        }
-    }
-    let mut base = if existing.as_os_str().is_empty() {
-        std::env::current_dir().unwrap_or_default()
-    } else {
-        existing.canonicalize().unwrap_or(existing)
-    };
-    for n in rest.into_iter().rev() {
-        base.push(n);
-    }
-    base
-}
-
 /// The removal log's path.
 pub(super) fn log_path(opts: &CleanOptions) -> PathBuf {
     opts.log
@@ -226,18 +202,14 @@ pub(super) enum LogTarget {
 impl LogTarget {
     pub(super) fn new(opts: &CleanOptions, staging: &Path) -> LogTarget {
         let fin = log_path(opts);
-        if std::fs::metadata(&fin).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        if is_special(&fin) {
             return LogTarget::Direct(fin);
         }
-        let tmp = if absolute(&fin).starts_with(absolute(&opts.out)) {
+        let tmp = if canonical_path(&fin).starts_with(canonical_path(&opts.out)) {
             staging.join("removed.jsonl")
         } else {
             // A rename cannot cross file systems: stage it beside its place.
-            let name = fin
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            fin.with_file_name(format!(".{name}.neardup-tmp"))
+            temp_beside(&fin)
         };
         LogTarget::Staged { tmp, fin }
     }
@@ -293,7 +265,7 @@ pub(super) fn write_all(
             input: manifest::RawPath(if stdin {
                 input.path.clone()
             } else {
-                std_absolute(&input.path)
+                absolute_path(&input.path)
             }),
             name: input.path.display().to_string(),
             output,
@@ -336,7 +308,7 @@ pub(super) fn write_all(
                     manifest::RawPath(if p == Path::new("-") {
                         p.clone()
                     } else {
-                        std_absolute(p)
+                        absolute_path(p)
                     })
                 })
                 .collect(),
@@ -344,14 +316,14 @@ pub(super) fn write_all(
         ),
         None => (Vec::new(), &default_ingest),
     };
-    let log_abs = std_absolute(log.path());
+    let log_abs = absolute_path(log.path());
     let manifest = manifest::Manifest {
         schema: manifest::SCHEMA.into(),
         inputs,
         options: manifest::ManifestOptions::new(ingest, &opts.scan),
         log: manifest::RawPath(
             log_abs
-                .strip_prefix(std_absolute(&opts.out))
+                .strip_prefix(absolute_path(&opts.out))
                 .map_or(log_abs.clone(), Path::to_path_buf),
         ),
         files,
@@ -364,14 +336,7 @@ pub(super) fn write_all(
     // Last chance to stop with nothing changed.
     run.check()?;
     if let LogTarget::Direct(fin) = log {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(fin)
-            .map_err(|e| Error::io(fin, e))?;
-        f.write_all(&log_body)
-            .and_then(|()| f.flush())
-            .map_err(|e| Error::io(fin, e))?;
+        write_in_place(fin, &log_body).map_err(|e| Error::io(fin, e))?;
     }
     // Every file is complete on disk: now give them their final names. An
     // older manifest goes first, so that a run that dies halfway through
@@ -425,11 +390,6 @@ pub(crate) fn docs_by_input(corpus: &Corpus) -> Vec<Vec<usize>> {
         out[doc.input].push(d);
     }
     out
-}
-
-/// `p` made absolute without resolving links, as the manifest records it.
-pub(super) fn std_absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// The byte-order mark written back for a file read with one: UTF-16's own,
@@ -515,7 +475,5 @@ pub(super) fn write_file(path: &Path, body: &[u8], shown: &Path) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(shown, e))?;
     }
-    let mut f = std::fs::File::create(path).map_err(|e| Error::io(shown, e))?;
-    f.write_all(body).map_err(|e| Error::io(shown, e))?;
-    f.sync_all().map_err(|e| Error::io(shown, e))
+    write_synced(path, body).map_err(|e| Error::io(shown, e))
 }

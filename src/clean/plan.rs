@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::normalize::NormText;
+use crate::util::round4;
 
 /// What to do with every document.
 #[derive(Debug, Default)]
@@ -380,10 +381,6 @@ pub(super) fn block_pieces(
         });
     }
     out
-}
-
-pub(super) fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
 }
 
 /// Widens a cut to whole lines when only whitespace lies between it and the

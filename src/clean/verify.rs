@@ -32,6 +32,7 @@ use crate::align;
 use crate::corpus::{self, Corpus, Format, InputFile};
 use crate::error::{Error, Result};
 use crate::normalize::{normalize, NormalizeOptions};
+use crate::util::absolute_path;
 
 /// What a successful verification covered.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -130,7 +131,11 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
     let corpus = corpus::read_corpus(&inputs, &ingest)?;
     let docs_of = super::docs_by_input(&corpus);
     let then: BTreeSet<&Path> = m.files.iter().map(|f| f.input.0.as_path()).collect();
-    let now: Vec<PathBuf> = corpus.inputs.iter().map(|f| abs(&f.path)).collect();
+    let now: Vec<PathBuf> = corpus
+        .inputs
+        .iter()
+        .map(|f| absolute_path(&f.path))
+        .collect();
     let now_set: BTreeSet<&Path> = now.iter().map(PathBuf::as_path).collect();
     if let Some(new) = now.iter().find(|p| !then.contains(p.as_path())) {
         return Err(fail(
@@ -291,7 +296,7 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
     }
 
     // 5. Nothing else in the folder.
-    let log_abs = abs(&log_path);
+    let log_abs = absolute_path(&log_path);
     let walker = walkdir::WalkDir::new(out)
         .sort_by_file_name()
         .into_iter()
@@ -305,7 +310,7 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
             continue;
         }
         let rel = entry.path().strip_prefix(out).unwrap_or(entry.path());
-        if rel == Path::new(MANIFEST) || abs(entry.path()) == log_abs {
+        if rel == Path::new(MANIFEST) || absolute_path(entry.path()) == log_abs {
             continue;
         }
         if !expected.contains(rel) {
@@ -330,11 +335,6 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
         removals: entries.len(),
         bytes_removed: entries.iter().map(|e| e.removal.bytes_removed).sum(),
     })
-}
-
-/// `p` made absolute without resolving links (as the manifest records it).
-fn abs(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 fn read_log(path: &Path, corpus: &Corpus, m: &Manifest) -> Result<Vec<Entry>> {
