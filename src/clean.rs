@@ -35,24 +35,20 @@ mod plan;
 pub mod verify;
 
 pub use output::check_output;
-use output::*;
-use plan::*;
+use output::{docs_by_input, write_all, LogTarget};
+use plan::plan_run;
 pub use plan::{apply_cuts, check_plan, plan, snap_to_lines, Plan, MAX_ROUNDS};
 
-use std::io::Write;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::align;
-use crate::corpus::{Compression, Corpus, Format, IngestOptions, TextEncoding};
+use crate::corpus::{Corpus, IngestOptions};
 use crate::error::{Error, Result};
-use crate::normalize::normalize;
-use crate::pipeline::{self, Level, NoProgress, ScanOptions};
-use crate::report::{Cluster, ClusterKind, Member, Report};
+use crate::pipeline::ScanOptions;
+use crate::report::Report;
 
 /// Unmatched runs of at least this many characters in a copy are text the
 /// kept copy lacks, and are not cut.
@@ -266,6 +262,7 @@ pub fn clean_with(
 
 #[cfg(test)]
 mod tests {
+    use super::plan::{merge_ranges, subtract};
     use super::*;
 
     #[test]

@@ -1,7 +1,14 @@
 //! Writing a plan: checks on the output location, staging, the cleaned
 //! files in their input's format, the removal log and the renames.
 
-use super::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::manifest::{self, Manifest, ManifestFile, ManifestOptions, RawPath};
+use super::plan::{apply_cuts, Plan};
+use super::{CleanOptions, CleanSummary, Reason, Run, STAGING};
+use crate::corpus::{Compression, Corpus, Format, IngestOptions, InputFile, TextEncoding};
+use crate::error::{Error, Result};
 use crate::util::{
     absolute_path, canonical_path, is_special, temp_beside, write_in_place, write_synced,
 };
@@ -221,6 +228,11 @@ impl LogTarget {
     }
 }
 
+/// A file written under its staging name, and its final name.
+type Staged = (PathBuf, PathBuf);
+
+/// Writes every file of the plan into `staging`, then renames them all into
+/// place: the cleaned inputs, the removal log and, last, the manifest.
 pub(super) fn write_all(
     corpus: &Corpus,
     plan: &Plan,
@@ -229,73 +241,139 @@ pub(super) fn write_all(
     staging: &Path,
     log: &LogTarget,
 ) -> Result<CleanSummary> {
-    let files_dir = staging.join("files");
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let (mut staged, files) = stage_files(corpus, plan, opts, run, &staging.join("files"))?;
+    let files_written = staged.len();
+    let log_body = log_lines(plan, log)?;
+    if let LogTarget::Staged { tmp, fin } = log {
+        write_file(tmp, &log_body, fin)?;
+        staged.push((tmp.clone(), fin.clone()));
+    }
+    let manifest_final = opts.out.join(manifest::MANIFEST);
+    let manifest_tmp = staging.join(manifest::MANIFEST);
+    let mut body = serde_json::to_vec_pretty(&manifest_of(opts, run, log, files))
+        .map_err(|e| Error::io(&manifest_final, std::io::Error::other(e)))?;
+    body.push(b'\n');
+    write_file(&manifest_tmp, &body, &manifest_final)?;
+
+    // Last chance to stop with nothing changed.
+    run.check()?;
+    if let LogTarget::Direct(fin) = log {
+        write_in_place(fin, &log_body).map_err(|e| Error::io(fin, e))?;
+    }
+    rename_all(&staged, (&manifest_tmp, &manifest_final))?;
+    let _ = std::fs::remove_dir_all(staging);
+    Ok(summary(corpus, plan, files_written, log))
+}
+
+/// Writes the cleaned inputs below `files_dir`: each input's
+/// `(staged, final)` path, and what the manifest records of every input.
+fn stage_files(
+    corpus: &Corpus,
+    plan: &Plan,
+    opts: &CleanOptions,
+    run: &Run,
+    files_dir: &Path,
+) -> Result<(Vec<Staged>, Vec<ManifestFile>)> {
+    let mut staged = Vec::new();
     let mut files = Vec::with_capacity(corpus.inputs.len());
     for (idx, (input, docs)) in corpus.inputs.iter().zip(docs_by_input(corpus)).enumerate() {
         run.check()?;
-        let body: Option<Vec<u8>> = match input.format {
-            Format::Text => match docs.first() {
-                Some(&d) if !plan.drop_doc[d] => {
-                    let text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
-                    let mut bytes = Vec::with_capacity(text.len() + input.bom);
-                    if input.bom > 0 {
-                        bytes.extend_from_slice(bom_bytes(input.encoding));
-                    }
-                    bytes.extend(input.encoding.encode(&text));
-                    Some(bytes)
-                }
-                _ => None,
-            },
-            Format::Jsonl => Some(rewrite_jsonl(corpus, plan, idx, &docs, &opts.text_field)?),
-        };
         let mut output = None;
-        if let Some(body) = body {
+        if let Some(body) = cleaned(corpus, plan, idx, &docs, &opts.text_field)? {
             let body = compress(&input.path, body, input.compression)?;
             let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
             write_file(&tmp, &body, &fin)?;
             staged.push((tmp, fin));
-            output = Some(manifest::RawPath(input.rel.clone()));
+            output = Some(RawPath(input.rel.clone()));
             if let Some(on_staged) = run.on_staged {
                 on_staged(staged.len());
             }
         }
-        let stdin = input.path == Path::new("-");
-        files.push(manifest::ManifestFile {
-            input: manifest::RawPath(if stdin {
-                input.path.clone()
-            } else {
-                absolute_path(&input.path)
-            }),
-            name: input.path.display().to_string(),
-            output,
-            format: input.format,
-            documents: docs.len(),
-            size: if stdin {
-                None
-            } else {
-                Some(
-                    std::fs::metadata(&input.path)
-                        .map_err(|e| Error::io(&input.path, e))?
-                        .len(),
-                )
-            },
-        });
+        files.push(manifest_file(input, output, docs.len())?);
     }
+    Ok((staged, files))
+}
 
-    let files_written = staged.len();
-    let mut log_body = Vec::new();
+/// The cleaned, encoded (not yet compressed) content of input `idx`, whose
+/// documents are `docs`; `None` for a text file whose document is removed.
+fn cleaned(
+    corpus: &Corpus,
+    plan: &Plan,
+    idx: usize,
+    docs: &[usize],
+    field: &str,
+) -> Result<Option<Vec<u8>>> {
+    let input = &corpus.inputs[idx];
+    Ok(match input.format {
+        Format::Text => match docs.first() {
+            Some(&d) if !plan.drop_doc[d] => Some(encode_back(
+                input,
+                &apply_cuts(&corpus.docs[d].text, &plan.cuts[d]),
+            )),
+            _ => None,
+        },
+        Format::Jsonl => Some(rewrite_jsonl(corpus, plan, idx, docs, field)?),
+    })
+}
+
+/// `text` in `input`'s encoding, behind the byte-order mark it had.
+fn encode_back(input: &InputFile, text: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(text.len() + input.bom);
+    if input.bom > 0 {
+        bytes.extend_from_slice(bom_bytes(input.encoding));
+    }
+    bytes.extend(input.encoding.encode(text));
+    bytes
+}
+
+/// What the manifest records of one input and its `output`.
+fn manifest_file(
+    input: &InputFile,
+    output: Option<RawPath>,
+    documents: usize,
+) -> Result<ManifestFile> {
+    let stdin = input.path == Path::new("-");
+    Ok(ManifestFile {
+        input: RawPath(if stdin {
+            input.path.clone()
+        } else {
+            absolute_path(&input.path)
+        }),
+        name: input.path.display().to_string(),
+        output,
+        format: input.format,
+        documents,
+        size: if stdin {
+            None
+        } else {
+            Some(
+                std::fs::metadata(&input.path)
+                    .map_err(|e| Error::io(&input.path, e))?
+                    .len(),
+            )
+        },
+    })
+}
+
+/// The removal log: one JSON object per line.
+fn log_lines(plan: &Plan, log: &LogTarget) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
     for r in &plan.removals {
-        serde_json::to_writer(&mut log_body, r)
+        serde_json::to_writer(&mut body, r)
             .map_err(|e| Error::io(log.path(), std::io::Error::other(e)))?;
-        log_body.push(b'\n');
+        body.push(b'\n');
     }
-    if let LogTarget::Staged { tmp, fin } = log {
-        write_file(tmp, &log_body, fin)?;
-    }
+    Ok(body)
+}
 
-    let manifest_final = opts.out.join(manifest::MANIFEST);
-    let manifest_tmp = staging.join(manifest::MANIFEST);
+/// The manifest of this run: its inputs as given (when `run` names them),
+/// its options, the log's place and what became of every input.
+fn manifest_of(
+    opts: &CleanOptions,
+    run: &Run,
+    log: &LogTarget,
+    files: Vec<ManifestFile>,
+) -> Manifest {
     let default_ingest = IngestOptions {
         text_field: opts.text_field.clone(),
         ..IngestOptions::default()
@@ -305,7 +383,7 @@ pub(super) fn write_all(
             src.inputs
                 .iter()
                 .map(|p| {
-                    manifest::RawPath(if p == Path::new("-") {
+                    RawPath(if p == Path::new("-") {
                         p.clone()
                     } else {
                         absolute_path(p)
@@ -317,47 +395,43 @@ pub(super) fn write_all(
         None => (Vec::new(), &default_ingest),
     };
     let log_abs = absolute_path(log.path());
-    let manifest = manifest::Manifest {
+    Manifest {
         schema: manifest::SCHEMA.into(),
         inputs,
-        options: manifest::ManifestOptions::new(ingest, &opts.scan),
-        log: manifest::RawPath(
+        options: ManifestOptions::new(ingest, &opts.scan),
+        log: RawPath(
             log_abs
                 .strip_prefix(absolute_path(&opts.out))
                 .map_or(log_abs.clone(), Path::to_path_buf),
         ),
         files,
-    };
-    let mut body = serde_json::to_vec_pretty(&manifest)
-        .map_err(|e| Error::io(&manifest_final, std::io::Error::other(e)))?;
-    body.push(b'\n');
-    write_file(&manifest_tmp, &body, &manifest_final)?;
-
-    // Last chance to stop with nothing changed.
-    run.check()?;
-    if let LogTarget::Direct(fin) = log {
-        write_in_place(fin, &log_body).map_err(|e| Error::io(fin, e))?;
     }
-    // Every file is complete on disk: now give them their final names. An
-    // older manifest goes first, so that a run that dies halfway through
-    // leaves no manifest and `verify` does not vouch for a mix.
-    match std::fs::remove_file(&manifest_final) {
+}
+
+/// Gives every `(staged, final)` file its final name, the manifest last.
+fn rename_all(staged: &[Staged], manifest: (&Path, &Path)) -> Result<()> {
+    // Every file is complete on disk. An older manifest goes first, so that
+    // a run that dies halfway through the renames leaves no manifest and
+    // `verify` does not vouch for a mix.
+    let (manifest_tmp, manifest_final) = manifest;
+    match std::fs::remove_file(manifest_final) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(Error::io(&manifest_final, e))
+            return Err(Error::io(manifest_final, e))
         }
         _ => {}
     }
-    if let LogTarget::Staged { tmp, fin } = log {
-        staged.push((tmp.clone(), fin.clone()));
-    }
-    staged.push((manifest_tmp, manifest_final));
-    for (tmp, fin) in &staged {
+    let all = staged.iter().map(|(t, f)| (t.as_path(), f.as_path()));
+    for (tmp, fin) in all.chain([(manifest_tmp, manifest_final)]) {
         if let Some(parent) = fin.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         std::fs::rename(tmp, fin).map_err(|e| Error::io(fin, e))?;
     }
-    let _ = std::fs::remove_dir_all(staging);
+    Ok(())
+}
+
+/// What a written plan did.
+fn summary(corpus: &Corpus, plan: &Plan, files_written: usize, log: &LogTarget) -> CleanSummary {
     let bytes_removed = corpus
         .docs
         .iter()
@@ -370,7 +444,7 @@ pub(super) fn write_all(
             }
         })
         .sum();
-    Ok(CleanSummary {
+    CleanSummary {
         files_written,
         documents_removed: plan.drop_doc.iter().filter(|&&x| x).count(),
         blocks_removed: plan
@@ -380,7 +454,7 @@ pub(super) fn write_all(
             .count(),
         bytes_removed,
         log: log.path().to_path_buf(),
-    })
+    }
 }
 
 /// The documents of each input, in order.
@@ -446,12 +520,7 @@ pub(super) fn rewrite_jsonl(
             _ => out.push_str(line),
         }
     }
-    let mut body = Vec::with_capacity(out.len() + input.bom);
-    if input.bom > 0 {
-        body.extend_from_slice(bom_bytes(input.encoding));
-    }
-    body.extend(input.encoding.encode(&out));
-    Ok(body)
+    Ok(encode_back(input, &out))
 }
 
 pub(super) fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {

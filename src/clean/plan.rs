@@ -3,8 +3,17 @@
 //! text the cuts leave, and the no-loss check it must pass before anything
 //! is written.
 
-use super::*;
-use crate::normalize::NormText;
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::{CleanOptions, Place, Reason, Removal, Run, MAX_UNMATCHED, MIN_PIECE};
+use crate::align;
+use crate::corpus::Corpus;
+use crate::error::{Error, Result};
+use crate::normalize::{normalize, NormText};
+use crate::pipeline::{self, Level, NoProgress};
+use crate::report::{Cluster, ClusterKind, Member, Report};
 use crate::util::round4;
 
 /// What to do with every document.
