@@ -1,8 +1,10 @@
 //! Same input and options, same bytes out, at any thread count.
 
-use crate::util::{cjk_text, neardup, seeds, TestDir};
+use std::path::Path;
 
-fn scan_bytes(input: &std::path::Path, threads: &str, extra: &[&str]) -> Vec<u8> {
+use crate::util::{cjk_text, clusters, neardup, s, scan_json, seeds, TestDir};
+
+fn scan_bytes(input: &Path, threads: &str, extra: &[&str]) -> Vec<u8> {
     let out = neardup()
         .args(["scan", "--quiet", "--format", "json", "--threads", threads])
         .args(extra)
@@ -70,8 +72,8 @@ fn streaming_document_scan_equals_the_in_memory_scan() {
     }
     let f = t.write("c.jsonl", &lines);
     let doc_clusters = |level: &str| {
-        let r = crate::util::scan_json(&[f.to_str().unwrap(), "--level", level]);
-        serde_json::to_string(&crate::util::clusters(&r, "document")).unwrap()
+        let r = scan_json(&[s(&f), "--level", level]);
+        serde_json::to_string(&clusters(&r, "document")).unwrap()
     };
     let streamed = doc_clusters("doc");
     assert!(streamed.contains("\"d3\""), "{streamed}");

@@ -3,30 +3,13 @@
 //! `--on-error skip`. Every input is generated in a temporary folder.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::util::{assert_fails, cjk_text, clusters, neardup, scan_json, TestDir};
-
-/// The path as the binary prints it.
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 temp path")
-}
+use crate::util::{assert_error, cjk_text, clusters, gzip, neardup, run, s, scan_json, TestDir};
 
 fn text(seed: u64) -> String {
     cjk_text(seed, 600)
-}
-
-/// Runs `neardup SUB INPUTS EXTRA` (with `-o` for `clean`), never for long.
-fn run(sub: &str, inputs: &[&Path], extra: &[&str], out: &Path) -> Output {
-    let mut cmd = neardup();
-    cmd.arg(sub).args(inputs).args(extra);
-    if sub == "clean" {
-        cmd.arg("-o").arg(out);
-    }
-    cmd.timeout(Duration::from_secs(30)).output().expect("runs")
 }
 
 /// Both `scan` and `clean` fail with exit code 2 and a one-line message
@@ -36,31 +19,10 @@ fn assert_input_error(inputs: &[&Path], extra: &[&str], needles: &[&str]) {
         let outdir = TestDir::new();
         let out = outdir.path().join("out");
         let o = run(sub, inputs, extra, &out);
-        let stderr = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{sub}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{sub}: panic: {stderr}");
-        assert_eq!(
-            stderr.trim_end().lines().count(),
-            1,
-            "{sub}: one line: {stderr}"
-        );
-        assert!(stderr.starts_with("neardup: error: "), "{sub}: {stderr}");
-        for needle in needles {
-            assert!(
-                stderr.contains(needle),
-                "{sub}: expected {needle:?} in: {stderr}"
-            );
-        }
+        assert_error(&o, sub, needles);
         assert!(o.stdout.is_empty(), "{sub}: no report on error");
         assert!(!out.exists(), "{sub}: nothing written");
     }
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(data).expect("gzip");
-    enc.finish().expect("gzip")
 }
 
 /// Three lines of UTF-8 CJK text with one 0xFF byte in the middle of the
@@ -441,11 +403,8 @@ fn clean_output_inside_an_input_folder_is_refused() {
     let root = dir.path().join("corpus");
     let before = listing(&root);
     for out in [root.join("cleaned"), root.join("sub/cleaned"), root.clone()] {
-        assert_fails(
-            neardup().args(["clean", s(&root), "-o", s(&out), "--force"]),
-            2,
-            "inside the input",
-        );
+        let o = run("clean", &[&root], &["--force"], &out);
+        assert_error(&o, "clean", &["inside the input"]);
         assert_eq!(
             listing(&root),
             before,
@@ -463,11 +422,7 @@ fn clean_into_a_non_empty_folder_needs_force() {
     let b = dir.write("in/b.txt", &t);
     let out = dir.path().join("out");
     dir.write("out/existing.txt", "keep me");
-    assert_fails(
-        neardup().args(["clean", s(&a), s(&b), "-o", s(&out)]),
-        2,
-        "--force",
-    );
+    assert_error(&run("clean", &[&a, &b], &[], &out), "clean", &["--force"]);
     assert_eq!(listing(&out), [PathBuf::from("existing.txt")]);
 
     neardup()

@@ -1,8 +1,11 @@
-//! Helpers: a temporary folder and a handle on the binary.
+//! Helpers: a temporary folder, a handle on the binary, the ways a test
+//! runs it, and the one check of a refused run.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -101,6 +104,47 @@ pub fn cjk_text(seed: u64, n: usize) -> String {
         }
     }
     out
+}
+
+/// The path as the binary prints it (temporary folders are UTF-8).
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+/// Runs `neardup SUB INPUTS EXTRA` (with `-o OUT` for `clean`), never for
+/// long: a run that hangs fails the test instead of stalling the suite.
+pub fn run(sub: &str, inputs: &[&Path], extra: &[&str], out: &Path) -> Output {
+    let mut cmd = neardup();
+    cmd.arg(sub).args(inputs).args(extra);
+    if sub == "clean" {
+        cmd.arg("-o").arg(out);
+    }
+    cmd.timeout(Duration::from_secs(60)).output().expect("runs")
+}
+
+/// `data` gzip-compressed.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+/// A refused run (`what` names it in failures): exit code 2, no panic, and
+/// one line on stderr, `neardup: error: …`, holding every needle.
+pub fn assert_error(o: &Output, what: &str, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{what}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{what}: panic: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{what}: one line: {stderr}"
+    );
+    assert!(stderr.starts_with("neardup: error: "), "{what}: {stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "{what}: expected {n:?} in: {stderr}");
+    }
 }
 
 /// Asserts a failed run: exit code, message fragment, no panic.
