@@ -5,7 +5,9 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::util::{assert_error, cjk_text, clean_ok, gzip, neardup, run, seeds, TestDir};
+use crate::util::{
+    assert_error, cjk_text, clean_ok, clean_ok_with, gzip, neardup, run, seeds, TestDir,
+};
 
 fn read_log(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
@@ -147,13 +149,7 @@ fn clean_never_writes_into_its_inputs_and_refuses_a_busy_output() {
     // a second run into the same folder needs --force
     let again = run("clean", &[&corpus], &["--quiet"], &out);
     assert_error(&again, "clean again", &["--force"]);
-    neardup()
-        .args(["clean", "--quiet", "--force"])
-        .arg(&corpus)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .success();
+    clean_ok_with(&corpus, &out, &["--force"]);
     // no staging leftovers
     let names: Vec<String> = std::fs::read_dir(&out)
         .expect("out")
@@ -462,13 +458,7 @@ fn killed_after_one_staged_file_leaves_no_final_file_and_a_rerun_completes() {
     assert_verify_fails(&out, &["no manifest"]);
 
     // the next run (forced or not: only the staging folder is there) completes
-    neardup()
-        .args(["clean", "--quiet", "--force"])
-        .arg(&corpus)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .success();
+    clean_ok_with(&corpus, &out, &["--force"]);
     assert!(!out.join(".neardup-staging").exists());
     let fresh = t.path().join("fresh");
     clean_ok(&corpus, &fresh);

@@ -2,21 +2,12 @@
 
 use std::path::Path;
 
-use crate::util::{cjk_text, clusters, neardup, s, scan_json, seeds, TestDir};
+use crate::util::{cjk_text, clusters, s, scan_json, scan_json_bytes, seeds, TestDir};
 
 fn scan_bytes(input: &Path, threads: &str, extra: &[&str]) -> Vec<u8> {
-    let out = neardup()
-        .args(["scan", "--quiet", "--format", "json", "--threads", threads])
-        .args(extra)
-        .arg(input)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    let mut args = vec![s(input), "--threads", threads];
+    args.extend_from_slice(extra);
+    scan_json_bytes(&args)
 }
 
 #[test]

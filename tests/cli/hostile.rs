@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::util::{assert_error, cjk_text, clusters, neardup, run, s, seeds, TestDir};
+use crate::util::{
+    assert_error, assert_input_refused, cjk_text, clusters, neardup, run, s, seeds, TestDir,
+};
 
 /// Every file below `dir` (relative), hidden ones included.
 fn files_below(dir: &Path) -> Vec<PathBuf> {
@@ -38,14 +40,7 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
 /// `--on-error skip` both go on, the scan counts `bad` in
 /// `summary.skipped`, and the cleaned output verifies.
 fn assert_hostile(inputs: &[&Path], extra: &[&str], bad: &Path, needles: &[&str]) {
-    for sub in ["scan", "clean"] {
-        let t = TestDir::new();
-        let out = t.path().join("out");
-        let o = run(sub, inputs, extra, &out);
-        assert_error(&o, sub, needles);
-        assert!(o.stdout.is_empty(), "{sub}: no report on error");
-        assert!(!out.exists(), "{sub}: nothing written");
-    }
+    assert_input_refused(inputs, extra, needles);
     let mut skip = extra.to_vec();
     skip.extend_from_slice(&["--on-error", "skip", "--quiet"]);
     let t = TestDir::new();

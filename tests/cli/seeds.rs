@@ -25,6 +25,16 @@ fn lines(m: &Value) -> (u64, u64) {
     )
 }
 
+/// The one block cluster whose kept copy is in `file`.
+fn the_block_in<'a>(r: &'a Value, file: &str) -> &'a Value {
+    let found: Vec<&Value> = clusters(r, "block")
+        .into_iter()
+        .filter(|c| file_of(&c["members"][0]) == file)
+        .collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    found[0]
+}
+
 /// Share of the non-whitespace characters of lines `first..=last` of
 /// `file` that lie inside the member's byte range.
 fn coverage(file: &str, m: &Value, first: usize, last: usize) -> f64 {
@@ -61,28 +71,20 @@ fn no_document_is_a_near_duplicate_of_another() {
 #[test]
 fn county_report_pasted_twice_is_one_block_of_two_identical_copies() {
     let r = seed_report();
-    let found: Vec<&Value> = clusters(&r, "block")
-        .into_iter()
-        .filter(|c| file_of(&c["members"][0]) == F002)
-        .collect();
-    assert_eq!(found.len(), 1, "{found:#?}");
-    let members = found[0]["members"].as_array().expect("members");
+    let cluster = the_block_in(&r, F002);
+    let members = cluster["members"].as_array().expect("members");
     assert_eq!(members.len(), 2);
     assert_eq!(lines(&members[0]), (1, 9));
     assert_eq!(lines(&members[1]), (10, 18));
     assert_eq!(members[1]["similarity"].as_f64(), Some(1.0));
-    assert_eq!(found[0]["keep"], 0);
+    assert_eq!(cluster["keep"], 0);
 }
 
 #[test]
 fn shangqiu_speech_is_one_block_of_four_copies() {
     let r = seed_report();
-    let found: Vec<&Value> = clusters(&r, "block")
-        .into_iter()
-        .filter(|c| file_of(&c["members"][0]) == F004)
-        .collect();
-    assert_eq!(found.len(), 1, "{found:#?}");
-    let members = found[0]["members"].as_array().expect("members");
+    let cluster = the_block_in(&r, F004);
+    let members = cluster["members"].as_array().expect("members");
     assert_eq!(members.len(), 4, "{members:#?}");
     let expected = [(2, 24), (45, 67), (91, 133), (135, 160)];
     for (m, &(first, last)) in members.iter().zip(&expected) {

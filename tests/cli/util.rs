@@ -63,8 +63,9 @@ impl TestDir {
     }
 }
 
-/// Runs `neardup scan ARGS --format json` and parses the report.
-pub fn scan_json(args: &[&str]) -> Value {
+/// Runs `neardup scan ARGS --format json`, asserting success, and returns
+/// the report's bytes.
+pub fn scan_json_bytes(args: &[&str]) -> Vec<u8> {
     let out = neardup()
         .arg("scan")
         .args(args)
@@ -76,7 +77,12 @@ pub fn scan_json(args: &[&str]) -> Value {
         "scan failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("valid JSON report")
+    out.stdout
+}
+
+/// Runs `neardup scan ARGS --format json` and parses the report.
+pub fn scan_json(args: &[&str]) -> Value {
+    serde_json::from_slice(&scan_json_bytes(args)).expect("valid JSON report")
 }
 
 /// Clusters of one kind from a JSON report.
@@ -147,6 +153,19 @@ pub fn assert_error(o: &Output, what: &str, needles: &[&str]) {
     }
 }
 
+/// Both `scan` and `clean` refuse `inputs` ([`assert_error`]): no report
+/// on standard output, and `clean` writes nothing.
+pub fn assert_input_refused(inputs: &[&Path], extra: &[&str], needles: &[&str]) {
+    for sub in ["scan", "clean"] {
+        let t = TestDir::new();
+        let out = t.path().join("out");
+        let o = run(sub, inputs, extra, &out);
+        assert_error(&o, sub, needles);
+        assert!(o.stdout.is_empty(), "{sub}: no report on error");
+        assert!(!out.exists(), "{sub}: nothing written");
+    }
+}
+
 /// Asserts a failed run: exit code, message fragment, no panic.
 pub fn assert_fails(cmd: &mut Command, code: i32, needle: &str) {
     let out = cmd.output().expect("runs");
@@ -158,9 +177,15 @@ pub fn assert_fails(cmd: &mut Command, code: i32, needle: &str) {
 
 /// Runs `neardup clean --quiet INPUT -o OUT`, asserting success.
 pub fn clean_ok(input: &Path, out: &Path) {
+    clean_ok_with(input, out, &[]);
+}
+
+/// Runs `neardup clean --quiet INPUT EXTRA -o OUT`, asserting success.
+pub fn clean_ok_with(input: &Path, out: &Path, extra: &[&str]) {
     neardup()
         .args(["clean", "--quiet"])
         .arg(input)
+        .args(extra)
         .arg("-o")
         .arg(out)
         .assert()
