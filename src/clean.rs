@@ -166,8 +166,8 @@ pub enum Reason {
     Block,
 }
 
-/// One line of the removal log.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One line of the removal log, as `clean` writes it and [`verify`] reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Removal {
     /// Whole document or block copy.
     pub reason: Reason,
@@ -181,7 +181,7 @@ pub struct Removal {
     pub removed: Place,
     /// The byte ranges removed (as `removed.bytes`), when they are more than
     /// one: kept or earlier-cut text inside the span stays out of them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spans: Vec<[u64; 2]>,
     /// The kept copy it duplicates.
     pub kept: Place,
@@ -192,6 +192,17 @@ pub struct Removal {
     pub containment: f64,
     /// Bytes removed (of the decoded text).
     pub bytes_removed: u64,
+}
+
+impl Removal {
+    /// The byte ranges removed: `spans`, or `removed.bytes` when it is one.
+    pub fn removed_spans(&self) -> Vec<[u64; 2]> {
+        if self.spans.is_empty() {
+            vec![self.removed.bytes]
+        } else {
+            self.spans.clone()
+        }
+    }
 }
 
 /// What a clean did.

@@ -25,10 +25,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::manifest::{Manifest, MANIFEST, SCHEMA};
-use super::{apply_cuts, docs_by_input, Place, Reason, STAGING};
+use super::{apply_cuts, docs_by_input, Place, Reason, Removal, STAGING};
 use crate::align;
 use crate::corpus::{self, Corpus, Format, InputFile};
 use crate::error::{Error, Result};
@@ -50,21 +50,10 @@ pub struct VerifySummary {
     pub bytes_removed: u64,
 }
 
-/// One line of the log, as `clean` wrote it (other fields are not needed).
-#[derive(Debug, Deserialize)]
-struct LogLine {
-    reason: Reason,
-    removed: Place,
-    #[serde(default)]
-    spans: Vec<[u64; 2]>,
-    kept: Place,
-    bytes_removed: u64,
-}
-
 /// A parsed log line with its documents and the text it removed.
 struct Entry {
     line: usize,
-    removal: LogLine,
+    removal: Removal,
     removed: usize,
     /// What it removed, in the removed document's text.
     ranges: Vec<Range<usize>>,
@@ -397,66 +386,34 @@ fn check_removals(
     checks.into_iter().collect()
 }
 
+/// The log's lines, each with the documents it names and the ranges of
+/// text it removes.
 fn read_log(path: &Path, corpus: &Corpus, m: &Manifest) -> Result<Vec<Entry>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| fail(path, format!("cannot read the removal log: {e}")))?;
-    // (file name as logged, JSONL line) → document; `None` when two inputs
-    // print the same (file names that are not UTF-8 can).
-    let mut by_place: HashMap<(&str, Option<u64>), Option<usize>> = HashMap::new();
-    for (d, doc) in corpus.docs.iter().enumerate() {
-        let key = (m.files[doc.input].name.as_str(), doc.record);
-        by_place
-            .entry(key)
-            .and_modify(|v| *v = None)
-            .or_insert(Some(d));
-    }
+    let docs = DocsByPlace::new(corpus, m);
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let removal: LogLine = serde_json::from_str(line)
-            .map_err(|e| fail(path, format!("line {}: not a removal: {e}", i + 1)))?;
-        let find = |p: &Place| -> Result<usize> {
-            let shown = match p.record {
-                Some(r) => format!("{}:{r}", p.path),
-                None => p.path.clone(),
-            };
-            match by_place.get(&(p.path.as_str(), p.record)) {
-                Some(Some(d)) => Ok(*d),
-                Some(None) => Err(fail(
-                    path,
-                    format!("line {}: {shown} names two inputs", i + 1),
-                )),
-                None => Err(fail(
-                    path,
-                    format!("line {}: {shown} is not a document that was read", i + 1),
-                )),
-            }
-        };
-        let removed = find(&removal.removed)?;
-        let kept = find(&removal.kept)?;
-        let spans = if removal.spans.is_empty() {
-            vec![removal.removed.bytes]
-        } else {
-            removal.spans.clone()
-        };
-        let mut ranges = Vec::with_capacity(spans.len());
-        for sp in spans {
-            let r = text_range(corpus, removed, sp).ok_or_else(|| {
-                fail(
-                    path,
-                    format!(
-                        "line {}: bytes {}-{} are not a span of {}",
-                        i + 1,
-                        sp[0],
-                        sp[1],
-                        removal.removed.path
-                    ),
-                )
-            })?;
-            ranges.push(r);
-        }
+        let at = |reason: String| fail(path, format!("line {}: {reason}", i + 1));
+        let removal: Removal =
+            serde_json::from_str(line).map_err(|e| at(format!("not a removal: {e}")))?;
+        let removed = docs.find(&removal.removed).map_err(&at)?;
+        let kept = docs.find(&removal.kept).map_err(&at)?;
+        let ranges = removal
+            .removed_spans()
+            .into_iter()
+            .map(|sp| {
+                text_range(corpus, removed, sp).ok_or_else(|| {
+                    at(format!(
+                        "bytes {}-{} are not a span of {}",
+                        sp[0], sp[1], removal.removed.path
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         out.push(Entry {
             line: i + 1,
             removal,
@@ -466,6 +423,38 @@ fn read_log(path: &Path, corpus: &Corpus, m: &Manifest) -> Result<Vec<Entry>> {
         });
     }
     Ok(out)
+}
+
+/// The documents read, by the place a log line gives them: (file name as
+/// logged, JSONL line); `None` when two inputs print the same name (file
+/// names that are not UTF-8 can).
+struct DocsByPlace<'a>(HashMap<(&'a str, Option<u64>), Option<usize>>);
+
+impl<'a> DocsByPlace<'a> {
+    fn new(corpus: &Corpus, m: &'a Manifest) -> DocsByPlace<'a> {
+        let mut by_place = HashMap::new();
+        for (d, doc) in corpus.docs.iter().enumerate() {
+            let key = (m.files[doc.input].name.as_str(), doc.record);
+            by_place
+                .entry(key)
+                .and_modify(|v| *v = None)
+                .or_insert(Some(d));
+        }
+        DocsByPlace(by_place)
+    }
+
+    /// The document at `p`, or why there is none.
+    fn find(&self, p: &Place) -> std::result::Result<usize, String> {
+        let shown = match p.record {
+            Some(r) => format!("{}:{r}", p.path),
+            None => p.path.clone(),
+        };
+        match self.0.get(&(p.path.as_str(), p.record)) {
+            Some(Some(d)) => Ok(*d),
+            Some(None) => Err(format!("{shown} names two inputs")),
+            None => Err(format!("{shown} is not a document that was read")),
+        }
+    }
 }
 
 /// An output file's text, decoded as its input was.

@@ -127,11 +127,10 @@ proptest! {
         let plan = clean::plan(&corpus, &report, &copts).unwrap();
         clean::check_plan(&corpus, &plan, &copts).unwrap();
         let text_of = |doc: &str| &corpus.docs.iter().find(|d| d.id == doc).expect("logged doc").text;
-        let spans_of = |r: &clean::Removal| if r.spans.is_empty() { vec![r.removed.bytes] } else { r.spans.clone() };
         for (d, doc) in corpus.docs.iter().enumerate() {
             let mut spans: Vec<[u64; 2]> = plan.removals.iter()
                 .filter(|r| r.removed.doc == doc.id)
-                .flat_map(spans_of)
+                .flat_map(clean::Removal::removed_spans)
                 .collect();
             spans.sort_unstable();
             let (mut outside, mut pos) = (String::new(), 0);
@@ -149,7 +148,7 @@ proptest! {
             }
         }
         for r in &plan.removals {
-            let removed: String = spans_of(r).iter()
+            let removed: String = r.removed_spans().iter()
                 .map(|&[a, b]| &text_of(&r.removed.doc)[a as usize..b as usize])
                 .collect();
             let kept = &text_of(&r.kept.doc)[r.kept.bytes[0] as usize..r.kept.bytes[1] as usize];
