@@ -280,8 +280,7 @@ pub(super) fn add_pieces<F>(
 ) where
     F: Fn(usize, Range<usize>) -> Vec<Range<usize>>,
 {
-    let mut kept_norm: std::collections::HashMap<(usize, usize, usize), Vec<char>> =
-        std::collections::HashMap::new();
+    let mut kept_norm = KeptNorm::default();
     for p in pieces {
         let hull =
             |v: &[Range<usize>]| -> Option<Range<usize>> { Some(v.first()?.start..v.last()?.end) };
@@ -303,27 +302,12 @@ pub(super) fn add_pieces<F>(
         };
         let (mut similarity, mut containment) = (p.similarity, p.containment);
         if p.reason == Reason::Block {
-            let text = &corpus.docs[p.doc].text;
-            let cut_text: String = ranges.iter().map(|r| &text[r.clone()]).collect();
-            let a = normalize(&cut_text, &opts.scan.normalize).chars;
-            let b = kept_norm
-                .entry((p.kept_doc, kept.start, kept.end))
-                .or_insert_with(|| {
-                    let kt = &corpus.docs[p.kept_doc].text[kept.clone()];
-                    normalize(kt, &opts.scan.normalize).chars
-                });
-            let lcs = align::lcs_len(&a, b);
-            // as `align::containment`, which `verify` uses
-            let c = if a.is_empty() {
-                1.0
-            } else {
-                lcs as f64 / a.len() as f64
-            };
+            let (c, s) = kept_norm.measure(corpus, (p.doc, &ranges), (p.kept_doc, &kept), opts);
             if c + 1e-9 < opts.scan.blocks.threshold {
                 continue;
             }
             containment = round4(c);
-            similarity = round4(lcs as f64 / a.len().max(b.len()).max(1) as f64);
+            similarity = round4(s);
         }
         let bytes_removed = ranges.iter().map(|r| r.len() as u64).sum();
         let spans = if ranges.len() > 1 {
@@ -347,6 +331,43 @@ pub(super) fn add_pieces<F>(
             containment,
             bytes_removed,
         });
+    }
+}
+
+/// Kept copies normalised once, by (document, range): one kept copy serves
+/// every removal of its cluster.
+#[derive(Default)]
+struct KeptNorm(std::collections::HashMap<(usize, usize, usize), Vec<char>>);
+
+impl KeptNorm {
+    /// Containment (`LCS / removed`, as [`align::containment`], which
+    /// `verify` uses) and similarity (`LCS / longer`) of the `removed`
+    /// ranges of a document's text against the `kept` range of another's.
+    fn measure(
+        &mut self,
+        corpus: &Corpus,
+        removed: (usize, &[Range<usize>]),
+        kept: (usize, &Range<usize>),
+        opts: &CleanOptions,
+    ) -> (f64, f64) {
+        let ((doc, ranges), (kept_doc, kept)) = (removed, kept);
+        let text = &corpus.docs[doc].text;
+        let cut_text: String = ranges.iter().map(|r| &text[r.clone()]).collect();
+        let a = normalize(&cut_text, &opts.scan.normalize).chars;
+        let b = self
+            .0
+            .entry((kept_doc, kept.start, kept.end))
+            .or_insert_with(|| {
+                let kt = &corpus.docs[kept_doc].text[kept.clone()];
+                normalize(kt, &opts.scan.normalize).chars
+            });
+        let lcs = align::lcs_len(&a, b);
+        let containment = if a.is_empty() {
+            1.0
+        } else {
+            lcs as f64 / a.len() as f64
+        };
+        (containment, lcs as f64 / a.len().max(b.len()).max(1) as f64)
     }
 }
 
