@@ -89,7 +89,7 @@ pub fn check_blocks(data: &[u8]) -> usize {
             &norm(&text_of(&r.removed, &r.spans)),
             &norm(&text_of(&r.kept, &[])),
         );
-        if r.reason == "block" {
+        if r.reason == clean::Reason::Block {
             assert!(
                 c + 1e-9 >= scan.blocks.threshold,
                 "{r:?}: only {c} contained"

@@ -35,24 +35,20 @@ mod plan;
 pub mod verify;
 
 pub use output::check_output;
-use output::*;
-use plan::*;
+use output::{docs_by_input, write_all, LogTarget};
+use plan::plan_run;
 pub use plan::{apply_cuts, check_plan, plan, snap_to_lines, Plan, MAX_ROUNDS};
 
-use std::io::Write;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::align;
-use crate::corpus::{Compression, Corpus, Format, IngestOptions};
+use crate::corpus::{Corpus, IngestOptions};
 use crate::error::{Error, Result};
-use crate::normalize::normalize;
-use crate::pipeline::{self, Level, NoProgress, ScanOptions};
-use crate::report::{Cluster, ClusterKind, Member, Report};
+use crate::pipeline::ScanOptions;
+use crate::report::Report;
 
 /// Unmatched runs of at least this many characters in a copy are text the
 /// kept copy lacks, and are not cut.
@@ -125,8 +121,11 @@ impl Run<'_> {
     }
 }
 
-/// Where a removed or kept span is, in the user's coordinates.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// Where a removed or kept span is, in the user's coordinates: what the
+/// removal log writes and what [`verify`] reads back. Its fields are those
+/// a report member (`report::Member`) opens with, so that a member can
+/// flatten one (`#[serde(flatten)]`) without a byte of its JSON changing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Place {
     /// Document id.
     pub doc: String,
@@ -141,11 +140,37 @@ pub struct Place {
     pub bytes: [u64; 2],
 }
 
-/// One line of the removal log.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+impl Place {
+    /// The place of `range` (bytes of document `doc`'s decoded text).
+    fn of(corpus: &Corpus, doc: usize, range: &Range<usize>) -> Place {
+        let d = &corpus.docs[doc];
+        let input = corpus.input_of(d);
+        let (lines, bytes) = input.span(d.record, &d.text, range);
+        Place {
+            doc: d.id.clone(),
+            path: input.path.display().to_string(),
+            record: d.record,
+            lines,
+            bytes,
+        }
+    }
+}
+
+/// Why text was removed; serialised as `document` or `block`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reason {
+    /// A whole document, a near-duplicate of the kept one.
+    Document,
+    /// A copy of a block, or the parts of it that align with the kept copy.
+    Block,
+}
+
+/// One line of the removal log, as `clean` writes it and [`verify`] reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Removal {
-    /// `document` or `block`.
-    pub reason: &'static str,
+    /// Whole document or block copy.
+    pub reason: Reason,
     /// The cluster it belongs to: in the report for round 1, in that
     /// round's rescan of the cleaned text for later rounds.
     pub cluster: usize,
@@ -156,7 +181,7 @@ pub struct Removal {
     pub removed: Place,
     /// The byte ranges removed (as `removed.bytes`), when they are more than
     /// one: kept or earlier-cut text inside the span stays out of them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spans: Vec<[u64; 2]>,
     /// The kept copy it duplicates.
     pub kept: Place,
@@ -167,6 +192,17 @@ pub struct Removal {
     pub containment: f64,
     /// Bytes removed (of the decoded text).
     pub bytes_removed: u64,
+}
+
+impl Removal {
+    /// The byte ranges removed: `spans`, or `removed.bytes` when it is one.
+    pub fn removed_spans(&self) -> Vec<[u64; 2]> {
+        if self.spans.is_empty() {
+            vec![self.removed.bytes]
+        } else {
+            self.spans.clone()
+        }
+    }
 }
 
 /// What a clean did.
@@ -237,6 +273,7 @@ pub fn clean_with(
 
 #[cfg(test)]
 mod tests {
+    use super::plan::{merge_ranges, subtract};
     use super::*;
 
     #[test]

@@ -450,7 +450,8 @@ fn emit(
         Some(path) => {
             let mut buf = Vec::new();
             render(&RenderOptions { color: false }, &mut buf)?;
-            write_atomic(path, &buf)?;
+            neardup::util::write_atomic(path, &buf)
+                .with_context(|| format!("{}: cannot write report", path.display()))?;
         }
         None => {
             let color = match color {
@@ -616,38 +617,6 @@ mod interrupt {
             }
         }
     }
-}
-
-/// Writes `path` through a temporary file in the same folder and a rename;
-/// a device or pipe (`-o /dev/stdout`) is written to directly, as renaming
-/// over it would replace the device node itself.
-fn write_atomic(path: &std::path::Path, body: &[u8]) -> anyhow::Result<()> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        return std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .and_then(|mut f| f.write_all(body).and_then(|()| f.flush()))
-            .with_context(|| format!("{}: cannot write report", path.display()));
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.neardup-tmp"));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(body)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.with_context(|| format!("{}: cannot write report", path.display()))
 }
 
 /// indicatif bars on stderr, or nothing; with `NEARDUP_TIMINGS` set, the

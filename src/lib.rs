@@ -25,6 +25,7 @@
 //! - [`variants`]: character diffs between copies, template view of variants.
 //! - [`report`]: the report models and their renderers.
 //! - [`clean`]: writes the cleaned corpus and the removal log, atomically.
+//! - [`util`]: rounding, absolute paths and atomic writes the stages share.
 //!
 //! ```
 //! use neardup::corpus::{Corpus, Document, InputFile};
@@ -49,6 +50,7 @@ pub mod pipeline;
 pub mod report;
 pub mod shingle;
 pub mod signature;
+pub mod util;
 pub mod variants;
 pub mod verify;
 

@@ -36,10 +36,12 @@ use crate::normalize::{
 use crate::report::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
 use crate::shingle::{char_bytes, shingle_chars_into, ShingleOptions, DEFAULT_CHAR_NGRAM};
 use crate::signature::{hamming, simhash, MinHasher};
+use crate::util::round4;
 use crate::verify::{self, VerifyOptions};
 
 /// What to look for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Near-duplicate documents only.
     Doc,
@@ -50,18 +52,9 @@ pub enum Level {
     All,
 }
 
-impl Level {
-    fn name(self) -> &'static str {
-        match self {
-            Level::Doc => "doc",
-            Level::Block => "block",
-            Level::All => "all",
-        }
-    }
-}
-
 /// Which signature finds candidate documents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Method {
     /// MinHash + banding.
     #[default]
@@ -859,10 +852,6 @@ fn finish_cluster(
     }
 }
 
-fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
-}
-
 /// A report member for `text_range` (bytes of the document's text).
 /// A member spanning a whole document.
 fn whole_doc_member(corpus: &Corpus, d: usize, text: &str, chars: usize) -> Member {
@@ -949,12 +938,8 @@ fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> 
     Report {
         schema: SCHEMA,
         params: Params {
-            level: opts.level.name().into(),
-            method: match opts.method {
-                Method::MinHash => "minhash".into(),
-                Method::Oph => "oph".into(),
-                Method::SimHash => "simhash".into(),
-            },
+            level: opts.level,
+            method: opts.method,
             threshold: opts.threshold,
             ngram: opts.shingle.ngram,
             perms: opts.perms,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::{EncodingChoice, FormatChoice, IngestOptions, OnError};
+use crate::corpus::{EncodingChoice, Format, FormatChoice, IngestOptions, OnError};
 
 /// File name of the manifest inside the output folder.
 pub const MANIFEST: &str = "neardup-manifest.json";
@@ -95,15 +95,17 @@ pub struct ManifestOptions {
     /// `--id-field`.
     pub id_field: String,
     /// `--encoding`: `auto`, `utf8` or `gb18030`.
-    pub encoding: String,
+    pub encoding: EncodingChoice,
     /// `--input-format`: `auto`, `text` or `jsonl`.
-    pub input_format: String,
+    #[serde(with = "FormatChoiceDef")]
+    pub input_format: FormatChoice,
     /// `--include` globs.
     pub include: Vec<String>,
     /// `--exclude` globs.
     pub exclude: Vec<String>,
     /// `--on-error`: `stop` or `skip`.
-    pub on_error: String,
+    #[serde(with = "OnErrorDef")]
+    pub on_error: OnError,
     /// `--max-doc-bytes`.
     pub max_doc_bytes: u64,
     /// `--threshold`: the least containment of a removed document.
@@ -125,7 +127,8 @@ pub struct ManifestFile {
     /// was removed and nothing was written.
     pub output: Option<RawPath>,
     /// `text` or `jsonl`.
-    pub format: String,
+    #[serde(with = "FormatDef")]
+    pub format: Format,
     /// Documents read from it.
     pub documents: usize,
     /// Its size on disk when it was cleaned; `None` for standard input.
@@ -138,25 +141,11 @@ impl ManifestOptions {
         ManifestOptions {
             text_field: ingest.text_field.clone(),
             id_field: ingest.id_field.clone(),
-            encoding: match ingest.encoding {
-                EncodingChoice::Auto => "auto",
-                EncodingChoice::Utf8 => "utf8",
-                EncodingChoice::Gb18030 => "gb18030",
-            }
-            .into(),
-            input_format: match ingest.format {
-                FormatChoice::Auto => "auto",
-                FormatChoice::Text => "text",
-                FormatChoice::Jsonl => "jsonl",
-            }
-            .into(),
+            encoding: ingest.encoding,
+            input_format: ingest.format,
             include: ingest.include.clone(),
             exclude: ingest.exclude.clone(),
-            on_error: match ingest.on_error {
-                OnError::Stop => "stop",
-                OnError::Skip => "skip",
-            }
-            .into(),
+            on_error: ingest.on_error,
             max_doc_bytes: ingest.max_doc_bytes,
             threshold: scan.threshold,
             block_threshold: scan.blocks.threshold,
@@ -165,36 +154,44 @@ impl ManifestOptions {
     }
 
     /// The ingest options these record.
-    ///
-    /// # Errors
-    ///
-    /// The first value no version of neardup writes, described.
-    pub fn ingest(&self) -> Result<IngestOptions, String> {
-        Ok(IngestOptions {
+    pub fn ingest(&self) -> IngestOptions {
+        IngestOptions {
             text_field: self.text_field.clone(),
             id_field: self.id_field.clone(),
-            encoding: match self.encoding.as_str() {
-                "auto" => EncodingChoice::Auto,
-                "utf8" => EncodingChoice::Utf8,
-                "gb18030" => EncodingChoice::Gb18030,
-                other => return Err(format!("unknown encoding {other:?}")),
-            },
-            format: match self.input_format.as_str() {
-                "auto" => FormatChoice::Auto,
-                "text" => FormatChoice::Text,
-                "jsonl" => FormatChoice::Jsonl,
-                other => return Err(format!("unknown input format {other:?}")),
-            },
+            encoding: self.encoding,
+            format: self.input_format,
             include: self.include.clone(),
             exclude: self.exclude.clone(),
-            on_error: match self.on_error.as_str() {
-                "stop" => OnError::Stop,
-                "skip" => OnError::Skip,
-                other => return Err(format!("unknown on-error mode {other:?}")),
-            },
+            on_error: self.on_error,
             max_doc_bytes: self.max_doc_bytes,
-        })
+        }
     }
+}
+
+// Serde for the ingest enums, as the manifest spells them. They live here,
+// not as derives on the enums, while `corpus` is being reshaped; a value no
+// version of neardup writes fails the manifest's parse, naming it.
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "FormatChoice", rename_all = "lowercase")]
+enum FormatChoiceDef {
+    Auto,
+    Text,
+    Jsonl,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "OnError", rename_all = "lowercase")]
+enum OnErrorDef {
+    Stop,
+    Skip,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Format", rename_all = "lowercase")]
+enum FormatDef {
+    Text,
+    Jsonl,
 }
 
 #[cfg(test)]
@@ -214,5 +211,28 @@ mod tests {
             assert!(json.starts_with('['), "{json}");
             assert_eq!(serde_json::from_str::<RawPath>(&json).unwrap(), bad);
         }
+    }
+
+    /// Manifests already written spell the options this way; they must read
+    /// back as the same options, and a value no version writes must not.
+    #[test]
+    fn options_read_back_as_written() {
+        let json = r#"{"text_field":"body","id_field":"id","encoding":"gb18030",
+            "input_format":"jsonl","include":["*.jsonl"],"exclude":[],"on_error":"skip",
+            "max_doc_bytes":1000,"threshold":0.8,"block_threshold":0.85,"mask_fold":true}"#;
+        let o: ManifestOptions = serde_json::from_str(json).unwrap();
+        let ingest = o.ingest();
+        assert_eq!(ingest.encoding, EncodingChoice::Gb18030);
+        assert_eq!(ingest.format, FormatChoice::Jsonl);
+        assert_eq!(ingest.on_error, OnError::Skip);
+        assert_eq!(ingest.text_field, "body");
+        let again: serde_json::Value = serde_json::to_value(&o).unwrap();
+        assert_eq!(
+            again,
+            serde_json::from_str::<serde_json::Value>(json).unwrap()
+        );
+        let bad = json.replace("\"skip\"", "\"retry\"");
+        let err = serde_json::from_str::<ManifestOptions>(&bad).unwrap_err();
+        assert!(err.to_string().contains("retry"), "{err}");
     }
 }

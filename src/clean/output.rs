@@ -1,7 +1,17 @@
 //! Writing a plan: checks on the output location, staging, the cleaned
 //! files in their input's format, the removal log and the renames.
 
-use super::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::manifest::{self, Manifest, ManifestFile, ManifestOptions, RawPath};
+use super::plan::{apply_cuts, Plan};
+use super::{CleanOptions, CleanSummary, Reason, Run, STAGING};
+use crate::corpus::{Compression, Corpus, Format, IngestOptions, InputFile, TextEncoding};
+use crate::error::{Error, Result};
+use crate::util::{
+    absolute_path, canonical_path, is_special, temp_beside, write_in_place, write_synced,
+};
 
 /// Refuses an output folder that is an input, lies inside one, or holds
 /// files (unless forced).
@@ -11,7 +21,7 @@ use super::*;
 /// [`Error::Output`].
 pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
     let out = &opts.out;
-    let out_abs = absolute(out);
+    let out_abs = canonical_path(out);
     for input in &corpus.inputs {
         if input.path == Path::new("-") {
             continue;
@@ -19,8 +29,8 @@ pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
         let inside_folder = input
             .root
             .as_ref()
-            .is_some_and(|root| out_abs.starts_with(absolute(root)));
-        if inside_folder || out_abs == absolute(&input.path) {
+            .is_some_and(|root| out_abs.starts_with(canonical_path(root)));
+        if inside_folder || out_abs == canonical_path(&input.path) {
             return Err(Error::Output {
                 path: out.display().to_string(),
                 reason: format!(
@@ -91,7 +101,7 @@ pub(super) fn check_log_and_overwrites(
     out_abs: &Path,
 ) -> Result<()> {
     let log = log_path(opts);
-    let log_abs = absolute(&log);
+    let log_abs = canonical_path(&log);
     let refuse = |path: &Path, reason: String| Error::Output {
         path: path.display().to_string(),
         reason,
@@ -142,7 +152,7 @@ pub(super) fn check_log_and_overwrites(
         if input.path == Path::new("-") {
             continue;
         }
-        let in_abs = absolute(&input.path);
+        let in_abs = canonical_path(&input.path);
         if let Some(what) = finals.get(&in_abs) {
             return Err(refuse(
                 &input.path,
@@ -152,7 +162,7 @@ pub(super) fn check_log_and_overwrites(
         if let Some(root) = input
             .root
             .as_ref()
-            .filter(|r| log_abs.starts_with(absolute(r)))
+            .filter(|r| log_abs.starts_with(canonical_path(r)))
         {
             return Err(refuse(
                 &log,
@@ -180,33 +190,6 @@ pub(super) fn non_folder_ancestor(p: &Path) -> Option<PathBuf> {
     None
 }
 
-pub(super) fn absolute(p: &Path) -> PathBuf {
-    if let Ok(c) = p.canonicalize() {
-        return c;
-    }
-    // not there yet: canonicalise the nearest existing parent
-    let mut existing = p.to_path_buf();
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        match existing.file_name() {
-            Some(n) => rest.push(n.to_os_string()),
-            None => break,
-        }
-        if !existing.pop() {
-            break;
-        }
-    }
-    let mut base = if existing.as_os_str().is_empty() {
-        std::env::current_dir().unwrap_or_default()
-    } else {
-        existing.canonicalize().unwrap_or(existing)
-    };
-    for n in rest.into_iter().rev() {
-        base.push(n);
-    }
-    base
-}
-
 /// The removal log's path.
 pub(super) fn log_path(opts: &CleanOptions) -> PathBuf {
     opts.log
@@ -226,18 +209,14 @@ pub(super) enum LogTarget {
 impl LogTarget {
     pub(super) fn new(opts: &CleanOptions, staging: &Path) -> LogTarget {
         let fin = log_path(opts);
-        if std::fs::metadata(&fin).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        if is_special(&fin) {
             return LogTarget::Direct(fin);
         }
-        let tmp = if absolute(&fin).starts_with(absolute(&opts.out)) {
+        let tmp = if canonical_path(&fin).starts_with(canonical_path(&opts.out)) {
             staging.join("removed.jsonl")
         } else {
             // A rename cannot cross file systems: stage it beside its place.
-            let name = fin
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            fin.with_file_name(format!(".{name}.neardup-tmp"))
+            temp_beside(&fin)
         };
         LogTarget::Staged { tmp, fin }
     }
@@ -249,6 +228,11 @@ impl LogTarget {
     }
 }
 
+/// A file written under its staging name, and its final name.
+type Staged = (PathBuf, PathBuf);
+
+/// Writes every file of the plan into `staging`, then renames them all into
+/// place: the cleaned inputs, the removal log and, last, the manifest.
 pub(super) fn write_all(
     corpus: &Corpus,
     plan: &Plan,
@@ -257,77 +241,139 @@ pub(super) fn write_all(
     staging: &Path,
     log: &LogTarget,
 ) -> Result<CleanSummary> {
-    let files_dir = staging.join("files");
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let (mut staged, files) = stage_files(corpus, plan, opts, run, &staging.join("files"))?;
+    let files_written = staged.len();
+    let log_body = log_lines(plan, log)?;
+    if let LogTarget::Staged { tmp, fin } = log {
+        write_file(tmp, &log_body, fin)?;
+        staged.push((tmp.clone(), fin.clone()));
+    }
+    let manifest_final = opts.out.join(manifest::MANIFEST);
+    let manifest_tmp = staging.join(manifest::MANIFEST);
+    let mut body = serde_json::to_vec_pretty(&manifest_of(opts, run, log, files))
+        .map_err(|e| Error::io(&manifest_final, std::io::Error::other(e)))?;
+    body.push(b'\n');
+    write_file(&manifest_tmp, &body, &manifest_final)?;
+
+    // Last chance to stop with nothing changed.
+    run.check()?;
+    if let LogTarget::Direct(fin) = log {
+        write_in_place(fin, &log_body).map_err(|e| Error::io(fin, e))?;
+    }
+    rename_all(&staged, (&manifest_tmp, &manifest_final))?;
+    let _ = std::fs::remove_dir_all(staging);
+    Ok(summary(corpus, plan, files_written, log))
+}
+
+/// Writes the cleaned inputs below `files_dir`: each input's
+/// `(staged, final)` path, and what the manifest records of every input.
+fn stage_files(
+    corpus: &Corpus,
+    plan: &Plan,
+    opts: &CleanOptions,
+    run: &Run,
+    files_dir: &Path,
+) -> Result<(Vec<Staged>, Vec<ManifestFile>)> {
+    let mut staged = Vec::new();
     let mut files = Vec::with_capacity(corpus.inputs.len());
     for (idx, (input, docs)) in corpus.inputs.iter().zip(docs_by_input(corpus)).enumerate() {
         run.check()?;
-        let body: Option<Vec<u8>> = match input.format {
-            Format::Text => match docs.first() {
-                Some(&d) if !plan.drop_doc[d] => {
-                    let text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
-                    let mut bytes = Vec::with_capacity(text.len() + input.bom);
-                    if input.bom > 0 {
-                        bytes.extend_from_slice(bom_bytes(input.encoding.name()));
-                    }
-                    bytes.extend(input.encoding.encode(&text));
-                    Some(bytes)
-                }
-                _ => None,
-            },
-            Format::Jsonl => Some(rewrite_jsonl(corpus, plan, idx, &docs, &opts.text_field)?),
-        };
         let mut output = None;
-        if let Some(body) = body {
+        if let Some(body) = cleaned(corpus, plan, idx, &docs, &opts.text_field)? {
             let body = compress(&input.path, body, input.compression)?;
             let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
             write_file(&tmp, &body, &fin)?;
             staged.push((tmp, fin));
-            output = Some(manifest::RawPath(input.rel.clone()));
+            output = Some(RawPath(input.rel.clone()));
             if let Some(on_staged) = run.on_staged {
                 on_staged(staged.len());
             }
         }
-        let stdin = input.path == Path::new("-");
-        files.push(manifest::ManifestFile {
-            input: manifest::RawPath(if stdin {
-                input.path.clone()
-            } else {
-                std_absolute(&input.path)
-            }),
-            name: input.path.display().to_string(),
-            output,
-            format: match input.format {
-                Format::Text => "text",
-                Format::Jsonl => "jsonl",
-            }
-            .into(),
-            documents: docs.len(),
-            size: if stdin {
-                None
-            } else {
-                Some(
-                    std::fs::metadata(&input.path)
-                        .map_err(|e| Error::io(&input.path, e))?
-                        .len(),
-                )
-            },
-        });
+        files.push(manifest_file(input, output, docs.len())?);
     }
+    Ok((staged, files))
+}
 
-    let files_written = staged.len();
-    let mut log_body = Vec::new();
+/// The cleaned, encoded (not yet compressed) content of input `idx`, whose
+/// documents are `docs`; `None` for a text file whose document is removed.
+fn cleaned(
+    corpus: &Corpus,
+    plan: &Plan,
+    idx: usize,
+    docs: &[usize],
+    field: &str,
+) -> Result<Option<Vec<u8>>> {
+    let input = &corpus.inputs[idx];
+    Ok(match input.format {
+        Format::Text => match docs.first() {
+            Some(&d) if !plan.drop_doc[d] => Some(encode_back(
+                input,
+                &apply_cuts(&corpus.docs[d].text, &plan.cuts[d]),
+            )),
+            _ => None,
+        },
+        Format::Jsonl => Some(rewrite_jsonl(corpus, plan, idx, docs, field)?),
+    })
+}
+
+/// `text` in `input`'s encoding, behind the byte-order mark it had.
+fn encode_back(input: &InputFile, text: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(text.len() + input.bom);
+    if input.bom > 0 {
+        bytes.extend_from_slice(bom_bytes(input.encoding));
+    }
+    bytes.extend(input.encoding.encode(text));
+    bytes
+}
+
+/// What the manifest records of one input and its `output`.
+fn manifest_file(
+    input: &InputFile,
+    output: Option<RawPath>,
+    documents: usize,
+) -> Result<ManifestFile> {
+    let stdin = input.path == Path::new("-");
+    Ok(ManifestFile {
+        input: RawPath(if stdin {
+            input.path.clone()
+        } else {
+            absolute_path(&input.path)
+        }),
+        name: input.path.display().to_string(),
+        output,
+        format: input.format,
+        documents,
+        size: if stdin {
+            None
+        } else {
+            Some(
+                std::fs::metadata(&input.path)
+                    .map_err(|e| Error::io(&input.path, e))?
+                    .len(),
+            )
+        },
+    })
+}
+
+/// The removal log: one JSON object per line.
+fn log_lines(plan: &Plan, log: &LogTarget) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
     for r in &plan.removals {
-        serde_json::to_writer(&mut log_body, r)
+        serde_json::to_writer(&mut body, r)
             .map_err(|e| Error::io(log.path(), std::io::Error::other(e)))?;
-        log_body.push(b'\n');
+        body.push(b'\n');
     }
-    if let LogTarget::Staged { tmp, fin } = log {
-        write_file(tmp, &log_body, fin)?;
-    }
+    Ok(body)
+}
 
-    let manifest_final = opts.out.join(manifest::MANIFEST);
-    let manifest_tmp = staging.join(manifest::MANIFEST);
+/// The manifest of this run: its inputs as given (when `run` names them),
+/// its options, the log's place and what became of every input.
+fn manifest_of(
+    opts: &CleanOptions,
+    run: &Run,
+    log: &LogTarget,
+    files: Vec<ManifestFile>,
+) -> Manifest {
     let default_ingest = IngestOptions {
         text_field: opts.text_field.clone(),
         ..IngestOptions::default()
@@ -337,10 +383,10 @@ pub(super) fn write_all(
             src.inputs
                 .iter()
                 .map(|p| {
-                    manifest::RawPath(if p == Path::new("-") {
+                    RawPath(if p == Path::new("-") {
                         p.clone()
                     } else {
-                        std_absolute(p)
+                        absolute_path(p)
                     })
                 })
                 .collect(),
@@ -348,55 +394,44 @@ pub(super) fn write_all(
         ),
         None => (Vec::new(), &default_ingest),
     };
-    let log_abs = std_absolute(log.path());
-    let manifest = manifest::Manifest {
+    let log_abs = absolute_path(log.path());
+    Manifest {
         schema: manifest::SCHEMA.into(),
         inputs,
-        options: manifest::ManifestOptions::new(ingest, &opts.scan),
-        log: manifest::RawPath(
+        options: ManifestOptions::new(ingest, &opts.scan),
+        log: RawPath(
             log_abs
-                .strip_prefix(std_absolute(&opts.out))
+                .strip_prefix(absolute_path(&opts.out))
                 .map_or(log_abs.clone(), Path::to_path_buf),
         ),
         files,
-    };
-    let mut body = serde_json::to_vec_pretty(&manifest)
-        .map_err(|e| Error::io(&manifest_final, std::io::Error::other(e)))?;
-    body.push(b'\n');
-    write_file(&manifest_tmp, &body, &manifest_final)?;
-
-    // Last chance to stop with nothing changed.
-    run.check()?;
-    if let LogTarget::Direct(fin) = log {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(fin)
-            .map_err(|e| Error::io(fin, e))?;
-        f.write_all(&log_body)
-            .and_then(|()| f.flush())
-            .map_err(|e| Error::io(fin, e))?;
     }
-    // Every file is complete on disk: now give them their final names. An
-    // older manifest goes first, so that a run that dies halfway through
-    // leaves no manifest and `verify` does not vouch for a mix.
-    match std::fs::remove_file(&manifest_final) {
+}
+
+/// Gives every `(staged, final)` file its final name, the manifest last.
+fn rename_all(staged: &[Staged], manifest: (&Path, &Path)) -> Result<()> {
+    // Every file is complete on disk. An older manifest goes first, so that
+    // a run that dies halfway through the renames leaves no manifest and
+    // `verify` does not vouch for a mix.
+    let (manifest_tmp, manifest_final) = manifest;
+    match std::fs::remove_file(manifest_final) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(Error::io(&manifest_final, e))
+            return Err(Error::io(manifest_final, e))
         }
         _ => {}
     }
-    if let LogTarget::Staged { tmp, fin } = log {
-        staged.push((tmp.clone(), fin.clone()));
-    }
-    staged.push((manifest_tmp, manifest_final));
-    for (tmp, fin) in &staged {
+    let all = staged.iter().map(|(t, f)| (t.as_path(), f.as_path()));
+    for (tmp, fin) in all.chain([(manifest_tmp, manifest_final)]) {
         if let Some(parent) = fin.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         std::fs::rename(tmp, fin).map_err(|e| Error::io(fin, e))?;
     }
-    let _ = std::fs::remove_dir_all(staging);
+    Ok(())
+}
+
+/// What a written plan did.
+fn summary(corpus: &Corpus, plan: &Plan, files_written: usize, log: &LogTarget) -> CleanSummary {
     let bytes_removed = corpus
         .docs
         .iter()
@@ -409,13 +444,17 @@ pub(super) fn write_all(
             }
         })
         .sum();
-    Ok(CleanSummary {
+    CleanSummary {
         files_written,
         documents_removed: plan.drop_doc.iter().filter(|&&x| x).count(),
-        blocks_removed: plan.removals.iter().filter(|r| r.reason == "block").count(),
+        blocks_removed: plan
+            .removals
+            .iter()
+            .filter(|r| r.reason == Reason::Block)
+            .count(),
         bytes_removed,
         log: log.path().to_path_buf(),
-    })
+    }
 }
 
 /// The documents of each input, in order.
@@ -427,13 +466,10 @@ pub(crate) fn docs_by_input(corpus: &Corpus) -> Vec<Vec<usize>> {
     out
 }
 
-/// `p` made absolute without resolving links, as the manifest records it.
-pub(super) fn std_absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-pub(super) fn bom_bytes(encoding: &str) -> &'static [u8] {
-    match encoding {
+/// The byte-order mark written back for a file read with one: UTF-16's own,
+/// else UTF-8's (a UTF-8 mark stays one on a file read as GB18030).
+pub(super) fn bom_bytes(encoding: TextEncoding) -> &'static [u8] {
+    match encoding.name() {
         "UTF-16LE" => &[0xFF, 0xFE],
         "UTF-16BE" => &[0xFE, 0xFF],
         _ => &[0xEF, 0xBB, 0xBF],
@@ -484,12 +520,7 @@ pub(super) fn rewrite_jsonl(
             _ => out.push_str(line),
         }
     }
-    let mut body = Vec::with_capacity(out.len() + input.bom);
-    if input.bom > 0 {
-        body.extend_from_slice(bom_bytes(input.encoding.name()));
-    }
-    body.extend(input.encoding.encode(&out));
-    Ok(body)
+    Ok(encode_back(input, &out))
 }
 
 pub(super) fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {
@@ -513,7 +544,5 @@ pub(super) fn write_file(path: &Path, body: &[u8], shown: &Path) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(shown, e))?;
     }
-    let mut f = std::fs::File::create(path).map_err(|e| Error::io(shown, e))?;
-    f.write_all(body).map_err(|e| Error::io(shown, e))?;
-    f.sync_all().map_err(|e| Error::io(shown, e))
+    write_synced(path, body).map_err(|e| Error::io(shown, e))
 }

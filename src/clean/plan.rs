@@ -3,8 +3,18 @@
 //! text the cuts leave, and the no-loss check it must pass before anything
 //! is written.
 
-use super::*;
-use crate::normalize::NormText;
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::{CleanOptions, Place, Reason, Removal, Run, MAX_UNMATCHED, MIN_PIECE};
+use crate::align;
+use crate::corpus::Corpus;
+use crate::error::{Error, Result};
+use crate::normalize::{normalize, NormText};
+use crate::pipeline::{self, Level, NoProgress};
+use crate::report::{Cluster, ClusterKind, Member, Report};
+use crate::util::round4;
 
 /// What to do with every document.
 #[derive(Debug, Default)]
@@ -24,19 +34,6 @@ pub(super) fn byte_span(corpus: &Corpus, doc: usize, range: &Range<usize>) -> [u
     corpus.input_of(d).span(d.record, &d.text, range).1
 }
 
-pub(super) fn place(corpus: &Corpus, doc: usize, range: &Range<usize>) -> Place {
-    let d = &corpus.docs[doc];
-    let input = corpus.input_of(d);
-    let (lines, bytes) = input.span(d.record, &d.text, range);
-    Place {
-        doc: d.id.clone(),
-        path: input.path.display().to_string(),
-        record: d.record,
-        lines,
-        bytes,
-    }
-}
-
 /// Rounds of block detection on the cleaned text: the first uses the
 /// report; each later one finds what the cuts left repeated (a paragraph
 /// that copies B, C and D have but the kept copy A lacks stays in all
@@ -45,7 +42,7 @@ pub const MAX_ROUNDS: usize = 3;
 
 /// A removal decided in one round, in that round's coordinates.
 pub(super) struct Piece {
-    reason: &'static str,
+    reason: Reason,
     cluster: usize,
     doc: usize,
     range: Range<usize>,
@@ -203,7 +200,7 @@ pub(super) fn round_pieces(
             }
             drop_doc[m.doc_index] = true;
             pieces.push(Piece {
-                reason: "document",
+                reason: Reason::Document,
                 cluster: c.id,
                 doc: m.doc_index,
                 range: m.text_range.clone(),
@@ -283,15 +280,14 @@ pub(super) fn add_pieces<F>(
 ) where
     F: Fn(usize, Range<usize>) -> Vec<Range<usize>>,
 {
-    let mut kept_norm: std::collections::HashMap<(usize, usize, usize), Vec<char>> =
-        std::collections::HashMap::new();
+    let mut kept_norm = KeptNorm::default();
     for p in pieces {
         let hull =
             |v: &[Range<usize>]| -> Option<Range<usize>> { Some(v.first()?.start..v.last()?.end) };
         let Some(kept) = hull(&map(p.kept_doc, p.kept_range.clone())) else {
             continue;
         };
-        let ranges: Vec<Range<usize>> = if p.reason == "document" {
+        let ranges: Vec<Range<usize>> = if p.reason == Reason::Document {
             vec![p.range.clone()]
         } else {
             map(p.doc, p.range.clone())
@@ -305,28 +301,13 @@ pub(super) fn add_pieces<F>(
             continue;
         };
         let (mut similarity, mut containment) = (p.similarity, p.containment);
-        if p.reason == "block" {
-            let text = &corpus.docs[p.doc].text;
-            let cut_text: String = ranges.iter().map(|r| &text[r.clone()]).collect();
-            let a = normalize(&cut_text, &opts.scan.normalize).chars;
-            let b = kept_norm
-                .entry((p.kept_doc, kept.start, kept.end))
-                .or_insert_with(|| {
-                    let kt = &corpus.docs[p.kept_doc].text[kept.clone()];
-                    normalize(kt, &opts.scan.normalize).chars
-                });
-            let lcs = align::lcs_len(&a, b);
-            // as `align::containment`, which `verify` uses
-            let c = if a.is_empty() {
-                1.0
-            } else {
-                lcs as f64 / a.len() as f64
-            };
+        if p.reason == Reason::Block {
+            let (c, s) = kept_norm.measure(corpus, (p.doc, &ranges), (p.kept_doc, &kept), opts);
             if c + 1e-9 < opts.scan.blocks.threshold {
                 continue;
             }
             containment = round4(c);
-            similarity = round4(lcs as f64 / a.len().max(b.len()).max(1) as f64);
+            similarity = round4(s);
         }
         let bytes_removed = ranges.iter().map(|r| r.len() as u64).sum();
         let spans = if ranges.len() > 1 {
@@ -334,7 +315,7 @@ pub(super) fn add_pieces<F>(
         } else {
             Vec::new()
         };
-        if p.reason == "block" {
+        if p.reason == Reason::Block {
             let mut cuts = std::mem::take(&mut plan.cuts[p.doc]);
             cuts.extend(ranges);
             plan.cuts[p.doc] = merge_ranges(cuts);
@@ -343,13 +324,50 @@ pub(super) fn add_pieces<F>(
             reason: p.reason,
             cluster: p.cluster,
             round,
-            removed: place(corpus, p.doc, &removed),
+            removed: Place::of(corpus, p.doc, &removed),
             spans,
-            kept: place(corpus, p.kept_doc, &kept),
+            kept: Place::of(corpus, p.kept_doc, &kept),
             similarity,
             containment,
             bytes_removed,
         });
+    }
+}
+
+/// Kept copies normalised once, by (document, range): one kept copy serves
+/// every removal of its cluster.
+#[derive(Default)]
+struct KeptNorm(std::collections::HashMap<(usize, usize, usize), Vec<char>>);
+
+impl KeptNorm {
+    /// Containment (`LCS / removed`, as [`align::containment`], which
+    /// `verify` uses) and similarity (`LCS / longer`) of the `removed`
+    /// ranges of a document's text against the `kept` range of another's.
+    fn measure(
+        &mut self,
+        corpus: &Corpus,
+        removed: (usize, &[Range<usize>]),
+        kept: (usize, &Range<usize>),
+        opts: &CleanOptions,
+    ) -> (f64, f64) {
+        let ((doc, ranges), (kept_doc, kept)) = (removed, kept);
+        let text = &corpus.docs[doc].text;
+        let cut_text: String = ranges.iter().map(|r| &text[r.clone()]).collect();
+        let a = normalize(&cut_text, &opts.scan.normalize).chars;
+        let b = self
+            .0
+            .entry((kept_doc, kept.start, kept.end))
+            .or_insert_with(|| {
+                let kt = &corpus.docs[kept_doc].text[kept.clone()];
+                normalize(kt, &opts.scan.normalize).chars
+            });
+        let lcs = align::lcs_len(&a, b);
+        let containment = if a.is_empty() {
+            1.0
+        } else {
+            lcs as f64 / a.len() as f64
+        };
+        (containment, lcs as f64 / a.len().max(b.len()).max(1) as f64)
     }
 }
 
@@ -382,7 +400,7 @@ pub(super) fn block_pieces(
         let (s, e) = (m.norm_range.start + r.start, m.norm_range.start + r.end);
         let raw = mnorm.source_range(mdoc, s, e);
         out.push(Piece {
-            reason: "block",
+            reason: Reason::Block,
             cluster: c.id,
             doc: m.doc_index,
             range: snap_to_lines(mdoc, raw),
@@ -393,10 +411,6 @@ pub(super) fn block_pieces(
         });
     }
     out
-}
-
-pub(super) fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
 }
 
 /// Widens a cut to whole lines when only whitespace lies between it and the
@@ -496,7 +510,7 @@ pub fn check_plan(corpus: &Corpus, plan: &Plan, opts: &CleanOptions) -> Result<(
         }
     }
     for r in &plan.removals {
-        let limit = if r.reason == "document" {
+        let limit = if r.reason == Reason::Document {
             opts.scan.threshold
         } else {
             opts.scan.blocks.threshold

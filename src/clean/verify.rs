@@ -21,17 +21,19 @@
 //! or half-written since is caught.
 
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::manifest::{Manifest, MANIFEST, SCHEMA};
-use super::STAGING;
+use super::{apply_cuts, docs_by_input, Place, Reason, Removal, STAGING};
 use crate::align;
 use crate::corpus::{self, Corpus, Format, InputFile};
 use crate::error::{Error, Result};
 use crate::normalize::{normalize, NormalizeOptions};
+use crate::util::absolute_path;
 
 /// What a successful verification covered.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -48,33 +50,13 @@ pub struct VerifySummary {
     pub bytes_removed: u64,
 }
 
-/// A place in the log, as `clean` wrote it.
-#[derive(Debug, Deserialize)]
-struct LogPlace {
-    path: String,
-    record: Option<u64>,
-    lines: [u64; 2],
-    bytes: [u64; 2],
-}
-
-/// One line of the log, as `clean` wrote it (other fields are not needed).
-#[derive(Debug, Deserialize)]
-struct LogLine {
-    reason: String,
-    removed: LogPlace,
-    #[serde(default)]
-    spans: Vec<[u64; 2]>,
-    kept: LogPlace,
-    bytes_removed: u64,
-}
-
 /// A parsed log line with its documents and the text it removed.
 struct Entry {
     line: usize,
-    removal: LogLine,
+    removal: Removal,
     removed: usize,
     /// What it removed, in the removed document's text.
-    ranges: Vec<std::ops::Range<usize>>,
+    ranges: Vec<Range<usize>>,
     kept: usize,
 }
 
@@ -93,36 +75,64 @@ fn fail(path: &Path, reason: impl Into<String>) -> Error {
 /// up; the input errors of [`corpus::read_corpus`] when an input can no
 /// longer be read.
 pub fn verify(out: &Path) -> Result<VerifySummary> {
-    let manifest_path = out.join(MANIFEST);
-    let raw = std::fs::read(&manifest_path).map_err(|e| {
+    let m = read_manifest(&out.join(MANIFEST))?;
+    check_sizes(&m)?; // 1.
+    let corpus = corpus::read_corpus(&inputs_of(&m), &m.options.ingest())?;
+    let docs_of = docs_by_input(&corpus);
+    check_same_inputs(&m, &corpus, &docs_of)?; // 2.
+    let log_path = if m.log.0.is_absolute() {
+        m.log.0.clone()
+    } else {
+        out.join(&m.log.0)
+    };
+    let entries = read_log(&log_path, &corpus, &m)?; // 3.
+    let tally = Tally::of(&entries, &corpus, &log_path)?;
+    let outputs = check_outputs(out, &m, &corpus, &docs_of, &tally)?; // 4.
+    check_nothing_else(out, &log_path, &outputs)?; // 5.
+    check_removals(&corpus, &entries, &tally.dropped, &m, &log_path)?; // 6.
+    Ok(VerifySummary {
+        files: corpus.inputs.len(),
+        documents: corpus.docs.len(),
+        outputs: outputs.len(),
+        removals: entries.len(),
+        bytes_removed: entries.iter().map(|e| e.removal.bytes_removed).sum(),
+    })
+}
+
+/// The manifest, when it is one this version can check against.
+fn read_manifest(path: &Path) -> Result<Manifest> {
+    let raw = std::fs::read(path).map_err(|e| {
         fail(
-            &manifest_path,
+            path,
             format!("no manifest, so not the output of a finished clean ({e})"),
         )
     })?;
     let m: Manifest = serde_json::from_slice(&raw)
-        .map_err(|e| fail(&manifest_path, format!("not a neardup manifest: {e}")))?;
+        .map_err(|e| fail(path, format!("not a neardup manifest: {e}")))?;
     if m.schema != SCHEMA {
         return Err(fail(
-            &manifest_path,
+            path,
             format!("schema {:?}, expected {SCHEMA:?}", m.schema),
         ));
     }
     if m.inputs.is_empty() {
-        return Err(fail(&manifest_path, "lists no inputs to check against"));
+        return Err(fail(path, "lists no inputs to check against"));
     }
     if m.inputs.iter().any(|p| p.0 == Path::new("-")) {
         return Err(fail(
-            &manifest_path,
+            path,
             "an input was standard input, which cannot be read again",
         ));
     }
-    let ingest = m
-        .options
-        .ingest()
-        .map_err(|reason| fail(&manifest_path, reason))?;
+    Ok(m)
+}
 
-    // 1. No input changed since.
+fn inputs_of(m: &Manifest) -> Vec<PathBuf> {
+    m.inputs.iter().map(|p| p.0.clone()).collect()
+}
+
+/// Step 1: no input changed size since clean.
+fn check_sizes(m: &Manifest) -> Result<()> {
     for f in &m.files {
         let meta = std::fs::metadata(&f.input.0)
             .map_err(|e| fail(&f.input.0, format!("input is gone since clean: {e}")))?;
@@ -136,13 +146,18 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
             ));
         }
     }
+    Ok(())
+}
 
-    // 2. The same files and documents.
-    let inputs: Vec<PathBuf> = m.inputs.iter().map(|p| p.0.clone()).collect();
-    let corpus = corpus::read_corpus(&inputs, &ingest)?;
-    let docs_of = super::docs_by_input(&corpus);
+/// Step 2: the inputs read again hold the same files, in the same order, with
+/// as many documents each.
+fn check_same_inputs(m: &Manifest, corpus: &Corpus, docs_of: &[Vec<usize>]) -> Result<()> {
     let then: BTreeSet<&Path> = m.files.iter().map(|f| f.input.0.as_path()).collect();
-    let now: Vec<PathBuf> = corpus.inputs.iter().map(|f| abs(&f.path)).collect();
+    let now: Vec<PathBuf> = corpus
+        .inputs
+        .iter()
+        .map(|f| absolute_path(&f.path))
+        .collect();
     let now_set: BTreeSet<&Path> = now.iter().map(PathBuf::as_path).collect();
     if let Some(new) = now.iter().find(|p| !then.contains(p.as_path())) {
         return Err(fail(
@@ -156,7 +171,7 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
             "input changed since clean: this file holds no document now",
         ));
     }
-    for ((f, path), docs) in m.files.iter().zip(&now).zip(&docs_of) {
+    for ((f, path), docs) in m.files.iter().zip(&now).zip(docs_of) {
         if &f.input.0 != path {
             return Err(fail(
                 path,
@@ -174,80 +189,131 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
             ));
         }
     }
+    Ok(())
+}
 
-    // 3. The log.
-    let log_path = if m.log.0.is_absolute() {
-        m.log.0.clone()
-    } else {
-        out.join(&m.log.0)
-    };
-    let entries = read_log(&log_path, &corpus, &m)?;
-    let n = corpus.docs.len();
-    let mut dropped = vec![false; n];
-    let mut cut = vec![0u64; n];
-    let mut cuts: Vec<Vec<std::ops::Range<usize>>> = vec![Vec::new(); n];
-    for e in &entries {
-        let text_len = corpus.docs[e.removed].text.len() as u64;
-        let at = || format!("line {}: {}", e.line, e.removal.removed.path);
-        match e.removal.reason.as_str() {
-            "document" => {
-                if e.removal.bytes_removed != text_len {
-                    return Err(fail(
-                        &log_path,
-                        format!(
-                            "{}: removes {} bytes of a {text_len}-byte document",
-                            at(),
-                            e.removal.bytes_removed
-                        ),
-                    ));
+/// What the log removes from each document.
+struct Tally {
+    /// Removed whole.
+    dropped: Vec<bool>,
+    /// Bytes cut out.
+    cut: Vec<u64>,
+    /// The ranges cut out, in the document's text.
+    cuts: Vec<Vec<Range<usize>>>,
+}
+
+impl Tally {
+    /// Step 3: adds up the log's lines per document: a document is removed at
+    /// most once, and never both removed and cut; each line's
+    /// `bytes_removed` is what it removes.
+    fn of(entries: &[Entry], corpus: &Corpus, log_path: &Path) -> Result<Tally> {
+        let n = corpus.docs.len();
+        let mut t = Tally {
+            dropped: vec![false; n],
+            cut: vec![0; n],
+            cuts: vec![Vec::new(); n],
+        };
+        for e in entries {
+            let text_len = corpus.docs[e.removed].text.len() as u64;
+            let at = || format!("line {}: {}", e.line, e.removal.removed.path);
+            match e.removal.reason {
+                Reason::Document => {
+                    if e.removal.bytes_removed != text_len {
+                        return Err(fail(
+                            log_path,
+                            format!(
+                                "{}: removes {} bytes of a {text_len}-byte document",
+                                at(),
+                                e.removal.bytes_removed
+                            ),
+                        ));
+                    }
+                    if std::mem::replace(&mut t.dropped[e.removed], true) {
+                        return Err(fail(log_path, format!("{}: removed twice", at())));
+                    }
                 }
-                if std::mem::replace(&mut dropped[e.removed], true) {
-                    return Err(fail(&log_path, format!("{}: removed twice", at())));
+                Reason::Block => {
+                    let held: usize = e.ranges.iter().map(|r| r.len()).sum();
+                    if held as u64 != e.removal.bytes_removed {
+                        return Err(fail(
+                            log_path,
+                            format!(
+                                "{}: bytes_removed is {}, its spans hold {held}",
+                                at(),
+                                e.removal.bytes_removed
+                            ),
+                        ));
+                    }
+                    t.cut[e.removed] += e.removal.bytes_removed;
+                    t.cuts[e.removed].extend(e.ranges.iter().cloned());
                 }
-            }
-            "block" => {
-                let held: usize = e.ranges.iter().map(|r| r.len()).sum();
-                if held as u64 != e.removal.bytes_removed {
-                    return Err(fail(
-                        &log_path,
-                        format!(
-                            "{}: bytes_removed is {}, its spans hold {held}",
-                            at(),
-                            e.removal.bytes_removed
-                        ),
-                    ));
-                }
-                cut[e.removed] += e.removal.bytes_removed;
-                cuts[e.removed].extend(e.ranges.iter().cloned());
-            }
-            other => {
-                return Err(fail(
-                    &log_path,
-                    format!("line {}: unknown reason {other:?}", e.line),
-                ))
             }
         }
-    }
-    if let Some(e) = entries
-        .iter()
-        .find(|e| dropped[e.removed] && cut[e.removed] > 0)
-    {
-        return Err(fail(
-            &log_path,
-            format!(
-                "line {}: {} is both removed whole and cut",
-                e.line, e.removal.removed.path
-            ),
-        ));
+        if let Some(e) = entries
+            .iter()
+            .find(|e| t.dropped[e.removed] && t.cut[e.removed] > 0)
+        {
+            return Err(fail(
+                log_path,
+                format!(
+                    "line {}: {} is both removed whole and cut",
+                    e.line, e.removal.removed.path
+                ),
+            ));
+        }
+        Ok(t)
     }
 
-    // 4. Every document adds up.
+    /// Document `d`'s text as `kept` in an output (shown as `shown`) is its
+    /// input text less exactly what the log cuts from it.
+    fn check_document(&self, corpus: &Corpus, d: usize, kept: &str, shown: &str) -> Result<()> {
+        let doc = &corpus.docs[d];
+        let read = doc.text.len() as u64;
+        let wrong = |reason: String| Error::Verify {
+            path: shown.to_string(),
+            reason,
+        };
+        if kept.len() as u64 + self.cut[d] != read {
+            return Err(wrong(format!(
+                "{} bytes kept + {} removed per the log != {read} bytes in {}",
+                kept.len(),
+                self.cut[d],
+                doc.id
+            )));
+        }
+        let mut ranges = self.cuts[d].clone();
+        ranges.sort_by_key(|r| (r.start, r.end));
+        if ranges.windows(2).any(|w| w[0].end > w[1].start) {
+            return Err(wrong(format!(
+                "the log removes some bytes of {} twice",
+                doc.id
+            )));
+        }
+        let expected = apply_cuts(&doc.text, &ranges);
+        if let Some(at) = first_difference(kept, &expected) {
+            return Err(wrong(format!(
+                "differs at byte {at} from {} less what the log removes",
+                doc.id
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Step 4: every input's output adds up; gives the outputs' paths below `out`.
+fn check_outputs(
+    out: &Path,
+    m: &Manifest,
+    corpus: &Corpus,
+    docs_of: &[Vec<usize>],
+    tally: &Tally,
+) -> Result<BTreeSet<PathBuf>> {
     let mut expected: BTreeSet<PathBuf> = BTreeSet::new();
     for (i, f) in m.files.iter().enumerate() {
         let input = &corpus.inputs[i];
         let docs = &docs_of[i];
-        let all_dropped = docs.iter().all(|&d| dropped[d]);
         let Some(rel) = &f.output else {
+            let all_dropped = docs.iter().all(|&d| tally.dropped[d]);
             if input.format == Format::Text && !all_dropped {
                 return Err(fail(
                     &f.input.0,
@@ -259,57 +325,26 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
         let out_path = out.join(&rel.0);
         expected.insert(rel.0.clone());
         let out_text = read_text(&out_path, input)?;
-        let account = |d: usize, kept: &str, shown: &str| -> Result<()> {
-            let read = corpus.docs[d].text.len() as u64;
-            if kept.len() as u64 + cut[d] != read {
-                return Err(Error::Verify {
-                    path: shown.to_string(),
-                    reason: format!(
-                        "{} bytes kept + {} removed per the log != {read} bytes in {}",
-                        kept.len(),
-                        cut[d],
-                        corpus.docs[d].id
-                    ),
-                });
-            }
-            let mut ranges = cuts[d].clone();
-            ranges.sort_by_key(|r| (r.start, r.end));
-            if ranges.windows(2).any(|w| w[0].end > w[1].start) {
-                return Err(Error::Verify {
-                    path: shown.to_string(),
-                    reason: format!("the log removes some bytes of {} twice", corpus.docs[d].id),
-                });
-            }
-            let expected = super::apply_cuts(&corpus.docs[d].text, &ranges);
-            if let Some(at) = first_difference(kept, &expected) {
-                return Err(Error::Verify {
-                    path: shown.to_string(),
-                    reason: format!(
-                        "differs at byte {at} from {} less what the log removes",
-                        corpus.docs[d].id
-                    ),
-                });
-            }
-            Ok(())
-        };
         match input.format {
             Format::Text => {
                 let Some(&d) = docs.first() else { continue };
-                if dropped[d] {
+                if tally.dropped[d] {
                     return Err(fail(&out_path, "written, but the log removes it whole"));
                 }
-                account(d, &out_text, &out_path.display().to_string())?;
+                tally.check_document(corpus, d, &out_text, &out_path.display().to_string())?;
             }
             Format::Jsonl => {
-                check_jsonl(
-                    &corpus, i, docs, &dropped, &cut, &out_text, &out_path, &m, &account,
-                )?;
+                check_jsonl(corpus, m, tally, i, docs, &out_text, &out_path)?;
             }
         }
     }
+    Ok(expected)
+}
 
-    // 5. Nothing else in the folder.
-    let log_abs = abs(&log_path);
+/// Step 5: the folder holds nothing but the `outputs`, the manifest and the log
+/// (and a staging folder left by an interrupted later run).
+fn check_nothing_else(out: &Path, log_path: &Path, outputs: &BTreeSet<PathBuf>) -> Result<()> {
+    let log_abs = absolute_path(log_path);
     let walker = walkdir::WalkDir::new(out)
         .sort_by_file_name()
         .into_iter()
@@ -323,98 +358,62 @@ pub fn verify(out: &Path) -> Result<VerifySummary> {
             continue;
         }
         let rel = entry.path().strip_prefix(out).unwrap_or(entry.path());
-        if rel == Path::new(MANIFEST) || abs(entry.path()) == log_abs {
+        if rel == Path::new(MANIFEST) || absolute_path(entry.path()) == log_abs {
             continue;
         }
-        if !expected.contains(rel) {
+        if !outputs.contains(rel) {
             return Err(fail(entry.path(), "not the output of any input"));
         }
     }
+    Ok(())
+}
 
-    // 6. Every removal is in its kept copy.
+/// Step 6: every removal is in its kept copy (in parallel: each aligns texts).
+fn check_removals(
+    corpus: &Corpus,
+    entries: &[Entry],
+    dropped: &[bool],
+    m: &Manifest,
+    log_path: &Path,
+) -> Result<()> {
     let norm = NormalizeOptions {
         mask_fold: m.options.mask_fold,
     };
     let checks: Vec<Result<()>> = entries
         .par_iter()
-        .map(|e| check_removal(&corpus, e, &dropped, &m, &norm, &log_path))
+        .map(|e| check_removal(corpus, e, dropped, m, &norm, log_path))
         .collect();
-    checks.into_iter().collect::<Result<Vec<()>>>()?;
-
-    Ok(VerifySummary {
-        files: corpus.inputs.len(),
-        documents: n,
-        outputs: expected.len(),
-        removals: entries.len(),
-        bytes_removed: entries.iter().map(|e| e.removal.bytes_removed).sum(),
-    })
+    checks.into_iter().collect()
 }
 
-/// `p` made absolute without resolving links (as the manifest records it).
-fn abs(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
+/// The log's lines, each with the documents it names and the ranges of
+/// text it removes.
 fn read_log(path: &Path, corpus: &Corpus, m: &Manifest) -> Result<Vec<Entry>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| fail(path, format!("cannot read the removal log: {e}")))?;
-    // (file name as logged, JSONL line) → document; `None` when two inputs
-    // print the same (file names that are not UTF-8 can).
-    let mut by_place: HashMap<(&str, Option<u64>), Option<usize>> = HashMap::new();
-    for (d, doc) in corpus.docs.iter().enumerate() {
-        let key = (m.files[doc.input].name.as_str(), doc.record);
-        by_place
-            .entry(key)
-            .and_modify(|v| *v = None)
-            .or_insert(Some(d));
-    }
+    let docs = DocsByPlace::new(corpus, m);
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let removal: LogLine = serde_json::from_str(line)
-            .map_err(|e| fail(path, format!("line {}: not a removal: {e}", i + 1)))?;
-        let find = |p: &LogPlace| -> Result<usize> {
-            let shown = match p.record {
-                Some(r) => format!("{}:{r}", p.path),
-                None => p.path.clone(),
-            };
-            match by_place.get(&(p.path.as_str(), p.record)) {
-                Some(Some(d)) => Ok(*d),
-                Some(None) => Err(fail(
-                    path,
-                    format!("line {}: {shown} names two inputs", i + 1),
-                )),
-                None => Err(fail(
-                    path,
-                    format!("line {}: {shown} is not a document that was read", i + 1),
-                )),
-            }
-        };
-        let removed = find(&removal.removed)?;
-        let kept = find(&removal.kept)?;
-        let spans = if removal.spans.is_empty() {
-            vec![removal.removed.bytes]
-        } else {
-            removal.spans.clone()
-        };
-        let mut ranges = Vec::with_capacity(spans.len());
-        for sp in spans {
-            let r = text_range(corpus, removed, sp).ok_or_else(|| {
-                fail(
-                    path,
-                    format!(
-                        "line {}: bytes {}-{} are not a span of {}",
-                        i + 1,
-                        sp[0],
-                        sp[1],
-                        removal.removed.path
-                    ),
-                )
-            })?;
-            ranges.push(r);
-        }
+        let at = |reason: String| fail(path, format!("line {}: {reason}", i + 1));
+        let removal: Removal =
+            serde_json::from_str(line).map_err(|e| at(format!("not a removal: {e}")))?;
+        let removed = docs.find(&removal.removed).map_err(&at)?;
+        let kept = docs.find(&removal.kept).map_err(&at)?;
+        let ranges = removal
+            .removed_spans()
+            .into_iter()
+            .map(|sp| {
+                text_range(corpus, removed, sp).ok_or_else(|| {
+                    at(format!(
+                        "bytes {}-{} are not a span of {}",
+                        sp[0], sp[1], removal.removed.path
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         out.push(Entry {
             line: i + 1,
             removal,
@@ -424,6 +423,38 @@ fn read_log(path: &Path, corpus: &Corpus, m: &Manifest) -> Result<Vec<Entry>> {
         });
     }
     Ok(out)
+}
+
+/// The documents read, by the place a log line gives them: (file name as
+/// logged, JSONL line); `None` when two inputs print the same name (file
+/// names that are not UTF-8 can).
+struct DocsByPlace<'a>(HashMap<(&'a str, Option<u64>), Option<usize>>);
+
+impl<'a> DocsByPlace<'a> {
+    fn new(corpus: &Corpus, m: &'a Manifest) -> DocsByPlace<'a> {
+        let mut by_place = HashMap::new();
+        for (d, doc) in corpus.docs.iter().enumerate() {
+            let key = (m.files[doc.input].name.as_str(), doc.record);
+            by_place
+                .entry(key)
+                .and_modify(|v| *v = None)
+                .or_insert(Some(d));
+        }
+        DocsByPlace(by_place)
+    }
+
+    /// The document at `p`, or why there is none.
+    fn find(&self, p: &Place) -> std::result::Result<usize, String> {
+        let shown = match p.record {
+            Some(r) => format!("{}:{r}", p.path),
+            None => p.path.clone(),
+        };
+        match self.0.get(&(p.path.as_str(), p.record)) {
+            Some(Some(d)) => Ok(*d),
+            Some(None) => Err(format!("{shown} names two inputs")),
+            None => Err(format!("{shown} is not a document that was read")),
+        }
+    }
 }
 
 /// An output file's text, decoded as its input was.
@@ -440,17 +471,17 @@ fn first_difference(a: &str, b: &str) -> Option<usize> {
     (a.len() != b.len() || same < a.len()).then_some(same)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The JSONL output `out_text` of input `idx` (documents `docs`) is its
+/// input line for line, less removed records, with cut records holding
+/// exactly their cut text.
 fn check_jsonl(
     corpus: &Corpus,
+    m: &Manifest,
+    tally: &Tally,
     idx: usize,
     docs: &[usize],
-    dropped: &[bool],
-    cut: &[u64],
     out_text: &str,
     out_path: &Path,
-    m: &Manifest,
-    account: &dyn Fn(usize, &str, &str) -> Result<()>,
 ) -> Result<()> {
     let input = &corpus.inputs[idx];
     let name = &m.files[idx].name;
@@ -464,7 +495,7 @@ fn check_jsonl(
     for (i, line) in in_text.split_inclusive('\n').enumerate() {
         let lineno = i as u64 + 1;
         let doc = by_line.get(&lineno).copied();
-        if doc.is_some_and(|d| dropped[d]) {
+        if doc.is_some_and(|d| tally.dropped[d]) {
             continue;
         }
         let Some((j, out_line)) = out_lines.next() else {
@@ -474,7 +505,7 @@ fn check_jsonl(
             ));
         };
         match doc {
-            Some(d) if cut[d] > 0 => {
+            Some(d) if tally.cut[d] > 0 => {
                 let body = out_line.trim_end_matches(['\n', '\r']);
                 let value: serde_json::Value =
                     serde_json::from_str(body).map_err(|e| Error::Verify {
@@ -487,7 +518,7 @@ fn check_jsonl(
                         reason: format!("record has no string field `{}`", m.options.text_field),
                     });
                 };
-                account(d, kept, &at(j))?;
+                tally.check_document(corpus, d, kept, &at(j))?;
             }
             _ if out_line != line => {
                 return Err(Error::Verify {
@@ -508,7 +539,7 @@ fn check_jsonl(
 }
 
 /// The range of document `d`'s decoded text that logged bytes cover.
-fn text_range(corpus: &Corpus, d: usize, bytes: [u64; 2]) -> Option<std::ops::Range<usize>> {
+fn text_range(corpus: &Corpus, d: usize, bytes: [u64; 2]) -> Option<Range<usize>> {
     let doc = &corpus.docs[d];
     let input = corpus.input_of(doc);
     let (s, e) = match input.format {
@@ -548,7 +579,7 @@ fn check_removal(
     log_path: &Path,
 ) -> Result<()> {
     let r = &e.removal;
-    let place = |p: &LogPlace| match p.record {
+    let place = |p: &Place| match p.record {
         Some(rec) => format!("{}:{rec}", p.path),
         None => format!("{}:{}-{}", p.path, p.lines[0], p.lines[1]),
     };
@@ -563,7 +594,7 @@ fn check_removal(
             ),
         ));
     }
-    let bad_range = |p: &LogPlace| {
+    let bad_range = |p: &Place| {
         fail(
             log_path,
             format!(
@@ -580,7 +611,7 @@ fn check_removal(
     let kept = text_range(corpus, e.kept, r.kept.bytes)
         .map(|k| &corpus.docs[e.kept].text[k])
         .ok_or_else(|| bad_range(&r.kept))?;
-    let limit = if r.reason == "document" {
+    let limit = if r.reason == Reason::Document {
         m.options.threshold
     } else {
         m.options.block_threshold

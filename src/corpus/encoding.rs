@@ -8,7 +8,8 @@ use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
 use crate::error::{Error, Location, Result};
 
 /// How to choose an encoding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EncodingChoice {
     /// UTF-8 unless a BOM says UTF-16, or the bytes are not UTF-8 but are
     /// valid GB18030 with no UTF-8 multi-byte text before the first bad byte

@@ -87,9 +87,9 @@ pub struct Cluster {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Params {
     /// `doc`, `block` or `all`.
-    pub level: String,
-    /// `minhash` or `simhash`.
-    pub method: String,
+    pub level: crate::pipeline::Level,
+    /// `minhash`, `oph` or `simhash`.
+    pub method: crate::pipeline::Method,
     /// Similarity threshold for documents.
     pub threshold: f64,
     /// n-gram size override, if any.

@@ -1,20 +1,13 @@
 //! Same input and options, same bytes out, at any thread count.
 
-use crate::util::{cjk_text, neardup, seeds, TestDir};
+use std::path::Path;
 
-fn scan_bytes(input: &std::path::Path, threads: &str, extra: &[&str]) -> Vec<u8> {
-    let out = neardup()
-        .args(["scan", "--quiet", "--format", "json", "--threads", threads])
-        .args(extra)
-        .arg(input)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+use crate::util::{cjk_text, clusters, s, scan_json, scan_json_bytes, seeds, TestDir};
+
+fn scan_bytes(input: &Path, threads: &str, extra: &[&str]) -> Vec<u8> {
+    let mut args = vec![s(input), "--threads", threads];
+    args.extend_from_slice(extra);
+    scan_json_bytes(&args)
 }
 
 #[test]
@@ -70,8 +63,8 @@ fn streaming_document_scan_equals_the_in_memory_scan() {
     }
     let f = t.write("c.jsonl", &lines);
     let doc_clusters = |level: &str| {
-        let r = crate::util::scan_json(&[f.to_str().unwrap(), "--level", level]);
-        serde_json::to_string(&crate::util::clusters(&r, "document")).unwrap()
+        let r = scan_json(&[s(&f), "--level", level]);
+        serde_json::to_string(&clusters(&r, "document")).unwrap()
     };
     let streamed = doc_clusters("doc");
     assert!(streamed.contains("\"d3\""), "{streamed}");

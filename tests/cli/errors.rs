@@ -3,64 +3,16 @@
 //! `--on-error skip`. Every input is generated in a temporary folder.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::util::{assert_fails, cjk_text, clusters, neardup, scan_json, TestDir};
-
-/// The path as the binary prints it.
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 temp path")
-}
+use crate::util::{
+    assert_error, assert_input_refused, cjk_text, clusters, gzip, neardup, run, s, scan_json,
+    TestDir,
+};
 
 fn text(seed: u64) -> String {
     cjk_text(seed, 600)
-}
-
-/// Runs `neardup SUB INPUTS EXTRA` (with `-o` for `clean`), never for long.
-fn run(sub: &str, inputs: &[&Path], extra: &[&str], out: &Path) -> Output {
-    let mut cmd = neardup();
-    cmd.arg(sub).args(inputs).args(extra);
-    if sub == "clean" {
-        cmd.arg("-o").arg(out);
-    }
-    cmd.timeout(Duration::from_secs(30)).output().expect("runs")
-}
-
-/// Both `scan` and `clean` fail with exit code 2 and a one-line message
-/// holding every needle, without a panic, and `clean` writes nothing.
-fn assert_input_error(inputs: &[&Path], extra: &[&str], needles: &[&str]) {
-    for sub in ["scan", "clean"] {
-        let outdir = TestDir::new();
-        let out = outdir.path().join("out");
-        let o = run(sub, inputs, extra, &out);
-        let stderr = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{sub}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{sub}: panic: {stderr}");
-        assert_eq!(
-            stderr.trim_end().lines().count(),
-            1,
-            "{sub}: one line: {stderr}"
-        );
-        assert!(stderr.starts_with("neardup: error: "), "{sub}: {stderr}");
-        for needle in needles {
-            assert!(
-                stderr.contains(needle),
-                "{sub}: expected {needle:?} in: {stderr}"
-            );
-        }
-        assert!(o.stdout.is_empty(), "{sub}: no report on error");
-        assert!(!out.exists(), "{sub}: nothing written");
-    }
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(data).expect("gzip");
-    enc.finish().expect("gzip")
 }
 
 /// Three lines of UTF-8 CJK text with one 0xFF byte in the middle of the
@@ -81,7 +33,7 @@ fn invalid_utf8_in_a_cjk_file_names_line_and_byte() {
     let (bytes, at) = corrupt_utf8();
     let p = dir.write("broken.txt", bytes);
     let good = dir.write("good.txt", text(4));
-    assert_input_error(
+    assert_input_refused(
         &[&good, &p],
         &[],
         &[&format!("{}:3 (byte {at})", s(&p)), "utf-8"],
@@ -95,7 +47,7 @@ fn invalid_utf8_in_a_cjk_file_names_line_and_byte() {
         ]
         .concat(),
     );
-    assert_input_error(&[&j], &[], &[&format!("{}:2", s(&j)), "utf-8"]);
+    assert_input_refused(&[&j], &[], &[&format!("{}:2", s(&j)), "utf-8"]);
 }
 
 #[test]
@@ -118,7 +70,7 @@ fn bad_byte_in_an_ascii_first_line_is_not_read_as_gb18030() {
         "the file is also valid GB18030"
     );
     let p = dir.write("title.txt", bytes);
-    assert_input_error(&[&p], &[], &[&format!("{}:1 (byte 14)", s(&p)), "utf-8"]);
+    assert_input_refused(&[&p], &[], &[&format!("{}:1 (byte 14)", s(&p)), "utf-8"]);
 }
 
 #[test]
@@ -134,7 +86,7 @@ fn invalid_gb18030_and_utf16_name_the_byte() {
     bad.extend_from_slice(&gb[at..]);
     let p = dir.write("gb.txt", bad);
     assert!(gb[..at].contains(&b'\n'), "the bad bytes are on line 2");
-    assert_input_error(
+    assert_input_refused(
         &[&p],
         &["--encoding", "gb18030"],
         &[&format!("{}:2 (byte {at})", s(&p)), "gb18030"],
@@ -147,7 +99,7 @@ fn invalid_gb18030_and_utf16_name_the_byte() {
     utf16.extend_from_slice(&[0x00, 0xD8]);
     utf16.extend(units[50..].iter().flat_map(|u| u.to_le_bytes()));
     let p = dir.write("utf16.txt", &utf16);
-    assert_input_error(
+    assert_input_refused(
         &[&p],
         &[],
         &[&format!("{}:2 (byte 102)", s(&p)), "UTF-16LE"],
@@ -157,7 +109,7 @@ fn invalid_gb18030_and_utf16_name_the_byte() {
     odd.push(b'x');
     let end = 2 + 2 * units.len();
     let p = dir.write("odd.txt", &odd);
-    assert_input_error(&[&p], &[], &[&format!("{}:3 (byte {end})", s(&p))]);
+    assert_input_refused(&[&p], &[], &[&format!("{}:3 (byte {end})", s(&p))]);
 }
 
 #[test]
@@ -167,15 +119,15 @@ fn documents_over_max_doc_bytes() {
     let plain = dir.write("big.txt", &t);
     let gz = dir.write("big.txt.gz", gzip(t.as_bytes()));
     let opt = ["--max-doc-bytes", "1000"];
-    assert_input_error(&[&plain], &opt, &[s(&plain), "--max-doc-bytes 1000"]);
+    assert_input_refused(&[&plain], &opt, &[s(&plain), "--max-doc-bytes 1000"]);
     // the size is only known once decompressed
-    assert_input_error(&[&gz], &opt, &[s(&gz), "--max-doc-bytes 1000"]);
+    assert_input_refused(&[&gz], &opt, &[s(&gz), "--max-doc-bytes 1000"]);
     // a JSONL record is its line
     let j = dir.write(
         "big.jsonl",
         format!("{}\n{}\n", json!({"text": "short"}), json!({"text": t})),
     );
-    assert_input_error(
+    assert_input_refused(
         &[&j],
         &opt,
         &[&format!("{}:2", s(&j)), "--max-doc-bytes 1000"],
@@ -206,7 +158,7 @@ fn empty_and_whitespace_only_files() {
         ("blank.jsonl", "\n  \n\r\n"),
     ] {
         let p = dir.write(name, body);
-        assert_input_error(&[&good, &p], &[], &[s(&p), "empty"]);
+        assert_input_refused(&[&good, &p], &[], &[s(&p), "empty"]);
     }
 }
 
@@ -215,7 +167,7 @@ fn binary_file_with_nul_bytes() {
     let dir = TestDir::new();
     let good = dir.write("good.txt", text(8));
     let p = dir.write("image.txt", b"GIF89a\n\x01\x00\x02\x00\xff\xfe");
-    assert_input_error(
+    assert_input_refused(
         &[&good, &p],
         &[],
         &[&format!("{}:2 (byte 8)", s(&p)), "binary"],
@@ -227,7 +179,7 @@ fn missing_path_is_named_once() {
     let dir = TestDir::new();
     let good = dir.write("good.txt", text(9));
     let p = dir.path().join("no such file.txt");
-    assert_input_error(&[&good, &p], &[], &[s(&p), "No such file"]);
+    assert_input_refused(&[&good, &p], &[], &[s(&p), "No such file"]);
     let o = run("scan", &[&p], &[], &p);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
@@ -258,11 +210,11 @@ fn malformed_jsonl_records_name_the_line() {
         ("null.jsonl", json!({"text": null}).to_string(), "`text`"),
     ] {
         let p = dir.write(name, format!("{ok}\n\n{bad}\n{ok}\n"));
-        assert_input_error(&[&p], &[], &[&format!("{}:3", s(&p)), needle]);
+        assert_input_refused(&[&p], &[], &[&format!("{}:3", s(&p)), needle]);
     }
     // --text-field is what is looked for
     let p = dir.write("custom.jsonl", format!("{ok}\n"));
-    assert_input_error(
+    assert_input_refused(
         &[&p],
         &["--text-field", "body"],
         &[&format!("{}:1", s(&p)), "`body`"],
@@ -291,7 +243,7 @@ fn truncated_gzip_and_zstd() {
         ("header.txt.zst", &zst[..6], "zstd"),
     ] {
         let p = dir.write(name, data);
-        assert_input_error(&[&p], &[], &[s(&p), format, "decompress"]);
+        assert_input_refused(&[&p], &[], &[s(&p), format, "decompress"]);
     }
 }
 
@@ -302,12 +254,12 @@ fn symlink_loop_in_a_folder() {
     let root = dir.path().join("corpus");
     dir.write("corpus/sub/a.txt", text(11));
     std::os::unix::fs::symlink("..", root.join("sub/up")).expect("symlink");
-    assert_input_error(&[&root], &[], &[s(&root.join("sub/up")), "loop"]);
+    assert_input_refused(&[&root], &[], &[s(&root.join("sub/up")), "loop"]);
 
     let root2 = dir.path().join("corpus2");
     dir.write("corpus2/a.txt", text(12));
     std::os::unix::fs::symlink("self", root2.join("self")).expect("symlink");
-    assert_input_error(&[&root2], &[], &[s(&root2.join("self"))]);
+    assert_input_refused(&[&root2], &[], &[s(&root2.join("self"))]);
 }
 
 #[cfg(unix)]
@@ -318,8 +270,8 @@ fn dangling_symlink() {
     let link = dir.path().join("corpus/gone.txt");
     std::os::unix::fs::symlink(dir.path().join("nowhere.txt"), &link).expect("symlink");
     // given directly, and met while walking
-    assert_input_error(&[&good, &link], &[], &[s(&link), "No such file"]);
-    assert_input_error(
+    assert_input_refused(&[&good, &link], &[], &[s(&link), "No such file"]);
+    assert_input_refused(
         &[&dir.path().join("corpus")],
         &[],
         &[s(&link), "No such file"],
@@ -344,8 +296,8 @@ fn fifo_is_refused_without_blocking() {
     let good = dir.write("corpus/a.txt", text(14));
     let fifo = dir.path().join("corpus/pipe.txt");
     mkfifo(&fifo);
-    assert_input_error(&[&good, &fifo], &[], &[s(&fifo), "FIFO"]);
-    assert_input_error(&[&dir.path().join("corpus")], &[], &[s(&fifo), "FIFO"]);
+    assert_input_refused(&[&good, &fifo], &[], &[s(&fifo), "FIFO"]);
+    assert_input_refused(&[&dir.path().join("corpus")], &[], &[s(&fifo), "FIFO"]);
     // skipped like any bad input
     let report = scan_json(&[s(&dir.path().join("corpus")), "--on-error", "skip"]);
     assert_eq!(report["summary"]["skipped"], 1);
@@ -370,7 +322,7 @@ fn on_error_skip_continues_past_a_bad_file_and_a_bad_record() {
     let root = dir.path().join("corpus");
 
     // stops by default
-    assert_input_error(&[&root], &[], &[s(&root.join("b.bin"))]);
+    assert_input_refused(&[&root], &[], &[s(&root.join("b.bin"))]);
 
     let out = neardup()
         .args([
@@ -441,11 +393,8 @@ fn clean_output_inside_an_input_folder_is_refused() {
     let root = dir.path().join("corpus");
     let before = listing(&root);
     for out in [root.join("cleaned"), root.join("sub/cleaned"), root.clone()] {
-        assert_fails(
-            neardup().args(["clean", s(&root), "-o", s(&out), "--force"]),
-            2,
-            "inside the input",
-        );
+        let o = run("clean", &[&root], &["--force"], &out);
+        assert_error(&o, "clean", &["inside the input"]);
         assert_eq!(
             listing(&root),
             before,
@@ -463,11 +412,7 @@ fn clean_into_a_non_empty_folder_needs_force() {
     let b = dir.write("in/b.txt", &t);
     let out = dir.path().join("out");
     dir.write("out/existing.txt", "keep me");
-    assert_fails(
-        neardup().args(["clean", s(&a), s(&b), "-o", s(&out)]),
-        2,
-        "--force",
-    );
+    assert_error(&run("clean", &[&a, &b], &[], &out), "clean", &["--force"]);
     assert_eq!(listing(&out), [PathBuf::from("existing.txt")]);
 
     neardup()
@@ -495,6 +440,6 @@ fn bad_option_values_name_the_option() {
         ),
         (&["--block-threshold", "2"][..], "--block-threshold"),
     ] {
-        assert_input_error(&[&good], extra, &[needle]);
+        assert_input_refused(&[&good], extra, &[needle]);
     }
 }

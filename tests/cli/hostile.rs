@@ -6,26 +6,13 @@
 //! exit code 2, no panic, and no file under a final name.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::util::{cjk_text, clusters, neardup, seeds, TestDir};
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 temp path")
-}
-
-/// Runs `neardup SUB INPUTS EXTRA` (with `-o OUT` for `clean`), never for long.
-fn run(sub: &str, inputs: &[&Path], extra: &[&str], out: &Path) -> Output {
-    let mut cmd = neardup();
-    cmd.arg(sub).args(inputs).args(extra);
-    if sub == "clean" {
-        cmd.arg("-o").arg(out);
-    }
-    cmd.timeout(Duration::from_secs(60)).output().expect("runs")
-}
+use crate::util::{
+    assert_error, assert_input_refused, cjk_text, clusters, neardup, run, s, seeds, TestDir,
+};
 
 /// Every file below `dir` (relative), hidden ones included.
 fn files_below(dir: &Path) -> Vec<PathBuf> {
@@ -48,32 +35,12 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// A failed run: exit 2, one line starting `neardup: error: ` with every
-/// needle, no panic.
-fn assert_refused(o: &Output, what: &str, needles: &[&str]) {
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{what}: {stderr}");
-    assert!(!stderr.contains("panicked"), "{what}: panic: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{what}: {stderr}");
-    assert!(stderr.starts_with("neardup: error: "), "{what}: {stderr}");
-    for n in needles {
-        assert!(stderr.contains(n), "{what}: expected {n:?} in: {stderr}");
-    }
-}
-
 /// `scan` and `clean` both refuse `bad` (given among `inputs`) with a
 /// message holding the needles, and `clean` writes nothing; with
 /// `--on-error skip` both go on, the scan counts `bad` in
 /// `summary.skipped`, and the cleaned output verifies.
 fn assert_hostile(inputs: &[&Path], extra: &[&str], bad: &Path, needles: &[&str]) {
-    for sub in ["scan", "clean"] {
-        let t = TestDir::new();
-        let out = t.path().join("out");
-        let o = run(sub, inputs, extra, &out);
-        assert_refused(&o, sub, needles);
-        assert!(o.stdout.is_empty(), "{sub}: no report on error");
-        assert!(!out.exists(), "{sub}: nothing written");
-    }
+    assert_input_refused(inputs, extra, needles);
     let mut skip = extra.to_vec();
     skip.extend_from_slice(&["--on-error", "skip", "--quiet"]);
     let t = TestDir::new();
@@ -139,7 +106,7 @@ fn sparse_one_gigabyte_file_is_refused_without_being_read() {
     // met while walking a folder, too
     let corpus = t.path().join("corpus");
     let o = run("scan", &[&corpus], &[], &corpus);
-    assert_refused(&o, "walk", &[s(&bad), "--max-doc-bytes"]);
+    assert_error(&o, "walk", &[s(&bad), "--max-doc-bytes"]);
 }
 
 #[test]
@@ -291,7 +258,7 @@ fn outputs_that_reach_an_input_are_refused() {
             .expect("runs");
         let mut needles = vec![needle];
         needles.extend(names.iter().map(String::as_str));
-        assert_refused(&o, &args.join(" "), &needles);
+        assert_error(&o, &args.join(" "), &needles);
         assert_eq!(files_below(&corpus), before, "{args:?}");
         assert_eq!(std::fs::read(&a).expect("read"), bytes, "{args:?}");
         assert!(!out.exists(), "{args:?}");
@@ -326,7 +293,7 @@ fn unwritable_outputs_name_the_path_and_leave_nothing() {
             .timeout(Duration::from_secs(60))
             .output()
             .expect("runs");
-        assert_refused(&o, &needle, &[&needle, "not a folder"]);
+        assert_error(&o, &needle, &[&needle, "not a folder"]);
         assert!(!out.exists());
     }
 }
@@ -346,7 +313,7 @@ fn full_disk_while_writing_leaves_no_final_file() {
         .timeout(Duration::from_secs(60))
         .output()
         .expect("runs");
-    assert_refused(&o, "log", &["/dev/full", "No space left on device"]);
+    assert_error(&o, "log", &["/dev/full", "No space left on device"]);
     assert!(!out.exists(), "{:?}", files_below(&out));
     // the same for a report
     let o = neardup()
@@ -354,7 +321,7 @@ fn full_disk_while_writing_leaves_no_final_file() {
         .arg(seeds())
         .output()
         .expect("runs");
-    assert_refused(&o, "report", &["/dev/full", "No space left on device"]);
+    assert_error(&o, "report", &["/dev/full", "No space left on device"]);
 
     // a file size limit (as a full disk would) hit while staging the second
     // output (001, 24 kB; dash counts 512-byte blocks): the first one was
@@ -368,7 +335,7 @@ fn full_disk_while_writing_leaves_no_final_file() {
         .arg(&out)
         .output()
         .expect("runs");
-    assert_refused(
+    assert_error(
         &o,
         "ulimit",
         &[s(&out.join("001_87fb1114b3afc742.txt")), "too large"],
@@ -385,7 +352,7 @@ fn full_disk_while_writing_leaves_no_final_file() {
         .arg(&out)
         .output()
         .expect("runs");
-    assert_refused(&o, "ulimit --force", &["too large"]);
+    assert_error(&o, "ulimit --force", &["too large"]);
     assert_eq!(files_below(&out), [PathBuf::from("keep.txt")]);
 }
 

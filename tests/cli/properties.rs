@@ -45,6 +45,26 @@ fn edited_copy(passage: &str, rate: f64, wrap: usize, rng: &mut Rng) -> String {
     out
 }
 
+/// Length of the longest common subsequence of `a` and `b` (plain dynamic
+/// programming: an independent measure to check clean's figures against).
+fn lcs(a: &[char], b: &[char]) -> usize {
+    let mut row = vec![0usize; b.len() + 1];
+    for &x in a {
+        let mut diag = 0;
+        for (j, &y) in b.iter().enumerate() {
+            let up = row[j + 1];
+            row[j + 1] = if x == y { diag + 1 } else { up.max(row[j]) };
+            diag = up;
+        }
+    }
+    row[b.len()]
+}
+
+/// The characters of `text` that are not whitespace (what is compared).
+fn visible(text: &str) -> Vec<char> {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
 fn clean_opts(scan: &ScanOptions) -> CleanOptions {
     CleanOptions {
         out: std::path::PathBuf::from("unused"),
@@ -99,21 +119,43 @@ proptest! {
             }))
         });
         prop_assert!(found, "copies {:?} not all in one cluster: {:#?}", copies, report.clusters);
-        // clean: bytes kept + removed = bytes read, every removal justified
+        // clean: the log accounts for every byte (the text outside the
+        // logged spans, in order, is what is kept), and every logged removal
+        // is what it says: its text, measured here, is contained in the kept
+        // copy as logged and at least at the threshold
         let copts = clean_opts(&opts);
         let plan = clean::plan(&corpus, &report, &copts).unwrap();
         clean::check_plan(&corpus, &plan, &copts).unwrap();
+        let text_of = |doc: &str| &corpus.docs.iter().find(|d| d.id == doc).expect("logged doc").text;
         for (d, doc) in corpus.docs.iter().enumerate() {
+            let mut spans: Vec<[u64; 2]> = plan.removals.iter()
+                .filter(|r| r.removed.doc == doc.id)
+                .flat_map(clean::Removal::removed_spans)
+                .collect();
+            spans.sort_unstable();
+            let (mut outside, mut pos) = (String::new(), 0);
+            for [a, b] in spans {
+                prop_assert!(a as usize >= pos, "logged spans overlap in {}", doc.id);
+                outside.push_str(&doc.text[pos..a as usize]);
+                pos = b as usize;
+            }
+            outside.push_str(&doc.text[pos..]);
             let kept = clean::apply_cuts(&doc.text, &plan.cuts[d]);
-            let removed: usize = plan.cuts[d].iter().map(|r| r.len()).sum();
-            prop_assert_eq!(kept.len() + removed, doc.text.len());
+            prop_assert_eq!(&outside, &kept);
             // the first copy survives whole, and so does every unique passage
             if d == 0 {
                 prop_assert!(kept.contains(&passage), "the first copy was cut");
             }
         }
         for r in &plan.removals {
-            prop_assert!(r.containment >= opts.blocks.threshold, "{:?}", r);
+            let removed: String = r.removed_spans().iter()
+                .map(|&[a, b]| &text_of(&r.removed.doc)[a as usize..b as usize])
+                .collect();
+            let kept = &text_of(&r.kept.doc)[r.kept.bytes[0] as usize..r.kept.bytes[1] as usize];
+            let (a, b) = (visible(&removed), visible(kept));
+            let measured = lcs(&a, &b) as f64 / a.len().max(1) as f64;
+            prop_assert!((measured - r.containment).abs() < 1e-4, "measured {} for {:?}", measured, r);
+            prop_assert!(measured + 1e-9 >= opts.blocks.threshold, "{:?}", r);
         }
         let all_kept: String = corpus.docs.iter().enumerate()
             .map(|(d, doc)| clean::apply_cuts(&doc.text, &plan.cuts[d])).collect();

@@ -1,8 +1,11 @@
-//! Helpers: a temporary folder and a handle on the binary.
+//! Helpers: a temporary folder, a handle on the binary, the ways a test
+//! runs it, and the one check of a refused run.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -60,8 +63,9 @@ impl TestDir {
     }
 }
 
-/// Runs `neardup scan ARGS --format json` and parses the report.
-pub fn scan_json(args: &[&str]) -> Value {
+/// Runs `neardup scan ARGS --format json`, asserting success, and returns
+/// the report's bytes.
+pub fn scan_json_bytes(args: &[&str]) -> Vec<u8> {
     let out = neardup()
         .arg("scan")
         .args(args)
@@ -73,7 +77,12 @@ pub fn scan_json(args: &[&str]) -> Value {
         "scan failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("valid JSON report")
+    out.stdout
+}
+
+/// Runs `neardup scan ARGS --format json` and parses the report.
+pub fn scan_json(args: &[&str]) -> Value {
+    serde_json::from_slice(&scan_json_bytes(args)).expect("valid JSON report")
 }
 
 /// Clusters of one kind from a JSON report.
@@ -103,6 +112,60 @@ pub fn cjk_text(seed: u64, n: usize) -> String {
     out
 }
 
+/// The path as the binary prints it (temporary folders are UTF-8).
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+/// Runs `neardup SUB INPUTS EXTRA` (with `-o OUT` for `clean`), never for
+/// long: a run that hangs fails the test instead of stalling the suite.
+pub fn run(sub: &str, inputs: &[&Path], extra: &[&str], out: &Path) -> Output {
+    let mut cmd = neardup();
+    cmd.arg(sub).args(inputs).args(extra);
+    if sub == "clean" {
+        cmd.arg("-o").arg(out);
+    }
+    cmd.timeout(Duration::from_secs(60)).output().expect("runs")
+}
+
+/// `data` gzip-compressed.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+/// A refused run (`what` names it in failures): exit code 2, no panic, and
+/// one line on stderr, `neardup: error: …`, holding every needle.
+pub fn assert_error(o: &Output, what: &str, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{what}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{what}: panic: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{what}: one line: {stderr}"
+    );
+    assert!(stderr.starts_with("neardup: error: "), "{what}: {stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "{what}: expected {n:?} in: {stderr}");
+    }
+}
+
+/// Both `scan` and `clean` refuse `inputs` ([`assert_error`]): no report
+/// on standard output, and `clean` writes nothing.
+pub fn assert_input_refused(inputs: &[&Path], extra: &[&str], needles: &[&str]) {
+    for sub in ["scan", "clean"] {
+        let t = TestDir::new();
+        let out = t.path().join("out");
+        let o = run(sub, inputs, extra, &out);
+        assert_error(&o, sub, needles);
+        assert!(o.stdout.is_empty(), "{sub}: no report on error");
+        assert!(!out.exists(), "{sub}: nothing written");
+    }
+}
+
 /// Asserts a failed run: exit code, message fragment, no panic.
 pub fn assert_fails(cmd: &mut Command, code: i32, needle: &str) {
     let out = cmd.output().expect("runs");
@@ -114,9 +177,15 @@ pub fn assert_fails(cmd: &mut Command, code: i32, needle: &str) {
 
 /// Runs `neardup clean --quiet INPUT -o OUT`, asserting success.
 pub fn clean_ok(input: &Path, out: &Path) {
+    clean_ok_with(input, out, &[]);
+}
+
+/// Runs `neardup clean --quiet INPUT EXTRA -o OUT`, asserting success.
+pub fn clean_ok_with(input: &Path, out: &Path, extra: &[&str]) {
     neardup()
         .args(["clean", "--quiet"])
         .arg(input)
+        .args(extra)
         .arg("-o")
         .arg(out)
         .assert()

@@ -1,0 +1,158 @@
+//! Small helpers more than one stage needs: the rounding of the figures a
+//! report or log shows, the two ways a path is made absolute, and writing a
+//! file so that it never appears half-written under its final name.
+//!
+//! Each lived in two or three places before and had begun to drift; one copy
+//! keeps the report, the removal log and the manifest agreeing.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// `x` rounded to 4 decimals, as similarities and containments are shown
+/// in reports and removal logs (stable digits, no float noise).
+pub fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// `p` made absolute without touching the file system's links, as the
+/// manifest records paths (what the user named, from the current folder).
+/// `p` itself when there is no current folder.
+pub fn absolute_path(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// `p` with every link resolved, even when it does not exist yet (its
+/// nearest existing ancestor is resolved and the rest appended): two paths
+/// that name the same place compare equal, which is what "is the output
+/// inside an input" needs.
+pub fn canonical_path(p: &Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    let mut existing = p.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match existing.file_name() {
+            Some(n) => rest.push(n.to_os_string()),
+            None => break,
+        }
+        if !existing.pop() {
+            break;
+        }
+    }
+    let mut base = if existing.as_os_str().is_empty() {
+        std::env::current_dir().unwrap_or_default()
+    } else {
+        existing.canonicalize().unwrap_or(existing)
+    };
+    for n in rest.into_iter().rev() {
+        base.push(n);
+    }
+    base
+}
+
+/// Whether `path` is a device or pipe (`/dev/stdout`, a FIFO): such a file
+/// is written in place, as renaming over it would replace the node itself.
+pub fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// The hidden name a file is written under beside `path` before it is
+/// renamed to `path` (beside it, since a rename cannot cross file systems).
+pub fn temp_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.neardup-tmp"))
+}
+
+/// Creates (or truncates) `path` and writes `body`, flushed to disk.
+///
+/// # Errors
+///
+/// The first failing create, write or sync.
+pub fn write_synced(path: &Path, body: &[u8]) -> io::Result<()> {
+    let mut f = File::create(path)?;
+    f.write_all(body)?;
+    f.sync_all()
+}
+
+/// Writes `body` into an existing device or pipe ([`is_special`]).
+///
+/// # Errors
+///
+/// The failing open, write or flush.
+pub fn write_in_place(path: &Path, body: &[u8]) -> io::Result<()> {
+    let mut f = OpenOptions::new().write(true).truncate(true).open(path)?;
+    f.write_all(body)?;
+    f.flush()
+}
+
+/// Writes `path` through [`temp_beside`] and a rename, so that `path` holds
+/// either its old content or all of `body`; a device or pipe is written in
+/// place ([`write_in_place`]). The temporary file is removed on failure.
+///
+/// # Errors
+///
+/// The failing write, sync or rename.
+pub fn write_atomic(path: &Path, body: &[u8]) -> io::Result<()> {
+    if is_special(path) {
+        return write_in_place(path, body);
+    }
+    let tmp = temp_beside(path);
+    let res = write_synced(&tmp, body).and_then(|()| std::fs::rename(&tmp, path));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round4_keeps_four_decimals() {
+        assert_eq!(round4(0.123_456), 0.1235);
+        assert_eq!(round4(2.0 / 3.0), 0.6667);
+        assert_eq!(round4(1.0), 1.0);
+    }
+
+    #[test]
+    fn canonical_path_resolves_what_exists_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = canonical_path(dir.path());
+        let later = dir.path().join("a/../b/c.txt");
+        // `a` does not exist: nothing after it can be resolved, only kept
+        assert_eq!(canonical_path(&later), real.join("a/../b/c.txt"));
+        std::fs::create_dir(dir.path().join("b")).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.path().join("b"), dir.path().join("link")).unwrap();
+            assert_eq!(
+                canonical_path(&dir.path().join("link/new.txt")),
+                real.join("b/new.txt")
+            );
+        }
+    }
+
+    #[test]
+    fn write_atomic_replaces_whole_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, "old and longer").unwrap();
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert!(!temp_beside(&path).exists());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        // a folder in the way: the write fails and nothing is left behind
+        let blocked = dir.path().join("sub");
+        std::fs::create_dir(&blocked).unwrap();
+        std::fs::write(blocked.join("x"), "").unwrap();
+        assert!(write_atomic(&blocked, b"body").is_err());
+        assert!(!temp_beside(&blocked).exists());
+    }
+}
