@@ -146,11 +146,13 @@
   function view(id) {
     const v = $("#view");
     const c = C[id - 1] && C[id - 1][0] === id ? C[id - 1] : C.find((x) => x[0] === id);
-    if (!c) { v.replaceChildren(); return; }
+    if (!c) { v.replaceChildren(); return []; }
     const h = el("h2", null, c[1] + " cluster " + c[0] + ": " + c[M].length + " copies, " +
       c[3] + " chars, similarity " + c[5]);
     h.id = "c" + c[0];
-    const nav = el("p", "meta");
+    const nav = el("p", "meta"), all = el("a", null, "open every diff");
+    all.href = "#c" + c[0] + "/diffs";
+    nav.append(all, " · ");
     for (const [d, label] of [[-1, "← previous cluster"], [1, "next cluster →"]]) {
       if (!C.find((x) => x[0] === c[0] + d)) continue;
       const a = el("a", null, label);
@@ -163,7 +165,7 @@
       if (x != null) head.appendChild(el("th", null, x));
     }
     t.appendChild(head);
-    const out = [h, nav, t];
+    const out = [h, nav, t], opens = [];
     if (c[6]) out.splice(1, 0, el("p", "warn", D.below));
     c[M].forEach((m, i) => {
       const tr = el("tr", i === c[2] ? "keep" : null);
@@ -175,11 +177,11 @@
       const d = el("details"), s = el("summary", null, "diff from the kept copy");
       d.appendChild(s);
       if (typeof m[4] === "number") {
-        d.addEventListener("toggle", () => {
-          if (d.open && d.childNodes.length === 1) {
-            d.appendChild(diff(D.diffs[m[4]], "c" + c[0] + "m" + (i + 1)));
-          }
-        });
+        const fill = () => {
+          if (d.childNodes.length === 1) d.appendChild(diff(D.diffs[m[4]], "c" + c[0] + "m" + (i + 1)));
+        };
+        d.addEventListener("toggle", () => { if (d.open) fill(); });
+        opens.push(() => { fill(); d.open = true; });
       } else {
         d.append(el("p", "same", D.absent), el("code", "cmd", m[4]));
       }
@@ -191,13 +193,14 @@
     });
     v.replaceChildren(...out);
     h.scrollIntoView();
+    return opens;
   }
   // #c12 shows cluster 12; #c12/diffs shows it with every diff open
   function route() {
     const m = /^#c(\d+)(\/diffs)?$/.exec(location.hash);
     if (!m) return;
-    view(parseInt(m[1], 10));
-    if (m[2]) document.querySelectorAll("#view details").forEach((d) => { d.open = true; });
+    const opens = view(parseInt(m[1], 10));
+    if (m[2]) opens.forEach((open) => open());
   }
   for (const x of Object.values(f)) x.addEventListener("input", apply);
   document.querySelectorAll("#toc th").forEach((th, i) => th.addEventListener("click", () => {

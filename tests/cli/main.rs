@@ -12,4 +12,5 @@ mod errors;
 mod hostile;
 mod ingest;
 mod properties;
+mod reports;
 mod seeds;
