@@ -485,12 +485,16 @@ fn template(v: &Variants, out: &mut dyn Write) -> io::Result<()> {
                     } else {
                         ("", esc(t))
                     };
+                    // the file's name and lines; the whole path is in the list above
+                    let label = &v.sources[i].label;
+                    let short = label.rsplit('/').next().unwrap_or(label);
                     write!(
                         out,
-                        "<tr{}><th>[{}] {}{note}</th><td{class}>{body}</td></tr>",
+                        "<tr{}><th title=\"{}\">[{}] {}{note}</th><td{class}>{body}</td></tr>",
                         if shared { " class=\"some\"" } else { "" },
+                        esc(label),
                         i + 1,
-                        esc(&v.sources[i].label),
+                        esc(short),
                     )?;
                 }
                 writeln!(out, "</table>")?;

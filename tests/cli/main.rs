@@ -5,6 +5,7 @@
 
 mod util;
 
+mod browser;
 mod clean;
 mod determinism;
 mod diff;
