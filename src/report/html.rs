@@ -123,13 +123,10 @@ fn split_json(split: &Split, headers: [&str; 2]) -> serde_json::Value {
 
 /// The blob the script reads, in a script element it cannot close.
 fn blob(out: &mut dyn Write, value: &serde_json::Value) -> io::Result<()> {
-    let text = serde_json::to_string(value).map_err(io::Error::other)?;
-    // `<` only occurs inside JSON strings, where \u003c means the same: no
-    // text can close the script element
     writeln!(
         out,
         "<script type=\"application/json\" id=\"data\">{}</script>",
-        text.replace('<', "\\u003c")
+        json_text(value)
     )
 }
 
@@ -343,68 +340,80 @@ fn warnings(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// The clusters as one JSON blob, which the script reads: compact arrays
-/// (the field order is documented in `report.js`), and the diffs.
+/// (the field order is documented in `report.js`), and the diffs. Written a
+/// cluster at a time, so a large report is never held twice as JSON values.
 fn data(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     use serde_json::{json, Value};
-    let mut diffs: Vec<Value> = Vec::new();
-    let clusters: Vec<Value> = report
-        .clusters
-        .iter()
-        .map(|c| {
-            let members: Vec<Value> = c
-                .members
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    let loc = location(m, c.kind);
-                    let diff = match &m.diff {
-                        _ if i == c.keep => Value::Null,
-                        Some(d) => {
-                            let kept = &c.members[c.keep];
-                            let headers = [
-                                format!("kept: {}", location(kept, c.kind)),
-                                match m.record {
-                                    Some(_) => format!("{loc} [{}]", m.doc),
-                                    None => loc.clone(),
-                                },
-                            ];
-                            diffs.push(split_json(&d.split, [&headers[0], &headers[1]]));
-                            json!(diffs.len() - 1)
-                        }
-                        None => json!(diff_command(c, i)),
-                    };
-                    let sim = if i == c.keep {
-                        String::new()
-                    } else {
-                        similarity_note(m, &report.params)
-                    };
-                    let record = if m.record.is_some() {
-                        m.doc.as_str()
-                    } else {
-                        ""
-                    };
-                    json!([loc, record, sim, m.preview, diff])
-                })
-                .collect();
-            json!([
-                c.id,
-                kind_name(c.kind),
-                c.keep,
-                c.chars,
-                c.similarity[0],
-                similarity_range(c),
-                !c.all_above_threshold,
-                members
-            ])
-        })
-        .collect();
-    let blob_value = json!({
-        "clusters": clusters,
-        "diffs": diffs,
+    write!(
+        out,
+        "<script type=\"application/json\" id=\"data\">{{\"clusters\":["
+    )?;
+    // each diff, as escaped JSON, for the list after the clusters
+    let mut diffs: Vec<String> = Vec::new();
+    for (k, c) in report.clusters.iter().enumerate() {
+        let members: Vec<Value> = c
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let loc = location(m, c.kind);
+                let diff = match &m.diff {
+                    _ if i == c.keep => Value::Null,
+                    Some(d) => {
+                        let kept = &c.members[c.keep];
+                        let headers = [
+                            format!("kept: {}", location(kept, c.kind)),
+                            match m.record {
+                                Some(_) => format!("{loc} [{}]", m.doc),
+                                None => loc.clone(),
+                            },
+                        ];
+                        diffs.push(json_text(&split_json(&d.split, [&headers[0], &headers[1]])));
+                        json!(diffs.len() - 1)
+                    }
+                    None => json!(diff_command(c, i)),
+                };
+                let sim = if i == c.keep {
+                    String::new()
+                } else {
+                    similarity_note(m, &report.params)
+                };
+                let record = if m.record.is_some() {
+                    m.doc.as_str()
+                } else {
+                    ""
+                };
+                json!([loc, record, sim, m.preview, diff])
+            })
+            .collect();
+        let cluster = json!([
+            c.id,
+            kind_name(c.kind),
+            c.keep,
+            c.chars,
+            c.similarity[0],
+            similarity_range(c),
+            !c.all_above_threshold,
+            members
+        ]);
+        let sep = if k == 0 { "" } else { "," };
+        write!(out, "{sep}{}", json_text(&cluster))?;
+    }
+    write!(out, "],\"diffs\":[{}],", diffs.join(","))?;
+    let texts = json!({
         "below": format!("This cluster has {BELOW_THRESHOLD}: worth a look before cleaning."),
         "absent": "This diff is not embedded in the page; this command prints it:",
     });
-    blob(out, &blob_value)
+    // the texts' object without its opening brace closes the blob
+    let texts = json_text(&texts);
+    writeln!(out, "{}</script>", &texts[1..])
+}
+
+/// `value` as JSON that can sit in a script element: `<` only occurs
+/// inside JSON strings, where `\u003c` means the same, so no text can close
+/// the element.
+fn json_text(value: &serde_json::Value) -> String {
+    value.to_string().replace('<', "\\u003c")
 }
 
 pub(super) fn render_variants(v: &Variants, out: &mut dyn Write) -> io::Result<()> {

@@ -162,15 +162,21 @@ pub(crate) fn location(m: &Member, kind: ClusterKind) -> String {
     }
 }
 
+/// True for a block copy that joined its cluster because the kept copy
+/// holds most of it (its containment is above the block threshold), though
+/// they are not similar as wholes: a low similarity that is not a mistake.
+pub(crate) fn contained(m: &Member, params: &Params) -> bool {
+    m.containment
+        .is_some_and(|c| m.similarity < params.block_threshold && c >= params.block_threshold)
+}
+
 /// A copy's similarity to the kept one: `0.953`, or `0.556 (contained)`
-/// for a block copy that joined its cluster because the kept copy holds
-/// most of it, though they are not similar as wholes.
+/// (see [`contained`]).
 pub(crate) fn similarity_note(m: &Member, params: &Params) -> String {
-    match m.containment {
-        Some(c) if m.similarity < params.block_threshold && c >= params.block_threshold => {
-            format!("{:.3} (contained)", m.similarity)
-        }
-        _ => format!("{:.3}", m.similarity),
+    if contained(m, params) {
+        format!("{:.3} (contained)", m.similarity)
+    } else {
+        format!("{:.3}", m.similarity)
     }
 }
 

@@ -216,6 +216,32 @@ fn copies_are_diffed_in_aligned_rows_and_identical_ones_say_so() {
 }
 
 #[test]
+fn a_copy_included_by_containment_says_so() {
+    let mut r = fixture().report;
+    let c = r
+        .clusters
+        .iter_mut()
+        .find(|c| c.kind == ClusterKind::Block)
+        .expect("a block cluster");
+    let dup = usize::from(c.keep == 0);
+    c.members[dup].similarity = 0.556;
+    c.members[dup].containment = Some(0.97);
+    let text = rendered(&r, Format::Text);
+    assert!(text.contains("(0.556, contained)"), "{text}");
+    let data = page_data(&rendered(&r, Format::Html));
+    let block = data["clusters"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c[1] == "block"))
+        .expect("block cluster");
+    assert_eq!(block[7][dup][2], "0.556 (contained)");
+    // a low similarity without containment is just a number
+    r.clusters.iter_mut().for_each(|c| {
+        c.members.iter_mut().for_each(|m| m.containment = Some(0.5));
+    });
+    assert!(!rendered(&r, Format::Text).contains("contained"));
+}
+
+#[test]
 fn control_characters_never_reach_the_terminal() {
     assert_eq!(
         escape_controls("a\u{1b}]0;title\u{7}b"),

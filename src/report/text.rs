@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use console::{measure_text_width, truncate_str};
 
 use super::{
-    escape_controls, kind_name, location, similarity_note, similarity_range, summary_line, Cluster,
-    RenderOptions, Report, BELOW_THRESHOLD,
+    contained, escape_controls, kind_name, location, similarity_note, similarity_range,
+    summary_line, Cluster, RenderOptions, Report, BELOW_THRESHOLD,
 };
 use crate::hunks::{Line, Split};
 use crate::variants::{Part, Variants};
@@ -72,10 +72,11 @@ fn cluster(
         if m.record.is_some() {
             loc.push_str(&format!(" [{}]", m.doc));
         }
-        let sim = if i == c.keep {
-            String::new()
-        } else {
-            format!(" ({})", similarity_note(m, &report.params))
+        // (similarity_note's wording, its brackets folded into these)
+        let sim = match i == c.keep {
+            true => String::new(),
+            false if contained(m, &report.params) => format!(" ({:.3}, contained)", m.similarity),
+            false => format!(" ({})", similarity_note(m, &report.params)),
         };
         let head = format!("  {mark} {}{sim}  ", escape_controls(&loc));
         let preview = escape_controls(&m.preview);
