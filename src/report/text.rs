@@ -78,20 +78,21 @@ fn cluster(
             false if contained(m, &report.params) => format!(" ({:.3}, contained)", m.similarity),
             false => format!(" ({})", similarity_note(m, &report.params)),
         };
-        let head = format!("  {mark} {}{sim}  ", escape_controls(&loc));
+        // what follows the mark, up to the preview
+        let rest = format!(" {}{sim}  ", escape_controls(&loc));
         let preview = escape_controls(&m.preview);
         // the preview takes what the line leaves, at least a few characters
         let preview = match width {
             Some(w) => truncate_str(
                 &preview,
-                w.saturating_sub(measure_text_width(&head)).max(12),
+                w.saturating_sub(2 + mark.len() + measure_text_width(&rest))
+                    .max(12),
                 "…",
             )
             .into_owned(),
             None => preview.into_owned(),
         };
         let mark = st.paint(if i == c.keep { "32" } else { "31" }, mark);
-        let rest = &head[2 + 4..];
         writeln!(out, "  {mark}{rest}{}", st.paint("2", &preview))?;
     }
     Ok(())
