@@ -254,23 +254,26 @@ fn control_characters_never_reach_the_terminal() {
 #[test]
 fn previews_fit_the_terminal() {
     let r = fixture().report;
-    let opts = RenderOptions {
-        width: Some(60),
-        ..RenderOptions::default()
+    let lines = |width: Option<usize>| -> Vec<String> {
+        let opts = RenderOptions {
+            width,
+            ..RenderOptions::default()
+        };
+        let mut out = Vec::new();
+        render(&r, Format::Text, &opts, &mut out).expect("renders");
+        let text = String::from_utf8(out).expect("utf-8");
+        text.lines()
+            .filter(|l| l.starts_with("  keep") || l.starts_with("   dup"))
+            .map(str::to_string)
+            .collect()
     };
-    let mut out = Vec::new();
-    render(&r, Format::Text, &opts, &mut out).expect("renders");
-    let text = String::from_utf8(out).expect("utf-8");
-    for line in text
-        .lines()
-        .filter(|l| l.starts_with("  keep") || l.starts_with("   dup"))
-    {
-        // the location is never cut; the preview takes what is left, at least 12 columns
-        let loc_end = line.find("  ").map_or(0, |_| line.rfind("  ").unwrap_or(0));
-        let head = console::measure_text_width(&line[..loc_end]);
-        assert!(
-            console::measure_text_width(line) <= 60.max(head + 2 + 12),
-            "{line}"
-        );
+    let wide = lines(None);
+    assert!(wide.iter().any(|l| console::measure_text_width(l) > 100));
+    let cut = lines(Some(100));
+    for (w, c) in wide.iter().zip(&cut) {
+        assert!(console::measure_text_width(c) <= 100, "{c}");
+        // the location and similarity stay whole; only the preview is cut
+        let head = &w[..w.rfind("  ").expect("preview")];
+        assert!(c.starts_with(head), "{c}");
     }
 }
