@@ -534,6 +534,7 @@ fn diff_cmd(args: DiffArgs) -> anyhow::Result<ExitCode> {
     );
     if args.template {
         v.diff = None;
+        v.split = None;
     }
     let format = args.format.into();
     let base = RenderOptions {

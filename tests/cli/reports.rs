@@ -171,6 +171,19 @@ fn the_text_diff_folds_unchanged_lines_like_diff_u() {
     let u0 = run("0");
     assert!(u0.contains("@@ -16,1 +16,1 @@"), "{u0}");
     assert!(!u0.contains(&lines[14]), "{u0}");
+    // --template shows the template view of two texts instead
+    let t = neardup()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .arg("--template")
+        .output()
+        .expect("runs");
+    let t = String::from_utf8(t.stdout).expect("utf-8");
+    assert!(
+        !t.contains("@@") && t.contains(&format!("  [2] {}", changed[15])),
+        "{t}"
+    );
     // an identical copy is said to be one, not printed twice
     let same = neardup()
         .arg("diff")
