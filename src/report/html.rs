@@ -14,8 +14,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::{
-    diff_command, kind_name, location, similarity_note, similarity_range, summary_line,
-    ClusterKind, Report, BELOW_THRESHOLD,
+    diff_command, kind_name, location, similarity_note, similarity_range, summary_line, Report,
+    BELOW_THRESHOLD,
 };
 use crate::hunks::{Line, Split};
 use crate::variants::{Part, Variants};
@@ -153,13 +153,19 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     )?;
     dashboard(report, out)?;
     warnings(report, out)?;
+    let mut kinds: Vec<&str> = report.clusters.iter().map(|c| kind_name(c.kind)).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let kinds: String = kinds
+        .iter()
+        .map(|k| format!("<option>{k}</option>"))
+        .collect();
     writeln!(
         out,
         "<h2>Clusters</h2><noscript><p class=\"warn\">The table of contents and the \
          clusters are drawn by the page's script; with scripts off, \
          <code>neardup scan --format text</code> gives the same report.</p></noscript>\
-         <div class=\"filters\"><label>kind<select id=\"f-kind\"><option value=\"\">all</option>\
-         <option>document</option><option>block</option></select></label>\
+         <div class=\"filters\"><label>kind<select id=\"f-kind\"><option value=\"\">all</option>{kinds}</select></label>\
          <label>similarity ≥<input id=\"f-sim\" type=\"number\" min=\"0\" max=\"1\" step=\"0.01\" value=\"0\"></label>\
          <label>copies ≥<input id=\"f-copies\" type=\"number\" min=\"2\" step=\"1\" value=\"2\"></label>\
          <label>path contains<input id=\"f-path\" type=\"search\"></label>\
@@ -208,7 +214,8 @@ fn dashboard(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut by_sim = [0usize; 6];
     let copies = ["2", "3", "4–5", "6–10", "11–100", "> 100"];
     let mut by_copies = [0usize; 6];
-    let mut by_kind = [0usize; 2];
+    // every kind the report has, by name (a new kind needs no change here)
+    let mut by_kind: std::collections::BTreeMap<&str, usize> = Default::default();
     for c in &report.clusters {
         let lo = c.similarity[0];
         let b = [0.8, 0.85, 0.9, 0.95, 0.99]
@@ -218,12 +225,13 @@ fn dashboard(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         by_sim[b] += 1;
         let n = c.members.len();
         by_copies[[3, 4, 6, 11, 101].iter().take_while(|&&t| n >= t).count()] += 1;
-        by_kind[usize::from(c.kind == ClusterKind::Block)] += 1;
+        *by_kind.entry(kind_name(c.kind)).or_default() += 1;
     }
     write!(out, "<div class=\"charts\">")?;
     chart(out, "clusters by lowest similarity", &sims, &by_sim)?;
     chart(out, "clusters by copies", &copies, &by_copies)?;
-    chart(out, "clusters by kind", &["document", "block"], &by_kind)?;
+    let (kinds, counts): (Vec<&str>, Vec<usize>) = by_kind.into_iter().unzip();
+    chart(out, "clusters by kind", &kinds, &counts)?;
     writeln!(out, "</div>")?;
     // per file: copies in clusters, and those clean would remove
     let mut files: std::collections::BTreeMap<&str, [usize; 3]> = Default::default();
