@@ -55,12 +55,16 @@ enum Command {
 #[derive(Debug, Args)]
 struct DiffArgs {
     /// Texts to compare, as the scan report prints them: FILE, FILE:FIRST-LAST
-    /// (lines of a text file) or FILE:LINE (a JSONL record).
+    /// (lines of a text file), FILE:LINE (a JSONL record) or
+    /// FILE:LINE@START-END (bytes of a JSONL record's text: a block inside it).
     #[arg(required = true, num_args = 2.., value_name = "SPAN")]
     spans: Vec<String>,
     /// Show the template view (shared skeleton, slots) for two texts too.
     #[arg(long)]
     template: bool,
+    /// Unchanged lines shown around each change in the text diff (as `diff -U`).
+    #[arg(short = 'U', long, value_name = "N", default_value_t = 3)]
+    context: usize,
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
@@ -104,10 +108,14 @@ struct ScanArgs {
     /// Exit with 1 when duplicates were found (for CI pipelines).
     #[arg(long)]
     exit_code: bool,
-    /// Attach to every copy its character diff from the kept copy (first
-    /// 1,000 clusters; always on in HTML reports).
+    /// Attach to every copy its character diff from the kept copy (in the
+    /// first --diff-clusters clusters; always on in HTML reports).
     #[arg(long)]
     diffs: bool,
+    /// How many clusters get diffs with --diffs or in HTML reports (the
+    /// report says which were left out, and how to see them).
+    #[arg(long, value_name = "N", default_value_t = pipeline::DIFF_CLUSTERS)]
+    diff_clusters: usize,
 }
 
 #[derive(Debug, Args)]
@@ -350,7 +358,10 @@ impl Common {
     fn warn_skipped(&self, corpus: &corpus::Corpus) -> anyhow::Result<()> {
         if !self.quiet {
             for s in &corpus.skipped {
-                say!("neardup: warning: skipped {}", s.error);
+                say!(
+                    "neardup: warning: skipped {}",
+                    report::escape_controls(&s.error)
+                );
             }
         }
         if corpus.docs.is_empty() {
@@ -388,7 +399,13 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             pipeline::scan_documents_streaming(&c.inputs, &ingest, &opts, &progress)?;
         c.warn_skipped(&corpus)?;
         if diffs {
-            pipeline::attach_diffs(&mut report, &corpus, Some(&ingest), &opts.normalize)?;
+            pipeline::attach_diffs(
+                &mut report,
+                &corpus,
+                Some(&ingest),
+                &opts.normalize,
+                args.diff_clusters,
+            )?;
         }
         report
     } else {
@@ -397,19 +414,28 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         progress.finish();
         let mut report = pipeline::scan(&corpus, &opts, &progress)?;
         if diffs {
-            pipeline::attach_diffs(&mut report, &corpus, None, &opts.normalize)?;
+            pipeline::attach_diffs(
+                &mut report,
+                &corpus,
+                None,
+                &opts.normalize,
+                args.diff_clusters,
+            )?;
         }
         report
     };
-    progress.stage("report", 0);
+    // no bar while the report is written: it would interleave with it
+    progress.clear();
     let format = args.format.into();
-    let done = emit(args.output.as_deref(), c.color, |o, out| {
-        report::render(&report, format, o, out)
-    })?;
+    let done = emit(
+        args.output.as_deref(),
+        c.color,
+        RenderOptions::default(),
+        |o, out| report::render(&report, format, o, out),
+    )?;
     if !done {
         return Ok(ExitCode::SUCCESS);
     }
-    progress.finish();
     let found = report.summary.duplicate_documents + report.summary.duplicate_blocks > 0;
     Ok(if args.exit_code && found {
         ExitCode::from(exit::FOUND)
@@ -444,24 +470,50 @@ impl From<ReportFormat> for report::Format {
 fn emit(
     path: Option<&std::path::Path>,
     color: ColorArg,
+    base: RenderOptions,
     render: impl Fn(&RenderOptions, &mut dyn Write) -> std::io::Result<()>,
 ) -> anyhow::Result<bool> {
     match path {
         Some(path) => {
             let mut buf = Vec::new();
-            render(&RenderOptions { color: false }, &mut buf)?;
+            render(
+                &RenderOptions {
+                    color: false,
+                    ..base
+                },
+                &mut buf,
+            )?;
             neardup::util::write_atomic(path, &buf)
                 .with_context(|| format!("{}: cannot write report", path.display()))?;
         }
         None => {
+            let tty = std::io::stdout().is_terminal();
             let color = match color {
                 ColorArg::Always => true,
                 ColorArg::Never => false,
-                ColorArg::Auto => std::io::stdout().is_terminal(),
+                ColorArg::Auto => tty,
+            };
+            // previews fit the terminal (`COLUMNS` first, as for `ls`)
+            let width = tty
+                .then(|| {
+                    std::env::var("COLUMNS")
+                        .ok()
+                        .and_then(|c| c.parse::<usize>().ok())
+                        .or_else(|| {
+                            console::Term::stdout()
+                                .size_checked()
+                                .map(|(_, w)| usize::from(w))
+                        })
+                })
+                .flatten();
+            let opts = RenderOptions {
+                color,
+                width,
+                ..base
             };
             let stdout = std::io::stdout().lock();
             let mut out = std::io::BufWriter::new(stdout);
-            let res = render(&RenderOptions { color }, &mut out).and_then(|()| out.flush());
+            let res = render(&opts, &mut out).and_then(|()| out.flush());
             match res {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(false),
                 other => other?,
@@ -490,9 +542,14 @@ fn diff_cmd(args: DiffArgs) -> anyhow::Result<ExitCode> {
     );
     if args.template {
         v.diff = None;
+        v.split = None;
     }
     let format = args.format.into();
-    emit(args.output.as_deref(), args.color, |o, out| {
+    let base = RenderOptions {
+        context: args.context,
+        ..RenderOptions::default()
+    };
+    emit(args.output.as_deref(), args.color, base, |o, out| {
         report::render_variants(&v, format, o, out)
     })?;
     Ok(ExitCode::SUCCESS)
@@ -621,18 +678,41 @@ mod interrupt {
 
 /// indicatif bars on stderr, or nothing; with `NEARDUP_TIMINGS` set, the
 /// wall time of each stage on stderr (for profiling whole runs).
+///
+/// Each stage gets a fresh bar that is cleared when the stage finishes, or
+/// when the next one starts without finishing it, so no stale line (`sketch
+/// 0/5`, a frozen spinner) stays above the report. Bars are drawn only when
+/// stderr is a terminal.
 struct Bars {
-    bar: Option<ProgressBar>,
+    on: bool,
+    bar: std::sync::RwLock<Option<ProgressBar>>,
     timings: Option<std::sync::Mutex<(&'static str, std::time::Instant, u64)>>,
 }
 
 impl Bars {
     fn new(on: bool) -> Bars {
         Bars {
-            bar: on.then(ProgressBar::hidden),
+            on,
+            bar: std::sync::RwLock::new(None),
             timings: std::env::var_os("NEARDUP_TIMINGS")
                 .map(|_| std::sync::Mutex::new(("", std::time::Instant::now(), 0))),
         }
+    }
+
+    /// Removes the current bar from the terminal.
+    fn clear(&self) {
+        if let Ok(mut bar) = self.bar.write() {
+            if let Some(b) = bar.take() {
+                b.disable_steady_tick();
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
+impl Drop for Bars {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
@@ -643,39 +723,45 @@ impl Progress for Bars {
                 *t = (name, std::time::Instant::now(), total);
             }
         }
-        if let Some(bar) = &self.bar {
-            // A stage with no known total (reading a stream) counts what it
-            // has done next to a spinner instead of filling a bar.
-            let template = if total == 0 {
-                "{prefix:>12} {spinner} {human_pos} documents {elapsed}"
-            } else {
-                "{prefix:>12} [{bar:40}] {human_pos}/{human_len} {elapsed}"
-            };
-            bar.set_style(
+        self.clear();
+        if !self.on {
+            return;
+        }
+        // A stage with no known total (reading a stream) counts what it
+        // has done next to a spinner instead of filling a bar.
+        let template = if total == 0 {
+            "{prefix:>12} {spinner} {human_pos} documents {elapsed}"
+        } else {
+            "{prefix:>12} [{bar:40}] {human_pos}/{human_len} {elapsed}"
+        };
+        let b = ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr())
+            .with_style(
                 ProgressStyle::with_template(template)
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
-            );
-            bar.reset();
-            bar.set_prefix(name);
-            bar.set_length(total);
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            if total == 0 {
-                bar.enable_steady_tick(std::time::Duration::from_millis(120));
-            }
+            )
+            .with_prefix(name);
+        if total == 0 {
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
+        if let Ok(mut bar) = self.bar.write() {
+            *bar = Some(b);
         }
     }
 
     fn advance(&self, n: u64) {
-        if let Some(bar) = &self.bar {
-            bar.inc(n);
+        if !self.on {
+            return;
+        }
+        if let Ok(bar) = self.bar.read() {
+            if let Some(b) = bar.as_ref() {
+                b.inc(n);
+            }
         }
     }
 
     fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.disable_steady_tick();
-        }
+        self.clear();
         if let Some(t) = &self.timings {
             if let Ok(t) = t.lock() {
                 say!(
@@ -685,9 +771,6 @@ impl Progress for Bars {
                     t.2
                 );
             }
-        }
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
         }
     }
 }

@@ -23,6 +23,7 @@
 //! - [`blocks`]: repeated sections inside and across documents.
 //! - [`pipeline`]: runs the stages in order, in parallel, deterministically.
 //! - [`variants`]: character diffs between copies, template view of variants.
+//! - [`hunks`]: a diff's stretches → aligned rows with line numbers, for every view.
 //! - [`report`]: the report models and their renderers.
 //! - [`clean`]: writes the cleaned corpus and the removal log, atomically.
 //! - [`util`]: rounding, absolute paths and atomic writes the stages share.
@@ -44,6 +45,7 @@ pub mod cluster;
 pub mod corpus;
 pub mod error;
 mod fxhash;
+pub mod hunks;
 pub mod lsh;
 pub mod normalize;
 pub mod pipeline;

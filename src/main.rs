@@ -20,7 +20,11 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
-            say!("neardup: error: {err:#}");
+            // a path or record in the message must not drive the terminal
+            say!(
+                "neardup: error: {}",
+                neardup::report::escape_controls(&format!("{err:#}"))
+            );
             if matches!(
                 err.downcast_ref::<neardup::Error>(),
                 Some(neardup::Error::Interrupted)

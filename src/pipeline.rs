@@ -289,8 +289,8 @@ pub fn scan_documents_streaming(
 /// report is read by people; the JSON of every cluster has the locations).
 pub const DIFF_CLUSTERS: usize = 1000;
 
-/// Attaches to every non-kept member of the first [`DIFF_CLUSTERS`]
-/// clusters its character diff from the kept copy. Texts come from
+/// Attaches to every non-kept member of the first `limit` clusters (by
+/// default [`DIFF_CLUSTERS`]) its character diff from the kept copy. Texts come from
 /// `corpus` when it holds them, else are read again with `reload`.
 ///
 /// # Errors
@@ -301,8 +301,9 @@ pub fn attach_diffs(
     corpus: &Corpus,
     reload: Option<&crate::corpus::IngestOptions>,
     opts: &NormalizeOptions,
+    limit: usize,
 ) -> Result<()> {
-    let n = report.clusters.len().min(DIFF_CLUSTERS);
+    let n = report.clusters.len().min(limit);
     let clusters = &mut report.clusters[..n];
     let mut docs: Vec<u32> = clusters
         .iter()
@@ -321,14 +322,32 @@ pub fn attach_diffs(
             .and_then(|i| loaded[i].get(m.text_range.clone()))
             .unwrap_or("")
     };
+    // line numbers of the files (of the record's text, in JSONL)
+    let first_line = |m: &Member| match m.record {
+        Some(_) => {
+            let whole = docs
+                .binary_search(&(m.doc_index as u32))
+                .ok()
+                .map_or("", |i| &loaded[i][..]);
+            1 + whole
+                .get(..m.text_range.start)
+                .map_or(0, |t| t.matches('\n').count()) as u64
+        }
+        None => m.lines[0],
+    };
     for c in clusters.iter_mut() {
         let kept = text_of(&c.members[c.keep]).to_string();
         let keep = c.keep;
-        let diffs: Vec<Option<Vec<crate::variants::Run>>> = c
+        let kept_line = first_line(&c.members[keep]);
+        let diffs: Vec<Option<crate::variants::CopyDiff>> = c
             .members
             .par_iter()
             .enumerate()
-            .map(|(i, m)| (i != keep).then(|| crate::variants::diff(&kept, text_of(m), opts)))
+            .map(|(i, m)| {
+                (i != keep).then(|| {
+                    crate::variants::diff_copy(&kept, text_of(m), [kept_line, first_line(m)], opts)
+                })
+            })
             .collect();
         for (m, d) in c.members.iter_mut().zip(diffs) {
             m.diff = d;

@@ -32,6 +32,7 @@ use std::path::PathBuf;
 use crate::align;
 use crate::corpus::{read_corpus, Format, IngestOptions};
 use crate::error::{Error, Result};
+use crate::hunks::{Split, Stretch};
 use crate::normalize::{normalize, NormText, NormalizeOptions, GAP_LINE};
 
 /// Shortest run of characters shared by every text that counts as
@@ -54,6 +55,9 @@ pub struct Source {
     pub label: String,
     /// The text itself.
     pub text: String,
+    /// The line of its file the text starts on (1 for a whole file or a
+    /// JSONL record's text).
+    pub first_line: u64,
 }
 
 /// The comparison of two or more texts.
@@ -66,6 +70,10 @@ pub struct Variants {
     /// With two texts: the diff from the first to the second.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<Vec<Run>>,
+    /// With two texts: the same diff in aligned rows (what the views show;
+    /// not serialised, the runs say the same).
+    #[serde(skip)]
+    pub split: Option<Split>,
     /// The template view: skeleton pieces and slots, in order.
     pub template: Vec<Part>,
 }
@@ -110,9 +118,11 @@ pub enum Part {
 }
 
 /// Reads the text a span names: `FILE` (a whole text file),
-/// `FILE:FIRST-LAST` (1-based inclusive lines of a text file) or
-/// `FILE:LINE` (that line of a text file, or the JSONL record on it): the
-/// locations the scan report prints.
+/// `FILE:FIRST-LAST` (1-based inclusive lines of a text file), `FILE:LINE`
+/// (that line of a text file, or the JSONL record on it) or
+/// `FILE:LINE@START-END` (bytes `START..END` of the text of the JSONL record
+/// on `LINE`, where a block inside a record is): the locations the scan
+/// report prints.
 ///
 /// # Errors
 ///
@@ -123,17 +133,40 @@ pub fn read_span(spec: &str, ingest: &IngestOptions) -> Result<Source> {
         spec: spec.to_string(),
         reason: reason.to_string(),
     };
-    let (path, lines) = split_span(spec);
+    let (path, lines, bytes) = split_span(spec);
     let corpus = read_corpus(&[PathBuf::from(path)], ingest)?;
     let input = corpus.inputs.first().ok_or_else(|| bad("no such input"))?;
+    let mut first_line = 1;
     let text = match (input.format, lines) {
-        (Format::Jsonl, Some((first, last))) if first == last => corpus
-            .docs
-            .iter()
-            .find(|d| d.record == Some(first))
-            .map(|d| d.text.clone())
-            .ok_or_else(|| bad("no JSONL record on that line"))?,
-        (Format::Jsonl, _) => return Err(bad("a JSONL file needs the record's line: FILE:LINE")),
+        (Format::Jsonl, Some((first, last))) if first == last => {
+            let whole = corpus
+                .docs
+                .iter()
+                .find(|d| d.record == Some(first))
+                .map(|d| d.text.as_str())
+                .ok_or_else(|| bad("no JSONL record on that line"))?;
+            match bytes {
+                None => whole.to_string(),
+                Some((from, to)) => {
+                    let inside = whole.get(from..to).ok_or_else(|| {
+                        bad(&format!(
+                            "bytes must be within 0-{} and on character boundaries",
+                            whole.len()
+                        ))
+                    })?;
+                    first_line += whole[..from].matches('\n').count() as u64;
+                    inside.to_string()
+                }
+            }
+        }
+        (Format::Jsonl, _) => {
+            return Err(bad(
+                "a JSONL file needs the record's line: FILE:LINE or FILE:LINE@START-END",
+            ))
+        }
+        (Format::Text, _) if bytes.is_some() => {
+            return Err(bad("@START-END names bytes of a JSONL record's text"))
+        }
         (Format::Text, None) => corpus
             .docs
             .first()
@@ -150,32 +183,52 @@ pub fn read_span(spec: &str, ingest: &IngestOptions) -> Result<Source> {
             }
             let from = starts[first as usize - 1];
             let to = starts.get(last as usize).copied().unwrap_or(whole.len());
+            first_line = first;
             whole[from..to].to_string()
         }
     };
     Ok(Source {
         label: spec.to_string(),
         text,
+        first_line,
     })
 }
 
-/// `FILE:FIRST-LAST` or `FILE:LINE` → the file and the lines; anything
-/// else is a file name (which may itself hold a colon).
-fn split_span(spec: &str) -> (&str, Option<(u64, u64)>) {
+/// Lines `FIRST-LAST` and, for a block inside a JSONL record, bytes of its text.
+type SpanParts<'a> = (&'a str, Option<(u64, u64)>, Option<(usize, usize)>);
+
+/// `FILE:FIRST-LAST`, `FILE:LINE` or `FILE:LINE@START-END` → the file, the
+/// lines and the bytes; anything else is a file name (which may itself hold
+/// a colon).
+fn split_span(spec: &str) -> SpanParts<'_> {
     if std::path::Path::new(spec).exists() {
-        return (spec, None);
+        return (spec, None, None);
     }
     let Some((path, range)) = spec.rsplit_once(':') else {
-        return (spec, None);
+        return (spec, None, None);
     };
-    let num = |s: &str| s.parse::<u64>().ok();
-    let lines = match range.split_once('-') {
-        Some((a, b)) => num(a).zip(num(b)),
-        None => num(range).map(|l| (l, l)),
+    let pair = |s: &str| -> Option<(u64, u64)> {
+        let num = |s: &str| s.parse::<u64>().ok();
+        match s.split_once('-') {
+            Some((a, b)) => num(a).zip(num(b)),
+            None => num(s).map(|l| (l, l)),
+        }
+    };
+    let (lines, bytes) = match range.split_once('@') {
+        Some((line, bytes)) => {
+            let b = bytes
+                .split_once('-')
+                .and_then(|(a, b)| a.parse::<usize>().ok().zip(b.parse::<usize>().ok()));
+            match (pair(line), b) {
+                (Some(l), Some(b)) if l.0 == l.1 => (Some(l), Some(b)),
+                _ => return (spec, None, None),
+            }
+        }
+        None => (pair(range), None),
     };
     match lines {
-        Some(l) => (path, Some(l)),
-        None => (spec, None),
+        Some(l) => (path, Some(l), bytes),
+        None => (spec, None, None),
     }
 }
 
@@ -183,9 +236,44 @@ fn split_span(spec: &str) -> (&str, Option<(u64, u64)>) {
 /// each copy: the kept copy is `a`).
 pub fn diff(a: &str, b: &str, opts: &NormalizeOptions) -> Vec<Run> {
     let (na, nb) = (normalize(a, opts), normalize(b, opts));
-    let ops = diff_ops(&na.chars, &nb.chars);
-    let texts = [(a, &na), (b, &nb)];
-    runs(&ops, |i, r| source_text(texts[i].0, texts[i].1, r))
+    let s = to_bytes(
+        stretches(&diff_ops(&na.chars, &nb.chars)),
+        (a, &na),
+        (b, &nb),
+    );
+    runs(&s, a, b)
+}
+
+/// A copy's diff from the kept copy, as a report carries it: the runs (what
+/// the JSON report shows, serialised as the runs alone) and the aligned rows
+/// (what the views show), both from one diff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopyDiff {
+    /// The runs from the kept copy to this one.
+    pub runs: Vec<Run>,
+    /// The same diff in aligned rows.
+    pub split: Split,
+}
+
+impl Serialize for CopyDiff {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.runs.serialize(s)
+    }
+}
+
+/// The diff from `a` (starting on line `first[0]` of its file) to `b`
+/// (on `first[1]`), as runs and as aligned rows.
+pub fn diff_copy(a: &str, b: &str, first: [u64; 2], opts: &NormalizeOptions) -> CopyDiff {
+    let (na, nb) = (normalize(a, opts), normalize(b, opts));
+    let s = to_bytes(
+        stretches(&diff_ops(&na.chars, &nb.chars)),
+        (a, &na),
+        (b, &nb),
+    );
+    CopyDiff {
+        runs: runs(&s, a, b),
+        split: Split::build(a, b, first, &s),
+    }
 }
 
 /// Compares `sources` (at least one); the first is the base.
@@ -205,16 +293,22 @@ pub fn compare(sources: &[Source], opts: &NormalizeOptions) -> Variants {
             similarity: (align::similarity(&base.chars, &n.chars) * 10_000.0).round() / 10_000.0,
         })
         .collect();
-    let diff = (sources.len() == 2).then(|| {
-        let text =
-            |i: usize, r: std::ops::Range<usize>| source_text(&sources[i].text, &norms[i], r);
-        runs(&ops[0], text)
+    let pair = (sources.len() == 2).then(|| {
+        let (a, b) = (sources[0].text.as_str(), sources[1].text.as_str());
+        let s = to_bytes(stretches(&ops[0]), (a, &norms[0]), (b, &norms[1]));
+        let first = [sources[0].first_line, sources[1].first_line];
+        (runs(&s, a, b), Split::build(a, b, first, &s))
     });
+    let (diff, split) = match pair {
+        Some((d, s)) => (Some(d), Some(s)),
+        None => (None, None),
+    };
     let maps: Vec<Vec<u32>> = ops.iter().map(|o| base_to_other(o, base.len())).collect();
     Variants {
         schema: SCHEMA,
         sources: infos,
         diff,
+        split,
         template: template(sources, &norms, &maps),
     }
 }
@@ -308,98 +402,125 @@ fn source_text(src: &str, norm: &NormText, r: std::ops::Range<usize>) -> String 
     src[from..to].to_string()
 }
 
-/// The runs of a two-text diff, adjacent runs of one kind merged.
-fn runs(ops: &[DiffOp], text: impl Fn(usize, std::ops::Range<usize>) -> String) -> Vec<Run> {
-    let mut out: Vec<Run> = Vec::new();
-    let mut push = |run: Run| match (out.last_mut(), &run) {
-        (Some(Run::Equal(a)), Run::Equal(b))
-        | (Some(Run::Delete(a)), Run::Delete(b))
-        | (Some(Run::Insert(a)), Run::Insert(b)) => a.push_str(b),
-        _ => out.push(run),
-    };
+/// The aligned stretches of a two-text diff in normalised characters:
+/// adjacent changes merged, then [`cleanup`].
+fn stretches(ops: &[DiffOp]) -> Vec<Stretch> {
+    let mut out: Vec<Stretch> = Vec::new();
     for op in ops {
-        match *op {
-            DiffOp::Equal { old_index, len, .. } => {
-                push(Run::Equal(text(0, old_index..old_index + len)))
-            }
+        let (changed, a, b) = match *op {
+            DiffOp::Equal {
+                old_index,
+                new_index,
+                len,
+            } => (
+                false,
+                old_index..old_index + len,
+                new_index..new_index + len,
+            ),
             DiffOp::Delete {
-                old_index, old_len, ..
-            } => {
-                push(Run::Delete(text(0, old_index..old_index + old_len)));
-            }
+                old_index,
+                old_len,
+                new_index,
+            } => (true, old_index..old_index + old_len, new_index..new_index),
             DiffOp::Insert {
-                new_index, new_len, ..
-            } => {
-                push(Run::Insert(text(1, new_index..new_index + new_len)));
-            }
+                old_index,
+                new_index,
+                new_len,
+            } => (true, old_index..old_index, new_index..new_index + new_len),
             DiffOp::Replace {
                 old_index,
                 old_len,
                 new_index,
                 new_len,
-            } => {
-                push(Run::Delete(text(0, old_index..old_index + old_len)));
-                push(Run::Insert(text(1, new_index..new_index + new_len)));
+            } => (
+                true,
+                old_index..old_index + old_len,
+                new_index..new_index + new_len,
+            ),
+        };
+        if a.is_empty() && b.is_empty() {
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if last.changed == changed => {
+                last.a.end = a.end;
+                last.b.end = b.end;
             }
+            _ => out.push(Stretch { changed, a, b }),
         }
     }
-    out.retain(|r| !matches!(r, Run::Equal(t) | Run::Delete(t) | Run::Insert(t) if t.is_empty()));
     cleanup(out)
 }
 
-/// Semantic cleanup (as in diff-match-patch): an equal run no longer than
-/// the change on either side of it is chance (`的`, `市政府` matched inside
-/// two different sentences) and becomes part of the change, so a reader
-/// sees one replaced passage instead of a confetti of fragments.
-fn cleanup(mut runs: Vec<Run>) -> Vec<Run> {
-    let size = |t: &str| t.chars().filter(|c| !c.is_whitespace()).count();
-    loop {
-        // change groups: (deleted, inserted) between equal runs
-        let mut groups: Vec<(String, String)> = vec![(String::new(), String::new())];
-        let mut equals: Vec<String> = Vec::new();
-        for r in &runs {
-            match r {
-                Run::Delete(t) => groups.last_mut().map(|g| g.0.push_str(t)).unwrap_or(()),
-                Run::Insert(t) => groups.last_mut().map(|g| g.1.push_str(t)).unwrap_or(()),
-                Run::Equal(t) => {
-                    equals.push(t.clone());
-                    groups.push((String::new(), String::new()));
-                }
-            }
-        }
-        // equal i sits between groups i and i + 1
-        let weight = |g: &(String, String)| size(&g.0).max(size(&g.1));
-        let absorb = (0..equals.len()).find(|&i| {
-            let e = size(&equals[i]);
-            let (before, after) = (weight(&groups[i]), weight(&groups[i + 1]));
-            before > 0 && after > 0 && e <= before && e <= after
-        });
-        let Some(i) = absorb else { break };
-        let mut merged = std::mem::take(&mut groups[i]);
-        merged.0.push_str(&equals[i]);
-        merged.1.push_str(&equals[i]);
-        let next = std::mem::take(&mut groups[i + 1]);
-        merged.0.push_str(&next.0);
-        merged.1.push_str(&next.1);
-        groups[i + 1] = merged;
-        equals.remove(i);
-        groups.remove(i);
-        runs = Vec::new();
-        for (k, g) in groups.into_iter().enumerate() {
-            if !g.0.is_empty() {
-                runs.push(Run::Delete(g.0));
-            }
-            if !g.1.is_empty() {
-                runs.push(Run::Insert(g.1));
-            }
-            if let Some(e) = equals.get(k) {
-                runs.push(Run::Equal(e.clone()));
-            }
+/// Semantic cleanup (as in diff-match-patch): an equal stretch no longer
+/// than the change on either side of it is chance (`的`, `市政府` matched
+/// inside two different sentences) and becomes part of the change, so a
+/// reader sees one replaced passage instead of a confetti of fragments.
+fn cleanup(mut s: Vec<Stretch>) -> Vec<Stretch> {
+    let weight = |x: &Stretch| x.a.len().max(x.b.len());
+    let mut i = 1;
+    while i + 1 < s.len() {
+        let e = s[i].a.len();
+        if !s[i].changed
+            && s[i - 1].changed
+            && s[i + 1].changed
+            && e <= weight(&s[i - 1])
+            && e <= weight(&s[i + 1])
+        {
+            // (changes and equal stretches alternate, so the ranges are contiguous)
+            let next = s.remove(i + 1);
+            s.remove(i);
+            s[i - 1].a.end = next.a.end;
+            s[i - 1].b.end = next.b.end;
+            // the merged change may now outweigh the equal stretch before it
+            i = i.saturating_sub(2).max(1);
+        } else {
+            i += 1;
         }
     }
-    runs
+    s
 }
 
+/// Source byte offset of normalised character boundary `k`: the start of
+/// the text for 0, else where character `k` came from (the end past the
+/// last), so the ranges of consecutive stretches tile the source.
+fn byte_at(src: &str, norm: &NormText, k: usize) -> usize {
+    if k == 0 {
+        0
+    } else {
+        norm.orig.get(k).map_or(src.len(), |&o| o as usize)
+    }
+}
+
+/// Stretches in normalised characters → stretches in source bytes.
+fn to_bytes(s: Vec<Stretch>, a: (&str, &NormText), b: (&str, &NormText)) -> Vec<Stretch> {
+    s.into_iter()
+        .map(|x| Stretch {
+            changed: x.changed,
+            a: byte_at(a.0, a.1, x.a.start)..byte_at(a.0, a.1, x.a.end),
+            b: byte_at(b.0, b.1, x.b.start)..byte_at(b.0, b.1, x.b.end),
+        })
+        .collect()
+}
+
+/// The runs of a two-text diff from its stretches (in source bytes).
+fn runs(s: &[Stretch], a: &str, b: &str) -> Vec<Run> {
+    let mut out = Vec::new();
+    for x in s {
+        let (ta, tb) = (&a[x.a.clone()], &b[x.b.clone()]);
+        if !x.changed {
+            out.push(Run::Equal(ta.to_string()));
+            continue;
+        }
+        if !ta.is_empty() {
+            out.push(Run::Delete(ta.to_string()));
+        }
+        if !tb.is_empty() {
+            out.push(Run::Insert(tb.to_string()));
+        }
+    }
+    out
+}
 /// Unmatched marker in [`base_to_other`].
 const NONE: u32 = u32::MAX;
 
@@ -678,6 +799,7 @@ mod tests {
         Source {
             label: label.into(),
             text: text.into(),
+            first_line: 1,
         }
     }
 

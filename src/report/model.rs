@@ -51,7 +51,7 @@ pub struct Member {
     /// With `--diffs` (and in HTML reports): the character diff from the
     /// kept copy to this one ([`crate::variants::diff`]); none on the kept copy.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub diff: Option<Vec<crate::variants::Run>>,
+    pub diff: Option<crate::variants::CopyDiff>,
     /// Index of the document in the corpus (not serialised).
     #[serde(skip)]
     pub doc_index: usize,

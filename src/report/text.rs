@@ -1,15 +1,25 @@
-//! The terminal report.
+//! Text for a terminal: the scan report (one block per cluster, then the
+//! summary) and the diff views (a unified diff with context, or the
+//! template). Every string from a document or a path goes through
+//! [`escape_controls`], so nothing a corpus holds reaches the terminal raw.
 
 use std::io::{self, Write};
 
-use super::{Cluster, ClusterKind, RenderOptions, Report};
+use console::{measure_text_width, truncate_str};
 
-pub(super) struct Style {
-    pub(super) on: bool,
+use super::{
+    contained, escape_controls, kind_name, location, similarity_note, similarity_range,
+    summary_line, Cluster, RenderOptions, Report, BELOW_THRESHOLD,
+};
+use crate::hunks::{Line, Split};
+use crate::variants::{Part, Variants};
+
+struct Style {
+    on: bool,
 }
 
 impl Style {
-    pub(super) fn paint(&self, code: &str, s: &str) -> String {
+    fn paint(&self, code: &str, s: &str) -> String {
         if self.on {
             format!("\x1b[{code}m{s}\x1b[0m")
         } else {
@@ -21,74 +31,214 @@ impl Style {
 pub(super) fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let st = Style { on: opts.color };
     for c in &report.clusters {
-        cluster(c, &st, out)?;
+        cluster(report, c, &st, opts.width, out)?;
         writeln!(out)?;
     }
-    let s = &report.summary;
     writeln!(
         out,
-        "{} {} documents in {} inputs; {} document clusters ({} duplicate documents); \
-         {} block clusters ({} duplicate copies); {} bytes removable{}",
+        "{} {}",
         st.paint("1", "summary:"),
-        s.documents,
-        s.inputs,
-        s.document_clusters,
-        s.duplicate_documents,
-        s.block_clusters,
-        s.duplicate_blocks,
-        s.bytes_removable,
-        if s.skipped > 0 {
-            format!("; {} inputs skipped", s.skipped)
-        } else {
-            String::new()
-        }
+        summary_line(&report.summary)
     )?;
     for sk in &report.skipped {
-        writeln!(out, "skipped: {}", sk.error)?;
+        writeln!(out, "skipped: {}", escape_controls(&sk.error))?;
     }
     Ok(())
 }
 
-fn cluster(c: &Cluster, st: &Style, out: &mut dyn Write) -> io::Result<()> {
-    let kind = match c.kind {
-        ClusterKind::Document => "document",
-        ClusterKind::Block => "block",
-    };
-    let [lo, hi] = c.similarity;
-    let sim = if (hi - lo).abs() < 5e-4 {
-        format!("{lo:.3}")
-    } else {
-        format!("{lo:.3}-{hi:.3}")
-    };
+fn cluster(
+    report: &Report,
+    c: &Cluster,
+    st: &Style,
+    width: Option<usize>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(
         out,
         "{} {} copies, {} chars, similarity {}{}",
-        st.paint("1;36", &format!("{kind} cluster {}:", c.id)),
+        st.paint("1;36", &format!("{} cluster {}:", kind_name(c.kind), c.id)),
         c.members.len(),
         c.chars,
-        sim,
+        similarity_range(c),
         if c.all_above_threshold {
-            ""
+            String::new()
         } else {
-            " (some members below threshold to the kept copy)"
+            format!(" ({BELOW_THRESHOLD})")
         }
     )?;
     for (i, m) in c.members.iter().enumerate() {
-        let mark = if i == c.keep {
-            st.paint("32", "keep")
-        } else {
-            st.paint("31", " dup")
+        let mark = if i == c.keep { "keep" } else { " dup" };
+        let mut loc = location(m, c.kind);
+        if m.record.is_some() {
+            loc.push_str(&format!(" [{}]", m.doc));
+        }
+        // (similarity_note's wording, its brackets folded into these)
+        let sim = match i == c.keep {
+            true => String::new(),
+            false if contained(m, &report.params) => format!(" ({:.3}, contained)", m.similarity),
+            false => format!(" ({})", similarity_note(m, &report.params)),
         };
-        let loc = match m.record {
-            Some(r) => format!("{}:{r} [{}]", m.path, m.doc),
-            None => format!("{}:{}-{}", m.path, m.lines[0], m.lines[1]),
+        // what follows the mark, up to the preview
+        let rest = format!(" {}{sim}  ", escape_controls(&loc));
+        let preview = escape_controls(&m.preview);
+        // the preview takes what the line leaves, at least a few characters
+        let preview = match width {
+            Some(w) => truncate_str(
+                &preview,
+                w.saturating_sub(2 + mark.len() + measure_text_width(&rest))
+                    .max(12),
+                "…",
+            )
+            .into_owned(),
+            None => preview.into_owned(),
         };
-        let sim = if i == c.keep {
-            String::new()
-        } else {
-            format!(" ({:.3})", m.similarity)
-        };
-        writeln!(out, "  {mark} {loc}{sim}  {}", st.paint("2", &m.preview))?;
+        let mark = st.paint(if i == c.keep { "32" } else { "31" }, mark);
+        writeln!(out, "  {mark}{rest}{}", st.paint("2", &preview))?;
     }
     Ok(())
+}
+
+pub(super) fn render_variants(
+    v: &Variants,
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let st = Style { on: opts.color };
+    for (i, s) in v.sources.iter().enumerate() {
+        writeln!(
+            out,
+            "{} {} ({} chars, similarity {:.3})",
+            st.paint("1", &format!("[{}]", i + 1)),
+            escape_controls(&s.label),
+            s.chars,
+            s.similarity
+        )?;
+    }
+    writeln!(out)?;
+    if let Some(split) = &v.split {
+        return unified(split, opts.context, &st, out);
+    }
+    for part in &v.template {
+        match part {
+            Part::Skeleton { text } => writeln!(out, "{}", escape_controls(text.trim_end()))?,
+            Part::Slot { texts } => {
+                for (i, t) in texts.iter().enumerate() {
+                    let line = format!("  [{}] {}", i + 1, one_line(t));
+                    writeln!(out, "{}", st.paint("33", &escape_controls(&line)))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rows as a unified diff with `context` unchanged lines around each
+/// change (`diff -U`); changed characters inside a line marked `[-…-]` and
+/// `{+…+}` (wdiff's markers, so the diff reads the same without colour).
+fn unified(split: &Split, context: usize, st: &Style, out: &mut dyn Write) -> io::Result<()> {
+    if split.identical() {
+        return writeln!(out, "identical after normalisation");
+    }
+    writeln!(
+        out,
+        "{} {}",
+        split.changes,
+        if split.changes == 1 {
+            "change"
+        } else {
+            "changes"
+        }
+    )?;
+    let mut shown = 0;
+    for h in split.hunks(context) {
+        if h.start > shown {
+            writeln!(out, "{}", st.paint("2", &unchanged(h.start - shown)))?;
+        }
+        let rows = &split.rows[h.clone()];
+        let span = |left: bool| {
+            let lines: Vec<u64> = rows
+                .iter()
+                .filter_map(|r| if left { &r.left } else { &r.right }.as_ref())
+                .map(|l| l.number)
+                .collect();
+            match (lines.first(), lines.len()) {
+                (Some(f), n) => format!("{f},{n}"),
+                (None, _) => "0,0".into(),
+            }
+        };
+        writeln!(
+            out,
+            "{}",
+            st.paint("36", &format!("@@ -{} +{} @@", span(true), span(false)))
+        )?;
+        let mut i = 0;
+        while i < rows.len() {
+            if !rows[i].changed() {
+                if let Some(l) = &rows[i].left {
+                    writeln!(out, " {}", escape_controls(&l.text()))?;
+                }
+                i += 1;
+                continue;
+            }
+            // a change: its old lines, then its new lines
+            let end = (i..rows.len())
+                .find(|&k| !rows[k].changed())
+                .unwrap_or(rows.len());
+            for r in &rows[i..end] {
+                if let Some(l) = &r.left {
+                    writeln!(out, "{}", marked(l, '-', st))?;
+                }
+            }
+            for r in &rows[i..end] {
+                if let Some(l) = &r.right {
+                    writeln!(out, "{}", marked(l, '+', st))?;
+                }
+            }
+            i = end;
+        }
+        shown = h.end;
+    }
+    if shown < split.rows.len() {
+        writeln!(
+            out,
+            "{}",
+            st.paint("2", &unchanged(split.rows.len() - shown))
+        )?;
+    }
+    Ok(())
+}
+
+/// The line standing for `n` folded rows.
+fn unchanged(n: usize) -> String {
+    format!("⋯ {n} unchanged {}", if n == 1 { "line" } else { "lines" })
+}
+
+/// A line of a change, its changed pieces marked.
+fn marked(l: &Line, sign: char, st: &Style) -> String {
+    let (colour, open, close, strong) = if sign == '-' {
+        ("31", "[-", "-]", "1;37;41")
+    } else {
+        ("32", "{+", "+}", "1;37;42")
+    };
+    let mut s = String::new();
+    for seg in &l.segs {
+        let t = escape_controls(&seg.text);
+        if !seg.changed {
+            s.push_str(&st.paint(colour, &t));
+        } else if st.on {
+            s.push_str(&st.paint(strong, &t));
+        } else {
+            s.push_str(&format!("{open}{t}{close}"));
+        }
+    }
+    format!("{}{s}", st.paint(colour, &sign.to_string()))
+}
+
+/// A slot's text on one line: line breaks shown as ⏎.
+fn one_line(t: &str) -> String {
+    let t = t.trim();
+    if t.is_empty() {
+        return "∅".into();
+    }
+    t.replace("\r\n", "⏎").replace('\n', "⏎")
 }

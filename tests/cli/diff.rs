@@ -189,11 +189,44 @@ fn text_and_html_show_the_same_diff() {
         .success();
     let html = std::fs::read_to_string(&page).expect("written");
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert!(html.contains("<del>") && html.contains("<ins>"));
     assert!(
-        !html.contains("<script") && !html.contains("http"),
+        !html.contains(" src=") && !html.contains("http:") && !html.contains("https:"),
         "self-contained"
     );
+    // the page draws the same rows: section 四 of A deleted, 河南 inserted
+    let d = &page_data(&html)["diff"];
+    let changed = |side: usize| -> String {
+        d["r"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter(|r| r.as_array().map(Vec::len) == Some(5))
+            .flat_map(|r| {
+                r[side]
+                    .as_array()
+                    .expect("pieces")
+                    .iter()
+                    .skip(1)
+                    .step_by(2)
+            })
+            .map(|p| p.as_str().expect("text"))
+            .collect()
+    };
+    assert!(changed(2).contains("四、切实做好当前几项重点工作"));
+    assert!(changed(3).contains("河南"));
+    assert_eq!(
+        d["n"].as_u64(),
+        text.split_once(" change")
+            .and_then(|(n, _)| n.lines().last()?.parse().ok())
+    );
+}
+
+/// The JSON blob an HTML page's script draws from.
+pub fn page_data(html: &str) -> Value {
+    let open = "<script type=\"application/json\" id=\"data\">";
+    let start = html.find(open).expect("data blob") + open.len();
+    let end = start + html[start..].find("</script>").expect("end");
+    serde_json::from_str(&html[start..end]).expect("valid JSON")
 }
 
 #[test]
@@ -267,5 +300,17 @@ fn scan_reports_carry_each_copy_s_diff_from_the_kept_copy() {
         .output()
         .expect("runs");
     let html = String::from_utf8(out.stdout).expect("utf-8");
-    assert!(html.contains("<del>四、切实做好当前几项重点工作"));
+    let data = page_data(&html);
+    let deleted = data["diffs"]
+        .as_array()
+        .expect("diffs")
+        .iter()
+        .flat_map(|d| d["r"].as_array().cloned().unwrap_or_default())
+        .filter(|r| r.as_array().map(Vec::len) == Some(5))
+        .any(|r| {
+            r[2][1]
+                .as_str()
+                .is_some_and(|t| t.starts_with("四、切实做好当前几项重点工作"))
+        });
+    assert!(deleted, "section four deleted in the page's diff");
 }

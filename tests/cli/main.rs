@@ -5,6 +5,7 @@
 
 mod util;
 
+mod browser;
 mod clean;
 mod determinism;
 mod diff;
@@ -12,4 +13,5 @@ mod errors;
 mod hostile;
 mod ingest;
 mod properties;
+mod reports;
 mod seeds;
