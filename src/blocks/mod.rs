@@ -17,8 +17,8 @@
 //!    every two occurrences of a hash seen in at most
 //!    [`BlockOptions::max_occurrences`] places are a seed
 //!    `(doc a, pos a, doc b, pos b)`, and each document pair's seeds are
-//!    chained and verified ([`chain`]).
-//! 3. **Frequent fingerprints, star** ([`frequent`]). A passage repeated on
+//!    chained and verified (`blocks/chain.rs`).
+//! 3. **Frequent fingerprints, star** (`blocks/frequent.rs`). A passage repeated on
 //!    hundreds or thousands of pages (a footer, a disclaimer, a navigation
 //!    bar) would give every pair of its copies a seed: quadratic. Instead,
 //!    each document's frequent fingerprints are cut into runs (candidate
@@ -26,7 +26,7 @@
 //!    holds most of its fingerprints (its *parent*), so `k` copies cost
 //!    about `k` alignments, not `k²/2`. Copies that vary (a date, a site
 //!    name, a missing line) share most fingerprints and so the same parent.
-//! 4. **Chains and verification** ([`chain`]), the same for both paths:
+//! 4. **Chains and verification** (`blocks/chain.rs`), the same for both paths:
 //!    seeds are chained greedily along near-diagonals, the chain's region is
 //!    extended past substitutions at its ends, moved back to line breaks it
 //!    overshoots, and kept when both sides are long enough and their
@@ -35,7 +35,7 @@
 //!    [`BlockOptions::min_block`] characters — except on the star path,
 //!    where [`SHORT_BLOCK`] suffices: a short passage counts only when
 //!    [`BlockOptions::boilerplate_docs`] documents hold it (step 5).
-//! 5. **Clusters** ([`cluster`]). The two sides of every verified pair are
+//! 5. **Clusters** (`blocks/cluster.rs`). The two sides of every verified pair are
 //!    occurrences; occurrences of one document that overlap by at least
 //!    half of the shorter are merged into one copy; copies linked by
 //!    verified pairs form a cluster (union-find). A cluster whose copies are
