@@ -19,6 +19,7 @@ use neardup::pipeline::{self, Level, Method, Progress, ScanOptions};
 use neardup::report::{self, RenderOptions};
 use neardup::shingle::ShingleOptions;
 use neardup::variants;
+use neardup::work::{self, Placement, WorkDir, WorkOptions};
 
 /// Exit codes (documented in README): 0 ok, 1 duplicates found with
 /// `--exit-code`, 2 usage, configuration or input error, 130 interrupted.
@@ -199,6 +200,16 @@ struct Common {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Folder for the run's files on disk, such as the decompressed copy of
+    /// each .gz/.zst input (default: a fresh folder in the system's temporary
+    /// folder for scan, OUT/.neardup-work for clean). Emptied at the end; kept
+    /// after an error when given.
+    #[arg(long, value_name = "DIR")]
+    work: Option<PathBuf>,
+    /// Memory budget of the structures that can spill to the work folder
+    /// (e.g. 2G, 512M; suffixes are powers of 1024).
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_memory)]
+    memory: u64,
     /// No progress bars or warnings.
     #[arg(short, long)]
     quiet: bool,
@@ -319,6 +330,19 @@ impl Common {
         }
     }
 
+    /// Creates the work folder, removed by the Ctrl-C handler too when it
+    /// is the run's own.
+    fn work(&self, default: Placement) -> anyhow::Result<WorkDir> {
+        let opts = WorkOptions {
+            dir: self.work.clone(),
+            memory: self.memory,
+        };
+        let work = WorkDir::create(&opts, default).context("cannot create the work folder")?;
+        interrupt::install()?;
+        interrupt::remove_on_exit(&work);
+        Ok(work)
+    }
+
     fn progress(&self) -> Bars {
         Bars::new(!self.quiet && std::io::stderr().is_terminal())
     }
@@ -375,10 +399,11 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let progress = c.progress();
     let diffs = args.diffs || matches!(args.format, ReportFormat::Html);
     let ingest = c.ingest();
+    let work = c.work(Placement::Temp)?;
     // Documents only: stream the corpus, keeping signatures, not texts.
     let report = if opts.level == Level::Doc {
         let (corpus, mut report) =
-            pipeline::scan_documents_streaming(&c.inputs, &ingest, &opts, &progress)?;
+            pipeline::scan_documents_streaming(&c.inputs, &ingest, &opts, Some(&work), &progress)?;
         c.warn_skipped(&corpus)?;
         if diffs {
             pipeline::attach_diffs(&mut report, &corpus, Some(&ingest), &opts.normalize)?;
@@ -394,6 +419,8 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         }
         report
     };
+    let peak = work.finish()?;
+    progress.work_peak(peak);
     progress.stage("report", 0);
     let format = args.format.into();
     let done = emit(args.output.as_deref(), c.color, |o, out| {
@@ -409,6 +436,10 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn parse_memory(s: &str) -> Result<u64, String> {
+    work::parse_size("memory", s).map_err(|e| e.to_string())
 }
 
 impl From<EncodingArg> for EncodingChoice {
@@ -495,7 +526,15 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     c.setup_threads()?;
     let opts = c.scan();
     opts.validate()?;
-    let corpus = c.read()?;
+    let work = c.work(Placement::Inside(&args.output))?;
+    let (corpus, _) = corpus::read_corpus_in(
+        &c.inputs,
+        &c.ingest(),
+        corpus::TextKept::Yes,
+        Some(&work),
+        |_| (),
+    )?;
+    c.warn_skipped(&corpus)?;
     let copts = CleanOptions {
         out: args.output.clone(),
         log: args.log.clone(),
@@ -505,7 +544,6 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     };
     // Refuse a bad output before the (long) scan.
     clean::check_output(&corpus, &copts)?;
-    interrupt::install()?;
     let report = pipeline::scan(&corpus, &opts, &c.progress())?;
     let source = clean::Source {
         inputs: c.inputs.clone(),
@@ -519,15 +557,17 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     };
     interrupt::start_writing();
     let summary = clean::clean_with(&corpus, &report, &copts, &run)?;
+    let peak = work.finish()?;
     if !c.quiet {
         say!(
-            "neardup: wrote {} files to {}; removed {} documents and {} block copies ({} bytes); log: {}",
+            "neardup: wrote {} files to {}; removed {} documents and {} block copies ({} bytes); log: {}; work folder peak {} bytes",
             summary.files_written,
             args.output.display(),
             summary.documents_removed,
             summary.blocks_removed,
             summary.bytes_removed,
-            summary.log.display()
+            summary.log.display(),
+            peak
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -567,11 +607,18 @@ mod interrupt {
 
     static STOP: AtomicBool = AtomicBool::new(false);
     static WRITING: AtomicBool = AtomicBool::new(false);
+    /// The run's own work folder, removed before exiting on a signal.
+    static WORK: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
 
     pub fn install() -> anyhow::Result<()> {
         ctrlc::set_handler(|| {
             let again = STOP.swap(true, Ordering::SeqCst);
             if again || !WRITING.load(Ordering::SeqCst) {
+                if let Ok(work) = WORK.lock() {
+                    if let Some(path) = work.as_ref() {
+                        let _ = std::fs::remove_dir_all(path);
+                    }
+                }
                 say!("neardup: error: interrupted");
                 // Nothing of ours is on disk, or the user insists.
                 #[allow(clippy::disallowed_methods)]
@@ -579,6 +626,14 @@ mod interrupt {
             }
         })
         .map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C: {e}"))
+    }
+
+    /// Has the handler remove `work` before it exits, when the run made
+    /// it (a folder the user named is kept).
+    pub fn remove_on_exit(work: &neardup::work::WorkDir) {
+        if let Ok(mut slot) = WORK.lock() {
+            *slot = work.is_owned().then(|| work.path().to_path_buf());
+        }
     }
 
     pub fn start_writing() {
@@ -656,6 +711,15 @@ impl Bars {
             bar: on.then(ProgressBar::hidden),
             timings: std::env::var_os("NEARDUP_TIMINGS")
                 .map(|_| std::sync::Mutex::new(("", std::time::Instant::now(), 0))),
+        }
+    }
+}
+
+impl Bars {
+    /// With `NEARDUP_TIMINGS`, the work folder's peak disk use.
+    fn work_peak(&self, bytes: u64) {
+        if self.timings.is_some() {
+            say!("neardup: timing: work folder peak {bytes} bytes");
         }
     }
 }

@@ -25,6 +25,7 @@
 //! - [`variants`]: character diffs between copies, template view of variants.
 //! - [`report`]: the report models and their renderers.
 //! - [`clean`]: writes the cleaned corpus and the removal log, atomically.
+//! - [`work`]: the work folder for what a run keeps on disk between stages.
 //!
 //! ```
 //! use neardup::corpus::{Corpus, Document, InputFile};
@@ -51,6 +52,7 @@ pub mod shingle;
 pub mod signature;
 pub mod variants;
 pub mod verify;
+pub mod work;
 
 pub use error::{Error, Location, Result};
 

@@ -61,7 +61,7 @@ pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
     if let Ok(entries) = std::fs::read_dir(out) {
         let busy = entries
             .filter_map(|e| e.ok())
-            .any(|e| e.file_name() != STAGING);
+            .any(|e| e.file_name() != STAGING && e.file_name() != crate::work::WORK_NAME);
         if busy && !opts.force {
             return Err(Error::Output {
                 path: out.display().to_string(),
@@ -450,8 +450,7 @@ pub(super) fn rewrite_jsonl(
     field: &str,
 ) -> Result<Vec<u8>> {
     let input = &corpus.inputs[idx];
-    let raw = std::fs::read(&input.path).map_err(|e| Error::io(&input.path, e))?;
-    let (_, bytes) = crate::corpus::decompress_bytes(&input.path, raw)?;
+    let bytes = crate::corpus::read_decompressed(input)?;
     let text = crate::corpus::decode_as(&input.path, &bytes, input.encoding)?;
     let mut by_line: Vec<(u64, usize)> = docs
         .iter()
