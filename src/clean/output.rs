@@ -491,19 +491,9 @@ pub(super) fn rewrite_jsonl(
     Ok(body)
 }
 
+/// Compresses on all cores, as the input was ([`crate::corpus::compress`]).
 pub(super) fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {
-    match c {
-        Compression::None => Ok(body),
-        Compression::Gzip => {
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            enc.write_all(&body).map_err(|e| Error::io(path, e))?;
-            enc.finish().map_err(|e| Error::io(path, e))
-        }
-        Compression::Zstd => Ok(ruzstd::encoding::compress_to_vec(
-            &body[..],
-            ruzstd::encoding::CompressionLevel::Fastest,
-        )),
-    }
+    crate::corpus::compress(path, body, c)
 }
 
 /// Writes a staged file; errors name `shown`, the file's final name (where

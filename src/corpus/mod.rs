@@ -12,12 +12,14 @@
 //! span is reported in this text's byte coordinates and mapped back to the
 //! file with [`InputFile::file_offset`].
 
+mod compress;
 mod decompress;
 mod encoding;
 mod jsonl;
 mod stream;
 mod walk;
 
+pub use compress::compress;
 pub use decompress::Compression;
 pub use encoding::{Decoded, EncodingChoice, TextEncoding};
 pub use walk::list_inputs;
