@@ -148,7 +148,10 @@ impl WorkDir {
     /// [`Error::Io`] when the folder cannot be made.
     pub fn file(&self, name: &str) -> Result<PathBuf> {
         let mut made = self.made.lock().map_err(|_| {
-            Error::io(&self.path, std::io::Error::other("work folder lock poisoned"))
+            Error::io(
+                &self.path,
+                std::io::Error::other("work folder lock poisoned"),
+            )
         })?;
         if !made.folder {
             made.created = outermost_missing(&self.path);

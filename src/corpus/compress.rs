@@ -100,7 +100,8 @@ fn deflate(chunk: &[u8], last: bool) -> std::io::Result<Vec<u8>> {
 }
 
 fn zstd_mt(body: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut enc = zstd::stream::write::Encoder::new(Vec::with_capacity(body.len() / 3), ZSTD_LEVEL)?;
+    let mut enc =
+        zstd::stream::write::Encoder::new(Vec::with_capacity(body.len() / 3), ZSTD_LEVEL)?;
     // Any worker count gives the same bytes; at least one, so that the
     // single-thread case takes the same (multithreaded) code path.
     enc.multithread(rayon::current_num_threads().max(1) as u32)?;
@@ -118,7 +119,13 @@ mod tests {
     fn body(n: usize) -> Vec<u8> {
         let mut next = crate::testutil::lcg(7);
         (0..n)
-            .map(|i| if i % 61 == 60 { b'\n' } else { b'a' + next(20) as u8 })
+            .map(|i| {
+                if i % 61 == 60 {
+                    b'\n'
+                } else {
+                    b'a' + next(20) as u8
+                }
+            })
             .collect()
     }
 

@@ -86,13 +86,15 @@ pub(crate) fn decoder<'a, R: std::io::BufRead + Send + 'a>(
     Ok(match c {
         Compression::None => Box::new(raw),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw).map_err(
-            |e| Error::Decompress {
-                loc: Location::at(path, None, 0),
-                format: "zstd",
-                reason: e.to_string(),
-            },
-        )?),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(raw).map_err(|e| {
+                Error::Decompress {
+                    loc: Location::at(path, None, 0),
+                    format: "zstd",
+                    reason: e.to_string(),
+                }
+            })?)
+        }
     })
 }
 

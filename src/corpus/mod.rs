@@ -357,7 +357,10 @@ fn reload_input(
     }
     // A compressed input is read again from its decompressed copy.
     let entry = walk::Listed {
-        path: file.decompressed.clone().unwrap_or_else(|| file.path.clone()),
+        path: file
+            .decompressed
+            .clone()
+            .unwrap_or_else(|| file.path.clone()),
         rel: file.rel.clone(),
         root: file.root.clone(),
     };

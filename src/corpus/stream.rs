@@ -288,7 +288,10 @@ impl<R: Read> Read for Tee<R> {
         wrote.map_err(|e| {
             std::io::Error::new(
                 e.kind(),
-                format!("cannot write the decompressed copy {}: {e}", self.path.display()),
+                format!(
+                    "cannot write the decompressed copy {}: {e}",
+                    self.path.display()
+                ),
             )
         })?;
         self.written.fetch_add(n as u64, Ordering::Relaxed);

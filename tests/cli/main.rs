@@ -6,6 +6,7 @@
 mod util;
 
 mod clean;
+mod compressed;
 mod determinism;
 mod diff;
 mod errors;
