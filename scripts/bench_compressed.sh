@@ -6,8 +6,9 @@
 # `neardup scan --level doc|all` and `neardup clean` on plain, .gz and .zst
 # input. Prints, per command and format, the acceptance ratio
 #   (time(compressed) - time(plain)) / time(decode once on one core)
-# which should be at most 1.1. Each timing is the best of REPEAT runs (the
-# machine is shared: read the ratios, not the seconds).
+# which should be at most 1.1, and the extra CPU time (user + system) that
+# compressed input costs. Each timing is the best of REPEAT runs (on a
+# shared machine, read the ratios, not the seconds).
 #
 # Needs python3, gzip and zstd (`apt-get install -y zstd` if missing), and
 # a release build (`cargo build --release`).
@@ -38,37 +39,39 @@ fi
 [ -s "$C.zst" ] || zstd -q -T1 -c "$C" >"$C.zst"
 ls -l "$C" "$C.gz" "$C.zst" >&2
 
-# best wall time in seconds of REPEAT runs of "$@"
+# "wall cpu": the best wall time of REPEAT runs of "$@", and the CPU time
+# (user + system) of that run, in seconds
 best() {
-    local b=""
+    local b="" bc="" out
+    out=$(mktemp)
     for _ in $(seq "$REPEAT"); do
-        local s e t
-        s=$(date +%s.%N)
-        "$@" >/dev/null 2>&1
-        e=$(date +%s.%N)
-        t=$(echo "$e - $s" | bc -l)
-        if [ -z "$b" ] || [ "$(echo "$t < $b" | bc -l)" = 1 ]; then b=$t; fi
+        /usr/bin/time -f "%e %U %S" -o "$out" "$@" >/dev/null 2>&1
+        read -r w u s <"$out"
+        if [ -z "$b" ] || [ "$(echo "$w < $b" | bc -l)" = 1 ]; then
+            b=$w
+            bc=$(echo "$u + $s" | bc -l)
+        fi
     done
-    printf '%.3f' "$b"
+    rm -f "$out"
+    printf '%.2f %.2f\n' "$b" "$bc"
 }
 
-declare -A DEC
-DEC[gz]=$(best sh -c "gzip -dc '$C.gz' >/dev/null")
-DEC[zst]=$(best sh -c "zstd -dc -T1 '$C.zst' >/dev/null")
-echo "decode once, one core: gzip -dc ${DEC[gz]} s, zstd -dc ${DEC[zst]} s"
+# Redirections, not paths: zstd skips symbolic links given as arguments.
+read -r DEC_GZ DEC_GZ_CPU < <(best sh -c "gzip -dc <'$C.gz'")
+read -r DEC_ZST DEC_ZST_CPU < <(best sh -c "zstd -dc -T1 <'$C.zst'")
+echo "decode once, one core: gzip -dc $DEC_GZ s, zstd -dc $DEC_ZST s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 
 run_row() { # name, command prefix taking the input as last argument
     local name=$1
     shift
-    local plain gz zst
-    plain=$(best "$@" "$C")
-    gz=$(best "$@" "$C.gz")
-    zst=$(best "$@" "$C.zst")
-    local rg rz
-    rg=$(echo "($gz - $plain) / ${DEC[gz]}" | bc -l)
-    rz=$(echo "($zst - $plain) / ${DEC[zst]}" | bc -l)
-    printf '%-12s plain %7.3f s   gz %7.3f s (ratio %5.2f)   zst %7.3f s (ratio %5.2f)\n' \
-        "$name" "$plain" "$gz" "$rg" "$zst" "$rz"
+    local p pc g gc z zc
+    read -r p pc < <(best "$@" "$C")
+    read -r g gc < <(best "$@" "$C.gz")
+    read -r z zc < <(best "$@" "$C.zst")
+    printf '%-10s wall: plain %6.2f  gz %6.2f (ratio %5.2f)  zst %6.2f (ratio %5.2f)   cpu: plain %6.2f  gz +%5.2f  zst +%5.2f\n' \
+        "$name" "$p" "$g" "$(echo "($g - $p) / $DEC_GZ" | bc -l)" \
+        "$z" "$(echo "($z - $p) / $DEC_ZST" | bc -l)" \
+        "$pc" "$(echo "$gc - $pc" | bc -l)" "$(echo "$zc - $pc" | bc -l)"
 }
 
 for level in $LEVELS; do
