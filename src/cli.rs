@@ -594,10 +594,11 @@ fn verify_cmd(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Ctrl-C and SIGTERM during `clean`.
+/// Ctrl-C and SIGTERM during `scan` and `clean`.
 ///
-/// While the corpus is read and scanned nothing is on disk, so the handler
-/// exits at once. Once clean starts writing, it only sets a flag that the
+/// While the corpus is read and scanned only the work folder is on disk:
+/// the handler removes it (unless the user named it) and exits at once.
+/// Once clean starts writing, it only sets a flag that the
 /// library polls between files and before the renames: the run removes its
 /// staging folder and returns `Interrupted` (exit 130). A second signal
 /// exits at once even then: the staging folder may stay behind, but no
