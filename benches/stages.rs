@@ -195,18 +195,44 @@ fn minhasher() -> MinHasher {
 // Document stages, one pass over ~240 KB of seed text
 // ---------------------------------------------------------------------------
 
-/// Read and decode a JSONL file of the documents (parse, UTF-8 check, ids).
-#[divan::bench]
-fn ingest_jsonl(bencher: Bencher) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("docs.jsonl");
+/// The documents as JSONL, one `{"id","text"}` per line.
+fn docs_jsonl() -> String {
     let mut jsonl = String::new();
     for (i, t) in DOCS.texts.iter().enumerate() {
         let rec = serde_json::json!({ "id": format!("d{i}"), "text": t });
         jsonl.push_str(&rec.to_string());
         jsonl.push('\n');
     }
+    jsonl
+}
+
+/// Read and decode a JSONL file of the documents (parse, UTF-8 check, ids).
+#[divan::bench]
+fn ingest_jsonl(bencher: Bencher) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("docs.jsonl");
+    let jsonl = docs_jsonl();
     std::fs::write(&path, &jsonl).unwrap();
+    let paths = vec![path];
+    let opts = IngestOptions::default();
+    bencher
+        .counter(BytesCount::new(jsonl.len()))
+        .bench(|| -> corpus::Corpus { read_corpus(black_box(&paths), &opts).unwrap() });
+}
+
+/// As `ingest_jsonl`, from a `.jsonl.gz` or `.jsonl.zst` copy (written by
+/// neardup's own compressor): the decoder's cost on top of plain ingest.
+#[divan::bench(args = ["gz", "zst"])]
+fn ingest_jsonl_compressed(bencher: Bencher, suffix: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("docs.jsonl.{suffix}"));
+    let jsonl = docs_jsonl();
+    let c = match suffix {
+        "gz" => corpus::Compression::Gzip,
+        _ => corpus::Compression::Zstd,
+    };
+    let packed = corpus::compress(&path, jsonl.clone().into_bytes(), c).unwrap();
+    std::fs::write(&path, packed).unwrap();
     let paths = vec![path];
     let opts = IngestOptions::default();
     bencher

@@ -19,6 +19,7 @@ use neardup::pipeline::{self, Level, Method, Progress, ScanOptions};
 use neardup::report::{self, RenderOptions};
 use neardup::shingle::ShingleOptions;
 use neardup::variants;
+use neardup::work::{self, Placement, WorkDir, WorkOptions};
 
 /// Exit codes (documented in README): 0 ok, 1 duplicates found with
 /// `--exit-code`, 2 usage, configuration or input error, 130 interrupted.
@@ -213,6 +214,16 @@ struct Common {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Folder for the run's files on disk, such as the decompressed copy of
+    /// each .gz/.zst input (default: a fresh folder in the system's temporary
+    /// folder for scan, OUT/.neardup-work for clean). Emptied at the end; kept
+    /// after an error when given.
+    #[arg(long, value_name = "DIR")]
+    work: Option<PathBuf>,
+    /// Memory budget of the structures that can spill to the work folder
+    /// (e.g. 2G, 512M; suffixes are powers of 1024).
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_memory)]
+    memory: u64,
     /// No progress bars or warnings.
     #[arg(short, long)]
     quiet: bool,
@@ -334,6 +345,19 @@ impl Common {
         }
     }
 
+    /// Creates the work folder, removed by the Ctrl-C handler too when it
+    /// is the run's own.
+    fn work(&self, default: Placement) -> anyhow::Result<WorkDir> {
+        let opts = WorkOptions {
+            dir: self.work.clone(),
+            memory: self.memory,
+        };
+        let work = WorkDir::create(&opts, default).context("cannot create the work folder")?;
+        interrupt::install()?;
+        interrupt::remove_on_exit(&work);
+        Ok(work)
+    }
+
     fn progress(&self) -> Bars {
         Bars::new(!self.quiet && std::io::stderr().is_terminal())
     }
@@ -393,10 +417,11 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let progress = c.progress();
     let diffs = args.diffs || matches!(args.format, ReportFormat::Html);
     let ingest = c.ingest();
+    let work = c.work(Placement::Temp)?;
     // Documents only: stream the corpus, keeping signatures, not texts.
     let report = if opts.level == Level::Doc {
         let (corpus, mut report) =
-            pipeline::scan_documents_streaming(&c.inputs, &ingest, &opts, &progress)?;
+            pipeline::scan_documents_streaming(&c.inputs, &ingest, &opts, Some(&work), &progress)?;
         c.warn_skipped(&corpus)?;
         if diffs {
             pipeline::attach_diffs(
@@ -424,6 +449,8 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         }
         report
     };
+    let peak = work.finish()?;
+    progress.work_peak(peak);
     // no bar while the report is written: it would interleave with it
     progress.clear();
     let format = args.format.into();
@@ -442,6 +469,10 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn parse_memory(s: &str) -> Result<u64, String> {
+    work::parse_size("memory", s).map_err(|e| e.to_string())
 }
 
 impl From<EncodingArg> for EncodingChoice {
@@ -560,7 +591,15 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     c.setup_threads()?;
     let opts = c.scan();
     opts.validate()?;
-    let corpus = c.read()?;
+    let work = c.work(Placement::Inside(&args.output))?;
+    let (corpus, _) = corpus::read_corpus_in(
+        &c.inputs,
+        &c.ingest(),
+        corpus::TextKept::Yes,
+        Some(&work),
+        |_| (),
+    )?;
+    c.warn_skipped(&corpus)?;
     let copts = CleanOptions {
         out: args.output.clone(),
         log: args.log.clone(),
@@ -570,7 +609,6 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     };
     // Refuse a bad output before the (long) scan.
     clean::check_output(&corpus, &copts)?;
-    interrupt::install()?;
     let report = pipeline::scan(&corpus, &opts, &c.progress())?;
     let source = clean::Source {
         inputs: c.inputs.clone(),
@@ -584,15 +622,17 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     };
     interrupt::start_writing();
     let summary = clean::clean_with(&corpus, &report, &copts, &run)?;
+    let peak = work.finish()?;
     if !c.quiet {
         say!(
-            "neardup: wrote {} files to {}; removed {} documents and {} block copies ({} bytes); log: {}",
+            "neardup: wrote {} files to {}; removed {} documents and {} block copies ({} bytes); log: {}; work folder peak {} bytes",
             summary.files_written,
             args.output.display(),
             summary.documents_removed,
             summary.blocks_removed,
             summary.bytes_removed,
-            summary.log.display()
+            summary.log.display(),
+            peak
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -619,10 +659,11 @@ fn verify_cmd(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Ctrl-C and SIGTERM during `clean`.
+/// Ctrl-C and SIGTERM during `scan` and `clean`.
 ///
-/// While the corpus is read and scanned nothing is on disk, so the handler
-/// exits at once. Once clean starts writing, it only sets a flag that the
+/// While the corpus is read and scanned only the work folder is on disk:
+/// the handler removes it (unless the user named it) and exits at once.
+/// Once clean starts writing, it only sets a flag that the
 /// library polls between files and before the renames: the run removes its
 /// staging folder and returns `Interrupted` (exit 130). A second signal
 /// exits at once even then: the staging folder may stay behind, but no
@@ -632,11 +673,18 @@ mod interrupt {
 
     static STOP: AtomicBool = AtomicBool::new(false);
     static WRITING: AtomicBool = AtomicBool::new(false);
+    /// The run's own work folder, removed before exiting on a signal.
+    static WORK: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
 
     pub fn install() -> anyhow::Result<()> {
         ctrlc::set_handler(|| {
             let again = STOP.swap(true, Ordering::SeqCst);
             if again || !WRITING.load(Ordering::SeqCst) {
+                if let Ok(work) = WORK.lock() {
+                    if let Some(path) = work.as_ref() {
+                        let _ = std::fs::remove_dir_all(path);
+                    }
+                }
                 say!("neardup: error: interrupted");
                 // Nothing of ours is on disk, or the user insists.
                 #[allow(clippy::disallowed_methods)]
@@ -644,6 +692,14 @@ mod interrupt {
             }
         })
         .map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C: {e}"))
+    }
+
+    /// Has the handler remove `work` before it exits, when the run made
+    /// it (a folder the user named is kept).
+    pub fn remove_on_exit(work: &neardup::work::WorkDir) {
+        if let Ok(mut slot) = WORK.lock() {
+            *slot = work.is_owned().then(|| work.path().to_path_buf());
+        }
     }
 
     pub fn start_writing() {
@@ -713,6 +769,15 @@ impl Bars {
 impl Drop for Bars {
     fn drop(&mut self) {
         self.clear();
+    }
+}
+
+impl Bars {
+    /// With `NEARDUP_TIMINGS`, the work folder's peak disk use.
+    fn work_peak(&self, bytes: u64) {
+        if self.timings.is_some() {
+            say!("neardup: timing: work folder peak {bytes} bytes");
+        }
     }
 }
 

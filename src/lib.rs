@@ -27,6 +27,7 @@
 //! - [`report`]: the report models and their renderers.
 //! - [`clean`]: writes the cleaned corpus and the removal log, atomically.
 //! - [`util`]: rounding, absolute paths and atomic writes the stages share.
+//! - [`work`]: the work folder for what a run keeps on disk between stages.
 //!
 //! ```
 //! use neardup::corpus::{Corpus, Document, InputFile};
@@ -55,6 +56,7 @@ pub mod signature;
 pub mod util;
 pub mod variants;
 pub mod verify;
+pub mod work;
 
 pub use error::{Error, Location, Result};
 

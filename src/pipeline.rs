@@ -245,7 +245,9 @@ pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Res
 /// sketched and its text dropped (JSONL streamed in batches); texts come
 /// back from the inputs only for the documents of candidate pairs and of
 /// clusters, a bounded batch at a time ([`VERIFY_BUDGET`]). Memory is about
-/// 700 bytes per document (the signature, a few counters, the id).
+/// 700 bytes per document (the signature, a few counters, the id). With a
+/// `work` folder, compressed inputs are decompressed there once, and read
+/// back from that copy.
 ///
 /// # Errors
 ///
@@ -255,17 +257,19 @@ pub fn scan_documents_streaming(
     paths: &[std::path::PathBuf],
     ingest: &crate::corpus::IngestOptions,
     opts: &ScanOptions,
+    work: Option<&crate::work::WorkDir>,
     progress: &dyn Progress,
 ) -> Result<(Corpus, Report)> {
     opts.validate()?;
     let sk = Sketcher::new(opts);
     progress.stage("read+sketch", 0);
-    let (corpus, per_doc) = crate::corpus::read_corpus_with(paths, ingest, TextKept::No, |doc| {
-        progress.advance(1);
-        let mut sig = vec![0u32; sk.sig_len()].into_boxed_slice();
-        let s = sk.sketch(&doc.text, &mut sig);
-        (s, sig)
-    })?;
+    let (corpus, per_doc) =
+        crate::corpus::read_corpus_in(paths, ingest, TextKept::No, work, |doc| {
+            progress.advance(1);
+            let mut sig = vec![0u32; sk.sig_len()].into_boxed_slice();
+            let s = sk.sketch(&doc.text, &mut sig);
+            (s, sig)
+        })?;
     progress.finish();
     let mut sketches = Sketches {
         sketch: Vec::with_capacity(per_doc.len()),

@@ -1,7 +1,6 @@
 //! Writing a plan: checks on the output location, staging, the cleaned
 //! files in their input's format, the removal log and the renames.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::manifest::{self, Manifest, ManifestFile, ManifestOptions, RawPath};
@@ -71,7 +70,7 @@ pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
     if let Ok(entries) = std::fs::read_dir(out) {
         let busy = entries
             .filter_map(|e| e.ok())
-            .any(|e| e.file_name() != STAGING);
+            .any(|e| e.file_name() != STAGING && e.file_name() != crate::work::WORK_NAME);
         if busy && !opts.force {
             return Err(Error::Output {
                 path: out.display().to_string(),
@@ -486,8 +485,7 @@ pub(super) fn rewrite_jsonl(
     field: &str,
 ) -> Result<Vec<u8>> {
     let input = &corpus.inputs[idx];
-    let raw = std::fs::read(&input.path).map_err(|e| Error::io(&input.path, e))?;
-    let (_, bytes) = crate::corpus::decompress_bytes(&input.path, raw)?;
+    let bytes = crate::corpus::read_decompressed(input)?;
     let text = crate::corpus::decode_as(&input.path, &bytes, input.encoding)?;
     let mut by_line: Vec<(u64, usize)> = docs
         .iter()
@@ -523,19 +521,9 @@ pub(super) fn rewrite_jsonl(
     Ok(encode_back(input, &out))
 }
 
+/// Compresses on all cores, as the input was ([`crate::corpus::compress`]).
 pub(super) fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {
-    match c {
-        Compression::None => Ok(body),
-        Compression::Gzip => {
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            enc.write_all(&body).map_err(|e| Error::io(path, e))?;
-            enc.finish().map_err(|e| Error::io(path, e))
-        }
-        Compression::Zstd => Ok(ruzstd::encoding::compress_to_vec(
-            &body[..],
-            ruzstd::encoding::CompressionLevel::Fastest,
-        )),
-    }
+    crate::corpus::compress(path, body, c)
 }
 
 /// Writes a staged file; errors name `shown`, the file's final name (where

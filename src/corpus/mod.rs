@@ -12,12 +12,14 @@
 //! span is reported in this text's byte coordinates and mapped back to the
 //! file with [`InputFile::file_offset`].
 
+mod compress;
 mod decompress;
 mod encoding;
 mod jsonl;
 mod stream;
 mod walk;
 
+pub use compress::compress;
 pub use decompress::Compression;
 pub use encoding::{Decoded, EncodingChoice, TextEncoding};
 pub use walk::list_inputs;
@@ -28,6 +30,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::error::{Error, Location, Result};
+use crate::work::WorkDir;
 
 /// How a file holds its documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -115,6 +118,10 @@ pub struct InputFile {
     pub bom: usize,
     /// Compression the file was stored with.
     pub compression: Compression,
+    /// The decompressed copy of a compressed input in the work folder,
+    /// when one was made while it was read: re-reads seek in it instead of
+    /// decompressing the input again.
+    pub decompressed: Option<PathBuf>,
 }
 
 impl InputFile {
@@ -250,12 +257,34 @@ where
     T: Send,
     F: Fn(&Document) -> T + Sync,
 {
+    read_corpus_in(paths, opts, kept, None, map)
+}
+
+/// As [`read_corpus_with`], and with a `work` folder, each gzip/zstd input
+/// is decompressed once: the bytes are written to the work folder as they
+/// are read ([`InputFile::decompressed`]), and every later re-read
+/// ([`reload_texts`], [`read_decompressed`]) reads that copy.
+///
+/// # Errors
+///
+/// As [`read_corpus`], and a copy that cannot be written (disk full).
+pub fn read_corpus_in<T, F>(
+    paths: &[PathBuf],
+    opts: &IngestOptions,
+    kept: TextKept,
+    work: Option<&WorkDir>,
+    map: F,
+) -> Result<(Corpus, Vec<T>)>
+where
+    T: Send,
+    F: Fn(&Document) -> T + Sync,
+{
     let listed = list_inputs(paths, opts)?;
     let mut corpus = Corpus::default();
     let mut mapped = Vec::new();
     let results: Vec<Result<FileRead<T>>> = listed
         .par_iter()
-        .map(|entry| read_one(entry, opts, kept, &map))
+        .map(|entry| read_one_filtered(entry, opts, kept, &map, &|_| true, work))
         .collect();
     for res in results {
         match res {
@@ -326,8 +355,12 @@ fn reload_input(
             .map(|&d| (d, corpus.docs[d as usize].text.clone()))
             .collect());
     }
+    // A compressed input is read again from its decompressed copy.
     let entry = walk::Listed {
-        path: file.path.clone(),
+        path: file
+            .decompressed
+            .clone()
+            .unwrap_or_else(|| file.path.clone()),
         rel: file.rel.clone(),
         root: file.root.clone(),
     };
@@ -340,7 +373,7 @@ fn reload_input(
         reason: "input changed since it was read".into(),
     };
     if file.format == Format::Jsonl
-        && file.compression == Compression::None
+        && (file.compression == Compression::None || file.decompressed.is_some())
         && file.encoding == TextEncoding::UTF8
         && file.path != Path::new("-")
     {
@@ -362,6 +395,7 @@ fn reload_input(
         TextKept::Yes,
         &|_: &Document| (),
         &wanted_line,
+        None,
     )?;
     let mut out = Vec::with_capacity(docs.len());
     let mut got = read.docs.into_iter().peekable();
@@ -419,22 +453,15 @@ struct FileRead<T> {
 /// Lines of about this many bytes are parsed and mapped at a time.
 const BATCH_BYTES: usize = 32 << 20;
 
-fn read_one<T: Send, F: Fn(&Document) -> T + Sync>(
-    entry: &walk::Listed,
-    opts: &IngestOptions,
-    kept: TextKept,
-    map: &F,
-) -> Result<FileRead<T>> {
-    read_one_filtered(entry, opts, kept, map, &|_| true)
-}
-
 /// Reads one file; for JSONL only the lines `want` accepts become documents.
+/// A compressed file is decompressed into `work` as well, when given.
 fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
     entry: &walk::Listed,
     opts: &IngestOptions,
     kept: TextKept,
     map: &F,
     want: &(dyn Fn(u64) -> bool + Sync),
+    work: Option<&WorkDir>,
 ) -> Result<FileRead<T>> {
     let path = entry.path.as_path();
     let streamable = path != Path::new("-")
@@ -450,13 +477,13 @@ fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
             .unwrap_or(false)
     };
     if streamable && regular() {
-        match stream_jsonl(entry, opts, kept, map, want) {
+        match stream_jsonl(entry, opts, kept, map, want, work) {
             Ok(read) => return Ok(read),
             Err(stream::NotStreamable::Error(e)) => return Err(e),
             Err(stream::NotStreamable::WholeFile) => {}
         }
     }
-    let read = read_whole(entry, opts, want)?;
+    let read = read_whole(entry, opts, want, work)?;
     // Standard input cannot be read twice: its texts stay.
     let kept = if path == Path::new("-") {
         TextKept::Yes
@@ -514,9 +541,10 @@ fn reload_chunk(
 ) -> Result<Vec<(u32, String)>> {
     use std::io::{BufRead, Seek, SeekFrom};
     let path = file.path.as_path();
+    let from = file.decompressed.as_deref().unwrap_or(path);
     let mut f = std::io::BufReader::with_capacity(
         1 << 16,
-        std::fs::File::open(path).map_err(|e| Error::io(path, e))?,
+        std::fs::File::open(from).map_err(|e| Error::io(from, e))?,
     );
     let mut out = Vec::with_capacity(docs.len());
     let mut line = Vec::new();
@@ -524,10 +552,10 @@ fn reload_chunk(
         let doc = &corpus.docs[d as usize];
         let lineno = doc.record.unwrap_or(0);
         f.seek(SeekFrom::Start(doc.offset))
-            .map_err(|e| Error::io(path, e))?;
+            .map_err(|e| Error::io(from, e))?;
         line.clear();
         f.read_until(b'\n', &mut line)
-            .map_err(|e| Error::io(path, e))?;
+            .map_err(|e| Error::io(from, e))?;
         let changed = || Error::Jsonl {
             loc: Location::line(path, lineno),
             reason: "input changed since it was read".into(),
@@ -553,9 +581,64 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
     kept: TextKept,
     map: &F,
     want: &(dyn Fn(u64) -> bool + Sync),
+    work: Option<&WorkDir>,
 ) -> std::result::Result<FileRead<T>, stream::NotStreamable> {
     let path = entry.path.as_path();
-    let (compression, mut lines) = stream::LineReader::open(path, opts.max_doc_bytes)?;
+    let (compression, lines) = stream::LineReader::open(path, opts.max_doc_bytes, work)?;
+    let copy = lines.copy();
+    let result = stream_lines(path, lines, opts, kept, map, want);
+    let (docs, mapped, skipped, bom, nonblank) = match result {
+        Ok(read) => read,
+        Err(e) => {
+            // A file read whole instead starts its copy again.
+            if let Some((to, _)) = &copy {
+                let _ = std::fs::remove_file(to);
+            }
+            return Err(e);
+        }
+    };
+    if nonblank == 0 {
+        return Err(Error::Empty {
+            loc: Location::file(path),
+        }
+        .into());
+    }
+    let decompressed = match (copy, work) {
+        (Some((to, written)), Some(work)) => {
+            work.record(written.load(std::sync::atomic::Ordering::Relaxed));
+            Some(to)
+        }
+        _ => None,
+    };
+    Ok(FileRead {
+        input: InputFile {
+            path: path.to_path_buf(),
+            rel: entry.rel.clone(),
+            root: entry.root.clone(),
+            format: Format::Jsonl,
+            encoding: TextEncoding::UTF8,
+            bom,
+            compression,
+            decompressed,
+        },
+        docs,
+        mapped,
+        skipped,
+    })
+}
+
+/// Documents, mapped values, skipped records, byte-order mark length and
+/// count of non-blank lines of one streamed file.
+type Streamed<T> = (Vec<Document>, Vec<T>, Vec<Skipped>, usize, usize);
+
+fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
+    path: &Path,
+    mut lines: stream::LineReader,
+    opts: &IngestOptions,
+    kept: TextKept,
+    map: &F,
+    want: &(dyn Fn(u64) -> bool + Sync),
+) -> std::result::Result<Streamed<T>, stream::NotStreamable> {
     let mut docs = Vec::new();
     let mut mapped = Vec::new();
     let mut skipped = Vec::new();
@@ -638,36 +721,27 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
         }
         Ok(())
     })?;
-    if nonblank == 0 {
-        return Err(Error::Empty {
-            loc: Location::file(path),
-        }
-        .into());
-    }
-    Ok(FileRead {
-        input: InputFile {
-            path: path.to_path_buf(),
-            rel: entry.rel.clone(),
-            root: entry.root.clone(),
-            format: Format::Jsonl,
-            encoding: TextEncoding::UTF8,
-            bom,
-            compression,
-        },
-        docs,
-        mapped,
-        skipped,
-    })
+    Ok((docs, mapped, skipped, bom, nonblank))
 }
 
 fn read_whole(
     entry: &walk::Listed,
     opts: &IngestOptions,
     want: &(dyn Fn(u64) -> bool + Sync),
+    work: Option<&WorkDir>,
 ) -> Result<FileRead<()>> {
     let path = entry.path.as_path();
     let raw = read_bytes(path, opts.max_doc_bytes)?;
     let (compression, bytes) = decompress::decompress(path, raw, opts.max_doc_bytes)?;
+    let decompressed = match work {
+        Some(work) if compression != Compression::None && path != Path::new("-") => {
+            let to = decompress::copy_path(work, path)?;
+            std::fs::write(&to, &bytes).map_err(|e| Error::io(&to, e))?;
+            work.record(bytes.len() as u64);
+            Some(to)
+        }
+        _ => None,
+    };
     let format = match opts.format {
         FormatChoice::Text => Format::Text,
         FormatChoice::Jsonl => Format::Jsonl,
@@ -693,6 +767,7 @@ fn read_whole(
         encoding: decoded.encoding,
         bom: decoded.bom,
         compression,
+        decompressed,
     };
     let (docs, skipped) = match format {
         Format::Text => {
@@ -814,6 +889,7 @@ impl Corpus {
                 encoding: TextEncoding::UTF8,
                 bom: 0,
                 compression: Compression::None,
+                decompressed: None,
             });
             corpus.docs.push(Document {
                 id: format!("doc{i}"),
@@ -825,6 +901,20 @@ impl Corpus {
         }
         corpus
     }
+}
+
+/// The decompressed bytes of an input, read again: from its copy in the
+/// work folder when it has one, else from the input itself.
+///
+/// # Errors
+///
+/// A file that cannot be read, or a corrupt or truncated stream.
+pub fn read_decompressed(input: &InputFile) -> Result<Vec<u8>> {
+    if let Some(copy) = &input.decompressed {
+        return std::fs::read(copy).map_err(|e| Error::io(copy, e));
+    }
+    let raw = std::fs::read(&input.path).map_err(|e| Error::io(&input.path, e))?;
+    decompress_bytes(&input.path, raw).map(|(_, bytes)| bytes)
 }
 
 /// Decompresses bytes read again from an input (by magic number).

@@ -7,11 +7,14 @@
 //! to detect) is read whole instead, by the caller.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use super::decompress::Compression;
+use super::decompress::{self, Compression};
 use crate::error::{Error, Location, Result};
+use crate::work::WorkDir;
 
 /// One line of a JSONL file.
 pub struct Line {
@@ -47,47 +50,51 @@ pub struct LineReader {
     all_ascii: bool,
     done: bool,
     compression: Compression,
+    copy: Option<(PathBuf, Arc<AtomicU64>)>,
 }
-
-const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
-const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 
 impl LineReader {
     /// Opens `path`, recognising gzip/zstd by magic bytes. Lines longer than
-    /// `cap` bytes come back as [`Error::TooLarge`] without being held.
+    /// `cap` bytes come back as [`Error::TooLarge`] without being held. A
+    /// compressed file is also written, decompressed, to `copy` when given,
+    /// as it is read, to a new file of `work`.
     pub fn open(
         path: &Path,
         cap: u64,
+        work: Option<&WorkDir>,
     ) -> std::result::Result<(Compression, LineReader), NotStreamable> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut raw = BufReader::with_capacity(1 << 20, file);
-        let head = raw.fill_buf().map_err(|e| Error::io(path, e))?.to_vec();
-        let (compression, reader): (Compression, Box<dyn BufRead + Send>) = if head
-            .starts_with(GZIP_MAGIC)
+        let head = raw.fill_buf().map_err(|e| Error::io(path, e))?;
+        let compression = decompress::sniff(head);
+        if compression == Compression::None
+            && head.len() < 4
+            && decompress::is_compressed_name(path)
         {
-            (
-                Compression::Gzip,
-                Box::new(BufReader::with_capacity(
-                    1 << 20,
-                    flate2::read::MultiGzDecoder::new(raw),
-                )),
-            )
-        } else if head.starts_with(ZSTD_MAGIC) {
-            let dec =
-                ruzstd::decoding::StreamingDecoder::new(raw).map_err(|e| Error::Decompress {
-                    loc: Location::at(path, None, 0),
-                    format: "zstd",
-                    reason: e.to_string(),
-                })?;
-            (
-                Compression::Zstd,
-                Box::new(BufReader::with_capacity(1 << 20, dec)),
-            )
-        } else if head.len() < 4 && super::decompress::is_compressed_name(path) {
             // a truncated archive: let the whole-file reader name the problem
             return Err(NotStreamable::WholeFile);
-        } else {
-            (Compression::None, Box::new(raw))
+        }
+        let mut copy = None;
+        let reader: Box<dyn BufRead + Send> = match (compression, work) {
+            (Compression::None, _) => Box::new(raw),
+            (c, None) => Box::new(BufReader::with_capacity(
+                1 << 20,
+                decompress::decoder(path, c, raw)?,
+            )),
+            (c, Some(work)) => {
+                let inner = decompress::decoder(path, c, raw)?;
+                let to = decompress::copy_path(work, path)?;
+                let out = File::create(&to).map_err(|e| Error::io(&to, e))?;
+                let written = Arc::new(AtomicU64::new(0));
+                copy = Some((to.clone(), Arc::clone(&written)));
+                let tee = Tee {
+                    inner,
+                    out: BufWriter::with_capacity(1 << 20, out),
+                    path: to,
+                    written,
+                };
+                Box::new(BufReader::with_capacity(1 << 20, tee))
+            }
         };
         let mut lr = LineReader {
             reader,
@@ -98,9 +105,11 @@ impl LineReader {
             all_ascii: true,
             done: false,
             compression,
+            copy,
         };
         let head = lr.fill()?;
         if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+            lr.drop_copy();
             return Err(NotStreamable::WholeFile);
         }
         if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
@@ -108,6 +117,19 @@ impl LineReader {
             lr.offset = 3;
         }
         Ok((compression, lr))
+    }
+
+    /// The decompressed copy, if one is made, and the bytes written to it
+    /// so far (all of them once the last batch is read).
+    pub fn copy(&self) -> Option<(PathBuf, Arc<AtomicU64>)> {
+        self.copy.clone()
+    }
+
+    /// Removes the copy made so far: the file is read whole instead.
+    fn drop_copy(&mut self) {
+        if let Some((path, _)) = self.copy.take() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     fn fill(&mut self) -> Result<Vec<u8>> {
@@ -226,13 +248,9 @@ impl LineReader {
     fn read_error(&self, offset: u64, e: std::io::Error) -> Error {
         match self.compression {
             Compression::None => Error::io(&self.path, e),
-            Compression::Gzip | Compression::Zstd => Error::Decompress {
+            c => Error::Decompress {
                 loc: Location::at(&self.path, None, offset),
-                format: if self.compression == Compression::Gzip {
-                    "gzip"
-                } else {
-                    "zstd"
-                },
+                format: decompress::format_name(c),
                 reason: e.to_string(),
             },
         }
@@ -247,4 +265,36 @@ struct RawLine {
 
 fn memchr_nl(buf: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', buf)
+}
+
+/// Passes decompressed bytes on and writes them to the copy in the work
+/// folder: the reader thread that decompresses also writes, so the copy
+/// costs no second pass over the input.
+struct Tee<R> {
+    inner: R,
+    out: BufWriter<File>,
+    path: PathBuf,
+    written: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let wrote = if n == 0 && !buf.is_empty() {
+            self.out.flush()
+        } else {
+            self.out.write_all(&buf[..n])
+        };
+        wrote.map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot write the decompressed copy {}: {e}",
+                    self.path.display()
+                ),
+            )
+        })?;
+        self.written.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }

@@ -7,6 +7,7 @@ mod util;
 
 mod browser;
 mod clean;
+mod compressed;
 mod determinism;
 mod diff;
 mod errors;
