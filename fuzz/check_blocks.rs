@@ -68,6 +68,7 @@ pub fn check_blocks(data: &[u8]) -> usize {
         force: false,
         scan: scan.clone(),
         text_field: "text".into(),
+        drop_boilerplate: false,
     };
     let plan = clean::plan(&corpus, &report, &opts).expect("plan");
     clean::check_plan(&corpus, &plan, &opts).expect("check_plan");

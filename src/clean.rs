@@ -74,6 +74,9 @@ pub struct CleanOptions {
     pub scan: ScanOptions,
     /// JSONL field holding the text (`--text-field`).
     pub text_field: String,
+    /// Remove every copy of boilerplate blocks ([`crate::report::Cluster::boilerplate`]),
+    /// the kept one too: a footer is never content.
+    pub drop_boilerplate: bool,
 }
 
 /// Where a corpus came from: the paths as given and how they were read.
@@ -164,6 +167,9 @@ pub enum Reason {
     Document,
     /// A copy of a block, or the parts of it that align with the kept copy.
     Block,
+    /// Every copy of a boilerplate block, the kept one too
+    /// (`--drop-boilerplate`).
+    Boilerplate,
 }
 
 /// One line of the removal log, as `clean` writes it and [`verify`] reads it.

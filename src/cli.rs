@@ -132,6 +132,10 @@ struct CleanArgs {
     /// Write into an existing, non-empty output folder.
     #[arg(long)]
     force: bool,
+    /// Remove every copy of boilerplate (blocks held by --boilerplate-docs documents or
+    /// more: footers, disclaimers, navigation bars), the kept copy too.
+    #[arg(long)]
+    drop_boilerplate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -606,6 +610,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
         force: args.force,
         scan: opts.clone(),
         text_field: c.text_field.clone(),
+        drop_boilerplate: args.drop_boilerplate,
     };
     // Refuse a bad output before the (long) scan.
     clean::check_output(&corpus, &copts)?;

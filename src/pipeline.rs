@@ -831,13 +831,15 @@ fn block_cluster(
             )
         })
         .collect();
-    finish_cluster(
+    let mut c = finish_cluster(
         ClusterKind::Block,
         members,
         keep,
         opts.blocks.threshold,
         true,
-    )
+    );
+    c.boilerplate = c.documents >= opts.blocks.boilerplate_docs;
+    c
 }
 
 fn finish_cluster(
@@ -864,11 +866,16 @@ fn finish_cluster(
         };
         all_above &= score >= threshold;
     }
+    let mut docs: Vec<usize> = members.iter().map(|m| m.doc_index).collect();
+    docs.sort_unstable();
+    docs.dedup();
     Cluster {
         id: 0,
         kind,
         keep,
         chars: members[keep].chars,
+        documents: docs.len(),
+        boilerplate: false,
         similarity: [round4(lo.min(hi)), round4(hi)],
         all_above_threshold: all_above,
         members,
@@ -971,6 +978,7 @@ fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> 
             seed: opts.seed,
             min_block: opts.blocks.min_block,
             block_threshold: opts.blocks.threshold,
+            boilerplate_docs: opts.blocks.boilerplate_docs,
             keep: opts.keep,
             mask_fold: opts.normalize.mask_fold,
         },

@@ -449,7 +449,7 @@ fn summary(corpus: &Corpus, plan: &Plan, files_written: usize, log: &LogTarget) 
         blocks_removed: plan
             .removals
             .iter()
-            .filter(|r| r.reason == Reason::Block)
+            .filter(|r| r.reason != Reason::Document)
             .count(),
         bytes_removed,
         log: log.path().to_path_buf(),

@@ -211,13 +211,24 @@ pub(super) fn round_pieces(
             });
         }
     }
+    let dropped = |c: &Cluster| c.boilerplate && opts.drop_boilerplate;
+    // Text of boilerplate to drop is protected nowhere, not even inside the
+    // kept copy of another block (a section that runs into a footer).
+    let mut to_drop: Vec<Vec<Range<usize>>> = vec![Vec::new(); protected.len()];
+    for c in report.clusters.iter().filter(|c| dropped(c)) {
+        for m in &c.members {
+            to_drop[m.doc_index].push(m.text_range.clone());
+        }
+    }
     for c in report
         .clusters
         .iter()
-        .filter(|c| c.kind == ClusterKind::Block)
+        .filter(|c| c.kind == ClusterKind::Block && !dropped(c))
     {
         let k = &c.members[c.keep];
-        protected[k.doc_index].push(k.text_range.clone());
+        let holes = merge_ranges(std::mem::take(&mut to_drop[k.doc_index]));
+        protected[k.doc_index].extend(subtract(k.text_range.clone(), &holes));
+        to_drop[k.doc_index] = holes;
     }
     let jobs: Vec<(&Cluster, &Member)> = report
         .clusters
@@ -227,7 +238,7 @@ pub(super) fn round_pieces(
             c.members
                 .iter()
                 .enumerate()
-                .filter(move |(i, _)| *i != c.keep)
+                .filter(move |(i, _)| *i != c.keep || dropped(c))
                 .map(move |(_, m)| (c, m))
         })
         .filter(|(_, m)| !drop_doc[m.doc_index])
@@ -301,7 +312,7 @@ pub(super) fn add_pieces<F>(
             continue;
         };
         let (mut similarity, mut containment) = (p.similarity, p.containment);
-        if p.reason == Reason::Block {
+        if p.reason != Reason::Document {
             let (c, s) = kept_norm.measure(corpus, (p.doc, &ranges), (p.kept_doc, &kept), opts);
             if c + 1e-9 < opts.scan.blocks.threshold {
                 continue;
@@ -315,7 +326,7 @@ pub(super) fn add_pieces<F>(
         } else {
             Vec::new()
         };
-        if p.reason == Reason::Block {
+        if p.reason != Reason::Document {
             let mut cuts = std::mem::take(&mut plan.cuts[p.doc]);
             cuts.extend(ranges);
             plan.cuts[p.doc] = merge_ranges(cuts);
@@ -400,7 +411,11 @@ pub(super) fn block_pieces(
         let (s, e) = (m.norm_range.start + r.start, m.norm_range.start + r.end);
         let raw = mnorm.source_range(mdoc, s, e);
         out.push(Piece {
-            reason: Reason::Block,
+            reason: if c.boilerplate && opts.drop_boilerplate {
+                Reason::Boilerplate
+            } else {
+                Reason::Block
+            },
             cluster: c.id,
             doc: m.doc_index,
             range: snap_to_lines(mdoc, raw),

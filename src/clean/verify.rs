@@ -232,7 +232,7 @@ impl Tally {
                         return Err(fail(log_path, format!("{}: removed twice", at())));
                     }
                 }
-                Reason::Block => {
+                Reason::Block | Reason::Boilerplate => {
                     let held: usize = e.ranges.iter().map(|r| r.len()).sum();
                     if held as u64 != e.removal.bytes_removed {
                         return Err(fail(

@@ -74,6 +74,12 @@ pub struct Cluster {
     pub keep: usize,
     /// Normalised characters of the kept copy.
     pub chars: usize,
+    /// Distinct documents holding a copy.
+    pub documents: usize,
+    /// A block held by at least `boilerplate_docs` documents (a footer, a
+    /// disclaimer, a navigation bar): `clean --drop-boilerplate` removes
+    /// every copy of it, the kept one too.
+    pub boilerplate: bool,
     /// Lowest and highest similarity of a non-kept member to the kept one.
     pub similarity: [f64; 2],
     /// False when some member is below the threshold to the kept one (it
@@ -106,6 +112,8 @@ pub struct Params {
     pub min_block: usize,
     /// Similarity threshold for blocks.
     pub block_threshold: f64,
+    /// Documents that make a block boilerplate.
+    pub boilerplate_docs: usize,
     /// Which copy is kept.
     pub keep: Keep,
     /// Whether masks were folded.

@@ -53,10 +53,20 @@ fn cluster(
     width: Option<usize>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let kind = if c.boilerplate {
+        "boilerplate"
+    } else {
+        kind_name(c.kind)
+    };
+    let in_docs = if c.boilerplate {
+        format!(" in {} documents", c.documents)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{} {} copies, {} chars, similarity {}{}",
-        st.paint("1;36", &format!("{} cluster {}:", kind_name(c.kind), c.id)),
+        "{} {} copies{in_docs}, {} chars, similarity {}{}",
+        st.paint("1;36", &format!("{kind} cluster {}:", c.id)),
         c.members.len(),
         c.chars,
         similarity_range(c),
@@ -66,7 +76,17 @@ fn cluster(
             format!(" ({BELOW_THRESHOLD})")
         }
     )?;
+    // Boilerplate is shown by its kept copy and a few others; every copy
+    // is in the JSON and HTML reports.
+    let shown = if c.boilerplate {
+        BOILERPLATE_SHOWN
+    } else {
+        c.members.len()
+    };
     for (i, m) in c.members.iter().enumerate() {
+        if i >= shown && i != c.keep {
+            continue;
+        }
         let mark = if i == c.keep { "keep" } else { " dup" };
         let mut loc = location(m, c.kind);
         if m.record.is_some() {
@@ -95,8 +115,19 @@ fn cluster(
         let mark = st.paint(if i == c.keep { "32" } else { "31" }, mark);
         writeln!(out, "  {mark}{rest}{}", st.paint("2", &preview))?;
     }
+    let hidden = c.members.len() - shown.min(c.members.len());
+    let hidden = hidden - usize::from(c.keep >= shown && hidden > 0);
+    if hidden > 0 {
+        writeln!(
+            out,
+            "  … and {hidden} more copies (every copy: --format json or html)"
+        )?;
+    }
     Ok(())
 }
+
+/// Copies a text report lists of a boilerplate cluster.
+const BOILERPLATE_SHOWN: usize = 5;
 
 pub(super) fn render_variants(
     v: &Variants,

@@ -5,6 +5,7 @@
 
 mod util;
 
+mod boilerplate;
 mod browser;
 mod clean;
 mod compressed;

@@ -72,6 +72,7 @@ fn clean_opts(scan: &ScanOptions) -> CleanOptions {
         force: false,
         scan: scan.clone(),
         text_field: "text".into(),
+        drop_boilerplate: false,
     }
 }
 

@@ -1,0 +1,103 @@
+//! Boilerplate: a short footer that varies from page to page, on 150 pages.
+//! One cluster, flagged, listed compactly; `clean` keeps one copy and
+//! `clean --drop-boilerplate` none; `verify` accepts both.
+
+use std::path::Path;
+
+use crate::util::{cjk_text, clean_ok_with, clusters, neardup, s, scan_json, TestDir};
+
+const FOOTER: &str =
+    "免责声明：本文由网友投稿，仅代表作者个人观点，与本站立场无关，如有侵权请联系删除。";
+
+/// `pages` documents of unique text with the footer (and a varying
+/// counter) as their last line, as one JSONL file.
+fn corpus(dir: &Path, pages: u64) -> std::path::PathBuf {
+    let mut jsonl = String::new();
+    for d in 0..pages {
+        let text = format!(
+            "{}\n{}\n{FOOTER}阅读{}次",
+            cjk_text(100 + d, 300),
+            cjk_text(10_000 + d, 300),
+            d * 37 % 1000
+        );
+        jsonl.push_str(&serde_json::json!({ "id": format!("p{d}"), "text": text }).to_string());
+        jsonl.push('\n');
+    }
+    let path = dir.join("pages.jsonl");
+    std::fs::write(&path, jsonl).unwrap();
+    path
+}
+
+/// Copies of the footer left in a cleaned JSONL.
+fn footers(out: &Path) -> usize {
+    std::fs::read_to_string(out.join("pages.jsonl"))
+        .unwrap()
+        .matches("仅代表作者个人观点")
+        .count()
+}
+
+fn verified(out: &Path) {
+    neardup().arg("verify").arg(out).assert().success();
+}
+
+#[test]
+fn a_footer_on_many_pages_is_one_boilerplate_cluster() {
+    let t = TestDir::new();
+    let input = corpus(t.path(), 150);
+    let report = scan_json(&[s(&input)]);
+    let blocks = clusters(&report, "block");
+    assert_eq!(blocks.len(), 1, "{report:#}");
+    let c = blocks[0];
+    assert_eq!(c["boilerplate"], true);
+    assert_eq!(c["documents"], 150);
+    assert_eq!(c["members"].as_array().unwrap().len(), 150);
+    // the footer is shorter than --min-block: it counts as boilerplate only
+    assert!(c["chars"].as_u64().unwrap() < 200, "{c:#}");
+    // the text report lists a few copies and says how many more there are
+    let text = neardup()
+        .args(["scan", "--quiet", s(&input)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("boilerplate cluster 1: 150 copies in 150 documents"),
+        "{text}"
+    );
+    assert!(text.contains("… and 145 more copies"), "{text}");
+    assert!(text.lines().count() < 12, "{text}");
+}
+
+#[test]
+fn the_same_footer_on_a_few_pages_is_no_block() {
+    // shorter than --min-block and held by fewer than --boilerplate-docs
+    let t = TestDir::new();
+    let input = corpus(t.path(), 150);
+    let report = scan_json(&[s(&input), "--boilerplate-docs", "151"]);
+    assert!(clusters(&report, "block").is_empty(), "{report:#}");
+}
+
+#[test]
+fn clean_keeps_one_copy_and_drop_boilerplate_none() {
+    let t = TestDir::new();
+    let input = corpus(t.path(), 150);
+    let kept = t.path().join("kept");
+    clean_ok_with(&input, &kept, &[]);
+    verified(&kept);
+    assert_eq!(footers(&kept), 1);
+    let dropped = t.path().join("dropped");
+    clean_ok_with(&input, &dropped, &["--drop-boilerplate"]);
+    verified(&dropped);
+    assert_eq!(footers(&dropped), 0);
+    let log = std::fs::read_to_string(dropped.join("removed.jsonl")).unwrap();
+    let reasons: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["reason"].clone())
+        .collect();
+    assert_eq!(reasons.len(), 150);
+    assert!(reasons.iter().all(|r| r == "boilerplate"), "{log}");
+    // the unique text of every page is still there
+    let out = std::fs::read_to_string(dropped.join("pages.jsonl")).unwrap();
+    for d in [0u64, 77, 149] {
+        assert!(out.contains(&cjk_text(10_000 + d, 300)), "page {d}");
+    }
+}
