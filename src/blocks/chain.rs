@@ -242,6 +242,33 @@ pub(super) struct DocPair<'t> {
     pub db: u32,
     pub na: &'t NormText,
     pub nb: &'t NormText,
+    /// Accept copies by containment ([`accept`]): on the star path, where
+    /// boilerplate loses lines from page to page.
+    pub contained: bool,
+}
+
+/// Shortest share of the longer copy that the shorter must have to be
+/// accepted by containment.
+pub(super) const CONTAINED_SHARE: f64 = 0.7;
+
+/// Whether two regions are copies of one block: their similarity
+/// (`LCS / longer`) when they are, else `None`. With `contained`, copies
+/// that lack a line of the other also are: the shorter needs
+/// [`CONTAINED_SHARE`] of the longer's length and `LCS / shorter` at the
+/// threshold (a footer that lost a line is still that footer).
+pub(super) fn accept(a: &[char], b: &[char], opts: &BlockOptions, contained: bool) -> Option<f64> {
+    let (short, long) = (a.len().min(b.len()), a.len().max(b.len()));
+    let need = if contained {
+        CONTAINED_SHARE
+    } else {
+        opts.threshold
+    };
+    if (short as f64) < need * long as f64 || short == 0 {
+        return None;
+    }
+    let lcs = align::lcs_len(a, b);
+    let base = if contained { short } else { long };
+    (lcs as f64 >= opts.threshold * base as f64).then(|| lcs as f64 / long as f64)
 }
 
 /// Turns a chain into a verified region pair whose sides have at least
@@ -253,7 +280,7 @@ pub(super) fn verify_chain(
     min_len: usize,
     opts: &BlockOptions,
 ) -> Option<RegionPair> {
-    let DocPair { da, db, na, nb } = *pair;
+    let (da, db, na, nb) = (pair.da, pair.db, pair.na, pair.nb);
     let (ta, tb) = (na.chars.as_slice(), nb.chars.as_slice());
     let (mut sa, mut sb) = (c.sa as usize, c.sb as usize);
     let (mut ea, mut eb) = (
@@ -290,15 +317,11 @@ pub(super) fn verify_chain(
     if ea <= sa || eb <= sb {
         return None;
     }
-    let (la, lb) = (ea - sa, eb - sb);
-    if la.min(lb) < min_len {
+    if (ea - sa).min(eb - sb) < min_len {
         return None;
     }
-    if (la.min(lb) as f64) < opts.threshold * la.max(lb) as f64 {
-        return None;
-    }
-    let similarity = align::similarity(&ta[sa..ea], &tb[sb..eb]);
-    (similarity >= opts.threshold).then_some(RegionPair {
+    let similarity = accept(&ta[sa..ea], &tb[sb..eb], opts, pair.contained)?;
+    Some(RegionPair {
         a: Copy {
             doc: da,
             range: sa..ea,

@@ -41,7 +41,7 @@ use rayon::prelude::*;
 
 use crate::normalize::NormText;
 
-use super::chain::{self, DocPair, Seed};
+use super::chain::{self, accept, DocPair, Seed};
 use super::{BlockOptions, RegionPair, SHORT_BLOCK};
 
 /// Largest distance between two frequent fingerprints of one run, in
@@ -141,7 +141,7 @@ pub(super) fn star_pairs(
 /// Shortest side of a pair on the star path: a copy of a
 /// [`SHORT_BLOCK`]-character passage may lose a fifth of it at a varying
 /// edge (a site name, a date) and still match at the block threshold.
-fn short_pair(opts: &BlockOptions) -> usize {
+pub(super) fn short_pair(opts: &BlockOptions) -> usize {
     let short = (SHORT_BLOCK as f64 * opts.threshold).ceil() as usize;
     opts.min_block.min(short)
 }
@@ -182,8 +182,7 @@ fn grow_to_lines(pair: &DocPair<'_>, p: RegionPair, opts: &BlockOptions) -> Regi
         if pair.da == pair.db && ea > sb {
             continue;
         }
-        let similarity = crate::align::similarity(&na.chars[sa..ea], &nb.chars[sb..eb]);
-        if similarity >= opts.threshold {
+        if let Some(similarity) = accept(&na.chars[sa..ea], &nb.chars[sb..eb], opts, true) {
             return RegionPair {
                 a: super::Copy {
                     doc: pair.da,
@@ -326,8 +325,8 @@ fn split_pair(
             if (ea - sa).min(eb - sb) < min_len {
                 return None;
             }
-            let similarity = crate::align::similarity(&ta.chars[sa..ea], &tb.chars[sb..eb]);
-            (similarity >= opts.threshold).then_some(RegionPair {
+            let similarity = accept(&ta.chars[sa..ea], &tb.chars[sb..eb], opts, true)?;
+            Some(RegionPair {
                 a: super::Copy {
                     doc: p.a.doc,
                     range: sa..ea,
@@ -416,6 +415,7 @@ fn align(
         db,
         na: texts[da as usize],
         nb: texts[db as usize],
+        contained: true,
     };
     let mut out = Vec::new();
     for c in chain::chain_seeds(&seeds, opts, k) {

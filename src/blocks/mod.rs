@@ -193,10 +193,17 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
 pub fn find_blocks(texts: &[&NormText], opts: &BlockOptions) -> Vec<BlockCluster> {
     let pairs = find_pairs(texts, opts);
     let mut clusters = cluster_pairs(&pairs);
-    // A short passage is a block only where it is boilerplate.
+    // Copies cut apart where they overlapped may leave a scrap (`65182次`)
+    // that is no copy of anything; a short passage is a block only where it
+    // is boilerplate.
+    let floor = frequent::short_pair(opts);
+    for c in &mut clusters {
+        c.copies.retain(|x| x.range.len() >= floor);
+    }
     clusters.retain(|c| {
-        c.copies.iter().any(|x| x.range.len() >= opts.min_block)
-            || c.documents() >= opts.boilerplate_docs
+        c.copies.len() >= 2
+            && (c.copies.iter().any(|x| x.range.len() >= opts.min_block)
+                || c.documents() >= opts.boilerplate_docs)
     });
     clusters
 }
@@ -273,6 +280,7 @@ pub fn find_pairs(texts: &[&NormText], opts: &BlockOptions) -> Vec<RegionPair> {
             db,
             na: texts[da as usize],
             nb: texts[db as usize],
+            contained: false,
         };
         chain::chain(group, opts, k)
             .into_iter()
