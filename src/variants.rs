@@ -34,6 +34,7 @@ use crate::corpus::{read_corpus, Format, IngestOptions};
 use crate::error::{Error, Result};
 use crate::hunks::{Split, Stretch};
 use crate::normalize::{normalize, NormText, NormalizeOptions, GAP_LINE};
+use crate::util::round4;
 
 /// Shortest run of characters shared by every text that counts as
 /// skeleton in the template view.
@@ -290,7 +291,7 @@ pub fn compare(sources: &[Source], opts: &NormalizeOptions) -> Variants {
         .map(|(s, n)| SourceInfo {
             label: s.label.clone(),
             chars: n.len(),
-            similarity: (align::similarity(&base.chars, &n.chars) * 10_000.0).round() / 10_000.0,
+            similarity: round4(align::similarity(&base.chars, &n.chars)),
         })
         .collect();
     let pair = (sources.len() == 2).then(|| {
