@@ -19,23 +19,22 @@
 //!
 //! Both give the same document clusters for the same input.
 
-use std::ops::Range;
+use std::collections::HashMap;
 
 use rayon::prelude::*;
-use xxhash_rust::xxh3::xxh3_128;
 
 use crate::align;
 use crate::blocks::{self, BlockOptions};
 use crate::cluster::{Keep, UnionFind};
-use crate::corpus::{Corpus, Document, TextKept};
+use crate::corpus::{Corpus, TextKept};
 use crate::error::{Error, Result};
 use crate::lsh::{self, LshParams};
-use crate::normalize::{
-    normalize, normalize_chars, normalize_unmapped, NormText, NormalizeOptions,
-};
+use crate::members::{choose_keep, finish_cluster, member, whole_doc_member};
+use crate::normalize::{normalize, normalize_chars, NormText, NormalizeOptions};
 use crate::report::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
-use crate::shingle::{char_bytes, shingle_chars_into, ShingleOptions, DEFAULT_CHAR_NGRAM};
-use crate::signature::{hamming, simhash, MinHasher};
+use crate::shingle::{ShingleOptions, DEFAULT_CHAR_NGRAM};
+use crate::signature::hamming;
+use crate::sketch::{sketch_corpus, SketchKind, Sketcher, Sketches};
 use crate::util::round4;
 use crate::verify::{self, VerifyOptions};
 
@@ -266,20 +265,10 @@ pub fn scan_documents_streaming(
     let (corpus, per_doc) =
         crate::corpus::read_corpus_in(paths, ingest, TextKept::No, work, |doc| {
             progress.advance(1);
-            let mut sig = vec![0u32; sk.sig_len()].into_boxed_slice();
-            let s = sk.sketch(&doc.text, &mut sig);
-            (s, sig)
+            sk.sketch_doc(&doc.text)
         })?;
     progress.finish();
-    let mut sketches = Sketches {
-        sketch: Vec::with_capacity(per_doc.len()),
-        sigs: Vec::with_capacity(per_doc.len()),
-        perms: sk.sig_len(),
-    };
-    for (s, sig) in per_doc {
-        sketches.sketch.push(s);
-        sketches.sigs.push(sig);
-    }
+    let sketches = Sketches::collect(&sk, per_doc);
     let clusters = document_level(&corpus, &Texts::Reload(ingest), &sketches, opts, progress)?;
     let mut clusters = clusters;
     for (i, c) in clusters.iter_mut().enumerate() {
@@ -425,106 +414,6 @@ impl Texts<'_> {
     }
 }
 
-/// Per-document summary kept by the document-level path.
-struct Sketch {
-    len: u32,
-    exact: u128,
-    simhash: u64,
-}
-
-/// Sketches of every document: summaries and, for MinHash, the signatures
-/// (`perms` values each; empty for SimHash).
-struct Sketches {
-    sketch: Vec<Sketch>,
-    sigs: Vec<Box<[u32]>>,
-    perms: usize,
-}
-
-/// Normalise → shingle → MinHash or SimHash, for one document.
-struct Sketcher<'a> {
-    opts: &'a ScanOptions,
-    hasher: MinHasher,
-    minhash: bool,
-}
-
-impl<'a> Sketcher<'a> {
-    fn new(opts: &'a ScanOptions) -> Sketcher<'a> {
-        Sketcher {
-            opts,
-            hasher: MinHasher::new(opts.perms, opts.seed),
-            minhash: opts.method != Method::SimHash,
-        }
-    }
-
-    fn sig_len(&self) -> usize {
-        if self.minhash {
-            self.opts.perms
-        } else {
-            0
-        }
-    }
-
-    fn sketch(&self, text: &str, sig: &mut [u32]) -> Sketch {
-        // One set of buffers per worker thread: no allocation per document.
-        thread_local! {
-            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
-        }
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.sketch_with(text, sig, &mut scratch),
-            Err(_) => self.sketch_with(text, sig, &mut Scratch::default()),
-        })
-    }
-
-    fn sketch_with(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Sketch {
-        normalize_unmapped(text, &self.opts.normalize, &mut s.chars, &mut s.gaps);
-        shingle_chars_into(&s.chars, &s.gaps, &self.opts.shingle, &mut s.shingles);
-        let simhash = if self.minhash {
-            if self.opts.method == Method::Oph {
-                self.hasher.sign_oph_into(&s.shingles, sig);
-            } else {
-                self.hasher.sign_into(&s.shingles, sig);
-            }
-            0
-        } else {
-            simhash(&s.shingles)
-        };
-        Sketch {
-            len: s.chars.len() as u32,
-            exact: xxh3_128(char_bytes(&s.chars)),
-            simhash,
-        }
-    }
-}
-
-/// Per-thread working buffers of [`Sketcher`].
-#[derive(Default)]
-struct Scratch {
-    chars: Vec<char>,
-    gaps: Vec<u8>,
-    shingles: Vec<u64>,
-}
-
-fn sketch_corpus(docs: &[Document], opts: &ScanOptions, progress: &dyn Progress) -> Sketches {
-    let sk = Sketcher::new(opts);
-    let perms = sk.sig_len();
-    progress.stage("sketch", docs.len() as u64);
-    let (sketch, sigs): (Vec<Sketch>, Vec<Box<[u32]>>) = docs
-        .par_iter()
-        .map(|doc| {
-            progress.advance(1);
-            let mut sig = vec![0u32; perms].into_boxed_slice();
-            let s = sk.sketch(&doc.text, &mut sig);
-            (s, sig)
-        })
-        .unzip();
-    progress.finish();
-    Sketches {
-        sketch,
-        sigs,
-        perms,
-    }
-}
-
 /// Candidates, verification, clusters, members: everything after sketching.
 fn document_level(
     corpus: &Corpus,
@@ -554,7 +443,7 @@ fn document_level(
     reps.sort_unstable();
 
     progress.stage("candidates", 1);
-    let cands = if sk.perms > 0 {
+    let cands = if let SketchKind::MinHash { .. } = sk.kind {
         lsh::band_candidates(&sk.sigs, &reps, opts.lsh_params())
     } else {
         let hashes: Vec<u64> = sk.sketch.iter().map(|s| s.simhash).collect();
@@ -569,7 +458,10 @@ fn document_level(
         threshold: opts.threshold,
         jaccard_floor: jaccard_floor(opts),
     };
-    let sigs: Option<&dyn lsh::Signatures> = (sk.perms > 0).then_some(&sk.sigs);
+    let sigs: Option<&dyn lsh::Signatures> = match sk.kind {
+        SketchKind::MinHash { .. } => Some(&sk.sigs),
+        SketchKind::SimHash => None,
+    };
     let pairs = verify::prefilter(&cands, &lens, sigs, &vopts);
     drop(cands);
     progress.finish();
@@ -577,18 +469,8 @@ fn document_level(
     progress.stage("verify", pairs.len() as u64);
     // Members of clusters are built from the texts verification loads
     // anyway; only the rest is read again at the end.
-    let mut built: std::collections::HashMap<u32, Member> = std::collections::HashMap::new();
-    let mut matches = align_pairs(
-        corpus,
-        texts,
-        &lens,
-        &pairs,
-        opts,
-        progress,
-        opts.threshold,
-        &mut built,
-        Some(&mut uf),
-    )?;
+    let mut aligner = Aligner::new(corpus, texts, &lens, opts);
+    let mut matches = aligner.verify_joining(&pairs, &mut uf, progress)?;
     matches.retain(|m| m.similarity >= opts.threshold);
     progress.finish();
     matches.sort_unstable_by_key(|m| (m.a, m.b));
@@ -623,17 +505,8 @@ fn document_level(
         }
     }
     unknown.sort_unstable();
-    let extra = align_pairs(
-        corpus,
-        texts,
-        &lens,
-        &unknown,
-        opts,
-        &NoProgress,
-        f64::NEG_INFINITY,
-        &mut built,
-        None,
-    )?;
+    let extra = aligner.similarities(&unknown)?;
+    let mut built = aligner.members;
     let similarity = |a: u32, b: u32| -> f64 {
         known(a, b).unwrap_or_else(|| {
             let key = (a.min(b), a.max(b));
@@ -678,102 +551,150 @@ fn document_level(
     Ok(clusters)
 }
 
-/// `LCS / longer` of the pairs (sorted) at or above `member_from`, texts
-/// loaded a batch at a time; both documents of each get their report member
-/// built into `members` while their text is at hand. With `clusters`, only
-/// pairs that could join two of its sets are aligned, and matches join them
-/// ([`verify::verify_joins`]).
-#[allow(clippy::too_many_arguments)]
-fn align_pairs(
-    corpus: &Corpus,
-    texts: &Texts<'_>,
-    lens: &[u32],
-    pairs: &[(u32, u32)],
-    opts: &ScanOptions,
-    progress: &dyn Progress,
-    member_from: f64,
-    members: &mut std::collections::HashMap<u32, Member>,
-    mut clusters: Option<&mut UnionFind>,
-) -> Result<Vec<verify::Match>> {
-    let mut out = Vec::with_capacity(pairs.len());
-    let mut in_batch = vec![false; lens.len()];
-    let mut start = 0;
-    while start < pairs.len() {
-        // take pairs while the documents they need fit in the budget
-        let mut docs: Vec<u32> = Vec::new();
-        let mut size = 0usize;
-        let mut end = start;
-        while end < pairs.len() {
-            let (a, b) = pairs[end];
-            let add: usize = [a, b]
-                .iter()
-                .filter(|&&d| !in_batch[d as usize])
-                .map(|&d| lens[d as usize] as usize)
-                .sum();
-            if end > start && size + add > VERIFY_BUDGET {
-                break;
-            }
-            for d in [a, b] {
-                if !in_batch[d as usize] {
-                    in_batch[d as usize] = true;
-                    docs.push(d);
-                }
-            }
-            size += add;
-            end += 1;
-        }
-        docs.sort_unstable();
-        for &d in &docs {
-            in_batch[d as usize] = false;
-        }
-        let raw = texts.load(corpus, &docs)?;
-        let norm: Vec<Vec<char>> = raw
-            .par_iter()
-            .map(|t| normalize_chars(t, &opts.normalize))
-            .collect();
-        let slot = |d: u32| -> &[char] {
-            match docs.binary_search(&d) {
-                Ok(i) => &norm[i],
-                Err(_) => &[],
-            }
-        };
-        let verified = match clusters.as_deref_mut() {
-            Some(uf) => verify::verify_joins(&pairs[start..end], slot, member_from, uf),
-            None => verify::verify(&pairs[start..end], slot, member_from),
-        };
-        // report members of the documents that matched, while their text is here
-        let mut new: Vec<u32> = verified
-            .iter()
-            .flat_map(|m| [m.a, m.b])
-            .filter(|d| !members.contains_key(d))
-            .collect();
-        new.sort_unstable();
-        new.dedup();
-        let made: Vec<(u32, Member)> = new
-            .par_iter()
-            .filter_map(|&d| {
-                let i = docs.binary_search(&d).ok()?;
-                Some((
-                    d,
-                    whole_doc_member(corpus, d as usize, &raw[i], norm[i].len()),
-                ))
-            })
-            .collect();
-        members.extend(made);
-        out.extend(verified);
-        progress.advance((end - start) as u64);
-        start = end;
-    }
-    Ok(out)
+/// Aligns document pairs with their texts loaded a batch at a time (at
+/// most about [`VERIFY_BUDGET`] characters), and builds the report member
+/// of every document that matched while its text is at hand.
+struct Aligner<'a> {
+    corpus: &'a Corpus,
+    texts: &'a Texts<'a>,
+    lens: &'a [u32],
+    opts: &'a ScanOptions,
+    /// Report members built so far, by document.
+    members: HashMap<u32, Member>,
 }
 
-fn choose_keep(lens: &[usize], keep: Keep) -> usize {
-    match keep {
-        Keep::First => 0,
-        Keep::Longest => {
-            let max = lens.iter().copied().max().unwrap_or(0);
-            lens.iter().position(|&l| l == max).unwrap_or(0)
+/// The normalised texts of one batch of documents.
+struct Batch<'s> {
+    docs: &'s [u32],
+    norm: &'s [Vec<char>],
+}
+
+impl<'s> Batch<'s> {
+    /// The text of `d` (empty if it is not in the batch).
+    fn text(&self, d: u32) -> &'s [char] {
+        match self.docs.binary_search(&d) {
+            Ok(i) => &self.norm[i],
+            Err(_) => &[],
         }
+    }
+}
+
+impl<'a> Aligner<'a> {
+    fn new(
+        corpus: &'a Corpus,
+        texts: &'a Texts<'a>,
+        lens: &'a [u32],
+        opts: &'a ScanOptions,
+    ) -> Self {
+        Aligner {
+            corpus,
+            texts,
+            lens,
+            opts,
+            members: HashMap::new(),
+        }
+    }
+
+    /// Verifies candidate pairs (sorted): only pairs that could join two
+    /// sets of `clusters` are aligned, and those at or above the threshold
+    /// join them ([`verify::verify_joins`]). Gives those matches.
+    fn verify_joining(
+        &mut self,
+        pairs: &[(u32, u32)],
+        clusters: &mut UnionFind,
+        progress: &dyn Progress,
+    ) -> Result<Vec<verify::Match>> {
+        let threshold = self.opts.threshold;
+        self.in_batches(pairs, progress, |batch, texts| {
+            verify::verify_joins(batch, |d| texts.text(d), threshold, clusters)
+        })
+    }
+
+    /// `LCS / longer` of every pair (sorted), however low.
+    fn similarities(&mut self, pairs: &[(u32, u32)]) -> Result<Vec<verify::Match>> {
+        self.in_batches(pairs, &NoProgress, |batch, texts| {
+            verify::verify(batch, |d| texts.text(d), f64::NEG_INFINITY)
+        })
+    }
+
+    /// Runs `align` over batches of `pairs` whose documents fit the budget;
+    /// the documents of the matches it gives get members.
+    fn in_batches<F>(
+        &mut self,
+        pairs: &[(u32, u32)],
+        progress: &dyn Progress,
+        mut align: F,
+    ) -> Result<Vec<verify::Match>>
+    where
+        F: FnMut(&[(u32, u32)], &Batch<'_>) -> Vec<verify::Match>,
+    {
+        let lens = self.lens;
+        let mut out = Vec::with_capacity(pairs.len());
+        let mut in_batch = vec![false; lens.len()];
+        let mut start = 0;
+        while start < pairs.len() {
+            // take pairs while the documents they need fit in the budget
+            let mut docs: Vec<u32> = Vec::new();
+            let mut size = 0usize;
+            let mut end = start;
+            while end < pairs.len() {
+                let (a, b) = pairs[end];
+                let add: usize = [a, b]
+                    .iter()
+                    .filter(|&&d| !in_batch[d as usize])
+                    .map(|&d| lens[d as usize] as usize)
+                    .sum();
+                if end > start && size + add > VERIFY_BUDGET {
+                    break;
+                }
+                for d in [a, b] {
+                    if !in_batch[d as usize] {
+                        in_batch[d as usize] = true;
+                        docs.push(d);
+                    }
+                }
+                size += add;
+                end += 1;
+            }
+            docs.sort_unstable();
+            for &d in &docs {
+                in_batch[d as usize] = false;
+            }
+            let raw = self.texts.load(self.corpus, &docs)?;
+            let norm: Vec<Vec<char>> = raw
+                .par_iter()
+                .map(|t| normalize_chars(t, &self.opts.normalize))
+                .collect();
+            let batch = Batch {
+                docs: &docs,
+                norm: &norm,
+            };
+            let verified = align(&pairs[start..end], &batch);
+            // report members of the documents that matched, while their text is here
+            let mut new: Vec<u32> = verified
+                .iter()
+                .flat_map(|m| [m.a, m.b])
+                .filter(|d| !self.members.contains_key(d))
+                .collect();
+            new.sort_unstable();
+            new.dedup();
+            let corpus = self.corpus;
+            let made: Vec<(u32, Member)> = new
+                .par_iter()
+                .filter_map(|&d| {
+                    let i = docs.binary_search(&d).ok()?;
+                    Some((
+                        d,
+                        whole_doc_member(corpus, d as usize, &raw[i], norm[i].len()),
+                    ))
+                })
+                .collect();
+            self.members.extend(made);
+            out.extend(verified);
+            progress.advance((end - start) as u64);
+            start = end;
+        }
+        Ok(out)
     }
 }
 
@@ -840,104 +761,6 @@ fn block_cluster(
     );
     c.boilerplate = c.documents >= opts.blocks.boilerplate_docs;
     c
-}
-
-fn finish_cluster(
-    kind: ClusterKind,
-    members: Vec<Member>,
-    keep: usize,
-    threshold: f64,
-    by_containment: bool,
-) -> Cluster {
-    let others = members
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != keep)
-        .map(|(_, m)| m);
-    let (mut lo, mut hi) = (1.0f64, 0.0f64);
-    let mut all_above = true;
-    for m in others {
-        lo = lo.min(m.similarity);
-        hi = hi.max(m.similarity);
-        let score = if by_containment {
-            m.containment.unwrap_or(m.similarity)
-        } else {
-            m.similarity
-        };
-        all_above &= score >= threshold;
-    }
-    let mut docs: Vec<usize> = members.iter().map(|m| m.doc_index).collect();
-    docs.sort_unstable();
-    docs.dedup();
-    Cluster {
-        id: 0,
-        kind,
-        keep,
-        chars: members[keep].chars,
-        documents: docs.len(),
-        boilerplate: false,
-        similarity: [round4(lo.min(hi)), round4(hi)],
-        all_above_threshold: all_above,
-        members,
-    }
-}
-
-/// A report member for `text_range` (bytes of the document's text).
-/// A member spanning a whole document.
-fn whole_doc_member(corpus: &Corpus, d: usize, text: &str, chars: usize) -> Member {
-    member(corpus, d, text, 0..text.len(), 0..chars, 1.0, None)
-}
-
-fn member(
-    corpus: &Corpus,
-    d: usize,
-    text: &str,
-    text_range: Range<usize>,
-    norm_range: Range<usize>,
-    similarity: f64,
-    containment: Option<f64>,
-) -> Member {
-    let doc = &corpus.docs[d];
-    let input = corpus.input_of(doc);
-    let (lines, bytes) = input.span(doc.record, text, &text_range);
-    Member {
-        doc: doc.id.clone(),
-        path: input.path.display().to_string(),
-        record: doc.record,
-        lines,
-        bytes,
-        chars: norm_range.len(),
-        similarity: round4(similarity),
-        containment: containment.map(round4),
-        preview: preview(&text[text_range.clone()]),
-        diff: None,
-        doc_index: d,
-        text_range,
-        norm_range,
-    }
-}
-
-fn preview(s: &str) -> String {
-    let mut out = String::new();
-    let mut n = 0;
-    let mut space = false;
-    for c in s.chars() {
-        if c.is_whitespace() {
-            space = !out.is_empty();
-            continue;
-        }
-        if space {
-            out.push(' ');
-            space = false;
-        }
-        out.push(c);
-        n += 1;
-        if n >= 30 {
-            out.push('…');
-            break;
-        }
-    }
-    out
 }
 
 fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> Report {
