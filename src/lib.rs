@@ -24,6 +24,7 @@
 //! - [`pipeline`]: runs the stages in order, in parallel, deterministically.
 //! - [`variants`]: character diffs between copies, template view of variants.
 //! - [`hunks`]: a diff's stretches → aligned rows with line numbers, for every view.
+//! - [`place`]: where a span is (document, file, lines, bytes), for the report and the removal log.
 //! - [`report`]: the report models and their renderers.
 //! - [`clean`]: writes the cleaned corpus and the removal log, atomically.
 //! - [`util`]: rounding, absolute paths and atomic writes the stages share.
@@ -51,6 +52,7 @@ pub mod lsh;
 mod members;
 pub mod normalize;
 pub mod pipeline;
+pub mod place;
 pub mod report;
 pub mod shingle;
 pub mod signature;

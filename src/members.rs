@@ -10,6 +10,7 @@ use std::ops::Range;
 
 use crate::cluster::Keep;
 use crate::corpus::Corpus;
+use crate::place::Place;
 use crate::report::{Cluster, ClusterKind, Member};
 use crate::util::round4;
 
@@ -82,15 +83,8 @@ pub(crate) fn member(
     similarity: f64,
     containment: Option<f64>,
 ) -> Member {
-    let doc = &corpus.docs[d];
-    let input = corpus.input_of(doc);
-    let (lines, bytes) = input.span(doc.record, text, &text_range);
     Member {
-        doc: doc.id.clone(),
-        path: input.path.display().to_string(),
-        record: doc.record,
-        lines,
-        bytes,
+        place: Place::in_text(corpus, d, text, &text_range),
         chars: norm_range.len(),
         similarity: round4(similarity),
         containment: containment.map(round4),
