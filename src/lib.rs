@@ -21,7 +21,9 @@
 //! - [`verify`]: candidates → verified matches.
 //! - [`cluster`]: union-find groups.
 //! - [`blocks`]: repeated sections inside and across documents.
-//! - [`pipeline`]: runs the stages in order, in parallel, deterministically.
+//! - [`pipeline`]: runs the stages in order, in parallel, deterministically;
+//!   its private stages are `sketch` (text → signature), `documents`
+//!   (signatures → document clusters) and `members` (copies → report members).
 //! - [`variants`]: character diffs between copies, template view of variants.
 //! - [`hunks`]: a diff's stretches → aligned rows with line numbers, for every view.
 //! - [`place`]: where a span is (document, file, lines, bytes), for the report and the removal log.
@@ -45,6 +47,7 @@ pub mod blocks;
 pub mod clean;
 pub mod cluster;
 pub mod corpus;
+mod documents;
 pub mod error;
 mod fxhash;
 pub mod hunks;
