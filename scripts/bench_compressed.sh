@@ -6,8 +6,8 @@
 # `neardup scan --level doc|all` and `neardup clean` on plain, .gz and .zst
 # input. Prints, per command and format, the acceptance ratio
 #   (time(compressed) - time(plain)) / time(decode once on one core)
-# which should be at most 1.1, and the extra CPU time (user + system) that
-# compressed input costs. Each timing is the best of REPEAT runs (on a
+# which should be at most 1.1, and the same ratio of CPU times (user +
+# system), which a loaded machine disturbs much less than wall times. Each timing is the best of REPEAT runs (on a
 # shared machine, read the ratios, not the seconds).
 #
 # Needs python3, gzip and zstd (`apt-get install -y zstd` if missing), and
@@ -59,7 +59,7 @@ best() {
 # Redirections, not paths: zstd skips symbolic links given as arguments.
 read -r DEC_GZ DEC_GZ_CPU < <(best sh -c "gzip -dc <'$C.gz'")
 read -r DEC_ZST DEC_ZST_CPU < <(best sh -c "zstd -dc -T1 <'$C.zst'")
-echo "decode once, one core: gzip -dc $DEC_GZ s, zstd -dc $DEC_ZST s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "decode once, one core: gzip -dc $DEC_GZ s (cpu $DEC_GZ_CPU), zstd -dc $DEC_ZST s (cpu $DEC_ZST_CPU); load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 run_row() { # name, command prefix taking the input as last argument
     local name=$1
@@ -68,10 +68,11 @@ run_row() { # name, command prefix taking the input as last argument
     read -r p pc < <(best "$@" "$C")
     read -r g gc < <(best "$@" "$C.gz")
     read -r z zc < <(best "$@" "$C.zst")
-    printf '%-10s wall: plain %6.2f  gz %6.2f (ratio %5.2f)  zst %6.2f (ratio %5.2f)   cpu: plain %6.2f  gz +%5.2f  zst +%5.2f\n' \
+    printf '%-10s wall: plain %6.2f  gz %6.2f (ratio %5.2f)  zst %6.2f (ratio %5.2f)   cpu: plain %6.2f  gz %+5.2f (ratio %5.2f)  zst %+5.2f (ratio %5.2f)\n' \
         "$name" "$p" "$g" "$(echo "($g - $p) / $DEC_GZ" | bc -l)" \
         "$z" "$(echo "($z - $p) / $DEC_ZST" | bc -l)" \
-        "$pc" "$(echo "$gc - $pc" | bc -l)" "$(echo "$zc - $pc" | bc -l)"
+        "$pc" "$(echo "$gc - $pc" | bc -l)" "$(echo "($gc - $pc) / $DEC_GZ_CPU" | bc -l)" \
+        "$(echo "$zc - $pc" | bc -l)" "$(echo "($zc - $pc) / $DEC_ZST_CPU" | bc -l)"
 }
 
 for level in $LEVELS; do

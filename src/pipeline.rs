@@ -240,9 +240,11 @@ pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Res
         let texts: Vec<&NormText> = norms.iter().collect();
         let found = blocks::find_blocks(&texts, &opts.blocks);
         progress.finish();
+        let ranges = source_ranges(corpus, &active, &found, opts);
         let built: Vec<Cluster> = found
             .par_iter()
-            .map(|bc| block_cluster(corpus, &active, &norms, bc, opts))
+            .zip(&ranges)
+            .map(|(bc, r)| block_cluster(corpus, &active, &norms, bc, r, opts))
             .collect();
         clusters.extend(built);
     }
@@ -364,11 +366,62 @@ pub fn attach_diffs(
 /// Normalised characters held at once while verifying (about 4 bytes each).
 pub const VERIFY_BUDGET: usize = 64 << 20;
 
+/// Byte ranges, in its document's text, of every copy of every block
+/// cluster. The byte map was dropped for detection: each document holding
+/// a copy is normalised again once, however many clusters it is in (a page
+/// holds a header, a navigation bar and a footer).
+fn source_ranges(
+    corpus: &Corpus,
+    active: &[usize],
+    found: &[blocks::BlockCluster],
+    opts: &ScanOptions,
+) -> Vec<Vec<std::ops::Range<usize>>> {
+    let mut at: Vec<(u32, u32, u32)> = found
+        .iter()
+        .enumerate()
+        .flat_map(|(c, bc)| {
+            bc.copies
+                .iter()
+                .enumerate()
+                .map(move |(i, copy)| (copy.doc, c as u32, i as u32))
+        })
+        .collect();
+    at.sort_unstable();
+    let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut s = 0;
+    while s < at.len() {
+        let e = s + at[s..].partition_point(|x| x.0 == at[s].0);
+        groups.push(s..e);
+        s = e;
+    }
+    let mapped: Vec<(u32, u32, std::ops::Range<usize>)> = groups
+        .par_iter()
+        .flat_map_iter(|g| {
+            let text = &corpus.docs[active[at[g.start].0 as usize]].text;
+            let norm = normalize(text, &opts.normalize);
+            at[g.clone()]
+                .iter()
+                .map(|&(_, c, i)| {
+                    let r = &found[c as usize].copies[i as usize].range;
+                    (c, i, norm.source_range(text, r.start, r.end))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut out: Vec<Vec<std::ops::Range<usize>>> =
+        found.iter().map(|bc| vec![0..0; bc.copies.len()]).collect();
+    for (c, i, r) in mapped {
+        out[c as usize][i as usize] = r;
+    }
+    out
+}
+
 fn block_cluster(
     corpus: &Corpus,
     active: &[usize],
     norms: &[NormText],
     bc: &blocks::BlockCluster,
+    text_ranges: &[std::ops::Range<usize>],
     opts: &ScanOptions,
 ) -> Cluster {
     let spans: Vec<&[char]> = bc
@@ -378,24 +431,13 @@ fn block_cluster(
         .collect();
     let lens: Vec<usize> = spans.iter().map(|s| s.len()).collect();
     let keep = choose_keep(&lens, opts.keep);
-    // The byte map was dropped for detection: rebuild it once per document
-    // (copies are sorted by document, so one at a time suffices).
-    let mut mapped: Option<(u32, NormText)> = None;
     let members: Vec<Member> = bc
         .copies
         .iter()
         .zip(&spans)
-        .map(|(c, span)| {
+        .zip(text_ranges)
+        .map(|((c, span), text_range)| {
             let d = active[c.doc as usize];
-            if mapped.as_ref().is_none_or(|(doc, _)| *doc != c.doc) {
-                mapped = Some((c.doc, normalize(&corpus.docs[d].text, &opts.normalize)));
-            }
-            let text_range = match &mapped {
-                Some((_, norm)) => {
-                    norm.source_range(&corpus.docs[d].text, c.range.start, c.range.end)
-                }
-                None => 0..0,
-            };
             let lcs = align::lcs_len(span, spans[keep]);
             let sim = lcs as f64 / span.len().max(spans[keep].len()).max(1) as f64;
             let containment = lcs as f64 / span.len().max(1) as f64;
@@ -403,7 +445,7 @@ fn block_cluster(
                 corpus,
                 d,
                 &corpus.docs[d].text,
-                text_range,
+                text_range.clone(),
                 c.range.clone(),
                 sim,
                 Some(containment),
