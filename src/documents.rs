@@ -1,6 +1,6 @@
 //! DOCUMENTS: sketches → clusters of near-duplicate documents.
 //!
-//! Takes every document's [`Sketch`](crate::sketch) (length, exact hash,
+//! Takes every document's [`Sketch`](crate::sketch::Sketch) (length, exact hash,
 //! signature) and a way to get texts back ([`Texts`]: the corpus holds
 //! them, or they are read again from the inputs); gives the document
 //! [`Cluster`]s, members in input order, ids not yet numbered.
