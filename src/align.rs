@@ -38,7 +38,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::ops::Range;
 
-use similar::{Algorithm, DiffOp};
+use similar::{capture_diff_slices, Algorithm, DiffOp};
 
 use crate::fxhash::FxHasher;
 
@@ -476,16 +476,102 @@ fn longest_increasing(pairs: &[(usize, usize)]) -> Vec<(usize, usize)> {
     out
 }
 
+/// Above this product of lengths a diff compares sentences, not characters
+/// (about 30,000 × 30,000 characters): the character diff of two long,
+/// different texts can take minutes, and a time limit instead would make
+/// the output depend on the machine.
+pub const CHAR_DIFF_BUDGET: usize = 1 << 30;
+
+/// Patience diff of two character sequences; past [`CHAR_DIFF_BUDGET`]
+/// the units are sentences (runs ending at `.`, `!`, `?`, `;` or 64
+/// characters), the ops still in characters. Patience, not `similar`'s
+/// default Myers, keeps the alignment close to minimal on CJK text; the
+/// budget, not a deadline, bounds the time, so the result depends on the
+/// input only.
+pub fn diff_ops(a: &[char], b: &[char]) -> Vec<DiffOp> {
+    if a.len().saturating_mul(b.len()) <= CHAR_DIFF_BUDGET {
+        return capture_diff_slices(Algorithm::Patience, a, b);
+    }
+    let (sa, sb) = (sentences(a), sentences(b));
+    let (ta, tb): (Vec<&[char]>, Vec<&[char]>) = (
+        sa.iter().map(|r| &a[r.clone()]).collect(),
+        sb.iter().map(|r| &b[r.clone()]).collect(),
+    );
+    // character offset of sentence `i` (the end for one past the last)
+    let at = |s: &[std::ops::Range<usize>], i: usize, len: usize| s.get(i).map_or(len, |r| r.start);
+    let span = |s: &[std::ops::Range<usize>], i: usize, n: usize| -> usize {
+        s[i..i + n].iter().map(std::ops::Range::len).sum()
+    };
+    capture_diff_slices(Algorithm::Patience, &ta, &tb)
+        .into_iter()
+        .map(|op| match op {
+            DiffOp::Equal {
+                old_index,
+                new_index,
+                len,
+            } => DiffOp::Equal {
+                old_index: at(&sa, old_index, a.len()),
+                new_index: at(&sb, new_index, b.len()),
+                len: span(&sa, old_index, len),
+            },
+            DiffOp::Delete {
+                old_index,
+                old_len,
+                new_index,
+            } => DiffOp::Delete {
+                old_index: at(&sa, old_index, a.len()),
+                old_len: span(&sa, old_index, old_len),
+                new_index: at(&sb, new_index, b.len()),
+            },
+            DiffOp::Insert {
+                old_index,
+                new_index,
+                new_len,
+            } => DiffOp::Insert {
+                old_index: at(&sa, old_index, a.len()),
+                new_index: at(&sb, new_index, b.len()),
+                new_len: span(&sb, new_index, new_len),
+            },
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => DiffOp::Replace {
+                old_index: at(&sa, old_index, a.len()),
+                old_len: span(&sa, old_index, old_len),
+                new_index: at(&sb, new_index, b.len()),
+                new_len: span(&sb, new_index, new_len),
+            },
+        })
+        .collect()
+}
+
+/// Sentence ranges of normalised characters (see [`diff_ops`]).
+fn sentences(t: &[char]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, &c) in t.iter().enumerate() {
+        if matches!(c, '.' | '!' | '?' | ';') || i + 1 - start >= 64 {
+            out.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    if start < t.len() {
+        out.push(start..t.len());
+    }
+    out
+}
+
 /// The parts of `a` that an alignment with `b` covers: matched runs, joined
 /// across unmatched stretches shorter than `max_unmatched` characters (edits
 /// inside a copy); longer unmatched stretches of `a` are left out, so text
 /// that only `a` has is never part of the result.
 ///
-/// Uses `similar`'s Patience diff (with a deadline), which keeps the
-/// alignment close to minimal on CJK text, unlike its default Myers.
+/// The alignment is [`diff_ops`]'s: by characters, or past its budget by
+/// sentences (then an edited sentence is left out whole).
 pub fn covered_ranges(a: &[char], b: &[char], max_unmatched: usize) -> Vec<Range<usize>> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    let ops = similar::capture_diff_slices_deadline(Algorithm::Patience, a, b, Some(deadline));
+    let ops = diff_ops(a, b);
     let mut matched: Vec<Range<usize>> = Vec::new();
     for op in ops {
         if let DiffOp::Equal { old_index, len, .. } = op {
@@ -622,6 +708,41 @@ mod tests {
         assert!(
             approx <= exact && approx as f64 >= exact as f64 * 0.97,
             "{approx} vs {exact}"
+        );
+    }
+
+    /// Past the character budget the alignment is by sentences: still the
+    /// same ranges every run (no deadline), still never the copy's own text.
+    #[test]
+    fn covered_ranges_of_huge_texts_are_deterministic() {
+        let mut rnd = lcg(7);
+        let mut kept: Vec<char> = Vec::new();
+        while kept.len() < 40_000 {
+            for _ in 0..20 + rnd(40) {
+                kept.push(char::from_u32(0x4e00 + rnd(3000) as u32).unwrap());
+            }
+            kept.push(';');
+        }
+        // the copy: a paragraph of its own in the middle, a few edits
+        let own: Vec<char> = (0..300).map(|_| '独').collect();
+        let mut copy = kept[..20_000].to_vec();
+        copy.extend_from_slice(&own);
+        copy.extend_from_slice(&kept[20_000..]);
+        for i in (1_000..copy.len()).step_by(5_000) {
+            copy[i] = '某';
+        }
+        assert!(copy.len() * kept.len() > CHAR_DIFF_BUDGET);
+        let cov = covered_ranges(&copy, &kept, 50);
+        assert_eq!(cov, covered_ranges(&copy, &kept, 50));
+        let own_at = 20_000..20_300;
+        assert!(cov
+            .iter()
+            .all(|r| r.end <= own_at.start || r.start >= own_at.end));
+        let covered: usize = cov.iter().map(Range::len).sum();
+        assert!(
+            covered > kept.len() * 95 / 100,
+            "{covered} of {}",
+            kept.len()
         );
     }
 

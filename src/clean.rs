@@ -39,7 +39,6 @@ use output::{docs_by_input, write_all, LogTarget};
 use plan::plan_run;
 pub use plan::{apply_cuts, check_plan, plan, snap_to_lines, Plan, MAX_ROUNDS};
 
-use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -48,6 +47,9 @@ use serde::{Deserialize, Serialize};
 use crate::corpus::{Corpus, IngestOptions};
 use crate::error::{Error, Result};
 use crate::pipeline::ScanOptions;
+/// Where a removed or kept span is: what the removal log writes and
+/// [`verify`] reads back (the report's members flatten the same type).
+pub use crate::place::Place;
 use crate::report::Report;
 
 /// Unmatched runs of at least this many characters in a copy are text the
@@ -120,41 +122,6 @@ impl Run<'_> {
         match self.cancel {
             Some(flag) if flag.load(Ordering::SeqCst) => Err(Error::Interrupted),
             _ => Ok(()),
-        }
-    }
-}
-
-/// Where a removed or kept span is, in the user's coordinates: what the
-/// removal log writes and what [`verify`] reads back. Its fields are those
-/// a report member (`report::Member`) opens with, so that a member can
-/// flatten one (`#[serde(flatten)]`) without a byte of its JSON changing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Place {
-    /// Document id.
-    pub doc: String,
-    /// Input file.
-    pub path: String,
-    /// JSONL line, for JSONL inputs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record: Option<u64>,
-    /// First and last line, 1-based, inclusive.
-    pub lines: [u64; 2],
-    /// Byte range `[start, end)` (of the file, or of the JSONL text field).
-    pub bytes: [u64; 2],
-}
-
-impl Place {
-    /// The place of `range` (bytes of document `doc`'s decoded text).
-    fn of(corpus: &Corpus, doc: usize, range: &Range<usize>) -> Place {
-        let d = &corpus.docs[doc];
-        let input = corpus.input_of(d);
-        let (lines, bytes) = input.span(d.record, &d.text, range);
-        Place {
-            doc: d.id.clone(),
-            path: input.path.display().to_string(),
-            record: d.record,
-            lines,
-            bytes,
         }
     }
 }

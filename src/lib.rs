@@ -21,9 +21,12 @@
 //! - [`verify`]: candidates → verified matches.
 //! - [`cluster`]: union-find groups.
 //! - [`blocks`]: repeated sections inside and across documents.
-//! - [`pipeline`]: runs the stages in order, in parallel, deterministically.
+//! - [`pipeline`]: runs the stages in order, in parallel, deterministically;
+//!   its private stages are `sketch` (text → signature), `documents`
+//!   (signatures → document clusters) and `members` (copies → report members).
 //! - [`variants`]: character diffs between copies, template view of variants.
 //! - [`hunks`]: a diff's stretches → aligned rows with line numbers, for every view.
+//! - [`place`]: where a span is (document, file, lines, bytes), for the report and the removal log.
 //! - [`report`]: the report models and their renderers.
 //! - [`clean`]: writes the cleaned corpus and the removal log, atomically.
 //! - [`util`]: rounding, absolute paths and atomic writes the stages share.
@@ -44,15 +47,19 @@ pub mod blocks;
 pub mod clean;
 pub mod cluster;
 pub mod corpus;
+mod documents;
 pub mod error;
 mod fxhash;
 pub mod hunks;
 pub mod lsh;
+mod members;
 pub mod normalize;
 pub mod pipeline;
+pub mod place;
 pub mod report;
 pub mod shingle;
 pub mod signature;
+mod sketch;
 pub mod util;
 pub mod variants;
 pub mod verify;

@@ -7,6 +7,22 @@
 //! both ─▶ Report
 //! ```
 //!
+//! What each stage takes and gives (the stage modules say how):
+//!
+//! - **sketch** (`src/sketch.rs`): a document's text → its length, exact
+//!   hash and MinHash signature or SimHash; the text is not kept.
+//! - **documents** (`src/documents.rs`): the sketches, and texts read back
+//!   a bounded batch at a time → document clusters (exact copies, LSH or
+//!   Hamming candidates, prefilter, alignment, union-find, kept copy).
+//! - **blocks** ([`blocks`]): normalised texts of the documents not removed
+//!   as duplicates → block clusters (copies by document and character
+//!   range), made report clusters here with their source byte ranges.
+//! - **members** (`src/members.rs`): a cluster's copies → report members,
+//!   the kept one and the similarity range, for both kinds.
+//! - **report** (`build_report`): clusters numbered in order → [`Report`]
+//!   with its summary and parameters; [`attach_diffs`] adds character
+//!   diffs from the kept copy for people to read.
+//!
 //! Stages are pure functions; this module fans them out over documents with
 //! rayon and sorts after every parallel step, so the report is the same at
 //! any thread count. Two entry points:
@@ -19,25 +35,20 @@
 //!
 //! Both give the same document clusters for the same input.
 
-use std::ops::Range;
-
 use rayon::prelude::*;
-use xxhash_rust::xxh3::xxh3_128;
 
 use crate::align;
 use crate::blocks::{self, BlockOptions};
-use crate::cluster::{Keep, UnionFind};
-use crate::corpus::{Corpus, Document, TextKept};
+use crate::cluster::Keep;
+use crate::corpus::{Corpus, TextKept};
+use crate::documents::{document_level, Texts};
 use crate::error::{Error, Result};
-use crate::lsh::{self, LshParams};
-use crate::normalize::{
-    normalize, normalize_chars, normalize_unmapped, NormText, NormalizeOptions,
-};
+use crate::lsh::LshParams;
+use crate::members::{choose_keep, finish_cluster, member};
+use crate::normalize::{normalize, NormText, NormalizeOptions};
 use crate::report::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
-use crate::shingle::{char_bytes, shingle_chars_into, ShingleOptions, DEFAULT_CHAR_NGRAM};
-use crate::signature::{hamming, simhash, MinHasher};
-use crate::util::round4;
-use crate::verify::{self, VerifyOptions};
+use crate::shingle::{ShingleOptions, DEFAULT_CHAR_NGRAM};
+use crate::sketch::{sketch_corpus, Sketcher, Sketches};
 
 /// What to look for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -268,20 +279,10 @@ pub fn scan_documents_streaming(
     let (corpus, per_doc) =
         crate::corpus::read_corpus_in(paths, ingest, TextKept::No, work, |doc| {
             progress.advance(1);
-            let mut sig = vec![0u32; sk.sig_len()].into_boxed_slice();
-            let s = sk.sketch(&doc.text, &mut sig);
-            (s, sig)
+            sk.sketch_doc(&doc.text)
         })?;
     progress.finish();
-    let mut sketches = Sketches {
-        sketch: Vec::with_capacity(per_doc.len()),
-        sigs: Vec::with_capacity(per_doc.len()),
-        perms: sk.sig_len(),
-    };
-    for (s, sig) in per_doc {
-        sketches.sketch.push(s);
-        sketches.sigs.push(sig);
-    }
+    let sketches = Sketches::collect(&sk, per_doc);
     let clusters = document_level(&corpus, &Texts::Reload(ingest), &sketches, opts, progress)?;
     let mut clusters = clusters;
     for (i, c) in clusters.iter_mut().enumerate() {
@@ -362,430 +363,8 @@ pub fn attach_diffs(
     Ok(())
 }
 
-/// Where document texts come from after sketching.
-enum Texts<'a> {
-    /// The corpus holds them.
-    Memory,
-    /// Read again from the inputs.
-    Reload(&'a crate::corpus::IngestOptions),
-}
-
 /// Normalised characters held at once while verifying (about 4 bytes each).
 pub const VERIFY_BUDGET: usize = 64 << 20;
-
-impl Texts<'_> {
-    /// Calls `f` on batches of `docs` (sorted) with their texts, each batch
-    /// holding at most about [`VERIFY_BUDGET`] characters.
-    fn batches<F>(&self, corpus: &Corpus, docs: &[u32], lens: &[u32], mut f: F) -> Result<()>
-    where
-        F: FnMut(&[u32], &[&str]),
-    {
-        let mut start = 0;
-        while start < docs.len() {
-            let mut end = start;
-            let mut size = 0usize;
-            while end < docs.len()
-                && (end == start || size + lens[docs[end] as usize] as usize <= VERIFY_BUDGET)
-            {
-                size += lens[docs[end] as usize] as usize;
-                end += 1;
-            }
-            let batch = &docs[start..end];
-            match self {
-                Texts::Memory => {
-                    let texts: Vec<&str> = batch
-                        .iter()
-                        .map(|&d| corpus.docs[d as usize].text.as_str())
-                        .collect();
-                    f(batch, &texts);
-                }
-                Texts::Reload(ingest) => {
-                    let owned = crate::corpus::reload_texts(corpus, batch, ingest)?;
-                    let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
-                    f(batch, &texts);
-                }
-            }
-            start = end;
-        }
-        Ok(())
-    }
-}
-
-impl Texts<'_> {
-    /// The texts of `docs` (sorted), all at once: the caller bounds their size.
-    fn load<'c>(&self, corpus: &'c Corpus, docs: &[u32]) -> Result<Vec<std::borrow::Cow<'c, str>>> {
-        Ok(match self {
-            Texts::Memory => docs
-                .iter()
-                .map(|&d| std::borrow::Cow::Borrowed(corpus.docs[d as usize].text.as_str()))
-                .collect(),
-            Texts::Reload(ingest) => crate::corpus::reload_texts(corpus, docs, ingest)?
-                .into_iter()
-                .map(std::borrow::Cow::Owned)
-                .collect(),
-        })
-    }
-}
-
-/// Per-document summary kept by the document-level path.
-struct Sketch {
-    len: u32,
-    exact: u128,
-    simhash: u64,
-}
-
-/// Sketches of every document: summaries and, for MinHash, the signatures
-/// (`perms` values each; empty for SimHash).
-struct Sketches {
-    sketch: Vec<Sketch>,
-    sigs: Vec<Box<[u32]>>,
-    perms: usize,
-}
-
-/// Normalise → shingle → MinHash or SimHash, for one document.
-struct Sketcher<'a> {
-    opts: &'a ScanOptions,
-    hasher: MinHasher,
-    minhash: bool,
-}
-
-impl<'a> Sketcher<'a> {
-    fn new(opts: &'a ScanOptions) -> Sketcher<'a> {
-        Sketcher {
-            opts,
-            hasher: MinHasher::new(opts.perms, opts.seed),
-            minhash: opts.method != Method::SimHash,
-        }
-    }
-
-    fn sig_len(&self) -> usize {
-        if self.minhash {
-            self.opts.perms
-        } else {
-            0
-        }
-    }
-
-    fn sketch(&self, text: &str, sig: &mut [u32]) -> Sketch {
-        // One set of buffers per worker thread: no allocation per document.
-        thread_local! {
-            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
-        }
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.sketch_with(text, sig, &mut scratch),
-            Err(_) => self.sketch_with(text, sig, &mut Scratch::default()),
-        })
-    }
-
-    fn sketch_with(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Sketch {
-        normalize_unmapped(text, &self.opts.normalize, &mut s.chars, &mut s.gaps);
-        shingle_chars_into(&s.chars, &s.gaps, &self.opts.shingle, &mut s.shingles);
-        let simhash = if self.minhash {
-            if self.opts.method == Method::Oph {
-                self.hasher.sign_oph_into(&s.shingles, sig);
-            } else {
-                self.hasher.sign_into(&s.shingles, sig);
-            }
-            0
-        } else {
-            simhash(&s.shingles)
-        };
-        Sketch {
-            len: s.chars.len() as u32,
-            exact: xxh3_128(char_bytes(&s.chars)),
-            simhash,
-        }
-    }
-}
-
-/// Per-thread working buffers of [`Sketcher`].
-#[derive(Default)]
-struct Scratch {
-    chars: Vec<char>,
-    gaps: Vec<u8>,
-    shingles: Vec<u64>,
-}
-
-fn sketch_corpus(docs: &[Document], opts: &ScanOptions, progress: &dyn Progress) -> Sketches {
-    let sk = Sketcher::new(opts);
-    let perms = sk.sig_len();
-    progress.stage("sketch", docs.len() as u64);
-    let (sketch, sigs): (Vec<Sketch>, Vec<Box<[u32]>>) = docs
-        .par_iter()
-        .map(|doc| {
-            progress.advance(1);
-            let mut sig = vec![0u32; perms].into_boxed_slice();
-            let s = sk.sketch(&doc.text, &mut sig);
-            (s, sig)
-        })
-        .unzip();
-    progress.finish();
-    Sketches {
-        sketch,
-        sigs,
-        perms,
-    }
-}
-
-/// Candidates, verification, clusters, members: everything after sketching.
-fn document_level(
-    corpus: &Corpus,
-    texts: &Texts<'_>,
-    sk: &Sketches,
-    opts: &ScanOptions,
-    progress: &dyn Progress,
-) -> Result<Vec<Cluster>> {
-    let n = sk.sketch.len();
-    let lens: Vec<u32> = sk.sketch.iter().map(|s| s.len).collect();
-    // Exact copies (same normalised text) join without alignment; only the
-    // first of each goes on to LSH.
-    let mut uf = UnionFind::new(n);
-    let mut by_hash: Vec<(u128, u32)> = (0..n as u32)
-        .filter(|&d| lens[d as usize] > 0)
-        .map(|d| (sk.sketch[d as usize].exact, d))
-        .collect();
-    by_hash.sort_unstable();
-    let mut reps: Vec<u32> = Vec::new();
-    for (i, &(h, d)) in by_hash.iter().enumerate() {
-        if i > 0 && by_hash[i - 1].0 == h {
-            uf.union(by_hash[i - 1].1, d);
-        } else {
-            reps.push(d);
-        }
-    }
-    reps.sort_unstable();
-
-    progress.stage("candidates", 1);
-    let cands = if sk.perms > 0 {
-        lsh::band_candidates(&sk.sigs, &reps, opts.lsh_params())
-    } else {
-        let hashes: Vec<u64> = sk.sketch.iter().map(|s| s.simhash).collect();
-        lsh::hamming_candidates(&hashes, &reps, opts.max_hamming)
-            .into_iter()
-            .filter(|&(a, b)| hamming(hashes[a as usize], hashes[b as usize]) <= opts.max_hamming)
-            .collect()
-    };
-    progress.finish();
-    progress.stage("prefilter", cands.len() as u64);
-    let vopts = VerifyOptions {
-        threshold: opts.threshold,
-        jaccard_floor: jaccard_floor(opts),
-    };
-    let sigs: Option<&dyn lsh::Signatures> = (sk.perms > 0).then_some(&sk.sigs);
-    let pairs = verify::prefilter(&cands, &lens, sigs, &vopts);
-    drop(cands);
-    progress.finish();
-
-    progress.stage("verify", pairs.len() as u64);
-    // Members of clusters are built from the texts verification loads
-    // anyway; only the rest is read again at the end.
-    let mut built: std::collections::HashMap<u32, Member> = std::collections::HashMap::new();
-    let mut matches = align_pairs(
-        corpus,
-        texts,
-        &lens,
-        &pairs,
-        opts,
-        progress,
-        opts.threshold,
-        &mut built,
-        Some(&mut uf),
-    )?;
-    matches.retain(|m| m.similarity >= opts.threshold);
-    progress.finish();
-    matches.sort_unstable_by_key(|m| (m.a, m.b));
-    let groups = uf.groups();
-
-    // Similarity of every member to its cluster's kept document: known from
-    // verification or exact hashes, aligned only where it is not.
-    progress.stage("clusters", groups.len() as u64);
-    let keeps: Vec<usize> = groups
-        .iter()
-        .map(|g| {
-            let glens: Vec<usize> = g.iter().map(|&d| lens[d as usize] as usize).collect();
-            choose_keep(&glens, opts.keep)
-        })
-        .collect();
-    let known = |a: u32, b: u32| -> Option<f64> {
-        if a == b || sk.sketch[a as usize].exact == sk.sketch[b as usize].exact {
-            return Some(1.0);
-        }
-        let key = (a.min(b), a.max(b));
-        matches
-            .binary_search_by_key(&key, |m| (m.a, m.b))
-            .ok()
-            .map(|i| matches[i].similarity)
-    };
-    let mut unknown: Vec<(u32, u32)> = Vec::new();
-    for (g, &k) in groups.iter().zip(&keeps) {
-        for &d in g {
-            if known(g[k], d).is_none() {
-                unknown.push((g[k].min(d), g[k].max(d)));
-            }
-        }
-    }
-    unknown.sort_unstable();
-    let extra = align_pairs(
-        corpus,
-        texts,
-        &lens,
-        &unknown,
-        opts,
-        &NoProgress,
-        f64::NEG_INFINITY,
-        &mut built,
-        None,
-    )?;
-    let similarity = |a: u32, b: u32| -> f64 {
-        known(a, b).unwrap_or_else(|| {
-            let key = (a.min(b), a.max(b));
-            extra
-                .binary_search_by_key(&key, |m| (m.a, m.b))
-                .map_or(0.0, |i| extra[i].similarity)
-        })
-    };
-
-    // Members no alignment loaded (exact copies of a candidate) are read now.
-    let mut missing: Vec<u32> = groups
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|d| !built.contains_key(d))
-        .collect();
-    missing.sort_unstable();
-    texts.batches(corpus, &missing, &lens, |batch, batch_texts| {
-        let made: Vec<Member> = batch
-            .par_iter()
-            .zip(batch_texts)
-            .map(|(&d, text)| whole_doc_member(corpus, d as usize, text, lens[d as usize] as usize))
-            .collect();
-        built.extend(batch.iter().copied().zip(made));
-    })?;
-    let clusters = groups
-        .iter()
-        .zip(&keeps)
-        .map(|(g, &k)| {
-            let ms: Vec<Member> = g
-                .iter()
-                .filter_map(|d| {
-                    let mut m = built.remove(d)?;
-                    m.similarity = round4(similarity(g[k], *d));
-                    Some(m)
-                })
-                .collect();
-            finish_cluster(ClusterKind::Document, ms, k, opts.threshold, false)
-        })
-        .collect();
-    progress.finish();
-    Ok(clusters)
-}
-
-/// `LCS / longer` of the pairs (sorted) at or above `member_from`, texts
-/// loaded a batch at a time; both documents of each get their report member
-/// built into `members` while their text is at hand. With `clusters`, only
-/// pairs that could join two of its sets are aligned, and matches join them
-/// ([`verify::verify_joins`]).
-#[allow(clippy::too_many_arguments)]
-fn align_pairs(
-    corpus: &Corpus,
-    texts: &Texts<'_>,
-    lens: &[u32],
-    pairs: &[(u32, u32)],
-    opts: &ScanOptions,
-    progress: &dyn Progress,
-    member_from: f64,
-    members: &mut std::collections::HashMap<u32, Member>,
-    mut clusters: Option<&mut UnionFind>,
-) -> Result<Vec<verify::Match>> {
-    let mut out = Vec::with_capacity(pairs.len());
-    let mut in_batch = vec![false; lens.len()];
-    let mut start = 0;
-    while start < pairs.len() {
-        // take pairs while the documents they need fit in the budget
-        let mut docs: Vec<u32> = Vec::new();
-        let mut size = 0usize;
-        let mut end = start;
-        while end < pairs.len() {
-            let (a, b) = pairs[end];
-            let add: usize = [a, b]
-                .iter()
-                .filter(|&&d| !in_batch[d as usize])
-                .map(|&d| lens[d as usize] as usize)
-                .sum();
-            if end > start && size + add > VERIFY_BUDGET {
-                break;
-            }
-            for d in [a, b] {
-                if !in_batch[d as usize] {
-                    in_batch[d as usize] = true;
-                    docs.push(d);
-                }
-            }
-            size += add;
-            end += 1;
-        }
-        docs.sort_unstable();
-        for &d in &docs {
-            in_batch[d as usize] = false;
-        }
-        let raw = texts.load(corpus, &docs)?;
-        let norm: Vec<Vec<char>> = raw
-            .par_iter()
-            .map(|t| normalize_chars(t, &opts.normalize))
-            .collect();
-        let slot = |d: u32| -> &[char] {
-            match docs.binary_search(&d) {
-                Ok(i) => &norm[i],
-                Err(_) => &[],
-            }
-        };
-        let verified = match clusters.as_deref_mut() {
-            Some(uf) => verify::verify_joins(&pairs[start..end], slot, member_from, uf),
-            None => verify::verify(&pairs[start..end], slot, member_from),
-        };
-        // report members of the documents that matched, while their text is here
-        let mut new: Vec<u32> = verified
-            .iter()
-            .flat_map(|m| [m.a, m.b])
-            .filter(|d| !members.contains_key(d))
-            .collect();
-        new.sort_unstable();
-        new.dedup();
-        let made: Vec<(u32, Member)> = new
-            .par_iter()
-            .filter_map(|&d| {
-                let i = docs.binary_search(&d).ok()?;
-                Some((
-                    d,
-                    whole_doc_member(corpus, d as usize, &raw[i], norm[i].len()),
-                ))
-            })
-            .collect();
-        members.extend(made);
-        out.extend(verified);
-        progress.advance((end - start) as u64);
-        start = end;
-    }
-    Ok(out)
-}
-
-fn choose_keep(lens: &[usize], keep: Keep) -> usize {
-    match keep {
-        Keep::First => 0,
-        Keep::Longest => {
-            let max = lens.iter().copied().max().unwrap_or(0);
-            lens.iter().position(|&l| l == max).unwrap_or(0)
-        }
-    }
-}
-
-/// Half the Jaccard of an edited copy at the threshold: pairs whose
-/// estimate is below it are not worth aligning.
-fn jaccard_floor(opts: &ScanOptions) -> f64 {
-    let n = opts.shingle.ngram.unwrap_or(DEFAULT_CHAR_NGRAM);
-    let s = opts.threshold.powi(n as i32);
-    0.5 * s / (2.0 - s)
-}
 
 /// Byte ranges, in its document's text, of every copy of every block
 /// cluster. The byte map was dropped for detection: each document holding
@@ -882,104 +461,6 @@ fn block_cluster(
     );
     c.boilerplate = c.documents >= opts.blocks.boilerplate_docs;
     c
-}
-
-fn finish_cluster(
-    kind: ClusterKind,
-    members: Vec<Member>,
-    keep: usize,
-    threshold: f64,
-    by_containment: bool,
-) -> Cluster {
-    let others = members
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != keep)
-        .map(|(_, m)| m);
-    let (mut lo, mut hi) = (1.0f64, 0.0f64);
-    let mut all_above = true;
-    for m in others {
-        lo = lo.min(m.similarity);
-        hi = hi.max(m.similarity);
-        let score = if by_containment {
-            m.containment.unwrap_or(m.similarity)
-        } else {
-            m.similarity
-        };
-        all_above &= score >= threshold;
-    }
-    let mut docs: Vec<usize> = members.iter().map(|m| m.doc_index).collect();
-    docs.sort_unstable();
-    docs.dedup();
-    Cluster {
-        id: 0,
-        kind,
-        keep,
-        chars: members[keep].chars,
-        documents: docs.len(),
-        boilerplate: false,
-        similarity: [round4(lo.min(hi)), round4(hi)],
-        all_above_threshold: all_above,
-        members,
-    }
-}
-
-/// A report member for `text_range` (bytes of the document's text).
-/// A member spanning a whole document.
-fn whole_doc_member(corpus: &Corpus, d: usize, text: &str, chars: usize) -> Member {
-    member(corpus, d, text, 0..text.len(), 0..chars, 1.0, None)
-}
-
-fn member(
-    corpus: &Corpus,
-    d: usize,
-    text: &str,
-    text_range: Range<usize>,
-    norm_range: Range<usize>,
-    similarity: f64,
-    containment: Option<f64>,
-) -> Member {
-    let doc = &corpus.docs[d];
-    let input = corpus.input_of(doc);
-    let (lines, bytes) = input.span(doc.record, text, &text_range);
-    Member {
-        doc: doc.id.clone(),
-        path: input.path.display().to_string(),
-        record: doc.record,
-        lines,
-        bytes,
-        chars: norm_range.len(),
-        similarity: round4(similarity),
-        containment: containment.map(round4),
-        preview: preview(&text[text_range.clone()]),
-        diff: None,
-        doc_index: d,
-        text_range,
-        norm_range,
-    }
-}
-
-fn preview(s: &str) -> String {
-    let mut out = String::new();
-    let mut n = 0;
-    let mut space = false;
-    for c in s.chars() {
-        if c.is_whitespace() {
-            space = !out.is_empty();
-            continue;
-        }
-        if space {
-            out.push(' ');
-            space = false;
-        }
-        out.push(c);
-        n += 1;
-        if n >= 30 {
-            out.push('…');
-            break;
-        }
-    }
-    out
 }
 
 fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> Report {

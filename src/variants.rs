@@ -29,11 +29,12 @@ use similar::{capture_diff_slices, Algorithm, DiffOp};
 
 use std::path::PathBuf;
 
-use crate::align;
+use crate::align::{self, diff_ops};
 use crate::corpus::{read_corpus, Format, IngestOptions};
 use crate::error::{Error, Result};
 use crate::hunks::{Split, Stretch};
 use crate::normalize::{normalize, NormText, NormalizeOptions, GAP_LINE};
+use crate::util::round4;
 
 /// Shortest run of characters shared by every text that counts as
 /// skeleton in the template view.
@@ -41,12 +42,6 @@ pub const MIN_SKELETON: usize = 4;
 
 /// Schema name of the JSON form.
 pub const SCHEMA: &str = "neardup.variants/1";
-
-/// Above this product of lengths a diff compares sentences, not characters
-/// (about 30,000 × 30,000 characters): the character diff of two long,
-/// different texts can take minutes, and a time limit instead would make
-/// the output depend on the machine.
-const CHAR_DIFF_BUDGET: usize = 1 << 30;
 
 /// One text to compare: a label for people (`path:first-last`) and the text.
 #[derive(Debug, Clone)]
@@ -290,7 +285,7 @@ pub fn compare(sources: &[Source], opts: &NormalizeOptions) -> Variants {
         .map(|(s, n)| SourceInfo {
             label: s.label.clone(),
             chars: n.len(),
-            similarity: (align::similarity(&base.chars, &n.chars) * 10_000.0).round() / 10_000.0,
+            similarity: round4(align::similarity(&base.chars, &n.chars)),
         })
         .collect();
     let pair = (sources.len() == 2).then(|| {
@@ -311,84 +306,6 @@ pub fn compare(sources: &[Source], opts: &NormalizeOptions) -> Variants {
         split,
         template: template(sources, &norms, &maps),
     }
-}
-
-/// Patience diff of two character sequences; past [`CHAR_DIFF_BUDGET`]
-/// the units are sentences (runs ending at `.`, `!`, `?`, `;` or 64
-/// characters), the ops still in characters.
-fn diff_ops(a: &[char], b: &[char]) -> Vec<DiffOp> {
-    if a.len().saturating_mul(b.len()) <= CHAR_DIFF_BUDGET {
-        return capture_diff_slices(Algorithm::Patience, a, b);
-    }
-    let (sa, sb) = (sentences(a), sentences(b));
-    let (ta, tb): (Vec<&[char]>, Vec<&[char]>) = (
-        sa.iter().map(|r| &a[r.clone()]).collect(),
-        sb.iter().map(|r| &b[r.clone()]).collect(),
-    );
-    // character offset of sentence `i` (the end for one past the last)
-    let at = |s: &[std::ops::Range<usize>], i: usize, len: usize| s.get(i).map_or(len, |r| r.start);
-    let span = |s: &[std::ops::Range<usize>], i: usize, n: usize| -> usize {
-        s[i..i + n].iter().map(std::ops::Range::len).sum()
-    };
-    capture_diff_slices(Algorithm::Patience, &ta, &tb)
-        .into_iter()
-        .map(|op| match op {
-            DiffOp::Equal {
-                old_index,
-                new_index,
-                len,
-            } => DiffOp::Equal {
-                old_index: at(&sa, old_index, a.len()),
-                new_index: at(&sb, new_index, b.len()),
-                len: span(&sa, old_index, len),
-            },
-            DiffOp::Delete {
-                old_index,
-                old_len,
-                new_index,
-            } => DiffOp::Delete {
-                old_index: at(&sa, old_index, a.len()),
-                old_len: span(&sa, old_index, old_len),
-                new_index: at(&sb, new_index, b.len()),
-            },
-            DiffOp::Insert {
-                old_index,
-                new_index,
-                new_len,
-            } => DiffOp::Insert {
-                old_index: at(&sa, old_index, a.len()),
-                new_index: at(&sb, new_index, b.len()),
-                new_len: span(&sb, new_index, new_len),
-            },
-            DiffOp::Replace {
-                old_index,
-                old_len,
-                new_index,
-                new_len,
-            } => DiffOp::Replace {
-                old_index: at(&sa, old_index, a.len()),
-                old_len: span(&sa, old_index, old_len),
-                new_index: at(&sb, new_index, b.len()),
-                new_len: span(&sb, new_index, new_len),
-            },
-        })
-        .collect()
-}
-
-/// Sentence ranges of normalised characters (see [`diff_ops`]).
-fn sentences(t: &[char]) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (i, &c) in t.iter().enumerate() {
-        if matches!(c, '.' | '!' | '?' | ';') || i + 1 - start >= 64 {
-            out.push(start..i + 1);
-            start = i + 1;
-        }
-    }
-    if start < t.len() {
-        out.push(start..t.len());
-    }
-    out
 }
 
 /// Source text of normalised characters `r`, with the whitespace that
@@ -866,7 +783,7 @@ mod tests {
         // past the character budget: sentence units
         let long_a = text(40_000);
         let long_b = format!("{}另一段文字。{}", &long_a[..30_000], &long_a[45_000..]);
-        assert!(long_a.chars().count() * long_b.chars().count() > CHAR_DIFF_BUDGET);
+        assert!(long_a.chars().count() * long_b.chars().count() > align::CHAR_DIFF_BUDGET);
         assert_lossless(&long_a, &long_b);
     }
 

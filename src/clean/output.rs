@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::manifest::{self, Manifest, ManifestFile, ManifestOptions, RawPath};
 use super::plan::{apply_cuts, Plan};
 use super::{CleanOptions, CleanSummary, Reason, Run, STAGING};
-use crate::corpus::{Compression, Corpus, Format, IngestOptions, InputFile, TextEncoding};
+use crate::corpus::{Compression, Corpus, Format, IngestOptions, InputFile};
 use crate::error::{Error, Result};
 use crate::util::{
     absolute_path, canonical_path, is_special, temp_beside, write_in_place, write_synced,
@@ -319,7 +319,7 @@ fn cleaned(
 fn encode_back(input: &InputFile, text: &str) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(text.len() + input.bom);
     if input.bom > 0 {
-        bytes.extend_from_slice(bom_bytes(input.encoding));
+        bytes.extend_from_slice(input.encoding.bom());
     }
     bytes.extend(input.encoding.encode(text));
     bytes
@@ -463,16 +463,6 @@ pub(crate) fn docs_by_input(corpus: &Corpus) -> Vec<Vec<usize>> {
         out[doc.input].push(d);
     }
     out
-}
-
-/// The byte-order mark written back for a file read with one: UTF-16's own,
-/// else UTF-8's (a UTF-8 mark stays one on a file read as GB18030).
-pub(super) fn bom_bytes(encoding: TextEncoding) -> &'static [u8] {
-    match encoding.name() {
-        "UTF-16LE" => &[0xFF, 0xFE],
-        "UTF-16BE" => &[0xFE, 0xFF],
-        _ => &[0xEF, 0xBB, 0xBF],
-    }
 }
 
 /// Re-reads a JSONL input and writes it back without removed records, with

@@ -35,6 +35,18 @@ impl TextEncoding {
         self.0.name()
     }
 
+    /// The byte-order mark written back for a file read with one: UTF-16's
+    /// own, else UTF-8's (a UTF-8 mark stays one on a file read as GB18030).
+    pub fn bom(self) -> &'static [u8] {
+        if self.0 == UTF_16LE {
+            &[0xFF, 0xFE]
+        } else if self.0 == UTF_16BE {
+            &[0xFE, 0xFF]
+        } else {
+            &[0xEF, 0xBB, 0xBF]
+        }
+    }
+
     /// Length in bytes of `text` once encoded back.
     pub fn encoded_len(self, text: &str) -> usize {
         if self.0 == UTF_8 {
@@ -223,4 +235,40 @@ fn line_at(bytes: &[u8], pos: usize) -> u64 {
         .iter()
         .filter(|&&b| b == b'\n')
         .count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clean writes a marked file back as `bom()` + `encode(text)`: that
+    /// must give the bytes it read, whatever the encoding and its mark.
+    #[test]
+    fn bom_and_encoding_give_back_the_bytes_read() {
+        let text = "第一篇 商丘保税物流中心\n";
+        let gb = encoding_rs::GB18030.encode(text).0.into_owned();
+        let marked = |mark: &[u8], body: &[u8]| [mark, body].concat();
+        let cases = [
+            (
+                marked(&[0xFF, 0xFE], &TextEncoding(UTF_16LE).encode(text)),
+                EncodingChoice::Auto,
+            ),
+            (
+                marked(&[0xFE, 0xFF], &TextEncoding(UTF_16BE).encode(text)),
+                EncodingChoice::Auto,
+            ),
+            (
+                marked(&[0xEF, 0xBB, 0xBF], text.as_bytes()),
+                EncodingChoice::Auto,
+            ),
+            (marked(&[0xEF, 0xBB, 0xBF], &gb), EncodingChoice::Gb18030),
+        ];
+        for (bytes, choice) in cases {
+            let d = decode(Path::new("t"), &bytes, choice).expect("decodes");
+            assert_eq!(d.text, text);
+            assert_eq!(d.encoding.bom().len(), d.bom, "{}", d.encoding.name());
+            let back = [d.encoding.bom(), &d.encoding.encode(&d.text)].concat();
+            assert_eq!(back, bytes, "{}", d.encoding.name());
+        }
+    }
 }

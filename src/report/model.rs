@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::cluster::Keep;
 use crate::corpus::Skipped;
 use crate::lsh::LshParams;
+use crate::place::Place;
 
 /// The schema name every JSON report carries.
 pub const SCHEMA: &str = "neardup.report/1";
@@ -28,17 +29,10 @@ pub enum ClusterKind {
 /// One copy in a cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Member {
-    /// The document id.
-    pub doc: String,
-    /// The input file.
-    pub path: String,
-    /// The JSONL line of the record, for JSONL inputs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record: Option<u64>,
-    /// First and last line, 1-based, inclusive.
-    pub lines: [u64; 2],
-    /// Byte range `[start, end)`.
-    pub bytes: [u64; 2],
+    /// Where the copy is: document, file, lines, bytes (serialised inline,
+    /// as the member's first fields).
+    #[serde(flatten)]
+    pub place: Place,
     /// Length in normalised characters.
     pub chars: usize,
     /// Similarity to the kept member (`LCS / longer`, see [`crate::align`]).
@@ -61,6 +55,16 @@ pub struct Member {
     /// Normalised character range in the document (not serialised).
     #[serde(skip)]
     pub norm_range: std::ops::Range<usize>,
+}
+
+/// A member reads as its place: `m.path`, `m.lines`, … (the renderers
+/// predate the flattening).
+impl std::ops::Deref for Member {
+    type Target = Place;
+
+    fn deref(&self) -> &Place {
+        &self.place
+    }
 }
 
 /// A group of copies.

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::util::{assert_fails, neardup, seeds, TestDir};
+use crate::util::{assert_fails, clusters, neardup, s, scan_json, seeds, TestDir};
 
 const F000: &str = "000_e9ae08571794868f.txt";
 const F004: &str = "004_792cc556aa004db2.txt";
@@ -266,8 +266,8 @@ fn a_bad_span_is_a_clear_error() {
 #[test]
 fn scan_reports_carry_each_copy_s_diff_from_the_kept_copy() {
     let seeds_dir = seeds();
-    let report = crate::util::scan_json(&[seeds_dir.to_str().expect("utf-8"), "--diffs"]);
-    let speech = crate::util::clusters(&report, "block")
+    let report = scan_json(&[s(&seeds_dir), "--diffs"]);
+    let speech = clusters(&report, "block")
         .into_iter()
         .find(|c| c["members"].as_array().expect("members").len() == 4)
         .expect("the four copies of the speech");
@@ -291,7 +291,7 @@ fn scan_reports_carry_each_copy_s_diff_from_the_kept_copy() {
     );
 
     // without --diffs the JSON stays lean; HTML always shows them side by side
-    let plain = crate::util::scan_json(&[seeds_dir.to_str().expect("utf-8")]);
+    let plain = scan_json(&[s(&seeds_dir)]);
     assert!(!plain.to_string().contains("\"diff\""));
     let out = neardup()
         .arg("scan")

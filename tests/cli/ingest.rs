@@ -2,21 +2,16 @@
 //! walking, byte-order marks, and `clean` keeping JSONL records as they were.
 //! Every input is generated in a temporary folder.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::util::{cjk_text, clusters, neardup, scan_json, TestDir};
+use crate::util::{assert_fails, cjk_text, clusters, gzip, neardup, s, scan_json, TestDir};
 
 /// A long text, different for every seed.
 fn text(seed: u64) -> String {
     cjk_text(seed, 600)
-}
-
-/// The path as the binary prints it.
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 temp path")
 }
 
 /// `scan --level doc` of `inputs` (plus `extra` options).
@@ -56,12 +51,6 @@ fn member_paths(report: &Value) -> Vec<String> {
 
 fn jsonl(records: &[Value]) -> String {
     records.iter().map(|r| format!("{r}\n")).collect()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(data).expect("gzip");
-    enc.finish().expect("gzip")
 }
 
 fn gunzip(data: &[u8]) -> String {
@@ -287,7 +276,7 @@ fn folders_are_walked_recursively_sorted_and_filtered() {
         dir.write(rel, &t);
     }
     let root = dir.path().join("corpus");
-    let p = |rel: &str| root.join(rel).to_str().expect("UTF-8").to_string();
+    let p = |rel: &str| s(&root.join(rel)).to_string();
 
     let report = scan_doc(&[&root], &[]);
     assert_eq!(report["summary"]["documents"], 5, "dot-files are ignored");
@@ -452,7 +441,7 @@ fn broken_entries_that_would_not_be_read_do_not_stop_the_walk() {
     let report = scan_doc(&[&root], &["--include", "*.txt"]);
     assert_eq!(report["summary"]["documents"], 2);
     // not left out: named in a one-line error
-    crate::util::assert_fails(
+    assert_fails(
         neardup().args(["scan", s(&root)]),
         2,
         &format!("{}: No such file", s(&root.join("old.log"))),
@@ -504,7 +493,7 @@ fn gb18030_text_starting_with_a_valid_utf8_sequence_is_still_detected() {
     assert!(bytes.starts_with(&[0xE0, 0xB2, 0x84]));
     assert!(std::str::from_utf8(&bytes[..3]).is_ok());
     let f = t.write("gb.txt", &bytes);
-    let r = crate::util::scan_json(&[f.to_str().unwrap(), "--level", "doc"]);
+    let r = scan_json(&[s(&f), "--level", "doc"]);
     assert_eq!(r["summary"]["documents"], 1);
     assert_eq!(r["summary"]["skipped"], 0);
 }

@@ -1,0 +1,391 @@
+//! DOCUMENTS: sketches → clusters of near-duplicate documents.
+//!
+//! Takes every document's [`Sketch`](crate::sketch::Sketch) (length, exact hash,
+//! signature) and a way to get texts back ([`Texts`]: the corpus holds
+//! them, or they are read again from the inputs); gives the document
+//! [`Cluster`]s, members in input order, ids not yet numbered.
+//!
+//! Exact copies (same normalised text) join first without alignment; one
+//! of each goes to candidate search (LSH banding for MinHash, Hamming
+//! search for SimHash), then to the prefilter and the alignment that
+//! verifies them ([`crate::verify`]), a batch of texts at a time
+//! ([`VERIFY_BUDGET`] characters). Union-find groups the matches; each
+//! group keeps one copy ([`crate::cluster::Keep`]) and every member's
+//! similarity to it is known from verification, exact hashes, or one more
+//! alignment.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::cluster::UnionFind;
+use crate::corpus::Corpus;
+use crate::error::Result;
+use crate::lsh;
+use crate::members::{choose_keep, finish_cluster, whole_doc_member};
+use crate::normalize::normalize_chars;
+use crate::pipeline::{NoProgress, Progress, ScanOptions, VERIFY_BUDGET};
+use crate::report::{Cluster, ClusterKind, Member};
+use crate::shingle::DEFAULT_CHAR_NGRAM;
+use crate::signature::hamming;
+use crate::sketch::{SketchKind, Sketches};
+use crate::util::round4;
+use crate::verify::{self, VerifyOptions};
+
+/// Where document texts come from after sketching.
+pub(crate) enum Texts<'a> {
+    /// The corpus holds them.
+    Memory,
+    /// Read again from the inputs.
+    Reload(&'a crate::corpus::IngestOptions),
+}
+
+impl Texts<'_> {
+    /// Calls `f` on batches of `docs` (sorted) with their texts, each batch
+    /// holding at most about [`VERIFY_BUDGET`] characters.
+    fn batches<F>(&self, corpus: &Corpus, docs: &[u32], lens: &[u32], mut f: F) -> Result<()>
+    where
+        F: FnMut(&[u32], &[&str]),
+    {
+        let mut start = 0;
+        while start < docs.len() {
+            let mut end = start;
+            let mut size = 0usize;
+            while end < docs.len()
+                && (end == start || size + lens[docs[end] as usize] as usize <= VERIFY_BUDGET)
+            {
+                size += lens[docs[end] as usize] as usize;
+                end += 1;
+            }
+            let batch = &docs[start..end];
+            match self {
+                Texts::Memory => {
+                    let texts: Vec<&str> = batch
+                        .iter()
+                        .map(|&d| corpus.docs[d as usize].text.as_str())
+                        .collect();
+                    f(batch, &texts);
+                }
+                Texts::Reload(ingest) => {
+                    let owned = crate::corpus::reload_texts(corpus, batch, ingest)?;
+                    let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+                    f(batch, &texts);
+                }
+            }
+            start = end;
+        }
+        Ok(())
+    }
+}
+
+impl Texts<'_> {
+    /// The texts of `docs` (sorted), all at once: the caller bounds their size.
+    pub(crate) fn load<'c>(
+        &self,
+        corpus: &'c Corpus,
+        docs: &[u32],
+    ) -> Result<Vec<std::borrow::Cow<'c, str>>> {
+        Ok(match self {
+            Texts::Memory => docs
+                .iter()
+                .map(|&d| std::borrow::Cow::Borrowed(corpus.docs[d as usize].text.as_str()))
+                .collect(),
+            Texts::Reload(ingest) => crate::corpus::reload_texts(corpus, docs, ingest)?
+                .into_iter()
+                .map(std::borrow::Cow::Owned)
+                .collect(),
+        })
+    }
+}
+
+/// Candidates, verification, clusters, members: everything after sketching.
+pub(crate) fn document_level(
+    corpus: &Corpus,
+    texts: &Texts<'_>,
+    sk: &Sketches,
+    opts: &ScanOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<Cluster>> {
+    let n = sk.sketch.len();
+    let lens: Vec<u32> = sk.sketch.iter().map(|s| s.len).collect();
+    // Exact copies (same normalised text) join without alignment; only the
+    // first of each goes on to LSH.
+    let mut uf = UnionFind::new(n);
+    let mut by_hash: Vec<(u128, u32)> = (0..n as u32)
+        .filter(|&d| lens[d as usize] > 0)
+        .map(|d| (sk.sketch[d as usize].exact, d))
+        .collect();
+    by_hash.sort_unstable();
+    let mut reps: Vec<u32> = Vec::new();
+    for (i, &(h, d)) in by_hash.iter().enumerate() {
+        if i > 0 && by_hash[i - 1].0 == h {
+            uf.union(by_hash[i - 1].1, d);
+        } else {
+            reps.push(d);
+        }
+    }
+    reps.sort_unstable();
+
+    progress.stage("candidates", 1);
+    let cands = if let SketchKind::MinHash { .. } = sk.kind {
+        lsh::band_candidates(&sk.sigs, &reps, opts.lsh_params())
+    } else {
+        let hashes: Vec<u64> = sk.sketch.iter().map(|s| s.simhash).collect();
+        lsh::hamming_candidates(&hashes, &reps, opts.max_hamming)
+            .into_iter()
+            .filter(|&(a, b)| hamming(hashes[a as usize], hashes[b as usize]) <= opts.max_hamming)
+            .collect()
+    };
+    progress.finish();
+    progress.stage("prefilter", cands.len() as u64);
+    let vopts = VerifyOptions {
+        threshold: opts.threshold,
+        jaccard_floor: jaccard_floor(opts),
+    };
+    let sigs: Option<&dyn lsh::Signatures> = match sk.kind {
+        SketchKind::MinHash { .. } => Some(&sk.sigs),
+        SketchKind::SimHash => None,
+    };
+    let pairs = verify::prefilter(&cands, &lens, sigs, &vopts);
+    drop(cands);
+    progress.finish();
+
+    progress.stage("verify", pairs.len() as u64);
+    // Members of clusters are built from the texts verification loads
+    // anyway; only the rest is read again at the end.
+    let mut aligner = Aligner::new(corpus, texts, &lens, opts);
+    let mut matches = aligner.verify_joining(&pairs, &mut uf, progress)?;
+    matches.retain(|m| m.similarity >= opts.threshold);
+    progress.finish();
+    matches.sort_unstable_by_key(|m| (m.a, m.b));
+    let groups = uf.groups();
+
+    // Similarity of every member to its cluster's kept document: known from
+    // verification or exact hashes, aligned only where it is not.
+    progress.stage("clusters", groups.len() as u64);
+    let keeps: Vec<usize> = groups
+        .iter()
+        .map(|g| {
+            let glens: Vec<usize> = g.iter().map(|&d| lens[d as usize] as usize).collect();
+            choose_keep(&glens, opts.keep)
+        })
+        .collect();
+    let known = |a: u32, b: u32| -> Option<f64> {
+        if a == b || sk.sketch[a as usize].exact == sk.sketch[b as usize].exact {
+            return Some(1.0);
+        }
+        let key = (a.min(b), a.max(b));
+        matches
+            .binary_search_by_key(&key, |m| (m.a, m.b))
+            .ok()
+            .map(|i| matches[i].similarity)
+    };
+    let mut unknown: Vec<(u32, u32)> = Vec::new();
+    for (g, &k) in groups.iter().zip(&keeps) {
+        for &d in g {
+            if known(g[k], d).is_none() {
+                unknown.push((g[k].min(d), g[k].max(d)));
+            }
+        }
+    }
+    unknown.sort_unstable();
+    let extra = aligner.similarities(&unknown)?;
+    let mut built = aligner.members;
+    let similarity = |a: u32, b: u32| -> f64 {
+        known(a, b).unwrap_or_else(|| {
+            let key = (a.min(b), a.max(b));
+            extra
+                .binary_search_by_key(&key, |m| (m.a, m.b))
+                .map_or(0.0, |i| extra[i].similarity)
+        })
+    };
+
+    // Members no alignment loaded (exact copies of a candidate) are read now.
+    let mut missing: Vec<u32> = groups
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|d| !built.contains_key(d))
+        .collect();
+    missing.sort_unstable();
+    texts.batches(corpus, &missing, &lens, |batch, batch_texts| {
+        let made: Vec<Member> = batch
+            .par_iter()
+            .zip(batch_texts)
+            .map(|(&d, text)| whole_doc_member(corpus, d as usize, text, lens[d as usize] as usize))
+            .collect();
+        built.extend(batch.iter().copied().zip(made));
+    })?;
+    let clusters = groups
+        .iter()
+        .zip(&keeps)
+        .map(|(g, &k)| {
+            let ms: Vec<Member> = g
+                .iter()
+                .filter_map(|d| {
+                    let mut m = built.remove(d)?;
+                    m.similarity = round4(similarity(g[k], *d));
+                    Some(m)
+                })
+                .collect();
+            finish_cluster(ClusterKind::Document, ms, k, opts.threshold, false)
+        })
+        .collect();
+    progress.finish();
+    Ok(clusters)
+}
+
+/// Aligns document pairs with their texts loaded a batch at a time (at
+/// most about [`VERIFY_BUDGET`] characters), and builds the report member
+/// of every document that matched while its text is at hand.
+struct Aligner<'a> {
+    corpus: &'a Corpus,
+    texts: &'a Texts<'a>,
+    lens: &'a [u32],
+    opts: &'a ScanOptions,
+    /// Report members built so far, by document.
+    members: HashMap<u32, Member>,
+}
+
+/// The normalised texts of one batch of documents.
+struct Batch<'s> {
+    docs: &'s [u32],
+    norm: &'s [Vec<char>],
+}
+
+impl<'s> Batch<'s> {
+    /// The text of `d` (empty if it is not in the batch).
+    fn text(&self, d: u32) -> &'s [char] {
+        match self.docs.binary_search(&d) {
+            Ok(i) => &self.norm[i],
+            Err(_) => &[],
+        }
+    }
+}
+
+impl<'a> Aligner<'a> {
+    fn new(
+        corpus: &'a Corpus,
+        texts: &'a Texts<'a>,
+        lens: &'a [u32],
+        opts: &'a ScanOptions,
+    ) -> Self {
+        Aligner {
+            corpus,
+            texts,
+            lens,
+            opts,
+            members: HashMap::new(),
+        }
+    }
+
+    /// Verifies candidate pairs (sorted): only pairs that could join two
+    /// sets of `clusters` are aligned, and those at or above the threshold
+    /// join them ([`verify::verify_joins`]). Gives those matches.
+    fn verify_joining(
+        &mut self,
+        pairs: &[(u32, u32)],
+        clusters: &mut UnionFind,
+        progress: &dyn Progress,
+    ) -> Result<Vec<verify::Match>> {
+        let threshold = self.opts.threshold;
+        self.in_batches(pairs, progress, |batch, texts| {
+            verify::verify_joins(batch, |d| texts.text(d), threshold, clusters)
+        })
+    }
+
+    /// `LCS / longer` of every pair (sorted), however low.
+    fn similarities(&mut self, pairs: &[(u32, u32)]) -> Result<Vec<verify::Match>> {
+        self.in_batches(pairs, &NoProgress, |batch, texts| {
+            verify::verify(batch, |d| texts.text(d), f64::NEG_INFINITY)
+        })
+    }
+
+    /// Runs `align` over batches of `pairs` whose documents fit the budget;
+    /// the documents of the matches it gives get members.
+    fn in_batches<F>(
+        &mut self,
+        pairs: &[(u32, u32)],
+        progress: &dyn Progress,
+        mut align: F,
+    ) -> Result<Vec<verify::Match>>
+    where
+        F: FnMut(&[(u32, u32)], &Batch<'_>) -> Vec<verify::Match>,
+    {
+        let lens = self.lens;
+        let mut out = Vec::with_capacity(pairs.len());
+        let mut in_batch = vec![false; lens.len()];
+        let mut start = 0;
+        while start < pairs.len() {
+            // take pairs while the documents they need fit in the budget
+            let mut docs: Vec<u32> = Vec::new();
+            let mut size = 0usize;
+            let mut end = start;
+            while end < pairs.len() {
+                let (a, b) = pairs[end];
+                let add: usize = [a, b]
+                    .iter()
+                    .filter(|&&d| !in_batch[d as usize])
+                    .map(|&d| lens[d as usize] as usize)
+                    .sum();
+                if end > start && size + add > VERIFY_BUDGET {
+                    break;
+                }
+                for d in [a, b] {
+                    if !in_batch[d as usize] {
+                        in_batch[d as usize] = true;
+                        docs.push(d);
+                    }
+                }
+                size += add;
+                end += 1;
+            }
+            docs.sort_unstable();
+            for &d in &docs {
+                in_batch[d as usize] = false;
+            }
+            let raw = self.texts.load(self.corpus, &docs)?;
+            let norm: Vec<Vec<char>> = raw
+                .par_iter()
+                .map(|t| normalize_chars(t, &self.opts.normalize))
+                .collect();
+            let batch = Batch {
+                docs: &docs,
+                norm: &norm,
+            };
+            let verified = align(&pairs[start..end], &batch);
+            // report members of the documents that matched, while their text is here
+            let mut new: Vec<u32> = verified
+                .iter()
+                .flat_map(|m| [m.a, m.b])
+                .filter(|d| !self.members.contains_key(d))
+                .collect();
+            new.sort_unstable();
+            new.dedup();
+            let corpus = self.corpus;
+            let made: Vec<(u32, Member)> = new
+                .par_iter()
+                .filter_map(|&d| {
+                    let i = docs.binary_search(&d).ok()?;
+                    Some((
+                        d,
+                        whole_doc_member(corpus, d as usize, &raw[i], norm[i].len()),
+                    ))
+                })
+                .collect();
+            self.members.extend(made);
+            out.extend(verified);
+            progress.advance((end - start) as u64);
+            start = end;
+        }
+        Ok(out)
+    }
+}
+
+/// Half the Jaccard of an edited copy at the threshold: pairs whose
+/// estimate is below it are not worth aligning.
+fn jaccard_floor(opts: &ScanOptions) -> f64 {
+    let n = opts.shingle.ngram.unwrap_or(DEFAULT_CHAR_NGRAM);
+    let s = opts.threshold.powi(n as i32);
+    0.5 * s / (2.0 - s)
+}
