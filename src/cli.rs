@@ -385,11 +385,36 @@ impl Common {
     /// Warns about skipped inputs; an empty corpus is an error.
     fn warn_skipped(&self, corpus: &corpus::Corpus) -> anyhow::Result<()> {
         if !self.quiet {
-            for s in &corpus.skipped {
+            if let Some(first) = corpus.repeated.first() {
                 say!(
-                    "neardup: warning: skipped {}",
-                    report::escape_controls(&s.error)
+                    "neardup: note: {} files reached again through overlapping inputs were read once (e.g. {})",
+                    corpus.repeated.len(),
+                    report::escape_controls(&first.display().to_string())
                 );
+            }
+            // One line per skip up to a few; beyond that a count per kind
+            // and its first examples (a crawl may hold millions).
+            const EXAMPLES: usize = 3;
+            let mut kinds: Vec<(&str, Vec<&corpus::Skipped>)> = Vec::new();
+            for s in &corpus.skipped {
+                match kinds.iter_mut().find(|(k, _)| *k == s.kind) {
+                    Some((_, v)) => v.push(s),
+                    None => kinds.push((s.kind, vec![s])),
+                }
+            }
+            for (kind, all) in &kinds {
+                if all.len() > EXAMPLES {
+                    say!(
+                        "neardup: warning: skipped {} inputs or records ({kind}); the first {EXAMPLES}:",
+                        all.len()
+                    );
+                }
+                for s in all.iter().take(EXAMPLES) {
+                    say!(
+                        "neardup: warning: skipped {}",
+                        report::escape_controls(&s.error)
+                    );
+                }
             }
         }
         if corpus.docs.is_empty() {

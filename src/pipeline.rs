@@ -945,6 +945,7 @@ fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> 
         inputs: corpus.inputs.len(),
         documents: corpus.docs.len(),
         skipped: corpus.skipped.len(),
+        binary_skipped: corpus.binary.len(),
         ..Summary::default()
     };
     for c in &clusters {

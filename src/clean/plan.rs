@@ -148,7 +148,7 @@ pub(super) fn view_of(corpus: &Corpus, plan: &Plan, included: &[bool]) -> Corpus
                 }
             })
             .collect(),
-        skipped: Vec::new(),
+        ..Corpus::default()
     }
 }
 

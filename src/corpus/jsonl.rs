@@ -54,10 +54,7 @@ pub fn parse(
     for res in parsed {
         match res {
             Ok(doc) => docs.push(doc),
-            Err(err) if opts.on_error == OnError::Skip => skipped.push(Skipped {
-                path: path.display().to_string(),
-                error: err.to_string(),
-            }),
+            Err(err) if opts.on_error == OnError::Skip => skipped.push(Skipped::of(path, &err)),
             Err(err) => return Err(err),
         }
     }
@@ -99,6 +96,7 @@ pub fn parse_line(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) ->
         return Err(Error::MissingField {
             loc: loc(),
             field: opts.text_field.clone(),
+            hint: field_hint(line, opts),
         });
     };
     let id = match rec.id {
@@ -115,6 +113,67 @@ pub fn parse_line(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) ->
     })
 }
 
+/// What a record without the text field has instead: its fields, and the
+/// flags to try (the field with the longest string for `--text-field`, a
+/// field named like an id for `--id-field` when the asked one is missing
+/// too). Only built for the error, so it may parse the line again.
+fn field_hint(line: &str, opts: &IngestOptions) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<Value>(line) else {
+        return String::new();
+    };
+    if map.is_empty() {
+        return "; the record has no fields".into();
+    }
+    const SHOWN: usize = 12;
+    let mut names: Vec<&str> = map.keys().map(String::as_str).take(SHOWN).collect();
+    if map.len() > SHOWN {
+        names.push("…");
+    }
+    let mut hint = format!("; fields: {}", names.join(", "));
+    let text = map
+        .iter()
+        .filter(|(k, _)| **k != opts.id_field)
+        .filter_map(|(k, v)| v.as_str().map(|s| (s.len(), k)))
+        .max_by_key(|&(len, _)| len);
+    let mut tries = Vec::new();
+    if let Some((_, k)) = text {
+        tries.push(format!("--text-field {k}"));
+    }
+    if lookup(&map, &opts.id_field).is_none() {
+        if let Some(k) = map.keys().find(|k| {
+            let k = k.to_ascii_lowercase();
+            k == "id" || k.ends_with("_id") || k.ends_with("id") && k.len() <= 6
+        }) {
+            tries.push(format!("--id-field {k}"));
+        }
+    }
+    if !tries.is_empty() {
+        hint.push_str(&format!(" (try {})", tries.join(" ")));
+    }
+    hint
+}
+
+/// The value at a field path: the field of that exact name, else a dotted
+/// path through nested objects (`data.text`) and arrays (`items.0`).
+fn lookup<'v>(map: &'v serde_json::Map<String, Value>, path: &str) -> Option<&'v Value> {
+    if let Some(v) = map.get(path) {
+        return Some(v);
+    }
+    let (head, rest) = path.split_once('.')?;
+    descend(map.get(head)?, rest)
+}
+
+fn descend<'v>(mut v: &'v Value, rest: &str) -> Option<&'v Value> {
+    for seg in rest.split('.') {
+        v = match v {
+            Value::Object(m) => m.get(seg)?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
 /// The two fields of a record that ingest needs.
 struct Fields<'f> {
     text: &'f str,
@@ -125,6 +184,11 @@ struct Fields<'f> {
 struct Record {
     text: Option<Value>,
     id: Option<Value>,
+}
+
+/// The first segment of a dotted field path and the rest.
+fn split_path(path: &str) -> Option<(&str, &str)> {
+    path.split_once('.')
 }
 
 impl<'de> DeserializeSeed<'de> for Fields<'_> {
@@ -147,11 +211,30 @@ impl<'de> Visitor<'de> for Fields<'_> {
             text: None,
             id: None,
         };
+        // A dotted path (`data.text`) builds the value of its first
+        // segment, then walks it; a field named with the dot itself wins.
+        let text_path = split_path(self.text);
+        let id_path = split_path(self.id);
+        let (mut text_exact, mut id_exact) = (false, false);
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let text_head = text_path.is_some_and(|(h, _)| key == h);
+            let id_head = id_path.is_some_and(|(h, _)| key == h);
             if key == self.text {
                 rec.text = Some(map.next_value()?);
+                text_exact = true;
             } else if key == self.id {
                 rec.id = Some(map.next_value()?);
+                id_exact = true;
+            } else if text_head || id_head {
+                let v: Value = map.next_value()?;
+                let at =
+                    |p: Option<(&str, &str)>| p.and_then(|(_, rest)| descend(&v, rest).cloned());
+                if text_head && !text_exact {
+                    rec.text = at(text_path);
+                }
+                if id_head && !id_exact {
+                    rec.id = at(id_path);
+                }
             } else {
                 map.next_value::<IgnoredAny>()?;
             }

@@ -22,7 +22,7 @@ mod walk;
 pub use compress::compress;
 pub use decompress::Compression;
 pub use encoding::{Decoded, EncodingChoice, TextEncoding};
-pub use walk::list_inputs;
+pub use walk::{list_inputs, Listing};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -191,6 +191,36 @@ pub struct Skipped {
     pub path: String,
     /// The error message.
     pub error: String,
+    /// What kind of error it is, so that warnings of one kind can be
+    /// counted together ("malformed JSONL record").
+    #[serde(skip)]
+    pub kind: &'static str,
+}
+
+impl Skipped {
+    /// A bad record or file of `path`.
+    pub(crate) fn of(path: &Path, err: &Error) -> Skipped {
+        Skipped::of_file(path.display().to_string(), err)
+    }
+
+    fn of_file(path: String, err: &Error) -> Skipped {
+        let kind = match err {
+            Error::Io { .. } => "unreadable input",
+            Error::Decode { .. } => "invalid text",
+            Error::Binary { .. } => "binary data",
+            Error::Empty { .. } => "empty input",
+            Error::Jsonl { .. } => "malformed JSONL record",
+            Error::MissingField { .. } => "record without the text field",
+            Error::Decompress { .. } => "cannot decompress",
+            Error::TooLarge { .. } => "document too large",
+            _ => "other error",
+        };
+        Skipped {
+            path,
+            error: err.to_string(),
+            kind,
+        }
+    }
 }
 
 /// Everything ingest read.
@@ -202,6 +232,10 @@ pub struct Corpus {
     pub docs: Vec<Document>,
     /// Inputs and records skipped under `--on-error skip`.
     pub skipped: Vec<Skipped>,
+    /// Files of folder walks left out as binary.
+    pub binary: Vec<PathBuf>,
+    /// Files reached again through overlapping inputs, read only once.
+    pub repeated: Vec<PathBuf>,
 }
 
 impl Corpus {
@@ -279,8 +313,13 @@ where
     T: Send,
     F: Fn(&Document) -> T + Sync,
 {
-    let listed = list_inputs(paths, opts)?;
-    let mut corpus = Corpus::default();
+    let listing = list_inputs(paths, opts)?;
+    let listed = listing.files;
+    let mut corpus = Corpus {
+        binary: listing.binary,
+        repeated: listing.repeated,
+        ..Corpus::default()
+    };
     let mut mapped = Vec::new();
     let results: Vec<Result<FileRead<T>>> = listed
         .par_iter()
@@ -302,10 +341,9 @@ where
                 mapped.extend(read.mapped);
             }
             Err(err) if opts.on_error == OnError::Skip && err.is_recoverable_input() => {
-                corpus.skipped.push(Skipped {
-                    path: error_path(&err),
-                    error: err.to_string(),
-                });
+                corpus
+                    .skipped
+                    .push(Skipped::of_file(error_path(&err), &err));
             }
             Err(err) => return Err(err),
         }
@@ -711,10 +749,9 @@ fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
                         docs.push(doc);
                         mapped.push(t);
                     }
-                    Err(err) if opts.on_error == OnError::Skip => skipped.push(Skipped {
-                        path: path.display().to_string(),
-                        error: err.to_string(),
-                    }),
+                    Err(err) if opts.on_error == OnError::Skip => {
+                        skipped.push(Skipped::of(path, &err));
+                    }
                     Err(err) => return Err(err.into()),
                 }
             }

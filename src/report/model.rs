@@ -129,6 +129,8 @@ pub struct Summary {
     pub documents: usize,
     /// Inputs or records skipped under `--on-error skip`.
     pub skipped: usize,
+    /// Files of folder walks left out as binary (NUL byte in the first 8 KiB).
+    pub binary_skipped: usize,
     /// Clusters of duplicate documents.
     pub document_clusters: usize,
     /// Documents that `clean` would remove.
