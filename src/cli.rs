@@ -66,9 +66,10 @@ struct DiffArgs {
     /// Unchanged lines shown around each change in the text diff (as `diff -U`).
     #[arg(short = 'U', long, value_name = "N", default_value_t = 3)]
     context: usize,
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    /// Report format (default: from the extension of -o FILE, .json, .html/.htm
+    /// or .txt; else text).
+    #[arg(long, value_enum)]
+    format: Option<ReportFormat>,
     /// Write to FILE instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -100,9 +101,10 @@ struct VerifyArgs {
 struct ScanArgs {
     #[command(flatten)]
     common: Common,
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    /// Report format (default: from the extension of -o FILE, .json, .html/.htm
+    /// or .txt; else text).
+    #[arg(long, value_enum)]
+    format: Option<ReportFormat>,
     /// Write the report to FILE instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -236,7 +238,7 @@ struct Common {
     color: ColorArg,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ReportFormat {
     Text,
     Json,
@@ -444,7 +446,8 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let opts = c.scan();
     opts.validate()?;
     let progress = c.progress();
-    let diffs = args.diffs || matches!(args.format, ReportFormat::Html);
+    let format = report_format(args.format, args.output.as_deref())?;
+    let diffs = args.diffs || format == ReportFormat::Html;
     let ingest = c.ingest();
     let work = c.work(Placement::Temp)?;
     // Documents only: stream the corpus, keeping signatures, not texts.
@@ -482,7 +485,7 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     progress.work_peak(peak);
     // no bar while the report is written: it would interleave with it
     progress.clear();
-    let format = args.format.into();
+    let format = format.into();
     let done = emit(
         args.output.as_deref(),
         c.color,
@@ -511,6 +514,43 @@ impl From<EncodingArg> for EncodingChoice {
             EncodingArg::Utf8 => EncodingChoice::Utf8,
             EncodingArg::Gb18030 => EncodingChoice::Gb18030,
         }
+    }
+}
+
+/// The report format: `--format` if given, else the one `-o FILE`'s
+/// extension names, else text. A `--format` that contradicts the extension
+/// is refused rather than writing, say, text into `rep.json`.
+fn report_format(
+    given: Option<ReportFormat>,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<ReportFormat> {
+    let ext = output
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let implied = match ext.as_deref() {
+        Some("json") => Some(ReportFormat::Json),
+        Some("html" | "htm") => Some(ReportFormat::Html),
+        Some("txt") => Some(ReportFormat::Text),
+        _ => None,
+    };
+    match (given, implied) {
+        (Some(g), Some(i)) if g != i => anyhow::bail!(
+            "--format {} contradicts the output file name {} (which says {}); drop --format or rename the file",
+            format_name(g),
+            output.map(|p| p.display().to_string()).unwrap_or_default(),
+            format_name(i)
+        ),
+        (Some(g), _) => Ok(g),
+        (None, Some(i)) => Ok(i),
+        (None, None) => Ok(ReportFormat::Text),
+    }
+}
+
+fn format_name(f: ReportFormat) -> &'static str {
+    match f {
+        ReportFormat::Text => "text",
+        ReportFormat::Json => "json",
+        ReportFormat::Html => "html",
     }
 }
 
@@ -604,7 +644,7 @@ fn diff_cmd(args: DiffArgs) -> anyhow::Result<ExitCode> {
         v.diff = None;
         v.split = None;
     }
-    let format = args.format.into();
+    let format = report_format(args.format, args.output.as_deref())?.into();
     let base = RenderOptions {
         context: args.context,
         ..RenderOptions::default()

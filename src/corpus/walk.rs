@@ -117,6 +117,11 @@ fn mirror_roots_on_collision(files: &mut [Listed]) {
 /// A NUL byte in the first 8 KiB, unless the file starts like a compressed
 /// stream or UTF-16 text (both hold NUL bytes and are read as text).
 fn looks_binary(path: &Path) -> bool {
+    // Only regular files are opened: a FIFO would block, and reading any
+    // other special file reports the error.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut head = Vec::with_capacity(BINARY_PEEK);
     let Ok(file) = std::fs::File::open(path) else {
         return false;
