@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use neardup::blocks::BlockOptions;
 use neardup::clean::{self, CleanOptions};
-use neardup::cluster::Keep;
+use neardup::cluster::{Keep, KeepBy, KeepOrder};
 use neardup::corpus::{self, EncodingChoice, FormatChoice, IngestOptions, OnError};
 use neardup::lsh::LshParams;
 use neardup::normalize::NormalizeOptions;
@@ -190,9 +190,19 @@ struct Common {
     /// copy instead of pairwise (a tuning knob; the default suits any corpus size).
     #[arg(long, default_value_t = 64, hide_short_help = true)]
     max_occurrences: usize,
-    /// Which copy of a cluster is kept.
+    /// Which copy of a cluster is kept (and, with --keep-by, which of those tied on the
+    /// field): the first in input order (argument order, then sorted paths, then record
+    /// order), or the longest.
     #[arg(long, value_enum, default_value_t = KeepArg::First)]
     keep: KeepArg,
+    /// Keep the copy with the largest (or smallest, see --keep-order) value of this JSONL
+    /// field, such as a date string or a quality score (dotted for nested fields; FIELD:min
+    /// or FIELD:max also sets the order). Copies without it lose; ties go to --keep.
+    #[arg(long, value_name = "FIELD")]
+    keep_by: Option<String>,
+    /// With --keep-by: whether the largest or the smallest value wins [default: max].
+    #[arg(long, value_enum, requires = "keep_by")]
+    keep_order: Option<KeepOrderArg>,
     /// JSONL field holding the text.
     #[arg(long, default_value = "text")]
     text_field: String,
@@ -265,6 +275,12 @@ enum KeepArg {
     Longest,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum KeepOrderArg {
+    Max,
+    Min,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum EncodingArg {
     Auto,
@@ -310,7 +326,38 @@ impl Common {
                 OnErrorArg::Skip => OnError::Skip,
             },
             max_doc_bytes: self.max_doc_bytes,
+            keep_by: self.keep_by().ok().flatten().map(|k| k.field),
         }
+    }
+
+    /// `--keep-by FIELD[:max|:min]` with `--keep-order`.
+    fn keep_by(&self) -> anyhow::Result<Option<KeepBy>> {
+        let Some(given) = &self.keep_by else {
+            return Ok(None);
+        };
+        let (field, suffix) = match given.rsplit_once(':') {
+            Some((f, "max")) => (f, Some(KeepOrderArg::Max)),
+            Some((f, "min")) => (f, Some(KeepOrderArg::Min)),
+            _ => (given.as_str(), None),
+        };
+        if field.is_empty() {
+            anyhow::bail!("invalid option --keep-by: no field name in {given:?}");
+        }
+        let order = match (suffix, self.keep_order) {
+            (Some(a), Some(b)) if a != b => anyhow::bail!(
+                "invalid option --keep-by: {given:?} contradicts --keep-order {}",
+                if b == KeepOrderArg::Max { "max" } else { "min" }
+            ),
+            (Some(o), _) | (None, Some(o)) => o,
+            (None, None) => KeepOrderArg::Max,
+        };
+        Ok(Some(KeepBy {
+            field: field.to_string(),
+            order: match order {
+                KeepOrderArg::Max => KeepOrder::Max,
+                KeepOrderArg::Min => KeepOrder::Min,
+            },
+        }))
     }
 
     fn scan(&self) -> ScanOptions {
@@ -348,6 +395,7 @@ impl Common {
                 KeepArg::First => Keep::First,
                 KeepArg::Longest => Keep::Longest,
             },
+            keep_by: self.keep_by().ok().flatten(),
         }
     }
 
@@ -443,6 +491,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let c = &args.common;
     c.setup_threads()?;
+    c.keep_by()?;
     let opts = c.scan();
     opts.validate()?;
     let progress = c.progress();
@@ -658,6 +707,7 @@ fn diff_cmd(args: DiffArgs) -> anyhow::Result<ExitCode> {
 fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     let c = &args.common;
     c.setup_threads()?;
+    c.keep_by()?;
     let opts = c.scan();
     opts.validate()?;
     let work = c.work(Placement::Inside(&args.output))?;

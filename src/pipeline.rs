@@ -26,7 +26,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::align;
 use crate::blocks::{self, BlockOptions};
-use crate::cluster::{Keep, UnionFind};
+use crate::cluster::{self, Keep, KeepBy, UnionFind};
 use crate::corpus::{Corpus, Document, TextKept};
 use crate::error::{Error, Result};
 use crate::lsh::{self, LshParams};
@@ -91,6 +91,10 @@ pub struct ScanOptions {
     pub blocks: BlockOptions,
     /// Which copy is kept.
     pub keep: Keep,
+    /// Keep the copy with the largest or smallest value of a field first
+    /// (the documents' [`crate::corpus::Document::sort_key`]s), `keep`
+    /// deciding ties.
+    pub keep_by: Option<KeepBy>,
 }
 
 impl Default for ScanOptions {
@@ -107,6 +111,7 @@ impl Default for ScanOptions {
             max_hamming: 4,
             blocks: BlockOptions::default(),
             keep: Keep::First,
+            keep_by: None,
         }
     }
 }
@@ -597,13 +602,13 @@ fn document_level(
     // Similarity of every member to its cluster's kept document: known from
     // verification or exact hashes, aligned only where it is not.
     progress.stage("clusters", groups.len() as u64);
-    let keeps: Vec<usize> = groups
+    let (keeps, reasons): (Vec<usize>, Vec<String>) = groups
         .iter()
         .map(|g| {
             let glens: Vec<usize> = g.iter().map(|&d| lens[d as usize] as usize).collect();
-            choose_keep(&glens, opts.keep)
+            choose_keep(corpus, g.iter().map(|&d| d as usize), &glens, opts)
         })
-        .collect();
+        .unzip();
     let known = |a: u32, b: u32| -> Option<f64> {
         if a == b || sk.sketch[a as usize].exact == sk.sketch[b as usize].exact {
             return Some(1.0);
@@ -662,7 +667,8 @@ fn document_level(
     let clusters = groups
         .iter()
         .zip(&keeps)
-        .map(|(g, &k)| {
+        .zip(reasons)
+        .map(|((g, &k), reason)| {
             let ms: Vec<Member> = g
                 .iter()
                 .filter_map(|d| {
@@ -671,7 +677,9 @@ fn document_level(
                     Some(m)
                 })
                 .collect();
-            finish_cluster(ClusterKind::Document, ms, k, opts.threshold, false)
+            let mut c = finish_cluster(ClusterKind::Document, ms, k, opts.threshold, false);
+            c.keep_reason = reason;
+            c
         })
         .collect();
     progress.finish();
@@ -767,14 +775,20 @@ fn align_pairs(
     Ok(out)
 }
 
-fn choose_keep(lens: &[usize], keep: Keep) -> usize {
-    match keep {
-        Keep::First => 0,
-        Keep::Longest => {
-            let max = lens.iter().copied().max().unwrap_or(0);
-            lens.iter().position(|&l| l == max).unwrap_or(0)
-        }
-    }
+/// The copy to keep among those of documents `docs` (in input order, with
+/// lengths `lens`), and why.
+fn choose_keep(
+    corpus: &Corpus,
+    docs: impl Iterator<Item = usize>,
+    lens: &[usize],
+    opts: &ScanOptions,
+) -> (usize, String) {
+    let keys: Vec<Option<&crate::corpus::SortKey>> = if opts.keep_by.is_some() {
+        docs.map(|d| corpus.docs[d].sort_key.as_ref()).collect()
+    } else {
+        Vec::new()
+    };
+    cluster::choose_keep(lens, &keys, opts.keep, opts.keep_by.as_ref())
 }
 
 /// Half the Jaccard of an edited copy at the threshold: pairs whose
@@ -798,7 +812,8 @@ fn block_cluster(
         .map(|c| &norms[c.doc as usize].chars[c.range.clone()])
         .collect();
     let lens: Vec<usize> = spans.iter().map(|s| s.len()).collect();
-    let keep = choose_keep(&lens, opts.keep);
+    let docs = bc.copies.iter().map(|c| active[c.doc as usize]);
+    let (keep, reason) = choose_keep(corpus, docs, &lens, opts);
     // The byte map was dropped for detection: rebuild it once per document
     // (copies are sorted by document, so one at a time suffices).
     let mut mapped: Option<(u32, NormText)> = None;
@@ -839,6 +854,7 @@ fn block_cluster(
         true,
     );
     c.boilerplate = c.documents >= opts.blocks.boilerplate_docs;
+    c.keep_reason = reason;
     c
 }
 
@@ -876,6 +892,7 @@ fn finish_cluster(
         chars: members[keep].chars,
         documents: docs.len(),
         boilerplate: false,
+        keep_reason: String::new(),
         similarity: [round4(lo.min(hi)), round4(hi)],
         all_above_threshold: all_above,
         members,
@@ -981,6 +998,7 @@ fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> 
             block_threshold: opts.blocks.threshold,
             boilerplate_docs: opts.blocks.boilerplate_docs,
             keep: opts.keep,
+            keep_by: opts.keep_by.clone(),
             mask_fold: opts.normalize.mask_fold,
         },
         summary,

@@ -1,5 +1,6 @@
 //! Splits a JSONL file into documents, one per line.
 
+use std::cmp::Ordering;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -82,6 +83,7 @@ pub fn parse_line(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) ->
     let rec = Fields {
         text: &opts.text_field,
         id: &opts.id_field,
+        key: opts.keep_by.as_deref(),
     }
     .deserialize(&mut de)
     .and_then(|rec| de.end().map(|()| rec))
@@ -109,6 +111,7 @@ pub fn parse_line(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) ->
         input: 0,
         record: Some(lineno),
         offset: 0,
+        sort_key: rec.key.as_ref().and_then(SortKey::of),
         text,
     })
 }
@@ -174,16 +177,57 @@ fn descend<'v>(mut v: &'v Value, rest: &str) -> Option<&'v Value> {
     Some(v)
 }
 
-/// The two fields of a record that ingest needs.
+/// A document's value of the `--keep-by` field, kept small: a number, or
+/// a string (a date, a label) cut to [`SortKey::MAX_BYTES`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortKey {
+    /// A JSON number.
+    Num(f64),
+    /// A JSON string, cut at a character boundary.
+    Str(Box<str>),
+}
+
+impl SortKey {
+    /// Longest string kept: enough for any date or label, small per document.
+    pub const MAX_BYTES: usize = 64;
+
+    /// The key of a field's value; other JSON types (null, bools, objects)
+    /// have none and count as a missing field.
+    fn of(v: &Value) -> Option<SortKey> {
+        match v {
+            Value::Number(n) => n.as_f64().map(SortKey::Num),
+            Value::String(s) => {
+                let end = super::floor_char_boundary(s, Self::MAX_BYTES);
+                Some(SortKey::Str(s[..end].into()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Numbers compare as numbers, strings as strings (ISO dates sort
+    /// right); a number against a string compares its decimal text.
+    pub fn cmp_key(&self, other: &SortKey) -> Ordering {
+        match (self, other) {
+            (SortKey::Num(a), SortKey::Num(b)) => a.total_cmp(b),
+            (SortKey::Str(a), SortKey::Str(b)) => a.cmp(b),
+            (SortKey::Num(a), SortKey::Str(b)) => a.to_string().as_str().cmp(b),
+            (SortKey::Str(a), SortKey::Num(b)) => (**a).cmp(b.to_string().as_str()),
+        }
+    }
+}
+
+/// The fields of a record that ingest needs.
 struct Fields<'f> {
     text: &'f str,
     id: &'f str,
+    key: Option<&'f str>,
 }
 
 /// Their values, if present (the last one wins, as in a JSON map).
 struct Record {
     text: Option<Value>,
     id: Option<Value>,
+    key: Option<Value>,
 }
 
 /// The first segment of a dotted field path and the rest.
@@ -207,38 +251,42 @@ impl<'de> Visitor<'de> for Fields<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Record, A::Error> {
-        let mut rec = Record {
-            text: None,
-            id: None,
-        };
-        // A dotted path (`data.text`) builds the value of its first
-        // segment, then walks it; a field named with the dot itself wins.
-        let text_path = split_path(self.text);
-        let id_path = split_path(self.id);
-        let (mut text_exact, mut id_exact) = (false, false);
+        // Text, id, sort key: each wanted by an exact field name, or by a
+        // dotted path (`data.text`) whose first segment's value is built
+        // and walked; a field named with the dot itself wins.
+        let names = [Some(self.text), Some(self.id), self.key];
+        let paths = names.map(|n| n.and_then(split_path));
+        let mut got: [Option<Value>; 3] = [None, None, None];
+        let mut exact = [false; 3];
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let text_head = text_path.is_some_and(|(h, _)| key == h);
-            let id_head = id_path.is_some_and(|(h, _)| key == h);
-            if key == self.text {
-                rec.text = Some(map.next_value()?);
-                text_exact = true;
-            } else if key == self.id {
-                rec.id = Some(map.next_value()?);
-                id_exact = true;
-            } else if text_head || id_head {
+            let key: &str = &key;
+            if let Some(last) = names.iter().rposition(|n| *n == Some(key)) {
                 let v: Value = map.next_value()?;
-                let at =
-                    |p: Option<(&str, &str)>| p.and_then(|(_, rest)| descend(&v, rest).cloned());
-                if text_head && !text_exact {
-                    rec.text = at(text_path);
+                // the same field may be wanted twice (`--keep-by id`): the
+                // value (maybe the long text) moves to the last, others copy
+                for j in 0..last {
+                    if names[j] == Some(key) {
+                        got[j] = Some(v.clone());
+                        exact[j] = true;
+                    }
                 }
-                if id_head && !id_exact {
-                    rec.id = at(id_path);
-                }
-            } else {
+                got[last] = Some(v);
+                exact[last] = true;
+                continue;
+            }
+            let heads: Vec<usize> = (0..3)
+                .filter(|&i| !exact[i] && paths[i].is_some_and(|(h, _)| key == h))
+                .collect();
+            if heads.is_empty() {
                 map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let v: Value = map.next_value()?;
+            for i in heads {
+                got[i] = paths[i].and_then(|(_, rest)| descend(&v, rest).cloned());
             }
         }
-        Ok(rec)
+        let [text, id, key] = got;
+        Ok(Record { text, id, key })
     }
 }

@@ -22,6 +22,7 @@ mod walk;
 pub use compress::compress;
 pub use decompress::Compression;
 pub use encoding::{Decoded, EncodingChoice, TextEncoding};
+pub use jsonl::SortKey;
 pub use walk::{list_inputs, Listing};
 
 use std::io::Read;
@@ -84,6 +85,9 @@ pub struct IngestOptions {
     pub on_error: OnError,
     /// Documents larger than this are refused (skipped with `--on-error skip`).
     pub max_doc_bytes: u64,
+    /// JSONL field whose value each document keeps as its
+    /// [`Document::sort_key`] (`--keep-by`; dotted for nested fields).
+    pub keep_by: Option<String>,
 }
 
 impl Default for IngestOptions {
@@ -97,6 +101,7 @@ impl Default for IngestOptions {
             exclude: Vec::new(),
             on_error: OnError::Stop,
             max_doc_bytes: 256 << 20,
+            keep_by: None,
         }
     }
 }
@@ -180,6 +185,9 @@ pub struct Document {
     /// Byte offset of the record's line in the (decompressed) file; 0 for a
     /// text file. Lets [`reload_texts`] seek instead of reading the file again.
     pub offset: u64,
+    /// The record's value of the [`IngestOptions::keep_by`] field, if any
+    /// (a number, or a string cut to 64 bytes): what `--keep-by` compares.
+    pub sort_key: Option<SortKey>,
     /// The decoded text.
     pub text: String,
 }
@@ -818,6 +826,7 @@ fn read_whole(
                 input: 0,
                 record: None,
                 offset: 0,
+                sort_key: None,
                 text: decoded.text,
             };
             (vec![doc], Vec::new())
@@ -933,6 +942,7 @@ impl Corpus {
                 input: i,
                 record: None,
                 offset: 0,
+                sort_key: None,
                 text: t.as_ref().to_string(),
             });
         }

@@ -80,6 +80,9 @@ pub struct Cluster {
     /// disclaimer, a navigation bar): `clean --drop-boilerplate` removes
     /// every copy of it, the kept one too.
     pub boilerplate: bool,
+    /// Why the kept copy was kept: `first`, `longest`, `max date`, or
+    /// `max date, then first` when several copies share the best value.
+    pub keep_reason: String,
     /// Lowest and highest similarity of a non-kept member to the kept one.
     pub similarity: [f64; 2],
     /// False when some member is below the threshold to the kept one (it
@@ -116,6 +119,8 @@ pub struct Params {
     pub boilerplate_docs: usize,
     /// Which copy is kept.
     pub keep: Keep,
+    /// The field that decides first, if any (`--keep-by`).
+    pub keep_by: Option<crate::cluster::KeepBy>,
     /// Whether masks were folded.
     pub mask_fold: bool,
 }

@@ -283,3 +283,87 @@ fn report_format_follows_the_output_extension_or_refuses_a_mismatch() {
     assert_error(&o, "scan", &["--format text", "bad.json", "json"]);
     assert!(!to.exists());
 }
+
+#[test]
+fn keep_by_a_field_keeps_the_newest_or_best_copy_and_says_why() {
+    let t = TestDir::new();
+    let text = cjk_text(14, 600);
+    let recs = [
+        json!({"id": "old", "text": text, "date": "2021-01-01", "meta": {"score": 9}}),
+        json!({"id": "undated", "text": format!("{text}。"), "meta": {"score": 10.5}}),
+        json!({"id": "new", "text": text, "date": "2024-03-01", "meta": {"score": 2}}),
+        json!({"id": "new-long", "text": format!("{text}。。"), "date": "2024-03-01"}),
+    ];
+    let body: String = recs.iter().map(|r| r.to_string() + "\n").collect();
+    let p = t.write("k.jsonl", &body);
+    let kept = |extra: &[&str]| {
+        let mut args = vec![s(&p)];
+        args.extend_from_slice(extra);
+        let report = scan_json(&args);
+        let docs = clusters(&report, "document");
+        assert_eq!(docs.len(), 1, "{report:#}");
+        let c = docs[0];
+        let k = c["keep"].as_u64().expect("keep") as usize;
+        (
+            c["members"][k]["doc"].as_str().expect("doc").to_string(),
+            c["keep_reason"].as_str().expect("reason").to_string(),
+        )
+    };
+    // input order by default, and the report says so
+    assert_eq!(kept(&[]), ("old".into(), "first".into()));
+    assert_eq!(
+        kept(&["--keep", "longest"]),
+        ("new-long".into(), "longest".into())
+    );
+    // the newest date; its tie goes to --keep; the undated copy never wins
+    assert_eq!(
+        kept(&["--keep-by", "date"]),
+        ("new".into(), "max date, then first".into())
+    );
+    assert_eq!(
+        kept(&["--keep-by", "date", "--keep", "longest"]),
+        ("new-long".into(), "max date, then longest".into())
+    );
+    assert_eq!(
+        kept(&["--keep-by", "date:min"]),
+        ("old".into(), "min date".into())
+    );
+    // numbers compare as numbers (10.5 > 9 > 2), nested fields by dotted path
+    assert_eq!(
+        kept(&["--keep-by", "meta.score", "--level", "doc"]),
+        ("undated".into(), "max meta.score".into())
+    );
+    assert_eq!(
+        kept(&["--keep-by", "meta.score", "--keep-order", "min"]),
+        ("new".into(), "min meta.score".into())
+    );
+
+    // the text report names the reason on the kept line
+    let o = run("scan", &[&p], &["--keep-by", "date"], Path::new(""));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let keep_line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("keep"))
+        .expect("keep line");
+    assert!(
+        keep_line.contains("[new]") && keep_line.contains("kept: max date"),
+        "{stdout}"
+    );
+
+    // clean keeps that copy, and verify accepts it
+    let out = t.path().join("out");
+    let o = run("clean", &[&p], &["--keep-by", "date", "--quiet"], &out);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let cleaned = std::fs::read_to_string(out.join("k.jsonl")).expect("out");
+    assert_eq!(cleaned, recs[2].to_string() + "\n");
+    verify_ok(&out);
+
+    // a contradiction is refused
+    let o = run(
+        "scan",
+        &[&p],
+        &["--keep-by", "date:min", "--keep-order", "max"],
+        Path::new(""),
+    );
+    assert_error(&o, "scan", &["--keep-by", "contradicts"]);
+}
