@@ -286,6 +286,18 @@ enum EncodingArg {
     Auto,
     Utf8,
     Gb18030,
+    Big5,
+    #[value(name = "shift-jis", alias = "shift_jis", alias = "sjis")]
+    ShiftJis,
+    #[value(name = "euc-kr", alias = "euc_kr")]
+    EucKr,
+    #[value(
+        name = "cp1252",
+        alias = "windows-1252",
+        alias = "latin1",
+        alias = "latin-1"
+    )]
+    Cp1252,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -562,6 +574,10 @@ impl From<EncodingArg> for EncodingChoice {
             EncodingArg::Auto => EncodingChoice::Auto,
             EncodingArg::Utf8 => EncodingChoice::Utf8,
             EncodingArg::Gb18030 => EncodingChoice::Gb18030,
+            EncodingArg::Big5 => EncodingChoice::Big5,
+            EncodingArg::ShiftJis => EncodingChoice::ShiftJis,
+            EncodingArg::EucKr => EncodingChoice::EucKr,
+            EncodingArg::Cp1252 => EncodingChoice::Cp1252,
         }
     }
 }

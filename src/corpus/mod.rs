@@ -4,11 +4,13 @@
 //! include/exclude globs), JSONL files (one document per line, text and id
 //! fields chosen by option), gzip/zstd files (detected by magic bytes) and
 //! `-` for standard input. Text is decoded from UTF-8 (with or without BOM),
-//! UTF-16 with BOM, or GB18030/GBK (detected, or forced).
+//! UTF-16 with BOM, or a legacy encoding (GB18030/GBK, Big5, Shift-JIS,
+//! EUC-KR, cp1252; detected, or forced).
 //!
 //! Gives a [`Corpus`]: the list of input files, the documents read from them
-//! in input order, and the inputs that were skipped under
-//! [`OnError::Skip`]. Each document keeps its text as decoded; every later
+//! in input order (each with its `--keep-by` value), the inputs that were
+//! skipped under [`OnError::Skip`], and the walked files left out as binary
+//! or as reached twice. Each document keeps its text as decoded; every later
 //! span is reported in this text's byte coordinates and mapped back to the
 //! file with [`InputFile::file_offset`].
 
@@ -511,7 +513,7 @@ fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
 ) -> Result<FileRead<T>> {
     let path = entry.path.as_path();
     let streamable = path != Path::new("-")
-        && opts.encoding != EncodingChoice::Gb18030
+        && opts.encoding.is_utf8_or_auto()
         && match opts.format {
             FormatChoice::Jsonl => true,
             FormatChoice::Text => false,
@@ -980,12 +982,7 @@ pub fn decompress_bytes(path: &Path, raw: Vec<u8>) -> Result<(Compression, Vec<u
 ///
 /// Bytes that are no longer valid in that encoding.
 pub fn decode_as(path: &Path, bytes: &[u8], enc: TextEncoding) -> Result<String> {
-    let choice = match enc.name() {
-        "UTF-8" => EncodingChoice::Utf8,
-        "gb18030" => EncodingChoice::Gb18030,
-        _ => EncodingChoice::Auto,
-    };
-    encoding::decode(path, bytes, choice).map(|d| d.text)
+    encoding::decode(path, bytes, EncodingChoice::of(enc)).map(|d| d.text)
 }
 
 #[cfg(test)]

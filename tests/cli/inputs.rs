@@ -367,3 +367,76 @@ fn keep_by_a_field_keeps_the_newest_or_best_copy_and_says_why() {
     );
     assert_error(&o, "scan", &["--keep-by", "contradicts"]);
 }
+
+/// Natural text in each legacy encoding (detection needs real language,
+/// not random characters), written as that encoding's bytes.
+const LEGACY: [(&str, &str, &str); 4] = [
+    (
+        "Big5",
+        "big5",
+        "這是一個繁體中文的測試文件，我們用它來檢查編碼偵測是否正確。台灣的天氣很好，人們喜歡在公園裡散步，也喜歡喝茶聊天。",
+    ),
+    (
+        "Shift_JIS",
+        "shift-jis",
+        "これは日本語のテスト文書です。エンコーディングの検出が正しく動作するかどうかを確認します。東京の天気はとても良いです。",
+    ),
+    (
+        "EUC-KR",
+        "euc-kr",
+        "이것은 한국어 테스트 문서입니다. 인코딩 감지가 올바르게 작동하는지 확인합니다. 서울의 날씨는 매우 좋습니다.",
+    ),
+    (
+        "windows-1252",
+        "cp1252",
+        "The café on the corner serves crème brûlée and piña colada; naïve visitors say “déjà vu” and it’s très chic. ",
+    ),
+];
+
+fn legacy_bytes(label: &str, text: &str) -> Vec<u8> {
+    let enc = encoding_rs::Encoding::for_label(label.as_bytes()).expect("known encoding");
+    let (bytes, _, unmappable) = enc.encode(text);
+    assert!(!unmappable, "{label} holds all of {text}");
+    bytes.into_owned()
+}
+
+#[test]
+fn legacy_encodings_are_detected_kept_on_clean_and_can_be_forced() {
+    for (label, flag, sentence) in LEGACY {
+        let t = TestDir::new();
+        let text = sentence.repeat(4);
+        let bytes = legacy_bytes(label, &text);
+        // the legacy copy comes first (kept), its UTF-8 twin is its duplicate
+        let legacy = t.write("c/a-legacy.txt", &bytes);
+        t.write("c/b-utf8.txt", &text);
+        let root = t.path().join("c");
+        let report = scan_json(&[s(&root), "--level", "doc"]);
+        let docs = clusters(&report, "document");
+        assert_eq!(
+            docs.len(),
+            1,
+            "{label}: decoded as the same text: {report:#}"
+        );
+        assert_eq!(docs[0]["similarity"][1], 1.0, "{label}");
+
+        let out = t.path().join("out");
+        let o = run("clean", &[&root], &["--quiet"], &out);
+        assert!(o.status.success(), "{label}: {}", stderr_of(&o));
+        let kept = std::fs::read(out.join("a-legacy.txt")).expect("kept copy");
+        assert_eq!(kept, bytes, "{label}: written back in its encoding");
+        assert!(!out.join("b-utf8.txt").exists());
+        verify_ok(&out);
+
+        // forced by name
+        let report = scan_json(&[s(&legacy), "--encoding", flag]);
+        assert_eq!(report["summary"]["documents"], 1, "{label}");
+    }
+    // a forced encoding the bytes are not valid in is refused at its byte
+    let t = TestDir::new();
+    let p = t.write(
+        "sjis.txt",
+        legacy_bytes("Shift_JIS", &LEGACY[1].2.repeat(2)),
+    );
+    let o = run("scan", &[&p], &["--encoding", "big5"], Path::new(""));
+    assert_error(&o, "scan", &[s(&p), "invalid Big5 text"]);
+}
