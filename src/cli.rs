@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use neardup::blocks::BlockOptions;
 use neardup::clean::{self, CleanOptions};
-use neardup::cluster::Keep;
+use neardup::cluster::{Keep, KeepBy, KeepOrder};
 use neardup::corpus::{self, EncodingChoice, FormatChoice, IngestOptions, OnError};
 use neardup::lsh::LshParams;
 use neardup::normalize::NormalizeOptions;
@@ -66,9 +66,10 @@ struct DiffArgs {
     /// Unchanged lines shown around each change in the text diff (as `diff -U`).
     #[arg(short = 'U', long, value_name = "N", default_value_t = 3)]
     context: usize,
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    /// Report format (default: from the extension of -o FILE, .json, .html/.htm
+    /// or .txt; else text).
+    #[arg(long, value_enum)]
+    format: Option<ReportFormat>,
     /// Write to FILE instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -100,9 +101,10 @@ struct VerifyArgs {
 struct ScanArgs {
     #[command(flatten)]
     common: Common,
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    /// Report format (default: from the extension of -o FILE, .json, .html/.htm
+    /// or .txt; else text).
+    #[arg(long, value_enum)]
+    format: Option<ReportFormat>,
     /// Write the report to FILE instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -188,9 +190,19 @@ struct Common {
     /// copy instead of pairwise (a tuning knob; the default suits any corpus size).
     #[arg(long, default_value_t = 64, hide_short_help = true)]
     max_occurrences: usize,
-    /// Which copy of a cluster is kept.
+    /// Which copy of a cluster is kept (and, with --keep-by, which of those tied on the
+    /// field): the first in input order (argument order, then sorted paths, then record
+    /// order), or the longest.
     #[arg(long, value_enum, default_value_t = KeepArg::First)]
     keep: KeepArg,
+    /// Keep the copy with the largest (or smallest, see --keep-order) value of this JSONL
+    /// field, such as a date string or a quality score (dotted for nested fields; FIELD:min
+    /// or FIELD:max also sets the order). Copies without it lose; ties go to --keep.
+    #[arg(long, value_name = "FIELD")]
+    keep_by: Option<String>,
+    /// With --keep-by: whether the largest or the smallest value wins [default: max].
+    #[arg(long, value_enum, requires = "keep_by")]
+    keep_order: Option<KeepOrderArg>,
     /// JSONL field holding the text.
     #[arg(long, default_value = "text")]
     text_field: String,
@@ -236,7 +248,7 @@ struct Common {
     color: ColorArg,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ReportFormat {
     Text,
     Json,
@@ -263,11 +275,29 @@ enum KeepArg {
     Longest,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum KeepOrderArg {
+    Max,
+    Min,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum EncodingArg {
     Auto,
     Utf8,
     Gb18030,
+    Big5,
+    #[value(name = "shift-jis", alias = "shift_jis", alias = "sjis")]
+    ShiftJis,
+    #[value(name = "euc-kr", alias = "euc_kr")]
+    EucKr,
+    #[value(
+        name = "cp1252",
+        alias = "windows-1252",
+        alias = "latin1",
+        alias = "latin-1"
+    )]
+    Cp1252,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -308,7 +338,38 @@ impl Common {
                 OnErrorArg::Skip => OnError::Skip,
             },
             max_doc_bytes: self.max_doc_bytes,
+            keep_by: self.keep_by().ok().flatten().map(|k| k.field),
         }
+    }
+
+    /// `--keep-by FIELD[:max|:min]` with `--keep-order`.
+    fn keep_by(&self) -> anyhow::Result<Option<KeepBy>> {
+        let Some(given) = &self.keep_by else {
+            return Ok(None);
+        };
+        let (field, suffix) = match given.rsplit_once(':') {
+            Some((f, "max")) => (f, Some(KeepOrderArg::Max)),
+            Some((f, "min")) => (f, Some(KeepOrderArg::Min)),
+            _ => (given.as_str(), None),
+        };
+        if field.is_empty() {
+            anyhow::bail!("invalid option --keep-by: no field name in {given:?}");
+        }
+        let order = match (suffix, self.keep_order) {
+            (Some(a), Some(b)) if a != b => anyhow::bail!(
+                "invalid option --keep-by: {given:?} contradicts --keep-order {}",
+                if b == KeepOrderArg::Max { "max" } else { "min" }
+            ),
+            (Some(o), _) | (None, Some(o)) => o,
+            (None, None) => KeepOrderArg::Max,
+        };
+        Ok(Some(KeepBy {
+            field: field.to_string(),
+            order: match order {
+                KeepOrderArg::Max => KeepOrder::Max,
+                KeepOrderArg::Min => KeepOrder::Min,
+            },
+        }))
     }
 
     fn scan(&self) -> ScanOptions {
@@ -346,6 +407,7 @@ impl Common {
                 KeepArg::First => Keep::First,
                 KeepArg::Longest => Keep::Longest,
             },
+            keep_by: self.keep_by().ok().flatten(),
         }
     }
 
@@ -385,11 +447,36 @@ impl Common {
     /// Warns about skipped inputs; an empty corpus is an error.
     fn warn_skipped(&self, corpus: &corpus::Corpus) -> anyhow::Result<()> {
         if !self.quiet {
-            for s in &corpus.skipped {
+            if let Some(first) = corpus.repeated.first() {
                 say!(
-                    "neardup: warning: skipped {}",
-                    report::escape_controls(&s.error)
+                    "neardup: note: {} files reached again through overlapping inputs were read once (e.g. {})",
+                    corpus.repeated.len(),
+                    report::escape_controls(&first.display().to_string())
                 );
+            }
+            // One line per skip up to a few; beyond that a count per kind
+            // and its first examples (a crawl may hold millions).
+            const EXAMPLES: usize = 3;
+            let mut kinds: Vec<(&str, Vec<&corpus::Skipped>)> = Vec::new();
+            for s in &corpus.skipped {
+                match kinds.iter_mut().find(|(k, _)| *k == s.kind) {
+                    Some((_, v)) => v.push(s),
+                    None => kinds.push((s.kind, vec![s])),
+                }
+            }
+            for (kind, all) in &kinds {
+                if all.len() > EXAMPLES {
+                    say!(
+                        "neardup: warning: skipped {} inputs or records ({kind}); the first {EXAMPLES}:",
+                        all.len()
+                    );
+                }
+                for s in all.iter().take(EXAMPLES) {
+                    say!(
+                        "neardup: warning: skipped {}",
+                        report::escape_controls(&s.error)
+                    );
+                }
             }
         }
         if corpus.docs.is_empty() {
@@ -416,10 +503,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let c = &args.common;
     c.setup_threads()?;
+    c.keep_by()?;
     let opts = c.scan();
     opts.validate()?;
     let progress = c.progress();
-    let diffs = args.diffs || matches!(args.format, ReportFormat::Html);
+    let format = report_format(args.format, args.output.as_deref())?;
+    let diffs = args.diffs || format == ReportFormat::Html;
     let ingest = c.ingest();
     let work = c.work(Placement::Temp)?;
     // Documents only: stream the corpus, keeping signatures, not texts.
@@ -457,7 +546,7 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     progress.work_peak(peak);
     // no bar while the report is written: it would interleave with it
     progress.clear();
-    let format = args.format.into();
+    let format = format.into();
     let done = emit(
         args.output.as_deref(),
         c.color,
@@ -485,7 +574,48 @@ impl From<EncodingArg> for EncodingChoice {
             EncodingArg::Auto => EncodingChoice::Auto,
             EncodingArg::Utf8 => EncodingChoice::Utf8,
             EncodingArg::Gb18030 => EncodingChoice::Gb18030,
+            EncodingArg::Big5 => EncodingChoice::Big5,
+            EncodingArg::ShiftJis => EncodingChoice::ShiftJis,
+            EncodingArg::EucKr => EncodingChoice::EucKr,
+            EncodingArg::Cp1252 => EncodingChoice::Cp1252,
         }
+    }
+}
+
+/// The report format: `--format` if given, else the one `-o FILE`'s
+/// extension names, else text. A `--format` that contradicts the extension
+/// is refused rather than writing, say, text into `rep.json`.
+fn report_format(
+    given: Option<ReportFormat>,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<ReportFormat> {
+    let ext = output
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let implied = match ext.as_deref() {
+        Some("json") => Some(ReportFormat::Json),
+        Some("html" | "htm") => Some(ReportFormat::Html),
+        Some("txt") => Some(ReportFormat::Text),
+        _ => None,
+    };
+    match (given, implied) {
+        (Some(g), Some(i)) if g != i => anyhow::bail!(
+            "--format {} contradicts the output file name {} (which says {}); drop --format or rename the file",
+            format_name(g),
+            output.map(|p| p.display().to_string()).unwrap_or_default(),
+            format_name(i)
+        ),
+        (Some(g), _) => Ok(g),
+        (None, Some(i)) => Ok(i),
+        (None, None) => Ok(ReportFormat::Text),
+    }
+}
+
+fn format_name(f: ReportFormat) -> &'static str {
+    match f {
+        ReportFormat::Text => "text",
+        ReportFormat::Json => "json",
+        ReportFormat::Html => "html",
     }
 }
 
@@ -579,7 +709,7 @@ fn diff_cmd(args: DiffArgs) -> anyhow::Result<ExitCode> {
         v.diff = None;
         v.split = None;
     }
-    let format = args.format.into();
+    let format = report_format(args.format, args.output.as_deref())?.into();
     let base = RenderOptions {
         context: args.context,
         ..RenderOptions::default()
@@ -593,6 +723,7 @@ fn diff_cmd(args: DiffArgs) -> anyhow::Result<ExitCode> {
 fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     let c = &args.common;
     c.setup_threads()?;
+    c.keep_by()?;
     let opts = c.scan();
     opts.validate()?;
     let work = c.work(Placement::Inside(&args.output))?;

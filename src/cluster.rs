@@ -2,9 +2,18 @@
 //!
 //! Only verified pairs join documents, so a cluster never grows through a
 //! candidate that failed verification. Members are returned in input order;
-//! which one is kept is decided by [`Keep`].
+//! which one is kept is decided by [`choose_keep`]: a [`KeepBy`] field
+//! first when one is given, then the [`Keep`] rule.
 
-/// Which member of a cluster stays in the cleaned corpus.
+use std::cmp::Ordering;
+
+use crate::corpus::SortKey;
+
+/// Which member of a cluster stays in the cleaned corpus, when no
+/// [`KeepBy`] field decides (or as its tie-break).
+///
+/// Input order is the order of the arguments, then of the sorted paths
+/// within a walked folder, then of the records within a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Keep {
@@ -13,6 +22,99 @@ pub enum Keep {
     First,
     /// The longest (first in input order among equals).
     Longest,
+}
+
+impl Keep {
+    /// The rule's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Keep::First => "first",
+            Keep::Longest => "longest",
+        }
+    }
+}
+
+/// Whether the largest or the smallest value of a [`KeepBy`] field wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepOrder {
+    /// The largest (newest date, best score).
+    #[default]
+    Max,
+    /// The smallest (oldest date, lowest rank).
+    Min,
+}
+
+/// Keep the copy whose JSONL field (captured at ingest as each document's
+/// [`SortKey`]) is largest or smallest; ties and copies without the field
+/// are decided by [`Keep`], and a copy with the field beats any without.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeepBy {
+    /// The field (dotted for nested fields: `meta.date`).
+    pub field: String,
+    /// Largest or smallest wins.
+    pub order: KeepOrder,
+}
+
+impl KeepBy {
+    /// `max date`, `min rank`: why a copy was kept.
+    pub fn reason(&self) -> String {
+        let order = match self.order {
+            KeepOrder::Max => "max",
+            KeepOrder::Min => "min",
+        };
+        format!("{order} {}", self.field)
+    }
+}
+
+/// The member to keep, given each member's length and sort key (in input
+/// order), and the reason (`first`, `longest`, `max date`, or `max date,
+/// then first` when several share the best value).
+pub fn choose_keep(
+    lens: &[usize],
+    keys: &[Option<&SortKey>],
+    keep: Keep,
+    by: Option<&KeepBy>,
+) -> (usize, String) {
+    let all: Vec<usize> = (0..lens.len()).collect();
+    let mut pool = all.clone();
+    let mut reason = None;
+    if let Some(by) = by {
+        let best = keys.iter().flatten().copied().reduce(|a, b| {
+            let better = match by.order {
+                KeepOrder::Max => b.cmp_key(a) == Ordering::Greater,
+                KeepOrder::Min => b.cmp_key(a) == Ordering::Less,
+            };
+            if better {
+                b
+            } else {
+                a
+            }
+        });
+        if let Some(best) = best {
+            pool.retain(|&i| {
+                keys.get(i)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|k| k.cmp_key(best) == Ordering::Equal)
+            });
+            reason = Some(by.reason());
+        }
+    }
+    let pick = match keep {
+        Keep::First => pool.first().copied(),
+        Keep::Longest => {
+            let max = pool.iter().map(|&i| lens[i]).max().unwrap_or(0);
+            pool.iter().copied().find(|&i| lens[i] == max)
+        }
+    }
+    .unwrap_or(0);
+    let reason = match reason {
+        Some(r) if pool.len() == 1 => r,
+        Some(r) => format!("{r}, then {}", keep.name()),
+        None => keep.name().to_string(),
+    };
+    (pick, reason)
 }
 
 /// Disjoint sets over `0..n`, with path halving and union by smaller root
@@ -78,5 +180,52 @@ mod tests {
     fn components_are_sorted_and_exclude_singletons() {
         let g = components(6, [(4, 1), (1, 3), (5, 2)]);
         assert_eq!(g, vec![vec![1, 3, 4], vec![2, 5]]);
+    }
+
+    fn by(order: KeepOrder) -> KeepBy {
+        KeepBy {
+            field: "date".into(),
+            order,
+        }
+    }
+
+    #[test]
+    fn keep_by_field_then_the_rule_and_missing_values_lose() {
+        let s = |v: &str| SortKey::Str(v.into());
+        let (a, b, c) = (s("2021-05-01"), s("2024-01-31"), s("2024-01-31"));
+        let keys = [Some(&a), None, Some(&b), Some(&c)];
+        let lens = [10, 50, 5, 8];
+        let max = by(KeepOrder::Max);
+        // two share the newest date: first of them, or longest of them
+        assert_eq!(
+            choose_keep(&lens, &keys, Keep::First, Some(&max)),
+            (2, "max date, then first".into())
+        );
+        assert_eq!(
+            choose_keep(&lens, &keys, Keep::Longest, Some(&max)),
+            (3, "max date, then longest".into())
+        );
+        // the undated (and longest) copy never wins over a dated one
+        assert_eq!(
+            choose_keep(&lens, &keys, Keep::Longest, Some(&by(KeepOrder::Min))),
+            (0, "min date".into())
+        );
+        // no copy has the field: the rule alone
+        assert_eq!(
+            choose_keep(&lens, &[None; 4], Keep::Longest, Some(&max)),
+            (1, "longest".into())
+        );
+        assert_eq!(
+            choose_keep(&lens, &keys, Keep::First, None),
+            (0, "first".into())
+        );
+    }
+
+    #[test]
+    fn numbers_compare_as_numbers() {
+        let (nine, ten) = (SortKey::Num(9.0), SortKey::Num(10.5));
+        let keys = [Some(&nine), Some(&ten)];
+        let max = by(KeepOrder::Max);
+        assert_eq!(choose_keep(&[1, 1], &keys, Keep::First, Some(&max)).0, 1);
     }
 }

@@ -163,13 +163,13 @@ pub(crate) fn document_level(
     // Similarity of every member to its cluster's kept document: known from
     // verification or exact hashes, aligned only where it is not.
     progress.stage("clusters", groups.len() as u64);
-    let keeps: Vec<usize> = groups
+    let (keeps, reasons): (Vec<usize>, Vec<String>) = groups
         .iter()
         .map(|g| {
             let glens: Vec<usize> = g.iter().map(|&d| lens[d as usize] as usize).collect();
-            choose_keep(&glens, opts.keep)
+            choose_keep(corpus, g.iter().map(|&d| d as usize), &glens, opts)
         })
-        .collect();
+        .unzip();
     let known = |a: u32, b: u32| -> Option<f64> {
         if a == b || sk.sketch[a as usize].exact == sk.sketch[b as usize].exact {
             return Some(1.0);
@@ -219,7 +219,8 @@ pub(crate) fn document_level(
     let clusters = groups
         .iter()
         .zip(&keeps)
-        .map(|(g, &k)| {
+        .zip(reasons)
+        .map(|((g, &k), reason)| {
             let ms: Vec<Member> = g
                 .iter()
                 .filter_map(|d| {
@@ -228,7 +229,9 @@ pub(crate) fn document_level(
                     Some(m)
                 })
                 .collect();
-            finish_cluster(ClusterKind::Document, ms, k, opts.threshold, false)
+            let mut c = finish_cluster(ClusterKind::Document, ms, k, opts.threshold, false);
+            c.keep_reason = reason;
+            c
         })
         .collect();
     progress.finish();

@@ -105,12 +105,15 @@ pub enum Error {
         reason: String,
     },
     /// A JSONL record without the text field, or with a non-string one.
-    #[error("{loc}: record has no string field `{field}`")]
+    #[error("{loc}: record has no string field `{field}`{hint}")]
     MissingField {
         /// The line.
         loc: Location,
         /// The field that was asked for (`--text-field`).
         field: String,
+        /// The fields the record has and the flag to try, starting with
+        /// `; ` (empty when there is nothing to say).
+        hint: String,
     },
     /// A compressed file that cannot be decompressed (truncated, corrupt).
     #[error("{loc}: cannot decompress {format} data: {reason}")]

@@ -4,25 +4,29 @@
 //! Takes a cluster's documents or block copies with their source spans and
 //! similarities; gives [`Member`]s (where each copy is: file, record, lines,
 //! bytes; a preview) and the [`Cluster`] around them, with the copy kept by
-//! the [`Keep`] rule and the similarity range of the others.
+//! the [`crate::cluster::Keep`] rule and the similarity range of the others.
 
 use std::ops::Range;
 
-use crate::cluster::Keep;
 use crate::corpus::Corpus;
 use crate::place::Place;
 use crate::report::{Cluster, ClusterKind, Member};
 use crate::util::round4;
 
-/// Index of the kept copy among copies of these lengths.
-pub(crate) fn choose_keep(lens: &[usize], keep: Keep) -> usize {
-    match keep {
-        Keep::First => 0,
-        Keep::Longest => {
-            let max = lens.iter().copied().max().unwrap_or(0);
-            lens.iter().position(|&l| l == max).unwrap_or(0)
-        }
-    }
+/// The copy to keep among those of documents `docs` (in input order, with
+/// lengths `lens`), and why ([`crate::cluster::choose_keep`]).
+pub(crate) fn choose_keep(
+    corpus: &Corpus,
+    docs: impl Iterator<Item = usize>,
+    lens: &[usize],
+    opts: &crate::pipeline::ScanOptions,
+) -> (usize, String) {
+    let keys: Vec<Option<&crate::corpus::SortKey>> = if opts.keep_by.is_some() {
+        docs.map(|d| corpus.docs[d].sort_key.as_ref()).collect()
+    } else {
+        Vec::new()
+    };
+    crate::cluster::choose_keep(lens, &keys, opts.keep, opts.keep_by.as_ref())
 }
 
 /// The cluster of `members`, `keep` the kept one; `all_above_threshold`
@@ -61,6 +65,7 @@ pub(crate) fn finish_cluster(
         chars: members[keep].chars,
         documents: docs.len(),
         boilerplate: false,
+        keep_reason: String::new(),
         similarity: [round4(lo.min(hi)), round4(hi)],
         all_above_threshold: all_above,
         members,

@@ -102,6 +102,10 @@ pub struct ScanOptions {
     pub blocks: BlockOptions,
     /// Which copy is kept.
     pub keep: Keep,
+    /// Keep the copy with the largest or smallest value of a field first
+    /// (the documents' [`crate::corpus::Document::sort_key`]s), `keep`
+    /// deciding ties.
+    pub keep_by: Option<crate::cluster::KeepBy>,
 }
 
 impl Default for ScanOptions {
@@ -118,6 +122,7 @@ impl Default for ScanOptions {
             max_hamming: 4,
             blocks: BlockOptions::default(),
             keep: Keep::First,
+            keep_by: None,
         }
     }
 }
@@ -430,7 +435,8 @@ fn block_cluster(
         .map(|c| &norms[c.doc as usize].chars[c.range.clone()])
         .collect();
     let lens: Vec<usize> = spans.iter().map(|s| s.len()).collect();
-    let keep = choose_keep(&lens, opts.keep);
+    let docs = bc.copies.iter().map(|c| active[c.doc as usize]);
+    let (keep, reason) = choose_keep(corpus, docs, &lens, opts);
     let members: Vec<Member> = bc
         .copies
         .iter()
@@ -460,6 +466,7 @@ fn block_cluster(
         true,
     );
     c.boilerplate = c.documents >= opts.blocks.boilerplate_docs;
+    c.keep_reason = reason;
     c
 }
 
@@ -468,6 +475,7 @@ fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> 
         inputs: corpus.inputs.len(),
         documents: corpus.docs.len(),
         skipped: corpus.skipped.len(),
+        binary_skipped: corpus.binary.len(),
         ..Summary::default()
     };
     for c in &clusters {
@@ -503,6 +511,7 @@ fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> 
             block_threshold: opts.blocks.threshold,
             boilerplate_docs: opts.blocks.boilerplate_docs,
             keep: opts.keep,
+            keep_by: opts.keep_by.clone(),
             mask_fold: opts.normalize.mask_fold,
         },
         summary,

@@ -164,6 +164,7 @@ impl ManifestOptions {
             exclude: self.exclude.clone(),
             on_error: self.on_error,
             max_doc_bytes: self.max_doc_bytes,
+            ..IngestOptions::default()
         }
     }
 }

@@ -50,7 +50,7 @@ pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
             return Err(Error::Output {
                 path: out.join(w[0].0).display().to_string(),
                 reason: format!(
-                    "inputs {} and {} would both be written here; clean them separately",
+                    "inputs {} and {} would both be written here; give the folders that hold them, named differently (each folder is then written below its own name), or clean them separately",
                     w[0].1.display(),
                     w[1].1.display()
                 ),

@@ -144,11 +144,12 @@ pub(super) fn view_of(corpus: &Corpus, plan: &Plan, included: &[bool]) -> Corpus
                     input: doc.input,
                     record: doc.record,
                     offset: doc.offset,
+                    sort_key: doc.sort_key.clone(),
                     text,
                 }
             })
             .collect(),
-        skipped: Vec::new(),
+        ..Corpus::default()
     }
 }
 

@@ -1,9 +1,13 @@
-//! Decodes bytes into text: UTF-8 (BOM optional), UTF-16 with BOM, and
-//! GB18030/GBK, the legacy encoding of most older Chinese web text.
+//! Decodes bytes into text: UTF-8 (BOM optional), UTF-16 with BOM,
+//! GB18030/GBK (the legacy encoding of most older Chinese web text), and the
+//! other legacy encodings a crawl holds: Big5, Shift-JIS, EUC-KR and
+//! windows-1252 (latin-1), detected by `chardetng` or forced.
 
 use std::path::Path;
 
-use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
+use encoding_rs::{
+    Encoding, BIG5, EUC_KR, GB18030, GBK, SHIFT_JIS, UTF_16BE, UTF_16LE, UTF_8, WINDOWS_1252,
+};
 
 use crate::error::{Error, Location, Result};
 
@@ -11,15 +15,66 @@ use crate::error::{Error, Location, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EncodingChoice {
-    /// UTF-8 unless a BOM says UTF-16, or the bytes are not UTF-8 but are
-    /// valid GB18030 with no UTF-8 multi-byte text before the first bad byte
-    /// and not mostly valid UTF-8 after it.
+    /// UTF-8 unless a BOM says UTF-16, or the bytes are not mostly valid
+    /// UTF-8: then the legacy encoding `chardetng` guesses (Big5,
+    /// Shift-JIS, EUC-KR, windows-1252, …) when the bytes are valid in it,
+    /// else GB18030.
     #[default]
     Auto,
     /// UTF-8 only.
     Utf8,
     /// GB18030 (a superset of GBK and GB2312).
     Gb18030,
+    /// Big5 (traditional Chinese).
+    Big5,
+    /// Shift-JIS (Japanese).
+    #[serde(rename = "shift-jis")]
+    ShiftJis,
+    /// EUC-KR (Korean).
+    #[serde(rename = "euc-kr")]
+    EucKr,
+    /// windows-1252, the superset of latin-1 (ISO-8859-1) that web text in
+    /// Western languages labelled latin-1 really is.
+    Cp1252,
+}
+
+impl EncodingChoice {
+    /// The legacy encoding this choice forces, if it forces one.
+    fn forced(self) -> Option<&'static Encoding> {
+        match self {
+            EncodingChoice::Auto | EncodingChoice::Utf8 => None,
+            EncodingChoice::Gb18030 => Some(GB18030),
+            EncodingChoice::Big5 => Some(BIG5),
+            EncodingChoice::ShiftJis => Some(SHIFT_JIS),
+            EncodingChoice::EucKr => Some(EUC_KR),
+            EncodingChoice::Cp1252 => Some(WINDOWS_1252),
+        }
+    }
+
+    /// The choice that reads text back in `enc`, an encoding a file was
+    /// found in (UTF-16 and UTF-8 are told by BOM or validity).
+    pub fn of(enc: TextEncoding) -> EncodingChoice {
+        [
+            EncodingChoice::Gb18030,
+            EncodingChoice::Big5,
+            EncodingChoice::ShiftJis,
+            EncodingChoice::EucKr,
+            EncodingChoice::Cp1252,
+        ]
+        .into_iter()
+        .find(|c| c.forced() == Some(enc.0))
+        .unwrap_or(if enc == TextEncoding::UTF8 {
+            EncodingChoice::Utf8
+        } else {
+            EncodingChoice::Auto
+        })
+    }
+
+    /// Whether the text can only be UTF-8 (or UTF-16 with a BOM), so that
+    /// JSONL can be streamed line by line.
+    pub fn is_utf8_or_auto(self) -> bool {
+        matches!(self, EncodingChoice::Auto | EncodingChoice::Utf8)
+    }
 }
 
 /// The encoding a file was decoded from.
@@ -125,8 +180,14 @@ pub fn decode(path: &Path, bytes: &[u8], choice: EncodingChoice) -> Result<Decod
         (0, bytes)
     };
     match choice {
-        EncodingChoice::Gb18030 => decode_gb18030(path, body, bom),
         EncodingChoice::Utf8 => utf8(path, body, bom),
+        EncodingChoice::Gb18030
+        | EncodingChoice::Big5
+        | EncodingChoice::ShiftJis
+        | EncodingChoice::EucKr
+        | EncodingChoice::Cp1252 => {
+            decode_legacy(path, body, bom, choice.forced().unwrap_or(GB18030))
+        }
         EncodingChoice::Auto => match str_of(body) {
             Ok(s) => Ok(Decoded {
                 text: s.to_owned(),
@@ -142,7 +203,10 @@ pub fn decode(path: &Path, bytes: &[u8], choice: EncodingChoice) -> Result<Decod
                 // `E0 B2 84`, so neither the first bad byte nor the prefix
                 // before it decides.)
                 if bom == 0 && !mostly_utf8(body) {
-                    if let Ok(d) = decode_gb18030(path, body, 0) {
+                    if let Some(d) = guessed(path, body) {
+                        return Ok(d);
+                    }
+                    if let Ok(d) = decode_legacy(path, body, 0, GB18030) {
                         return Ok(d);
                     }
                 }
@@ -169,18 +233,32 @@ fn utf8(path: &Path, body: &[u8], bom: usize) -> Result<Decoded> {
     }
 }
 
-fn decode_gb18030(path: &Path, body: &[u8], bom: usize) -> Result<Decoded> {
-    match GB18030.decode_without_bom_handling_and_without_replacement(body) {
+/// The legacy encoding `chardetng` finds most likely, when the bytes are
+/// valid in it. GBK guesses are read as GB18030 (its superset); guesses
+/// outside the encodings neardup offers are left to the GB18030 fallback.
+fn guessed(path: &Path, body: &[u8]) -> Option<Decoded> {
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(body, true);
+    let enc = match detector.guess(None, false) {
+        e if e == GBK => GB18030,
+        e if [BIG5, SHIFT_JIS, EUC_KR, WINDOWS_1252].contains(&e) => e,
+        _ => return None,
+    };
+    decode_legacy(path, body, 0, enc).ok()
+}
+
+fn decode_legacy(path: &Path, body: &[u8], bom: usize, enc: &'static Encoding) -> Result<Decoded> {
+    match enc.decode_without_bom_handling_and_without_replacement(body) {
         Some(text) => Ok(Decoded {
             text: text.into_owned(),
-            encoding: TextEncoding(GB18030),
+            encoding: TextEncoding(enc),
             bom,
         }),
         None => {
-            let (pos, line) = first_error(GB18030, body);
+            let (pos, line) = first_error(enc, body);
             Err(Error::Decode {
                 loc: Location::at(path, Some(line), (pos + bom) as u64),
-                encoding: "gb18030",
+                encoding: enc.name(),
             })
         }
     }

@@ -1,5 +1,6 @@
 //! Splits a JSONL file into documents, one per line.
 
+use std::cmp::Ordering;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -54,10 +55,7 @@ pub fn parse(
     for res in parsed {
         match res {
             Ok(doc) => docs.push(doc),
-            Err(err) if opts.on_error == OnError::Skip => skipped.push(Skipped {
-                path: path.display().to_string(),
-                error: err.to_string(),
-            }),
+            Err(err) if opts.on_error == OnError::Skip => skipped.push(Skipped::of(path, &err)),
             Err(err) => return Err(err),
         }
     }
@@ -85,6 +83,7 @@ pub fn parse_line(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) ->
     let rec = Fields {
         text: &opts.text_field,
         id: &opts.id_field,
+        key: opts.keep_by.as_deref(),
     }
     .deserialize(&mut de)
     .and_then(|rec| de.end().map(|()| rec))
@@ -99,6 +98,7 @@ pub fn parse_line(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) ->
         return Err(Error::MissingField {
             loc: loc(),
             field: opts.text_field.clone(),
+            hint: field_hint(line, opts),
         });
     };
     let id = match rec.id {
@@ -111,20 +111,128 @@ pub fn parse_line(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) ->
         input: 0,
         record: Some(lineno),
         offset: 0,
+        sort_key: rec.key.as_ref().and_then(SortKey::of),
         text,
     })
 }
 
-/// The two fields of a record that ingest needs.
+/// What a record without the text field has instead: its fields, and the
+/// flags to try (the field with the longest string for `--text-field`, a
+/// field named like an id for `--id-field` when the asked one is missing
+/// too). Only built for the error, so it may parse the line again.
+fn field_hint(line: &str, opts: &IngestOptions) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<Value>(line) else {
+        return String::new();
+    };
+    if map.is_empty() {
+        return "; the record has no fields".into();
+    }
+    const SHOWN: usize = 12;
+    let mut names: Vec<&str> = map.keys().map(String::as_str).take(SHOWN).collect();
+    if map.len() > SHOWN {
+        names.push("…");
+    }
+    let mut hint = format!("; fields: {}", names.join(", "));
+    let text = map
+        .iter()
+        .filter(|(k, _)| **k != opts.id_field)
+        .filter_map(|(k, v)| v.as_str().map(|s| (s.len(), k)))
+        .max_by_key(|&(len, _)| len);
+    let mut tries = Vec::new();
+    if let Some((_, k)) = text {
+        tries.push(format!("--text-field {k}"));
+    }
+    if lookup(&map, &opts.id_field).is_none() {
+        if let Some(k) = map.keys().find(|k| {
+            let k = k.to_ascii_lowercase();
+            k == "id" || k.ends_with("_id") || k.ends_with("id") && k.len() <= 6
+        }) {
+            tries.push(format!("--id-field {k}"));
+        }
+    }
+    if !tries.is_empty() {
+        hint.push_str(&format!(" (try {})", tries.join(" ")));
+    }
+    hint
+}
+
+/// The value at a field path: the field of that exact name, else a dotted
+/// path through nested objects (`data.text`) and arrays (`items.0`).
+fn lookup<'v>(map: &'v serde_json::Map<String, Value>, path: &str) -> Option<&'v Value> {
+    if let Some(v) = map.get(path) {
+        return Some(v);
+    }
+    let (head, rest) = path.split_once('.')?;
+    descend(map.get(head)?, rest)
+}
+
+fn descend<'v>(mut v: &'v Value, rest: &str) -> Option<&'v Value> {
+    for seg in rest.split('.') {
+        v = match v {
+            Value::Object(m) => m.get(seg)?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// A document's value of the `--keep-by` field, kept small: a number, or
+/// a string (a date, a label) cut to [`SortKey::MAX_BYTES`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortKey {
+    /// A JSON number.
+    Num(f64),
+    /// A JSON string, cut at a character boundary.
+    Str(Box<str>),
+}
+
+impl SortKey {
+    /// Longest string kept: enough for any date or label, small per document.
+    pub const MAX_BYTES: usize = 64;
+
+    /// The key of a field's value; other JSON types (null, bools, objects)
+    /// have none and count as a missing field.
+    fn of(v: &Value) -> Option<SortKey> {
+        match v {
+            Value::Number(n) => n.as_f64().map(SortKey::Num),
+            Value::String(s) => {
+                let end = super::floor_char_boundary(s, Self::MAX_BYTES);
+                Some(SortKey::Str(s[..end].into()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Numbers compare as numbers, strings as strings (ISO dates sort
+    /// right); a number against a string compares its decimal text.
+    pub fn cmp_key(&self, other: &SortKey) -> Ordering {
+        match (self, other) {
+            (SortKey::Num(a), SortKey::Num(b)) => a.total_cmp(b),
+            (SortKey::Str(a), SortKey::Str(b)) => a.cmp(b),
+            (SortKey::Num(a), SortKey::Str(b)) => a.to_string().as_str().cmp(b),
+            (SortKey::Str(a), SortKey::Num(b)) => (**a).cmp(b.to_string().as_str()),
+        }
+    }
+}
+
+/// The fields of a record that ingest needs.
 struct Fields<'f> {
     text: &'f str,
     id: &'f str,
+    key: Option<&'f str>,
 }
 
 /// Their values, if present (the last one wins, as in a JSON map).
 struct Record {
     text: Option<Value>,
     id: Option<Value>,
+    key: Option<Value>,
+}
+
+/// The first segment of a dotted field path and the rest.
+fn split_path(path: &str) -> Option<(&str, &str)> {
+    path.split_once('.')
 }
 
 impl<'de> DeserializeSeed<'de> for Fields<'_> {
@@ -143,19 +251,42 @@ impl<'de> Visitor<'de> for Fields<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Record, A::Error> {
-        let mut rec = Record {
-            text: None,
-            id: None,
-        };
+        // Text, id, sort key: each wanted by an exact field name, or by a
+        // dotted path (`data.text`) whose first segment's value is built
+        // and walked; a field named with the dot itself wins.
+        let names = [Some(self.text), Some(self.id), self.key];
+        let paths = names.map(|n| n.and_then(split_path));
+        let mut got: [Option<Value>; 3] = [None, None, None];
+        let mut exact = [false; 3];
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if key == self.text {
-                rec.text = Some(map.next_value()?);
-            } else if key == self.id {
-                rec.id = Some(map.next_value()?);
-            } else {
+            let key: &str = &key;
+            if let Some(last) = names.iter().rposition(|n| *n == Some(key)) {
+                let v: Value = map.next_value()?;
+                // the same field may be wanted twice (`--keep-by id`): the
+                // value (maybe the long text) moves to the last, others copy
+                for j in 0..last {
+                    if names[j] == Some(key) {
+                        got[j] = Some(v.clone());
+                        exact[j] = true;
+                    }
+                }
+                got[last] = Some(v);
+                exact[last] = true;
+                continue;
+            }
+            let heads: Vec<usize> = (0..3)
+                .filter(|&i| !exact[i] && paths[i].is_some_and(|(h, _)| key == h))
+                .collect();
+            if heads.is_empty() {
                 map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let v: Value = map.next_value()?;
+            for i in heads {
+                got[i] = paths[i].and_then(|(_, rest)| descend(&v, rest).cloned());
             }
         }
-        Ok(rec)
+        let [text, id, key] = got;
+        Ok(Record { text, id, key })
     }
 }

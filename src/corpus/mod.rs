@@ -4,11 +4,13 @@
 //! include/exclude globs), JSONL files (one document per line, text and id
 //! fields chosen by option), gzip/zstd files (detected by magic bytes) and
 //! `-` for standard input. Text is decoded from UTF-8 (with or without BOM),
-//! UTF-16 with BOM, or GB18030/GBK (detected, or forced).
+//! UTF-16 with BOM, or a legacy encoding (GB18030/GBK, Big5, Shift-JIS,
+//! EUC-KR, cp1252; detected, or forced).
 //!
 //! Gives a [`Corpus`]: the list of input files, the documents read from them
-//! in input order, and the inputs that were skipped under
-//! [`OnError::Skip`]. Each document keeps its text as decoded; every later
+//! in input order (each with its `--keep-by` value), the inputs that were
+//! skipped under [`OnError::Skip`], and the walked files left out as binary
+//! or as reached twice. Each document keeps its text as decoded; every later
 //! span is reported in this text's byte coordinates and mapped back to the
 //! file with [`InputFile::file_offset`].
 
@@ -22,7 +24,8 @@ mod walk;
 pub use compress::compress;
 pub use decompress::Compression;
 pub use encoding::{Decoded, EncodingChoice, TextEncoding};
-pub use walk::list_inputs;
+pub use jsonl::SortKey;
+pub use walk::{list_inputs, Listing};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -84,6 +87,9 @@ pub struct IngestOptions {
     pub on_error: OnError,
     /// Documents larger than this are refused (skipped with `--on-error skip`).
     pub max_doc_bytes: u64,
+    /// JSONL field whose value each document keeps as its
+    /// [`Document::sort_key`] (`--keep-by`; dotted for nested fields).
+    pub keep_by: Option<String>,
 }
 
 impl Default for IngestOptions {
@@ -97,6 +103,7 @@ impl Default for IngestOptions {
             exclude: Vec::new(),
             on_error: OnError::Stop,
             max_doc_bytes: 256 << 20,
+            keep_by: None,
         }
     }
 }
@@ -180,6 +187,9 @@ pub struct Document {
     /// Byte offset of the record's line in the (decompressed) file; 0 for a
     /// text file. Lets [`reload_texts`] seek instead of reading the file again.
     pub offset: u64,
+    /// The record's value of the [`IngestOptions::keep_by`] field, if any
+    /// (a number, or a string cut to 64 bytes): what `--keep-by` compares.
+    pub sort_key: Option<SortKey>,
     /// The decoded text.
     pub text: String,
 }
@@ -191,6 +201,36 @@ pub struct Skipped {
     pub path: String,
     /// The error message.
     pub error: String,
+    /// What kind of error it is, so that warnings of one kind can be
+    /// counted together ("malformed JSONL record").
+    #[serde(skip)]
+    pub kind: &'static str,
+}
+
+impl Skipped {
+    /// A bad record or file of `path`.
+    pub(crate) fn of(path: &Path, err: &Error) -> Skipped {
+        Skipped::of_file(path.display().to_string(), err)
+    }
+
+    fn of_file(path: String, err: &Error) -> Skipped {
+        let kind = match err {
+            Error::Io { .. } => "unreadable input",
+            Error::Decode { .. } => "invalid text",
+            Error::Binary { .. } => "binary data",
+            Error::Empty { .. } => "empty input",
+            Error::Jsonl { .. } => "malformed JSONL record",
+            Error::MissingField { .. } => "record without the text field",
+            Error::Decompress { .. } => "cannot decompress",
+            Error::TooLarge { .. } => "document too large",
+            _ => "other error",
+        };
+        Skipped {
+            path,
+            error: err.to_string(),
+            kind,
+        }
+    }
 }
 
 /// Everything ingest read.
@@ -202,6 +242,10 @@ pub struct Corpus {
     pub docs: Vec<Document>,
     /// Inputs and records skipped under `--on-error skip`.
     pub skipped: Vec<Skipped>,
+    /// Files of folder walks left out as binary.
+    pub binary: Vec<PathBuf>,
+    /// Files reached again through overlapping inputs, read only once.
+    pub repeated: Vec<PathBuf>,
 }
 
 impl Corpus {
@@ -279,8 +323,13 @@ where
     T: Send,
     F: Fn(&Document) -> T + Sync,
 {
-    let listed = list_inputs(paths, opts)?;
-    let mut corpus = Corpus::default();
+    let listing = list_inputs(paths, opts)?;
+    let listed = listing.files;
+    let mut corpus = Corpus {
+        binary: listing.binary,
+        repeated: listing.repeated,
+        ..Corpus::default()
+    };
     let mut mapped = Vec::new();
     let results: Vec<Result<FileRead<T>>> = listed
         .par_iter()
@@ -302,10 +351,9 @@ where
                 mapped.extend(read.mapped);
             }
             Err(err) if opts.on_error == OnError::Skip && err.is_recoverable_input() => {
-                corpus.skipped.push(Skipped {
-                    path: error_path(&err),
-                    error: err.to_string(),
-                });
+                corpus
+                    .skipped
+                    .push(Skipped::of_file(error_path(&err), &err));
             }
             Err(err) => return Err(err),
         }
@@ -465,7 +513,7 @@ fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
 ) -> Result<FileRead<T>> {
     let path = entry.path.as_path();
     let streamable = path != Path::new("-")
-        && opts.encoding != EncodingChoice::Gb18030
+        && opts.encoding.is_utf8_or_auto()
         && match opts.format {
             FormatChoice::Jsonl => true,
             FormatChoice::Text => false,
@@ -711,10 +759,9 @@ fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
                         docs.push(doc);
                         mapped.push(t);
                     }
-                    Err(err) if opts.on_error == OnError::Skip => skipped.push(Skipped {
-                        path: path.display().to_string(),
-                        error: err.to_string(),
-                    }),
+                    Err(err) if opts.on_error == OnError::Skip => {
+                        skipped.push(Skipped::of(path, &err));
+                    }
                     Err(err) => return Err(err.into()),
                 }
             }
@@ -781,6 +828,7 @@ fn read_whole(
                 input: 0,
                 record: None,
                 offset: 0,
+                sort_key: None,
                 text: decoded.text,
             };
             (vec![doc], Vec::new())
@@ -896,6 +944,7 @@ impl Corpus {
                 input: i,
                 record: None,
                 offset: 0,
+                sort_key: None,
                 text: t.as_ref().to_string(),
             });
         }
@@ -933,12 +982,7 @@ pub fn decompress_bytes(path: &Path, raw: Vec<u8>) -> Result<(Compression, Vec<u
 ///
 /// Bytes that are no longer valid in that encoding.
 pub fn decode_as(path: &Path, bytes: &[u8], enc: TextEncoding) -> Result<String> {
-    let choice = match enc.name() {
-        "UTF-8" => EncodingChoice::Utf8,
-        "gb18030" => EncodingChoice::Gb18030,
-        _ => EncodingChoice::Auto,
-    };
-    encoding::decode(path, bytes, choice).map(|d| d.text)
+    encoding::decode(path, bytes, EncodingChoice::of(enc)).map(|d| d.text)
 }
 
 #[cfg(test)]

@@ -1,8 +1,16 @@
 //! Expands the paths a user gives into a sorted list of input files.
+//!
+//! Takes the paths as given; gives the files to read in input order (the
+//! order of the arguments, then sorted paths within each folder), each file
+//! once even when two arguments overlap, with binary files of folder walks
+//! left out and counted.
 
+use std::collections::HashSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
 
 use super::IngestOptions;
 use crate::error::{Error, Result};
@@ -19,14 +27,129 @@ pub struct Listed {
     pub root: Option<PathBuf>,
 }
 
+/// The files behind the paths a user gave.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The files to read, in input order.
+    pub files: Vec<Listed>,
+    /// Files of folder walks left out as binary (a NUL byte in their first
+    /// 8 KiB, as ripgrep decides), in walk order.
+    pub binary: Vec<PathBuf>,
+    /// Files reached a second time through overlapping arguments
+    /// (`corpus corpus/zh`), left out: each file is read once, under the
+    /// first argument that reached it.
+    pub repeated: Vec<PathBuf>,
+}
+
+/// How much of a walked file is looked at to tell binary from text.
+const BINARY_PEEK: usize = 8 << 10;
+
 /// Lists the files behind `paths`: files as given, folders walked
 /// recursively in byte order of names (not directory order, so runs are
-/// reproducible), symlinks followed with loop detection.
+/// reproducible), symlinks followed with loop detection. A file reached
+/// twice (same canonical path) is listed once; a walked file that looks
+/// binary is left out (a file named directly is not: reading it reports the
+/// error). When walked files of different folders would have the same
+/// relative path, every walked file's relative path starts with its
+/// folder's name, so that `clean` can write them all into one output.
 ///
 /// # Errors
 ///
 /// A path that does not exist, a symlink loop, or an unreadable folder.
-pub fn list_inputs(paths: &[PathBuf], opts: &IngestOptions) -> Result<Vec<Listed>> {
+pub fn list_inputs(paths: &[PathBuf], opts: &IngestOptions) -> Result<Listing> {
+    let mut listing = list_all(paths, opts)?;
+    // The syscalls per file (canonical path, first 8 KiB) run in parallel:
+    // on a folder of many small files they cost as much as reading them.
+    let probes: Vec<(PathBuf, bool)> = listing
+        .files
+        .par_iter()
+        .map(|entry| {
+            // A file that cannot be canonicalised keeps its path: reading
+            // it reports why.
+            let key = std::fs::canonicalize(&entry.path).unwrap_or_else(|_| entry.path.clone());
+            (key, entry.root.is_some() && looks_binary(&entry.path))
+        })
+        .collect();
+    let mut seen = HashSet::with_capacity(listing.files.len());
+    let mut kept = Vec::with_capacity(listing.files.len());
+    for (entry, (key, binary)) in std::mem::take(&mut listing.files).into_iter().zip(probes) {
+        if entry.path != Path::new("-") && !seen.insert(key) {
+            listing.repeated.push(entry.path);
+            continue;
+        }
+        if binary {
+            listing.binary.push(entry.path);
+            continue;
+        }
+        kept.push(entry);
+    }
+    mirror_roots_on_collision(&mut kept);
+    listing.files = kept;
+    Ok(listing)
+}
+
+/// When two walked files of different folders share a relative path
+/// (`dumpA/shard-0.jsonl`, `dumpB/shard-0.jsonl`), every walked file goes
+/// below its folder's name instead (`dumpA/shard-0.jsonl`), as long as
+/// those names differ; otherwise `clean` refuses the collision.
+fn mirror_roots_on_collision(files: &mut [Listed]) {
+    let mut rels = HashSet::with_capacity(files.len());
+    let collide = files
+        .iter()
+        .filter(|f| f.root.is_some())
+        .any(|f| !rels.insert(f.rel.clone()));
+    if !collide {
+        return;
+    }
+    let name = |root: &Path| {
+        std::fs::canonicalize(root)
+            .ok()
+            .and_then(|c| c.file_name().map(PathBuf::from))
+    };
+    let mut roots: Vec<&PathBuf> = files.iter().filter_map(|f| f.root.as_ref()).collect();
+    roots.dedup();
+    let mut names = HashSet::with_capacity(roots.len());
+    if !roots
+        .iter()
+        .all(|r| name(r).is_some_and(|n| names.insert(n)))
+    {
+        return;
+    }
+    for f in files.iter_mut() {
+        if let Some(n) = f.root.as_deref().and_then(name) {
+            f.rel = n.join(&f.rel);
+        }
+    }
+}
+
+/// A NUL byte in the first 8 KiB, unless the file starts like a compressed
+/// stream or UTF-16 text (both hold NUL bytes and are read as text).
+fn looks_binary(path: &Path) -> bool {
+    // Only regular files are opened: a FIFO would block, and reading any
+    // other special file reports the error.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut head = Vec::with_capacity(BINARY_PEEK);
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if file
+        .take(BINARY_PEEK as u64)
+        .read_to_end(&mut head)
+        .is_err()
+    {
+        return false;
+    }
+    if super::decompress::sniff(&head) != super::Compression::None
+        || matches!(head.get(..2), Some([0xFF, 0xFE] | [0xFE, 0xFF]))
+    {
+        return false;
+    }
+    memchr::memchr(0, &head).is_some()
+}
+
+fn list_all(paths: &[PathBuf], opts: &IngestOptions) -> Result<Listing> {
     let include = build_globs("include", &opts.include)?;
     let exclude = build_globs("exclude", &opts.exclude)?;
     let mut out = Vec::new();
@@ -107,7 +230,10 @@ pub fn list_inputs(paths: &[PathBuf], opts: &IngestOptions) -> Result<Vec<Listed
             });
         }
     }
-    Ok(out)
+    Ok(Listing {
+        files: out,
+        ..Listing::default()
+    })
 }
 
 /// Dot files and dot folders (`.git`, editor swap files) are not corpus text.

@@ -122,7 +122,7 @@ pub(crate) fn kind_name(k: ClusterKind) -> &'static str {
 pub(crate) fn summary_line(s: &Summary) -> String {
     format!(
         "{} documents in {} inputs; {} document clusters ({} duplicate documents); \
-         {} block clusters ({} duplicate copies); {} bytes removable{}",
+         {} block clusters ({} duplicate copies); {} bytes removable{}{}",
         s.documents,
         s.inputs,
         s.document_clusters,
@@ -132,6 +132,11 @@ pub(crate) fn summary_line(s: &Summary) -> String {
         s.bytes_removable,
         if s.skipped > 0 {
             format!("; {} inputs skipped", s.skipped)
+        } else {
+            String::new()
+        },
+        if s.binary_skipped > 0 {
+            format!("; {} binary files skipped", s.binary_skipped)
         } else {
             String::new()
         }

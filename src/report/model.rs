@@ -84,6 +84,9 @@ pub struct Cluster {
     /// disclaimer, a navigation bar): `clean --drop-boilerplate` removes
     /// every copy of it, the kept one too.
     pub boilerplate: bool,
+    /// Why the kept copy was kept: `first`, `longest`, `max date`, or
+    /// `max date, then first` when several copies share the best value.
+    pub keep_reason: String,
     /// Lowest and highest similarity of a non-kept member to the kept one.
     pub similarity: [f64; 2],
     /// False when some member is below the threshold to the kept one (it
@@ -120,6 +123,8 @@ pub struct Params {
     pub boilerplate_docs: usize,
     /// Which copy is kept.
     pub keep: Keep,
+    /// The field that decides first, if any (`--keep-by`).
+    pub keep_by: Option<crate::cluster::KeepBy>,
     /// Whether masks were folded.
     pub mask_fold: bool,
 }
@@ -133,6 +138,8 @@ pub struct Summary {
     pub documents: usize,
     /// Inputs or records skipped under `--on-error skip`.
     pub skipped: usize,
+    /// Files of folder walks left out as binary (NUL byte in the first 8 KiB).
+    pub binary_skipped: usize,
     /// Clusters of duplicate documents.
     pub document_clusters: usize,
     /// Documents that `clean` would remove.

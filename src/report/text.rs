@@ -94,6 +94,7 @@ fn cluster(
         }
         // (similarity_note's wording, its brackets folded into these)
         let sim = match i == c.keep {
+            true if c.keep_reason != "first" => format!(" (kept: {})", c.keep_reason),
             true => String::new(),
             false if contained(m, &report.params) => format!(" ({:.3}, contained)", m.similarity),
             false => format!(" ({})", similarity_note(m, &report.params)),

@@ -14,6 +14,7 @@ mod diff;
 mod errors;
 mod hostile;
 mod ingest;
+mod inputs;
 mod properties;
 mod reports;
 mod seeds;
