@@ -247,6 +247,19 @@ pub(super) struct DocPair<'t> {
     pub contained: bool,
 }
 
+impl<'t> DocPair<'t> {
+    /// Documents `da` and `db` of `texts`.
+    pub fn new(texts: &[&'t NormText], da: u32, db: u32, contained: bool) -> DocPair<'t> {
+        DocPair {
+            da,
+            db,
+            na: texts[da as usize],
+            nb: texts[db as usize],
+            contained,
+        }
+    }
+}
+
 /// Shortest share of the longer copy that the shorter must have to be
 /// accepted by containment.
 pub(super) const CONTAINED_SHARE: f64 = 0.7;

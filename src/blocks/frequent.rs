@@ -410,13 +410,7 @@ fn align(
         }
     }
     seeds.sort_unstable();
-    let pair = DocPair {
-        da,
-        db,
-        na: texts[da as usize],
-        nb: texts[db as usize],
-        contained: true,
-    };
+    let pair = DocPair::new(texts, da, db, true);
     let mut out = Vec::new();
     for c in chain::chain_seeds(&seeds, opts, k) {
         verify_or_split(&pair, &c, k, min_len, opts, &mut out);

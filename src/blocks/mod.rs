@@ -275,13 +275,7 @@ pub fn find_pairs(texts: &[&NormText], opts: &BlockOptions) -> Vec<RegionPair> {
     pairs.par_extend(groups.par_iter().flat_map_iter(|g| {
         let group = &seeds[g.clone()];
         let (da, db) = (group[0].da, group[0].db);
-        let pair = DocPair {
-            da,
-            db,
-            na: texts[da as usize],
-            nb: texts[db as usize],
-            contained: false,
-        };
+        let pair = DocPair::new(texts, da, db, false);
         chain::chain(group, opts, k)
             .into_iter()
             .filter_map(|c| chain::verify_chain(&pair, c, k, opts.min_block, opts))
