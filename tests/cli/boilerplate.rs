@@ -101,3 +101,12 @@ fn clean_keeps_one_copy_and_drop_boilerplate_none() {
         assert!(out.contains(&cjk_text(10_000 + d, 300)), "page {d}");
     }
 }
+
+#[test]
+fn boilerplate_reports_do_not_depend_on_threads() {
+    let t = TestDir::new();
+    let input = corpus(t.path(), 150);
+    let one = crate::util::scan_json_bytes(&[s(&input), "--threads", "1"]);
+    let four = crate::util::scan_json_bytes(&[s(&input), "--threads", "4"]);
+    assert!(one == four, "reports differ between 1 and 4 threads");
+}
