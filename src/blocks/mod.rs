@@ -200,13 +200,50 @@ pub fn find_blocks(texts: &[&NormText], opts: &BlockOptions) -> Vec<BlockCluster
     for c in &mut clusters {
         c.copies.retain(|x| x.range.len() >= floor);
     }
+    let big = |c: &BlockCluster| c.documents() >= opts.boilerplate_docs;
+    let mut clusters: Vec<BlockCluster> = clusters
+        .into_par_iter()
+        .flat_map_iter(|c| if big(&c) { unchain(texts, c) } else { vec![c] })
+        .collect();
     clusters.retain(|c| {
-        c.copies.len() >= 2
-            && (c.copies.iter().any(|x| x.range.len() >= opts.min_block)
-                || c.documents() >= opts.boilerplate_docs)
+        c.copies.len() >= 2 && (c.copies.iter().any(|x| x.range.len() >= opts.min_block) || big(c))
     });
     clusters
 }
+
+/// Splits off the copies of a boilerplate cluster that share less than
+/// half of the shorter with its first copy: another passage, joined
+/// through a copy that holds both side by side (a share line run into a
+/// different footer), not a variant of this one. Those copies are treated
+/// the same way among themselves, a few levels deep.
+fn unchain(texts: &[&NormText], c: BlockCluster) -> Vec<BlockCluster> {
+    let mut out = Vec::new();
+    let mut rest = c.copies;
+    for _ in 0..UNCHAIN_LEVELS {
+        if rest.len() < 2 {
+            break;
+        }
+        let first = &texts[rest[0].doc as usize].chars[rest[0].range.clone()];
+        let (mut stay, mut away) = (Vec::new(), Vec::new());
+        for (i, x) in rest.into_iter().enumerate() {
+            let t = &texts[x.doc as usize].chars[x.range.clone()];
+            if i == 0 || 2 * crate::align::lcs_len(t, first) >= t.len().min(first.len()) {
+                stay.push(x);
+            } else {
+                away.push(x);
+            }
+        }
+        out.push(BlockCluster { copies: stay });
+        rest = away;
+    }
+    if rest.len() >= 2 {
+        out.push(BlockCluster { copies: rest });
+    }
+    out
+}
+
+/// Levels [`unchain`] splits a boilerplate cluster into at most.
+const UNCHAIN_LEVELS: usize = 4;
 
 /// Steps 1–4: verified region pairs, sorted.
 pub fn find_pairs(texts: &[&NormText], opts: &BlockOptions) -> Vec<RegionPair> {
