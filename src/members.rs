@@ -74,13 +74,14 @@ pub(crate) fn finish_cluster(
 
 /// A member spanning a whole document (`chars` normalised characters).
 pub(crate) fn whole_doc_member(corpus: &Corpus, d: usize, text: &str, chars: usize) -> Member {
-    member(corpus, d, text, 0..text.len(), 0..chars, 1.0, None)
+    let place = Place::in_text(corpus, d, text, &(0..text.len()));
+    member(place, d, text, 0..text.len(), 0..chars, 1.0, None)
 }
 
 /// A report member for `text_range` (bytes of document `d`'s `text`),
 /// `norm_range` its normalised characters.
 pub(crate) fn member(
-    corpus: &Corpus,
+    place: Place,
     d: usize,
     text: &str,
     text_range: Range<usize>,
@@ -89,7 +90,7 @@ pub(crate) fn member(
     containment: Option<f64>,
 ) -> Member {
     Member {
-        place: Place::in_text(corpus, d, text, &text_range),
+        place,
         chars: norm_range.len(),
         similarity: round4(similarity),
         containment: containment.map(round4),

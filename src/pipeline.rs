@@ -46,6 +46,7 @@ use crate::error::{Error, Result};
 use crate::lsh::LshParams;
 use crate::members::{choose_keep, finish_cluster, member};
 use crate::normalize::{normalize, NormText, NormalizeOptions};
+use crate::place::Place;
 use crate::report::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
 use crate::shingle::{ShingleOptions, DEFAULT_CHAR_NGRAM};
 use crate::sketch::{sketch_corpus, Sketcher, Sketches};
@@ -437,20 +438,31 @@ fn block_cluster(
     let lens: Vec<usize> = spans.iter().map(|s| s.len()).collect();
     let docs = bc.copies.iter().map(|c| active[c.doc as usize]);
     let (keep, reason) = choose_keep(corpus, docs, &lens, opts);
+    // A document holding many copies has its lines indexed once (copies
+    // come sorted by document), not counted from its start for each copy.
+    let mut index: Option<(usize, crate::corpus::LineIndex)> = None;
     let members: Vec<Member> = bc
         .copies
         .iter()
         .zip(&spans)
         .zip(text_ranges)
-        .map(|((c, span), text_range)| {
+        .enumerate()
+        .map(|(i, ((c, span), text_range))| {
             let d = active[c.doc as usize];
+            let text = &corpus.docs[d].text;
+            let repeated = bc.copies.get(i + 1).is_some_and(|n| n.doc == c.doc);
+            if repeated && index.as_ref().is_none_or(|(x, _)| *x != d) {
+                index = Some((d, crate::corpus::LineIndex::new(text)));
+            }
+            let lines = index.as_ref().filter(|(x, _)| *x == d).map(|(_, ix)| ix);
+            let place = Place::in_indexed_text(corpus, d, text, text_range, lines);
             let lcs = align::lcs_len(span, spans[keep]);
             let sim = lcs as f64 / span.len().max(spans[keep].len()).max(1) as f64;
             let containment = lcs as f64 / span.len().max(1) as f64;
             member(
-                corpus,
+                place,
                 d,
-                &corpus.docs[d].text,
+                text,
                 text_range.clone(),
                 c.range.clone(),
                 sim,

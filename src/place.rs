@@ -33,9 +33,20 @@ impl Place {
     /// The place of `range`, bytes of `text`: the decoded text of document
     /// `doc` of `corpus` (held by the corpus or read again).
     pub fn in_text(corpus: &Corpus, doc: usize, text: &str, range: &Range<usize>) -> Place {
+        Place::in_indexed_text(corpus, doc, text, range, None)
+    }
+
+    /// [`Place::in_text`], with the index of `text`'s lines when given.
+    pub fn in_indexed_text(
+        corpus: &Corpus,
+        doc: usize,
+        text: &str,
+        range: &Range<usize>,
+        lines: Option<&crate::corpus::LineIndex>,
+    ) -> Place {
         let d = &corpus.docs[doc];
         let input = corpus.input_of(d);
-        let (lines, bytes) = input.span(d.record, text, range);
+        let (lines, bytes) = input.span_indexed(d.record, text, range, lines);
         Place {
             doc: d.id.clone(),
             path: input.path.display().to_string(),

@@ -156,6 +156,22 @@ impl InputFile {
         text: &str,
         range: &std::ops::Range<usize>,
     ) -> ([u64; 2], [u64; 2]) {
+        self.span_indexed(record, text, range, None)
+    }
+
+    /// [`InputFile::span`], looking lines up in `lines` (the index of
+    /// `text`) when given.
+    pub fn span_indexed(
+        &self,
+        record: Option<u64>,
+        text: &str,
+        range: &std::ops::Range<usize>,
+        lines: Option<&LineIndex>,
+    ) -> ([u64; 2], [u64; 2]) {
+        let line_of = |o: usize| match lines {
+            Some(ix) => ix.line_of(text, o),
+            None => line_of(text, o),
+        };
         match self.format {
             Format::Jsonl => {
                 let r = record.unwrap_or(0);
@@ -163,8 +179,8 @@ impl InputFile {
             }
             Format::Text => (
                 [
-                    line_of(text, range.start),
-                    line_of(text, range.end.saturating_sub(1).max(range.start)),
+                    line_of(range.start),
+                    line_of(range.end.saturating_sub(1).max(range.start)),
                 ],
                 [
                     self.file_offset(text, range.start),
@@ -914,13 +930,31 @@ pub(crate) fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// The line breaks of one text, for many line look-ups in it (a large
+/// document holding many copies): each look-up is a binary search instead
+/// of a count from the start.
+#[derive(Debug, Clone)]
+pub struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    /// The index of `text`'s line breaks.
+    pub fn new(text: &str) -> LineIndex {
+        LineIndex(memchr::memchr_iter(b'\n', text.as_bytes()).collect())
+    }
+
+    /// [`line_of`] through the index: `text` must be the indexed text.
+    pub fn line_of(&self, text: &str, offset: usize) -> u64 {
+        let end = floor_char_boundary(text, offset);
+        1 + self.0.partition_point(|&p| p < end) as u64
+    }
+}
+
 /// 1-based line number of byte `offset` in `text`.
 pub fn line_of(text: &str, offset: usize) -> u64 {
     let end = floor_char_boundary(text, offset);
-    1 + text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count() as u64
+    // memchr's vectorised search: a large document holding many copies
+    // asks this once per copy
+    1 + memchr::memchr_iter(b'\n', &text.as_bytes()[..end]).count() as u64
 }
 
 impl Corpus {
@@ -988,6 +1022,15 @@ pub fn decode_as(path: &Path, bytes: &[u8], enc: TextEncoding) -> Result<String>
 #[cfg(test)]
 mod reload_tests {
     use super::*;
+
+    #[test]
+    fn line_index_agrees_with_counting() {
+        let text = "一\n二二\n\n三三三\nfour\n五".repeat(7);
+        let ix = LineIndex::new(&text);
+        for o in 0..=text.len() {
+            assert_eq!(ix.line_of(&text, o), line_of(&text, o), "offset {o}");
+        }
+    }
 
     #[test]
     fn reload_by_offset_gives_back_the_same_texts() {
