@@ -35,7 +35,7 @@ mod plan;
 pub mod verify;
 
 pub use output::check_output;
-use output::{docs_by_input, write_all, LogTarget};
+use output::{docs_by_input, log_lines, summary, write_all, writes_output, LogTarget};
 use plan::plan_run;
 pub use plan::{apply_cuts, check_plan, plan, snap_to_lines, Plan, MAX_ROUNDS};
 
@@ -242,6 +242,54 @@ pub fn clean_with(
         }
     }
     result
+}
+
+/// What `clean` would do: its summary and its removal log, line for line.
+#[derive(Debug, Clone, Default)]
+pub struct Preview {
+    /// The numbers `clean` would report; `files_written` counts the files
+    /// it would write, `log` is where the log was written (empty when
+    /// [`CleanOptions::log`] is `None`: a preview writes no default log).
+    pub summary: CleanSummary,
+    /// The removal log's lines, as `clean` would write them.
+    pub removals: Vec<Removal>,
+}
+
+/// Plans and checks exactly as [`clean_with`] does (every round), without
+/// writing the output folder: a preview (`clean --dry-run`). The removal
+/// log is written only when [`CleanOptions::log`] names it, and then holds
+/// the very lines `clean` would write.
+///
+/// # Errors
+///
+/// As [`clean_with`], before anything is written: an unsafe output is
+/// refused as `clean` would refuse it.
+pub fn dry_run(
+    corpus: &Corpus,
+    report: &Report,
+    opts: &CleanOptions,
+    run: &Run,
+) -> Result<Preview> {
+    check_output(corpus, opts)?;
+    run.check()?;
+    let plan = plan_run(corpus, report, opts, run)?;
+    check_plan(corpus, &plan, opts)?;
+    run.check()?;
+    let files = corpus
+        .inputs
+        .iter()
+        .zip(docs_by_input(corpus))
+        .filter(|(input, docs)| writes_output(input, &plan, docs))
+        .count();
+    let log = opts.log.clone().unwrap_or_default();
+    if !log.as_os_str().is_empty() {
+        let body = log_lines(&plan.removals, &log)?;
+        crate::util::write_atomic(&log, &body).map_err(|e| Error::io(&log, e))?;
+    }
+    Ok(Preview {
+        summary: summary(corpus, &plan, files, &log),
+        removals: plan.removals,
+    })
 }
 
 #[cfg(test)]

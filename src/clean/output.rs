@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::manifest::{self, Manifest, ManifestFile, ManifestOptions, RawPath};
 use super::plan::{apply_cuts, Plan};
-use super::{CleanOptions, CleanSummary, Reason, Run, STAGING};
+use super::{CleanOptions, CleanSummary, Reason, Removal, Run, STAGING};
 use crate::corpus::{Compression, Corpus, Format, IngestOptions, InputFile};
 use crate::error::{Error, Result};
 use crate::util::{
@@ -242,7 +242,7 @@ pub(super) fn write_all(
 ) -> Result<CleanSummary> {
     let (mut staged, files) = stage_files(corpus, plan, opts, run, &staging.join("files"))?;
     let files_written = staged.len();
-    let log_body = log_lines(plan, log)?;
+    let log_body = log_lines(&plan.removals, log.path())?;
     if let LogTarget::Staged { tmp, fin } = log {
         write_file(tmp, &log_body, fin)?;
         staged.push((tmp.clone(), fin.clone()));
@@ -261,7 +261,7 @@ pub(super) fn write_all(
     }
     rename_all(&staged, (&manifest_tmp, &manifest_final))?;
     let _ = std::fs::remove_dir_all(staging);
-    Ok(summary(corpus, plan, files_written, log))
+    Ok(summary(corpus, plan, files_written, log.path()))
 }
 
 /// Writes the cleaned inputs below `files_dir`: each input's
@@ -303,16 +303,25 @@ fn cleaned(
     field: &str,
 ) -> Result<Option<Vec<u8>>> {
     let input = &corpus.inputs[idx];
-    Ok(match input.format {
-        Format::Text => match docs.first() {
-            Some(&d) if !plan.drop_doc[d] => Some(encode_back(
-                input,
-                &apply_cuts(&corpus.docs[d].text, &plan.cuts[d]),
-            )),
-            _ => None,
-        },
-        Format::Jsonl => Some(rewrite_jsonl(corpus, plan, idx, docs, field)?),
-    })
+    if !writes_output(input, plan, docs) {
+        return Ok(None);
+    }
+    Ok(Some(match input.format {
+        Format::Text => {
+            let d = docs[0];
+            encode_back(input, &apply_cuts(&corpus.docs[d].text, &plan.cuts[d]))
+        }
+        Format::Jsonl => rewrite_jsonl(corpus, plan, idx, docs, field)?,
+    }))
+}
+
+/// Whether `input` (holding `docs`) has an output file under `plan`: a JSONL
+/// file always does, a text file unless its document is removed.
+pub(super) fn writes_output(input: &InputFile, plan: &Plan, docs: &[usize]) -> bool {
+    match input.format {
+        Format::Text => docs.first().is_some_and(|&d| !plan.drop_doc[d]),
+        Format::Jsonl => true,
+    }
 }
 
 /// `text` in `input`'s encoding, behind the byte-order mark it had.
@@ -354,12 +363,12 @@ fn manifest_file(
     })
 }
 
-/// The removal log: one JSON object per line.
-fn log_lines(plan: &Plan, log: &LogTarget) -> Result<Vec<u8>> {
+/// The removal log: one JSON object per line (errors name `path`).
+pub(super) fn log_lines(removals: &[Removal], path: &Path) -> Result<Vec<u8>> {
     let mut body = Vec::new();
-    for r in &plan.removals {
+    for r in removals {
         serde_json::to_writer(&mut body, r)
-            .map_err(|e| Error::io(log.path(), std::io::Error::other(e)))?;
+            .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
         body.push(b'\n');
     }
     Ok(body)
@@ -429,8 +438,13 @@ fn rename_all(staged: &[Staged], manifest: (&Path, &Path)) -> Result<()> {
     Ok(())
 }
 
-/// What a written plan did.
-fn summary(corpus: &Corpus, plan: &Plan, files_written: usize, log: &LogTarget) -> CleanSummary {
+/// What a plan does (written or previewed) with `log` as its log.
+pub(super) fn summary(
+    corpus: &Corpus,
+    plan: &Plan,
+    files_written: usize,
+    log: &Path,
+) -> CleanSummary {
     let bytes_removed = corpus
         .docs
         .iter()
@@ -452,7 +466,7 @@ fn summary(corpus: &Corpus, plan: &Plan, files_written: usize, log: &LogTarget) 
             .filter(|r| r.reason != Reason::Document)
             .count(),
         bytes_removed,
-        log: log.path().to_path_buf(),
+        log: log.to_path_buf(),
     }
 }
 

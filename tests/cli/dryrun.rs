@@ -1,0 +1,180 @@
+//! `clean --dry-run` previews `clean`: the same removals, line for line,
+//! and the same numbers, with nothing written to the output folder.
+//! Issue 16, item 3.
+
+use std::path::Path;
+
+use crate::util::{cjk_text, neardup, s, seeds, TestDir};
+
+/// The three numbers of "remove(d) N documents and M block copies (B bytes)".
+fn removed_numbers(line: &str) -> [u64; 3] {
+    let number_before = |needle: &str| -> u64 {
+        let at = line
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} in {line}"));
+        let head = &line[..at];
+        let start = head.rfind([' ', '(']).map_or(0, |p| p + 1);
+        head[start..].parse().expect("a number")
+    };
+    [
+        number_before(" documents and "),
+        number_before(" block copies ("),
+        number_before(" bytes)"),
+    ]
+}
+
+/// Runs `clean --dry-run --log DRY` then `clean` on `inputs` with `extra`;
+/// asserts that the preview wrote nothing to OUT and that both runs agree
+/// on every removal and every number. Gives the removal log.
+fn assert_preview_matches(inputs: &[&Path], extra: &[&str]) -> String {
+    let t = TestDir::new();
+    let out = t.path().join("out");
+    let dry_log = t.path().join("dry.jsonl");
+    let dry = neardup()
+        .args(["clean", "--dry-run", "--quiet"])
+        .args(inputs)
+        .args(extra)
+        .arg("-o")
+        .arg(&out)
+        .arg("--log")
+        .arg(&dry_log)
+        .output()
+        .expect("runs");
+    let dry_out = String::from_utf8_lossy(&dry.stdout).to_string();
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(
+        !out.exists(),
+        "a dry run writes nothing to the output folder"
+    );
+    let real = neardup()
+        .arg("clean")
+        .args(inputs)
+        .args(extra)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    let real_err = String::from_utf8_lossy(&real.stderr).to_string();
+    assert!(real.status.success(), "{real_err}");
+    let preview = std::fs::read_to_string(&dry_log).expect("dry-run log");
+    let log = std::fs::read_to_string(out.join("removed.jsonl")).expect("clean's log");
+    assert_eq!(preview, log, "the same removals, byte for byte");
+    let summary = real_err
+        .lines()
+        .find(|l| l.starts_with("neardup: wrote "))
+        .expect("clean's summary");
+    assert!(dry_out.contains("would remove "), "{dry_out}");
+    assert_eq!(removed_numbers(&dry_out), removed_numbers(summary));
+    let files = |line: &str| {
+        line.split_whitespace()
+            .nth(if line.contains("dry run") { 5 } else { 2 })
+            .map(str::to_string)
+    };
+    assert_eq!(files(&dry_out), files(summary), "{dry_out} / {summary}");
+    log
+}
+
+#[test]
+fn dry_run_of_the_seeds_is_what_clean_removes() {
+    let log = assert_preview_matches(&[&seeds()], &[]);
+    assert!(log.contains("\"round\":2"), "the seeds need a second round");
+}
+
+/// A corpus of `docs` text files and a JSONL file built from a handful of
+/// passages: each document strings some of them together with text of its
+/// own, some copies lightly edited, so that copies overlap differently
+/// (which is what leaves repeats for clean's later rounds).
+fn generated_corpus(t: &TestDir, seed: u64, docs: usize) -> std::path::PathBuf {
+    let passages: Vec<String> = (0..5).map(|p| cjk_text(seed * 100 + p, 260)).collect();
+    let mut state = seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let root = t.path().join(format!("corpus{seed}"));
+    let mut jsonl = String::new();
+    for d in 0..docs {
+        let mut text = String::new();
+        for k in 0..3 {
+            let p = &passages[next(passages.len() as u64) as usize];
+            let mut copy: Vec<char> = p.chars().collect();
+            if next(3) == 0 {
+                // a light edit: a few characters replaced
+                for _ in 0..4 {
+                    let at = next(copy.len() as u64) as usize;
+                    copy[at] = '改';
+                }
+            }
+            text.extend(copy);
+            text.push('\n');
+            if next(2) == 0 {
+                text.push_str(&cjk_text(seed * 1000 + d as u64 * 10 + k, 120));
+                text.push('\n');
+            }
+        }
+        if d % 4 == 3 {
+            let line = serde_json::json!({ "id": format!("r{d}"), "text": text });
+            jsonl.push_str(&line.to_string());
+            jsonl.push('\n');
+        } else {
+            t.write(&format!("corpus{seed}/doc{d:02}.txt"), &text);
+        }
+    }
+    t.write(&format!("corpus{seed}/records.jsonl"), jsonl);
+    root
+}
+
+#[test]
+fn dry_run_agrees_with_clean_on_generated_corpora() {
+    let t = TestDir::new();
+    let mut later_rounds = 0;
+    for seed in 1..=4 {
+        let root = generated_corpus(&t, seed, 12);
+        let log = assert_preview_matches(&[&root], &["--min-block", "150"]);
+        assert!(log.contains("\"reason\":\"block\""), "seed {seed}: {log}");
+        later_rounds += log.matches("\"round\":2").count() + log.matches("\"round\":3").count();
+        // and with whole-document duplicates and boilerplate dropping too
+        let copy = root.join("doc00.txt");
+        if copy.exists() {
+            std::fs::copy(&copy, root.join("doc00-copy.txt")).expect("copy");
+        }
+        assert_preview_matches(&[&root], &["--drop-boilerplate", "--boilerplate-docs", "4"]);
+    }
+    assert!(later_rounds > 0, "some corpus needs more than one round");
+}
+
+#[test]
+fn dry_run_refuses_a_busy_output_as_clean_does_and_writes_no_default_log() {
+    let t = TestDir::new();
+    let out = t.write("out/other.txt", "not ours");
+    let out = out.parent().expect("folder").to_path_buf();
+    let o = neardup()
+        .args(["clean", "--dry-run", "--quiet"])
+        .arg(seeds())
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    crate::util::assert_error(&o, "busy output", &[s(&out), "--force"]);
+    let fresh = t.path().join("fresh");
+    let o = neardup()
+        .args(["clean", "--dry-run", "--quiet"])
+        .arg(seeds())
+        .arg("-o")
+        .arg(&fresh)
+        .output()
+        .expect("runs");
+    assert!(o.status.success());
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("log: not written (give --log FILE)"),
+        "{said}"
+    );
+    assert!(!fresh.exists(), "nothing written");
+}
