@@ -144,10 +144,14 @@ pub enum Reason {
 pub struct Removal {
     /// Whole document or block copy.
     pub reason: Reason,
-    /// The cluster it belongs to: in the report for round 1, in that
-    /// round's rescan of the cleaned text for later rounds.
+    /// The cluster it belongs to, unique across the whole log: in round 1
+    /// the report's cluster id (join it to the scan report's `id`); a later
+    /// round's rescan of the cleaned text numbers its clusters after the
+    /// largest id used before it (the report's, then earlier rounds'), so
+    /// no id names two clusters.
     pub cluster: usize,
-    /// The detection round that found it (see [`MAX_ROUNDS`]).
+    /// The detection round that found it, 1 to [`MAX_ROUNDS`]: 1 is the
+    /// report, later rounds find what the cuts left repeated.
     pub round: usize,
     /// What was removed: its `bytes` span the removal, which is exactly
     /// those bytes unless `spans` is given.
@@ -191,6 +195,10 @@ pub struct CleanSummary {
     pub bytes_removed: u64,
     /// The removal log's path.
     pub log: PathBuf,
+    /// Files an earlier run wrote into the output folder (named by its
+    /// manifest) that this run removed, as it writes them no more
+    /// (`--force` into an old output).
+    pub stale_removed: usize,
 }
 
 /// Plans, checks and writes the cleaned corpus, its log and its manifest,

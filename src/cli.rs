@@ -795,6 +795,13 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     interrupt::start_writing();
     let summary = clean::clean_with(&corpus, &report, &copts, &run)?;
     let peak = work.finish()?;
+    if !c.quiet && summary.stale_removed > 0 {
+        say!(
+            "neardup: removed {} files an earlier run wrote to {} (named by its manifest)",
+            summary.stale_removed,
+            args.output.display()
+        );
+    }
     if !c.quiet {
         say!(
             "neardup: wrote {} files to {}; {}; log: {}; work folder peak {} bytes",

@@ -254,14 +254,66 @@ pub(super) fn write_all(
     body.push(b'\n');
     write_file(&manifest_tmp, &body, &manifest_final)?;
 
+    let stale = stale_files(corpus, opts, &staged);
+
     // Last chance to stop with nothing changed.
     run.check()?;
     if let LogTarget::Direct(fin) = log {
         write_in_place(fin, &log_body).map_err(|e| Error::io(fin, e))?;
     }
-    rename_all(&staged, (&manifest_tmp, &manifest_final))?;
+    rename_all(&staged, (&manifest_tmp, &manifest_final), &stale)?;
     let _ = std::fs::remove_dir_all(staging);
-    Ok(summary(corpus, plan, files_written, log.path()))
+    let mut summary = summary(corpus, plan, files_written, log.path());
+    summary.stale_removed = stale.len();
+    Ok(summary)
+}
+
+/// The files an earlier run of neardup wrote into the output folder (its
+/// manifest lists them: outputs and a log inside the folder) that this run
+/// does not write again: left there, they would be outputs of no input
+/// (and `verify` rejects them). Only paths below the folder count, and
+/// never an input of this run or a file this run writes; anything the old
+/// manifest does not name, or an unreadable manifest, is left alone.
+fn stale_files(corpus: &Corpus, opts: &CleanOptions, staged: &[Staged]) -> Vec<PathBuf> {
+    let Ok(raw) = std::fs::read(opts.out.join(manifest::MANIFEST)) else {
+        return Vec::new();
+    };
+    let Ok(old) = serde_json::from_slice::<Manifest>(&raw) else {
+        return Vec::new();
+    };
+    let below = |p: &Path| {
+        p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+            && p.components().next().is_some()
+    };
+    let ours: std::collections::HashSet<PathBuf> =
+        staged.iter().map(|(_, fin)| canonical_path(fin)).collect();
+    let is_input = |abs: &Path| {
+        corpus.inputs.iter().any(|i| {
+            i.path != Path::new("-")
+                && (canonical_path(&i.path) == abs
+                    || i.root
+                        .as_ref()
+                        .is_some_and(|r| abs.starts_with(canonical_path(r))))
+        })
+    };
+    let mut stale: Vec<PathBuf> = old
+        .files
+        .iter()
+        .filter_map(|f| f.output.as_ref())
+        .chain([&old.log])
+        .map(|rel| rel.0.clone())
+        .filter(|rel| below(rel))
+        .map(|rel| opts.out.join(rel))
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let abs = canonical_path(p);
+            !ours.contains(&abs) && !is_input(&abs)
+        })
+        .collect();
+    stale.sort();
+    stale.dedup();
+    stale
 }
 
 /// Writes the cleaned inputs below `files_dir`: each input's
@@ -416,8 +468,9 @@ fn manifest_of(
     }
 }
 
-/// Gives every `(staged, final)` file its final name, the manifest last.
-fn rename_all(staged: &[Staged], manifest: (&Path, &Path)) -> Result<()> {
+/// Gives every `(staged, final)` file its final name, the manifest last,
+/// after removing the `stale` files of an earlier run.
+fn rename_all(staged: &[Staged], manifest: (&Path, &Path), stale: &[PathBuf]) -> Result<()> {
     // Every file is complete on disk. An older manifest goes first, so that
     // a run that dies halfway through the renames leaves no manifest and
     // `verify` does not vouch for a mix.
@@ -427,6 +480,21 @@ fn rename_all(staged: &[Staged], manifest: (&Path, &Path)) -> Result<()> {
             return Err(Error::io(manifest_final, e))
         }
         _ => {}
+    }
+    for path in stale {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(path, e)),
+            _ => {}
+        }
+        // and the folders below OUT that held only it
+        let out = manifest_final.parent().unwrap_or(Path::new(""));
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != out && d.starts_with(out)) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
     }
     let all = staged.iter().map(|(t, f)| (t.as_path(), f.as_path()));
     for (tmp, fin) in all.chain([(manifest_tmp, manifest_final)]) {
@@ -467,6 +535,7 @@ pub(super) fn summary(
             .count(),
         bytes_removed,
         log: log.to_path_buf(),
+        stale_removed: 0,
     }
 }
 

@@ -178,3 +178,99 @@ fn dry_run_refuses_a_busy_output_as_clean_does_and_writes_no_default_log() {
     );
     assert!(!fresh.exists(), "nothing written");
 }
+
+/// Round 1's cluster ids are the scan report's (the removed copy is a
+/// member of the report's cluster of that id); later rounds number theirs
+/// after the report's, so that no id names two clusters.
+#[test]
+fn removal_log_cluster_ids_join_to_the_report_and_never_repeat_across_rounds() {
+    let t = TestDir::new();
+    let out = t.path().join("out");
+    crate::util::clean_ok(&seeds(), &out);
+    let report = crate::util::scan_json(&[s(&seeds())]);
+    let clusters = report["clusters"].as_array().expect("clusters");
+    let max_id = clusters.iter().filter_map(|c| c["id"].as_u64()).max();
+    let max_id = max_id.expect("the seeds have clusters");
+    let log = std::fs::read_to_string(out.join("removed.jsonl")).expect("log");
+    let mut round_of = std::collections::HashMap::new();
+    let mut later = 0;
+    for line in log.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        let (id, round) = (r["cluster"].as_u64().expect("id"), r["round"].as_u64());
+        let round = round.expect("round");
+        assert_eq!(*round_of.entry(id).or_insert(round), round, "{line}");
+        if round == 1 {
+            let c = clusters
+                .iter()
+                .find(|c| c["id"] == id)
+                .unwrap_or_else(|| panic!("cluster {id} in the report: {line}"));
+            let members = c["members"].as_array().expect("members");
+            assert!(
+                members.iter().any(|m| m["doc"] == r["removed"]["doc"]),
+                "{line} is a copy of report cluster {id}"
+            );
+        } else {
+            later += 1;
+            assert!(id > max_id, "round {round} id {id} after {max_id}");
+        }
+    }
+    assert!(later > 0, "the seeds need a second round");
+}
+
+/// `clean --force` into the output of an earlier run removes the files that
+/// run wrote (its manifest names them) and writes no more, and nothing else:
+/// a file of the user's stays, and `verify` names it as the one file that is
+/// not an output; without it, `verify` passes.
+#[test]
+fn force_into_an_old_output_removes_its_stale_files_and_nothing_else() {
+    let t = TestDir::new();
+    let first = t.path().join("first");
+    let passage = cjk_text(7, 400);
+    t.write("first/x.txt", format!("{passage}\n{}\n", cjk_text(8, 300)));
+    t.write(
+        "first/sub/y.txt",
+        format!("{}\n{passage}\n", cjk_text(9, 300)),
+    );
+    let out = t.path().join("out");
+    crate::util::clean_ok(&first, &out);
+    assert!(out.join("sub/y.txt").is_file() && out.join("removed.jsonl").is_file());
+    let notes = t.write("out/notes.md", "mine");
+
+    let second = t.path().join("second");
+    t.write("second/z.txt", format!("{passage}\n{passage}\n"));
+    let elsewhere = t.path().join("second.jsonl");
+    let o = crate::util::run(
+        "clean",
+        &[&second],
+        &["--force", "--log", s(&elsewhere)],
+        &out,
+    );
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{said}");
+    assert!(
+        said.contains("removed 3 files an earlier run wrote"),
+        "{said}"
+    );
+    for gone in ["x.txt", "sub/y.txt", "sub", "removed.jsonl"] {
+        assert!(!out.join(gone).exists(), "{gone} of the first run is gone");
+    }
+    assert!(out.join("z.txt").is_file());
+    assert_eq!(std::fs::read_to_string(&notes).expect("kept"), "mine");
+    let v = neardup().arg("verify").arg(&out).output().expect("runs");
+    crate::util::assert_error(&v, "a file of the user's", &["notes.md", "not the output"]);
+    std::fs::remove_file(&notes).expect("rm");
+    neardup().arg("verify").arg(&out).assert().success();
+
+    // An old output read as an input of the next run is an input: kept.
+    let out2 = t.path().join("out2");
+    crate::util::clean_ok(&first, &out2);
+    let input = out2.join("sub");
+    let before = std::fs::read(input.join("y.txt")).expect("old output");
+    crate::util::clean_ok_with(&input, &out2, &["--force"]);
+    assert_eq!(std::fs::read(input.join("y.txt")).expect("kept"), before);
+    assert!(
+        !out2.join("x.txt").exists(),
+        "x.txt of the first run is gone"
+    );
+    assert!(out2.join("y.txt").is_file());
+}
