@@ -154,7 +154,8 @@ pub struct Removal {
     /// report, later rounds find what the cuts left repeated.
     pub round: usize,
     /// What was removed: its `bytes` span the removal, which is exactly
-    /// those bytes unless `spans` is given.
+    /// those bytes unless `spans` is given (in the unit `units.removed`
+    /// names).
     pub removed: Place,
     /// The byte ranges removed (as `removed.bytes`), when they are more than
     /// one: kept or earlier-cut text inside the span stays out of them.
@@ -167,9 +168,50 @@ pub struct Removal {
     /// Share of the removed text found in the kept copy (`LCS / removed`),
     /// measured on exactly the text removed (the `spans`).
     pub containment: f64,
-    /// Bytes removed (of the decoded text).
+    /// Bytes removed, counted in the decoded text as UTF-8 (whatever the
+    /// file's encoding), so that they add up to the text's length.
     pub bytes_removed: u64,
+    /// What each byte field counts (logs written before it read back as
+    /// empty strings).
+    #[serde(default)]
+    pub units: ByteUnits,
 }
+
+/// The units of a [`Removal`]'s byte fields, each `file:ENCODING` (bytes
+/// of the decompressed file in its own encoding, a byte-order mark
+/// counted: what `dd` or a hex editor shows) or `text:UTF-8` (bytes of the
+/// decoded text, for a JSONL record of its text field).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ByteUnits {
+    /// Of `removed.bytes` and `spans`.
+    pub removed: String,
+    /// Of `kept.bytes`.
+    pub kept: String,
+    /// Of `bytes_removed`: always `text:UTF-8`.
+    pub bytes_removed: String,
+}
+
+impl ByteUnits {
+    /// The units of a removal from document `removed` of `corpus` whose
+    /// kept copy is in document `kept`.
+    pub fn of(corpus: &Corpus, removed: usize, kept: usize) -> ByteUnits {
+        let unit = |d: usize| {
+            let input = corpus.input_of(&corpus.docs[d]);
+            match input.format {
+                crate::corpus::Format::Text => format!("file:{}", input.encoding.name()),
+                crate::corpus::Format::Jsonl => TEXT_UTF8.to_string(),
+            }
+        };
+        ByteUnits {
+            removed: unit(removed),
+            kept: unit(kept),
+            bytes_removed: TEXT_UTF8.to_string(),
+        }
+    }
+}
+
+/// The unit of bytes counted in decoded text.
+const TEXT_UTF8: &str = "text:UTF-8";
 
 impl Removal {
     /// The byte ranges removed: `spans`, or `removed.bytes` when it is one.

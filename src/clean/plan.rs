@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::{CleanOptions, Place, Reason, Removal, Run, MAX_UNMATCHED, MIN_PIECE};
+use super::{ByteUnits, CleanOptions, Place, Reason, Removal, Run, MAX_UNMATCHED, MIN_PIECE};
 use crate::align;
 use crate::corpus::Corpus;
 use crate::error::{Error, Result};
@@ -349,6 +349,7 @@ pub(super) fn add_pieces<F>(
             similarity,
             containment,
             bytes_removed,
+            units: ByteUnits::of(corpus, p.doc, p.kept_doc),
         });
     }
 }

@@ -274,3 +274,33 @@ fn force_into_an_old_output_removes_its_stale_files_and_nothing_else() {
     );
     assert!(out2.join("y.txt").is_file());
 }
+
+/// Each removal says what its byte fields count: `removed.bytes` of a
+/// GB18030 file are offsets of that file's bytes, `bytes_removed` counts
+/// the decoded text as UTF-8, and the two agree on the same text.
+#[test]
+fn removal_log_names_the_unit_of_every_byte_field() {
+    let t = TestDir::new();
+    let passage = cjk_text(21, 400);
+    t.write("c/a.txt", format!("{}\n{passage}\n", cjk_text(22, 300)));
+    let gb_text = format!("{passage}\n{}\n", cjk_text(23, 300));
+    let (gb, _, _) = encoding_rs::GB18030.encode(&gb_text);
+    let gb_path = t.write("c/b.txt", &gb);
+    let out = t.path().join("out");
+    crate::util::clean_ok(&t.path().join("c"), &out);
+    let log = std::fs::read_to_string(out.join("removed.jsonl")).expect("log");
+    let r: serde_json::Value =
+        serde_json::from_str(log.lines().next().expect("a removal")).expect("JSON");
+    assert_eq!(r["removed"]["path"], s(&gb_path), "{log}");
+    assert_eq!(r["units"]["removed"], "file:gb18030", "{log}");
+    assert_eq!(r["units"]["kept"], "file:UTF-8", "{log}");
+    assert_eq!(r["units"]["bytes_removed"], "text:UTF-8", "{log}");
+    let at = |i: usize| r["removed"]["bytes"][i].as_u64().expect("offset") as usize;
+    let (text, _) = encoding_rs::GB18030.decode_without_bom_handling(&gb[at(0)..at(1)]);
+    assert!(gb_text.contains(text.as_ref()) && text.contains(&passage[..60]));
+    assert_eq!(
+        text.len() as u64,
+        r["bytes_removed"].as_u64().expect("count")
+    );
+    assert!(at(1) - at(0) < text.len(), "file bytes are not UTF-8 bytes");
+}
