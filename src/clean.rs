@@ -35,7 +35,7 @@ mod plan;
 pub mod verify;
 
 pub use output::check_output;
-use output::{docs_by_input, write_all, LogTarget};
+use output::{docs_by_input, log_lines, summary, write_all, writes_output, LogTarget};
 use plan::plan_run;
 pub use plan::{apply_cuts, check_plan, plan, snap_to_lines, Plan, MAX_ROUNDS};
 
@@ -144,13 +144,18 @@ pub enum Reason {
 pub struct Removal {
     /// Whole document or block copy.
     pub reason: Reason,
-    /// The cluster it belongs to: in the report for round 1, in that
-    /// round's rescan of the cleaned text for later rounds.
+    /// The cluster it belongs to, unique across the whole log: in round 1
+    /// the report's cluster id (join it to the scan report's `id`); a later
+    /// round's rescan of the cleaned text numbers its clusters after the
+    /// largest id used before it (the report's, then earlier rounds'), so
+    /// no id names two clusters.
     pub cluster: usize,
-    /// The detection round that found it (see [`MAX_ROUNDS`]).
+    /// The detection round that found it, 1 to [`MAX_ROUNDS`]: 1 is the
+    /// report, later rounds find what the cuts left repeated.
     pub round: usize,
     /// What was removed: its `bytes` span the removal, which is exactly
-    /// those bytes unless `spans` is given.
+    /// those bytes unless `spans` is given (in the unit `units.removed`
+    /// names).
     pub removed: Place,
     /// The byte ranges removed (as `removed.bytes`), when they are more than
     /// one: kept or earlier-cut text inside the span stays out of them.
@@ -163,9 +168,50 @@ pub struct Removal {
     /// Share of the removed text found in the kept copy (`LCS / removed`),
     /// measured on exactly the text removed (the `spans`).
     pub containment: f64,
-    /// Bytes removed (of the decoded text).
+    /// Bytes removed, counted in the decoded text as UTF-8 (whatever the
+    /// file's encoding), so that they add up to the text's length.
     pub bytes_removed: u64,
+    /// What each byte field counts (logs written before it read back as
+    /// empty strings).
+    #[serde(default)]
+    pub units: ByteUnits,
 }
+
+/// The units of a [`Removal`]'s byte fields, each `file:ENCODING` (bytes
+/// of the decompressed file in its own encoding, a byte-order mark
+/// counted: what `dd` or a hex editor shows) or `text:UTF-8` (bytes of the
+/// decoded text, for a JSONL record of its text field).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ByteUnits {
+    /// Of `removed.bytes` and `spans`.
+    pub removed: String,
+    /// Of `kept.bytes`.
+    pub kept: String,
+    /// Of `bytes_removed`: always `text:UTF-8`.
+    pub bytes_removed: String,
+}
+
+impl ByteUnits {
+    /// The units of a removal from document `removed` of `corpus` whose
+    /// kept copy is in document `kept`.
+    pub fn of(corpus: &Corpus, removed: usize, kept: usize) -> ByteUnits {
+        let unit = |d: usize| {
+            let input = corpus.input_of(&corpus.docs[d]);
+            match input.format {
+                crate::corpus::Format::Text => format!("file:{}", input.encoding.name()),
+                crate::corpus::Format::Jsonl => TEXT_UTF8.to_string(),
+            }
+        };
+        ByteUnits {
+            removed: unit(removed),
+            kept: unit(kept),
+            bytes_removed: TEXT_UTF8.to_string(),
+        }
+    }
+}
+
+/// The unit of bytes counted in decoded text.
+const TEXT_UTF8: &str = "text:UTF-8";
 
 impl Removal {
     /// The byte ranges removed: `spans`, or `removed.bytes` when it is one.
@@ -191,6 +237,10 @@ pub struct CleanSummary {
     pub bytes_removed: u64,
     /// The removal log's path.
     pub log: PathBuf,
+    /// Files an earlier run wrote into the output folder (named by its
+    /// manifest) that this run removed, as it writes them no more
+    /// (`--force` into an old output).
+    pub stale_removed: usize,
 }
 
 /// Plans, checks and writes the cleaned corpus, its log and its manifest,
@@ -242,6 +292,54 @@ pub fn clean_with(
         }
     }
     result
+}
+
+/// What `clean` would do: its summary and its removal log, line for line.
+#[derive(Debug, Clone, Default)]
+pub struct Preview {
+    /// The numbers `clean` would report; `files_written` counts the files
+    /// it would write, `log` is where the log was written (empty when
+    /// [`CleanOptions::log`] is `None`: a preview writes no default log).
+    pub summary: CleanSummary,
+    /// The removal log's lines, as `clean` would write them.
+    pub removals: Vec<Removal>,
+}
+
+/// Plans and checks exactly as [`clean_with`] does (every round), without
+/// writing the output folder: a preview (`clean --dry-run`). The removal
+/// log is written only when [`CleanOptions::log`] names it, and then holds
+/// the very lines `clean` would write.
+///
+/// # Errors
+///
+/// As [`clean_with`], before anything is written: an unsafe output is
+/// refused as `clean` would refuse it.
+pub fn dry_run(
+    corpus: &Corpus,
+    report: &Report,
+    opts: &CleanOptions,
+    run: &Run,
+) -> Result<Preview> {
+    check_output(corpus, opts)?;
+    run.check()?;
+    let plan = plan_run(corpus, report, opts, run)?;
+    check_plan(corpus, &plan, opts)?;
+    run.check()?;
+    let files = corpus
+        .inputs
+        .iter()
+        .zip(docs_by_input(corpus))
+        .filter(|(input, docs)| writes_output(input, &plan, docs))
+        .count();
+    let log = opts.log.clone().unwrap_or_default();
+    if !log.as_os_str().is_empty() {
+        let body = log_lines(&plan.removals, &log)?;
+        crate::util::write_atomic(&log, &body).map_err(|e| Error::io(&log, e))?;
+    }
+    Ok(Preview {
+        summary: summary(corpus, &plan, files, &log),
+        removals: plan.removals,
+    })
 }
 
 #[cfg(test)]

@@ -138,6 +138,10 @@ struct CleanArgs {
     /// more: footers, disclaimers, navigation bars), the kept copy too.
     #[arg(long)]
     drop_boilerplate: bool,
+    /// Plan as clean does (every round) and print what it would remove, writing
+    /// nothing to the output folder; --log FILE writes the would-be removal log.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -726,7 +730,12 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     c.keep_by()?;
     let opts = c.scan();
     opts.validate()?;
-    let work = c.work(Placement::Inside(&args.output))?;
+    // A preview leaves no trace in the output folder, not even a work folder.
+    let work = if args.dry_run {
+        c.work(Placement::Temp)?
+    } else {
+        c.work(Placement::Inside(&args.output))?
+    };
     let (corpus, _) = corpus::read_corpus_in(
         &c.inputs,
         &c.ingest(),
@@ -750,6 +759,33 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
         inputs: c.inputs.clone(),
         ingest: c.ingest(),
     };
+    if args.dry_run {
+        let preview = clean::dry_run(
+            &corpus,
+            &report,
+            &copts,
+            &clean::Run {
+                source: Some(&source),
+                cancel: Some(interrupt::flag()),
+                on_staged: None,
+            },
+        )?;
+        work.finish()?;
+        let s = &preview.summary;
+        let log = if s.log.as_os_str().is_empty() {
+            "not written (give --log FILE)".to_string()
+        } else {
+            s.log.display().to_string()
+        };
+        let _ = writeln!(
+            std::io::stdout(),
+            "neardup: dry run: would write {} files to {}; would {}; log: {log}",
+            s.files_written,
+            args.output.display(),
+            removed_phrase(s),
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let on_staged = interrupt::test_hook();
     let run = clean::Run {
         source: Some(&source),
@@ -759,19 +795,33 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     interrupt::start_writing();
     let summary = clean::clean_with(&corpus, &report, &copts, &run)?;
     let peak = work.finish()?;
+    if !c.quiet && summary.stale_removed > 0 {
+        say!(
+            "neardup: removed {} files an earlier run wrote to {} (named by its manifest)",
+            summary.stale_removed,
+            args.output.display()
+        );
+    }
     if !c.quiet {
         say!(
-            "neardup: wrote {} files to {}; removed {} documents and {} block copies ({} bytes); log: {}; work folder peak {} bytes",
+            "neardup: wrote {} files to {}; {}; log: {}; work folder peak {} bytes",
             summary.files_written,
             args.output.display(),
-            summary.documents_removed,
-            summary.blocks_removed,
-            summary.bytes_removed,
+            removed_phrase(&summary).replacen("remove", "removed", 1),
             summary.log.display(),
             peak
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a clean removes, in the words `clean` and `clean --dry-run` share:
+/// "remove N documents and M block copies (B bytes)".
+fn removed_phrase(s: &clean::CleanSummary) -> String {
+    format!(
+        "remove {} documents and {} block copies ({} bytes)",
+        s.documents_removed, s.blocks_removed, s.bytes_removed
+    )
 }
 
 fn verify_cmd(args: VerifyArgs) -> anyhow::Result<ExitCode> {

@@ -25,7 +25,8 @@ pub struct Place {
     pub record: Option<u64>,
     /// First and last line, 1-based, inclusive.
     pub lines: [u64; 2],
-    /// Byte range `[start, end)` (of the file, or of the JSONL text field).
+    /// Byte range `[start, end)`: of the (decompressed) file in its own
+    /// encoding, or of the JSONL record's decoded text field as UTF-8.
     pub bytes: [u64; 2],
 }
 

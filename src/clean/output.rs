@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::manifest::{self, Manifest, ManifestFile, ManifestOptions, RawPath};
 use super::plan::{apply_cuts, Plan};
-use super::{CleanOptions, CleanSummary, Reason, Run, STAGING};
+use super::{CleanOptions, CleanSummary, Reason, Removal, Run, STAGING};
 use crate::corpus::{Compression, Corpus, Format, IngestOptions, InputFile};
 use crate::error::{Error, Result};
 use crate::util::{
@@ -242,7 +242,7 @@ pub(super) fn write_all(
 ) -> Result<CleanSummary> {
     let (mut staged, files) = stage_files(corpus, plan, opts, run, &staging.join("files"))?;
     let files_written = staged.len();
-    let log_body = log_lines(plan, log)?;
+    let log_body = log_lines(&plan.removals, log.path())?;
     if let LogTarget::Staged { tmp, fin } = log {
         write_file(tmp, &log_body, fin)?;
         staged.push((tmp.clone(), fin.clone()));
@@ -254,14 +254,66 @@ pub(super) fn write_all(
     body.push(b'\n');
     write_file(&manifest_tmp, &body, &manifest_final)?;
 
+    let stale = stale_files(corpus, opts, &staged);
+
     // Last chance to stop with nothing changed.
     run.check()?;
     if let LogTarget::Direct(fin) = log {
         write_in_place(fin, &log_body).map_err(|e| Error::io(fin, e))?;
     }
-    rename_all(&staged, (&manifest_tmp, &manifest_final))?;
+    rename_all(&staged, (&manifest_tmp, &manifest_final), &stale)?;
     let _ = std::fs::remove_dir_all(staging);
-    Ok(summary(corpus, plan, files_written, log))
+    let mut summary = summary(corpus, plan, files_written, log.path());
+    summary.stale_removed = stale.len();
+    Ok(summary)
+}
+
+/// The files an earlier run of neardup wrote into the output folder (its
+/// manifest lists them: outputs and a log inside the folder) that this run
+/// does not write again: left there, they would be outputs of no input
+/// (and `verify` rejects them). Only paths below the folder count, and
+/// never an input of this run or a file this run writes; anything the old
+/// manifest does not name, or an unreadable manifest, is left alone.
+fn stale_files(corpus: &Corpus, opts: &CleanOptions, staged: &[Staged]) -> Vec<PathBuf> {
+    let Ok(raw) = std::fs::read(opts.out.join(manifest::MANIFEST)) else {
+        return Vec::new();
+    };
+    let Ok(old) = serde_json::from_slice::<Manifest>(&raw) else {
+        return Vec::new();
+    };
+    let below = |p: &Path| {
+        p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+            && p.components().next().is_some()
+    };
+    let ours: std::collections::HashSet<PathBuf> =
+        staged.iter().map(|(_, fin)| canonical_path(fin)).collect();
+    let is_input = |abs: &Path| {
+        corpus.inputs.iter().any(|i| {
+            i.path != Path::new("-")
+                && (canonical_path(&i.path) == abs
+                    || i.root
+                        .as_ref()
+                        .is_some_and(|r| abs.starts_with(canonical_path(r))))
+        })
+    };
+    let mut stale: Vec<PathBuf> = old
+        .files
+        .iter()
+        .filter_map(|f| f.output.as_ref())
+        .chain([&old.log])
+        .map(|rel| rel.0.clone())
+        .filter(|rel| below(rel))
+        .map(|rel| opts.out.join(rel))
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let abs = canonical_path(p);
+            !ours.contains(&abs) && !is_input(&abs)
+        })
+        .collect();
+    stale.sort();
+    stale.dedup();
+    stale
 }
 
 /// Writes the cleaned inputs below `files_dir`: each input's
@@ -303,16 +355,25 @@ fn cleaned(
     field: &str,
 ) -> Result<Option<Vec<u8>>> {
     let input = &corpus.inputs[idx];
-    Ok(match input.format {
-        Format::Text => match docs.first() {
-            Some(&d) if !plan.drop_doc[d] => Some(encode_back(
-                input,
-                &apply_cuts(&corpus.docs[d].text, &plan.cuts[d]),
-            )),
-            _ => None,
-        },
-        Format::Jsonl => Some(rewrite_jsonl(corpus, plan, idx, docs, field)?),
-    })
+    if !writes_output(input, plan, docs) {
+        return Ok(None);
+    }
+    Ok(Some(match input.format {
+        Format::Text => {
+            let d = docs[0];
+            encode_back(input, &apply_cuts(&corpus.docs[d].text, &plan.cuts[d]))
+        }
+        Format::Jsonl => rewrite_jsonl(corpus, plan, idx, docs, field)?,
+    }))
+}
+
+/// Whether `input` (holding `docs`) has an output file under `plan`: a JSONL
+/// file always does, a text file unless its document is removed.
+pub(super) fn writes_output(input: &InputFile, plan: &Plan, docs: &[usize]) -> bool {
+    match input.format {
+        Format::Text => docs.first().is_some_and(|&d| !plan.drop_doc[d]),
+        Format::Jsonl => true,
+    }
 }
 
 /// `text` in `input`'s encoding, behind the byte-order mark it had.
@@ -354,12 +415,12 @@ fn manifest_file(
     })
 }
 
-/// The removal log: one JSON object per line.
-fn log_lines(plan: &Plan, log: &LogTarget) -> Result<Vec<u8>> {
+/// The removal log: one JSON object per line (errors name `path`).
+pub(super) fn log_lines(removals: &[Removal], path: &Path) -> Result<Vec<u8>> {
     let mut body = Vec::new();
-    for r in &plan.removals {
+    for r in removals {
         serde_json::to_writer(&mut body, r)
-            .map_err(|e| Error::io(log.path(), std::io::Error::other(e)))?;
+            .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
         body.push(b'\n');
     }
     Ok(body)
@@ -407,8 +468,9 @@ fn manifest_of(
     }
 }
 
-/// Gives every `(staged, final)` file its final name, the manifest last.
-fn rename_all(staged: &[Staged], manifest: (&Path, &Path)) -> Result<()> {
+/// Gives every `(staged, final)` file its final name, the manifest last,
+/// after removing the `stale` files of an earlier run.
+fn rename_all(staged: &[Staged], manifest: (&Path, &Path), stale: &[PathBuf]) -> Result<()> {
     // Every file is complete on disk. An older manifest goes first, so that
     // a run that dies halfway through the renames leaves no manifest and
     // `verify` does not vouch for a mix.
@@ -418,6 +480,21 @@ fn rename_all(staged: &[Staged], manifest: (&Path, &Path)) -> Result<()> {
             return Err(Error::io(manifest_final, e))
         }
         _ => {}
+    }
+    for path in stale {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(path, e)),
+            _ => {}
+        }
+        // and the folders below OUT that held only it
+        let out = manifest_final.parent().unwrap_or(Path::new(""));
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != out && d.starts_with(out)) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
     }
     let all = staged.iter().map(|(t, f)| (t.as_path(), f.as_path()));
     for (tmp, fin) in all.chain([(manifest_tmp, manifest_final)]) {
@@ -429,8 +506,13 @@ fn rename_all(staged: &[Staged], manifest: (&Path, &Path)) -> Result<()> {
     Ok(())
 }
 
-/// What a written plan did.
-fn summary(corpus: &Corpus, plan: &Plan, files_written: usize, log: &LogTarget) -> CleanSummary {
+/// What a plan does (written or previewed) with `log` as its log.
+pub(super) fn summary(
+    corpus: &Corpus,
+    plan: &Plan,
+    files_written: usize,
+    log: &Path,
+) -> CleanSummary {
     let bytes_removed = corpus
         .docs
         .iter()
@@ -452,7 +534,8 @@ fn summary(corpus: &Corpus, plan: &Plan, files_written: usize, log: &LogTarget) 
             .filter(|r| r.reason != Reason::Document)
             .count(),
         bytes_removed,
-        log: log.path().to_path_buf(),
+        log: log.to_path_buf(),
+        stale_removed: 0,
     }
 }
 

@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::{CleanOptions, Place, Reason, Removal, Run, MAX_UNMATCHED, MIN_PIECE};
+use super::{ByteUnits, CleanOptions, Place, Reason, Removal, Run, MAX_UNMATCHED, MIN_PIECE};
 use crate::align;
 use crate::corpus::Corpus;
 use crate::error::{Error, Result};
@@ -95,16 +95,23 @@ pub(super) fn plan_run(
         1,
         opts,
     );
+    let mut last_id = report.clusters.iter().map(|c| c.id).max().unwrap_or(0);
     for round in 2..=MAX_ROUNDS {
         run.check()?;
         // Only documents with block copies can hold a leftover repeat.
         let view = view_of(corpus, &plan, &in_blocks);
         let mut so = opts.scan.clone();
         so.level = Level::Block;
-        let rep = pipeline::scan(&view, &so, &NoProgress)?;
+        let mut rep = pipeline::scan(&view, &so, &NoProgress)?;
         if rep.clusters.is_empty() {
             break;
         }
+        // Numbered after every earlier round's clusters, so that an id in
+        // the log names one cluster (round 1's are the report's).
+        for c in &mut rep.clusters {
+            c.id += last_id;
+        }
+        last_id = rep.clusters.iter().map(|c| c.id).max().unwrap_or(last_id);
         let mut no_drop = vec![false; n];
         let mut prot_view: Vec<Vec<Range<usize>>> = vec![Vec::new(); n];
         let pieces = round_pieces(&view, &rep, opts, &mut no_drop, &mut prot_view);
@@ -342,6 +349,7 @@ pub(super) fn add_pieces<F>(
             similarity,
             containment,
             bytes_removed,
+            units: ByteUnits::of(corpus, p.doc, p.kept_doc),
         });
     }
 }

@@ -11,6 +11,7 @@ mod clean;
 mod compressed;
 mod determinism;
 mod diff;
+mod dryrun;
 mod errors;
 mod hostile;
 mod ingest;
