@@ -29,7 +29,7 @@ use similar::{capture_diff_slices, Algorithm, DiffOp};
 
 use std::path::PathBuf;
 
-use crate::align::{self, diff_ops};
+use crate::align::{self, diff_word_ops};
 use crate::corpus::{read_corpus, Format, IngestOptions};
 use crate::error::{Error, Result};
 use crate::hunks::{Split, Stretch};
@@ -231,11 +231,7 @@ fn split_span(spec: &str) -> SpanParts<'_> {
 /// each copy: the kept copy is `a`).
 pub fn diff(a: &str, b: &str, opts: &NormalizeOptions) -> Vec<Run> {
     let (na, nb) = (normalize(a, opts), normalize(b, opts));
-    let s = to_bytes(
-        stretches(&diff_ops(&na.chars, &nb.chars)),
-        (a, &na),
-        (b, &nb),
-    );
+    let s = to_bytes(stretches(&diff_word_ops(&na, &nb)), (a, &na), (b, &nb));
     runs(&s, a, b)
 }
 
@@ -260,11 +256,7 @@ impl Serialize for CopyDiff {
 /// (on `first[1]`), as runs and as aligned rows.
 pub fn diff_copy(a: &str, b: &str, first: [u64; 2], opts: &NormalizeOptions) -> CopyDiff {
     let (na, nb) = (normalize(a, opts), normalize(b, opts));
-    let s = to_bytes(
-        stretches(&diff_ops(&na.chars, &nb.chars)),
-        (a, &na),
-        (b, &nb),
-    );
+    let s = to_bytes(stretches(&diff_word_ops(&na, &nb)), (a, &na), (b, &nb));
     CopyDiff {
         runs: runs(&s, a, b),
         split: Split::build(a, b, first, &s),
@@ -275,10 +267,7 @@ pub fn diff_copy(a: &str, b: &str, first: [u64; 2], opts: &NormalizeOptions) -> 
 pub fn compare(sources: &[Source], opts: &NormalizeOptions) -> Variants {
     let norms: Vec<NormText> = sources.iter().map(|s| normalize(&s.text, opts)).collect();
     let base = &norms[0];
-    let ops: Vec<Vec<DiffOp>> = norms[1..]
-        .iter()
-        .map(|n| diff_ops(&base.chars, &n.chars))
-        .collect();
+    let ops: Vec<Vec<DiffOp>> = norms[1..].iter().map(|n| diff_word_ops(base, n)).collect();
     let infos = sources
         .iter()
         .zip(&norms)
@@ -409,13 +398,28 @@ fn byte_at(src: &str, norm: &NormText, k: usize) -> usize {
     }
 }
 
-/// Stretches in normalised characters → stretches in source bytes.
+/// Stretches in normalised characters → stretches in source bytes. The
+/// whitespace after a change belongs to the unchanged text that follows
+/// it, so a changed word is shown without the space that separates it
+/// from the next (`already [-read-]{+reads+} it`).
 fn to_bytes(s: Vec<Stretch>, a: (&str, &NormText), b: (&str, &NormText)) -> Vec<Stretch> {
+    let mut from = [0, 0];
+    let n = s.len();
     s.into_iter()
-        .map(|x| Stretch {
-            changed: x.changed,
-            a: byte_at(a.0, a.1, x.a.start)..byte_at(a.0, a.1, x.a.end),
-            b: byte_at(b.0, b.1, x.b.start)..byte_at(b.0, b.1, x.b.end),
+        .enumerate()
+        .map(|(i, x)| {
+            let mut end = |side: usize, (src, norm): (&str, &NormText), k: usize| {
+                let mut e = byte_at(src, norm, k);
+                if x.changed && i + 1 < n {
+                    e = from[side] + src[from[side]..e].trim_end().len();
+                }
+                std::mem::replace(&mut from[side], e)..e
+            };
+            Stretch {
+                changed: x.changed,
+                a: end(0, a, x.a.end),
+                b: end(1, b, x.b.end),
+            }
         })
         .collect()
 }
