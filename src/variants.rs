@@ -791,6 +791,73 @@ mod tests {
         assert_lossless(&long_a, &long_b);
     }
 
+    /// The runs as `equal{-deleted-}{+inserted+}` (equal runs as in `a`).
+    fn marked(runs: &[Run]) -> String {
+        runs.iter()
+            .map(|r| match r {
+                Run::Equal(t) => t.clone(),
+                Run::Delete(t) => format!("{{-{t}-}}"),
+                Run::Insert(t) => format!("{{+{t}+}}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn space_separated_text_diffs_by_whole_words_with_its_spacing() {
+        let opts = NormalizeOptions::default();
+        let a = "Engineers, designers and managers\nalready read it each week.\n";
+        let b = "Engineers, designers and\nmanagers already reads it each\nweek.\n";
+        let runs = diff(a, b, &opts);
+        assert_eq!(
+            marked(&runs),
+            "Engineers, designers and managers\nalready {-read-}{+reads+} it each week.\n"
+        );
+        assert_lossless(a, b);
+        // several edits: each change holds whole words, spaced as in its source
+        let a = "It costs nothing and we never send spam to the people on the list.";
+        let b = "It is free and we never sell data to the people in the list.";
+        let runs = diff(a, b, &opts);
+        let words = |t: &str| t.split_whitespace().map(String::from).collect::<Vec<_>>();
+        for r in &runs {
+            let (t, src) = match r {
+                Run::Delete(t) => (t, a),
+                Run::Insert(t) => (t, b),
+                Run::Equal(_) => continue,
+            };
+            assert_eq!(t.trim(), t.as_str(), "change carries its spaces: {t:?}");
+            let w = words(src);
+            for word in words(t) {
+                assert!(w.contains(&word), "{word:?} is not a word of {src:?}");
+            }
+        }
+        assert_eq!(
+            marked(&runs),
+            "It {-costs nothing-}{+is free+} and we never {-send spam-}{+sell data+} \
+             to the people {-on-}{+in+} the list."
+        );
+        assert_lossless(a, b);
+    }
+
+    #[test]
+    fn mixed_text_diffs_cjk_by_character_and_english_by_word() {
+        let runs = diff(
+            "我们的周报 collects the best posts，每周一期。",
+            "我们的月报 collects the top posts,每周一期.",
+            &NormalizeOptions::default(),
+        );
+        assert_eq!(
+            marked(&runs),
+            "我们的{-周-}{+月+}报 collects the {-best-}{+top+} posts，每周一期。"
+        );
+        // a number inside CJK text keeps its character diff
+        let runs = diff(
+            "2023年工作总结",
+            "2024年工作总结",
+            &NormalizeOptions::default(),
+        );
+        assert_eq!(marked(&runs), "202{-3-}{+4+}年工作总结");
+    }
+
     #[test]
     fn template_keeps_long_shared_runs_and_slots_the_rest() {
         let v = compare(
