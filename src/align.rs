@@ -586,27 +586,27 @@ fn diff_units(a: &[char], sa: &[Range<usize>], b: &[char], sb: &[Range<usize>]) 
                 new_index,
                 len,
             } => DiffOp::Equal {
-                old_index: at(&sa, old_index, a.len()),
-                new_index: at(&sb, new_index, b.len()),
-                len: span(&sa, old_index, len),
+                old_index: at(sa, old_index, a.len()),
+                new_index: at(sb, new_index, b.len()),
+                len: span(sa, old_index, len),
             },
             DiffOp::Delete {
                 old_index,
                 old_len,
                 new_index,
             } => DiffOp::Delete {
-                old_index: at(&sa, old_index, a.len()),
-                old_len: span(&sa, old_index, old_len),
-                new_index: at(&sb, new_index, b.len()),
+                old_index: at(sa, old_index, a.len()),
+                old_len: span(sa, old_index, old_len),
+                new_index: at(sb, new_index, b.len()),
             },
             DiffOp::Insert {
                 old_index,
                 new_index,
                 new_len,
             } => DiffOp::Insert {
-                old_index: at(&sa, old_index, a.len()),
-                new_index: at(&sb, new_index, b.len()),
-                new_len: span(&sb, new_index, new_len),
+                old_index: at(sa, old_index, a.len()),
+                new_index: at(sb, new_index, b.len()),
+                new_len: span(sb, new_index, new_len),
             },
             DiffOp::Replace {
                 old_index,
@@ -614,10 +614,10 @@ fn diff_units(a: &[char], sa: &[Range<usize>], b: &[char], sb: &[Range<usize>]) 
                 new_index,
                 new_len,
             } => DiffOp::Replace {
-                old_index: at(&sa, old_index, a.len()),
-                old_len: span(&sa, old_index, old_len),
-                new_index: at(&sb, new_index, b.len()),
-                new_len: span(&sb, new_index, new_len),
+                old_index: at(sa, old_index, a.len()),
+                old_len: span(sa, old_index, old_len),
+                new_index: at(sb, new_index, b.len()),
+                new_len: span(sb, new_index, new_len),
             },
         })
         .collect()
@@ -819,6 +819,29 @@ mod tests {
             covered > kept.len() * 95 / 100,
             "{covered} of {}",
             kept.len()
+        );
+    }
+
+    #[test]
+    fn word_units_are_words_of_spaced_scripts_and_single_cjk_characters() {
+        let units = |s: &str| -> Vec<String> {
+            let t = crate::normalize::normalize(s, &Default::default());
+            word_units(&t)
+                .into_iter()
+                .map(|r| t.chars[r].iter().collect())
+                .collect()
+        };
+        assert_eq!(
+            units("Привет, мир! Καλημέρα κόσμε"),
+            ["привет", ",", "мир", "!", "καλημέρα", "κόσμε"]
+        );
+        // marks stay inside their word; Thai, like CJK, goes by character
+        assert_eq!(units("नमस्ते दुनिया"), ["नमस्ते", "दुनिया"]);
+        assert_eq!(units("สวัสดี").len(), "สวัสดี".chars().count());
+        // mixed text: each run by its own script; numbers by their neighbours
+        assert_eq!(
+            units("在2024年 read 2024 times"),
+            ["在", "2", "0", "2", "4", "年", "read", "2024", "times"]
         );
     }
 

@@ -2,8 +2,9 @@
 //! differ, as one [`Variants`] model that the report module renders as
 //! text, JSON or HTML.
 //!
-//! - With two texts, a character-level diff: runs of equal, deleted and
-//!   inserted text ([`Run`]).
+//! - With two texts, a diff: runs of equal, deleted and inserted text
+//!   ([`Run`]), by words in space-separated scripts (no word is cut in
+//!   half) and by characters in CJK ([`align::word_units`]).
 //! - With any number, the template view ([`Part`]): the skeleton every text
 //!   shares, in order, and between its pieces the slots, with each text's
 //!   filling. A skeleton piece is a run the diff matches in every text, at
@@ -16,9 +17,10 @@
 //!
 //! Texts are compared after normalisation (the text similarity is defined
 //! on), so re-wrapping, spacing, character width and case are not
-//! differences; the runs show the source characters, with the whitespace
-//! that follows them. Diffs are `similar`'s Patience algorithm on the
-//! normalised characters: Myers, its default, gives far from minimal
+//! differences; the runs show the source text, with its own spacing
+//! between words (whitespace after a change goes with the equal run that
+//! follows). Diffs are `similar`'s Patience algorithm on the normalised
+//! units (words, CJK characters): Myers, its default, gives far from minimal
 //! character diffs on CJK text (DESIGN.md, measured facts). Past a size
 //! budget the diff compares sentences instead of characters, so long texts
 //! with little in common take bounded time and the output never depends on
@@ -227,7 +229,7 @@ fn split_span(spec: &str) -> SpanParts<'_> {
     }
 }
 
-/// The character diff from `a` to `b` alone (what a report attaches to
+/// The diff from `a` to `b` alone (what a report attaches to
 /// each copy: the kept copy is `a`).
 pub fn diff(a: &str, b: &str, opts: &NormalizeOptions) -> Vec<Run> {
     let (na, nb) = (normalize(a, opts), normalize(b, opts));
