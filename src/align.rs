@@ -542,6 +542,17 @@ pub fn word_units(t: &NormText) -> Vec<Range<usize>> {
     out
 }
 
+/// Whether a cut before normalised character `p` of `t` falls inside a
+/// word of a space-separated script (between two characters of one
+/// [`word_units`] word).
+pub fn cuts_word(t: &NormText, p: usize) -> bool {
+    p > 0
+        && p < t.len()
+        && t.gap_before[p] == GAP_NONE
+        && is_word_char(t.chars[p - 1])
+        && is_word_char(t.chars[p])
+}
+
 /// Scripts written without spaces between words: CJK, Thai, Lao, Khmer,
 /// Myanmar (their words cannot be told apart without a dictionary, so
 /// they are diffed by character).

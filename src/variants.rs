@@ -698,10 +698,20 @@ fn line_openings(norms: &[NormText]) -> Vec<Piece> {
         }) {
             len += 1;
         }
+        // a shared opening ends at a word's end (`There is` / `Therefore`
+        // share `There`, not a word)
+        while len > 0
+            && starts
+                .iter()
+                .enumerate()
+                .any(|(s, &st)| align::cuts_word(&norms[s], st + len))
+        {
+            len -= 1;
+        }
         // two characters open a CJK line (一是); in spaced scripts they are
         // chance (`Th`, `In`): a whole short word and more is asked there
         let opening = &norms[0].chars[starts[0]..starts[0] + len];
-        if len < MIN_SKELETON && !opening.iter().any(|&c| crate::normalize::is_cjk(c)) {
+        if len == 0 || len < MIN_SKELETON && !opening.iter().any(|&c| crate::normalize::is_cjk(c)) {
             continue;
         }
         out.push(Piece {
@@ -907,6 +917,41 @@ mod tests {
                 Part::Slot { .. } => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn english_templates_keep_words_whole() {
+        // `There`/`Therefore` and `roads`/`bridges`/`parks` share letters,
+        // not words
+        let texts = [
+            "Report of the year\nThere is a plan for the city.\nThe roads were built.\n",
+            "Report of the year\nTherefore the city grew.\nThe bridges were built.\n",
+            "Report of the year\nThere are many plans.\nThe parks were built.\n",
+        ];
+        assert_eq!(
+            skeleton(&texts),
+            ["Report of the year", ".\nThe", "were built."]
+        );
+        let sources: Vec<Source> = texts.iter().map(|t| src("s", t)).collect();
+        let slots: Vec<Vec<String>> = compare(&sources, &NormalizeOptions::default())
+            .template
+            .into_iter()
+            .filter_map(|p| match p {
+                Part::Slot { texts } => Some(texts.iter().map(|t| t.trim().to_string()).collect()),
+                Part::Skeleton { .. } => None,
+            })
+            .collect();
+        assert_eq!(
+            slots,
+            [
+                [
+                    "There is a plan for the city",
+                    "Therefore the city grew",
+                    "There are many plans"
+                ],
+                ["roads", "bridges", "parks"]
+            ]
+        );
     }
 
     #[test]
