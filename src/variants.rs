@@ -851,15 +851,55 @@ mod tests {
     }
 
     #[test]
+    fn edited_rewrapped_copies_never_cut_a_word() {
+        let mut rnd = crate::testutil::lcg(11);
+        let vocab = [
+            "the", "then", "there", "them", "report", "reports", "city", "cities",
+        ];
+        for _ in 0..40 {
+            let mut words: Vec<&str> = (0..60).map(|_| vocab[rnd(8) as usize]).collect();
+            let a = words.join(" ");
+            for _ in 0..rnd(6) + 1 {
+                let i = rnd(words.len() as u64) as usize;
+                match rnd(3) {
+                    0 => words[i] = vocab[rnd(8) as usize],
+                    1 => drop(words.remove(i)),
+                    _ => words.insert(i, vocab[rnd(8) as usize]),
+                }
+            }
+            // re-wrapped: a line break every 7 words
+            let b: String = words
+                .chunks(7)
+                .map(|c| c.join(" "))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for (x, y) in [(&a, &b), (&b, &a)] {
+                assert_lossless(x, y);
+                // every run boundary in the first text is between words
+                let mut at = 0;
+                for r in diff(x, y, &NormalizeOptions::default()) {
+                    if let Run::Equal(t) | Run::Delete(t) = r {
+                        at += t.len();
+                        let (before, after) = x.split_at(at);
+                        let glued = before.ends_with(char::is_alphanumeric)
+                            && after.starts_with(char::is_alphanumeric);
+                        assert!(!glued, "cut inside a word at {at}: {before:?}|{after:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn mixed_text_diffs_cjk_by_character_and_english_by_word() {
         let runs = diff(
             "我们的周报 collects the best posts，每周一期。",
-            "我们的月报 collects the top posts,每周一期.",
+            "我们的月报 collects the beat posts,每周一期.",
             &NormalizeOptions::default(),
         );
         assert_eq!(
             marked(&runs),
-            "我们的{-周-}{+月+}报 collects the {-best-}{+top+} posts，每周一期。"
+            "我们的{-周-}{+月+}报 collects the {-best-}{+beat+} posts，每周一期。"
         );
         // a number inside CJK text keeps its character diff
         let runs = diff(
