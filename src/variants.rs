@@ -426,10 +426,13 @@ fn to_bytes(s: Vec<Stretch>, a: (&str, &NormText), b: (&str, &NormText)) -> Vec<
         .collect()
 }
 
-/// The runs of a two-text diff from its stretches (in source bytes).
+/// The runs of a two-text diff from its stretches (in source bytes). An
+/// equal run is shown as in `a`; where `a` has no space next to an
+/// insertion and `b` has (`a` ends, `b` goes on), the insertion carries
+/// `b`'s space, so no two words of `b` run together.
 fn runs(s: &[Stretch], a: &str, b: &str) -> Vec<Run> {
     let mut out = Vec::new();
-    for x in s {
+    for (i, x) in s.iter().enumerate() {
         let (ta, tb) = (&a[x.a.clone()], &b[x.b.clone()]);
         if !x.changed {
             out.push(Run::Equal(ta.to_string()));
@@ -439,11 +442,32 @@ fn runs(s: &[Stretch], a: &str, b: &str) -> Vec<Run> {
             out.push(Run::Delete(ta.to_string()));
         }
         if !tb.is_empty() {
-            out.push(Run::Insert(tb.to_string()));
+            // b's whitespace around the insertion that a's equal runs lack
+            let side = |e: Option<&Stretch>, end: bool| -> &str {
+                let Some(e) = e else { return "" };
+                let (ea, eb) = (&a[e.a.clone()], &b[e.b.clone()]);
+                let (wa, wb) = if end {
+                    (ea.len() - ea.trim_end().len(), &eb[eb.trim_end().len()..])
+                } else {
+                    (
+                        ea.len() - ea.trim_start().len(),
+                        &eb[..eb.len() - eb.trim_start().len()],
+                    )
+                };
+                if wa == 0 {
+                    wb
+                } else {
+                    ""
+                }
+            };
+            let before = side(i.checked_sub(1).map(|k| &s[k]), true);
+            let after = side(s.get(i + 1), false);
+            out.push(Run::Insert(format!("{before}{tb}{after}")));
         }
     }
     out
 }
+
 /// Unmatched marker in [`base_to_other`].
 const NONE: u32 = u32::MAX;
 
@@ -888,6 +912,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_insertion_where_the_first_text_ends_keeps_the_space_before_it() {
+        let opts = NormalizeOptions::default();
+        let runs = diff("frequencies of", "frequencies of occurrence", &opts);
+        assert_eq!(marked(&runs), "frequencies of{+ occurrence+}");
+        let runs = diff("depends on it", "a term depends on it", &opts);
+        assert_eq!(marked(&runs), "{+a term +}depends on it");
     }
 
     #[test]
