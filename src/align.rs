@@ -509,7 +509,24 @@ pub fn diff_word_ops(a: &NormText, b: &NormText) -> Vec<DiffOp> {
     if ua.len().saturating_mul(ub.len()) > CHAR_DIFF_BUDGET {
         return diff_ops(&a.chars, &b.chars);
     }
+    // units cut differently by spacing alone (`XX XX`, `XXXX`) are not a change
+    let same = |o: usize, ol: usize, n: usize, nl: usize| a.chars[o..o + ol] == b.chars[n..n + nl];
     diff_units(&a.chars, &ua, &b.chars, &ub)
+        .into_iter()
+        .map(|op| match op {
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } if same(old_index, old_len, new_index, new_len) => DiffOp::Equal {
+                old_index,
+                new_index,
+                len: old_len,
+            },
+            op => op,
+        })
+        .collect()
 }
 
 /// The diff units of a normalised text: each word of a space-separated

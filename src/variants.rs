@@ -924,6 +924,16 @@ mod tests {
     }
 
     #[test]
+    fn words_split_by_spacing_alone_are_not_a_change() {
+        let runs = diff(
+            "编号XX XX的文件",
+            "编号XXXX的文件",
+            &NormalizeOptions::default(),
+        );
+        assert!(runs.iter().all(|r| matches!(r, Run::Equal(_))), "{runs:?}");
+    }
+
+    #[test]
     fn mixed_text_diffs_cjk_by_character_and_english_by_word() {
         let runs = diff(
             "我们的周报 collects the best posts，每周一期。",
