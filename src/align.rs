@@ -41,6 +41,7 @@ use std::ops::Range;
 use similar::{capture_diff_slices, Algorithm, DiffOp};
 
 use crate::fxhash::FxHasher;
+use crate::normalize::{is_cjk, NormText, GAP_NONE};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
@@ -492,15 +493,118 @@ pub fn diff_ops(a: &[char], b: &[char]) -> Vec<DiffOp> {
     if a.len().saturating_mul(b.len()) <= CHAR_DIFF_BUDGET {
         return capture_diff_slices(Algorithm::Patience, a, b);
     }
-    let (sa, sb) = (sentences(a), sentences(b));
+    diff_units(a, &sentences(a), b, &sentences(b))
+}
+
+/// The diff `neardup diff` and the reports show: [`diff_ops`] with words
+/// of space-separated scripts as units ([`word_units`]), so no word is cut
+/// in half, and CJK characters one unit each (text that is all CJK gets
+/// exactly [`diff_ops`]'s result). Past [`CHAR_DIFF_BUDGET`] units the
+/// units are sentences, as in [`diff_ops`]. The ops are in characters.
+pub fn diff_word_ops(a: &NormText, b: &NormText) -> Vec<DiffOp> {
+    let (ua, ub) = (word_units(a), word_units(b));
+    if ua.len() == a.len() && ub.len() == b.len() {
+        return diff_ops(&a.chars, &b.chars);
+    }
+    if ua.len().saturating_mul(ub.len()) > CHAR_DIFF_BUDGET {
+        return diff_ops(&a.chars, &b.chars);
+    }
+    // units cut differently by spacing alone (`XX XX`, `XXXX`) are not a change
+    let same = |o: usize, ol: usize, n: usize, nl: usize| a.chars[o..o + ol] == b.chars[n..n + nl];
+    diff_units(&a.chars, &ua, &b.chars, &ub)
+        .into_iter()
+        .map(|op| match op {
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } if same(old_index, old_len, new_index, new_len) => DiffOp::Equal {
+                old_index,
+                new_index,
+                len: old_len,
+            },
+            op => op,
+        })
+        .collect()
+}
+
+/// The diff units of a normalised text: each word of a space-separated
+/// script (a run of letters, digits and marks with no whitespace removed
+/// inside it, not of a script written without spaces) is one unit; every
+/// other character (CJK, Thai, punctuation) is a unit of its own. A run of
+/// digits next to a CJK character (`2024年`, `24 小时`) is not a word:
+/// numbers in CJK text keep their character diff.
+pub fn word_units(t: &NormText) -> Vec<Range<usize>> {
+    let c = &t.chars;
+    let glued = |k: usize| t.gap_before[k] == GAP_NONE;
+    let mut out = Vec::with_capacity(c.len());
+    let mut k = 0;
+    while k < c.len() {
+        let mut j = k + 1;
+        if is_word_char(c[k]) {
+            while j < c.len() && is_word_char(c[j]) && glued(j) {
+                j += 1;
+            }
+            // (spacing aside: `24 小时` and `24小时` must cut alike)
+            let touches_cjk =
+                (k > 0 && is_unspaced(c[k - 1])) || c.get(j).is_some_and(|&x| is_unspaced(x));
+            if touches_cjk && c[k..j].iter().all(char::is_ascii_digit) {
+                j = k + 1;
+            }
+        }
+        out.push(k..j);
+        k = j;
+    }
+    out
+}
+
+/// Whether a cut before normalised character `p` of `t` falls inside a
+/// word of a space-separated script (between two characters of one
+/// [`word_units`] word).
+pub fn cuts_word(t: &NormText, p: usize) -> bool {
+    p > 0
+        && p < t.len()
+        && t.gap_before[p] == GAP_NONE
+        && is_word_char(t.chars[p - 1])
+        && is_word_char(t.chars[p])
+}
+
+/// Scripts written without spaces between words: CJK, Thai, Lao, Khmer,
+/// Myanmar (their words cannot be told apart without a dictionary, so
+/// they are diffed by character).
+fn is_unspaced(c: char) -> bool {
+    is_cjk(c)
+        || matches!(c,
+            '\u{0e00}'..='\u{0eff}'   // Thai, Lao
+            | '\u{1000}'..='\u{109f}' // Myanmar
+            | '\u{1780}'..='\u{17ff}') // Khmer
+}
+
+/// A character of a word of a space-separated script: a letter, digit or
+/// combining mark (not ASCII or general punctuation, not CJK).
+fn is_word_char(c: char) -> bool {
+    if is_unspaced(c) {
+        return false;
+    }
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    c.is_alphanumeric()
+        || !matches!(c, '\u{00a0}'..='\u{00bf}' | '\u{00d7}' | '\u{00f7}' | '\u{2000}'..='\u{2bff}' | '\u{3000}'..='\u{303f}' | '\u{fe30}'..='\u{fe6f}' | '\u{ff00}'..='\u{ff0f}')
+}
+
+/// Patience diff of `a` and `b` cut into units (`sa`, `sb`: ranges that
+/// tile each text), mapped back to ops in characters.
+fn diff_units(a: &[char], sa: &[Range<usize>], b: &[char], sb: &[Range<usize>]) -> Vec<DiffOp> {
     let (ta, tb): (Vec<&[char]>, Vec<&[char]>) = (
         sa.iter().map(|r| &a[r.clone()]).collect(),
         sb.iter().map(|r| &b[r.clone()]).collect(),
     );
-    // character offset of sentence `i` (the end for one past the last)
-    let at = |s: &[std::ops::Range<usize>], i: usize, len: usize| s.get(i).map_or(len, |r| r.start);
-    let span = |s: &[std::ops::Range<usize>], i: usize, n: usize| -> usize {
-        s[i..i + n].iter().map(std::ops::Range::len).sum()
+    // character offset of unit `i` (the end for one past the last)
+    let at = |s: &[Range<usize>], i: usize, len: usize| s.get(i).map_or(len, |r| r.start);
+    let span = |s: &[Range<usize>], i: usize, n: usize| -> usize {
+        s[i..i + n].iter().map(Range::len).sum()
     };
     capture_diff_slices(Algorithm::Patience, &ta, &tb)
         .into_iter()
@@ -510,27 +614,27 @@ pub fn diff_ops(a: &[char], b: &[char]) -> Vec<DiffOp> {
                 new_index,
                 len,
             } => DiffOp::Equal {
-                old_index: at(&sa, old_index, a.len()),
-                new_index: at(&sb, new_index, b.len()),
-                len: span(&sa, old_index, len),
+                old_index: at(sa, old_index, a.len()),
+                new_index: at(sb, new_index, b.len()),
+                len: span(sa, old_index, len),
             },
             DiffOp::Delete {
                 old_index,
                 old_len,
                 new_index,
             } => DiffOp::Delete {
-                old_index: at(&sa, old_index, a.len()),
-                old_len: span(&sa, old_index, old_len),
-                new_index: at(&sb, new_index, b.len()),
+                old_index: at(sa, old_index, a.len()),
+                old_len: span(sa, old_index, old_len),
+                new_index: at(sb, new_index, b.len()),
             },
             DiffOp::Insert {
                 old_index,
                 new_index,
                 new_len,
             } => DiffOp::Insert {
-                old_index: at(&sa, old_index, a.len()),
-                new_index: at(&sb, new_index, b.len()),
-                new_len: span(&sb, new_index, new_len),
+                old_index: at(sa, old_index, a.len()),
+                new_index: at(sb, new_index, b.len()),
+                new_len: span(sb, new_index, new_len),
             },
             DiffOp::Replace {
                 old_index,
@@ -538,17 +642,17 @@ pub fn diff_ops(a: &[char], b: &[char]) -> Vec<DiffOp> {
                 new_index,
                 new_len,
             } => DiffOp::Replace {
-                old_index: at(&sa, old_index, a.len()),
-                old_len: span(&sa, old_index, old_len),
-                new_index: at(&sb, new_index, b.len()),
-                new_len: span(&sb, new_index, new_len),
+                old_index: at(sa, old_index, a.len()),
+                old_len: span(sa, old_index, old_len),
+                new_index: at(sb, new_index, b.len()),
+                new_len: span(sb, new_index, new_len),
             },
         })
         .collect()
 }
 
 /// Sentence ranges of normalised characters (see [`diff_ops`]).
-fn sentences(t: &[char]) -> Vec<std::ops::Range<usize>> {
+fn sentences(t: &[char]) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, &c) in t.iter().enumerate() {
@@ -743,6 +847,29 @@ mod tests {
             covered > kept.len() * 95 / 100,
             "{covered} of {}",
             kept.len()
+        );
+    }
+
+    #[test]
+    fn word_units_are_words_of_spaced_scripts_and_single_cjk_characters() {
+        let units = |s: &str| -> Vec<String> {
+            let t = crate::normalize::normalize(s, &Default::default());
+            word_units(&t)
+                .into_iter()
+                .map(|r| t.chars[r].iter().collect())
+                .collect()
+        };
+        assert_eq!(
+            units("Привет, мир! Καλημέρα κόσμε"),
+            ["привет", ",", "мир", "!", "καλημέρα", "κόσμε"]
+        );
+        // marks stay inside their word; Thai, like CJK, goes by character
+        assert_eq!(units("नमस्ते दुनिया"), ["नमस्ते", "दुनिया"]);
+        assert_eq!(units("สวัสดี").len(), "สวัสดี".chars().count());
+        // mixed text: each run by its own script; numbers by their neighbours
+        assert_eq!(
+            units("在2024年 read 2024 times"),
+            ["在", "2", "0", "2", "4", "年", "read", "2024", "times"]
         );
     }
 

@@ -2,8 +2,9 @@
 //! differ, as one [`Variants`] model that the report module renders as
 //! text, JSON or HTML.
 //!
-//! - With two texts, a character-level diff: runs of equal, deleted and
-//!   inserted text ([`Run`]).
+//! - With two texts, a diff: runs of equal, deleted and inserted text
+//!   ([`Run`]), by words in space-separated scripts (no word is cut in
+//!   half) and by characters in CJK ([`align::word_units`]).
 //! - With any number, the template view ([`Part`]): the skeleton every text
 //!   shares, in order, and between its pieces the slots, with each text's
 //!   filling. A skeleton piece is a run the diff matches in every text, at
@@ -16,9 +17,10 @@
 //!
 //! Texts are compared after normalisation (the text similarity is defined
 //! on), so re-wrapping, spacing, character width and case are not
-//! differences; the runs show the source characters, with the whitespace
-//! that follows them. Diffs are `similar`'s Patience algorithm on the
-//! normalised characters: Myers, its default, gives far from minimal
+//! differences; the runs show the source text, with its own spacing
+//! between words (whitespace after a change goes with the equal run that
+//! follows). Diffs are `similar`'s Patience algorithm on the normalised
+//! units (words, CJK characters): Myers, its default, gives far from minimal
 //! character diffs on CJK text (DESIGN.md, measured facts). Past a size
 //! budget the diff compares sentences instead of characters, so long texts
 //! with little in common take bounded time and the output never depends on
@@ -29,7 +31,7 @@ use similar::{capture_diff_slices, Algorithm, DiffOp};
 
 use std::path::PathBuf;
 
-use crate::align::{self, diff_ops};
+use crate::align::{self, diff_word_ops};
 use crate::corpus::{read_corpus, Format, IngestOptions};
 use crate::error::{Error, Result};
 use crate::hunks::{Split, Stretch};
@@ -227,15 +229,11 @@ fn split_span(spec: &str) -> SpanParts<'_> {
     }
 }
 
-/// The character diff from `a` to `b` alone (what a report attaches to
+/// The diff from `a` to `b` alone (what a report attaches to
 /// each copy: the kept copy is `a`).
 pub fn diff(a: &str, b: &str, opts: &NormalizeOptions) -> Vec<Run> {
     let (na, nb) = (normalize(a, opts), normalize(b, opts));
-    let s = to_bytes(
-        stretches(&diff_ops(&na.chars, &nb.chars)),
-        (a, &na),
-        (b, &nb),
-    );
+    let s = to_bytes(stretches(&diff_word_ops(&na, &nb)), (a, &na), (b, &nb));
     runs(&s, a, b)
 }
 
@@ -260,11 +258,7 @@ impl Serialize for CopyDiff {
 /// (on `first[1]`), as runs and as aligned rows.
 pub fn diff_copy(a: &str, b: &str, first: [u64; 2], opts: &NormalizeOptions) -> CopyDiff {
     let (na, nb) = (normalize(a, opts), normalize(b, opts));
-    let s = to_bytes(
-        stretches(&diff_ops(&na.chars, &nb.chars)),
-        (a, &na),
-        (b, &nb),
-    );
+    let s = to_bytes(stretches(&diff_word_ops(&na, &nb)), (a, &na), (b, &nb));
     CopyDiff {
         runs: runs(&s, a, b),
         split: Split::build(a, b, first, &s),
@@ -275,10 +269,7 @@ pub fn diff_copy(a: &str, b: &str, first: [u64; 2], opts: &NormalizeOptions) -> 
 pub fn compare(sources: &[Source], opts: &NormalizeOptions) -> Variants {
     let norms: Vec<NormText> = sources.iter().map(|s| normalize(&s.text, opts)).collect();
     let base = &norms[0];
-    let ops: Vec<Vec<DiffOp>> = norms[1..]
-        .iter()
-        .map(|n| diff_ops(&base.chars, &n.chars))
-        .collect();
+    let ops: Vec<Vec<DiffOp>> = norms[1..].iter().map(|n| diff_word_ops(base, n)).collect();
     let infos = sources
         .iter()
         .zip(&norms)
@@ -409,21 +400,39 @@ fn byte_at(src: &str, norm: &NormText, k: usize) -> usize {
     }
 }
 
-/// Stretches in normalised characters → stretches in source bytes.
+/// Stretches in normalised characters → stretches in source bytes. The
+/// whitespace after a change belongs to the unchanged text that follows
+/// it, so a changed word is shown without the space that separates it
+/// from the next (`already [-read-]{+reads+} it`).
 fn to_bytes(s: Vec<Stretch>, a: (&str, &NormText), b: (&str, &NormText)) -> Vec<Stretch> {
+    let mut from = [0, 0];
+    let n = s.len();
     s.into_iter()
-        .map(|x| Stretch {
-            changed: x.changed,
-            a: byte_at(a.0, a.1, x.a.start)..byte_at(a.0, a.1, x.a.end),
-            b: byte_at(b.0, b.1, x.b.start)..byte_at(b.0, b.1, x.b.end),
+        .enumerate()
+        .map(|(i, x)| {
+            let mut end = |side: usize, (src, norm): (&str, &NormText), k: usize| {
+                let mut e = byte_at(src, norm, k);
+                if x.changed && i + 1 < n {
+                    e = from[side] + src[from[side]..e].trim_end().len();
+                }
+                std::mem::replace(&mut from[side], e)..e
+            };
+            Stretch {
+                changed: x.changed,
+                a: end(0, a, x.a.end),
+                b: end(1, b, x.b.end),
+            }
         })
         .collect()
 }
 
-/// The runs of a two-text diff from its stretches (in source bytes).
+/// The runs of a two-text diff from its stretches (in source bytes). An
+/// equal run is shown as in `a`; where `a` has no space next to an
+/// insertion and `b` has (`a` ends, `b` goes on), the insertion carries
+/// `b`'s space, so no two words of `b` run together.
 fn runs(s: &[Stretch], a: &str, b: &str) -> Vec<Run> {
     let mut out = Vec::new();
-    for x in s {
+    for (i, x) in s.iter().enumerate() {
         let (ta, tb) = (&a[x.a.clone()], &b[x.b.clone()]);
         if !x.changed {
             out.push(Run::Equal(ta.to_string()));
@@ -433,11 +442,32 @@ fn runs(s: &[Stretch], a: &str, b: &str) -> Vec<Run> {
             out.push(Run::Delete(ta.to_string()));
         }
         if !tb.is_empty() {
-            out.push(Run::Insert(tb.to_string()));
+            // b's whitespace around the insertion that a's equal runs lack
+            let side = |e: Option<&Stretch>, end: bool| -> &str {
+                let Some(e) = e else { return "" };
+                let (ea, eb) = (&a[e.a.clone()], &b[e.b.clone()]);
+                let (wa, wb) = if end {
+                    (ea.len() - ea.trim_end().len(), &eb[eb.trim_end().len()..])
+                } else {
+                    (
+                        ea.len() - ea.trim_start().len(),
+                        &eb[..eb.len() - eb.trim_start().len()],
+                    )
+                };
+                if wa == 0 {
+                    wb
+                } else {
+                    ""
+                }
+            };
+            let before = side(i.checked_sub(1).map(|k| &s[k]), true);
+            let after = side(s.get(i + 1), false);
+            out.push(Run::Insert(format!("{before}{tb}{after}")));
         }
     }
     out
 }
+
 /// Unmatched marker in [`base_to_other`].
 const NONE: u32 = u32::MAX;
 
@@ -692,10 +722,20 @@ fn line_openings(norms: &[NormText]) -> Vec<Piece> {
         }) {
             len += 1;
         }
+        // a shared opening ends at a word's end (`There is` / `Therefore`
+        // share `There`, not a word)
+        while len > 0
+            && starts
+                .iter()
+                .enumerate()
+                .any(|(s, &st)| align::cuts_word(&norms[s], st + len))
+        {
+            len -= 1;
+        }
         // two characters open a CJK line (一是); in spaced scripts they are
         // chance (`Th`, `In`): a whole short word and more is asked there
         let opening = &norms[0].chars[starts[0]..starts[0] + len];
-        if len < MIN_SKELETON && !opening.iter().any(|&c| crate::normalize::is_cjk(c)) {
+        if len == 0 || len < MIN_SKELETON && !opening.iter().any(|&c| crate::normalize::is_cjk(c)) {
             continue;
         }
         out.push(Piece {
@@ -787,6 +827,132 @@ mod tests {
         assert_lossless(&long_a, &long_b);
     }
 
+    /// The runs as `equal{-deleted-}{+inserted+}` (equal runs as in `a`).
+    fn marked(runs: &[Run]) -> String {
+        runs.iter()
+            .map(|r| match r {
+                Run::Equal(t) => t.clone(),
+                Run::Delete(t) => format!("{{-{t}-}}"),
+                Run::Insert(t) => format!("{{+{t}+}}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn space_separated_text_diffs_by_whole_words_with_its_spacing() {
+        let opts = NormalizeOptions::default();
+        let a = "Engineers, designers and managers\nalready read it each week.\n";
+        let b = "Engineers, designers and\nmanagers already reads it each\nweek.\n";
+        let runs = diff(a, b, &opts);
+        assert_eq!(
+            marked(&runs),
+            "Engineers, designers and managers\nalready {-read-}{+reads+} it each week.\n"
+        );
+        assert_lossless(a, b);
+        // several edits: each change holds whole words, spaced as in its source
+        let a = "It costs nothing and we never send spam to the people on the list.";
+        let b = "It is free and we never sell data to the people in the list.";
+        let runs = diff(a, b, &opts);
+        let words = |t: &str| t.split_whitespace().map(String::from).collect::<Vec<_>>();
+        for r in &runs {
+            let (t, src) = match r {
+                Run::Delete(t) => (t, a),
+                Run::Insert(t) => (t, b),
+                Run::Equal(_) => continue,
+            };
+            assert_eq!(t.trim(), t.as_str(), "change carries its spaces: {t:?}");
+            let w = words(src);
+            for word in words(t) {
+                assert!(w.contains(&word), "{word:?} is not a word of {src:?}");
+            }
+        }
+        assert_eq!(
+            marked(&runs),
+            "It {-costs nothing-}{+is free+} and we never {-send spam-}{+sell data+} \
+             to the people {-on-}{+in+} the list."
+        );
+        assert_lossless(a, b);
+    }
+
+    #[test]
+    fn edited_rewrapped_copies_never_cut_a_word() {
+        let mut rnd = crate::testutil::lcg(11);
+        let vocab = [
+            "the", "then", "there", "them", "report", "reports", "city", "cities",
+        ];
+        for _ in 0..40 {
+            let mut words: Vec<&str> = (0..60).map(|_| vocab[rnd(8) as usize]).collect();
+            let a = words.join(" ");
+            for _ in 0..rnd(6) + 1 {
+                let i = rnd(words.len() as u64) as usize;
+                match rnd(3) {
+                    0 => words[i] = vocab[rnd(8) as usize],
+                    1 => drop(words.remove(i)),
+                    _ => words.insert(i, vocab[rnd(8) as usize]),
+                }
+            }
+            // re-wrapped: a line break every 7 words
+            let b: String = words
+                .chunks(7)
+                .map(|c| c.join(" "))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for (x, y) in [(&a, &b), (&b, &a)] {
+                assert_lossless(x, y);
+                // every run boundary in the first text is between words
+                let mut at = 0;
+                for r in diff(x, y, &NormalizeOptions::default()) {
+                    if let Run::Equal(t) | Run::Delete(t) = r {
+                        at += t.len();
+                        let (before, after) = x.split_at(at);
+                        let glued = before.ends_with(char::is_alphanumeric)
+                            && after.starts_with(char::is_alphanumeric);
+                        assert!(!glued, "cut inside a word at {at}: {before:?}|{after:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_insertion_where_the_first_text_ends_keeps_the_space_before_it() {
+        let opts = NormalizeOptions::default();
+        let runs = diff("frequencies of", "frequencies of occurrence", &opts);
+        assert_eq!(marked(&runs), "frequencies of{+ occurrence+}");
+        let runs = diff("depends on it", "a term depends on it", &opts);
+        assert_eq!(marked(&runs), "{+a term +}depends on it");
+    }
+
+    #[test]
+    fn words_split_by_spacing_alone_are_not_a_change() {
+        let runs = diff(
+            "编号XX XX的文件",
+            "编号XXXX的文件",
+            &NormalizeOptions::default(),
+        );
+        assert!(runs.iter().all(|r| matches!(r, Run::Equal(_))), "{runs:?}");
+    }
+
+    #[test]
+    fn mixed_text_diffs_cjk_by_character_and_english_by_word() {
+        let runs = diff(
+            "我们的周报 collects the best posts，每周一期。",
+            "我们的月报 collects the beat posts,每周一期.",
+            &NormalizeOptions::default(),
+        );
+        assert_eq!(
+            marked(&runs),
+            "我们的{-周-}{+月+}报 collects the {-best-}{+beat+} posts，每周一期。"
+        );
+        // a number inside CJK text keeps its character diff
+        let runs = diff(
+            "2023年工作总结",
+            "2024年工作总结",
+            &NormalizeOptions::default(),
+        );
+        assert_eq!(marked(&runs), "202{-3-}{+4+}年工作总结");
+    }
+
     #[test]
     fn template_keeps_long_shared_runs_and_slots_the_rest() {
         let v = compare(
@@ -834,6 +1000,41 @@ mod tests {
                 Part::Slot { .. } => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn english_templates_keep_words_whole() {
+        // `There`/`Therefore` and `roads`/`bridges`/`parks` share letters,
+        // not words
+        let texts = [
+            "Report of the year\nThere is a plan for the city.\nThe roads were built.\n",
+            "Report of the year\nTherefore the city grew.\nThe bridges were built.\n",
+            "Report of the year\nThere are many plans.\nThe parks were built.\n",
+        ];
+        assert_eq!(
+            skeleton(&texts),
+            ["Report of the year", ".\nThe", "were built."]
+        );
+        let sources: Vec<Source> = texts.iter().map(|t| src("s", t)).collect();
+        let slots: Vec<Vec<String>> = compare(&sources, &NormalizeOptions::default())
+            .template
+            .into_iter()
+            .filter_map(|p| match p {
+                Part::Slot { texts } => Some(texts.iter().map(|t| t.trim().to_string()).collect()),
+                Part::Skeleton { .. } => None,
+            })
+            .collect();
+        assert_eq!(
+            slots,
+            [
+                [
+                    "There is a plan for the city",
+                    "Therefore the city grew",
+                    "There are many plans"
+                ],
+                ["roads", "bridges", "parks"]
+            ]
+        );
     }
 
     #[test]

@@ -195,23 +195,7 @@ fn text_and_html_show_the_same_diff() {
     );
     // the page draws the same rows: section 四 of A deleted, 河南 inserted
     let d = &page_data(&html)["diff"];
-    let changed = |side: usize| -> String {
-        d["r"]
-            .as_array()
-            .expect("rows")
-            .iter()
-            .filter(|r| r.as_array().map(Vec::len) == Some(5))
-            .flat_map(|r| {
-                r[side]
-                    .as_array()
-                    .expect("pieces")
-                    .iter()
-                    .skip(1)
-                    .step_by(2)
-            })
-            .map(|p| p.as_str().expect("text"))
-            .collect()
-    };
+    let changed = |side: usize| changed_pieces(d, side).concat();
     assert!(changed(2).contains("四、切实做好当前几项重点工作"));
     assert!(changed(3).contains("河南"));
     assert_eq!(
@@ -219,6 +203,96 @@ fn text_and_html_show_the_same_diff() {
         text.split_once(" change")
             .and_then(|(n, _)| n.lines().last()?.parse().ok())
     );
+}
+
+#[test]
+fn english_diffs_whole_words_with_the_source_spacing_in_every_view() {
+    // a re-wrapped copy with one word changed
+    let dir = TestDir::new();
+    let a = dir.write(
+        "a.txt",
+        "Our weekly newsletter collects the best posts. Engineers, designers and managers\n\
+         already read it each week and it costs nothing to join.\n",
+    );
+    let b = dir.write(
+        "b.txt",
+        "Our weekly newsletter collects the best posts.\n\
+         Engineers, designers and managers already reads it each\n\
+         week and it costs nothing to join.\n",
+    );
+    let spans = [s(&a).to_string(), s(&b).to_string()];
+    let v = diff_json(&spans);
+    assert_eq!(runs(&v, "delete"), ["read"]);
+    assert_eq!(runs(&v, "insert"), ["reads"]);
+    assert!(runs(&v, "equal").iter().any(|t| t.ends_with("\nalready ")));
+    assert!(runs(&v, "equal")
+        .iter()
+        .any(|t| t.starts_with(" it each week")));
+
+    // the terminal view: each line, markers taken out, is a line of its
+    // source (no two words run together, no word cut)
+    let out = neardup().arg("diff").args(&spans).output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(text.contains("already [-read-] it each week"), "{text}");
+    assert!(text.contains("already {+reads+} it each"), "{text}");
+    let lines = |p: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(p)
+            .expect("read")
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let (la, lb) = (lines(&a), lines(&b));
+    for line in text.lines() {
+        let plain: String = line
+            .get(1..)
+            .unwrap_or("")
+            .replace("[-", "")
+            .replace("-]", "")
+            .replace("{+", "")
+            .replace("+}", "");
+        match line.chars().next() {
+            Some('-') if !line.starts_with("---") => assert!(la.contains(&plain), "{line}"),
+            Some('+') if !line.starts_with("+++") => assert!(lb.contains(&plain), "{line}"),
+            _ => {}
+        }
+    }
+
+    // the HTML page marks the same whole words
+    let page = dir.path().join("diff.html");
+    neardup()
+        .arg("diff")
+        .args(&spans)
+        .args(["--format", "html", "-o"])
+        .arg(&page)
+        .assert()
+        .success();
+    let d = &page_data(&std::fs::read_to_string(&page).expect("written"))["diff"];
+    assert_eq!(
+        (changed_pieces(d, 2), changed_pieces(d, 3)),
+        (vec!["read"], vec!["reads"])
+    );
+}
+
+/// The changed pieces of an HTML page's diff rows on `side` (2 left, 3
+/// right), in order.
+fn changed_pieces(d: &Value, side: usize) -> Vec<&str> {
+    d["r"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r.as_array().map(Vec::len) == Some(5))
+        .flat_map(|r| {
+            r[side]
+                .as_array()
+                .expect("pieces")
+                .iter()
+                .skip(1)
+                .step_by(2)
+        })
+        .map(|p| p.as_str().expect("text"))
+        .collect()
 }
 
 /// The JSON blob an HTML page's script draws from.
