@@ -292,17 +292,27 @@ mod tests {
             .map_or("-".into(), |l| format!("{}:{}", l.number, l.text()))
     }
 
+    /// The split's rows as `NUMBER:TEXT` (or `-`) on each side are `want`.
+    fn assert_rows(split: &Split, want: &[(&str, &str)]) {
+        let rows: Vec<(String, String)> = split
+            .rows
+            .iter()
+            .map(|r| (side(&r.left), side(&r.right)))
+            .collect();
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(l, r)| (l.to_string(), r.to_string()))
+            .collect();
+        assert_eq!(rows, want);
+    }
+
     #[test]
     fn rows_align_after_inserted_lines_and_keep_file_line_numbers() {
         let a = "one\ntwo\nthree\n";
         let b = "one\nnew\nnewer\ntwo\nthree\n";
         let s = [eq(0..4, 0..4), ch(4..4, 4..14), eq(4..14, 14..24)];
         let split = Split::build(a, b, [10, 1], &s);
-        let rows: Vec<(String, String)> = split
-            .rows
-            .iter()
-            .map(|r| (side(&r.left), side(&r.right)))
-            .collect();
+
         let want = [
             ("10:one", "1:one"),
             ("-", "2:new"),
@@ -310,11 +320,7 @@ mod tests {
             ("11:two", "4:two"),
             ("12:three", "5:three"),
         ];
-        let want: Vec<(String, String)> = want
-            .iter()
-            .map(|(l, r)| (l.to_string(), r.to_string()))
-            .collect();
-        assert_eq!(rows, want);
+        assert_rows(&split, &want);
         assert_eq!(split.changes, 1);
         assert_eq!(split.hunks(1), vec![0..4]);
         assert_eq!(split.hunks(0), vec![1..3]);
@@ -354,21 +360,13 @@ mod tests {
             eq(0..a.len(), b.len() - a.len()..b.len()),
         ];
         let split = Split::build(a, b, [3, 45], &s);
-        let rows: Vec<(String, String)> = split
-            .rows
-            .iter()
-            .map(|r| (side(&r.left), side(&r.right)))
-            .collect();
+
         let want = [
             ("-", "45:同志们："),
             ("-", "46:昨天我们观摩了"),
             ("3:今天我们召开会议", "47:今天我们召开会议"),
         ];
-        let want: Vec<(String, String)> = want
-            .iter()
-            .map(|(l, r)| (l.to_string(), r.to_string()))
-            .collect();
-        assert_eq!(rows, want);
+        assert_rows(&split, &want);
     }
 
     #[test]
@@ -381,21 +379,13 @@ mod tests {
         // where both break after the same text, the rows align again
         let (a, b) = ("一二\n三四\n五六\n七\n", "一二三四\n五六\n七\n");
         let split = Split::build(a, b, [1, 1], &[eq(0..a.len(), 0..b.len())]);
-        let rows: Vec<(String, String)> = split
-            .rows
-            .iter()
-            .map(|r| (side(&r.left), side(&r.right)))
-            .collect();
+
         let want = [
             ("1:一二", "1:一二三四"),
             ("2:三四", "-"),
             ("3:五六", "2:五六"),
             ("4:七", "3:七"),
         ];
-        let want: Vec<(String, String)> = want
-            .iter()
-            .map(|(l, r)| (l.to_string(), r.to_string()))
-            .collect();
-        assert_eq!(rows, want);
+        assert_rows(&split, &want);
     }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::diff::page_data;
-use crate::util::{cjk_text, neardup, seeds, TestDir};
+use crate::util::{cjk_text, neardup, seeds, succeeded, TestDir};
 
 /// Time from navigation to a usable 10k-document report that the test
 /// accepts (measured: about 0.5 s on a loaded 2-core machine; this bound
@@ -160,17 +160,7 @@ fn ready_ms(dom: &str) -> u64 {
 }
 
 fn write_page(args: &[&str], to: &Path) {
-    let out = neardup()
-        .args(args)
-        .arg("-o")
-        .arg(to)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(neardup().args(args).arg("-o").arg(to));
 }
 
 fn seed_span(lines: &str, file: &str) -> String {

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::util::{assert_fails, cjk_text, clusters, gzip, neardup, s, scan_json, TestDir};
+use crate::util::{
+    assert_fails, cjk_text, clusters, gzip, neardup, s, scan_json, succeeded, TestDir,
+};
 
 /// A long text, different for every seed.
 fn text(seed: u64) -> String {
@@ -208,24 +210,19 @@ fn stdin_plain_text() {
     let dir = TestDir::new();
     let t = text(10);
     let file = dir.write("copy.txt", &t);
-    let out = neardup()
-        .args([
-            "scan",
-            "-",
-            s(&file),
-            "--level",
-            "doc",
-            "--format",
-            "json",
-            "--quiet",
-        ])
-        .write_stdin(t.clone())
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        neardup()
+            .args([
+                "scan",
+                "-",
+                s(&file),
+                "--level",
+                "doc",
+                "--format",
+                "json",
+                "--quiet",
+            ])
+            .write_stdin(t.clone()),
     );
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(report["summary"]["documents"], 2);
@@ -240,15 +237,10 @@ fn stdin_jsonl() {
         json!({"id": "s2", "text": text(12)}),
         json!({"id": "s3", "text": t}),
     ]);
-    let out = neardup()
-        .args(["scan", "-", "--level", "doc", "--format", "json", "--quiet"])
-        .write_stdin(input)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        neardup()
+            .args(["scan", "-", "--level", "doc", "--format", "json", "--quiet"])
+            .write_stdin(input),
     );
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(report["summary"]["documents"], 3);
@@ -457,15 +449,10 @@ fn stdin_jsonl_with_byte_order_mark() {
     let mut utf16 = vec![0xFF, 0xFE];
     utf16.extend(body.encode_utf16().flat_map(u16::to_le_bytes));
     for input in [utf8, utf16] {
-        let out = neardup()
-            .args(["scan", "-", "--level", "doc", "--format", "json", "--quiet"])
-            .write_stdin(input)
-            .output()
-            .expect("runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = succeeded(
+            neardup()
+                .args(["scan", "-", "--level", "doc", "--format", "json", "--quiet"])
+                .write_stdin(input),
         );
         let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
         assert_eq!(doc_groups(&report), [vec!["x", "y"]], "read as JSONL");

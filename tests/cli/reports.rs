@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::util::{cjk_text, neardup, TestDir};
+use crate::util::{cjk_text, neardup, succeeded, TestDir};
 
 /// No byte of `out` is a control character a terminal would act on: below
 /// 0x20 only line feed and tab, no DEL, no C1 (U+0080–U+009F).
@@ -33,17 +33,12 @@ fn r12_control_characters_in_documents_and_paths_are_shown_escaped() {
             serde_json::json!({"id": format!("id{hostile}"), "text": format!("{hostile}{body}")})
         ),
     );
-    let out = neardup()
-        .arg("scan")
-        .arg(dir.path())
-        .args(["--color", "never", "--on-error", "skip"])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeded(neardup().arg("scan").arg(dir.path()).args([
+        "--color",
+        "never",
+        "--on-error",
+        "skip",
+    ]));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("3 copies"), "{text}");
     assert!(text.contains("\\x1b]0;pwned\\x07"), "shown escaped: {text}");
@@ -87,15 +82,7 @@ fn locations(report: &str, kind: &str) -> Vec<Vec<String>> {
 }
 
 fn diff_similarity(a: &str, b: &str) -> f64 {
-    let out = neardup()
-        .args(["diff", a, b, "--format", "json"])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeded(neardup().args(["diff", a, b, "--format", "json"]));
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     v["sources"][1]["similarity"].as_f64().expect("similarity")
 }

@@ -63,6 +63,18 @@ impl TestDir {
     }
 }
 
+/// Runs `cmd`, asserting it succeeded (its stderr in the failure), and
+/// returns its output.
+pub fn succeeded(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs `neardup scan ARGS --format json`, asserting success, and returns
 /// the report's bytes.
 pub fn scan_json_bytes(args: &[&str]) -> Vec<u8> {
