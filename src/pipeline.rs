@@ -393,20 +393,13 @@ fn source_ranges(
         })
         .collect();
     at.sort_unstable();
-    let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut s = 0;
-    while s < at.len() {
-        let e = s + at[s..].partition_point(|x| x.0 == at[s].0);
-        groups.push(s..e);
-        s = e;
-    }
+    let groups: Vec<&[(u32, u32, u32)]> = at.chunk_by(|x, y| x.0 == y.0).collect();
     let mapped: Vec<(u32, u32, std::ops::Range<usize>)> = groups
         .par_iter()
-        .flat_map_iter(|g| {
-            let text = &corpus.docs[active[at[g.start].0 as usize]].text;
+        .flat_map_iter(|&g| {
+            let text = &corpus.docs[active[g[0].0 as usize]].text;
             let norm = normalize(text, &opts.normalize);
-            at[g.clone()]
-                .iter()
+            g.iter()
                 .map(|&(_, c, i)| {
                     let r = &found[c as usize].copies[i as usize].range;
                     (c, i, norm.source_range(text, r.start, r.end))

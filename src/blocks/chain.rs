@@ -344,6 +344,7 @@ pub(super) fn verify_chain(
             range: sb..eb,
         },
         similarity,
-        frequent: false,
+        // the star path is the one that accepts by containment
+        frequent: pair.contained,
     })
 }

@@ -17,10 +17,8 @@
 //!    name, a phone number), whose fingerprints are rare. Runs spanning
 //!    fewer than [`MIN_RUN`] characters are stock phrases and are dropped.
 //! 2. **Parents.** Runs are numbered in input order, and each frequent
-//!    fingerprint points to the fullest of the first [`PARENT_POOL`] runs
-//!    that hold it (a first copy that lacks a line would be a poor
-//!    parent). Every run counts
-//!    these pointers over its fingerprints: each earlier run that gets at
+//!    fingerprint points to the first run that holds it. Every run counts
+//!    these pointers over its fingerprints: each other run that gets at
 //!    least [`MIN_VOTES`] of them (at most [`MAX_PARENTS`], most votes
 //!    first) is a parent. Copies of one passage share most fingerprints,
 //!    and so the same parent — its first copy — even when they vary; a run
@@ -56,11 +54,6 @@ pub const MIN_RUN: u32 = 32;
 /// Fewest fingerprints a run must share with the first run holding them
 /// for that run to be a parent.
 pub const MIN_VOTES: u32 = 3;
-
-/// A fingerprint's parent is the run with most fingerprints among the
-/// first this many that hold it: a copy that lacks a line or an item
-/// would make a poor parent for the copies that have it.
-pub const PARENT_POOL: usize = 1;
 
 /// Most parents a run is aligned to.
 pub const MAX_PARENTS: usize = 8;
@@ -100,17 +93,12 @@ pub(super) fn star_pairs(
         .collect();
     occ.par_sort_unstable();
     let runs = cut_runs(&occ, k as u32);
-    // each fingerprint's parent run: the fullest of the first few holding it
+    // each fingerprint's first run
     let mut first = vec![u32::MAX; common.len()];
-    let mut seen = vec![0u8; common.len()];
     for (r, run) in runs.iter().enumerate() {
         for o in &occ[run.clone()] {
-            let f = o.fp as usize;
-            if (seen[f] as usize) < PARENT_POOL {
-                seen[f] += 1;
-                if first[f] == u32::MAX || runs[first[f] as usize].len() < run.len() {
-                    first[f] = r as u32;
-                }
+            if first[o.fp as usize] == u32::MAX {
+                first[o.fp as usize] = r as u32;
             }
         }
     }
@@ -197,10 +185,7 @@ fn grow_to_lines(pair: &DocPair<'_>, p: RegionPair, opts: &BlockOptions) -> Regi
             };
         }
     }
-    RegionPair {
-        frequent: true,
-        ..p
-    }
+    p
 }
 
 /// Where pieces of a parent's region end or start, a line break within
@@ -221,20 +206,10 @@ fn split_at_boundaries(
     min_len: usize,
     opts: &BlockOptions,
 ) -> Vec<RegionPair> {
-    let mut groups: Vec<Range<usize>> = Vec::new();
-    let mut s = 0;
-    while s < pairs.len() {
-        let mut e = s + 1;
-        while e < pairs.len() && pairs[e].a.doc == pairs[s].a.doc {
-            e += 1;
-        }
-        groups.push(s..e);
-        s = e;
-    }
+    let groups: Vec<&[RegionPair]> = pairs.chunk_by(|x, y| x.a.doc == y.a.doc).collect();
     groups
         .par_iter()
-        .flat_map_iter(|g| {
-            let group = &pairs[g.clone()];
+        .flat_map_iter(|&group| {
             let parent = texts[group[0].a.doc as usize];
             let cuts = boundaries(parent, group);
             group
