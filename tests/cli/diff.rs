@@ -179,15 +179,7 @@ fn text_and_html_show_the_same_diff() {
     assert!(!text.contains('\x1b'), "no colour when not a terminal");
 
     let dir = TestDir::new();
-    let page = dir.path().join("diff.html");
-    neardup()
-        .arg("diff")
-        .args(&spans)
-        .args(["--format", "html", "-o"])
-        .arg(&page)
-        .assert()
-        .success();
-    let html = std::fs::read_to_string(&page).expect("written");
+    let html = diff_html(&dir, &spans);
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(
         !html.contains(" src=") && !html.contains("http:") && !html.contains("https:"),
@@ -260,15 +252,7 @@ fn english_diffs_whole_words_with_the_source_spacing_in_every_view() {
     }
 
     // the HTML page marks the same whole words
-    let page = dir.path().join("diff.html");
-    neardup()
-        .arg("diff")
-        .args(&spans)
-        .args(["--format", "html", "-o"])
-        .arg(&page)
-        .assert()
-        .success();
-    let d = &page_data(&std::fs::read_to_string(&page).expect("written"))["diff"];
+    let d = &page_data(&diff_html(&dir, &spans))["diff"];
     assert_eq!(
         (changed_pieces(d, 2), changed_pieces(d, 3)),
         (vec!["read"], vec!["reads"])
@@ -387,4 +371,18 @@ fn scan_reports_carry_each_copy_s_diff_from_the_kept_copy() {
                 .is_some_and(|t| t.starts_with("四、切实做好当前几项重点工作"))
         });
     assert!(deleted, "section four deleted in the page's diff");
+}
+
+/// `neardup diff SPANS --format html -o FILE` in `dir`, asserting success:
+/// the page written.
+fn diff_html<S: AsRef<std::ffi::OsStr>>(dir: &TestDir, spans: &[S]) -> String {
+    let page = dir.path().join("diff.html");
+    neardup()
+        .arg("diff")
+        .args(spans)
+        .args(["--format", "html", "-o"])
+        .arg(&page)
+        .assert()
+        .success();
+    std::fs::read_to_string(&page).expect("written")
 }
