@@ -442,12 +442,6 @@ impl Common {
         Ok(())
     }
 
-    fn read(&self) -> anyhow::Result<corpus::Corpus> {
-        let corpus = corpus::read_corpus(&self.inputs, &self.ingest())?;
-        self.warn_skipped(&corpus)?;
-        Ok(corpus)
-    }
-
     /// Warns about skipped inputs; an empty corpus is an error.
     fn warn_skipped(&self, corpus: &corpus::Corpus) -> anyhow::Result<()> {
         if !self.quiet {
@@ -515,37 +509,20 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let diffs = args.diffs || format == ReportFormat::Html;
     let ingest = c.ingest();
     let work = c.work(Placement::Temp)?;
-    // Documents only: stream the corpus, keeping signatures, not texts.
-    let report = if opts.level == Level::Doc {
-        let (corpus, mut report) =
-            pipeline::scan_documents_streaming(&c.inputs, &ingest, &opts, Some(&work), &progress)?;
-        c.warn_skipped(&corpus)?;
-        if diffs {
-            pipeline::attach_diffs(
-                &mut report,
-                &corpus,
-                Some(&ingest),
-                &opts.normalize,
-                args.diff_clusters,
-            )?;
-        }
-        report
-    } else {
-        progress.stage("read", 0);
-        let corpus = c.read()?;
-        progress.finish();
-        let mut report = pipeline::scan(&corpus, &opts, &progress)?;
-        if diffs {
-            pipeline::attach_diffs(
-                &mut report,
-                &corpus,
-                None,
-                &opts.normalize,
-                args.diff_clusters,
-            )?;
-        }
-        report
-    };
+    // Stream the corpus, keeping signatures, not texts: later stages read
+    // back what they need, a batch at a time.
+    let (corpus, mut report) =
+        pipeline::scan_streaming(&c.inputs, &ingest, &opts, Some(&work), &progress)?;
+    c.warn_skipped(&corpus)?;
+    if diffs {
+        pipeline::attach_diffs(
+            &mut report,
+            &corpus,
+            Some(&ingest),
+            &opts.normalize,
+            args.diff_clusters,
+        )?;
+    }
     let peak = work.finish()?;
     progress.work_peak(peak);
     // no bar while the report is written: it would interleave with it
@@ -754,7 +731,11 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     };
     // Refuse a bad output before the (long) scan.
     clean::check_output(&corpus, &copts)?;
-    let report = pipeline::scan(&corpus, &opts, &c.progress())?;
+    let budget = neardup::blocks::Budget {
+        memory: work.memory() as usize,
+        work: Some(&work),
+    };
+    let report = pipeline::scan_within(&corpus, &opts, budget, &c.progress())?;
     let source = clean::Source {
         inputs: c.inputs.clone(),
         ingest: c.ingest(),

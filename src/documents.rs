@@ -43,7 +43,13 @@ pub(crate) enum Texts<'a> {
 impl Texts<'_> {
     /// Calls `f` on batches of `docs` (sorted) with their texts, each batch
     /// holding at most about [`VERIFY_BUDGET`] characters.
-    fn batches<F>(&self, corpus: &Corpus, docs: &[u32], lens: &[u32], mut f: F) -> Result<()>
+    pub(crate) fn batches<F>(
+        &self,
+        corpus: &Corpus,
+        docs: &[u32],
+        lens: &[u32],
+        mut f: F,
+    ) -> Result<()>
     where
         F: FnMut(&[u32], &[&str]),
     {

@@ -50,6 +50,7 @@ use crate::place::Place;
 use crate::report::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
 use crate::shingle::{ShingleOptions, DEFAULT_CHAR_NGRAM};
 use crate::sketch::{sketch_corpus, Sketcher, Sketches};
+use crate::util::round4;
 
 /// What to look for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -212,13 +213,120 @@ impl Progress for NoProgress {
 ///
 /// [`Error::InvalidOption`] when options do not validate.
 pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Result<Report> {
+    scan_within(corpus, opts, blocks::Budget::UNLIMITED, progress)
+}
+
+/// [`scan`], block detection holding at most about `budget.memory` bytes
+/// of normalised text and of fingerprints at once (they spill to
+/// `budget.work`).
+///
+/// # Errors
+///
+/// [`Error::InvalidOption`] when options do not validate; a spill file
+/// that cannot be written or read.
+pub fn scan_within(
+    corpus: &Corpus,
+    opts: &ScanOptions,
+    budget: blocks::Budget<'_>,
+    progress: &dyn Progress,
+) -> Result<Report> {
     opts.validate()?;
+    let sketches =
+        (opts.level != Level::Block).then(|| sketch_corpus(&corpus.docs, opts, progress));
+    let sizes: Vec<u32> = corpus.docs.iter().map(|d| d.text.len() as u32).collect();
+    let run = Run {
+        corpus,
+        texts: &Texts::Memory,
+        sizes: &sizes,
+        opts,
+        budget,
+        progress,
+    };
+    let clusters = scan_stages(&run, sketches)?;
+    Ok(build_report(corpus, opts, clusters))
+}
+
+/// Scans without holding the corpus: each document is read, sketched and
+/// its text dropped (JSONL streamed in batches); texts come back from the
+/// inputs only when a later stage needs them, a bounded batch at a time:
+/// for the documents of candidate pairs and of clusters ([`VERIFY_BUDGET`]),
+/// and for block detection (the work folder's memory budget: fingerprints
+/// spill there in hash partitions when they do not fit). Memory is about
+/// 700 bytes per document (the signature, a few counters, the id) plus the
+/// budget. With a `work` folder, compressed inputs are decompressed there
+/// once, and read back from that copy.
+///
+/// # Errors
+///
+/// Invalid options, or an input that cannot be read (or changed between
+/// the two reads), or a spill file that cannot be written.
+pub fn scan_streaming(
+    paths: &[std::path::PathBuf],
+    ingest: &crate::corpus::IngestOptions,
+    opts: &ScanOptions,
+    work: Option<&crate::work::WorkDir>,
+    progress: &dyn Progress,
+) -> Result<(Corpus, Report)> {
+    opts.validate()?;
+    let sk = Sketcher::new(opts);
+    let sketching = opts.level != Level::Block;
+    progress.stage("read+sketch", 0);
+    let (corpus, per_doc) =
+        crate::corpus::read_corpus_in(paths, ingest, TextKept::No, work, |doc| {
+            progress.advance(1);
+            let bytes = doc.text.len() as u32;
+            (sketching.then(|| sk.sketch_doc(&doc.text)), bytes)
+        })?;
+    progress.finish();
+    let (per_doc, sizes): (Vec<_>, Vec<u32>) = per_doc.into_iter().unzip();
+    let sketches =
+        sketching.then(|| Sketches::collect(&sk, per_doc.into_iter().flatten().collect()));
+    let budget = blocks::Budget {
+        memory: work.map_or(usize::MAX, |w| w.memory() as usize),
+        work,
+    };
+    let texts = Texts::Reload(ingest);
+    let run = Run {
+        corpus: &corpus,
+        texts: &texts,
+        sizes: &sizes,
+        opts,
+        budget,
+        progress,
+    };
+    let clusters = scan_stages(&run, sketches)?;
+    let report = build_report(&corpus, opts, clusters);
+    Ok((corpus, report))
+}
+
+/// What the stages after reading share: the corpus (its texts held or
+/// read back), each document's text bytes, the options and the budget.
+struct Run<'a> {
+    corpus: &'a Corpus,
+    texts: &'a Texts<'a>,
+    sizes: &'a [u32],
+    opts: &'a ScanOptions,
+    budget: blocks::Budget<'a>,
+    progress: &'a dyn Progress,
+}
+
+/// The stages after reading: document clusters from the sketches, then
+/// block clusters among the documents not removed as duplicates; numbered.
+/// `sizes` are the documents' text bytes.
+fn scan_stages(run: &Run<'_>, sketches: Option<Sketches>) -> Result<Vec<Cluster>> {
+    let Run {
+        corpus,
+        texts,
+        sizes,
+        opts,
+        progress,
+        ..
+    } = *run;
     let docs = &corpus.docs;
     let mut clusters: Vec<Cluster> = Vec::new();
     let mut removed_docs = vec![false; docs.len()];
-    if opts.level != Level::Block {
-        let sketches = sketch_corpus(docs, opts, progress);
-        let built = document_level(corpus, &Texts::Memory, &sketches, opts, progress)?;
+    if let Some(sketches) = &sketches {
+        let built = document_level(corpus, texts, sketches, opts, progress)?;
         for c in built {
             for (i, m) in c.members.iter().enumerate() {
                 if i != c.keep && m.similarity >= opts.threshold {
@@ -230,72 +338,226 @@ pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Res
     }
     if opts.level != Level::Doc {
         let active: Vec<usize> = (0..docs.len()).filter(|&d| !removed_docs[d]).collect();
-        progress.stage("blocks", active.len() as u64);
-        // Block detection needs characters and line breaks; the map back to
-        // source bytes (4 bytes a character) is rebuilt only for documents
-        // that hold a copy.
-        let norms: Vec<NormText> = active
-            .par_iter()
-            .map(|&d| {
-                let mut n = normalize(&docs[d].text, &opts.normalize);
-                n.orig = Vec::new();
-                progress.advance(1);
-                n
-            })
-            .collect();
-        let texts: Vec<&NormText> = norms.iter().collect();
-        let found = blocks::find_blocks(&texts, &opts.blocks);
-        progress.finish();
-        let ranges = source_ranges(corpus, &active, &found, opts);
-        let built: Vec<Cluster> = found
-            .par_iter()
-            .zip(&ranges)
-            .map(|(bc, r)| block_cluster(corpus, &active, &norms, bc, r, opts))
-            .collect();
-        clusters.extend(built);
+        // normalised characters: known from the sketch, else at most the bytes
+        let chars: Vec<u32> = match &sketches {
+            Some(sk) => active.iter().map(|&d| sk.sketch[d].len).collect(),
+            None => active.iter().map(|&d| sizes[d]).collect(),
+        };
+        // the signatures are done with: their memory goes to block detection
+        drop(sketches);
+        clusters.extend(block_level(run, &active, &chars)?);
     }
     for (i, c) in clusters.iter_mut().enumerate() {
         c.id = i + 1;
     }
-    Ok(build_report(corpus, opts, clusters))
+    Ok(clusters)
 }
 
-/// Scans documents without holding the corpus: each document is read,
-/// sketched and its text dropped (JSONL streamed in batches); texts come
-/// back from the inputs only for the documents of candidate pairs and of
-/// clusters, a bounded batch at a time ([`VERIFY_BUDGET`]). Memory is about
-/// 700 bytes per document (the signature, a few counters, the id). With a
-/// `work` folder, compressed inputs are decompressed there once, and read
-/// back from that copy.
-///
-/// # Errors
-///
-/// Invalid options, or an input that cannot be read (or changed between
-/// the two reads).
-pub fn scan_documents_streaming(
-    paths: &[std::path::PathBuf],
-    ingest: &crate::corpus::IngestOptions,
-    opts: &ScanOptions,
-    work: Option<&crate::work::WorkDir>,
-    progress: &dyn Progress,
-) -> Result<(Corpus, Report)> {
-    opts.validate()?;
-    let sk = Sketcher::new(opts);
-    progress.stage("read+sketch", 0);
-    let (corpus, per_doc) =
-        crate::corpus::read_corpus_in(paths, ingest, TextKept::No, work, |doc| {
-            progress.advance(1);
-            sk.sketch_doc(&doc.text)
-        })?;
-    progress.finish();
-    let sketches = Sketches::collect(&sk, per_doc);
-    let clusters = document_level(&corpus, &Texts::Reload(ingest), &sketches, opts, progress)?;
-    let mut clusters = clusters;
-    for (i, c) in clusters.iter_mut().enumerate() {
-        c.id = i + 1;
+/// Block detection's view of the corpus: the documents not removed as
+/// duplicates (`active`, block document `i` being corpus document
+/// `active[i]`), normalised a batch at a time. The map back to source bytes
+/// (4 bytes a character) is not kept: detection needs characters and line
+/// breaks only.
+struct CorpusTexts<'a> {
+    corpus: &'a Corpus,
+    texts: &'a Texts<'a>,
+    active: &'a [usize],
+    chars: &'a [u32],
+    opts: &'a NormalizeOptions,
+}
+
+impl blocks::TextSource for CorpusTexts<'_> {
+    fn docs(&self) -> usize {
+        self.active.len()
     }
-    let report = build_report(&corpus, opts, clusters);
-    Ok((corpus, report))
+    fn chars(&self, doc: u32) -> usize {
+        self.chars[doc as usize] as usize
+    }
+    fn cost(&self, doc: u32) -> usize {
+        // 5 bytes a normalised character (the text read back is dropped
+        // once normalised)
+        5 * self.chars[doc as usize] as usize
+    }
+    fn with_texts(&self, docs: &[u32], f: &mut dyn FnMut(&dyn blocks::NormTexts)) -> Result<()> {
+        let ids: Vec<u32> = docs
+            .iter()
+            .map(|&d| self.active[d as usize] as u32)
+            .collect();
+        let raw = self.texts.load(self.corpus, &ids)?;
+        let texts: Vec<NormText> = raw.par_iter().map(|t| unmapped(t, self.opts)).collect();
+        drop(raw);
+        f(&blocks::Loaded {
+            ids: docs.to_vec(),
+            texts,
+        });
+        Ok(())
+    }
+}
+
+/// The normalised characters and line breaks of `text`, without the map
+/// back to its bytes.
+fn unmapped(text: &str, opts: &NormalizeOptions) -> NormText {
+    let mut n = NormText::default();
+    crate::normalize::normalize_unmapped(text, opts, &mut n.chars, &mut n.gap_before);
+    n
+}
+
+/// Block clusters among the `active` documents, as report clusters.
+fn block_level(run: &Run<'_>, active: &[usize], chars: &[u32]) -> Result<Vec<Cluster>> {
+    let Run {
+        corpus,
+        texts,
+        sizes,
+        opts,
+        budget,
+        progress,
+    } = *run;
+    progress.stage("blocks", active.len() as u64);
+    let src = CorpusTexts {
+        corpus,
+        texts,
+        active,
+        chars,
+        opts: &opts.normalize,
+    };
+    // Texts that fit the budget are normalised once and held; else each
+    // step of block detection reads back the batch it needs.
+    let held: usize = (0..active.len() as u32)
+        .map(|d| blocks::TextSource::cost(&src, d))
+        .sum();
+    let found = if held <= budget.memory {
+        let ids: Vec<u32> = active.iter().map(|&d| d as u32).collect();
+        let mut norms: Vec<NormText> = Vec::with_capacity(active.len());
+        texts.batches(corpus, &ids, sizes, |_, raw| {
+            norms.par_extend(raw.par_iter().map(|t| {
+                progress.advance(1);
+                unmapped(t, &opts.normalize)
+            }))
+        })?;
+        let refs: Vec<&NormText> = norms.iter().collect();
+        blocks::find_blocks_in(&blocks::InMemory(&refs), &opts.blocks, budget)?
+    } else {
+        blocks::find_blocks_in(&src, &opts.blocks, budget)?
+    };
+    progress.finish();
+    let copies = block_copies(run, active, &found)?;
+    Ok(found
+        .par_iter()
+        .zip(copies)
+        .map(|(bc, copies)| block_cluster(corpus, active, bc, copies, opts))
+        .collect())
+}
+
+/// A copy of a block cluster as the report shows it, with its normalised
+/// characters (to measure it against the kept copy).
+struct CopyOut {
+    member: Member,
+    chars: Vec<char>,
+}
+
+/// Every copy of every block cluster as a report member (its similarity
+/// not yet known). Each document holding a copy is read and normalised
+/// again once, with the map back to source bytes, however many clusters it
+/// is in (a page holds a header, a navigation bar and a footer).
+fn block_copies(
+    run: &Run<'_>,
+    active: &[usize],
+    found: &[blocks::BlockCluster],
+) -> Result<Vec<Vec<CopyOut>>> {
+    let Run {
+        corpus,
+        texts,
+        sizes,
+        opts,
+        ..
+    } = *run;
+    let mut at: Vec<(u32, u32, u32)> = found
+        .iter()
+        .enumerate()
+        .flat_map(|(c, bc)| {
+            bc.copies
+                .iter()
+                .enumerate()
+                .map(move |(i, copy)| (active[copy.doc as usize] as u32, c as u32, i as u32))
+        })
+        .collect();
+    at.sort_unstable();
+    let docs: Vec<u32> = at.chunk_by(|x, y| x.0 == y.0).map(|g| g[0].0).collect();
+    let mut made: Vec<(u32, u32, CopyOut)> = Vec::with_capacity(at.len());
+    let mut next = 0;
+    texts.batches(corpus, &docs, sizes, |batch, raw| {
+        let end = next + at[next..].partition_point(|x| x.0 <= batch[batch.len() - 1]);
+        let mine = &at[next..end];
+        next = end;
+        let groups: Vec<&[(u32, u32, u32)]> = mine.chunk_by(|x, y| x.0 == y.0).collect();
+        made.par_extend(groups.par_iter().flat_map_iter(|&g| {
+            let d = g[0].0 as usize;
+            let text = raw[batch.partition_point(|&b| (b as usize) < d)];
+            let norm = normalize(text, &opts.normalize);
+            // a document holding many copies has its lines indexed once
+            let index = (g.len() > 1).then(|| crate::corpus::LineIndex::new(text));
+            g.iter()
+                .map(|&(_, c, i)| {
+                    let r = found[c as usize].copies[i as usize].range.clone();
+                    let text_range = norm.source_range(text, r.start, r.end);
+                    let place =
+                        Place::in_indexed_text(corpus, d, text, &text_range, index.as_ref());
+                    let chars = norm.chars[r.clone()].to_vec();
+                    let member = member(place, d, text, text_range, r, 0.0, None);
+                    (c, i, CopyOut { member, chars })
+                })
+                .collect::<Vec<_>>()
+        }));
+    })?;
+    made.sort_unstable_by_key(|x| (x.0, x.1));
+    let mut out: Vec<Vec<CopyOut>> = found
+        .iter()
+        .map(|bc| Vec::with_capacity(bc.copies.len()))
+        .collect();
+    for (c, _, copy) in made {
+        out[c as usize].push(copy);
+    }
+    Ok(out)
+}
+
+fn block_cluster(
+    corpus: &Corpus,
+    active: &[usize],
+    bc: &blocks::BlockCluster,
+    copies: Vec<CopyOut>,
+    opts: &ScanOptions,
+) -> Cluster {
+    let lens: Vec<usize> = copies.iter().map(|c| c.chars.len()).collect();
+    let docs = bc.copies.iter().map(|c| active[c.doc as usize]);
+    let (keep, reason) = choose_keep(corpus, docs, &lens, opts);
+    let kept = &copies[keep].chars;
+    let sims: Vec<(f64, f64)> = copies
+        .iter()
+        .map(|c| {
+            let lcs = align::lcs_len(&c.chars, kept);
+            let sim = lcs as f64 / c.chars.len().max(kept.len()).max(1) as f64;
+            (sim, lcs as f64 / c.chars.len().max(1) as f64)
+        })
+        .collect();
+    let members: Vec<Member> = copies
+        .into_iter()
+        .zip(sims)
+        .map(|(c, (sim, containment))| Member {
+            similarity: round4(sim),
+            containment: Some(round4(containment)),
+            ..c.member
+        })
+        .collect();
+    let mut c = finish_cluster(
+        ClusterKind::Block,
+        members,
+        keep,
+        opts.blocks.threshold,
+        true,
+    );
+    c.boilerplate = c.documents >= opts.blocks.boilerplate_docs;
+    c.keep_reason = reason;
+    c
 }
 
 /// Diffs are attached to the members of this many clusters at most (a
@@ -371,109 +633,6 @@ pub fn attach_diffs(
 
 /// Normalised characters held at once while verifying (about 4 bytes each).
 pub const VERIFY_BUDGET: usize = 64 << 20;
-
-/// Byte ranges, in its document's text, of every copy of every block
-/// cluster. The byte map was dropped for detection: each document holding
-/// a copy is normalised again once, however many clusters it is in (a page
-/// holds a header, a navigation bar and a footer).
-fn source_ranges(
-    corpus: &Corpus,
-    active: &[usize],
-    found: &[blocks::BlockCluster],
-    opts: &ScanOptions,
-) -> Vec<Vec<std::ops::Range<usize>>> {
-    let mut at: Vec<(u32, u32, u32)> = found
-        .iter()
-        .enumerate()
-        .flat_map(|(c, bc)| {
-            bc.copies
-                .iter()
-                .enumerate()
-                .map(move |(i, copy)| (copy.doc, c as u32, i as u32))
-        })
-        .collect();
-    at.sort_unstable();
-    let groups: Vec<&[(u32, u32, u32)]> = at.chunk_by(|x, y| x.0 == y.0).collect();
-    let mapped: Vec<(u32, u32, std::ops::Range<usize>)> = groups
-        .par_iter()
-        .flat_map_iter(|&g| {
-            let text = &corpus.docs[active[g[0].0 as usize]].text;
-            let norm = normalize(text, &opts.normalize);
-            g.iter()
-                .map(|&(_, c, i)| {
-                    let r = &found[c as usize].copies[i as usize].range;
-                    (c, i, norm.source_range(text, r.start, r.end))
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let mut out: Vec<Vec<std::ops::Range<usize>>> =
-        found.iter().map(|bc| vec![0..0; bc.copies.len()]).collect();
-    for (c, i, r) in mapped {
-        out[c as usize][i as usize] = r;
-    }
-    out
-}
-
-fn block_cluster(
-    corpus: &Corpus,
-    active: &[usize],
-    norms: &[NormText],
-    bc: &blocks::BlockCluster,
-    text_ranges: &[std::ops::Range<usize>],
-    opts: &ScanOptions,
-) -> Cluster {
-    let spans: Vec<&[char]> = bc
-        .copies
-        .iter()
-        .map(|c| &norms[c.doc as usize].chars[c.range.clone()])
-        .collect();
-    let lens: Vec<usize> = spans.iter().map(|s| s.len()).collect();
-    let docs = bc.copies.iter().map(|c| active[c.doc as usize]);
-    let (keep, reason) = choose_keep(corpus, docs, &lens, opts);
-    // A document holding many copies has its lines indexed once (copies
-    // come sorted by document), not counted from its start for each copy.
-    let mut index: Option<(usize, crate::corpus::LineIndex)> = None;
-    let members: Vec<Member> = bc
-        .copies
-        .iter()
-        .zip(&spans)
-        .zip(text_ranges)
-        .enumerate()
-        .map(|(i, ((c, span), text_range))| {
-            let d = active[c.doc as usize];
-            let text = &corpus.docs[d].text;
-            let repeated = bc.copies.get(i + 1).is_some_and(|n| n.doc == c.doc);
-            if repeated && index.as_ref().is_none_or(|(x, _)| *x != d) {
-                index = Some((d, crate::corpus::LineIndex::new(text)));
-            }
-            let lines = index.as_ref().filter(|(x, _)| *x == d).map(|(_, ix)| ix);
-            let place = Place::in_indexed_text(corpus, d, text, text_range, lines);
-            let lcs = align::lcs_len(span, spans[keep]);
-            let sim = lcs as f64 / span.len().max(spans[keep].len()).max(1) as f64;
-            let containment = lcs as f64 / span.len().max(1) as f64;
-            member(
-                place,
-                d,
-                text,
-                text_range.clone(),
-                c.range.clone(),
-                sim,
-                Some(containment),
-            )
-        })
-        .collect();
-    let mut c = finish_cluster(
-        ClusterKind::Block,
-        members,
-        keep,
-        opts.blocks.threshold,
-        true,
-    );
-    c.boilerplate = c.documents >= opts.blocks.boilerplate_docs;
-    c.keep_reason = reason;
-    c
-}
 
 fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> Report {
     let mut summary = Summary {

@@ -11,6 +11,8 @@
 use crate::align;
 use crate::normalize::{NormText, GAP_LINE};
 
+use super::texts::NormTexts;
+
 use super::{BlockOptions, Copy, RegionPair};
 
 /// Two occurrences of one fingerprint: document and position in each, the
@@ -249,12 +251,12 @@ pub(super) struct DocPair<'t> {
 
 impl<'t> DocPair<'t> {
     /// Documents `da` and `db` of `texts`.
-    pub fn new(texts: &[&'t NormText], da: u32, db: u32, contained: bool) -> DocPair<'t> {
+    pub fn new(texts: &'t dyn NormTexts, da: u32, db: u32, contained: bool) -> DocPair<'t> {
         DocPair {
             da,
             db,
-            na: texts[da as usize],
-            nb: texts[db as usize],
+            na: texts.get(da),
+            nb: texts.get(db),
             contained,
         }
     }

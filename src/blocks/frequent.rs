@@ -37,10 +37,12 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use crate::error::Result;
 use crate::normalize::NormText;
 
 use super::chain::{self, accept, DocPair, Seed};
-use super::{BlockOptions, RegionPair, SHORT_BLOCK};
+use super::texts::{in_batches, NormTexts, TextSource};
+use super::{BlockOptions, Budget, RegionPair, SHORT_BLOCK};
 
 /// Largest distance between two frequent fingerprints of one run, in
 /// characters: a varying field (a date, a phone number) removes about
@@ -60,41 +62,30 @@ pub const MAX_PARENTS: usize = 8;
 
 /// One occurrence of a frequent fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Occ {
-    doc: u32,
-    pos: u32,
-    /// Index of the fingerprint among the frequent ones.
-    fp: u32,
+pub(super) struct Occ {
+    pub doc: u32,
+    pub pos: u32,
+    /// Index of the fingerprint among the frequent ones, in hash order.
+    pub fp: u32,
 }
 
 /// Region pairs linking each frequent passage occurrence to its parents.
-/// `fps` are all fingerprints `(hash, doc, pos)` sorted by hash, `common`
-/// the ranges of `fps` holding one frequent hash each.
+/// `occ` are the occurrences of the `frequent` frequent fingerprints.
 pub(super) fn star_pairs(
-    texts: &[&NormText],
-    fps: &[(u64, u32, u32)],
-    common: &[Range<usize>],
+    src: &dyn TextSource,
+    mut occ: Vec<Occ>,
+    frequent: usize,
     opts: &BlockOptions,
-) -> Vec<RegionPair> {
-    if common.is_empty() {
-        return Vec::new();
+    budget: Budget<'_>,
+) -> Result<Vec<RegionPair>> {
+    if occ.is_empty() {
+        return Ok(Vec::new());
     }
     let k = opts.k.max(2);
-    let mut occ: Vec<Occ> = common
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(fp, r)| {
-            fps[r.clone()].iter().map(move |&(_, doc, pos)| Occ {
-                doc,
-                pos,
-                fp: fp as u32,
-            })
-        })
-        .collect();
     occ.par_sort_unstable();
     let runs = cut_runs(&occ, k as u32);
     // each fingerprint's first run
-    let mut first = vec![u32::MAX; common.len()];
+    let mut first = vec![u32::MAX; frequent];
     for (r, run) in runs.iter().enumerate() {
         for o in &occ[run.clone()] {
             if first[o.fp as usize] == u32::MAX {
@@ -103,14 +94,25 @@ pub(super) fn star_pairs(
         }
     }
     let shortest = short_pair(opts);
-    let mut pairs: Vec<RegionPair> = runs
+    let items: Vec<(usize, Vec<u32>)> = runs
         .par_iter()
         .enumerate()
-        .flat_map_iter(|(r, run)| {
-            let mine = &occ[run.clone()];
-            parents(mine, &first, r as u32)
-                .into_iter()
-                .flat_map(|p| {
+        .map(|(r, run)| (r, parents(&occ[run.clone()], &first, r as u32)))
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    let aligned = in_batches(
+        src,
+        &items,
+        budget.memory,
+        |(r, parents), v| {
+            v.push(occ[runs[*r].start].doc);
+            v.extend(parents.iter().map(|&p| occ[runs[p as usize].start].doc));
+        },
+        |texts, (r, parents)| {
+            let mine = &occ[runs[*r].clone()];
+            parents
+                .iter()
+                .flat_map(|&p| {
                     let theirs = &occ[runs[p as usize].clone()];
                     // inside one document the earlier copy is `a`
                     if theirs[0].doc == mine[0].doc && theirs[0].pos > mine[0].pos {
@@ -120,10 +122,11 @@ pub(super) fn star_pairs(
                     }
                 })
                 .collect::<Vec<_>>()
-        })
-        .collect();
+        },
+    )?;
+    let mut pairs: Vec<RegionPair> = aligned.into_iter().flatten().collect();
     pairs.par_sort_unstable_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
-    split_at_boundaries(texts, pairs, shortest, opts)
+    split_at_boundaries(src, pairs, shortest, opts, budget)
 }
 
 /// Shortest side of a pair on the star path: a copy of a
@@ -201,23 +204,35 @@ const SNAP: usize = 12;
 /// is cut there (in the child at the same relative offset, snapped to a line
 /// break), and each piece is verified again. Pairs come sorted by parent.
 fn split_at_boundaries(
-    texts: &[&NormText],
+    src: &dyn TextSource,
     pairs: Vec<RegionPair>,
     min_len: usize,
     opts: &BlockOptions,
-) -> Vec<RegionPair> {
+    budget: Budget<'_>,
+) -> Result<Vec<RegionPair>> {
     let groups: Vec<&[RegionPair]> = pairs.chunk_by(|x, y| x.a.doc == y.a.doc).collect();
-    groups
-        .par_iter()
-        .flat_map_iter(|&group| {
-            let parent = texts[group[0].a.doc as usize];
-            let cuts = boundaries(parent, group);
-            group
-                .iter()
-                .flat_map(|p| split_pair(texts, p, &cuts, min_len, opts))
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    // where each parent's passages meet (the parent's text alone) ...
+    let cuts: Vec<Vec<usize>> = in_batches(
+        src,
+        &groups,
+        budget.memory,
+        |g, v| v.push(g[0].a.doc),
+        |texts, &group| boundaries(texts.get(group[0].a.doc), group),
+    )?;
+    // ... then every pair cut there (both texts)
+    let items: Vec<(&RegionPair, &[usize])> = groups
+        .iter()
+        .zip(&cuts)
+        .flat_map(|(g, c)| g.iter().map(move |p| (p, c.as_slice())))
+        .collect();
+    let split = in_batches(
+        src,
+        &items,
+        budget.memory,
+        |(p, _), v| v.extend([p.a.doc, p.b.doc]),
+        |texts, &(p, cuts)| split_pair(texts, p, cuts, min_len, opts),
+    )?;
+    Ok(split.into_iter().flatten().collect())
 }
 
 /// Points of a parent where at least two of its pairs end or start
@@ -265,7 +280,7 @@ fn snap_to_break(t: &NormText, x: usize) -> usize {
 /// least `min_len` from either end); pieces that no longer verify are
 /// dropped.
 fn split_pair(
-    texts: &[&NormText],
+    texts: &dyn NormTexts,
     p: &RegionPair,
     cuts: &[usize],
     min_len: usize,
@@ -280,7 +295,7 @@ fn split_pair(
     if inside.is_empty() {
         return vec![p.clone()];
     }
-    let (ta, tb) = (texts[p.a.doc as usize], texts[p.b.doc as usize]);
+    let (ta, tb) = (texts.get(p.a.doc), texts.get(p.b.doc));
     let scale = rb.len() as f64 / ra.len() as f64;
     let mut at_a = vec![ra.start];
     let mut at_b = vec![rb.start];
@@ -359,7 +374,7 @@ fn parents(mine: &[Occ], first: &[u32], me: u32) -> Vec<u32> {
 /// Seeds a run against an earlier one by the fingerprints they share, then
 /// chains and verifies them.
 fn align(
-    texts: &[&NormText],
+    texts: &dyn NormTexts,
     theirs: &[Occ],
     mine: &[Occ],
     k: usize,

@@ -56,10 +56,17 @@ use crate::shingle::char_bytes;
 mod chain;
 mod cluster;
 mod frequent;
+mod spill;
+pub mod texts;
 
 pub use cluster::cluster_pairs;
+pub use texts::{InMemory, Loaded, NormTexts, TextSource};
 
 use chain::{DocPair, Seed};
+use spill::{Fp, Sink};
+use texts::{each_batch, in_batches};
+
+use crate::error::Result;
 
 /// Options of block detection.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -189,10 +196,45 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
     }
 }
 
-/// Finds repeated blocks among `texts` (normalised documents).
+/// Memory and disk the block stage may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget<'w> {
+    /// Bytes of texts loaded at once, and of fingerprints held at once.
+    pub memory: usize,
+    /// Where fingerprints spill when they do not fit; without it they stay
+    /// in memory.
+    pub work: Option<&'w crate::work::WorkDir>,
+}
+
+impl Budget<'_> {
+    /// No limit: everything in memory.
+    pub const UNLIMITED: Budget<'static> = Budget {
+        memory: usize::MAX,
+        work: None,
+    };
+}
+
+/// Finds repeated blocks among `texts` (normalised documents held in memory).
 pub fn find_blocks(texts: &[&NormText], opts: &BlockOptions) -> Vec<BlockCluster> {
-    let pairs = find_pairs(texts, opts);
+    // texts in memory are never read again, so this cannot fail
+    find_blocks_in(&InMemory(texts), opts, Budget::UNLIMITED).unwrap_or_default()
+}
+
+/// Finds repeated blocks among the documents of `src`, loading their texts
+/// a batch at a time within `budget`.
+///
+/// # Errors
+///
+/// A text that cannot be read again, or a spill file that cannot be
+/// written or read.
+pub fn find_blocks_in(
+    src: &dyn TextSource,
+    opts: &BlockOptions,
+    budget: Budget<'_>,
+) -> Result<Vec<BlockCluster>> {
+    let pairs = find_pairs_in(src, opts, budget)?;
     let mut clusters = cluster_pairs(&pairs);
+    drop(pairs);
     // Copies cut apart where they overlapped may leave a scrap (`65182次`)
     // that is no copy of anything; a short passage is a block only where it
     // is boilerplate.
@@ -201,14 +243,18 @@ pub fn find_blocks(texts: &[&NormText], opts: &BlockOptions) -> Vec<BlockCluster
         c.copies.retain(|x| x.range.len() >= floor);
     }
     let big = |c: &BlockCluster| c.documents() >= opts.boilerplate_docs;
-    let mut clusters: Vec<BlockCluster> = clusters
-        .into_par_iter()
-        .flat_map_iter(|c| if big(&c) { unchain(texts, c) } else { vec![c] })
-        .collect();
-    clusters.retain(|c| {
+    let mut out = Vec::with_capacity(clusters.len());
+    for c in clusters {
+        if big(&c) {
+            out.extend(unchain(src, c, budget)?);
+        } else {
+            out.push(c);
+        }
+    }
+    out.retain(|c| {
         c.copies.len() >= 2 && (c.copies.iter().any(|x| x.range.len() >= opts.min_block) || big(c))
     });
-    clusters
+    Ok(out)
 }
 
 /// Splits off the copies of a boilerplate cluster that share less than
@@ -216,18 +262,28 @@ pub fn find_blocks(texts: &[&NormText], opts: &BlockOptions) -> Vec<BlockCluster
 /// through a copy that holds both side by side (a share line run into a
 /// different footer), not a variant of this one. Those copies are treated
 /// the same way among themselves, a few levels deep.
-fn unchain(texts: &[&NormText], c: BlockCluster) -> Vec<BlockCluster> {
+fn unchain(src: &dyn TextSource, c: BlockCluster, budget: Budget<'_>) -> Result<Vec<BlockCluster>> {
     let mut out = Vec::new();
     let mut rest = c.copies;
     for _ in 0..UNCHAIN_LEVELS {
         if rest.len() < 2 {
             break;
         }
-        let first = &texts[rest[0].doc as usize].chars[rest[0].range.clone()];
-        let (mut stay, mut away) = (Vec::new(), Vec::new());
-        for (i, x) in rest.into_iter().enumerate() {
-            let t = &texts[x.doc as usize].chars[x.range.clone()];
-            if i == 0 || 2 * crate::align::lcs_len(t, first) >= t.len().min(first.len()) {
+        let first = rest[0].clone();
+        let stays = in_batches(
+            src,
+            &rest[1..],
+            budget.memory,
+            |x, v| v.extend([first.doc, x.doc]),
+            |texts, x| {
+                let first = &texts.get(first.doc).chars[first.range.clone()];
+                let t = &texts.get(x.doc).chars[x.range.clone()];
+                2 * crate::align::lcs_len(t, first) >= t.len().min(first.len())
+            },
+        )?;
+        let (mut stay, mut away) = (vec![first], Vec::new());
+        for (x, s) in rest.into_iter().skip(1).zip(stays) {
+            if s {
                 stay.push(x);
             } else {
                 away.push(x);
@@ -239,50 +295,81 @@ fn unchain(texts: &[&NormText], c: BlockCluster) -> Vec<BlockCluster> {
     if rest.len() >= 2 {
         out.push(BlockCluster { copies: rest });
     }
-    out
+    Ok(out)
 }
 
 /// Levels [`unchain`] splits a boilerplate cluster into at most.
 const UNCHAIN_LEVELS: usize = 4;
 
-/// Steps 1–4: verified region pairs, sorted.
+/// Steps 1–4 over texts in memory: verified region pairs, sorted.
 pub fn find_pairs(texts: &[&NormText], opts: &BlockOptions) -> Vec<RegionPair> {
+    // texts in memory are never read again, so this cannot fail
+    find_pairs_in(&InMemory(texts), opts, Budget::UNLIMITED).unwrap_or_default()
+}
+
+/// Steps 1–4: verified region pairs, sorted.
+fn find_pairs_in(
+    src: &dyn TextSource,
+    opts: &BlockOptions,
+    budget: Budget<'_>,
+) -> Result<Vec<RegionPair>> {
     let k = opts.k.max(2);
     let shortest = opts.min_block.min(SHORT_BLOCK);
-    // 1. fingerprints
-    let mut fps: Vec<(u64, u32, u32)> = texts
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(d, t)| {
-            let mut v = Vec::new();
-            if t.len() >= shortest {
-                fingerprints(&t.chars, k, opts.window, &mut v);
-            }
-            v.into_iter().map(move |(h, p)| (h, d as u32, p))
-        })
+    // 1. fingerprints, a batch of texts at a time, into memory or hash
+    // partitions on disk
+    let docs: Vec<u32> = (0..src.docs() as u32)
+        .filter(|&d| src.chars(d) >= shortest)
         .collect();
-    fps.par_sort_unstable();
-    // 2. runs of one hash: rare ones give pairwise seeds, frequent ones go
-    // to the star path
-    let mut rare: Vec<Range<usize>> = Vec::new();
-    let mut common: Vec<Range<usize>> = Vec::new();
-    let mut s = 0;
-    while s < fps.len() {
-        let mut e = s + 1;
-        while e < fps.len() && fps[e].0 == fps[s].0 {
-            e += 1;
+    let chars: usize = docs.iter().map(|&d| src.chars(d)).sum();
+    let expected = chars * 2 / (opts.window.max(1) + 1);
+    let mut sink = Sink::new(expected, budget.memory / 2, budget.work)?;
+    each_batch(
+        src,
+        &docs,
+        budget.memory / 2,
+        |&d, v| v.push(d),
+        |texts, batch| {
+            let fps: Vec<Fp> = batch
+                .par_iter()
+                .flat_map_iter(|&d| {
+                    let t = texts.get(d);
+                    let mut v = Vec::new();
+                    if t.len() >= shortest {
+                        fingerprints(&t.chars, k, opts.window, &mut v);
+                    }
+                    v.into_iter().map(move |(h, p)| (h, d, p))
+                })
+                .collect();
+            sink.push(&fps)
+        },
+    )?;
+    // 2. runs of one hash, a partition at a time: rare ones give pairwise
+    // seeds, frequent ones go to the star path
+    let mut seeds: Vec<Seed> = Vec::new();
+    let mut occ: Vec<frequent::Occ> = Vec::new();
+    let mut frequent_fps = 0u32;
+    sink.drain(|mut fps| {
+        fps.par_sort_unstable();
+        let mut rare: Vec<Range<usize>> = Vec::new();
+        let mut s = 0;
+        while s < fps.len() {
+            let mut e = s + 1;
+            while e < fps.len() && fps[e].0 == fps[s].0 {
+                e += 1;
+            }
+            if e - s > opts.max_occurrences {
+                occ.extend(fps[s..e].iter().map(|&(_, doc, pos)| frequent::Occ {
+                    doc,
+                    pos,
+                    fp: frequent_fps,
+                }));
+                frequent_fps += 1;
+            } else if e - s >= 2 {
+                rare.push(s..e);
+            }
+            s = e;
         }
-        if e - s > opts.max_occurrences {
-            common.push(s..e);
-        } else if e - s >= 2 {
-            rare.push(s..e);
-        }
-        s = e;
-    }
-    let mut pairs = frequent::star_pairs(texts, &fps, &common, opts);
-    let mut seeds: Vec<Seed> = rare
-        .par_iter()
-        .flat_map_iter(|r| {
+        seeds.par_extend(rare.par_iter().flat_map_iter(|r| {
             let run = &fps[r.clone()];
             let mut v = Vec::new();
             for (x, &(_, da, pa)) in run.iter().enumerate() {
@@ -294,37 +381,37 @@ pub fn find_pairs(texts: &[&NormText], opts: &BlockOptions) -> Vec<RegionPair> {
                 }
             }
             v
-        })
-        .collect();
-    drop(fps);
+        }));
+        Ok(())
+    })?;
+    let mut pairs = frequent::star_pairs(src, occ, frequent_fps as usize, opts, budget)?;
     seeds.par_sort_unstable();
     // 3. chains, per document pair
-    let mut groups: Vec<Range<usize>> = Vec::new();
-    let mut s = 0;
-    while s < seeds.len() {
-        let mut e = s + 1;
-        while e < seeds.len() && seeds[e].da == seeds[s].da && seeds[e].db == seeds[s].db {
-            e += 1;
-        }
-        groups.push(s..e);
-        s = e;
-    }
-    pairs.par_extend(groups.par_iter().flat_map_iter(|g| {
-        let group = &seeds[g.clone()];
-        let (da, db) = (group[0].da, group[0].db);
-        let pair = DocPair::new(texts, da, db, false);
-        chain::chain(group, opts, k)
-            .into_iter()
-            .filter_map(|c| chain::verify_chain(&pair, c, k, opts.min_block, opts))
-            .collect::<Vec<_>>()
-    }));
-    pairs.sort_by(|x, y| {
+    let groups: Vec<&[Seed]> = seeds
+        .chunk_by(|x, y| x.da == y.da && x.db == y.db)
+        .collect();
+    let verified = in_batches(
+        src,
+        &groups,
+        budget.memory,
+        |g, v| v.extend([g[0].da, g[0].db]),
+        |texts, group| {
+            let (da, db) = (group[0].da, group[0].db);
+            let pair = DocPair::new(texts, da, db, false);
+            chain::chain(group, opts, k)
+                .into_iter()
+                .filter_map(|c| chain::verify_chain(&pair, c, k, opts.min_block, opts))
+                .collect::<Vec<_>>()
+        },
+    )?;
+    pairs.extend(verified.into_iter().flatten());
+    pairs.par_sort_by(|x, y| {
         (&x.a, &x.b)
             .cmp(&(&y.a, &y.b))
             .then(x.similarity.total_cmp(&y.similarity))
     });
     pairs.dedup_by(|x, y| x.a == y.a && x.b == y.b);
-    pairs
+    Ok(pairs)
 }
 
 #[cfg(test)]

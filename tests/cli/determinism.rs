@@ -44,8 +44,8 @@ fn generated_corpus_report_is_identical_across_threads_and_runs() {
 
 #[test]
 fn streaming_document_scan_equals_the_in_memory_scan() {
-    // `--level doc` streams the corpus and reads candidate texts again;
-    // `--level all` holds the corpus. Their document clusters must agree.
+    // `--level doc` stops after the document stage; `--level all` goes on
+    // to blocks among the documents left. Their document clusters must agree.
     let t = TestDir::new();
     let mut lines = String::new();
     for i in 0..120u64 {

@@ -19,3 +19,4 @@ mod inputs;
 mod properties;
 mod reports;
 mod seeds;
+mod spill;

@@ -1,0 +1,114 @@
+//! A memory budget too small for the corpus changes where block detection
+//! keeps its texts and fingerprints (batches read back, hash partitions on
+//! disk), never what it finds.
+
+use std::path::Path;
+
+use crate::util::{cjk_text, clean_ok_with, s, scan_json, scan_json_bytes, TestDir};
+
+/// Documents with every kind of repeat: near-duplicate documents, a
+/// section copied into other documents (edited in some), a passage
+/// repeated inside one document, and a footer on 120 pages (boilerplate:
+/// the frequent-passage path).
+fn corpus(t: &TestDir) -> std::path::PathBuf {
+    let footer = cjk_text(9000, 120);
+    let mut lines = String::new();
+    for i in 0..240u64 {
+        let mut text = match i % 8 {
+            // an edited copy of document i - 7
+            7 => {
+                let mut c: Vec<char> = cjk_text(i - 7, 600).chars().collect();
+                c[(i as usize * 13) % 500] = '某';
+                c.into_iter().collect()
+            }
+            // a section of document i - 3 inside new text, every other
+            // one with an edit
+            3 | 5 => {
+                let mut section: Vec<char> = cjk_text(i - 3, 600).chars().collect();
+                if i % 2 == 1 {
+                    section[100] = '某';
+                }
+                let section: String = section[50..450].iter().collect();
+                format!(
+                    "{}\n{}\n{}",
+                    cjk_text(i, 300),
+                    section,
+                    cjk_text(i + 5000, 300)
+                )
+            }
+            // a passage twice in one document
+            6 => {
+                let p = cjk_text(i + 7000, 350);
+                format!("{p}\n{}\n{p}", cjk_text(i, 300))
+            }
+            _ => cjk_text(i, 600),
+        };
+        if i % 2 == 0 {
+            text.push('\n');
+            text.push_str(&footer);
+        }
+        lines.push_str(&serde_json::json!({"id": format!("d{i}"), "text": text}).to_string());
+        lines.push('\n');
+    }
+    t.write("c.jsonl", lines)
+}
+
+fn scan_bytes(input: &Path, extra: &[&str]) -> Vec<u8> {
+    let mut args = vec![s(input)];
+    args.extend_from_slice(extra);
+    scan_json_bytes(&args)
+}
+
+#[test]
+fn a_tiny_memory_budget_gives_the_same_report() {
+    let t = TestDir::new();
+    let f = corpus(&t);
+    let whole = scan_bytes(&f, &[]);
+    let report: serde_json::Value = serde_json::from_slice(&whole).expect("json");
+    let kinds = |kind: &str| {
+        report["clusters"]
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|c| c["kind"] == kind).count())
+    };
+    let counts = (kinds("document"), kinds("block"));
+    assert!(counts.0 >= 20 && counts.1 >= 20, "{counts:?}");
+    assert!(
+        report["clusters"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|c| c["boilerplate"] == true)),
+        "the footer is boilerplate"
+    );
+    let work = t.path().join("work");
+    for threads in ["1", "2"] {
+        let small = scan_bytes(
+            &f,
+            &["--memory", "64K", "--threads", threads, "--work", s(&work)],
+        );
+        assert!(small == whole, "--memory 64K at {threads} threads");
+    }
+    for level in ["block", "all"] {
+        let a = scan_bytes(&f, &["--level", level]);
+        let b = scan_bytes(&f, &["--level", level, "--memory", "16K"]);
+        assert!(a == b, "--level {level}");
+    }
+    // the spill files are the run's: gone after success
+    let left: Vec<_> = std::fs::read_dir(&work)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "work folder emptied: {left:?}");
+}
+
+#[test]
+fn a_tiny_memory_budget_cleans_to_the_same_bytes() {
+    let t = TestDir::new();
+    let f = corpus(&t);
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    clean_ok_with(&f, &a, &[]);
+    clean_ok_with(&f, &b, &["--memory", "32K"]);
+    for name in ["c.jsonl", "removed.jsonl"] {
+        let (x, y) = (std::fs::read(a.join(name)), std::fs::read(b.join(name)));
+        assert!(x.is_ok() && x.ok() == y.ok(), "{name} differs");
+    }
+    let report = scan_json(&[s(&f)]);
+    assert!(report["summary"]["duplicate_blocks"].as_u64() > Some(0));
+}
