@@ -713,14 +713,12 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     } else {
         c.work(Placement::Inside(&args.output))?
     };
-    let (corpus, _) = corpus::read_corpus_in(
-        &c.inputs,
-        &c.ingest(),
-        corpus::TextKept::Yes,
-        Some(&work),
-        |_| (),
-    )?;
-    c.warn_skipped(&corpus)?;
+    let ingest = c.ingest();
+    let progress = c.progress();
+    // The corpus is streamed like scan's; then only the texts of cluster
+    // members come back: the only documents clean drops, cuts or reads.
+    let read = pipeline::read_streaming(&c.inputs, &ingest, &opts, Some(&work), &progress)?;
+    c.warn_skipped(&read.corpus)?;
     let copts = CleanOptions {
         out: args.output.clone(),
         log: args.log.clone(),
@@ -730,12 +728,9 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
         drop_boilerplate: args.drop_boilerplate,
     };
     // Refuse a bad output before the (long) scan.
-    clean::check_output(&corpus, &copts)?;
-    let budget = neardup::blocks::Budget {
-        memory: work.memory() as usize,
-        work: Some(&work),
-    };
-    let report = pipeline::scan_within(&corpus, &opts, budget, &c.progress())?;
+    clean::check_output(&read.corpus, &copts)?;
+    let (mut corpus, report) = pipeline::scan_read(read, &ingest, &opts, Some(&work), &progress)?;
+    pipeline::hold_member_texts(&mut corpus, &report, &ingest)?;
     let source = clean::Source {
         inputs: c.inputs.clone(),
         ingest: c.ingest(),
@@ -940,10 +935,16 @@ impl Drop for Bars {
 }
 
 impl Bars {
-    /// With `NEARDUP_TIMINGS`, the work folder's peak disk use.
+    /// The work folder's peak disk use, when anything spilled there (on a
+    /// terminal, or with `NEARDUP_TIMINGS`).
     fn work_peak(&self, bytes: u64) {
         if self.timings.is_some() {
             say!("neardup: timing: work folder peak {bytes} bytes");
+        } else if self.on && bytes > 0 {
+            say!(
+                "neardup: work folder peak {:.1} MB on disk",
+                bytes as f64 / 1e6
+            );
         }
     }
 }
@@ -962,9 +963,9 @@ impl Progress for Bars {
         // A stage with no known total (reading a stream) counts what it
         // has done next to a spinner instead of filling a bar.
         let template = if total == 0 {
-            "{prefix:>12} {spinner} {human_pos} documents {elapsed}"
+            "{prefix:>12} {spinner} {human_pos} documents ({per_sec}) {elapsed}"
         } else {
-            "{prefix:>12} [{bar:40}] {human_pos}/{human_len} {elapsed}"
+            "{prefix:>12} [{bar:40}] {human_pos}/{human_len} ({per_sec}, ETA {eta}) {elapsed}"
         };
         let b = ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr())
             .with_style(

@@ -7,33 +7,48 @@
 //! both ─▶ Report
 //! ```
 //!
-//! What each stage takes and gives (the stage modules say how):
+//! What each stage reads, gives and holds in memory (the stage modules say
+//! how; `N` documents, `C` normalised characters of the documents left for
+//! block detection, `M` the `--memory` budget):
 //!
-//! - **sketch** (`src/sketch.rs`): a document's text → its length, exact
-//!   hash and MinHash signature or SimHash; the text is not kept.
-//! - **documents** (`src/documents.rs`): the sketches, and texts read back
-//!   a bounded batch at a time → document clusters (exact copies, LSH or
-//!   Hamming candidates, prefilter, alignment, union-find, kept copy).
-//! - **blocks** ([`blocks`]): normalised texts of the documents not removed
-//!   as duplicates → block clusters (copies by document and character
-//!   range), made report clusters here with their source byte ranges.
-//! - **members** (`src/members.rs`): a cluster's copies → report members,
-//!   the kept one and the similarity range, for both kinds.
+//! - **read + sketch** (`src/corpus`, `src/sketch.rs`): the inputs, streamed
+//!   (JSONL in batches of ~32 MB; compressed inputs decompressed once into
+//!   the work folder) → per document its place (input, record, byte
+//!   offset), id, text bytes, normalised length, exact hash and MinHash
+//!   signature or SimHash. Holds ~700 bytes a document; no text.
+//! - **documents** (`src/documents.rs`): the sketches, texts read back a
+//!   bounded batch at a time ([`VERIFY_BUDGET`]) → document clusters (exact
+//!   copies, LSH or Hamming candidates, prefilter, alignment, union-find,
+//!   kept copy). Holds the band keys (~16 bytes a document a band) and one
+//!   batch of texts. The signatures are dropped after it.
+//! - **blocks** ([`blocks`]): the documents not removed as duplicates →
+//!   block clusters (copies by document and character range). Normalised
+//!   texts (5 bytes a character) are held all at once when `5·C ≤ M/2`,
+//!   else read back and normalised a batch of `M/2` at a time for each step
+//!   (fingerprints, chain verification, alignment to frequent passages,
+//!   splits); fingerprints (`0.22·C`, 16 bytes each) stay in memory when
+//!   they fit `M/4`, else spill to the work folder in hash partitions of
+//!   about `M/4`, read back one at a time. Holds the seeds and verified
+//!   pairs (of the repeated text only).
+//! - **members** (`src/members.rs`, `block_copies` here): a cluster's copies
+//!   → report members (file, record, lines, bytes, preview) and the kept
+//!   one; each document holding a copy is read and normalised again once,
+//!   with its byte map, a batch at a time. Holds the members and the
+//!   characters of every copy.
 //! - **report** (`build_report`): clusters numbered in order → [`Report`]
 //!   with its summary and parameters; [`attach_diffs`] adds character
 //!   diffs from the kept copy for people to read.
 //!
 //! Stages are pure functions; this module fans them out over documents with
 //! rayon and sorts after every parallel step, so the report is the same at
-//! any thread count. Two entry points:
+//! any thread count and whatever the budget. Entry points:
 //!
-//! - [`scan`] works on a [`Corpus`] held in memory (documents and blocks);
-//! - [`scan_documents_streaming`] reads the inputs itself for the
-//!   document level only, keeping per document its signature, length and
-//!   exact hash, and reading texts back from the inputs, a bounded batch at
-//!   a time, only for candidate pairs and cluster members.
+//! - [`scan_streaming`] (= [`read_streaming`] then [`scan_read`]) reads the
+//!   inputs itself and holds no text: `neardup scan` and `neardup clean`;
+//! - [`scan`] / [`scan_within`] work on a [`Corpus`] held in memory
+//!   (the library, and clean's later rounds).
 //!
-//! Both give the same document clusters for the same input.
+//! Both give the same report for the same input.
 
 use rayon::prelude::*;
 
@@ -267,6 +282,62 @@ pub fn scan_streaming(
     work: Option<&crate::work::WorkDir>,
     progress: &dyn Progress,
 ) -> Result<(Corpus, Report)> {
+    let read = read_streaming(paths, ingest, opts, work, progress)?;
+    scan_read(read, ingest, opts, work, progress)
+}
+
+/// Reads back into `corpus` the texts of the documents that are members
+/// of a cluster of `report` (a corpus read by [`read_streaming`] holds
+/// none): what clean needs to plan its cuts. Other documents keep an empty
+/// text.
+///
+/// # Errors
+///
+/// An input that cannot be read again (or changed since).
+pub fn hold_member_texts(
+    corpus: &mut Corpus,
+    report: &Report,
+    ingest: &crate::corpus::IngestOptions,
+) -> Result<()> {
+    let mut docs: Vec<u32> = report
+        .clusters
+        .iter()
+        .flat_map(|c| c.members.iter().map(|m| m.doc_index as u32))
+        .filter(|&d| corpus.docs[d as usize].text.is_empty())
+        .collect();
+    docs.sort_unstable();
+    docs.dedup();
+    for chunk in docs.chunks(1 << 14) {
+        let texts = crate::corpus::reload_texts(corpus, chunk, ingest)?;
+        for (&d, t) in chunk.iter().zip(texts) {
+            corpus.docs[d as usize].text = t;
+        }
+    }
+    Ok(())
+}
+
+/// A corpus read by [`read_streaming`]: the documents without their texts,
+/// and what the scan keeps of each.
+pub struct Read {
+    /// The inputs and documents (texts not held).
+    pub corpus: Corpus,
+    sketches: Option<Sketches>,
+    sizes: Vec<u32>,
+}
+
+/// The first stage of [`scan_streaming`]: reads and sketches every document,
+/// keeping no text.
+///
+/// # Errors
+///
+/// Invalid options, or an input that cannot be read.
+pub fn read_streaming(
+    paths: &[std::path::PathBuf],
+    ingest: &crate::corpus::IngestOptions,
+    opts: &ScanOptions,
+    work: Option<&crate::work::WorkDir>,
+    progress: &dyn Progress,
+) -> Result<Read> {
     opts.validate()?;
     let sk = Sketcher::new(opts);
     let sketching = opts.level != Level::Block;
@@ -281,6 +352,31 @@ pub fn scan_streaming(
     let (per_doc, sizes): (Vec<_>, Vec<u32>) = per_doc.into_iter().unzip();
     let sketches =
         sketching.then(|| Sketches::collect(&sk, per_doc.into_iter().flatten().collect()));
+    Ok(Read {
+        corpus,
+        sketches,
+        sizes,
+    })
+}
+
+/// The stages of [`scan_streaming`] after reading.
+///
+/// # Errors
+///
+/// An input that cannot be read again (or changed since), or a spill file
+/// that cannot be written.
+pub fn scan_read(
+    read: Read,
+    ingest: &crate::corpus::IngestOptions,
+    opts: &ScanOptions,
+    work: Option<&crate::work::WorkDir>,
+    progress: &dyn Progress,
+) -> Result<(Corpus, Report)> {
+    let Read {
+        corpus,
+        sketches,
+        sizes,
+    } = read;
     let budget = blocks::Budget {
         memory: work.map_or(usize::MAX, |w| w.memory() as usize),
         work,
@@ -425,7 +521,7 @@ fn block_level(run: &Run<'_>, active: &[usize], chars: &[u32]) -> Result<Vec<Clu
     let held: usize = (0..active.len() as u32)
         .map(|d| blocks::TextSource::cost(&src, d))
         .sum();
-    let found = if held <= budget.memory {
+    let found = if held <= budget.texts() {
         let ids: Vec<u32> = active.iter().map(|&d| d as u32).collect();
         let mut norms: Vec<NormText> = Vec::with_capacity(active.len());
         texts.batches(corpus, &ids, sizes, |_, raw| {

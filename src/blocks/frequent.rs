@@ -103,7 +103,7 @@ pub(super) fn star_pairs(
     let aligned = in_batches(
         src,
         &items,
-        budget.memory,
+        budget.texts(),
         |(r, parents), v| {
             v.push(occ[runs[*r].start].doc);
             v.extend(parents.iter().map(|&p| occ[runs[p as usize].start].doc));
@@ -215,7 +215,7 @@ fn split_at_boundaries(
     let cuts: Vec<Vec<usize>> = in_batches(
         src,
         &groups,
-        budget.memory,
+        budget.texts(),
         |g, v| v.push(g[0].a.doc),
         |texts, &group| boundaries(texts.get(group[0].a.doc), group),
     )?;
@@ -228,7 +228,7 @@ fn split_at_boundaries(
     let split = in_batches(
         src,
         &items,
-        budget.memory,
+        budget.texts(),
         |(p, _), v| v.extend([p.a.doc, p.b.doc]),
         |texts, &(p, cuts)| split_pair(texts, p, cuts, min_len, opts),
     )?;

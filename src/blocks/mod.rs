@@ -199,7 +199,10 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
 /// Memory and disk the block stage may use.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget<'w> {
-    /// Bytes of texts loaded at once, and of fingerprints held at once.
+    /// Bytes the stage's texts and fingerprints hold at once, about: half
+    /// of it for normalised texts (held all at once when they fit, else
+    /// read back a batch at a time), a quarter for fingerprints (else
+    /// spilled in hash partitions, each about a quarter).
     pub memory: usize,
     /// Where fingerprints spill when they do not fit; without it they stay
     /// in memory.
@@ -207,6 +210,16 @@ pub struct Budget<'w> {
 }
 
 impl Budget<'_> {
+    /// Bytes of normalised text held at once (5 bytes a character).
+    pub fn texts(&self) -> usize {
+        self.memory / 2
+    }
+
+    /// Bytes of fingerprints held at once (16 bytes each).
+    pub fn fingerprints(&self) -> usize {
+        self.memory / 4
+    }
+
     /// No limit: everything in memory.
     pub const UNLIMITED: Budget<'static> = Budget {
         memory: usize::MAX,
@@ -273,7 +286,7 @@ fn unchain(src: &dyn TextSource, c: BlockCluster, budget: Budget<'_>) -> Result<
         let stays = in_batches(
             src,
             &rest[1..],
-            budget.memory,
+            budget.texts(),
             |x, v| v.extend([first.doc, x.doc]),
             |texts, x| {
                 let first = &texts.get(first.doc).chars[first.range.clone()];
@@ -322,11 +335,11 @@ fn find_pairs_in(
         .collect();
     let chars: usize = docs.iter().map(|&d| src.chars(d)).sum();
     let expected = chars * 2 / (opts.window.max(1) + 1);
-    let mut sink = Sink::new(expected, budget.memory / 2, budget.work)?;
+    let mut sink = Sink::new(expected, budget.fingerprints(), budget.work)?;
     each_batch(
         src,
         &docs,
-        budget.memory / 2,
+        budget.texts(),
         |&d, v| v.push(d),
         |texts, batch| {
             let fps: Vec<Fp> = batch
@@ -393,7 +406,7 @@ fn find_pairs_in(
     let verified = in_batches(
         src,
         &groups,
-        budget.memory,
+        budget.texts(),
         |g, v| v.extend([g[0].da, g[0].db]),
         |texts, group| {
             let (da, db) = (group[0].da, group[0].db);

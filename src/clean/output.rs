@@ -361,7 +361,17 @@ fn cleaned(
     Ok(Some(match input.format {
         Format::Text => {
             let d = docs[0];
-            encode_back(input, &apply_cuts(&corpus.docs[d].text, &plan.cuts[d]))
+            let text = &corpus.docs[d].text;
+            if text.is_empty() && plan.cuts[d].is_empty() {
+                // a document in no cluster: its text was not held
+                let bytes = crate::corpus::read_decompressed(input)?;
+                encode_back(
+                    input,
+                    &crate::corpus::decode_as(&input.path, &bytes, input.encoding)?,
+                )
+            } else {
+                encode_back(input, &apply_cuts(text, &plan.cuts[d]))
+            }
         }
         Format::Jsonl => rewrite_jsonl(corpus, plan, idx, docs, field)?,
     }))
