@@ -105,6 +105,9 @@ pub struct Run<'a> {
     /// Called after each output file is complete in the staging folder,
     /// with the number of files staged so far.
     pub on_staged: Option<&'a (dyn Fn(usize) + Sync)>,
+    /// Memory and work folder of the later detection rounds' block stage
+    /// (unlimited by default).
+    pub budget: crate::blocks::Budget<'a>,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -113,6 +116,7 @@ impl std::fmt::Debug for Run<'_> {
             .field("source", &self.source)
             .field("cancel", &self.cancel)
             .field("on_staged", &self.on_staged.map(|_| "Fn"))
+            .field("budget", &self.budget.memory)
             .finish()
     }
 }

@@ -731,6 +731,10 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     clean::check_output(&read.corpus, &copts)?;
     let (mut corpus, report) = pipeline::scan_read(read, &ingest, &opts, Some(&work), &progress)?;
     pipeline::hold_member_texts(&mut corpus, &report, &ingest)?;
+    let budget = neardup::blocks::Budget {
+        memory: work.memory() as usize,
+        work: Some(&work),
+    };
     let source = clean::Source {
         inputs: c.inputs.clone(),
         ingest: c.ingest(),
@@ -744,6 +748,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
                 source: Some(&source),
                 cancel: Some(interrupt::flag()),
                 on_staged: None,
+                budget,
             },
         )?;
         work.finish()?;
@@ -767,6 +772,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
         source: Some(&source),
         cancel: Some(interrupt::flag()),
         on_staged: Some(&on_staged),
+        budget,
     };
     interrupt::start_writing();
     let summary = clean::clean_with(&corpus, &report, &copts, &run)?;

@@ -457,6 +457,7 @@ fn scan_stages(run: &Run<'_>, sketches: Option<Sketches>) -> Result<Vec<Cluster>
 struct CorpusTexts<'a> {
     corpus: &'a Corpus,
     texts: &'a Texts<'a>,
+    sizes: &'a [u32],
     active: &'a [usize],
     chars: &'a [u32],
     opts: &'a NormalizeOptions,
@@ -479,9 +480,12 @@ impl blocks::TextSource for CorpusTexts<'_> {
             .iter()
             .map(|&d| self.active[d as usize] as u32)
             .collect();
-        let raw = self.texts.load(self.corpus, &ids)?;
-        let texts: Vec<NormText> = raw.par_iter().map(|t| unmapped(t, self.opts)).collect();
-        drop(raw);
+        // read back a bounded slice at a time, each text dropped once
+        // normalised
+        let mut texts: Vec<NormText> = Vec::with_capacity(ids.len());
+        self.texts.batches(self.corpus, &ids, self.sizes, |_, raw| {
+            texts.par_extend(raw.par_iter().map(|t| unmapped(t, self.opts)));
+        })?;
         f(&blocks::Loaded {
             ids: docs.to_vec(),
             texts,
@@ -495,6 +499,9 @@ impl blocks::TextSource for CorpusTexts<'_> {
 fn unmapped(text: &str, opts: &NormalizeOptions) -> NormText {
     let mut n = NormText::default();
     crate::normalize::normalize_unmapped(text, opts, &mut n.chars, &mut n.gap_before);
+    // held for the whole block stage: not the guess reserved for the text
+    n.chars.shrink_to_fit();
+    n.gap_before.shrink_to_fit();
     n
 }
 
@@ -512,6 +519,7 @@ fn block_level(run: &Run<'_>, active: &[usize], chars: &[u32]) -> Result<Vec<Clu
     let src = CorpusTexts {
         corpus,
         texts,
+        sizes,
         active,
         chars,
         opts: &opts.normalize,

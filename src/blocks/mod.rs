@@ -227,6 +227,12 @@ impl Budget<'_> {
     };
 }
 
+impl Default for Budget<'_> {
+    fn default() -> Self {
+        Budget::UNLIMITED
+    }
+}
+
 /// Finds repeated blocks among `texts` (normalised documents held in memory).
 pub fn find_blocks(texts: &[&NormText], opts: &BlockOptions) -> Vec<BlockCluster> {
     // texts in memory are never read again, so this cannot fail

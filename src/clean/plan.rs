@@ -40,6 +40,9 @@ pub(super) fn byte_span(corpus: &Corpus, doc: usize, range: &Range<usize>) -> [u
 /// three after the first round, and goes from C and D in the second).
 pub const MAX_ROUNDS: usize = 3;
 
+/// Bytes of document text normalised at once while planning block cuts.
+const PLAN_TEXT_BUDGET: usize = 64 << 20;
+
 /// A removal decided in one round, in that round's coordinates.
 pub(super) struct Piece {
     reason: Reason,
@@ -102,7 +105,7 @@ pub(super) fn plan_run(
         let view = view_of(corpus, &plan, &in_blocks);
         let mut so = opts.scan.clone();
         so.level = Level::Block;
-        let mut rep = pipeline::scan(&view, &so, &NoProgress)?;
+        let mut rep = pipeline::scan_within(&view, &so, run.budget, &NoProgress)?;
         if rep.clusters.is_empty() {
             break;
         }
@@ -251,21 +254,32 @@ pub(super) fn round_pieces(
         })
         .filter(|(_, m)| !drop_doc[m.doc_index])
         .collect();
-    // Every document holding a copy is normalised once, not once per copy.
-    let mut docs: Vec<usize> = jobs
-        .iter()
-        .flat_map(|(c, m)| [c.members[c.keep].doc_index, m.doc_index])
-        .collect();
-    docs.sort_unstable();
-    docs.dedup();
-    let norms: Vec<NormText> = docs
-        .par_iter()
-        .map(|&d| normalize(&corpus.docs[d].text, &opts.scan.normalize))
-        .collect();
-    let norm_of = |d: usize| &norms[docs.binary_search(&d).unwrap_or(0)];
-    let blocks: Vec<Vec<Piece>> = jobs
-        .par_iter()
-        .map(|&(c, m)| {
+    // Documents holding a copy are normalised (with their byte maps, about
+    // 10 bytes a character) for a slice of the jobs at a time, each once a
+    // slice, not once per copy.
+    let mut blocks: Vec<Vec<Piece>> = Vec::with_capacity(jobs.len());
+    let mut start = 0;
+    while start < jobs.len() {
+        let (mut end, mut bytes) = (start, 0);
+        while end < jobs.len() && (end == start || bytes < PLAN_TEXT_BUDGET) {
+            let (c, m) = jobs[end];
+            bytes += corpus.docs[c.members[c.keep].doc_index].text.len();
+            bytes += corpus.docs[m.doc_index].text.len();
+            end += 1;
+        }
+        let slice = &jobs[start..end];
+        let mut docs: Vec<usize> = slice
+            .iter()
+            .flat_map(|(c, m)| [c.members[c.keep].doc_index, m.doc_index])
+            .collect();
+        docs.sort_unstable();
+        docs.dedup();
+        let norms: Vec<NormText> = docs
+            .par_iter()
+            .map(|&d| normalize(&corpus.docs[d].text, &opts.scan.normalize))
+            .collect();
+        let norm_of = |d: usize| &norms[docs.binary_search(&d).unwrap_or(0)];
+        blocks.par_extend(slice.par_iter().map(|&(c, m)| {
             let k = &c.members[c.keep];
             block_pieces(
                 corpus,
@@ -275,8 +289,9 @@ pub(super) fn round_pieces(
                 norm_of(m.doc_index),
                 opts,
             )
-        })
-        .collect();
+        }));
+        start = end;
+    }
     pieces.extend(blocks.into_iter().flatten());
     pieces
 }
