@@ -149,6 +149,11 @@ struct Common {
     /// Files, folders (walked recursively), JSONL, .gz/.zst, or - for stdin.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+    /// Reference file or folder (repeatable): read like the inputs but never cleaned;
+    /// input documents and blocks that duplicate its text are reported and removed, and
+    /// a reference copy is always the one kept (decontamination, incremental cleaning).
+    #[arg(long, value_name = "PATH")]
+    reference: Vec<PathBuf>,
     /// What to look for: whole documents, repeated blocks, or both.
     #[arg(long, value_enum, default_value_t = LevelArg::All)]
     level: LevelArg,
@@ -343,6 +348,7 @@ impl Common {
             },
             max_doc_bytes: self.max_doc_bytes,
             keep_by: self.keep_by().ok().flatten().map(|k| k.field),
+            reference: self.reference.clone(),
         }
     }
 
@@ -818,8 +824,12 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
 /// What a clean removes, in the words `clean` and `clean --dry-run` share:
 /// "remove N documents and M block copies (B bytes)".
 fn removed_phrase(s: &clean::CleanSummary) -> String {
+    let reference = match s.reference_removed {
+        0 => String::new(),
+        n => format!(", {n} of them copies of the reference"),
+    };
     format!(
-        "remove {} documents and {} block copies ({} bytes)",
+        "remove {} documents and {} block copies ({} bytes{reference})",
         s.documents_removed, s.blocks_removed, s.bytes_removed
     )
 }

@@ -44,7 +44,7 @@ use crate::corpus::{Corpus, TextKept};
 use crate::documents::{document_level, Texts};
 use crate::error::{Error, Result};
 use crate::lsh::LshParams;
-use crate::members::{choose_keep, finish_cluster, member};
+use crate::members::{against_reference, choose_keep, finish_cluster, member, reference_summary};
 use crate::normalize::{normalize, NormText, NormalizeOptions};
 use crate::place::Place;
 use crate::report::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
@@ -219,7 +219,7 @@ pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Res
     if opts.level != Level::Block {
         let sketches = sketch_corpus(docs, opts, progress);
         let built = document_level(corpus, &Texts::Memory, &sketches, opts, progress)?;
-        for c in built {
+        for c in against_reference(corpus, built, opts) {
             for (i, m) in c.members.iter().enumerate() {
                 if i != c.keep && m.similarity >= opts.threshold {
                     removed_docs[m.doc_index] = true;
@@ -252,7 +252,7 @@ pub fn scan(corpus: &Corpus, opts: &ScanOptions, progress: &dyn Progress) -> Res
             .zip(&ranges)
             .map(|(bc, r)| block_cluster(corpus, &active, &norms, bc, r, opts))
             .collect();
-        clusters.extend(built);
+        clusters.extend(against_reference(corpus, built, opts));
     }
     for (i, c) in clusters.iter_mut().enumerate() {
         c.id = i + 1;
@@ -290,7 +290,7 @@ pub fn scan_documents_streaming(
     progress.finish();
     let sketches = Sketches::collect(&sk, per_doc);
     let clusters = document_level(&corpus, &Texts::Reload(ingest), &sketches, opts, progress)?;
-    let mut clusters = clusters;
+    let mut clusters = against_reference(&corpus, clusters, opts);
     for (i, c) in clusters.iter_mut().enumerate() {
         c.id = i + 1;
     }
@@ -483,6 +483,7 @@ fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> 
         binary_skipped: corpus.binary.len(),
         ..Summary::default()
     };
+    summary.reference = reference_summary(corpus, &clusters);
     for c in &clusters {
         let dups = c.members.iter().enumerate().filter(|(i, _)| *i != c.keep);
         let mut n = 0;

@@ -203,7 +203,11 @@ pub(super) fn round_pieces(
     {
         let k = &c.members[c.keep];
         for (i, m) in c.members.iter().enumerate() {
-            if i == c.keep || m.similarity < opts.scan.threshold || drop_doc[m.doc_index] {
+            if i == c.keep
+                || m.similarity < opts.scan.threshold
+                || drop_doc[m.doc_index]
+                || corpus.is_reference(m.doc_index)
+            {
                 continue;
             }
             drop_doc[m.doc_index] = true;
@@ -249,7 +253,8 @@ pub(super) fn round_pieces(
                 .filter(move |(i, _)| *i != c.keep || dropped(c))
                 .map(move |(_, m)| (c, m))
         })
-        .filter(|(_, m)| !drop_doc[m.doc_index])
+        // reference text is never removed, not even as boilerplate
+        .filter(|(_, m)| !drop_doc[m.doc_index] && !corpus.is_reference(m.doc_index))
         .collect();
     // Every document holding a copy is normalised once, not once per copy.
     let mut docs: Vec<usize> = jobs
@@ -350,6 +355,7 @@ pub(super) fn add_pieces<F>(
             containment,
             bytes_removed,
             units: ByteUnits::of(corpus, p.doc, p.kept_doc),
+            reference: corpus.is_reference(p.kept_doc),
         });
     }
 }

@@ -17,5 +17,6 @@ mod hostile;
 mod ingest;
 mod inputs;
 mod properties;
+mod reference;
 mod reports;
 mod seeds;
