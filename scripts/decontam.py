@@ -100,8 +100,9 @@ def main():
     for d in tests:
         gone |= reach.get(d["id"], set()) | {d["id"]}
     corpus = [d for d in docs if d["id"] not in gone]
+    sources = {t["src"] for t in truth.values() if t["src"]}
     hosts = [i for i, d in enumerate(corpus)
-             if cluster_size[truth[d["id"]]["cluster"]] == 1 and d["id"] not in reach
+             if cluster_size[truth[d["id"]]["cluster"]] == 1 and d["id"] not in sources
              and len(d["text"]) >= 600 and "\n\n" in d["text"]]
     rng.shuffle(hosts)
 

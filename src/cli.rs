@@ -352,8 +352,15 @@ impl Common {
         }
     }
 
-    /// `--keep-by FIELD[:max|:min]` with `--keep-order`.
+    /// `--keep-by FIELD[:max|:min]` with `--keep-order`, and whether the
+    /// other options go together.
     fn keep_by(&self) -> anyhow::Result<Option<KeepBy>> {
+        let stdin = |p: &PathBuf| p.as_os_str() == "-";
+        if self.reference.iter().any(stdin) && self.inputs.iter().any(stdin) {
+            anyhow::bail!(
+                "invalid option --reference: standard input (-) cannot be both a reference and an input"
+            );
+        }
         let Some(given) = &self.keep_by else {
             return Ok(None);
         };
@@ -829,7 +836,7 @@ fn removed_phrase(s: &clean::CleanSummary) -> String {
         n => format!(", {n} of them copies of the reference"),
     };
     format!(
-        "remove {} documents and {} block copies ({} bytes{reference})",
+        "remove {} documents and {} block copies ({} bytes){reference}",
         s.documents_removed, s.blocks_removed, s.bytes_removed
     )
 }

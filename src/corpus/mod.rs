@@ -395,7 +395,7 @@ where
             Err(err) => return Err(err),
         }
     }
-    make_ids_unique(&mut corpus.docs);
+    make_ids_unique(&mut corpus.docs, &corpus.inputs);
     Ok((corpus, mapped))
 }
 
@@ -511,10 +511,15 @@ fn error_path(err: &Error) -> String {
     }
 }
 
-/// Two JSONL records may carry the same id; the second gets its location appended.
-fn make_ids_unique(docs: &mut [Document]) {
+/// Two JSONL records may carry the same id; the second gets its location
+/// appended. Inputs' ids are taken before reference ids (a test set may
+/// number its records as the corpus does): reading a reference never
+/// renames a document being cleaned.
+fn make_ids_unique(docs: &mut [Document], inputs: &[InputFile]) {
     let mut seen = std::collections::HashSet::with_capacity(docs.len());
-    for doc in docs.iter_mut() {
+    let (refs, own): (Vec<&mut Document>, Vec<&mut Document>) =
+        docs.iter_mut().partition(|d| inputs[d.input].reference);
+    for doc in own.into_iter().chain(refs) {
         if !seen.insert(doc.id.clone()) {
             let line = doc.record.unwrap_or(0);
             let mut candidate = format!("{}@{}", doc.id, line);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::util::{cjk_text, neardup, succeeded, TestDir};
+use crate::util::{assert_fails, cjk_text, neardup, succeeded, TestDir};
 
 /// A test set planted in a small corpus, and where each planted copy is.
 struct Planted {
@@ -37,16 +37,19 @@ fn planted() -> Planted {
     let t = TestDir::new();
     let tests: Vec<String> = (0..9).map(|i| cjk_text(9000 + i, 420)).collect();
     let line = |id: &str, text: &str| serde_json::json!({ "id": id, "text": text }).to_string();
-    let part = |ids: std::ops::Range<usize>, extra: Option<usize>| {
+    let part = |ids: std::ops::Range<usize>| {
         let mut body = String::new();
-        for i in ids.chain(extra) {
+        for i in ids {
             body.push_str(&line(&format!("test{i}"), &tests[i]));
             body.push('\n');
         }
         body
     };
-    t.write("testset/a.jsonl", part(0..5, None));
-    t.write("testset/b.jsonl", part(5..9, Some(0)));
+    t.write("testset/a.jsonl", part(0..5));
+    // the copy of test0 carries the id of a corpus record: the corpus's
+    // ids are kept, the reference's renamed
+    let clash = line("doc7", &tests[0]) + "\n";
+    t.write("testset/b.jsonl", part(5..9) + &clash);
     let mut records: Vec<(String, String)> = (0..30)
         .map(|d| (format!("doc{d}"), corpus_text(d)))
         .collect();
@@ -176,7 +179,7 @@ fn planted_test_set_is_removed_and_the_reference_left_untouched() {
         );
     }
     // and nothing else but the corpus's own duplicate, which is removed as
-    // before, against its first copy
+    // before, against its first copy (whose id a reference record shares)
     assert_eq!(log.len(), p.plants.len() + 1, "{log:?}");
     let own = log
         .iter()
@@ -271,4 +274,13 @@ fn scan_reports_input_copies_of_the_reference_and_never_the_reference_alone() {
         "{text}"
     );
     assert!(text.contains("(kept: reference)"), "{text}");
+}
+
+#[test]
+fn standard_input_is_not_both_a_reference_and_an_input() {
+    assert_fails(
+        neardup().args(["scan", "--reference", "-", "-"]),
+        2,
+        "standard input (-) cannot be both a reference and an input",
+    );
 }
