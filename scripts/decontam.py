@@ -2,7 +2,8 @@
 """Decontamination acceptance check for `neardup clean --reference` (issue 16, item 4).
 
 usage: scripts/decontam.py [--corpus C] [--truth T] [--bin NEARDUP] [--tests 500] [--seed 7]
-                           [--keep DIR] [-- extra neardup flags...]
+                           [--edit-rate 0.02] [--edit-passages] [--keep DIR]
+                           [-- extra neardup flags...]
 
 From the generated corpus (default /tmp/neardup-bench/data/c10000_s1234.jsonl, made by
 ../shared/bench/make_corpus.py, with its .truth.jsonl):
@@ -14,7 +15,8 @@ From the generated corpus (default /tmp/neardup-bench/data/c10000_s1234.jsonl, m
    - whole:   an exact copy, a record of its own;
    - passage: 300-600 characters of it, at a paragraph break inside a longer document of the
               corpus (a singleton of the ground truth, so nothing else removes it);
-   - edited:  a copy with about 2% of its CJK characters substituted (at least 3);
+   - edited:  a copy with 2% of its CJK characters substituted (at least 3; --edit-rate),
+              and with --edit-passages the passages too;
 3. writes the test set as reference files (testset/part-N.jsonl), hashes them, runs
    `neardup clean --reference testset/ corpus.jsonl -o out`, and hashes them again;
 4. scores the removal log: recall = planted copies at least 90% removed; precision = removals
@@ -43,11 +45,11 @@ def is_cjk(ch):
     return "\u4e00" <= ch <= "\u9fff"
 
 
-def light_edit(text, rng):
-    """About 2% of the CJK characters substituted, at least 3."""
+def light_edit(text, rng, rate):
+    """A share `rate` of the CJK characters substituted, at least 3."""
     chars = list(text)
     spots = [i for i, c in enumerate(chars) if is_cjk(c)]
-    n = max(3, len(spots) // 50)
+    n = max(3, int(len(spots) * rate))
     for i in rng.sample(spots, min(n, len(spots))):
         chars[i] = rng.choice(CJK)
     return "".join(chars)
@@ -74,6 +76,10 @@ def main():
     ap.add_argument("--tests", type=int, default=500)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep", default=None, help="work in DIR and leave it")
+    ap.add_argument("--edit-rate", type=float, default=0.02,
+                    help="share of CJK characters substituted in edited copies")
+    ap.add_argument("--edit-passages", action="store_true",
+                    help="edit the planted passages too (harder)")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
     truth_path = a.truth or a.corpus + ".truth.jsonl"
@@ -116,6 +122,8 @@ def main():
             host = records[hosts[used_hosts]]
             used_hosts += 1
             p = passage_of(t["text"], rng)
+            if a.edit_passages:
+                p = light_edit(p, rng, a.edit_rate)
             breaks = [i for i in range(len(host["text"])) if host["text"].startswith("\n\n", i)]
             at = rng.choice(breaks) + 2
             before = host["text"][:at]
@@ -123,7 +131,7 @@ def main():
             s = len(before.encode("utf-8"))
             plants.append((kind, host["id"], s, s + len(p.encode("utf-8"))))
         else:
-            text = t["text"] if kind == "whole" else light_edit(t["text"], rng)
+            text = t["text"] if kind == "whole" else light_edit(t["text"], rng, a.edit_rate)
             rid = f"plant{n:04d}"
             records.append({"id": rid, "text": text})
             plants.append((kind, rid, 0, len(text.encode("utf-8"))))

@@ -210,3 +210,48 @@ fn preview(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cluster::Keep;
+    use crate::corpus::Corpus;
+    use crate::pipeline::{scan, Level, NoProgress, ScanOptions};
+
+    fn text(seed: u32) -> String {
+        (0..400)
+            .map(|i| char::from_u32(0x4e00 + (i * 7919 + seed * 104_729) % 3000).unwrap_or('一'))
+            .collect()
+    }
+
+    /// Two reference copies of one text and a longer input copy, plus a
+    /// text only the reference holds twice: the input copy goes, whatever
+    /// the keep rule, and the reference alone is not reported.
+    #[test]
+    fn reference_copies_are_kept_and_never_reported_alone() {
+        let (a, b) = (text(1), text(2));
+        let longer = format!("{a}。");
+        let mut corpus = Corpus::from_texts(&[a.clone(), longer, a, b.clone(), b]);
+        for i in [0, 2, 3, 4] {
+            corpus.inputs[i].reference = true;
+        }
+        let opts = ScanOptions {
+            level: Level::Doc,
+            keep: Keep::Longest,
+            ..ScanOptions::default()
+        };
+        let report = scan(&corpus, &opts, &NoProgress).unwrap();
+        assert_eq!(report.clusters.len(), 1, "{:?}", report.clusters);
+        let c = &report.clusters[0];
+        let docs: Vec<usize> = c.members.iter().map(|m| m.doc_index).collect();
+        assert_eq!(docs, [0, 1]);
+        assert_eq!(
+            (c.keep, c.keep_reason.as_str()),
+            (0, "reference, then longest")
+        );
+        assert!(c.members[0].reference && !c.members[1].reference);
+        assert_eq!(c.documents, 2);
+        let r = report.summary.reference.as_ref().unwrap();
+        assert_eq!((r.inputs, r.documents, r.duplicate_documents), (4, 4, 1));
+        assert_eq!(report.summary.duplicate_documents, 1);
+    }
+}
