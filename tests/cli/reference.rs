@@ -194,6 +194,22 @@ fn planted_test_set_is_removed_and_the_reference_left_untouched() {
         "{}",
         String::from_utf8_lossy(&verified.stdout)
     );
+    // a log that claims text was cut from the reference is caught
+    let log_path = out.join("removed.jsonl");
+    let good_log = std::fs::read_to_string(&log_path).expect("log");
+    let mut first: Value = serde_json::from_str(good_log.lines().next().unwrap()).unwrap();
+    let kept = first["kept"].clone();
+    first["kept"] = std::mem::replace(&mut first["removed"], kept);
+    let rest: Vec<&str> = good_log.lines().skip(1).collect();
+    std::fs::write(&log_path, format!("{first}\n{}\n", rest.join("\n"))).expect("write");
+    let o = neardup().arg("verify").arg(&out).output().expect("runs");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("removes text from a reference input"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::write(&log_path, good_log).expect("write");
+    succeeded(neardup().arg("verify").arg(&out));
     std::fs::write(p.reference.join("a.jsonl"), "{\"text\": \"changed\"}\n").expect("write");
     let o = neardup().arg("verify").arg(&out).output().expect("runs");
     assert!(!o.status.success());
