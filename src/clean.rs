@@ -179,6 +179,10 @@ pub struct Removal {
     /// empty strings).
     #[serde(default)]
     pub units: ByteUnits,
+    /// The kept copy is reference text (`--reference`): what was removed
+    /// duplicates the reference (written only when true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reference: bool,
 }
 
 /// The units of a [`Removal`]'s byte fields, each `file:ENCODING` (bytes
@@ -239,6 +243,9 @@ pub struct CleanSummary {
     pub blocks_removed: usize,
     /// Bytes of text removed.
     pub bytes_removed: u64,
+    /// Removals (documents and block copies) whose kept copy is reference
+    /// text: how much of the inputs duplicated the reference.
+    pub reference_removed: usize,
     /// The removal log's path.
     pub log: PathBuf,
     /// Files an earlier run wrote into the output folder (named by its

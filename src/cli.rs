@@ -149,6 +149,11 @@ struct Common {
     /// Files, folders (walked recursively), JSONL, .gz/.zst, or - for stdin.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+    /// Reference file or folder (repeatable): read like the inputs but never cleaned;
+    /// input documents and blocks that duplicate its text are reported and removed, and
+    /// a reference copy is always the one kept (decontamination, incremental cleaning).
+    #[arg(long, value_name = "PATH")]
+    reference: Vec<PathBuf>,
     /// What to look for: whole documents, repeated blocks, or both.
     #[arg(long, value_enum, default_value_t = LevelArg::All)]
     level: LevelArg,
@@ -343,11 +348,19 @@ impl Common {
             },
             max_doc_bytes: self.max_doc_bytes,
             keep_by: self.keep_by().ok().flatten().map(|k| k.field),
+            reference: self.reference.clone(),
         }
     }
 
-    /// `--keep-by FIELD[:max|:min]` with `--keep-order`.
+    /// `--keep-by FIELD[:max|:min]` with `--keep-order`, and whether the
+    /// other options go together.
     fn keep_by(&self) -> anyhow::Result<Option<KeepBy>> {
+        let stdin = |p: &PathBuf| p.as_os_str() == "-";
+        if self.reference.iter().any(stdin) && self.inputs.iter().any(stdin) {
+            anyhow::bail!(
+                "invalid option --reference: standard input (-) cannot be both a reference and an input"
+            );
+        }
         let Some(given) = &self.keep_by else {
             return Ok(None);
         };
@@ -800,8 +813,12 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
 /// What a clean removes, in the words `clean` and `clean --dry-run` share:
 /// "remove N documents and M block copies (B bytes)".
 fn removed_phrase(s: &clean::CleanSummary) -> String {
+    let reference = match s.reference_removed {
+        0 => String::new(),
+        n => format!(", {n} of them copies of the reference"),
+    };
     format!(
-        "remove {} documents and {} block copies ({} bytes)",
+        "remove {} documents and {} block copies ({} bytes){reference}",
         s.documents_removed, s.blocks_removed, s.bytes_removed
     )
 }

@@ -2,8 +2,9 @@
 //!
 //! Only verified pairs join documents, so a cluster never grows through a
 //! candidate that failed verification. Members are returned in input order;
-//! which one is kept is decided by [`choose_keep`]: a [`KeepBy`] field
-//! first when one is given, then the [`Keep`] rule.
+//! which one is kept is decided by [`choose_keep`]: a reference copy
+//! whenever the cluster holds one (reference text is never removed), then a
+//! [`KeepBy`] field when one is given, then the [`Keep`] rule.
 
 use std::cmp::Ordering;
 
@@ -67,30 +68,47 @@ impl KeepBy {
     }
 }
 
-/// The member to keep, given each member's length and sort key (in input
-/// order), and the reason (`first`, `longest`, `max date`, or `max date,
-/// then first` when several share the best value).
+/// The member to keep, given each member's length, sort key and whether it
+/// is reference text (in input order; `reference` may be empty: none is),
+/// and the reason (`first`, `longest`, `max date`, or `max date, then
+/// first` when several share the best value; `reference`, or `reference,
+/// then first` when several copies are).
+///
+/// Only reference copies are candidates when there is one: the reference
+/// is what the inputs are cleaned against, so its copy must stay.
 pub fn choose_keep(
     lens: &[usize],
     keys: &[Option<&SortKey>],
+    reference: &[bool],
     keep: Keep,
     by: Option<&KeepBy>,
 ) -> (usize, String) {
-    let all: Vec<usize> = (0..lens.len()).collect();
-    let mut pool = all.clone();
+    let mut pool: Vec<usize> = (0..lens.len())
+        .filter(|&i| reference.get(i).copied().unwrap_or(false))
+        .collect();
+    if pool.len() == 1 {
+        return (pool[0], "reference".into());
+    }
+    let from_reference = !pool.is_empty();
+    if !from_reference {
+        pool = (0..lens.len()).collect();
+    }
     let mut reason = None;
     if let Some(by) = by {
-        let best = keys.iter().flatten().copied().reduce(|a, b| {
-            let better = match by.order {
-                KeepOrder::Max => b.cmp_key(a) == Ordering::Greater,
-                KeepOrder::Min => b.cmp_key(a) == Ordering::Less,
-            };
-            if better {
-                b
-            } else {
-                a
-            }
-        });
+        let best = pool
+            .iter()
+            .filter_map(|&i| keys.get(i).copied().flatten())
+            .reduce(|a, b| {
+                let better = match by.order {
+                    KeepOrder::Max => b.cmp_key(a) == Ordering::Greater,
+                    KeepOrder::Min => b.cmp_key(a) == Ordering::Less,
+                };
+                if better {
+                    b
+                } else {
+                    a
+                }
+            });
         if let Some(best) = best {
             pool.retain(|&i| {
                 keys.get(i)
@@ -114,6 +132,9 @@ pub fn choose_keep(
         Some(r) => format!("{r}, then {}", keep.name()),
         None => keep.name().to_string(),
     };
+    if from_reference {
+        return (pick, format!("reference, then {reason}"));
+    }
     (pick, reason)
 }
 
@@ -198,26 +219,58 @@ mod tests {
         let max = by(KeepOrder::Max);
         // two share the newest date: first of them, or longest of them
         assert_eq!(
-            choose_keep(&lens, &keys, Keep::First, Some(&max)),
+            choose_keep(&lens, &keys, &[], Keep::First, Some(&max)),
             (2, "max date, then first".into())
         );
         assert_eq!(
-            choose_keep(&lens, &keys, Keep::Longest, Some(&max)),
+            choose_keep(&lens, &keys, &[], Keep::Longest, Some(&max)),
             (3, "max date, then longest".into())
         );
         // the undated (and longest) copy never wins over a dated one
         assert_eq!(
-            choose_keep(&lens, &keys, Keep::Longest, Some(&by(KeepOrder::Min))),
+            choose_keep(&lens, &keys, &[], Keep::Longest, Some(&by(KeepOrder::Min))),
             (0, "min date".into())
         );
         // no copy has the field: the rule alone
         assert_eq!(
-            choose_keep(&lens, &[None; 4], Keep::Longest, Some(&max)),
+            choose_keep(&lens, &[None; 4], &[], Keep::Longest, Some(&max)),
             (1, "longest".into())
         );
         assert_eq!(
-            choose_keep(&lens, &keys, Keep::First, None),
+            choose_keep(&lens, &keys, &[], Keep::First, None),
             (0, "first".into())
+        );
+    }
+
+    #[test]
+    fn a_reference_copy_is_kept_whatever_the_rule() {
+        let s = |v: &str| SortKey::Str(v.into());
+        let (old, new) = (s("2020"), s("2024"));
+        let keys = [Some(&new), Some(&old), None, Some(&new)];
+        let lens = [50, 10, 90, 20];
+        let max = by(KeepOrder::Max);
+        // the only reference copy wins over first, longest and newest
+        let one = [false, true, false, false];
+        for rule in [Keep::First, Keep::Longest] {
+            assert_eq!(
+                choose_keep(&lens, &keys, &one, rule, Some(&max)),
+                (1, "reference".into())
+            );
+        }
+        // among several reference copies, the rules decide
+        let two = [false, true, true, false];
+        assert_eq!(
+            choose_keep(&lens, &keys, &two, Keep::First, None),
+            (1, "reference, then first".into())
+        );
+        assert_eq!(
+            choose_keep(&lens, &keys, &two, Keep::Longest, None),
+            (2, "reference, then longest".into())
+        );
+        // the field is compared among the reference copies only
+        assert_eq!(
+            choose_keep(&lens, &keys, &two, Keep::Longest, Some(&max)),
+            (1, "reference, then max date".into())
         );
     }
 
@@ -226,6 +279,9 @@ mod tests {
         let (nine, ten) = (SortKey::Num(9.0), SortKey::Num(10.5));
         let keys = [Some(&nine), Some(&ten)];
         let max = by(KeepOrder::Max);
-        assert_eq!(choose_keep(&[1, 1], &keys, Keep::First, Some(&max)).0, 1);
+        assert_eq!(
+            choose_keep(&[1, 1], &keys, &[], Keep::First, Some(&max)).0,
+            1
+        );
     }
 }

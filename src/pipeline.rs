@@ -59,7 +59,7 @@ use crate::corpus::{Corpus, TextKept};
 use crate::documents::{document_level, Texts};
 use crate::error::{Error, Result};
 use crate::lsh::LshParams;
-use crate::members::{choose_keep, finish_cluster, member};
+use crate::members::{against_reference, choose_keep, finish_cluster, member, reference_summary};
 use crate::normalize::{normalize, NormText, NormalizeOptions};
 use crate::place::Place;
 use crate::report::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
@@ -423,7 +423,7 @@ fn scan_stages(run: &Run<'_>, sketches: Option<Sketches>) -> Result<Vec<Cluster>
     let mut removed_docs = vec![false; docs.len()];
     if let Some(sketches) = &sketches {
         let built = document_level(corpus, texts, sketches, opts, progress)?;
-        for c in built {
+        for c in against_reference(corpus, built, opts) {
             for (i, m) in c.members.iter().enumerate() {
                 if i != c.keep && m.similarity >= opts.threshold {
                     removed_docs[m.doc_index] = true;
@@ -441,7 +441,8 @@ fn scan_stages(run: &Run<'_>, sketches: Option<Sketches>) -> Result<Vec<Cluster>
         };
         // the signatures are done with: their memory goes to block detection
         drop(sketches);
-        clusters.extend(block_level(run, &active, &chars)?);
+        let built = block_level(run, &active, &chars)?;
+        clusters.extend(against_reference(corpus, built, opts));
     }
     for (i, c) in clusters.iter_mut().enumerate() {
         c.id = i + 1;
@@ -483,9 +484,10 @@ impl blocks::TextSource for CorpusTexts<'_> {
         // read back a bounded slice at a time, each text dropped once
         // normalised
         let mut texts: Vec<NormText> = Vec::with_capacity(ids.len());
-        self.texts.batches(self.corpus, &ids, self.sizes, |_, raw| {
-            texts.par_extend(raw.par_iter().map(|t| unmapped(t, self.opts)));
-        })?;
+        self.texts
+            .batches(self.corpus, &ids, self.sizes, |_, raw| {
+                texts.par_extend(raw.par_iter().map(|t| unmapped(t, self.opts)));
+            })?;
         f(&blocks::Loaded {
             ids: docs.to_vec(),
             texts,
@@ -746,6 +748,7 @@ fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> 
         binary_skipped: corpus.binary.len(),
         ..Summary::default()
     };
+    summary.reference = reference_summary(corpus, &clusters);
     for c in &clusters {
         let dups = c.members.iter().enumerate().filter(|(i, _)| *i != c.keep);
         let mut n = 0;

@@ -114,6 +114,10 @@ pub struct ManifestOptions {
     pub block_threshold: f64,
     /// `--mask-fold`, part of the normalisation containment is measured on.
     pub mask_fold: bool,
+    /// `--reference` paths, made absolute: read again (before the inputs)
+    /// so that removals whose kept copy is reference text can be checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reference: Vec<RawPath>,
 }
 
 /// One input file and what became of it.
@@ -133,6 +137,10 @@ pub struct ManifestFile {
     pub documents: usize,
     /// Its size on disk when it was cleaned; `None` for standard input.
     pub size: Option<u64>,
+    /// A reference input (`--reference`): read, never written, nothing
+    /// removed from it (written only when true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reference: bool,
 }
 
 impl ManifestOptions {
@@ -150,6 +158,11 @@ impl ManifestOptions {
             threshold: scan.threshold,
             block_threshold: scan.blocks.threshold,
             mask_fold: scan.normalize.mask_fold,
+            reference: ingest
+                .reference
+                .iter()
+                .map(|p| RawPath(absolute_reference(p)))
+                .collect(),
         }
     }
 
@@ -164,8 +177,19 @@ impl ManifestOptions {
             exclude: self.exclude.clone(),
             on_error: self.on_error,
             max_doc_bytes: self.max_doc_bytes,
+            reference: self.reference.iter().map(|p| p.0.clone()).collect(),
             ..IngestOptions::default()
         }
+    }
+}
+
+/// A reference path as the manifest records it: absolute, so that
+/// `verify` run from elsewhere finds it (`-`, standard input, as it is).
+fn absolute_reference(p: &Path) -> PathBuf {
+    if p == Path::new("-") {
+        p.to_path_buf()
+    } else {
+        crate::util::absolute_path(p)
     }
 }
 

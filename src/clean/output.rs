@@ -378,8 +378,13 @@ fn cleaned(
 }
 
 /// Whether `input` (holding `docs`) has an output file under `plan`: a JSONL
-/// file always does, a text file unless its document is removed.
+/// file always does, a text file unless its document is removed, a
+/// reference input never.
 pub(super) fn writes_output(input: &InputFile, plan: &Plan, docs: &[usize]) -> bool {
+    // a reference is read, never cleaned, so it has no output
+    if input.reference {
+        return false;
+    }
     match input.format {
         Format::Text => docs.first().is_some_and(|&d| !plan.drop_doc[d]),
         Format::Jsonl => true,
@@ -413,6 +418,7 @@ fn manifest_file(
         output,
         format: input.format,
         documents,
+        reference: input.reference,
         size: if stdin {
             None
         } else {
@@ -546,6 +552,7 @@ pub(super) fn summary(
         bytes_removed,
         log: log.to_path_buf(),
         stale_removed: 0,
+        reference_removed: plan.removals.iter().filter(|r| r.reference).count(),
     }
 }
 

@@ -206,7 +206,11 @@ pub(super) fn round_pieces(
     {
         let k = &c.members[c.keep];
         for (i, m) in c.members.iter().enumerate() {
-            if i == c.keep || m.similarity < opts.scan.threshold || drop_doc[m.doc_index] {
+            if i == c.keep
+                || m.similarity < opts.scan.threshold
+                || drop_doc[m.doc_index]
+                || corpus.is_reference(m.doc_index)
+            {
                 continue;
             }
             drop_doc[m.doc_index] = true;
@@ -252,7 +256,8 @@ pub(super) fn round_pieces(
                 .filter(move |(i, _)| *i != c.keep || dropped(c))
                 .map(move |(_, m)| (c, m))
         })
-        .filter(|(_, m)| !drop_doc[m.doc_index])
+        // reference text is never removed, not even as boilerplate
+        .filter(|(_, m)| !drop_doc[m.doc_index] && !corpus.is_reference(m.doc_index))
         .collect();
     // Documents holding a copy are normalised (with their byte maps, about
     // 10 bytes a character) for a slice of the jobs at a time, each once a
@@ -365,6 +370,7 @@ pub(super) fn add_pieces<F>(
             containment,
             bytes_removed,
             units: ByteUnits::of(corpus, p.doc, p.kept_doc),
+            reference: corpus.is_reference(p.kept_doc),
         });
     }
 }

@@ -16,6 +16,10 @@
 //!    kept copy at or above the threshold, on normalised text, and that
 //!    kept copy was not removed whole.
 //!
+//! Reference inputs (`--reference`) are read again too, before the inputs:
+//! a kept copy may be in one, but no log line removes anything from one,
+//! none has an output, and none changed (step 1).
+//!
 //! This is the same no-loss promise `clean` checks before it writes, made
 //! again from what is on disk, so that an output copied, edited, truncated
 //! or half-written since is caught.
@@ -118,7 +122,11 @@ fn read_manifest(path: &Path) -> Result<Manifest> {
     if m.inputs.is_empty() {
         return Err(fail(path, "lists no inputs to check against"));
     }
-    if m.inputs.iter().any(|p| p.0 == Path::new("-")) {
+    if m.inputs
+        .iter()
+        .chain(&m.options.reference)
+        .any(|p| p.0 == Path::new("-"))
+    {
         return Err(fail(
             path,
             "an input was standard input, which cannot be read again",
@@ -216,6 +224,22 @@ impl Tally {
         for e in entries {
             let text_len = corpus.docs[e.removed].text.len() as u64;
             let at = || format!("line {}: {}", e.line, e.removal.removed.path);
+            if corpus.is_reference(e.removed) {
+                return Err(fail(
+                    log_path,
+                    format!("{}: removes text from a reference input", at()),
+                ));
+            }
+            if e.removal.reference != corpus.is_reference(e.kept) {
+                return Err(fail(
+                    log_path,
+                    format!(
+                        "{}: \"reference\": {} is wrong for its kept copy",
+                        at(),
+                        e.removal.reference
+                    ),
+                ));
+            }
             match e.removal.reason {
                 Reason::Document => {
                     if e.removal.bytes_removed != text_len {
@@ -312,6 +336,15 @@ fn check_outputs(
     for (i, f) in m.files.iter().enumerate() {
         let input = &corpus.inputs[i];
         let docs = &docs_of[i];
+        if input.reference {
+            if let Some(rel) = &f.output {
+                return Err(fail(
+                    &out.join(&rel.0),
+                    "written, but its input is a reference, never cleaned",
+                ));
+            }
+            continue;
+        }
         let Some(rel) = &f.output else {
             let all_dropped = docs.iter().all(|&d| tally.dropped[d]);
             if input.format == Format::Text && !all_dropped {

@@ -90,6 +90,12 @@ pub struct IngestOptions {
     /// JSONL field whose value each document keeps as its
     /// [`Document::sort_key`] (`--keep-by`; dotted for nested fields).
     pub keep_by: Option<String>,
+    /// Reference inputs (`--reference`): read first, like the inputs and
+    /// with the same options, and flagged [`InputFile::reference`], so that
+    /// their text is what copies in the inputs are judged against and never
+    /// what is removed. A file reached both as a reference and as an input
+    /// is a reference.
+    pub reference: Vec<PathBuf>,
 }
 
 impl Default for IngestOptions {
@@ -104,6 +110,7 @@ impl Default for IngestOptions {
             on_error: OnError::Stop,
             max_doc_bytes: 256 << 20,
             keep_by: None,
+            reference: Vec::new(),
         }
     }
 }
@@ -129,6 +136,9 @@ pub struct InputFile {
     /// when one was made while it was read: re-reads seek in it instead of
     /// decompressing the input again.
     pub decompressed: Option<PathBuf>,
+    /// A reference input ([`IngestOptions::reference`]): never modified,
+    /// never written by `clean`, and its copy is the one kept.
+    pub reference: bool,
 }
 
 impl InputFile {
@@ -269,6 +279,12 @@ impl Corpus {
     pub fn input_of(&self, doc: &Document) -> &InputFile {
         &self.inputs[doc.input]
     }
+
+    /// Whether document `d` comes from a reference input
+    /// ([`IngestOptions::reference`]).
+    pub fn is_reference(&self, d: usize) -> bool {
+        self.inputs[self.docs[d].input].reference
+    }
 }
 
 /// Reads every path into a corpus.
@@ -339,8 +355,12 @@ where
     T: Send,
     F: Fn(&Document) -> T + Sync,
 {
-    let listing = list_inputs(paths, opts)?;
+    // References go first: a file reached twice is read under the first
+    // argument that reached it, and a reference is never cleaned.
+    let all: Vec<PathBuf> = opts.reference.iter().chain(paths).cloned().collect();
+    let listing = list_inputs(&all, opts)?;
     let listed = listing.files;
+    let is_reference = |path: &Path| opts.reference.iter().any(|r| path.starts_with(r));
     let mut corpus = Corpus {
         binary: listing.binary,
         repeated: listing.repeated,
@@ -353,12 +373,13 @@ where
         .collect();
     for res in results {
         match res {
-            Ok(read) => {
+            Ok(mut read) => {
                 let idx = corpus.inputs.len();
                 corpus.skipped.extend(read.skipped);
                 if read.docs.is_empty() {
                     continue;
                 }
+                read.input.reference = is_reference(&read.input.path);
                 corpus.inputs.push(read.input);
                 for mut doc in read.docs {
                     doc.input = idx;
@@ -374,7 +395,7 @@ where
             Err(err) => return Err(err),
         }
     }
-    make_ids_unique(&mut corpus.docs);
+    make_ids_unique(&mut corpus.docs, &corpus.inputs);
     Ok((corpus, mapped))
 }
 
@@ -490,10 +511,15 @@ fn error_path(err: &Error) -> String {
     }
 }
 
-/// Two JSONL records may carry the same id; the second gets its location appended.
-fn make_ids_unique(docs: &mut [Document]) {
+/// Two JSONL records may carry the same id; the second gets its location
+/// appended. Inputs' ids are taken before reference ids (a test set may
+/// number its records as the corpus does): reading a reference never
+/// renames a document being cleaned.
+fn make_ids_unique(docs: &mut [Document], inputs: &[InputFile]) {
     let mut seen = std::collections::HashSet::with_capacity(docs.len());
-    for doc in docs.iter_mut() {
+    let (refs, own): (Vec<&mut Document>, Vec<&mut Document>) =
+        docs.iter_mut().partition(|d| inputs[d.input].reference);
+    for doc in own.into_iter().chain(refs) {
         if !seen.insert(doc.id.clone()) {
             let line = doc.record.unwrap_or(0);
             let mut candidate = format!("{}@{}", doc.id, line);
@@ -684,6 +710,7 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
             bom,
             compression,
             decompressed,
+            reference: false,
         },
         docs,
         mapped,
@@ -831,6 +858,7 @@ fn read_whole(
         bom: decoded.bom,
         compression,
         decompressed,
+        reference: false,
     };
     let (docs, skipped) = match format {
         Format::Text => {
@@ -972,6 +1000,7 @@ impl Corpus {
                 bom: 0,
                 compression: Compression::None,
                 decompressed: None,
+                reference: false,
             });
             corpus.docs.push(Document {
                 id: format!("doc{i}"),

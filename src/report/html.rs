@@ -381,8 +381,9 @@ fn data(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     }
                     None => json!(diff_command(c, i)),
                 };
+                // the kept copy's column names a reference copy (`--reference`)
                 let sim = if i == c.keep {
-                    String::new()
+                    if m.reference { "reference" } else { "" }.to_string()
                 } else {
                     similarity_note(m, &report.params)
                 };

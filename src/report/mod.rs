@@ -14,7 +14,7 @@ mod json;
 mod model;
 mod text;
 
-pub use model::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
+pub use model::{Cluster, ClusterKind, Member, Params, ReferenceSummary, Report, Summary, SCHEMA};
 
 use std::io::Write;
 
@@ -140,7 +140,12 @@ pub(crate) fn summary_line(s: &Summary) -> String {
         } else {
             String::new()
         }
-    )
+    ) + &s.reference.as_ref().map_or(String::new(), |r| {
+        format!(
+            "; reference: {} documents in {} inputs, duplicated by {} documents and {} block copies",
+            r.documents, r.inputs, r.duplicate_documents, r.duplicate_blocks
+        )
+    })
 }
 
 /// The warning on a cluster with a member below the threshold to the kept copy.

@@ -46,6 +46,10 @@ pub struct Member {
     /// kept copy to this one ([`crate::variants::diff`]); none on the kept copy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<crate::variants::CopyDiff>,
+    /// A copy in a reference input (`--reference`): the kept copy, never
+    /// removed (serialised only when true).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reference: bool,
     /// Index of the document in the corpus (not serialised).
     #[serde(skip)]
     pub doc_index: usize,
@@ -85,7 +89,9 @@ pub struct Cluster {
     /// every copy of it, the kept one too.
     pub boilerplate: bool,
     /// Why the kept copy was kept: `first`, `longest`, `max date`, or
-    /// `max date, then first` when several copies share the best value.
+    /// `max date, then first` when several copies share the best value;
+    /// `reference` (or `reference, then first`, …) when it is reference
+    /// text (`--reference`).
     pub keep_reason: String,
     /// Lowest and highest similarity of a non-kept member to the kept one.
     pub similarity: [f64; 2],
@@ -150,6 +156,26 @@ pub struct Summary {
     pub duplicate_blocks: usize,
     /// Bytes of text in the copies `clean` would remove.
     pub bytes_removable: u64,
+    /// With `--reference`: what the reference holds and how much of the
+    /// inputs duplicates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceSummary>,
+}
+
+/// Totals of a scan against a reference (`--reference`), which is read but
+/// never cleaned: clusters of reference copies only are not reported.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReferenceSummary {
+    /// Reference files read.
+    pub inputs: usize,
+    /// Reference documents read.
+    pub documents: usize,
+    /// Input documents that duplicate a reference document (among
+    /// `duplicate_documents`).
+    pub duplicate_documents: usize,
+    /// Input block copies that duplicate reference text (among
+    /// `duplicate_blocks`).
+    pub duplicate_blocks: usize,
 }
 
 /// Everything a scan found.

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use proptest::prelude::*;
+
 use crate::util::{cjk_text, neardup, s, seeds, TestDir};
 
 /// The three numbers of "remove(d) N documents and M block copies (B bytes)".
@@ -147,6 +149,49 @@ fn dry_run_agrees_with_clean_on_generated_corpora() {
         assert_preview_matches(&[&root], &["--drop-boilerplate", "--boilerplate-docs", "4"]);
     }
     assert!(later_rounds > 0, "some corpus needs more than one round");
+}
+
+proptest! {
+    // Each case runs the debug binary twice on a dozen documents: a few
+    // cases keep this to seconds.
+    #![proptest_config(ProptestConfig { cases: 4, .. ProptestConfig::default() })]
+
+    /// Over generated corpora (repeated passages, some edited, a duplicate
+    /// document, random seeds), with or without part of the corpus as a
+    /// reference and with or without boilerplate dropping, `clean --dry-run`
+    /// logs exactly the removals `clean` makes: same spans, reasons, rounds,
+    /// cluster ids and reference flags, line for line.
+    #[test]
+    fn dry_run_removals_are_clean_removals(
+        seed in 5u64..1_000_000,
+        docs in 6usize..12,
+        with_reference in any::<bool>(),
+        drop_boilerplate in any::<bool>(),
+    ) {
+        let t = TestDir::new();
+        let root = generated_corpus(&t, seed, docs);
+        std::fs::copy(root.join("doc00.txt"), root.join("doc00-copy.txt")).expect("copy");
+        let mut extra = vec!["--min-block", "150"];
+        if drop_boilerplate {
+            extra.extend(["--drop-boilerplate", "--boilerplate-docs", "3"]);
+        }
+        let reference = t.path().join("reference");
+        if with_reference {
+            std::fs::create_dir(&reference).expect("mkdir");
+            for f in ["doc01.txt", "doc02.txt"] {
+                std::fs::rename(root.join(f), reference.join(f)).expect("move");
+            }
+            extra.extend(["--reference", s(&reference)]);
+        }
+        let log = assert_preview_matches(&[&root], &extra);
+        prop_assert!(log.contains("\"reason\""), "seed {}: something is removed", seed);
+        prop_assert_eq!(
+            log.contains("\"reference\":true"),
+            with_reference,
+            "seed {}: removals against the reference only with one",
+            seed
+        );
+    }
 }
 
 #[test]

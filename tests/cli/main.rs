@@ -17,6 +17,7 @@ mod hostile;
 mod ingest;
 mod inputs;
 mod properties;
+mod reference;
 mod reports;
 mod seeds;
 mod spill;
