@@ -330,7 +330,15 @@ fn stage_files(
     for (idx, (input, docs)) in corpus.inputs.iter().zip(docs_by_input(corpus)).enumerate() {
         run.check()?;
         let mut output = None;
-        if let Some(body) = cleaned(corpus, plan, idx, &docs, &opts.text_field)? {
+        if streams(input) && writes_output(input, plan, &docs) {
+            let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
+            stream_jsonl(corpus, plan, idx, &docs, &opts.text_field, &tmp, &fin)?;
+            staged.push((tmp, fin));
+            output = Some(RawPath(input.rel.clone()));
+            if let Some(on_staged) = run.on_staged {
+                on_staged(staged.len());
+            }
+        } else if let Some(body) = cleaned(corpus, plan, idx, &docs, &opts.text_field)? {
             let body = compress(&input.path, body, input.compression)?;
             let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
             write_file(&tmp, &body, &fin)?;
@@ -375,6 +383,89 @@ fn cleaned(
         }
         Format::Jsonl => rewrite_jsonl(corpus, plan, idx, docs, field)?,
     }))
+}
+
+/// Whether `input` is rewritten a line at a time ([`stream_jsonl`]): a
+/// UTF-8 JSONL file written uncompressed, the bulk of a large corpus. Other
+/// inputs are built whole in memory (transcoded, or compressed on all
+/// cores).
+fn streams(input: &InputFile) -> bool {
+    input.format == Format::Jsonl
+        && input.compression == crate::corpus::Compression::None
+        && input.encoding == crate::corpus::TextEncoding::UTF8
+        && input.path != Path::new("-")
+}
+
+/// Rewrites UTF-8 JSONL input `idx` into `tmp` a line at a time: lines of
+/// documents without changes are copied byte for byte, lines of removed
+/// documents left out, lines with cuts re-serialised with the new text.
+/// Memory is one line. Errors name `shown`, the file's final name.
+fn stream_jsonl(
+    corpus: &Corpus,
+    plan: &Plan,
+    idx: usize,
+    docs: &[usize],
+    field: &str,
+    tmp: &Path,
+    shown: &Path,
+) -> Result<()> {
+    use std::io::{BufRead, Write};
+    let input = &corpus.inputs[idx];
+    let from = input.decompressed.as_deref().unwrap_or(&input.path);
+    let file = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    if let Some(parent) = tmp.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(shown, e))?;
+    }
+    let out = std::fs::File::create(tmp).map_err(|e| Error::io(shown, e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
+    let mut by_line: Vec<(u64, usize)> = docs
+        .iter()
+        .map(|&d| (corpus.docs[d].record.unwrap_or(0), d))
+        .collect();
+    by_line.sort_unstable();
+    let mut line = Vec::new();
+    let mut lineno = 0u64;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(from, e))?;
+        if n == 0 {
+            break;
+        }
+        lineno += 1;
+        let doc = by_line
+            .binary_search_by_key(&lineno, |&(l, _)| l)
+            .ok()
+            .map(|p| by_line[p].1);
+        let kept: &[u8] = match doc {
+            Some(d) if plan.drop_doc[d] => continue,
+            Some(d) if !plan.cuts[d].is_empty() => {
+                // the byte-order mark, if any, stays in front of line 1
+                let bom = if lineno == 1 { input.bom } else { 0 };
+                let body = line[bom..].trim_ascii_end();
+                let mut value: serde_json::Value =
+                    serde_json::from_slice(body).map_err(|e| Error::Jsonl {
+                        loc: crate::Location::line(&input.path, lineno),
+                        reason: format!("changed since it was read: {e}"),
+                    })?;
+                let new_text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
+                if let Some(obj) = value.as_object_mut() {
+                    obj.insert(field.to_string(), serde_json::Value::String(new_text));
+                }
+                let mut rewritten = line[..bom].to_vec();
+                rewritten.extend_from_slice(value.to_string().as_bytes());
+                rewritten.push(b'\n');
+                line = rewritten;
+                &line
+            }
+            _ => &line,
+        };
+        w.write_all(kept).map_err(|e| Error::io(shown, e))?;
+    }
+    let out = w.into_inner().map_err(|e| Error::io(shown, e.into_error()))?;
+    out.sync_all().map_err(|e| Error::io(shown, e))
 }
 
 /// Whether `input` (holding `docs`) has an output file under `plan`: a JSONL
