@@ -245,9 +245,10 @@ struct Common {
     /// after an error when given.
     #[arg(long, value_name = "DIR")]
     work: Option<PathBuf>,
-    /// Memory budget of the structures that can spill to the work folder
+    /// Memory budget of block detection's texts and fingerprints, which
+    /// are read back in batches and spill to the work folder beyond it
     /// (e.g. 2G, 512M; suffixes are powers of 1024).
-    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_memory)]
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_memory)]
     memory: u64,
     /// No progress bars or warnings.
     #[arg(short, long)]
