@@ -147,6 +147,7 @@ pub(crate) fn document_level(
         SketchKind::SimHash => None,
     };
     let pairs = verify::prefilter(&cands, &lens, sigs, &vopts);
+    let cands_len = cands.len();
     drop(cands);
     progress.finish();
 
@@ -154,9 +155,13 @@ pub(crate) fn document_level(
     // Members of clusters are built from the texts verification loads
     // anyway; only the rest is read again at the end.
     let mut aligner = Aligner::new(corpus, texts, &lens, opts);
-    let mut matches = aligner.verify_joining(&pairs, &mut uf, progress)?;
+    let (mut matches, aligned) = aligner.verify_joining(&pairs, &mut uf, progress)?;
     matches.retain(|m| m.similarity >= opts.threshold);
     progress.finish();
+    show_count(progress, "candidate pairs", cands_len);
+    show_count(progress, "after prefilter", pairs.len());
+    show_count(progress, "aligned", aligned);
+    show_count(progress, "accepted", matches.len());
     matches.sort_unstable_by_key(|m| (m.a, m.b));
     let groups = uf.groups();
 
@@ -235,6 +240,8 @@ pub(crate) fn document_level(
         })
         .collect();
     progress.finish();
+    // pairs aligned a second time (exactly) are among these
+    show_count(progress, "member alignments", unknown.len());
     Ok(clusters)
 }
 
@@ -284,17 +291,22 @@ impl<'a> Aligner<'a> {
 
     /// Verifies candidate pairs (sorted): only pairs that could join two
     /// sets of `clusters` are aligned, and those at or above the threshold
-    /// join them ([`verify::verify_joins`]). Gives those matches.
+    /// join them ([`verify::verify_joins`]). Gives those matches, and how
+    /// many pairs were aligned.
     fn verify_joining(
         &mut self,
         pairs: &[(u32, u32)],
         clusters: &mut UnionFind,
         progress: &dyn Progress,
-    ) -> Result<Vec<verify::Match>> {
+    ) -> Result<(Vec<verify::Match>, usize)> {
         let threshold = self.opts.threshold;
-        self.in_batches(pairs, progress, |batch, texts| {
-            verify::verify_joins(batch, |d| texts.text(d), threshold, clusters)
-        })
+        let mut aligned = 0;
+        let matches = self.in_batches(pairs, progress, |batch, texts| {
+            let joins = verify::verify_joins(batch, |d| texts.text(d), threshold, clusters);
+            aligned += joins.aligned;
+            joins.matches
+        })?;
+        Ok((matches, aligned))
     }
 
     /// `LCS / longer` of every pair (sorted), however low.
@@ -383,6 +395,14 @@ impl<'a> Aligner<'a> {
         }
         Ok(out)
     }
+}
+
+/// Shows a count next to the stage timings (`NEARDUP_TIMINGS`), as a stage
+/// of no duration whose units are the count: [`Progress`] carries nothing
+/// else to the binary.
+fn show_count(progress: &dyn Progress, name: &'static str, n: usize) {
+    progress.stage(name, n as u64);
+    progress.finish();
 }
 
 /// Half the Jaccard of an edited copy at the threshold: pairs whose

@@ -1,13 +1,32 @@
 //! VERIFY: candidate pairs → [`Match`]es whose real similarity is at least
 //! the threshold.
 //!
-//! Cheap bounds run first, the character alignment only on what survives:
-//! 1. length: `LCS ≤ shorter`, so `shorter / longer < t` cannot reach `t`;
-//! 2. MinHash estimate: a pair whose estimated Jaccard is below
-//!    `jaccard_floor` (half the Jaccard of an edited copy at the threshold)
-//!    is dropped without touching its text;
+//! Cheap bounds run first, from what is in memory (lengths and signatures),
+//! the character alignment only on what survives:
+//! 1. length: `LCS ≤ shorter`, so `shorter / longer < t` cannot reach `t`
+//!    (exact: never rejects a pair the alignment would accept);
+//! 2. MinHash agreement: a pair whose signatures agree on fewer than
+//!    `jaccard_floor × perms` positions is dropped without touching its
+//!    text, counted only as far as the answer is open
+//!    ([`agree_at_least`]);
 //! 3. [`crate::align::similarity_at_least`] on the normalised text
-//!    decides (with its own linear-time bound and early stop).
+//!    decides (with its own linear-time character-count bound and early
+//!    stop).
+//!
+//! Exact copies never reach this stage: they share an exact hash and join
+//! before candidate search, so no pair here has equal texts.
+//!
+//! Step 2 is the only reject that is not a proof. Character similarity does
+//! not bound shingle Jaccard from below (one edit every `n` characters
+//! leaves an 80%-similar copy no `n`-gram in common), so no signature test
+//! can be safe for every pair; banding itself finds such pairs only by
+//! chance. The floor is set where banding is relied on: half the Jaccard
+//! `J*` of a copy edited at the threshold with edits spread out (what
+//! [`crate::lsh::LshParams::derive`] tunes for), i.e. 0.1 at the defaults,
+//! about 3 standard deviations of a 128-value estimate below `J*`. Measured
+//! on the generated 100k corpus with and without boilerplate, every pair the
+//! alignment accepts has an estimate of at least 0.156 (0 misses); BENCHMARKS.md
+//! has the counts.
 //!
 //! For clustering, [`verify_joins`] aligns only the pairs that could still
 //! join two clusters: a pair whose documents are already connected by
@@ -19,7 +38,17 @@ use crate::align;
 use crate::cluster::UnionFind;
 use crate::fxhash::FxHasher;
 use crate::lsh::Signatures;
-use crate::signature::MinHasher;
+
+/// What [`verify_joins`] found, and what it took.
+#[derive(Debug, Default)]
+pub struct Joins {
+    /// The matches, each of which joined two clusters.
+    pub matches: Vec<Match>,
+    /// Pairs aligned (the others were already in one cluster).
+    pub aligned: usize,
+    /// Rounds of parallel alignment.
+    pub rounds: usize,
+}
 
 /// A verified near-duplicate pair.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,6 +77,10 @@ pub fn prefilter(
     sigs: Option<&dyn Signatures>,
     opts: &VerifyOptions,
 ) -> Vec<(u32, u32)> {
+    let agree = sigs.filter(|_| opts.jaccard_floor > 0.0).map(|sigs| {
+        let perms = cands.first().map_or(0, |&(a, _)| sigs.signature(a).len());
+        (sigs, agreements_needed(opts.jaccard_floor, perms))
+    });
     cands
         .par_iter()
         .copied()
@@ -56,14 +89,44 @@ pub fn prefilter(
             if la.min(lb) < opts.threshold * la.max(lb) {
                 return false;
             }
-            match sigs {
-                Some(sigs) if opts.jaccard_floor > 0.0 => {
-                    MinHasher::estimate(sigs.signature(a), sigs.signature(b)) >= opts.jaccard_floor
-                }
-                _ => true,
+            match agree {
+                Some((sigs, need)) => agree_at_least(sigs.signature(a), sigs.signature(b), need),
+                None => true,
             }
         })
         .collect()
+}
+
+/// The fewest agreeing positions out of `perms` whose share is at least
+/// `floor`: `agreements / perms >= floor` exactly when `agreements >= need`.
+pub fn agreements_needed(floor: f64, perms: usize) -> usize {
+    let need = (floor.max(0.0) * perms as f64).ceil() as usize;
+    // the float product may round either way: take the smallest that holds
+    (need.saturating_sub(1)..=need)
+        .find(|&n| n as f64 / perms as f64 >= floor)
+        .unwrap_or(need)
+}
+
+/// Whether signatures `a` and `b` agree on at least `need` positions.
+/// Counts a block of positions at a time and stops once the answer is
+/// known: pairs that share much (boilerplate, close copies) settle in the
+/// first block or two, and reading 512 bytes of each signature per pair is
+/// what the prefilter spends its time on.
+pub fn agree_at_least(a: &[u32], b: &[u32], need: usize) -> bool {
+    const BLOCK: usize = 16;
+    let mut agree = 0usize;
+    let mut left = a.len().min(b.len());
+    for (x, y) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+        if agree >= need {
+            return true;
+        }
+        if agree + left < need {
+            return false;
+        }
+        agree += x.iter().zip(y).filter(|(p, q)| p == q).count();
+        left -= x.len().min(y.len());
+    }
+    agree >= need
 }
 
 /// Aligns each pair (step 3); `text(d)` gives document `d`'s normalised
@@ -100,20 +163,7 @@ pub fn verify_joins<'t, F>(
     text: F,
     threshold: f64,
     clusters: &mut UnionFind,
-) -> Vec<Match>
-where
-    F: Fn(u32) -> &'t [char] + Sync,
-{
-    joins_in_rounds(pairs, text, threshold, clusters).0
-}
-
-/// [`verify_joins`], and how many rounds it took.
-fn joins_in_rounds<'t, F>(
-    pairs: &[(u32, u32)],
-    text: F,
-    threshold: f64,
-    clusters: &mut UnionFind,
-) -> (Vec<Match>, usize)
+) -> Joins
 where
     F: Fn(u32) -> &'t [char] + Sync,
 {
@@ -128,8 +178,7 @@ where
     let key = |x: u32, y: u32| (x.min(y), x.max(y));
     // pairs of sets (by their roots then) between which a pair failed
     let mut failed: std::collections::HashSet<(u32, u32), Hasher> = Default::default();
-    let mut out = Vec::new();
-    let mut rounds = 0;
+    let mut out = Joins::default();
     let mut todo: Vec<(u32, u32)> = pairs.to_vec();
     while !todo.is_empty() {
         let mut tentative = Roots::default();
@@ -156,7 +205,8 @@ where
         if round.is_empty() {
             break;
         }
-        rounds += 1;
+        out.rounds += 1;
+        out.aligned += round.len();
         let got = verify(&round, &text, threshold);
         for m in &got {
             clusters.union(m.a, m.b);
@@ -169,10 +219,10 @@ where
                 }
             }
         }
-        out.extend(got);
+        out.matches.extend(got);
         todo = rest;
     }
-    (out, rounds)
+    out
 }
 
 #[cfg(test)]
@@ -229,7 +279,7 @@ mod tests {
         assert!(expected.len() > 3, "families form clusters");
 
         let mut uf = UnionFind::new(texts.len());
-        let joins = verify_joins(&pairs, text, 0.8, &mut uf);
+        let joins = verify_joins(&pairs, text, 0.8, &mut uf).matches;
         assert_eq!(uf.groups(), expected);
         assert!(
             joins.len() < all.len(),
@@ -256,7 +306,7 @@ mod tests {
         }
         let pairs = all_pairs(texts.len());
         let mut uf = UnionFind::new(texts.len());
-        let (_, rounds) = joins_in_rounds(&pairs, |d| texts[d as usize].as_slice(), 0.8, &mut uf);
+        let rounds = verify_joins(&pairs, |d| texts[d as usize].as_slice(), 0.8, &mut uf).rounds;
         assert_eq!(uf.groups().len(), 2);
         // one round per failing cross pair would be 22,500
         assert!(rounds <= 4, "{rounds} rounds");
