@@ -5,10 +5,8 @@
 //! the character alignment only on what survives:
 //! 1. length: `LCS ≤ shorter`, so `shorter / longer < t` cannot reach `t`
 //!    (exact: never rejects a pair the alignment would accept);
-//! 2. MinHash agreement: a pair whose signatures agree on fewer than
-//!    `jaccard_floor × perms` positions is dropped without touching its
-//!    text, counted only as far as the answer is open
-//!    ([`agree_at_least`]);
+//! 2. MinHash estimate: a pair whose estimated Jaccard is below
+//!    `jaccard_floor` is dropped without touching its text;
 //! 3. [`crate::align::similarity_at_least`] on the normalised text
 //!    decides (with its own linear-time character-count bound and early
 //!    stop).
@@ -38,6 +36,7 @@ use crate::align;
 use crate::cluster::UnionFind;
 use crate::fxhash::FxHasher;
 use crate::lsh::Signatures;
+use crate::signature::MinHasher;
 
 /// What [`verify_joins`] found, and what it took.
 #[derive(Debug, Default)]
@@ -77,10 +76,6 @@ pub fn prefilter(
     sigs: Option<&dyn Signatures>,
     opts: &VerifyOptions,
 ) -> Vec<(u32, u32)> {
-    let agree = sigs.filter(|_| opts.jaccard_floor > 0.0).map(|sigs| {
-        let perms = cands.first().map_or(0, |&(a, _)| sigs.signature(a).len());
-        (sigs, agreements_needed(opts.jaccard_floor, perms))
-    });
     cands
         .par_iter()
         .copied()
@@ -89,44 +84,16 @@ pub fn prefilter(
             if la.min(lb) < opts.threshold * la.max(lb) {
                 return false;
             }
-            match agree {
-                Some((sigs, need)) => agree_at_least(sigs.signature(a), sigs.signature(b), need),
-                None => true,
+            // the whole signature: the comparison vectorises, which beat
+            // counting in blocks with an early exit (2.4x in a divan run)
+            match sigs {
+                Some(sigs) if opts.jaccard_floor > 0.0 => {
+                    MinHasher::estimate(sigs.signature(a), sigs.signature(b)) >= opts.jaccard_floor
+                }
+                _ => true,
             }
         })
         .collect()
-}
-
-/// The fewest agreeing positions out of `perms` whose share is at least
-/// `floor`: `agreements / perms >= floor` exactly when `agreements >= need`.
-pub fn agreements_needed(floor: f64, perms: usize) -> usize {
-    let need = (floor.max(0.0) * perms as f64).ceil() as usize;
-    // the float product may round either way: take the smallest that holds
-    (need.saturating_sub(1)..=need)
-        .find(|&n| n as f64 / perms as f64 >= floor)
-        .unwrap_or(need)
-}
-
-/// Whether signatures `a` and `b` agree on at least `need` positions.
-/// Counts a block of positions at a time and stops once the answer is
-/// known: pairs that share much (boilerplate, close copies) settle in the
-/// first block or two, and reading 512 bytes of each signature per pair is
-/// what the prefilter spends its time on.
-pub fn agree_at_least(a: &[u32], b: &[u32], need: usize) -> bool {
-    const BLOCK: usize = 16;
-    let mut agree = 0usize;
-    let mut left = a.len().min(b.len());
-    for (x, y) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
-        if agree >= need {
-            return true;
-        }
-        if agree + left < need {
-            return false;
-        }
-        agree += x.iter().zip(y).filter(|(p, q)| p == q).count();
-        left -= x.len().min(y.len());
-    }
-    agree >= need
 }
 
 /// Aligns each pair (step 3); `text(d)` gives document `d`'s normalised
