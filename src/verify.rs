@@ -7,9 +7,11 @@
 //!    (exact: never rejects a pair the alignment would accept);
 //! 2. MinHash estimate: a pair whose estimated Jaccard is below
 //!    `jaccard_floor` is dropped without touching its text;
-//! 3. [`crate::align::similarity_at_least`] on the normalised text
-//!    decides (with its own linear-time character-count bound and early
-//!    stop).
+//! 3. character counts: once the texts are loaded, `LCS ≤` the characters
+//!    two texts have in common, bounded from each text's [`CharProfile`]
+//!    (exact: never rejects a pair the alignment would accept);
+//! 4. [`crate::align::similarity_at_least`] on the normalised text
+//!    decides (with its own exact character-count bound and early stop).
 //!
 //! Exact copies never reach this stage: they share an exact hash and join
 //! before candidate search, so no pair here has equal texts.
@@ -96,7 +98,78 @@ pub fn prefilter(
         .collect()
 }
 
-/// Aligns each pair (step 3); `text(d)` gives document `d`'s normalised
+/// Buckets of a [`CharProfile`].
+const PROFILE_BUCKETS: usize = 1024;
+
+/// A text's character counts folded into 1,024 buckets by a hash of the
+/// character. Folding only adds counts together, and `min(a + b, c + d) ≥
+/// min(a, c) + min(b, d)`, so `Σ min` over two profiles is at least the
+/// number of characters the texts have in common, which bounds their LCS:
+/// the character-count bound of [`crate::align`], from 2 KB a text that is
+/// compared in a few hundred vector instructions instead of three passes
+/// over both texts. Pairs that share a passage (boilerplate) but are
+/// otherwise unrelated fail it before any alignment.
+#[derive(Debug, Clone)]
+pub struct CharProfile(Box<[u16]>);
+
+impl CharProfile {
+    /// The profile of `text`; `None` for texts of 65,536 characters or more,
+    /// whose counts could overflow a bucket (such pairs are just aligned).
+    pub fn of(text: &[char]) -> Option<CharProfile> {
+        if text.len() > usize::from(u16::MAX) {
+            return None;
+        }
+        let mut counts = vec![0u16; PROFILE_BUCKETS].into_boxed_slice();
+        for &c in text {
+            // top 10 bits of a multiplicative hash: neighbouring code points
+            // (consecutive ideographs) land far apart
+            counts[((c as u32).wrapping_mul(0x9e37_79b1) >> 22) as usize] += 1;
+        }
+        Some(CharProfile(counts))
+    }
+
+    /// At least the number of characters the two texts have in common
+    /// (counted with repeats), and so at least their LCS.
+    pub fn common_bound(&self, other: &CharProfile) -> usize {
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .map(|(&x, &y)| u32::from(x.min(y)))
+            .sum::<u32>() as usize
+    }
+}
+
+/// Step 3: the pairs whose [`CharProfile`]s leave `threshold` reachable
+/// (`text(d)` and `profile(d)` give document `d`'s normalised chars and
+/// profile; a pair without both profiles is kept). The rest would fail
+/// alignment: `LCS ≤ common_bound`, so `common_bound / longer < threshold`
+/// means `similarity < threshold`.
+pub fn within_profile_bound<'t, F, P>(
+    pairs: &[(u32, u32)],
+    text: F,
+    profile: P,
+    threshold: f64,
+) -> Vec<(u32, u32)>
+where
+    F: Fn(u32) -> &'t [char] + Sync,
+    P: Fn(u32) -> Option<&'t CharProfile> + Sync,
+{
+    pairs
+        .par_iter()
+        .copied()
+        .filter(|&(a, b)| {
+            let longer = text(a).len().max(text(b).len());
+            match (profile(a), profile(b)) {
+                (Some(pa), Some(pb)) if longer > 0 => {
+                    pa.common_bound(pb) as f64 / longer as f64 >= threshold
+                }
+                _ => true,
+            }
+        })
+        .collect()
+}
+
+/// Aligns each pair (step 4); `text(d)` gives document `d`'s normalised
 /// chars. Only pairs at or above `threshold` come back, with their exact
 /// similarity (an alignment stops once the threshold is out of reach).
 pub fn verify<'t, F>(pairs: &[(u32, u32)], text: F, threshold: f64) -> Vec<Match>
@@ -258,6 +331,53 @@ mod tests {
         for m in &joins {
             assert!(all.contains(m), "{m:?}");
         }
+    }
+
+    #[test]
+    fn profile_bound_never_falls_below_the_lcs() {
+        let texts = family_texts();
+        let profiles: Vec<CharProfile> = texts
+            .iter()
+            .map(|t| CharProfile::of(t).expect("short text"))
+            .collect();
+        for (a, b) in all_pairs(texts.len()) {
+            let (a, b) = (a as usize, b as usize);
+            let lcs = align::lcs_len(&texts[a], &texts[b]);
+            assert!(profiles[a].common_bound(&profiles[b]) >= lcs, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn profile_bound_drops_texts_sharing_only_a_passage_and_keeps_every_match() {
+        // families as above, and two unrelated texts sharing 40% of a passage
+        let mut rnd = crate::testutil::lcg(3);
+        let passage = random_text(&mut rnd, 200, 3000);
+        let mut texts = family_texts();
+        for _ in 0..2 {
+            let mut t = random_text(&mut rnd, 300, 3000);
+            t.extend_from_slice(&passage);
+            texts.push(t);
+        }
+        let (x, y) = (texts.len() as u32 - 2, texts.len() as u32 - 1);
+        let profiles: Vec<Option<CharProfile>> = texts.iter().map(|t| CharProfile::of(t)).collect();
+        let text = |d: u32| texts[d as usize].as_slice();
+        let profile = |d: u32| profiles[d as usize].as_ref();
+        let pairs = all_pairs(texts.len());
+        let kept = within_profile_bound(&pairs, text, profile, 0.8);
+        assert!(
+            !kept.contains(&(x, y)),
+            "a shared passage alone is not a copy"
+        );
+        assert!(kept.len() < pairs.len());
+        // every pair the alignment accepts survives the bound
+        let all = verify(&pairs, text, 0.8);
+        assert!(!all.is_empty());
+        for m in &all {
+            assert!(kept.contains(&(m.a, m.b)), "{m:?} dropped");
+        }
+        // and a text too long to profile is always kept
+        let long = vec!['字'; 70_000];
+        assert!(CharProfile::of(&long).is_none());
     }
 
     #[test]
