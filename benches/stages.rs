@@ -29,7 +29,7 @@ use neardup::lsh::{self, LshParams};
 use neardup::normalize::{normalize, NormText, NormalizeOptions};
 use neardup::shingle::{char_shingles, shingle_into, ShingleOptions};
 use neardup::signature::{simhash, MinHasher};
-use neardup::{align, corpus};
+use neardup::{align, corpus, report, verify};
 use xxhash_rust::xxh3::xxh3_64;
 
 fn main() {
@@ -467,6 +467,90 @@ fn lsh_band_10k_derived(bencher: Bencher) {
 // Verification
 // ---------------------------------------------------------------------------
 
+/// Candidate pairs over the 10,000 signatures for the prefilter: each
+/// edited copy with its source (they pass) and 20 random pairs a document
+/// (they share nothing and fail), in sorted order as LSH gives them.
+static PREFILTER_PAIRS: LazyLock<Vec<(u32, u32)>> = LazyLock::new(|| {
+    let mut rng = Rng(5);
+    let n = LSH_DOCS as u32;
+    let mut pairs: Vec<(u32, u32)> = (9..n).step_by(10).map(|d| (d - 1, d)).collect();
+    for a in 0..n {
+        for _ in 0..20 {
+            let b = rng.below(LSH_DOCS) as u32;
+            if a != b {
+                pairs.push((a.min(b), a.max(b)));
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+});
+
+/// `verify::prefilter` at the defaults (length ratio 0.8, estimated
+/// Jaccard floor 0.1) on those pairs, all of one length so that every pair
+/// reaches the signature test; items are pairs.
+#[divan::bench]
+fn verify_prefilter(bencher: Bencher) {
+    let s = &*SIGS;
+    let pairs = &*PREFILTER_PAIRS;
+    let flat = lsh::Flat {
+        values: &s.sigs,
+        perms: PERMS,
+    };
+    let lens = vec![2_000u32; LSH_DOCS];
+    let opts = verify::VerifyOptions {
+        threshold: 0.8,
+        jaccard_floor: 0.1,
+    };
+    let kept = verify::prefilter(pairs, &lens, Some(&flat), &opts).len();
+    assert!(
+        kept >= LSH_DOCS / 10 && kept < pairs.len() / 2,
+        "{kept} kept"
+    );
+    bencher
+        .counter(ItemsCount::new(pairs.len()))
+        .bench(|| verify::prefilter(black_box(pairs), &lens, Some(&flat), &opts));
+}
+
+/// A scan report of 240 clusters of 2–9 copies each (the seed documents,
+/// their copies renamed), rendered as JSON: through `report::render` (buffered)
+/// and (`_unbuffered`) serde straight into `dyn Write`, as before.
+#[divan::bench(args = ["render", "unbuffered"])]
+fn report_json(bencher: Bencher, how: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("docs.jsonl");
+    let mut jsonl = String::new();
+    let mut rng = Rng(13);
+    for (i, t) in DOCS.texts.iter().enumerate() {
+        for k in 0..2 + rng.below(8) {
+            let rec = serde_json::json!({ "id": format!("d{i}-{k}"), "text": t });
+            jsonl.push_str(&rec.to_string());
+            jsonl.push('\n');
+        }
+    }
+    std::fs::write(&path, &jsonl).unwrap();
+    let corpus = read_corpus(&[path], &IngestOptions::default()).unwrap();
+    let opts = neardup::pipeline::ScanOptions {
+        level: neardup::pipeline::Level::Doc,
+        ..Default::default()
+    };
+    let rep = neardup::pipeline::scan(&corpus, &opts, &neardup::pipeline::NoProgress).unwrap();
+    let mut size = Vec::new();
+    report::render(&rep, report::Format::Json, &Default::default(), &mut size).unwrap();
+    bencher.counter(BytesCount::new(size.len())).bench(|| {
+        let mut out: Vec<u8> = Vec::with_capacity(size.len());
+        if how == "render" {
+            report::render(&rep, report::Format::Json, &Default::default(), &mut out).unwrap();
+        } else {
+            let w: &mut dyn std::io::Write = &mut out;
+            serde_json::to_writer_pretty(&mut *w, &rep).unwrap();
+            w.write_all(b"\n").unwrap();
+        }
+        out
+    });
+}
+
 const PAIR_CHARS: usize = 3_000;
 
 /// Pairs of ~3,000 normalised characters and a copy with 5% edits.
@@ -489,6 +573,32 @@ fn verify_similarity_3k(bencher: Bencher) {
 #[divan::bench]
 fn verify_threshold_3k(bencher: Bencher) {
     bench_pairs(bencher, |a, b| align::similarity_at_least(a, b, 0.8));
+}
+
+/// `verify::CharProfile::common_bound` on the same pairs (profiles built
+/// beforehand, as verification builds them once per document): the
+/// character-count bound without a pass over either text.
+#[divan::bench]
+fn verify_profile_bound_3k(bencher: Bencher) {
+    let pairs = &*PAIRS;
+    let profiles: Vec<(verify::CharProfile, verify::CharProfile)> = pairs
+        .iter()
+        .map(|(a, b)| {
+            let of = |t: &[char]| verify::CharProfile::of(t).unwrap();
+            (of(a), of(b))
+        })
+        .collect();
+    let utf8 = |v: &[char]| v.iter().map(|c| c.len_utf8()).sum::<usize>();
+    let total: usize = pairs.iter().map(|(a, b)| utf8(a) + utf8(b)).sum();
+    bencher
+        .counter(BytesCount::new(total))
+        .counter(ItemsCount::new(pairs.len()))
+        .bench(|| {
+            profiles
+                .iter()
+                .map(|(a, b)| black_box(a).common_bound(black_box(b)))
+                .sum::<usize>()
+        });
 }
 
 fn bench_pairs(bencher: Bencher, f: impl Fn(&[char], &[char]) -> f64 + Sync) {

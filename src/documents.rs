@@ -7,9 +7,10 @@
 //!
 //! Exact copies (same normalised text) join first without alignment; one
 //! of each goes to candidate search (LSH banding for MinHash, Hamming
-//! search for SimHash), then to the prefilter and the alignment that
-//! verifies them ([`crate::verify`]), a batch of texts at a time
-//! ([`VERIFY_BUDGET`] characters). Union-find groups the matches; each
+//! search for SimHash), then to the prefilter (lengths, signatures), the
+//! character-count bound and the alignment that verifies them
+//! ([`crate::verify`]), a batch of texts at a time ([`VERIFY_BUDGET`]
+//! characters). Union-find groups the matches; each
 //! group keeps one copy ([`crate::cluster::Keep`]) and every member's
 //! similarity to it is known from verification, exact hashes, or one more
 //! alignment.
@@ -30,7 +31,7 @@ use crate::shingle::DEFAULT_CHAR_NGRAM;
 use crate::signature::hamming;
 use crate::sketch::{SketchKind, Sketches};
 use crate::util::round4;
-use crate::verify::{self, VerifyOptions};
+use crate::verify::{self, CharProfile, VerifyOptions};
 
 /// Where document texts come from after sketching.
 pub(crate) enum Texts<'a> {
@@ -153,6 +154,7 @@ pub(crate) fn document_level(
         SketchKind::SimHash => None,
     };
     let pairs = verify::prefilter(&cands, &lens, sigs, &vopts);
+    let cands_len = cands.len();
     drop(cands);
     progress.finish();
 
@@ -160,9 +162,14 @@ pub(crate) fn document_level(
     // Members of clusters are built from the texts verification loads
     // anyway; only the rest is read again at the end.
     let mut aligner = Aligner::new(corpus, texts, &lens, opts);
-    let mut matches = aligner.verify_joining(&pairs, &mut uf, progress)?;
+    let (mut matches, hopeful, aligned) = aligner.verify_joining(&pairs, &mut uf, progress)?;
     matches.retain(|m| m.similarity >= opts.threshold);
     progress.finish();
+    show_count(progress, "candidate pairs", cands_len);
+    show_count(progress, "after prefilter", pairs.len());
+    show_count(progress, "after character bound", hopeful);
+    show_count(progress, "aligned", aligned);
+    show_count(progress, "accepted", matches.len());
     matches.sort_unstable_by_key(|m| (m.a, m.b));
     let groups = uf.groups();
 
@@ -241,6 +248,8 @@ pub(crate) fn document_level(
         })
         .collect();
     progress.finish();
+    // pairs aligned a second time (exactly) are among these
+    show_count(progress, "member alignments", unknown.len());
     Ok(clusters)
 }
 
@@ -256,10 +265,12 @@ struct Aligner<'a> {
     members: HashMap<u32, Member>,
 }
 
-/// The normalised texts of one batch of documents.
+/// The normalised texts of one batch of documents, and their character
+/// profiles when the batch is for verification.
 struct Batch<'s> {
     docs: &'s [u32],
     norm: &'s [Vec<char>],
+    profiles: &'s [Option<CharProfile>],
 }
 
 impl<'s> Batch<'s> {
@@ -269,6 +280,12 @@ impl<'s> Batch<'s> {
             Ok(i) => &self.norm[i],
             Err(_) => &[],
         }
+    }
+
+    /// The character profile of `d`, if the batch has one.
+    fn profile(&self, d: u32) -> Option<&'s CharProfile> {
+        let i = self.docs.binary_search(&d).ok()?;
+        self.profiles.get(i)?.as_ref()
     }
 }
 
@@ -290,31 +307,48 @@ impl<'a> Aligner<'a> {
 
     /// Verifies candidate pairs (sorted): only pairs that could join two
     /// sets of `clusters` are aligned, and those at or above the threshold
-    /// join them ([`verify::verify_joins`]). Gives those matches.
+    /// join them ([`verify::verify_joins`]), after the character-count
+    /// bound ([`verify::within_profile_bound`]). Gives those matches, how
+    /// many pairs passed the bound, and how many were aligned.
     fn verify_joining(
         &mut self,
         pairs: &[(u32, u32)],
         clusters: &mut UnionFind,
         progress: &dyn Progress,
-    ) -> Result<Vec<verify::Match>> {
+    ) -> Result<(Vec<verify::Match>, usize, usize)> {
         let threshold = self.opts.threshold;
-        self.in_batches(pairs, progress, |batch, texts| {
-            verify::verify_joins(batch, |d| texts.text(d), threshold, clusters)
-        })
+        let (mut hopeful_pairs, mut aligned) = (0, 0);
+        let matches = self.in_batches(pairs, true, progress, |batch, texts| {
+            // pairs the character counts rule out would fail alignment: the
+            // clusters come out the same without them
+            let hopeful = verify::within_profile_bound(
+                batch,
+                |d| texts.text(d),
+                |d| texts.profile(d),
+                threshold,
+            );
+            hopeful_pairs += hopeful.len();
+            let joins = verify::verify_joins(&hopeful, |d| texts.text(d), threshold, clusters);
+            aligned += joins.aligned;
+            joins.matches
+        })?;
+        Ok((matches, hopeful_pairs, aligned))
     }
 
     /// `LCS / longer` of every pair (sorted), however low.
     fn similarities(&mut self, pairs: &[(u32, u32)]) -> Result<Vec<verify::Match>> {
-        self.in_batches(pairs, &NoProgress, |batch, texts| {
+        self.in_batches(pairs, false, &NoProgress, |batch, texts| {
             verify::verify(batch, |d| texts.text(d), f64::NEG_INFINITY)
         })
     }
 
-    /// Runs `align` over batches of `pairs` whose documents fit the budget;
-    /// the documents of the matches it gives get members.
+    /// Runs `align` over batches of `pairs` whose documents fit the budget
+    /// (with their character profiles if `profiles`); the documents of the
+    /// matches it gives get members.
     fn in_batches<F>(
         &mut self,
         pairs: &[(u32, u32)],
+        profiles: bool,
         progress: &dyn Progress,
         mut align: F,
     ) -> Result<Vec<verify::Match>>
@@ -358,9 +392,15 @@ impl<'a> Aligner<'a> {
                 .par_iter()
                 .map(|t| normalize_chars(t, &self.opts.normalize))
                 .collect();
+            let profiled: Vec<Option<CharProfile>> = if profiles {
+                norm.par_iter().map(|t| CharProfile::of(t)).collect()
+            } else {
+                Vec::new()
+            };
             let batch = Batch {
                 docs: &docs,
                 norm: &norm,
+                profiles: &profiled,
             };
             let verified = align(&pairs[start..end], &batch);
             // report members of the documents that matched, while their text is here
@@ -389,6 +429,14 @@ impl<'a> Aligner<'a> {
         }
         Ok(out)
     }
+}
+
+/// Shows a count next to the stage timings (`NEARDUP_TIMINGS`), as a stage
+/// of no duration whose units are the count: [`Progress`] carries nothing
+/// else to the binary.
+fn show_count(progress: &dyn Progress, name: &'static str, n: usize) {
+    progress.stage(name, n as u64);
+    progress.finish();
 }
 
 /// Half the Jaccard of an edited copy at the threshold: pairs whose
