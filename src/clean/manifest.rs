@@ -193,6 +193,7 @@ enum OnErrorDef {
 enum FormatDef {
     Text,
     Jsonl,
+    Parquet,
 }
 
 #[cfg(test)]

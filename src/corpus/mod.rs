@@ -18,6 +18,8 @@ mod compress;
 mod decompress;
 mod encoding;
 mod jsonl;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 mod stream;
 mod walk;
 
@@ -43,6 +45,9 @@ pub enum Format {
     Text,
     /// One JSON object per line, the document text in one field.
     Jsonl,
+    /// A Parquet file, one row per document, the text in one column
+    /// (read only in builds with the `parquet` feature).
+    Parquet,
 }
 
 /// Which format to read inputs as.
@@ -137,7 +142,7 @@ impl InputFile {
     /// field's own coordinates, so only plain-text files are mapped.
     pub fn file_offset(&self, doc_text: &str, offset: usize) -> u64 {
         match self.format {
-            Format::Jsonl => offset as u64,
+            Format::Jsonl | Format::Parquet => offset as u64,
             Format::Text => {
                 let prefix = &doc_text[..floor_char_boundary(doc_text, offset)];
                 (self.bom + self.encoding.encoded_len(prefix)) as u64
@@ -173,7 +178,7 @@ impl InputFile {
             None => line_of(text, o),
         };
         match self.format {
-            Format::Jsonl => {
+            Format::Jsonl | Format::Parquet => {
                 let r = record.unwrap_or(0);
                 ([r, r], [range.start as u64, range.end as u64])
             }
@@ -238,6 +243,7 @@ impl Skipped {
             Error::Jsonl { .. } => "malformed JSONL record",
             Error::MissingField { .. } => "record without the text field",
             Error::Decompress { .. } => "cannot decompress",
+            Error::Parquet { .. } => "unreadable Parquet file",
             Error::TooLarge { .. } => "document too large",
             _ => "other error",
         };
@@ -436,6 +442,10 @@ fn reload_input(
         },
         reason: "input changed since it was read".into(),
     };
+    #[cfg(feature = "parquet")]
+    if file.format == Format::Parquet {
+        return parquet::reload(file, &corpus.docs, docs, opts);
+    }
     if file.format == Format::Jsonl
         && (file.compression == Compression::None || file.decompressed.is_some())
         && file.encoding == TextEncoding::UTF8
@@ -476,6 +486,15 @@ fn reload_input(
     Ok(out)
 }
 
+/// The error of a build without the `parquet` feature given a Parquet file.
+pub fn no_parquet(path: &Path) -> Error {
+    Error::Parquet {
+        loc: Location::file(path),
+        reason: "this neardup was built without Parquet support (cargo build --features parquet)"
+            .into(),
+    }
+}
+
 fn error_path(err: &Error) -> String {
     match err {
         Error::Io { path, .. } => path.clone(),
@@ -485,6 +504,7 @@ fn error_path(err: &Error) -> String {
         | Error::Jsonl { loc, .. }
         | Error::MissingField { loc, .. }
         | Error::Decompress { loc, .. }
+        | Error::Parquet { loc, .. }
         | Error::TooLarge { loc, .. } => loc.path.display().to_string(),
         other => other.to_string(),
     }
@@ -528,6 +548,13 @@ fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
     work: Option<&WorkDir>,
 ) -> Result<FileRead<T>> {
     let path = entry.path.as_path();
+    if path != Path::new("-") && opts.format == FormatChoice::Auto && walk::looks_like_parquet(path)
+    {
+        #[cfg(feature = "parquet")]
+        return parquet::read(entry, opts, kept, map, want);
+        #[cfg(not(feature = "parquet"))]
+        return Err(no_parquet(path));
+    }
     let streamable = path != Path::new("-")
         && opts.encoding.is_utf8_or_auto()
         && match opts.format {
@@ -858,6 +885,7 @@ fn read_whole(
             }
             (docs, skipped)
         }
+        Format::Parquet => unreachable!("a Parquet file is read by corpus::parquet"),
     };
     Ok(FileRead {
         input,
