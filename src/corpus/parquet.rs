@@ -31,7 +31,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::SchemaDescriptor;
+use parquet::schema::types::{ColumnDescriptor, SchemaDescriptor};
 use rayon::prelude::*;
 
 use super::jsonl::SortKey;
@@ -139,20 +139,6 @@ impl Values {
         each_values!(self, v => v.len())
     }
 
-    /// An empty vector of the same type.
-    fn empty_like(&self) -> Values {
-        match self {
-            Values::Bool(_) => Values::Bool(Vec::new()),
-            Values::I32(_) => Values::I32(Vec::new()),
-            Values::I64(_) => Values::I64(Vec::new()),
-            Values::I96(_) => Values::I96(Vec::new()),
-            Values::F32(_) => Values::F32(Vec::new()),
-            Values::F64(_) => Values::F64(Vec::new()),
-            Values::Bytes(_) => Values::Bytes(Vec::new()),
-            Values::Fixed(_) => Values::Fixed(Vec::new()),
-        }
-    }
-
     /// Appends `from[range]` (of the same type).
     fn extend_from(&mut self, from: &Values, range: Range<usize>) {
         match (self, from) {
@@ -227,17 +213,18 @@ fn read_rows(
     })
 }
 
-/// The empty [`Values`] a column reader fills.
-fn values_for(reader: &ColumnReader) -> Values {
-    match reader {
-        ColumnReader::BoolColumnReader(_) => Values::Bool(Vec::new()),
-        ColumnReader::Int32ColumnReader(_) => Values::I32(Vec::new()),
-        ColumnReader::Int64ColumnReader(_) => Values::I64(Vec::new()),
-        ColumnReader::Int96ColumnReader(_) => Values::I96(Vec::new()),
-        ColumnReader::FloatColumnReader(_) => Values::F32(Vec::new()),
-        ColumnReader::DoubleColumnReader(_) => Values::F64(Vec::new()),
-        ColumnReader::ByteArrayColumnReader(_) => Values::Bytes(Vec::new()),
-        ColumnReader::FixedLenByteArrayColumnReader(_) => Values::Fixed(Vec::new()),
+/// The empty [`Values`] of a column of physical type `t`.
+fn values_of(t: parquet::basic::Type) -> Values {
+    use parquet::basic::Type;
+    match t {
+        Type::BOOLEAN => Values::Bool(Vec::new()),
+        Type::INT32 => Values::I32(Vec::new()),
+        Type::INT64 => Values::I64(Vec::new()),
+        Type::INT96 => Values::I96(Vec::new()),
+        Type::FLOAT => Values::F32(Vec::new()),
+        Type::DOUBLE => Values::F64(Vec::new()),
+        Type::BYTE_ARRAY => Values::Bytes(Vec::new()),
+        Type::FIXED_LEN_BYTE_ARRAY => Values::Fixed(Vec::new()),
     }
 }
 
@@ -255,25 +242,26 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn new(values: Values, max_def: i16, max_rep: i16) -> Chunk {
+    /// No rows yet of a column described by `desc`.
+    fn new(desc: &ColumnDescriptor) -> Chunk {
         Chunk {
-            values,
+            values: values_of(desc.physical_type()),
             def: Vec::new(),
             rep: Vec::new(),
-            max_def,
-            max_rep,
+            max_def: desc.max_def_level(),
+            max_rep: desc.max_rep_level(),
             starts: Vec::new(),
         }
     }
 
-    /// Reads the next `rows` rows (or all that are left) of `reader`.
+    /// Reads the next `rows` rows (or all that are left) of `reader`, a
+    /// reader of a column described by `desc`.
     fn read(
         reader: &mut ColumnReader,
         rows: usize,
-        max_def: i16,
-        max_rep: i16,
+        desc: &ColumnDescriptor,
     ) -> std::result::Result<Chunk, ParquetError> {
-        let mut c = Chunk::new(values_for(reader), max_def, max_rep);
+        let mut c = Chunk::new(desc);
         read_rows(reader, rows, &mut c.values, &mut c.def, &mut c.rep)?;
         c.index();
         Ok(c)
@@ -445,16 +433,19 @@ impl Table {
             None => 0..reader.num_row_groups(),
         };
         for (i, desc) in schema.columns().iter().enumerate() {
-            let (max_def, max_rep) = (desc.max_def_level(), desc.max_rep_level());
-            let mut chunk: Option<Chunk> = None;
+            let mut chunk = Chunk::new(desc);
             for g in range.clone() {
                 let group = reader.get_row_group(g).map_err(|e| bad(path, None, e))?;
                 let mut col = group.get_column_reader(i).map_err(|e| bad(path, None, e))?;
-                let c = chunk.get_or_insert_with(|| Chunk::new(values_for(&col), max_def, max_rep));
-                read_rows(&mut col, usize::MAX, &mut c.values, &mut c.def, &mut c.rep)
-                    .map_err(|e| bad(path, None, e))?;
+                read_rows(
+                    &mut col,
+                    usize::MAX,
+                    &mut chunk.values,
+                    &mut chunk.def,
+                    &mut chunk.rep,
+                )
+                .map_err(|e| bad(path, None, e))?;
             }
-            let mut chunk = chunk.unwrap_or_else(|| Chunk::new(Values::Bool(Vec::new()), 0, 0));
             chunk.index();
             columns.push(chunk);
         }
@@ -553,10 +544,6 @@ fn read_batches(
     let text_col = text_column_of(schema, path, opts)?;
     let id_col = find_column(schema, &opts.id_field);
     let key_col = opts.keep_by.as_deref().and_then(|k| find_column(schema, k));
-    let level = |i: usize| {
-        let c = schema.column(i);
-        (c.max_def_level(), c.max_rep_level())
-    };
     let mut first_row = 1u64;
     for g in 0..reader.num_row_groups() {
         let rows_in_group = meta.row_group(g).num_rows().max(0) as u64;
@@ -575,8 +562,8 @@ fn read_batches(
         let mut bytes = 0usize;
         loop {
             let at = |e| bad(path, Some(row), e);
-            let (d, r) = level(text_col);
-            let texts = Chunk::read(&mut text_r, STEP_ROWS, d, r).map_err(at)?;
+            let texts =
+                Chunk::read(&mut text_r, STEP_ROWS, &schema.column(text_col)).map_err(at)?;
             let n = texts.rows();
             if n == 0 {
                 break;
@@ -585,10 +572,7 @@ fn read_batches(
                 reader.as_mut(),
                 col,
             ) {
-                (Some(reader), Some(c)) => {
-                    let (d, r) = level(c);
-                    Chunk::read(reader, n, d, r).map(Some)
-                }
+                (Some(reader), Some(c)) => Chunk::read(reader, n, &schema.column(c)).map(Some),
                 _ => Ok(None),
             };
             let ids = side(&mut id_r, id_col).map_err(at)?;
@@ -826,11 +810,7 @@ pub fn rewrite(path: &Path, text_field: &str, fate: &dyn Fn(u64) -> Fate) -> Res
     let mut first_row = 1u64;
     for g in 0..reader.num_row_groups() {
         let table = Table::read_groups(&reader, path, text_field, Some(g))?;
-        let mut out: Vec<Chunk> = table
-            .columns
-            .iter()
-            .map(|c| Chunk::new(c.values.empty_like(), c.max_def, c.max_rep))
-            .collect();
+        let mut out: Vec<Chunk> = schema.columns().iter().map(|d| Chunk::new(d)).collect();
         let mut written = 0usize;
         for r in 0..table.rows() {
             let new_text = match fate(first_row + r as u64) {
