@@ -127,7 +127,7 @@ pub enum Error {
     },
     /// A Parquet file that cannot be read (corrupt, truncated, a codec
     /// this build lacks) or written back.
-    #[error("{loc}: malformed Parquet file: {reason}")]
+    #[error("{loc}: cannot read Parquet: {reason}")]
     Parquet {
         /// The file and, when known, the row.
         loc: Location,

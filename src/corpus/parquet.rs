@@ -31,31 +31,37 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::{ColumnDescriptor, SchemaDescriptor};
+use parquet::schema::types::{ColumnDescriptor, SchemaDescriptor, TypePtr};
 use rayon::prelude::*;
 
 use super::jsonl::SortKey;
 use super::{
     Compression, Document, FileRead, Format, IngestOptions, InputFile, OnError, Skipped,
-    TextEncoding, TextKept,
+    TextEncoding, TextKept, BATCH_BYTES,
 };
 use crate::error::{Error, Location, Result};
-
-/// Rows of about this many bytes of text are read and mapped at a time.
-const BATCH_BYTES: usize = 32 << 20;
 
 /// Rows asked of a column reader at a time.
 const STEP_ROWS: usize = 1024;
 
 /// A Parquet error about `path` (at `row`, when known).
 fn bad(path: &Path, row: Option<u64>, e: impl std::fmt::Display) -> Error {
+    let said = e.to_string();
+    // the crate's own prefix says nothing the message does not
+    let said = said.strip_prefix("Parquet error: ").unwrap_or(&said);
+    let reason = match said.strip_prefix("Disabled feature at compile time: ") {
+        Some(codec) => format!(
+            "{codec} compression, which this build cannot read (it reads snappy, zstd and gzip)"
+        ),
+        None => said.to_string(),
+    };
     Error::Parquet {
         loc: Location {
             path: path.to_path_buf(),
             line: row,
             byte: None,
         },
-        reason: e.to_string(),
+        reason,
     }
 }
 
@@ -346,17 +352,20 @@ impl Chunk {
         }
     }
 
+    /// The definition and repetition levels at `l`; levels that are not
+    /// stored (their maximum is 0) read as empty.
+    fn levels(&self, l: Range<usize>) -> (&[i16], &[i16]) {
+        (
+            self.def.get(l.clone()).unwrap_or(&[]),
+            self.rep.get(l).unwrap_or(&[]),
+        )
+    }
+
     /// Whether row `a` of `self` and row `b` of `other` are the same.
     fn same_row(&self, a: usize, other: &Chunk, b: usize) -> bool {
         let ((la, va), (lb, vb)) = (self.row(a), other.row(b));
-        let levels = |c: &Chunk, l: &Range<usize>| {
-            (
-                c.def.get(l.clone()).unwrap_or(&[]).to_vec(),
-                c.rep.get(l.clone()).unwrap_or(&[]).to_vec(),
-            )
-        };
         la.len() == lb.len()
-            && levels(self, &la) == levels(other, &lb)
+            && self.levels(la) == other.levels(lb)
             && self.values.same(va, &other.values, vb)
     }
 
@@ -411,6 +420,7 @@ impl Chunk {
 /// Every leaf column of some row groups of a file, read whole.
 #[derive(Debug)]
 pub struct Table {
+    schema: TypePtr,
     columns: Vec<Chunk>,
     text: usize,
 }
@@ -449,7 +459,11 @@ impl Table {
             chunk.index();
             columns.push(chunk);
         }
-        let table = Table { columns, text };
+        let table = Table {
+            schema: schema.root_schema_ptr(),
+            columns,
+            text,
+        };
         if table.columns.iter().any(|c| c.rows() != table.rows()) {
             return Err(bad(path, None, "columns of different lengths"));
         }
@@ -476,15 +490,10 @@ impl Table {
         std::str::from_utf8(self.columns[self.text].bytes(r)?).ok()
     }
 
-    /// Whether the two tables have the same columns (names, types, levels).
+    /// Whether the two tables have the same schema: column names, types,
+    /// nesting and logical types.
     pub fn same_columns(&self, other: &Table) -> bool {
-        self.columns.len() == other.columns.len()
-            && self.text == other.text
-            && self.columns.iter().zip(&other.columns).all(|(a, b)| {
-                a.max_def == b.max_def
-                    && a.max_rep == b.max_rep
-                    && std::mem::discriminant(&a.values) == std::mem::discriminant(&b.values)
-            })
+        self.schema == other.schema
     }
 
     /// Whether row `a` of `self` and row `b` of `other` are the same in
@@ -572,7 +581,16 @@ fn read_batches(
                 reader.as_mut(),
                 col,
             ) {
-                (Some(reader), Some(c)) => Chunk::read(reader, n, &schema.column(c)).map(Some),
+                (Some(reader), Some(c)) => {
+                    let chunk = Chunk::read(reader, n, &schema.column(c))?;
+                    if chunk.rows() != n {
+                        return Err(ParquetError::General(format!(
+                            "column {} holds fewer rows than the text column",
+                            schema.column(c).path()
+                        )));
+                    }
+                    Ok(Some(chunk))
+                }
                 _ => Ok(None),
             };
             let ids = side(&mut id_r, id_col).map_err(at)?;

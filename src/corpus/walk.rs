@@ -268,17 +268,22 @@ fn build_globs(name: &'static str, globs: &[String]) -> Result<Option<GlobSet>> 
 /// The bytes a Parquet file starts (and ends) with.
 const PARQUET_MAGIC: &[u8] = b"PAR1";
 
-/// Whether `path` is a Parquet file: named `.parquet`, or starting with
-/// its magic bytes.
+/// Whether `path` is a Parquet file: named `.parquet`, or a regular file
+/// not named like JSONL that starts with the Parquet magic bytes.
 pub fn looks_like_parquet(path: &Path) -> bool {
-    let named = path
+    if path
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-    named || {
-        let mut head = [0u8; 4];
-        std::fs::File::open(path)
-            .is_ok_and(|mut f| f.read_exact(&mut head).is_ok() && head == PARQUET_MAGIC)
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+    {
+        return true;
     }
+    // only regular files are opened: a FIFO would block
+    if looks_like_jsonl(path) || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut head = [0u8; 4];
+    std::fs::File::open(path)
+        .is_ok_and(|mut f| f.read_exact(&mut head).is_ok() && head == PARQUET_MAGIC)
 }
 
 /// Whether a file name says JSONL (also under a `.gz`/`.zst` suffix).
