@@ -132,7 +132,8 @@ pub struct InputFile {
     pub compression: Compression,
     /// The decompressed copy of a compressed input in the work folder,
     /// when one was made while it was read: re-reads seek in it instead of
-    /// decompressing the input again.
+    /// decompressing the input again. For a Parquet input, a copy of its
+    /// texts ([`Document::offset`] says where each one is).
     pub decompressed: Option<PathBuf>,
 }
 
@@ -207,6 +208,8 @@ pub struct Document {
     pub record: Option<u64>,
     /// Byte offset of the record's line in the (decompressed) file; 0 for a
     /// text file. Lets [`reload_texts`] seek instead of reading the file again.
+    /// For a Parquet row, the offset of its text in the copy of the texts
+    /// ([`InputFile::decompressed`]), or its row group when there is none.
     pub offset: u64,
     /// The record's value of the [`IngestOptions::keep_by`] field, if any
     /// (a number, or a string cut to 64 bytes): what `--keep-by` compares.
@@ -551,7 +554,7 @@ fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
     if path != Path::new("-") && opts.format == FormatChoice::Auto && walk::looks_like_parquet(path)
     {
         #[cfg(feature = "parquet")]
-        return parquet::read(entry, opts, kept, map, want);
+        return parquet::read(entry, opts, kept, map, want, work);
         #[cfg(not(feature = "parquet"))]
         return Err(no_parquet(path));
     }

@@ -6,8 +6,9 @@
 //! a number or string column; nested columns are named by their dotted
 //! path. Gives documents streamed a batch of rows at a time (only one batch
 //! of text is alive, whatever the row groups' size), placed by row —
-//! 1-based across the file, as a JSONL record is by line — and row group,
-//! so that texts are read again one row group at a time.
+//! 1-based across the file, as a JSONL record is by line — and, when they
+//! drop their texts, by where the text is in a copy of the texts written to
+//! the work folder as they are read (else by row group, read again).
 //!
 //! For `clean`, [`rewrite`] gives a file back with the same schema,
 //! key-value metadata and per-column compression, and every value of every
@@ -40,6 +41,7 @@ use super::{
     TextEncoding, TextKept, BATCH_BYTES,
 };
 use crate::error::{Error, Location, Result};
+use crate::work::WorkDir;
 
 /// Rows asked of a column reader at a time.
 const STEP_ROWS: usize = 1024;
@@ -532,6 +534,8 @@ struct Row {
     /// 1-based, across the file.
     row: u64,
     group: usize,
+    /// Where its text is in the copy of the texts, when one is written.
+    at: Option<u64>,
     text: Result<String>,
     id: Option<String>,
     key: Option<SortKey>,
@@ -605,6 +609,7 @@ fn read_batches(
                 batch.push(Row {
                     row: this,
                     group: g,
+                    at: None,
                     text,
                     id: ids.as_ref().and_then(|c| c.id(i)),
                     key: keys.as_ref().and_then(|c| c.key(i)),
@@ -659,28 +664,124 @@ fn row_text(path: &Path, row: u64, bytes: Option<&[u8]>, opts: &IngestOptions) -
     }
 }
 
+/// The texts of a Parquet input, written to the work folder as they are
+/// read when documents do not keep them: each is read again by a seek
+/// (like a line of JSONL), not by decompressing its row group again.
+/// Each text is its byte length (8 bytes, little-endian), then its bytes.
+struct TextCopy {
+    path: std::path::PathBuf,
+    out: std::io::BufWriter<File>,
+    at: u64,
+}
+
+impl TextCopy {
+    fn create(work: &WorkDir, input: &Path) -> Result<TextCopy> {
+        let name = input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = work.file(&format!("{name}.texts"))?;
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(TextCopy {
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            path,
+            at: 0,
+        })
+    }
+
+    /// Writes the texts of `batch`, noting where each one is.
+    fn write(&mut self, batch: &mut [Row]) -> Result<()> {
+        use std::io::Write;
+        for r in batch {
+            let Ok(text) = &r.text else { continue };
+            r.at = Some(self.at);
+            let len = text.len() as u64;
+            self.out
+                .write_all(&len.to_le_bytes())
+                .and_then(|()| self.out.write_all(text.as_bytes()))
+                .map_err(|e| Error::io(&self.path, e))?;
+            self.at += 8 + len;
+        }
+        Ok(())
+    }
+
+    /// Flushes the copy; gives its path and size.
+    fn finish(mut self) -> Result<(std::path::PathBuf, u64)> {
+        use std::io::Write;
+        self.out.flush().map_err(|e| Error::io(&self.path, e))?;
+        Ok((self.path, self.at))
+    }
+}
+
+/// Reads the texts of `docs` (indices into `all`) from the copy at `copy`.
+fn reload_copied(copy: &Path, all: &[Document], docs: &[u32]) -> Result<Vec<(u32, String)>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let changed = || {
+        bad(
+            copy,
+            None,
+            "the copy of the texts changed since it was written",
+        )
+    };
+    let parts: Vec<Result<Vec<(u32, String)>>> = docs
+        .par_chunks(512)
+        .map(|chunk| {
+            let file = File::open(copy).map_err(|e| Error::io(copy, e))?;
+            let mut f = std::io::BufReader::with_capacity(1 << 16, file);
+            let mut out = Vec::with_capacity(chunk.len());
+            for &d in chunk {
+                let mut len = [0u8; 8];
+                f.seek(SeekFrom::Start(all[d as usize].offset))
+                    .and_then(|_| f.read_exact(&mut len))
+                    .map_err(|e| Error::io(copy, e))?;
+                let mut text =
+                    vec![0u8; usize::try_from(u64::from_le_bytes(len)).map_err(|_| changed())?];
+                f.read_exact(&mut text).map_err(|e| Error::io(copy, e))?;
+                out.push((d, String::from_utf8(text).map_err(|_| changed())?));
+            }
+            Ok(out)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(docs.len());
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
 /// Reads a Parquet file's rows into documents, calling `map` on each (in
-/// parallel) as it is read, while the next batch is read.
+/// parallel) as it is read, while the next batch is read. With
+/// [`TextKept::No`] and a `work` folder, the texts are also written to a
+/// copy there ([`InputFile::decompressed`]), for [`reload`].
 pub(super) fn read<T: Send, F: Fn(&Document) -> T + Sync>(
     entry: &super::walk::Listed,
     opts: &IngestOptions,
     kept: TextKept,
     map: &F,
     want: &(dyn Fn(u64) -> bool + Sync),
+    work: Option<&WorkDir>,
 ) -> Result<FileRead<T>> {
     let path = entry.path.as_path();
     let mut docs = Vec::new();
     let mut mapped = Vec::new();
     let mut skipped = Vec::new();
-    // One thread reads (and decompresses) the next batch while the pool
-    // maps this one, as for JSONL.
+    let mut copy = match (kept, work) {
+        (TextKept::No, Some(work)) => Some(TextCopy::create(work, path)?),
+        _ => None,
+    };
+    // One thread reads (and decompresses) the next batch, and writes its
+    // texts to the copy, while the pool maps this one, as for JSONL.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(1);
-    let rows = std::thread::scope(|scope| -> Result<u64> {
+    let (rows, copy) = std::thread::scope(|scope| -> Result<(u64, Option<TextCopy>)> {
         let reader = scope.spawn(move || {
-            read_batches(path, opts, &|_| true, &|r| want(r), &mut |batch| {
+            let rows = read_batches(path, opts, &|_| true, &|r| want(r), &mut |mut batch| {
+                if let Some(copy) = copy.as_mut() {
+                    copy.write(&mut batch)?;
+                }
                 tx.send(batch)
                     .map_err(|_| bad(path, None, "reading stopped"))
-            })
+            });
+            rows.map(|n| (n, copy))
         });
         for batch in rx {
             let parsed: Vec<Result<(Document, T)>> = batch
@@ -694,7 +795,7 @@ pub(super) fn read<T: Send, F: Fn(&Document) -> T + Sync>(
                             .unwrap_or_else(|| format!("{}:{}", path.display(), r.row)),
                         input: 0,
                         record: Some(r.row),
-                        offset: r.group as u64,
+                        offset: r.at.unwrap_or(r.group as u64),
                         sort_key: r.key,
                         text,
                     };
@@ -728,6 +829,14 @@ pub(super) fn read<T: Send, F: Fn(&Document) -> T + Sync>(
             loc: Location::file(path),
         });
     }
+    let decompressed = match (copy, work) {
+        (Some(copy), Some(work)) => {
+            let (to, size) = copy.finish()?;
+            work.record(size);
+            Some(to)
+        }
+        _ => None,
+    };
     Ok(FileRead {
         input: InputFile {
             path: path.to_path_buf(),
@@ -737,7 +846,7 @@ pub(super) fn read<T: Send, F: Fn(&Document) -> T + Sync>(
             encoding: TextEncoding::UTF8,
             bom: 0,
             compression: Compression::None,
-            decompressed: None,
+            decompressed,
         },
         docs,
         mapped,
@@ -746,42 +855,69 @@ pub(super) fn read<T: Send, F: Fn(&Document) -> T + Sync>(
 }
 
 /// Reads again the texts of `docs` (indices into `all`, sorted), documents
-/// of the Parquet input `file`: only their row groups are read.
+/// of the Parquet input `file`: from the copy of its texts when there is
+/// one, else from their row groups (only those, in parallel, and only
+/// their text column).
 pub(super) fn reload(
     file: &InputFile,
     all: &[Document],
     docs: &[u32],
     opts: &IngestOptions,
 ) -> Result<Vec<(u32, String)>> {
+    if let Some(copy) = &file.decompressed {
+        return reload_copied(copy, all, docs);
+    }
     let path = file.path.as_path();
-    let rows: Vec<(u64, u32)> = docs
-        .iter()
-        .map(|&d| (all[d as usize].record.unwrap_or(0), d))
-        .collect();
-    let groups: std::collections::HashSet<u64> =
-        docs.iter().map(|&d| all[d as usize].offset).collect();
-    let wanted = |r: u64| rows.binary_search_by_key(&r, |&(row, _)| row).is_ok();
-    let mut out = Vec::with_capacity(docs.len());
-    read_batches(
-        path,
-        opts,
-        &|g| groups.contains(&(g as u64)),
-        &wanted,
-        &mut |batch| {
-            for r in batch {
-                let text = r.text.map_err(|e| {
-                    bad(path, Some(r.row), format!("changed since it was read: {e}"))
-                })?;
-                let at = rows
-                    .binary_search_by_key(&r.row, |&(row, _)| row)
-                    .unwrap_or(0);
-                out.push((rows[at].1, text));
+    // (group, row, doc): documents are in row order, so groups are too
+    let mut by_group: Vec<Vec<(u64, u32)>> = Vec::new();
+    let mut last = None;
+    for &d in docs {
+        let doc = &all[d as usize];
+        if last != Some(doc.offset) {
+            by_group.push(Vec::new());
+            last = Some(doc.offset);
+        }
+        if let Some(g) = by_group.last_mut() {
+            g.push((doc.record.unwrap_or(0), d));
+        }
+    }
+    let text_only = IngestOptions {
+        id_field: String::new(),
+        keep_by: None,
+        ..opts.clone()
+    };
+    let parts: Vec<Result<Vec<(u32, String)>>> = by_group
+        .par_iter()
+        .map(|rows| {
+            let group = all[rows[0].1 as usize].offset;
+            let at = |r: u64| rows.binary_search_by_key(&r, |&(row, _)| row).ok();
+            let mut out = Vec::with_capacity(rows.len());
+            read_batches(
+                path,
+                &text_only,
+                &|g| g as u64 == group,
+                &|r| at(r).is_some(),
+                &mut |batch| {
+                    for r in batch {
+                        let text = r.text.map_err(|e| {
+                            bad(path, Some(r.row), format!("changed since it was read: {e}"))
+                        })?;
+                        if let Some(i) = at(r.row) {
+                            out.push((rows[i].1, text));
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
+            if out.len() != rows.len() {
+                return Err(bad(path, None, "input changed since it was read"));
             }
-            Ok(())
-        },
-    )?;
-    if out.len() != docs.len() {
-        return Err(bad(path, None, "input changed since it was read"));
+            Ok(out)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(docs.len());
+    for p in parts {
+        out.extend(p?);
     }
     Ok(out)
 }
@@ -859,4 +995,61 @@ pub fn rewrite(path: &Path, text_field: &str, fate: &dyn Fn(u64) -> Fate) -> Res
         group.close().map_err(failed)?;
     }
     writer.into_inner().map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::{read_corpus_in, reload_texts};
+    use parquet::data_type::ByteArrayType;
+
+    /// A file of one text column, `groups` as its row groups.
+    fn write(path: &Path, groups: &[&[&str]]) {
+        let schema = parquet::schema::parser::parse_message_type(
+            "message m { required binary text (UTF8); }",
+        )
+        .unwrap();
+        let file = File::create(path).unwrap();
+        let props = Arc::new(WriterProperties::builder().build());
+        let mut w = SerializedFileWriter::new(file, Arc::new(schema), props).unwrap();
+        for g in groups {
+            let mut rg = w.next_row_group().unwrap();
+            let mut col = rg.next_column().unwrap().unwrap();
+            let values: Vec<ByteArray> = g.iter().map(|t| ByteArray::from(*t)).collect();
+            col.typed::<ByteArrayType>()
+                .write_batch(&values, None, None)
+                .unwrap();
+            col.close().unwrap();
+            rg.close().unwrap();
+        }
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn texts_are_read_again_from_row_groups_or_from_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.parquet");
+        write(&p, &[&["甲乙丙", "丁"], &["戊己", "", "庚\n辛"]]);
+        let opts = IngestOptions::default();
+        let all = ["甲乙丙", "丁", "戊己", "", "庚\n辛"];
+        let work_opts = crate::work::WorkOptions {
+            dir: Some(dir.path().join("work")),
+            ..Default::default()
+        };
+        let work = WorkDir::create(&work_opts, crate::work::Placement::Temp).unwrap();
+        for work in [None, Some(&work)] {
+            let (corpus, _) =
+                read_corpus_in(std::slice::from_ref(&p), &opts, TextKept::No, work, |_| ())
+                    .unwrap();
+            assert_eq!(corpus.inputs[0].decompressed.is_some(), work.is_some());
+            let rows: Vec<Option<u64>> = corpus.docs.iter().map(|d| d.record).collect();
+            assert_eq!(rows, [Some(1), Some(2), Some(3), Some(4), Some(5)]);
+            assert!(corpus.docs.iter().all(|d| d.text.is_empty()));
+            assert_eq!(reload_texts(&corpus, &[0, 1, 2, 3, 4], &opts).unwrap(), all);
+            assert_eq!(
+                reload_texts(&corpus, &[1, 4], &opts).unwrap(),
+                ["丁", "庚\n辛"]
+            );
+        }
+    }
 }
