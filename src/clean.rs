@@ -207,7 +207,9 @@ impl ByteUnits {
             let input = corpus.input_of(&corpus.docs[d]);
             match input.format {
                 crate::corpus::Format::Text => format!("file:{}", input.encoding.name()),
-                crate::corpus::Format::Jsonl => TEXT_UTF8.to_string(),
+                crate::corpus::Format::Jsonl | crate::corpus::Format::Parquet => {
+                    TEXT_UTF8.to_string()
+                }
             }
         };
         ByteUnits {

@@ -146,7 +146,7 @@ struct CleanArgs {
 
 #[derive(Debug, Args)]
 struct Common {
-    /// Files, folders (walked recursively), JSONL, .gz/.zst, or - for stdin.
+    /// Files, folders (walked recursively), JSONL, Parquet, .gz/.zst, or - for stdin.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
     /// Reference file or folder (repeatable): read like the inputs but never cleaned;
@@ -205,23 +205,25 @@ struct Common {
     #[arg(long, value_enum, default_value_t = KeepArg::First)]
     keep: KeepArg,
     /// Keep the copy with the largest (or smallest, see --keep-order) value of this JSONL
-    /// field, such as a date string or a quality score (dotted for nested fields; FIELD:min
+    /// field (or Parquet column), such as a date string or a quality score (dotted for nested fields; FIELD:min
     /// or FIELD:max also sets the order). Copies without it lose; ties go to --keep.
     #[arg(long, value_name = "FIELD")]
     keep_by: Option<String>,
     /// With --keep-by: whether the largest or the smallest value wins [default: max].
     #[arg(long, value_enum, requires = "keep_by")]
     keep_order: Option<KeepOrderArg>,
-    /// JSONL field holding the text.
+    /// JSONL field (or Parquet column) holding the text.
     #[arg(long, default_value = "text")]
     text_field: String,
-    /// JSONL field holding the document id (default: path:line).
+    /// JSONL field (or Parquet column) holding the document id (default: path:line,
+    /// path:row).
     #[arg(long, default_value = "id")]
     id_field: String,
     /// Input encoding.
     #[arg(long, value_enum, default_value_t = EncodingArg::Auto)]
     encoding: EncodingArg,
-    /// How files hold documents (auto: .jsonl/.ndjson/.json are JSONL).
+    /// How files hold documents (auto: .jsonl/.ndjson/.json are JSONL, .parquet
+    /// or PAR1-headed files Parquet).
     #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
     input_format: InputFormatArg,
     /// Only read walked files matching this glob (repeatable).

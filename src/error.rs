@@ -125,6 +125,15 @@ pub enum Error {
         /// What the decoder said.
         reason: String,
     },
+    /// A Parquet file that cannot be read (corrupt, truncated, a codec
+    /// this build lacks) or written back.
+    #[error("{loc}: cannot read Parquet: {reason}")]
+    Parquet {
+        /// The file and, when known, the row.
+        loc: Location,
+        /// What the Parquet reader said.
+        reason: String,
+    },
     /// A document larger than `--max-doc-bytes`.
     #[error("{loc}: document of {size} bytes exceeds --max-doc-bytes {limit}")]
     TooLarge {
@@ -195,6 +204,7 @@ impl Error {
                 | Error::Jsonl { .. }
                 | Error::MissingField { .. }
                 | Error::Decompress { .. }
+                | Error::Parquet { .. }
                 | Error::TooLarge { .. }
         )
     }

@@ -135,7 +135,7 @@ pub fn read_span(spec: &str, ingest: &IngestOptions) -> Result<Source> {
     let input = corpus.inputs.first().ok_or_else(|| bad("no such input"))?;
     let mut first_line = 1;
     let text = match (input.format, lines) {
-        (Format::Jsonl, Some((first, last))) if first == last => {
+        (Format::Jsonl | Format::Parquet, Some((first, last))) if first == last => {
             let whole = corpus
                 .docs
                 .iter()
@@ -156,7 +156,7 @@ pub fn read_span(spec: &str, ingest: &IngestOptions) -> Result<Source> {
                 }
             }
         }
-        (Format::Jsonl, _) => {
+        (Format::Jsonl | Format::Parquet, _) => {
             return Err(bad(
                 "a JSONL file needs the record's line: FILE:LINE or FILE:LINE@START-END",
             ))

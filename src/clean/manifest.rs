@@ -217,6 +217,7 @@ enum OnErrorDef {
 enum FormatDef {
     Text,
     Jsonl,
+    Parquet,
 }
 
 #[cfg(test)]

@@ -382,6 +382,7 @@ fn cleaned(
             }
         }
         Format::Jsonl => rewrite_jsonl(corpus, plan, idx, docs, field)?,
+        Format::Parquet => rewrite_parquet(corpus, plan, idx, docs, field)?,
     }))
 }
 
@@ -464,13 +465,15 @@ fn stream_jsonl(
         };
         w.write_all(kept).map_err(|e| Error::io(shown, e))?;
     }
-    let out = w.into_inner().map_err(|e| Error::io(shown, e.into_error()))?;
+    let out = w
+        .into_inner()
+        .map_err(|e| Error::io(shown, e.into_error()))?;
     out.sync_all().map_err(|e| Error::io(shown, e))
 }
 
 /// Whether `input` (holding `docs`) has an output file under `plan`: a JSONL
-/// file always does, a text file unless its document is removed, a
-/// reference input never.
+/// or Parquet file always does, a text file unless its document is
+/// removed, a reference input never.
 pub(super) fn writes_output(input: &InputFile, plan: &Plan, docs: &[usize]) -> bool {
     // a reference is read, never cleaned, so it has no output
     if input.reference {
@@ -478,7 +481,7 @@ pub(super) fn writes_output(input: &InputFile, plan: &Plan, docs: &[usize]) -> b
     }
     match input.format {
         Format::Text => docs.first().is_some_and(|&d| !plan.drop_doc[d]),
-        Format::Jsonl => true,
+        Format::Jsonl | Format::Parquet => true,
     }
 }
 
@@ -668,19 +671,11 @@ pub(super) fn rewrite_jsonl(
     let input = &corpus.inputs[idx];
     let bytes = crate::corpus::read_decompressed(input)?;
     let text = crate::corpus::decode_as(&input.path, &bytes, input.encoding)?;
-    let mut by_line: Vec<(u64, usize)> = docs
-        .iter()
-        .map(|&d| (corpus.docs[d].record.unwrap_or(0), d))
-        .collect();
-    by_line.sort_unstable();
+    let records = Records::of(corpus, docs);
     let mut out = String::with_capacity(text.len());
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let lineno = i as u64 + 1;
-        let doc = by_line
-            .binary_search_by_key(&lineno, |&(l, _)| l)
-            .ok()
-            .map(|p| by_line[p].1);
-        match doc {
+        match records.get(lineno) {
             Some(d) if plan.drop_doc[d] => {}
             Some(d) if !plan.cuts[d].is_empty() => {
                 let body = line.trim_end_matches(['\n', '\r']);
@@ -700,6 +695,60 @@ pub(super) fn rewrite_jsonl(
         }
     }
     Ok(encode_back(input, &out))
+}
+
+/// The documents of one input by record (JSONL line, Parquet row).
+pub(crate) struct Records(Vec<(u64, usize)>);
+
+impl Records {
+    /// The records of `docs`, documents of one input of `corpus`.
+    pub(crate) fn of(corpus: &Corpus, docs: &[usize]) -> Records {
+        let mut by_record: Vec<(u64, usize)> = docs
+            .iter()
+            .map(|&d| (corpus.docs[d].record.unwrap_or(0), d))
+            .collect();
+        by_record.sort_unstable();
+        Records(by_record)
+    }
+
+    /// The document read from `record`, if any.
+    pub(crate) fn get(&self, record: u64) -> Option<usize> {
+        self.0
+            .binary_search_by_key(&record, |&(r, _)| r)
+            .ok()
+            .map(|p| self.0[p].1)
+    }
+}
+
+/// Re-reads a Parquet input and writes it back without removed rows, with
+/// cut texts, every other value as it was
+/// ([`crate::corpus::parquet::rewrite`]).
+fn rewrite_parquet(
+    corpus: &Corpus,
+    plan: &Plan,
+    idx: usize,
+    docs: &[usize],
+    field: &str,
+) -> Result<Vec<u8>> {
+    let input = &corpus.inputs[idx];
+    #[cfg(feature = "parquet")]
+    {
+        use crate::corpus::parquet::{rewrite, Fate};
+        let records = Records::of(corpus, docs);
+        let fate = |row: u64| match records.get(row) {
+            Some(d) if plan.drop_doc[d] => Fate::Drop,
+            Some(d) if !plan.cuts[d].is_empty() => {
+                Fate::Text(apply_cuts(&corpus.docs[d].text, &plan.cuts[d]))
+            }
+            _ => Fate::Keep,
+        };
+        rewrite(&input.path, field, &fate)
+    }
+    #[cfg(not(feature = "parquet"))]
+    {
+        let _ = (plan, docs, field);
+        Err(crate::corpus::no_parquet(&input.path))
+    }
 }
 
 /// Compresses on all cores, as the input was ([`crate::corpus::compress`]).

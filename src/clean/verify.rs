@@ -357,6 +357,10 @@ fn check_outputs(
         };
         let out_path = out.join(&rel.0);
         expected.insert(rel.0.clone());
+        if input.format == Format::Parquet {
+            check_parquet(corpus, m, tally, i, docs, &out_path)?;
+            continue;
+        }
         let out_text = read_text(&out_path, input)?;
         match input.format {
             Format::Text => {
@@ -369,6 +373,7 @@ fn check_outputs(
             Format::Jsonl => {
                 check_jsonl(corpus, m, tally, i, docs, &out_text, &out_path)?;
             }
+            Format::Parquet => {}
         }
     }
     Ok(expected)
@@ -571,12 +576,89 @@ fn check_jsonl(
     Ok(())
 }
 
+/// The Parquet output at `out_path` of input `idx` (documents `docs`) is
+/// its input row for row, less removed rows, with cut rows holding exactly
+/// their cut text and every other value as it was.
+fn check_parquet(
+    corpus: &Corpus,
+    m: &Manifest,
+    tally: &Tally,
+    idx: usize,
+    docs: &[usize],
+    out_path: &Path,
+) -> Result<()> {
+    let input = &corpus.inputs[idx];
+    #[cfg(feature = "parquet")]
+    {
+        use crate::corpus::parquet::Table;
+        let name = &m.files[idx].name;
+        let field = &m.options.text_field;
+        let before = Table::read(&input.path, field)?;
+        let after = Table::read(out_path, field)
+            .map_err(|e| fail(out_path, format!("cannot read the output: {e}")))?;
+        if !before.same_columns(&after) {
+            return Err(fail(
+                out_path,
+                format!("its columns are not those of {name}"),
+            ));
+        }
+        let records = super::output::Records::of(corpus, docs);
+        let at = |j: usize| format!("{}:{}", out_path.display(), j + 1);
+        let mut j = 0;
+        for r in 0..before.rows() {
+            let row = r as u64 + 1;
+            let doc = records.get(row);
+            if doc.is_some_and(|d| tally.dropped[d]) {
+                continue;
+            }
+            if j >= after.rows() {
+                return Err(fail(
+                    out_path,
+                    format!("ends before the row of {name}:{row}"),
+                ));
+            }
+            let cut = doc.filter(|&d| tally.cut[d] > 0);
+            if !before.same_row(r, &after, j, cut.is_none()) {
+                let which = if cut.is_some() {
+                    "outside its text"
+                } else {
+                    "and the log does not cut it"
+                };
+                return Err(Error::Verify {
+                    path: at(j),
+                    reason: format!("differs from {name}:{row} {which}"),
+                });
+            }
+            if let Some(d) = cut {
+                let kept = after.text(j).ok_or_else(|| Error::Verify {
+                    path: at(j),
+                    reason: format!("row has no string in column `{field}`"),
+                })?;
+                tally.check_document(corpus, d, kept, &at(j))?;
+            }
+            j += 1;
+        }
+        if j < after.rows() {
+            return Err(Error::Verify {
+                path: at(j),
+                reason: format!("a row that is not in {name}"),
+            });
+        }
+        Ok(())
+    }
+    #[cfg(not(feature = "parquet"))]
+    {
+        let _ = (m, tally, docs, out_path);
+        Err(corpus::no_parquet(&input.path))
+    }
+}
+
 /// The range of document `d`'s decoded text that logged bytes cover.
 fn text_range(corpus: &Corpus, d: usize, bytes: [u64; 2]) -> Option<Range<usize>> {
     let doc = &corpus.docs[d];
     let input = corpus.input_of(doc);
     let (s, e) = match input.format {
-        Format::Jsonl => (
+        Format::Jsonl | Format::Parquet => (
             usize::try_from(bytes[0]).ok()?,
             usize::try_from(bytes[1]).ok()?,
         ),

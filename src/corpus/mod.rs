@@ -18,6 +18,8 @@ mod compress;
 mod decompress;
 mod encoding;
 mod jsonl;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 mod stream;
 mod walk;
 
@@ -43,6 +45,9 @@ pub enum Format {
     Text,
     /// One JSON object per line, the document text in one field.
     Jsonl,
+    /// A Parquet file, one row per document, the text in one column
+    /// (read only in builds with the `parquet` feature).
+    Parquet,
 }
 
 /// Which format to read inputs as.
@@ -134,7 +139,8 @@ pub struct InputFile {
     pub compression: Compression,
     /// The decompressed copy of a compressed input in the work folder,
     /// when one was made while it was read: re-reads seek in it instead of
-    /// decompressing the input again.
+    /// decompressing the input again. For a Parquet input, a copy of its
+    /// texts ([`Document::offset`] says where each one is).
     pub decompressed: Option<PathBuf>,
     /// A reference input ([`IngestOptions::reference`]): never modified,
     /// never written by `clean`, and its copy is the one kept.
@@ -147,7 +153,7 @@ impl InputFile {
     /// field's own coordinates, so only plain-text files are mapped.
     pub fn file_offset(&self, doc_text: &str, offset: usize) -> u64 {
         match self.format {
-            Format::Jsonl => offset as u64,
+            Format::Jsonl | Format::Parquet => offset as u64,
             Format::Text => {
                 let prefix = &doc_text[..floor_char_boundary(doc_text, offset)];
                 (self.bom + self.encoding.encoded_len(prefix)) as u64
@@ -183,7 +189,7 @@ impl InputFile {
             None => line_of(text, o),
         };
         match self.format {
-            Format::Jsonl => {
+            Format::Jsonl | Format::Parquet => {
                 let r = record.unwrap_or(0);
                 ([r, r], [range.start as u64, range.end as u64])
             }
@@ -212,6 +218,8 @@ pub struct Document {
     pub record: Option<u64>,
     /// Byte offset of the record's line in the (decompressed) file; 0 for a
     /// text file. Lets [`reload_texts`] seek instead of reading the file again.
+    /// For a Parquet row, the offset of its text in the copy of the texts
+    /// ([`InputFile::decompressed`]), or its row group when there is none.
     pub offset: u64,
     /// The record's value of the [`IngestOptions::keep_by`] field, if any
     /// (a number, or a string cut to 64 bytes): what `--keep-by` compares.
@@ -248,6 +256,7 @@ impl Skipped {
             Error::Jsonl { .. } => "malformed JSONL record",
             Error::MissingField { .. } => "record without the text field",
             Error::Decompress { .. } => "cannot decompress",
+            Error::Parquet { .. } => "unreadable Parquet file",
             Error::TooLarge { .. } => "document too large",
             _ => "other error",
         };
@@ -457,6 +466,10 @@ fn reload_input(
         },
         reason: "input changed since it was read".into(),
     };
+    #[cfg(feature = "parquet")]
+    if file.format == Format::Parquet {
+        return parquet::reload(file, &corpus.docs, docs, opts);
+    }
     if file.format == Format::Jsonl
         && (file.compression == Compression::None || file.decompressed.is_some())
         && file.encoding == TextEncoding::UTF8
@@ -497,6 +510,15 @@ fn reload_input(
     Ok(out)
 }
 
+/// The error of a build without the `parquet` feature given a Parquet file.
+pub fn no_parquet(path: &Path) -> Error {
+    Error::Parquet {
+        loc: Location::file(path),
+        reason: "this neardup was built without Parquet support (cargo build --features parquet)"
+            .into(),
+    }
+}
+
 fn error_path(err: &Error) -> String {
     match err {
         Error::Io { path, .. } => path.clone(),
@@ -506,6 +528,7 @@ fn error_path(err: &Error) -> String {
         | Error::Jsonl { loc, .. }
         | Error::MissingField { loc, .. }
         | Error::Decompress { loc, .. }
+        | Error::Parquet { loc, .. }
         | Error::TooLarge { loc, .. } => loc.path.display().to_string(),
         other => other.to_string(),
     }
@@ -554,6 +577,13 @@ fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
     work: Option<&WorkDir>,
 ) -> Result<FileRead<T>> {
     let path = entry.path.as_path();
+    if path != Path::new("-") && opts.format == FormatChoice::Auto && walk::looks_like_parquet(path)
+    {
+        #[cfg(feature = "parquet")]
+        return parquet::read(entry, opts, kept, map, want, work);
+        #[cfg(not(feature = "parquet"))]
+        return Err(no_parquet(path));
+    }
     let streamable = path != Path::new("-")
         && opts.encoding.is_utf8_or_auto()
         && match opts.format {
@@ -886,6 +916,7 @@ fn read_whole(
             }
             (docs, skipped)
         }
+        Format::Parquet => unreachable!("a Parquet file is read by corpus::parquet"),
     };
     Ok(FileRead {
         input,

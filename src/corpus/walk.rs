@@ -123,7 +123,8 @@ fn mirror_roots_on_collision(files: &mut [Listed]) {
 }
 
 /// A NUL byte in the first 8 KiB, unless the file starts like a compressed
-/// stream or UTF-16 text (both hold NUL bytes and are read as text).
+/// stream or UTF-16 text (both hold NUL bytes and are read as text), or
+/// like a Parquet file in a build that reads them.
 fn looks_binary(path: &Path) -> bool {
     // Only regular files are opened: a FIFO would block, and reading any
     // other special file reports the error.
@@ -143,6 +144,7 @@ fn looks_binary(path: &Path) -> bool {
     }
     if super::decompress::sniff(&head) != super::Compression::None
         || matches!(head.get(..2), Some([0xFF, 0xFE] | [0xFE, 0xFF]))
+        || (cfg!(feature = "parquet") && head.starts_with(PARQUET_MAGIC))
     {
         return false;
     }
@@ -261,6 +263,27 @@ fn build_globs(name: &'static str, globs: &[String]) -> Result<Option<GlobSet>> 
         name,
         reason: e.to_string(),
     })
+}
+
+/// The bytes a Parquet file starts (and ends) with.
+const PARQUET_MAGIC: &[u8] = b"PAR1";
+
+/// Whether `path` is a Parquet file: named `.parquet`, or a regular file
+/// not named like JSONL that starts with the Parquet magic bytes.
+pub fn looks_like_parquet(path: &Path) -> bool {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+    {
+        return true;
+    }
+    // only regular files are opened: a FIFO would block
+    if looks_like_jsonl(path) || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut head = [0u8; 4];
+    std::fs::File::open(path)
+        .is_ok_and(|mut f| f.read_exact(&mut head).is_ok() && head == PARQUET_MAGIC)
 }
 
 /// Whether a file name says JSONL (also under a `.gz`/`.zst` suffix).

@@ -16,6 +16,8 @@ mod errors;
 mod hostile;
 mod ingest;
 mod inputs;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod properties;
 mod reference;
 mod reports;
