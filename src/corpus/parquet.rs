@@ -558,6 +558,9 @@ fn read_batches(
     let id_col = find_column(schema, &opts.id_field);
     let key_col = opts.keep_by.as_deref().and_then(|k| find_column(schema, k));
     let mut first_row = 1u64;
+    // a batch may hold rows of several (small) row groups
+    let mut batch: Vec<Row> = Vec::new();
+    let mut bytes = 0usize;
     for g in 0..reader.num_row_groups() {
         let rows_in_group = meta.row_group(g).num_rows().max(0) as u64;
         let start = first_row;
@@ -571,8 +574,6 @@ fn read_batches(
         let mut id_r = id_col.map(column).transpose()?;
         let mut key_r = key_col.map(column).transpose()?;
         let mut row = start;
-        let mut batch: Vec<Row> = Vec::new();
-        let mut bytes = 0usize;
         loop {
             let at = |e| bad(path, Some(row), e);
             let texts =
@@ -631,9 +632,9 @@ fn read_batches(
                 ),
             ));
         }
-        if !batch.is_empty() {
-            sink(batch)?;
-        }
+    }
+    if !batch.is_empty() {
+        sink(batch)?;
     }
     Ok(first_row - 1)
 }
