@@ -17,23 +17,16 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(dirname "$HERE")"
-SHARED="${SHARED:-$REPO/../shared}"
-ROOT="${BENCH_ROOT:-/tmp/neardup-bench}"
+# shellcheck source=scripts/corpus.sh
+. "$HERE/corpus.sh"
 DOCS="${1:-100000}"
 RUNS="${RUNS:-3}"
 ROWS="${ROWS:-10000}"
 CODEC="${CODEC:-snappy}"
 LEVEL="${LEVEL:-}"
-JSONL="$ROOT/data/c${DOCS}_s1234.jsonl"
 PARQUET="$ROOT/data/c${DOCS}_s1234.$CODEC.parquet"
 PY="$ROOT/venv-parquet/bin/python"
-mkdir -p "$ROOT/data"
-if [ ! -s "$JSONL" ]; then
-  if [ ! -d "$ROOT/npm/node_modules/chinese-poetry" ]; then
-    npm install --silent --prefix "$ROOT/npm" chinese-poetry@2.0.1 >&2
-  fi
-  python3 "$SHARED/bench/make_corpus.py" --docs "$DOCS" --seed 1234 --out "$JSONL" --no-jaccard >&2
-fi
+JSONL="$(corpus "$DOCS")"
 if [ ! -x "$PY" ]; then
   python3 -m venv "$ROOT/venv-parquet" >&2
   "$PY" -m pip install --quiet pyarrow >&2

@@ -10,20 +10,9 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(dirname "$HERE")"
-SHARED="${SHARED:-$REPO/../shared}"
-ROOT="${BENCH_ROOT:-/tmp/neardup-bench}"
 DOCS="${1:-100000}"
-mkdir -p "$ROOT/data"
-corpus() {
-  local n="$1" out="$ROOT/data/c${1}_s1234.jsonl"
-  if [ ! -s "$out" ]; then
-    if [ ! -d "$ROOT/npm/node_modules/chinese-poetry" ]; then
-      npm install --silent --prefix "$ROOT/npm" chinese-poetry@2.0.1 >&2
-    fi
-    python3 "$SHARED/bench/make_corpus.py" --docs "$n" --seed 1234 --out "$out" --no-jaccard >&2
-  fi
-  echo "$out"
-}
+# shellcheck source=scripts/corpus.sh
+. "$HERE/corpus.sh"
 PLAIN="$(corpus "$DOCS")"
 BOILER="$ROOT/data/b${DOCS}.jsonl"
 python3 "$HERE/make_boilerplate.py" "$PLAIN" "$BOILER" >&2

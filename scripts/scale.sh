@@ -9,21 +9,10 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(dirname "$HERE")"
-SHARED="${SHARED:-$REPO/../shared}"
-ROOT="${BENCH_ROOT:-/tmp/neardup-bench}"
 SIZES="${*:-100000 300000}"
 FLAGS="${NEARDUP_FLAGS:-}"
-mkdir -p "$ROOT/data"
-corpus() {
-  local n="$1" out="$ROOT/data/c${1}_s1234.jsonl"
-  if [ ! -s "$out" ]; then
-    if [ ! -d "$ROOT/npm/node_modules/chinese-poetry" ]; then
-      npm install --silent --prefix "$ROOT/npm" chinese-poetry@2.0.1 >&2
-    fi
-    python3 "$SHARED/bench/make_corpus.py" --docs "$n" --seed 1234 --out "$out" --no-jaccard >&2
-  fi
-  echo "$out"
-}
+# shellcheck source=scripts/corpus.sh
+. "$HERE/corpus.sh"
 (cd "$REPO" && cargo build --release --quiet)
 BIN="$REPO/target/release/neardup"
 TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT

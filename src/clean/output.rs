@@ -420,11 +420,7 @@ fn stream_jsonl(
     }
     let out = std::fs::File::create(tmp).map_err(|e| Error::io(shown, e))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
-    let mut by_line: Vec<(u64, usize)> = docs
-        .iter()
-        .map(|&d| (corpus.docs[d].record.unwrap_or(0), d))
-        .collect();
-    by_line.sort_unstable();
+    let records = Records::of(corpus, docs);
     let mut line = Vec::new();
     let mut lineno = 0u64;
     loop {
@@ -436,27 +432,14 @@ fn stream_jsonl(
             break;
         }
         lineno += 1;
-        let doc = by_line
-            .binary_search_by_key(&lineno, |&(l, _)| l)
-            .ok()
-            .map(|p| by_line[p].1);
-        let kept: &[u8] = match doc {
+        let kept: &[u8] = match records.get(lineno) {
             Some(d) if plan.drop_doc[d] => continue,
             Some(d) if !plan.cuts[d].is_empty() => {
                 // the byte-order mark, if any, stays in front of line 1
                 let bom = if lineno == 1 { input.bom } else { 0 };
-                let body = line[bom..].trim_ascii_end();
-                let mut value: serde_json::Value =
-                    serde_json::from_slice(body).map_err(|e| Error::Jsonl {
-                        loc: crate::Location::line(&input.path, lineno),
-                        reason: format!("changed since it was read: {e}"),
-                    })?;
-                let new_text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
-                if let Some(obj) = value.as_object_mut() {
-                    obj.insert(field.to_string(), serde_json::Value::String(new_text));
-                }
+                let record = cut_record(corpus, plan, idx, lineno, d, &line[bom..], field)?;
                 let mut rewritten = line[..bom].to_vec();
-                rewritten.extend_from_slice(value.to_string().as_bytes());
+                rewritten.extend_from_slice(record.as_bytes());
                 rewritten.push(b'\n');
                 line = rewritten;
                 &line
@@ -659,6 +642,29 @@ pub(crate) fn docs_by_input(corpus: &Corpus) -> Vec<Vec<usize>> {
     out
 }
 
+/// JSONL record `line` (line `lineno` of input `idx`, document `d`; its line
+/// break is ignored) with its text `field` as `d`'s cuts leave it.
+fn cut_record(
+    corpus: &Corpus,
+    plan: &Plan,
+    idx: usize,
+    lineno: u64,
+    d: usize,
+    line: &[u8],
+    field: &str,
+) -> Result<String> {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(line.trim_ascii_end()).map_err(|e| Error::Jsonl {
+            loc: crate::Location::line(&corpus.inputs[idx].path, lineno),
+            reason: format!("changed since it was read: {e}"),
+        })?;
+    let new_text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert(field.to_string(), serde_json::Value::String(new_text));
+    }
+    Ok(value.to_string())
+}
+
 /// Re-reads a JSONL input and writes it back without removed records, with
 /// cut text fields; untouched lines are copied verbatim.
 pub(super) fn rewrite_jsonl(
@@ -678,17 +684,15 @@ pub(super) fn rewrite_jsonl(
         match records.get(lineno) {
             Some(d) if plan.drop_doc[d] => {}
             Some(d) if !plan.cuts[d].is_empty() => {
-                let body = line.trim_end_matches(['\n', '\r']);
-                let mut value: serde_json::Value =
-                    serde_json::from_str(body).map_err(|e| Error::Jsonl {
-                        loc: crate::Location::line(&input.path, lineno),
-                        reason: format!("changed since it was read: {e}"),
-                    })?;
-                let new_text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
-                if let Some(obj) = value.as_object_mut() {
-                    obj.insert(field.to_string(), serde_json::Value::String(new_text));
-                }
-                out.push_str(&value.to_string());
+                out.push_str(&cut_record(
+                    corpus,
+                    plan,
+                    idx,
+                    lineno,
+                    d,
+                    line.as_bytes(),
+                    field,
+                )?);
                 out.push('\n');
             }
             _ => out.push_str(line),
