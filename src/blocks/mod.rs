@@ -170,8 +170,10 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
     if chars.len() < k {
         return;
     }
-    let hashes: Vec<u64> = chars.windows(k).map(|w| xxh3_64(char_bytes(w))).collect();
-    let w = window.max(1).min(hashes.len());
+    let hashes: Vec<u64> = crate::normalize::grams(chars, k)
+        .map(|g| xxh3_64(char_bytes(&chars[g])))
+        .collect();
+    let w = crate::normalize::gram_window(chars, window).min(hashes.len());
     let mut last: Option<usize> = None;
     for start in 0..=hashes.len() - w {
         // rightmost minimum of the window, as in the paper, so that runs
@@ -198,7 +200,8 @@ pub fn find_blocks(texts: &[&NormText], opts: &BlockOptions) -> Vec<BlockCluster
     // is boilerplate.
     let floor = frequent::short_pair(opts);
     for c in &mut clusters {
-        c.copies.retain(|x| x.range.len() >= floor);
+        c.copies
+            .retain(|x| texts[x.doc as usize].weight(x.range.clone()) >= floor);
     }
     let big = |c: &BlockCluster| c.documents() >= opts.boilerplate_docs;
     let mut clusters: Vec<BlockCluster> = clusters
@@ -206,7 +209,8 @@ pub fn find_blocks(texts: &[&NormText], opts: &BlockOptions) -> Vec<BlockCluster
         .flat_map_iter(|c| if big(&c) { unchain(texts, c) } else { vec![c] })
         .collect();
     clusters.retain(|c| {
-        c.copies.len() >= 2 && (c.copies.iter().any(|x| x.range.len() >= opts.min_block) || big(c))
+        let long = |x: &Copy| texts[x.doc as usize].weight(x.range.clone()) >= opts.min_block;
+        c.copies.len() >= 2 && (c.copies.iter().any(long) || big(c))
     });
     clusters
 }
@@ -313,10 +317,7 @@ pub fn find_pairs(texts: &[&NormText], opts: &BlockOptions) -> Vec<RegionPair> {
         let group = &seeds[g.clone()];
         let (da, db) = (group[0].da, group[0].db);
         let pair = DocPair::new(texts, da, db, false);
-        chain::chain(group, opts, k)
-            .into_iter()
-            .filter_map(|c| chain::verify_chain(&pair, c, k, opts.min_block, opts))
-            .collect::<Vec<_>>()
+        chain::verify_chains(group, &pair, opts, k, opts.min_block)
     }));
     pairs.sort_by(|x, y| {
         (&x.a, &x.b)

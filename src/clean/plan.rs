@@ -393,7 +393,7 @@ impl KeptNorm {
 
 /// The parts of one non-kept block copy that may be cut; `knorm` and
 /// `mnorm` are the normalised texts of the kept copy's and this copy's
-/// documents. Cuts are snapped to whole lines.
+/// documents. Cuts never leave broken text ([`clean_cut`]).
 pub(super) fn block_pieces(
     corpus: &Corpus,
     c: &Cluster,
@@ -419,6 +419,13 @@ pub(super) fn block_pieces(
         }
         let (s, e) = (m.norm_range.start + r.start, m.norm_range.start + r.end);
         let raw = mnorm.source_range(mdoc, s, e);
+        let Some(range) = clean_cut(mdoc, raw, |r| {
+            let cut = normalize(&mdoc[r], &opts.scan.normalize).chars;
+            let lcs = align::lcs_len(&cut, kchars);
+            lcs as f64 >= opts.scan.blocks.threshold * cut.len() as f64
+        }) else {
+            continue;
+        };
         out.push(Piece {
             reason: if c.boilerplate && opts.drop_boilerplate {
                 Reason::Boilerplate
@@ -427,7 +434,7 @@ pub(super) fn block_pieces(
             },
             cluster: c.id,
             doc: m.doc_index,
-            range: snap_to_lines(mdoc, raw),
+            range,
             kept_doc: k.doc_index,
             kept_range: k.text_range.clone(),
             similarity: round4(lcs as f64 / piece.len().max(kchars.len()) as f64),
@@ -435,6 +442,129 @@ pub(super) fn block_pieces(
         });
     }
     out
+}
+
+/// Where a cut of the copy at bytes `copy` of `text` goes so that it
+/// leaves no broken text: it starts and ends at a sentence boundary
+/// (after `.`, `!`, `?`, `;` and a space, or after `。！？；`) or a line edge,
+/// so no word is cut and no fragment of a sentence is left. First widened:
+/// the fragment of a sentence between the copy and the nearest boundary
+/// goes with it (and is part of the removal the log shows), when the cut
+/// is then still `contained` enough in the kept copy; else narrowed to the
+/// whole sentences inside the copy; `None` when none is left. Whole lines
+/// are then taken with their line break ([`snap_to_lines`]).
+pub fn clean_cut(
+    text: &str,
+    copy: Range<usize>,
+    contained: impl Fn(Range<usize>) -> bool,
+) -> Option<Range<usize>> {
+    let wide = widen_to_sentences(text, copy.clone());
+    if wide == copy || contained(wide.clone()) {
+        return Some(snap_to_lines(text, wide));
+    }
+    let narrow = narrow_to_sentences(text, copy);
+    (!narrow.is_empty() && contained(narrow.clone())).then(|| snap_to_lines(text, narrow))
+}
+
+/// Marks that end a sentence: ASCII ones when a space or the line's end
+/// follows, CJK ones anywhere.
+fn ends_sentence(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | ';' | '…')
+}
+
+fn ends_cjk_sentence(c: char) -> bool {
+    matches!(c, '。' | '！' | '？' | '；' | '｡' | '!' | '?')
+}
+
+/// What may follow the mark of a sentence's end: whitespace, or control
+/// characters, which are no text.
+fn is_space(c: char) -> bool {
+    c.is_whitespace() || c.is_control()
+}
+
+/// Space inside a line.
+fn is_blank(c: char) -> bool {
+    is_space(c) && c != '\n' && c != '\r'
+}
+
+/// Quotes and brackets that may close a sentence after its mark.
+fn is_closer(c: char) -> bool {
+    matches!(
+        c,
+        '"' | '\'' | ')' | ']' | '”' | '’' | '」' | '』' | '）' | '》' | '】'
+    )
+}
+
+/// Whether a sentence ends just before byte `p` of `text`.
+fn sentence_ends_at(text: &str, p: usize) -> bool {
+    let mut back = text[..p].chars().rev().skip_while(|&c| is_closer(c));
+    match back.next() {
+        Some(c) if ends_cjk_sentence(c) && !c.is_ascii() => true,
+        Some(c) if ends_sentence(c) || ends_cjk_sentence(c) => {
+            text[p..].chars().next().is_none_or(is_space)
+        }
+        _ => false,
+    }
+}
+
+/// Whether byte `p` of `text` is a line edge: a line starts or ends there.
+fn at_line_edge(text: &str, p: usize) -> bool {
+    let b = text.as_bytes();
+    p == 0 || p == b.len() || b[p - 1] == b'\n' || b[p] == b'\n' || b[p] == b'\r'
+}
+
+/// Whether a sentence (or a line) starts at byte `p`, the spaces before
+/// it skipped.
+fn sentence_starts_at(text: &str, p: usize) -> bool {
+    let q = text[..p].trim_end_matches(is_blank).len();
+    if q == 0 || text.as_bytes()[q - 1] == b'\n' {
+        return true;
+    }
+    let cjk_mark = text[..q]
+        .chars()
+        .rev()
+        .find(|&c| !is_closer(c))
+        .is_some_and(|c| ends_cjk_sentence(c) && !c.is_ascii());
+    // after an ASCII mark a space must follow (`3.5`, `e.g.x` go on)
+    (q < p || cjk_mark) && sentence_ends_at(text, q)
+}
+
+/// Whether a sentence or a line ends at byte `p`.
+fn is_sentence_end(text: &str, p: usize) -> bool {
+    sentence_ends_at(text, p) || at_line_edge(text, p)
+}
+
+/// Char boundaries of `text` in `from..=to`, upwards.
+fn boundaries(text: &str, from: usize, to: usize) -> impl DoubleEndedIterator<Item = usize> + '_ {
+    (from..=to).filter(move |&p| text.is_char_boundary(p))
+}
+
+/// `r` widened to the sentence boundaries or line edges around it.
+fn widen_to_sentences(text: &str, r: Range<usize>) -> Range<usize> {
+    let start = boundaries(text, 0, r.start)
+        .rev()
+        .find(|&p| sentence_starts_at(text, p))
+        .unwrap_or(0);
+    let end = boundaries(text, r.end, text.len())
+        .find(|&p| is_sentence_end(text, p))
+        .unwrap_or(text.len());
+    // the spaces before the next sentence go too: `A. B. C.` less `B.`
+    // is `A. C.`
+    let end = end + text[end..].len() - text[end..].trim_start_matches(is_blank).len();
+    start.min(r.start)..end.max(r.end)
+}
+
+/// `r` narrowed to the whole sentences (or lines) inside it.
+fn narrow_to_sentences(text: &str, r: Range<usize>) -> Range<usize> {
+    let start = boundaries(text, r.start, r.end)
+        .find(|&p| sentence_starts_at(text, p))
+        .unwrap_or(r.end);
+    let start = start + text[start..r.end].len() - text[start..r.end].trim_start().len();
+    let end = boundaries(text, start, r.end)
+        .rev()
+        .find(|&p| is_sentence_end(text, p))
+        .unwrap_or(start);
+    start..end.max(start)
 }
 
 /// Widens a cut to whole lines when only whitespace lies between it and the
