@@ -406,6 +406,12 @@ pub(super) fn block_pieces(
     let mdoc = &corpus.docs[m.doc_index].text;
     let kchars = &knorm.chars[k.norm_range.clone()];
     let mchars = &mnorm.chars[m.norm_range.clone()];
+    // A removal widened to whole sentences is measured against the kept
+    // copy's whole sentences too: the copies' edges are where they differ
+    // (a year, a name), and the alignment stops short of them on both sides.
+    let kdoc = &corpus.docs[k.doc_index].text;
+    let kept_range = widen_to_sentences(kdoc, k.text_range.clone());
+    let kept_units = normalize(&kdoc[kept_range.clone()], &opts.scan.normalize).chars;
     let mut out = Vec::new();
     for r in align::covered_ranges(mchars, kchars, MAX_UNMATCHED) {
         if r.len() < MIN_PIECE {
@@ -421,7 +427,7 @@ pub(super) fn block_pieces(
         let raw = mnorm.source_range(mdoc, s, e);
         let Some(range) = clean_cut(mdoc, raw, |r| {
             let cut = normalize(&mdoc[r], &opts.scan.normalize).chars;
-            let lcs = align::lcs_len(&cut, kchars);
+            let lcs = align::lcs_len(&cut, &kept_units);
             lcs as f64 >= opts.scan.blocks.threshold * cut.len() as f64
         }) else {
             continue;
@@ -436,7 +442,7 @@ pub(super) fn block_pieces(
             doc: m.doc_index,
             range,
             kept_doc: k.doc_index,
-            kept_range: k.text_range.clone(),
+            kept_range: kept_range.clone(),
             similarity: round4(lcs as f64 / piece.len().max(kchars.len()) as f64),
             containment: round4(containment),
         });
@@ -507,18 +513,38 @@ fn sentence_ends_at(text: &str, p: usize) -> bool {
     }
 }
 
-/// Whether byte `p` of `text` is a line edge: a line starts or ends there.
-fn at_line_edge(text: &str, p: usize) -> bool {
-    let b = text.as_bytes();
-    p == 0 || p == b.len() || b[p - 1] == b'\n' || b[p] == b'\n' || b[p] == b'\r'
+/// Whether the sentence before the line break at byte `nl` of `text` goes
+/// on after it: prose wrapped inside a sentence (`…ein altes Fabrik-⏎
+/// gebäude…`, `…the⏎incidents…`, `…计划，⏎欢迎…`), where a line edge is no
+/// place to cut. A line that ends a sentence, a blank line, and a line
+/// followed by one that starts with a capital or a mark (a heading, a list,
+/// code) end where they are.
+fn line_continues(text: &str, nl: usize) -> bool {
+    let before = text[..nl].trim_end_matches(is_blank);
+    let Some(last) = before.chars().next_back().filter(|&c| c != '\n') else {
+        return false;
+    };
+    let after = text[nl + 1..].trim_start_matches(|c: char| is_blank(c) || "#*/>".contains(c));
+    let Some(first) = after.chars().next().filter(|&c| c != '\n' && c != '\r') else {
+        return false;
+    };
+    match last {
+        '，' | '、' => true,
+        ',' | '-' => first.is_lowercase() || first.is_ascii_digit(),
+        c if crate::normalize::is_word_char(c) => first.is_lowercase() || first.is_ascii_digit(),
+        _ => false,
+    }
 }
 
-/// Whether a sentence (or a line) starts at byte `p`, the spaces before
-/// it skipped.
+/// Whether a sentence (or a paragraph) starts at byte `p`, the spaces
+/// before it skipped.
 fn sentence_starts_at(text: &str, p: usize) -> bool {
     let q = text[..p].trim_end_matches(is_blank).len();
-    if q == 0 || text.as_bytes()[q - 1] == b'\n' {
+    if q == 0 {
         return true;
+    }
+    if text.as_bytes()[q - 1] == b'\n' {
+        return !line_continues(text, q - 1);
     }
     let cjk_mark = text[..q]
         .chars()
@@ -529,9 +555,22 @@ fn sentence_starts_at(text: &str, p: usize) -> bool {
     (q < p || cjk_mark) && sentence_ends_at(text, q)
 }
 
-/// Whether a sentence or a line ends at byte `p`.
+/// Whether a sentence (or a paragraph) ends at byte `p`.
 fn is_sentence_end(text: &str, p: usize) -> bool {
-    sentence_ends_at(text, p) || at_line_edge(text, p)
+    if sentence_ends_at(text, p) {
+        return true;
+    }
+    let b = text.as_bytes();
+    if p > 0 && b[p - 1] == b'\n' {
+        return !line_continues(text, p - 1);
+    }
+    let r = p + text[p..].len() - text[p..].trim_start_matches(is_blank).len();
+    match b.get(r) {
+        None => true,
+        Some(b'\n') => !line_continues(text, r),
+        Some(b'\r') => b.get(r + 1) != Some(&b'\n') || !line_continues(text, r + 1),
+        _ => false,
+    }
 }
 
 /// Char boundaries of `text` in `from..=to`, upwards.
@@ -564,7 +603,11 @@ fn narrow_to_sentences(text: &str, r: Range<usize>) -> Range<usize> {
         .rev()
         .find(|&p| is_sentence_end(text, p))
         .unwrap_or(start);
-    start..end.max(start)
+    if end <= start {
+        return start..start;
+    }
+    let end = end + text[end..].len() - text[end..].trim_start_matches(is_blank).len();
+    start..end
 }
 
 /// Widens a cut to whole lines when only whitespace lies between it and the
