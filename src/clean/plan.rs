@@ -506,11 +506,21 @@ fn sentence_ends_at(text: &str, p: usize) -> bool {
     let mut back = text[..p].chars().rev().skip_while(|&c| is_closer(c));
     match back.next() {
         Some(c) if ends_cjk_sentence(c) && !c.is_ascii() => true,
+        // `1.` opening a list item ends nothing
+        Some('.') if list_number_before(text, p) => false,
         Some(c) if ends_sentence(c) || ends_cjk_sentence(c) => {
             text[p..].chars().next().is_none_or(is_space)
         }
         _ => false,
     }
+}
+
+/// Whether the `.` just before byte `p` numbers a list item: only digits
+/// and spaces before it on its line.
+fn list_number_before(text: &str, p: usize) -> bool {
+    let line = &text[text[..p].rfind('\n').map_or(0, |i| i + 1)..p];
+    let item = line.trim_start().trim_end_matches('.');
+    !item.is_empty() && item.len() <= 3 && item.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether the sentence before the line break at byte `nl` of `text` goes
