@@ -317,14 +317,22 @@ pub fn normalize_unmapped(
 pub fn normalize_chars(text: &str, opts: &NormalizeOptions) -> Vec<char> {
     // about one character per three bytes of CJK text; grows if not
     let mut chars = Vec::with_capacity(text.len() / 3 + 16);
-    let mut gaps = Vec::with_capacity(text.len() / 3 + 16);
-    each_char(text, |c, _, gap| {
-        chars.push(c);
-        gaps.push(gap);
-    });
-    if opts.mask_fold {
-        fold_masks(&mut chars, &mut gaps, None);
+    if !opts.mask_fold {
+        // Most CJK documents hold no word and no prefix: their characters
+        // are their units, and no `gap_before` is needed to find that out.
+        let mut words = false;
+        each_char(text, |c, _, gap| {
+            words |= is_word_char(c)
+                || is_word_unit(c)
+                || (gap == GAP_LINE || chars.is_empty()) && is_prefix_mark(c);
+            chars.push(c);
+        });
+        if !words {
+            return chars;
+        }
     }
+    let mut gaps = Vec::new();
+    normalize_unmapped(text, opts, &mut chars, &mut gaps);
     fold_words(&mut chars, &mut gaps, None);
     chars
 }
@@ -485,6 +493,16 @@ fn fold_masks(chars: &mut Vec<char>, gaps: &mut Vec<u8>, mut orig: Option<&mut V
 /// whitespace of what goes is carried to the next unit.
 fn fold_words(chars: &mut Vec<char>, gaps: &mut Vec<u8>, mut orig: Option<&mut Vec<u32>>) {
     let n = chars.len();
+    // Most CJK documents hold no word and no prefix at all: nothing to do
+    // (punctuation goes only next to a word), checked at a fraction of
+    // the cost of the pass below.
+    let changes = |i: usize| {
+        let c = chars[i];
+        is_word_char(c) || is_word_unit(c) || (i == 0 || gaps[i] == GAP_LINE) && is_prefix_mark(c)
+    };
+    if !(0..n).any(changes) {
+        return;
+    }
     let (mut w, mut i) = (0usize, 0usize);
     // whitespace of dropped characters, for the next unit's gap
     let mut carry = GAP_NONE;

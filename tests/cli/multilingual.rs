@@ -102,7 +102,10 @@ fn copies_span_their_sections_across_wrapping_names_and_years() {
     // the mixed page: the Chinese sentences and the English one, together
     let mixed = members_of("zh_en_mirror.txt").join("");
     assert!(mixed.contains("本项目由一群志愿者维护"), "{mixed}");
-    assert!(mixed.contains("The project is maintained by volunteers"), "{mixed}");
+    assert!(
+        mixed.contains("The project is maintained by volunteers"),
+        "{mixed}"
+    );
     assert!(mixed.contains("也欢迎提出改进建议"), "{mixed}");
     // hyphenated across line breaks in one copy, not in the other
     let de = members_of("de_zeitung.txt").join("");
@@ -146,7 +149,13 @@ fn clean_boundary(text: &str, p: usize, what: &str) {
 fn clean_and_check(input: &Path) -> (TestDir, usize) {
     let t = TestDir::new();
     let out = t.path().join("out");
-    succeeded(neardup().args(["clean", "--quiet"]).arg(input).arg("-o").arg(&out));
+    succeeded(
+        neardup()
+            .args(["clean", "--quiet"])
+            .arg(input)
+            .arg("-o")
+            .arg(&out),
+    );
     succeeded(neardup().arg("verify").arg(&out));
     let log = std::fs::read_to_string(out.join("removed.jsonl")).expect("log");
     let mut n = 0;
@@ -161,7 +170,10 @@ fn clean_and_check(input: &Path) -> (TestDir, usize) {
             _ => vec![&r["removed"]["bytes"]],
         };
         for sp in spans {
-            let (a, b) = (sp[0].as_u64().expect("a") as usize, sp[1].as_u64().expect("b") as usize);
+            let (a, b) = (
+                sp[0].as_u64().expect("a") as usize,
+                sp[1].as_u64().expect("b") as usize,
+            );
             clean_boundary(&text, a, path);
             clean_boundary(&text, b, path);
         }
@@ -198,10 +210,18 @@ fn clean_removes_whole_sentences_and_leaves_no_fragment() {
     // the German copy starts and ends where the edits (a year, a name)
     // are, inside sentences: the whole paragraph goes
     let de = read("de_zeitung.txt");
-    assert!(!de.contains("Genossenschaft") && !de.contains("geleitet"), "{de}");
+    assert!(
+        !de.contains("Genossenschaft") && !de.contains("geleitet"),
+        "{de}"
+    );
     assert!(de.contains("Die Stadt plant"), "{de}");
     // the unrelated page and the kept copies are untouched
-    for f in ["en_unrelated.txt", "en_handbook.md", "ru_guide.txt", "zh_en_about.txt"] {
+    for f in [
+        "en_unrelated.txt",
+        "en_handbook.md",
+        "ru_guide.txt",
+        "zh_en_about.txt",
+    ] {
         assert_eq!(
             read(f),
             std::fs::read_to_string(multilingual().join(f)).expect("input"),
