@@ -199,7 +199,7 @@ pub fn gram_end(units: &[char], start: usize, k: usize) -> usize {
 }
 
 /// Whether a unit of [`normalize`] is a word of a space-separated script.
-#[inline]
+#[inline(always)]
 pub fn is_word_unit(c: char) -> bool {
     c as u32 >= WORD_PLANE_A
 }
@@ -237,9 +237,14 @@ pub fn is_unspaced(c: char) -> bool {
 /// A character of a word of a space-separated script: a letter, digit or
 /// combining mark (not ASCII or general punctuation, not of a script
 /// written without spaces).
+#[inline]
 pub fn is_word_char(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_alphanumeric();
+    }
+    // the common case in CJK text, before any table
+    if is_cjk_ideograph(c) {
+        return false;
     }
     if is_unspaced(c) || c as u32 >= WORD_PLANE_A {
         return false;
@@ -405,6 +410,7 @@ fn is_invisible(ch: char) -> bool {
 }
 
 /// CJK Unified Ideographs (the common block and extension A).
+#[inline]
 pub fn is_cjk_ideograph(ch: char) -> bool {
     matches!(ch, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}')
 }
@@ -500,18 +506,28 @@ fn fold_words(chars: &mut Vec<char>, gaps: &mut Vec<u8>, mut orig: Option<&mut V
         let c = chars[i];
         is_word_char(c) || is_word_unit(c) || (i == 0 || gaps[i] == GAP_LINE) && is_prefix_mark(c)
     };
-    if !(0..n).any(changes) {
+    let Some(first) = (0..n).find(|&i| changes(i)) else {
         return;
-    }
-    let (mut w, mut i) = (0usize, 0usize);
+    };
+    // Units before the punctuation that leads up to the first change are
+    // the characters themselves (punctuation stays beside CJK).
+    let punct = |c: char| !is_word_char(c) && !is_unspaced(c) && !c.is_control();
+    let start = (0..first)
+        .rev()
+        .find(|&i| !punct(chars[i]))
+        .map_or(0, |i| i + 1);
+    let (mut w, mut i) = (start, start);
     // whitespace of dropped characters, for the next unit's gap
     let mut carry = GAP_NONE;
-    let mut line_start = true;
+    let mut line_start = start == 0;
     while i < n {
         let c = chars[i];
         let gap = gaps[i].max(carry);
         line_start |= gaps[i] == GAP_LINE;
-        let (unit, next) = if line_start && is_prefix_mark(c) {
+        let (unit, next) = if is_cjk_ideograph(c) {
+            // the common case in CJK text first
+            (Some(c), i + 1)
+        } else if line_start && is_prefix_mark(c) {
             let mut j = i + 1;
             while j < n && gaps[j] == GAP_NONE && is_prefix_mark(chars[j]) {
                 j += 1;

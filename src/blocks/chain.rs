@@ -5,7 +5,11 @@
 //! greedily along near-diagonals, weak ends are trimmed, each chain is
 //! extended past substitutions at its ends, moved back to line breaks it
 //! overshoots, and kept when both sides are long enough and similar enough
-//! (`LCS / longer`, [`crate::align`]). Used by the pairwise path for rare
+//! (`LCS / longer`, [`crate::align`]); a chain that is not is split at its
+//! widest gap and its halves tried. Positions are units
+//! ([`crate::normalize`]: CJK characters, words of other scripts); gaps and
+//! lengths are weighed as CJK characters, a word counting
+//! [`crate::normalize::WORD_WEIGHT`]. Used by the pairwise path for rare
 //! fingerprints and by the star path for frequent passages alike.
 
 use crate::align;
