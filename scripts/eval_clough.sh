@@ -21,3 +21,51 @@ for level in doc block; do
   python3 "$EVAL/score.py" "$DATA/labels.jsonl" "$TMP/$level.pred.jsonl" |
     grep -E "pair_precision|pair_recall|pair_f1|bcubed_f1|recall\[(cut|light|heavy)\+orig\]"
 done
+
+# clean: every block removal starts and ends at a word boundary and at a sentence
+# boundary or line edge, and no line a cut changed is left as a sentence fragment
+echo "== neardup clean $* (cut boundaries)"
+"$BIN" clean "$DATA/data.jsonl" -o "$TMP/clean" --quiet "$@"
+"$BIN" verify "$TMP/clean" >/dev/null
+python3 - "$DATA/data.jsonl" "$TMP/clean" <<'PY'
+import json, re, sys
+from pathlib import Path
+src = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+out = Path(sys.argv[2])
+cleaned = [json.loads(l) for l in open(out / "data.jsonl", encoding="utf-8")]
+by_id = {d["id"]: d for d in cleaned}
+END = tuple(".!?;。！？；")
+def ends_sentence(s):
+    return s.rstrip("\"')”’」").endswith(END)
+def spaced(c):
+    return c.isalnum() and not ("\u4e00" <= c <= "\u9fff")
+bad, cuts = [], 0
+for line in open(out / "removed.jsonl", encoding="utf-8"):
+    r = json.loads(line)
+    if r["reason"] == "document":
+        continue
+    text = src[r["removed"]["record"] - 1]["text"].encode()
+    for a, b in r.get("spans") or [r["removed"]["bytes"]]:
+        cuts += 1
+        for p in (a, b):
+            head, tail = text[:p].decode(), text[p:].decode()
+            if head and tail and spaced(head[-1]) and spaced(tail[0]):
+                bad.append(("word", r["removed"]["doc"], p))
+            h, t = head.rstrip(" \t"), tail.lstrip(" \t")
+            if not (h == "" or h.endswith("\n") or t == "" or t.startswith("\n") or ends_sentence(h)):
+                bad.append(("sentence", r["removed"]["doc"], p))
+frag = 0
+for d in src:
+    c = by_id.get(d["id"])
+    if c is None or c["text"] == d["text"]:
+        continue
+    before = [x.strip() for x in d["text"].splitlines()]
+    for l in c["text"].splitlines():
+        l = l.strip()
+        # a line a cut changed ends a sentence or where an input line ends
+        if l and l not in before and not ends_sentence(l) and not any(x.endswith(l[-20:]) for x in before):
+            frag += 1
+print(f"block cuts {cuts}, cut edges not at a word+sentence boundary {len(bad)}, fragment lines {frag}")
+for b in bad[:5]:
+    print("  ", b)
+PY

@@ -41,7 +41,7 @@ use std::ops::Range;
 use similar::{capture_diff_slices, Algorithm, DiffOp};
 
 use crate::fxhash::FxHasher;
-use crate::normalize::{is_cjk, NormText, GAP_NONE};
+use crate::normalize::{is_unspaced, is_word_char, NormText, GAP_NONE};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
@@ -570,30 +570,6 @@ pub fn cuts_word(t: &NormText, p: usize) -> bool {
         && is_word_char(t.chars[p])
 }
 
-/// Scripts written without spaces between words: CJK, Thai, Lao, Khmer,
-/// Myanmar (their words cannot be told apart without a dictionary, so
-/// they are diffed by character).
-fn is_unspaced(c: char) -> bool {
-    is_cjk(c)
-        || matches!(c,
-            '\u{0e00}'..='\u{0eff}'   // Thai, Lao
-            | '\u{1000}'..='\u{109f}' // Myanmar
-            | '\u{1780}'..='\u{17ff}') // Khmer
-}
-
-/// A character of a word of a space-separated script: a letter, digit or
-/// combining mark (not ASCII or general punctuation, not CJK).
-fn is_word_char(c: char) -> bool {
-    if is_unspaced(c) {
-        return false;
-    }
-    if c.is_ascii() {
-        return c.is_ascii_alphanumeric();
-    }
-    c.is_alphanumeric()
-        || !matches!(c, '\u{00a0}'..='\u{00bf}' | '\u{00d7}' | '\u{00f7}' | '\u{2000}'..='\u{2bff}' | '\u{3000}'..='\u{303f}' | '\u{fe30}'..='\u{fe6f}' | '\u{ff00}'..='\u{ff0f}')
-}
-
 /// Patience diff of `a` and `b` cut into units (`sa`, `sb`: ranges that
 /// tile each text), mapped back to ops in characters.
 fn diff_units(a: &[char], sa: &[Range<usize>], b: &[char], sb: &[Range<usize>]) -> Vec<DiffOp> {
@@ -853,7 +829,7 @@ mod tests {
     #[test]
     fn word_units_are_words_of_spaced_scripts_and_single_cjk_characters() {
         let units = |s: &str| -> Vec<String> {
-            let t = crate::normalize::normalize(s, &Default::default());
+            let t = crate::normalize::normalize_per_char(s, &Default::default());
             word_units(&t)
                 .into_iter()
                 .map(|r| t.chars[r].iter().collect())

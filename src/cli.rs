@@ -184,7 +184,7 @@ struct Common {
     /// Fold anonymisation masks (*, **, X, XX, xx) into one symbol before comparing.
     #[arg(long)]
     mask_fold: bool,
-    /// Minimum length of a repeated block, in characters (whitespace not counted).
+    /// Minimum length of a repeated block, in CJK characters, a word of other scripts counting 10 (200 = 200 characters or 20 words).
     #[arg(long, default_value_t = 200)]
     min_block: usize,
     /// Minimum similarity between two copies of a block.

@@ -1,4 +1,4 @@
-//! NORMALIZE: text → [`NormText`], the character stream every comparison
+//! NORMALIZE: text → [`NormText`], the stream of *units* every comparison
 //! works on, with a map back to the original bytes.
 //!
 //! Per character: NFKC (compatibility forms, full-width ASCII → ASCII),
@@ -8,16 +8,56 @@
 //! the same stream. With [`NormalizeOptions::mask_fold`], anonymisation masks
 //! (`*`, `**`, `X`, `XX`, `xx`, runs of `×`) become one `*`.
 //!
+//! # Units: characters of CJK, words of other scripts
+//!
+//! [`normalize`] then turns that character stream into units, so that
+//! similarity (`LCS / longer`), block fingerprints and chains count what a
+//! reader counts:
+//!
+//! - a character of a script written without spaces (CJK ideographs, kana,
+//!   Thai, Lao, Khmer, Myanmar) is one unit, as before: Japanese and Thai
+//!   words cannot be told apart without a dictionary, so they are compared
+//!   by character like Chinese;
+//! - a word of a space-separated script (Latin, Cyrillic, Greek, Arabic,
+//!   Hangul, …: a run of letters, digits and marks) is one unit, a symbol
+//!   of the Supplementary Private Use planes that stands for the hash of the
+//!   lower-cased word ([`is_word_unit`]). Apostrophes inside a word
+//!   (`don't`) and hyphens inside it or at a line break (`well-known`,
+//!   `exam-⏎ple`) join it, so hyphenation does not matter. A run of digits
+//!   that touches a CJK character (`2024年`, `24 小时`) stays one unit per
+//!   digit, as numbers in CJK text always were;
+//! - punctuation is dropped between words (`, . ; ( )` carry no information
+//!   at word scale, and re-punctuated copies stay equal) and kept, one unit
+//!   per mark, next to CJK characters, where it did before;
+//! - comment and list prefixes at a line start (`*`, `#`, `//`, `>`, `-`
+//!   followed by a space) and lines holding only `.` (the ` .` blank-line
+//!   marker) are dropped: re-indented or re-commented copies stay equal.
+//!
+//! Text that is all CJK gives the same stream as a per-character
+//! normalisation. A mixed page is one stream of both kinds of unit, and
+//! `0.8 similar` means 80% of its units (characters of the Chinese, words
+//! of the English) are matched in order. Lengths ([`NormText::weight`],
+//! what `--min-block` and the chain gaps are measured in) count a word as
+//! [`WORD_WEIGHT`] = 10 characters: `--min-block 200` is 200 CJK
+//! characters or 20 words, two sentences of English — a copied sentence
+//! (~10 words) is not a block, a copied pair of sentences or a short
+//! paragraph is. Measured on the Clough & Stevenson text-reuse corpus,
+//! lightly revised copies keep pieces of about that size. Block seeds
+//! ([`grams`]) are 8 CJK characters or 3 words.
+//!
+//! [`normalize_per_char`] is the character stream alone, for diffs, which
+//! show words and characters but align them by their own rules.
+//!
 //! NFKC is applied one source character at a time so that every output
 //! character knows the source character it came from; sequences that NFKC
 //! would compose across characters (a letter followed by a combining mark)
 //! stay decomposed, which changes nothing for comparison.
 //!
-//! Gives [`NormText`]: `chars[i]` came from the source character starting at
-//! byte `orig[i]`; `orig` is non-decreasing, and `gap_before[i]` says
-//! what whitespace was dropped just before `chars[i]`: [`GAP_NONE`],
-//! [`GAP_SPACE`] or [`GAP_LINE`] (word boundaries for word shingles, line
-//! boundaries for block edges).
+//! Gives [`NormText`]: `chars[i]` came from the source character (the
+//! first of the word, for a word unit) starting at byte `orig[i]`; `orig`
+//! is non-decreasing, and `gap_before[i]` says what whitespace was dropped
+//! just before `chars[i]`: [`GAP_NONE`], [`GAP_SPACE`] or [`GAP_LINE`] (word
+//! boundaries for word shingles, line boundaries for block edges).
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -66,12 +106,154 @@ impl NormText {
         }
         let from = self.orig[start] as usize;
         let last = self.orig[end - 1] as usize;
-        let to = last + source[last..].chars().next().map_or(0, char::len_utf8);
+        let first_len = source[last..].chars().next().map_or(0, char::len_utf8);
+        if !is_word_unit(self.chars[end - 1]) {
+            return from..last + first_len;
+        }
+        // A word ends at its last letter before the next unit: only
+        // dropped text (spaces, punctuation, prefixes) lies in between,
+        // and a hyphen at a line break lies inside the word.
+        let limit = self.orig.get(end).map_or(source.len(), |&o| o as usize);
+        let to = source[last..limit]
+            .char_indices()
+            .rfind(|&(_, c)| is_word_char(c) || c.is_alphanumeric())
+            .map_or(last + first_len, |(i, c)| last + i + c.len_utf8());
         from..to
+    }
+
+    /// Length of units `range` in CJK characters: a word unit counts
+    /// [`WORD_WEIGHT`], any other unit 1. `--min-block` is compared with it.
+    pub fn weight(&self, range: std::ops::Range<usize>) -> usize {
+        weight(&self.chars[range])
     }
 }
 
-/// Normalises `text`.
+/// How many CJK characters a word of a space-separated script counts as
+/// in lengths ([`weight`]): `--min-block 200` is 200 Chinese characters or
+/// 20 words (two sentences; one 10-word sentence is not a block).
+pub const WORD_WEIGHT: usize = 10;
+
+/// Length of `units` in CJK characters ([`NormText::weight`]).
+pub fn weight(units: &[char]) -> usize {
+    units.len() + (WORD_WEIGHT - 1) * units.iter().filter(|&&c| is_word_unit(c)).count()
+}
+
+/// How many units of a k-gram a word stands for in block fingerprints
+/// ([`grams`]): a seed of `k = 8` is 8 CJK characters or 3 words, about
+/// equally rare in text (2 words, `of the`, are everywhere; 8 words
+/// would need long exact runs, which lightly revised copies lack).
+pub const GRAM_WORD_WEIGHT: usize = 3;
+
+/// The k-grams of `units` for fingerprints, as ranges: from every start,
+/// the fewest units that make `k`, a word counting [`GRAM_WORD_WEIGHT`];
+/// exactly the `k`-unit windows of text without words. Ends with the last
+/// start whose gram fits.
+pub fn grams(units: &[char], k: usize) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let w = |c: char| {
+        if is_word_unit(c) {
+            GRAM_WORD_WEIGHT
+        } else {
+            1
+        }
+    };
+    // `end` and the weight of `start..end` slide forward together
+    let (mut end, mut sum) = (0usize, 0usize);
+    (0..units.len()).map_while(move |start| {
+        if start > 0 {
+            sum -= w(units[start - 1]);
+        }
+        while sum < k && end < units.len() {
+            sum += w(units[end]);
+            end += 1;
+        }
+        (sum >= k).then_some(start..end)
+    })
+}
+
+/// The winnowing window, in grams, for `units`: `window` grams of CJK
+/// text, fewer where words make each gram longer (by the mean
+/// [`GRAM_WORD_WEIGHT`] of a unit), so that a shared stretch of
+/// about as much text is sure to give a fingerprint in any script. Two
+/// texts winnowed with different windows still share the fingerprints of
+/// a long enough shared stretch: the minimum of the wider window is the
+/// minimum of every narrower one inside it.
+pub fn gram_window(units: &[char], window: usize) -> usize {
+    let words = units.iter().filter(|&&c| is_word_unit(c)).count();
+    let weight = units.len() + (GRAM_WORD_WEIGHT - 1) * words;
+    (window * units.len()).div_ceil(weight.max(1)).max(1)
+}
+
+/// End of the k-gram of `units` that starts at `start` ([`grams`]).
+pub fn gram_end(units: &[char], start: usize, k: usize) -> usize {
+    let mut sum = 0;
+    let mut end = start;
+    while sum < k && end < units.len() {
+        sum += if is_word_unit(units[end]) {
+            GRAM_WORD_WEIGHT
+        } else {
+            1
+        };
+        end += 1;
+    }
+    end
+}
+
+/// Whether a unit of [`normalize`] is a word of a space-separated script.
+#[inline(always)]
+pub fn is_word_unit(c: char) -> bool {
+    c as u32 >= WORD_PLANE_A
+}
+
+/// Word units are symbols of the Supplementary Private Use Areas A and B
+/// (planes 15 and 16, 65,534 symbols each): text never carries them in
+/// practice, and two different words share one with odds of 1 in 131,068,
+/// too rare to make an alignment of real text match where it should not.
+const WORD_PLANE_A: u32 = 0xF_0000;
+const WORD_PLANE_B: u32 = 0x10_0000;
+const PLANE_SYMBOLS: u64 = 0xFFFE;
+
+/// The unit of a word, from its characters (lower-cased already).
+fn word_symbol(hash: u64) -> char {
+    let h = hash % (2 * PLANE_SYMBOLS);
+    let u = if h < PLANE_SYMBOLS {
+        WORD_PLANE_A + h as u32
+    } else {
+        WORD_PLANE_B + (h - PLANE_SYMBOLS) as u32
+    };
+    char::from_u32(u).unwrap_or(char::REPLACEMENT_CHARACTER)
+}
+
+/// Scripts written without spaces between words: CJK, Thai, Lao, Khmer,
+/// Myanmar (their words cannot be told apart without a dictionary, so
+/// they are compared and diffed by character).
+pub fn is_unspaced(c: char) -> bool {
+    (is_cjk(c) && !matches!(c, '\u{ac00}'..='\u{d7af}'))
+        || matches!(c,
+            '\u{0e00}'..='\u{0eff}'   // Thai, Lao
+            | '\u{1000}'..='\u{109f}' // Myanmar
+            | '\u{1780}'..='\u{17ff}') // Khmer
+}
+
+/// A character of a word of a space-separated script: a letter, digit or
+/// combining mark (not ASCII or general punctuation, not of a script
+/// written without spaces).
+#[inline]
+pub fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    // the common case in CJK text, before any table
+    if is_cjk_ideograph(c) {
+        return false;
+    }
+    if is_unspaced(c) || c as u32 >= WORD_PLANE_A {
+        return false;
+    }
+    c.is_alphanumeric()
+        || !matches!(c, '\u{00a0}'..='\u{00bf}' | '\u{00d7}' | '\u{00f7}' | '\u{2000}'..='\u{2bff}' | '\u{3000}'..='\u{303f}' | '\u{fe30}'..='\u{fe6f}' | '\u{ff00}'..='\u{ff0f}')
+}
+
+/// Normalises `text` into units (module docs).
 pub fn normalize(text: &str, opts: &NormalizeOptions) -> NormText {
     let mut out = NormText::default();
     normalize_into(text, opts, &mut out);
@@ -81,6 +263,19 @@ pub fn normalize(text: &str, opts: &NormalizeOptions) -> NormText {
 /// [`normalize`] into `out`, reusing its buffers (for hot loops over many
 /// documents).
 pub fn normalize_into(text: &str, opts: &NormalizeOptions, out: &mut NormText) {
+    normalize_per_char_into(text, opts, out);
+    fold_words(&mut out.chars, &mut out.gap_before, Some(&mut out.orig));
+}
+
+/// The per-character stream [`normalize`] builds its units from: every
+/// word spelled out, punctuation and prefixes kept (diffs show them).
+pub fn normalize_per_char(text: &str, opts: &NormalizeOptions) -> NormText {
+    let mut out = NormText::default();
+    normalize_per_char_into(text, opts, &mut out);
+    out
+}
+
+fn normalize_per_char_into(text: &str, opts: &NormalizeOptions, out: &mut NormText) {
     out.chars.clear();
     out.orig.clear();
     out.gap_before.clear();
@@ -99,8 +294,9 @@ pub fn normalize_into(text: &str, opts: &NormalizeOptions, out: &mut NormText) {
     }
 }
 
-/// The characters and `gap_before` of [`normalize`] without the map back
-/// to the source: what sketching needs, a third less to write.
+/// The characters and `gap_before` of [`normalize_per_char`] without the
+/// map back to the source: what sketching needs (its shingles are word
+/// n-grams for space-separated text already), a third less to write.
 pub fn normalize_unmapped(
     text: &str,
     opts: &NormalizeOptions,
@@ -121,15 +317,28 @@ pub fn normalize_unmapped(
     }
 }
 
-/// The characters of [`normalize`] alone, in a vector of about their size
+/// The units of [`normalize`] alone, in a vector of about their size
 /// (texts held while verifying).
 pub fn normalize_chars(text: &str, opts: &NormalizeOptions) -> Vec<char> {
-    if opts.mask_fold {
-        return normalize(text, opts).chars;
-    }
     // about one character per three bytes of CJK text; grows if not
     let mut chars = Vec::with_capacity(text.len() / 3 + 16);
-    each_char(text, |c, _, _| chars.push(c));
+    if !opts.mask_fold {
+        // Most CJK documents hold no word and no prefix: their characters
+        // are their units, and no `gap_before` is needed to find that out.
+        let mut words = false;
+        each_char(text, |c, _, gap| {
+            words |= is_word_char(c)
+                || is_word_unit(c)
+                || (gap == GAP_LINE || chars.is_empty()) && is_prefix_mark(c);
+            chars.push(c);
+        });
+        if !words {
+            return chars;
+        }
+    }
+    let mut gaps = Vec::new();
+    normalize_unmapped(text, opts, &mut chars, &mut gaps);
+    fold_words(&mut chars, &mut gaps, None);
     chars
 }
 
@@ -201,6 +410,7 @@ fn is_invisible(ch: char) -> bool {
 }
 
 /// CJK Unified Ideographs (the common block and extension A).
+#[inline]
 pub fn is_cjk_ideograph(ch: char) -> bool {
     matches!(ch, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}')
 }
@@ -282,15 +492,158 @@ fn fold_masks(chars: &mut Vec<char>, gaps: &mut Vec<u8>, mut orig: Option<&mut V
     }
 }
 
+/// Turns the character stream into units (module docs), in place on the
+/// parallel vectors (`orig` when there is one): each word becomes one
+/// [`is_word_unit`] symbol at its first character's offset, punctuation
+/// between words and comment prefixes at line starts go, and the
+/// whitespace of what goes is carried to the next unit.
+fn fold_words(chars: &mut Vec<char>, gaps: &mut Vec<u8>, mut orig: Option<&mut Vec<u32>>) {
+    let n = chars.len();
+    // Most CJK documents hold no word and no prefix at all: nothing to do
+    // (punctuation goes only next to a word), checked at a fraction of
+    // the cost of the pass below.
+    let changes = |i: usize| {
+        let c = chars[i];
+        is_word_char(c) || is_word_unit(c) || (i == 0 || gaps[i] == GAP_LINE) && is_prefix_mark(c)
+    };
+    let Some(first) = (0..n).find(|&i| changes(i)) else {
+        return;
+    };
+    // Units before the punctuation that leads up to the first change are
+    // the characters themselves (punctuation stays beside CJK).
+    let punct = |c: char| !is_word_char(c) && !is_unspaced(c) && !c.is_control();
+    let start = (0..first)
+        .rev()
+        .find(|&i| !punct(chars[i]))
+        .map_or(0, |i| i + 1);
+    let (mut w, mut i) = (start, start);
+    // whitespace of dropped characters, for the next unit's gap
+    let mut carry = GAP_NONE;
+    let mut line_start = start == 0;
+    while i < n {
+        let c = chars[i];
+        let gap = gaps[i].max(carry);
+        line_start |= gaps[i] == GAP_LINE;
+        let (unit, next) = if is_cjk_ideograph(c) {
+            // the common case in CJK text first
+            (Some(c), i + 1)
+        } else if line_start && is_prefix_mark(c) {
+            let mut j = i + 1;
+            while j < n && gaps[j] == GAP_NONE && is_prefix_mark(chars[j]) {
+                j += 1;
+            }
+            if j == n || gaps[j] != GAP_NONE {
+                carry = gap;
+                i = j;
+                continue;
+            }
+            (punct_unit(chars, w, i), i + 1)
+        } else if is_word_char(c) {
+            word_unit(chars, gaps, w, i)
+        } else if is_unspaced(c) || c.is_control() {
+            // control characters are no text of any script: binary junk
+            // stays one unit a character, as it was
+            (Some(c), i + 1)
+        } else {
+            (punct_unit(chars, w, i), i + 1)
+        };
+        match unit {
+            Some(u) => {
+                chars[w] = u;
+                gaps[w] = gap;
+                if let Some(o) = orig.as_deref_mut() {
+                    o[w] = o[i];
+                }
+                w += 1;
+                carry = GAP_NONE;
+                line_start = false;
+            }
+            None => carry = gap,
+        }
+        i = next;
+    }
+    chars.truncate(w);
+    gaps.truncate(w);
+    if let Some(o) = orig {
+        o.truncate(w);
+    }
+}
+
+/// Marks that open a comment or list line (`* `, `# `, `// `, `> `, `- `)
+/// or stand alone on a blank-line marker line (` .`).
+fn is_prefix_mark(c: char) -> bool {
+    matches!(c, '*' | '#' | '/' | '>' | '-' | '.')
+}
+
+/// The unit of the word starting at `chars[i]` and where the next unit
+/// starts: its letters and digits up to the next whitespace or
+/// punctuation, with apostrophes between letters and hyphens inside it or
+/// before a line break joined. Digits touching a CJK character stay
+/// characters. `w` is where the units written so far end.
+fn word_unit(chars: &[char], gaps: &[u8], w: usize, i: usize) -> (Option<char>, usize) {
+    let n = chars.len();
+    let glued = |j: usize| gaps[j] == GAP_NONE;
+    let mut j = i + 1;
+    while j < n {
+        if is_word_char(chars[j]) && glued(j) {
+            j += 1;
+        } else if j + 1 < n
+            && glued(j)
+            && is_word_char(chars[j + 1])
+            && (chars[j] == '\'' && glued(j + 1) || chars[j] == '-' && gaps[j + 1] != GAP_SPACE)
+        {
+            j += 2;
+        } else {
+            break;
+        }
+    }
+    let digits = chars[i..j].iter().all(char::is_ascii_digit);
+    let touches_cjk =
+        (w > 0 && is_unspaced(chars[w - 1])) || chars.get(j).is_some_and(|&x| is_unspaced(x));
+    if digits && touches_cjk {
+        return (Some(chars[i]), i + 1);
+    }
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+    for &c in chars[i..j].iter().filter(|&&c| is_word_char(c)) {
+        h = (h.rotate_left(5) ^ c as u64).wrapping_mul(0x5851_f42d_4c95_7f2d);
+    }
+    (Some(word_symbol(h ^ (h >> 29))), j)
+}
+
+/// A punctuation mark at `chars[i]` is a unit next to a character of a
+/// script without spaces (`w`: units written so far end there), else
+/// dropped: the unit before it decides, or at the start the first
+/// non-punctuation character after it.
+fn punct_unit(chars: &[char], w: usize, i: usize) -> Option<char> {
+    let keep = if w > 0 {
+        !is_word_unit(chars[w - 1])
+    } else {
+        chars[i + 1..]
+            .iter()
+            .find(|&&c| is_word_char(c) || is_unspaced(c))
+            .is_none_or(|&c| is_unspaced(c))
+    };
+    // a real private-use symbol must not pass for a word
+    keep.then_some(if is_word_unit(chars[i]) {
+        char::REPLACEMENT_CHARACTER
+    } else {
+        chars[i]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn norm(s: &str) -> String {
-        normalize(s, &NormalizeOptions::default())
+        normalize_per_char(s, &NormalizeOptions::default())
             .chars
             .iter()
             .collect()
+    }
+
+    fn units(s: &str) -> Vec<char> {
+        normalize(s, &NormalizeOptions::default()).chars
     }
 
     #[test]
@@ -303,7 +656,7 @@ mod tests {
     #[test]
     fn offsets_point_at_source_characters() {
         let src = "a 中\n文，b";
-        let n = normalize(src, &NormalizeOptions::default());
+        let n = normalize_per_char(src, &NormalizeOptions::default());
         for (c, &o) in n.chars.iter().zip(&n.orig) {
             let srcc = src[o as usize..].chars().next().unwrap();
             assert!(
@@ -337,8 +690,78 @@ mod tests {
         let b: String = normalize("xx县和*省长", &on).chars.iter().collect();
         assert_eq!(a, b);
         assert_eq!(a, "*县和*省长");
-        let word: String = normalize("Xerox box", &on).chars.iter().collect();
+        let word: String = normalize_per_char("Xerox box", &on).chars.iter().collect();
         assert_eq!(word, "xeroxbox");
         assert_eq!(norm("XX县"), "xx县");
+    }
+
+    #[test]
+    fn words_are_one_unit_each_whatever_the_wrapping_case_and_punctuation() {
+        let a = units("The quick, brown fox (jumps).");
+        assert_eq!(a.len(), 5);
+        assert!(a.iter().all(|&c| is_word_unit(c)));
+        assert_eq!(a, units("the  quick brown\n   FOX jumps"));
+        assert_ne!(a, units("the quick brown fox jumped"));
+        // Cyrillic and Greek the same way
+        assert_eq!(units("Привет, мир!"), units("привет\nмир"));
+        assert_eq!(units("Привет, мир!").len(), 2);
+    }
+
+    #[test]
+    fn hyphenation_apostrophes_and_comment_prefixes_do_not_count() {
+        assert_eq!(units("an exam-\nple"), units("an example"));
+        assert_eq!(units("well-known"), units("well-\n  known"));
+        assert_eq!(units("don't stop"), units("don’t stop"));
+        assert_eq!(units("don't").len(), 1);
+        let plain = units("first line\nsecond line\n\nthird");
+        assert_eq!(units("# first line\n# second line\n .\n# third"), plain);
+        assert_eq!(units(" * first line\n * second line\n *\n * third"), plain);
+        assert_eq!(units("// first line\n// second line\n//\n// third"), plain);
+        assert_eq!(units("> first line\n> second line\n>\n> third"), plain);
+    }
+
+    #[test]
+    fn cjk_text_keeps_its_characters_and_numbers_next_to_them() {
+        let opts = NormalizeOptions::default();
+        for s in ["切实做好24小时值班，“好”、《书》。", "2024年3月，共 24 人"]
+        {
+            assert_eq!(
+                normalize(s, &opts).chars,
+                normalize_per_char(s, &opts).chars
+            );
+        }
+        // a mixed page: characters of the Chinese, words of the English, and
+        // punctuation only beside Chinese characters
+        let u = units("他说：Hello world. 好！");
+        let kinds: String = u
+            .iter()
+            .map(|&c| if is_word_unit(c) { 'W' } else { c })
+            .collect();
+        assert_eq!(kinds, "他说:WW好!");
+    }
+
+    #[test]
+    fn word_units_map_back_to_whole_words() {
+        let src = "Hello, wor-\nld! 中文";
+        let n = normalize(src, &NormalizeOptions::default());
+        assert_eq!(n.len(), 4);
+        assert_eq!(&src[n.source_range(src, 0, 2)], "Hello, wor-\nld");
+        assert_eq!(&src[n.source_range(src, 1, 2)], "wor-\nld");
+        assert_eq!(&src[n.source_range(src, 1, 3)], "wor-\nld! 中");
+        assert_eq!(n.weight(0..4), 2 * WORD_WEIGHT + 2);
+    }
+
+    #[test]
+    fn grams_are_k_characters_or_three_words() {
+        let cjk: Vec<char> = "一二三四五六七八九十".chars().collect();
+        let g: Vec<_> = grams(&cjk, 8).collect();
+        assert_eq!(g, vec![0..8, 1..9, 2..10]);
+        let words = units("one two three four five six seven");
+        let g: Vec<_> = grams(&words, 8).collect();
+        assert_eq!(g.len(), 5);
+        assert!(g.iter().all(|r| r.len() == 3));
+        assert!(g.iter().all(|r| gram_end(&words, r.start, 8) == r.end));
+        assert_eq!(gram_window(&cjk, 8), 8);
+        assert_eq!(gram_window(&words, 8), 3);
     }
 }

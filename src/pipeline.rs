@@ -496,11 +496,11 @@ impl blocks::TextSource for CorpusTexts<'_> {
     }
 }
 
-/// The normalised characters and line breaks of `text`, without the map
-/// back to its bytes.
+/// The normalised units and line breaks of `text`, without the map back
+/// to its bytes.
 fn unmapped(text: &str, opts: &NormalizeOptions) -> NormText {
-    let mut n = NormText::default();
-    crate::normalize::normalize_unmapped(text, opts, &mut n.chars, &mut n.gap_before);
+    let mut n = normalize(text, opts);
+    n.orig = Vec::new();
     // held for the whole block stage: not the guess reserved for the text
     n.chars.shrink_to_fit();
     n.gap_before.shrink_to_fit();

@@ -12,7 +12,7 @@
 
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
-use crate::normalize::{is_cjk, NormText};
+use crate::normalize::{is_cjk, is_word_unit, NormText};
 
 /// Default character n-gram size for CJK text.
 pub const DEFAULT_CHAR_NGRAM: usize = 5;
@@ -42,7 +42,7 @@ impl Script {
             if is_cjk(c) {
                 cjk += 1;
                 letters += 1;
-            } else if c.is_alphanumeric() {
+            } else if c.is_alphanumeric() || is_word_unit(c) {
                 letters += 1;
             }
         }
@@ -126,19 +126,24 @@ pub fn char_shingles(chars: &[char], n: usize, out: &mut Vec<u64>) {
     }
 }
 
+/// Word n-grams; words are runs of letters and digits in the
+/// per-character stream, or the word units of [`crate::normalize::normalize`]
+/// one each.
 fn word_shingles(chars: &[char], gap_before: &[u8], n: usize, out: &mut Vec<u64>) {
     let mut words: Vec<u64> = Vec::new();
     let mut start: Option<usize> = None;
+    let letter = |c: char| c.is_alphanumeric() && !is_word_unit(c);
     for i in 0..=chars.len() {
-        let boundary = i == chars.len()
-            || gap_before[i] != crate::normalize::GAP_NONE
-            || !chars[i].is_alphanumeric();
+        let boundary =
+            i == chars.len() || gap_before[i] != crate::normalize::GAP_NONE || !letter(chars[i]);
         if boundary {
             if let Some(s) = start.take() {
                 words.push(xxh3_64(char_bytes(&chars[s..i])));
             }
         }
-        if i < chars.len() && chars[i].is_alphanumeric() && start.is_none() {
+        if i < chars.len() && is_word_unit(chars[i]) {
+            words.push(xxh3_64(char_bytes(&chars[i..=i])));
+        } else if i < chars.len() && letter(chars[i]) && start.is_none() {
             start = Some(i);
         }
     }

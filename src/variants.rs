@@ -35,7 +35,7 @@ use crate::align::{self, diff_word_ops};
 use crate::corpus::{read_corpus, Format, IngestOptions};
 use crate::error::{Error, Result};
 use crate::hunks::{Split, Stretch};
-use crate::normalize::{normalize, NormText, NormalizeOptions, GAP_LINE};
+use crate::normalize::{normalize_per_char as normalize, NormText, NormalizeOptions, GAP_LINE};
 use crate::util::round4;
 
 /// Shortest run of characters shared by every text that counts as

@@ -5,11 +5,15 @@
 //! greedily along near-diagonals, weak ends are trimmed, each chain is
 //! extended past substitutions at its ends, moved back to line breaks it
 //! overshoots, and kept when both sides are long enough and similar enough
-//! (`LCS / longer`, [`crate::align`]). Used by the pairwise path for rare
+//! (`LCS / longer`, [`crate::align`]); a chain that is not is split at its
+//! widest gap and its halves tried. Positions are units
+//! ([`crate::normalize`]: CJK characters, words of other scripts); gaps and
+//! lengths are weighed as CJK characters, a word counting
+//! [`crate::normalize::WORD_WEIGHT`]. Used by the pairwise path for rare
 //! fingerprints and by the star path for frequent passages alike.
 
 use crate::align;
-use crate::normalize::{NormText, GAP_LINE};
+use crate::normalize::{gram_end, NormText, GAP_LINE};
 
 use super::texts::NormTexts;
 
@@ -58,28 +62,81 @@ impl Chain {
     }
 }
 
-/// Greedy chaining of one document pair's seeds (sorted by `pa`, `pb`).
-pub(super) fn chain(seeds: &[Seed], opts: &BlockOptions, k: usize) -> Vec<Chain> {
-    chain_seeds(seeds, opts, k)
-        .iter()
-        .map(|c| Chain::spanning(c))
-        .collect()
+/// Greedy chaining of one document pair's seeds (sorted by `pa`, `pb`),
+/// each chain verified ([`verify_chain`], sides of at least `min_len`); a
+/// chain that fails is split at its widest gap between seeds and its
+/// halves tried in turn, a few levels deep ([`SPLIT_LEVELS`]): a lightly
+/// revised text keeps some sentences and rewrites others, and its copies
+/// of the kept ones pass where the whole does not.
+pub(super) fn verify_chains(
+    seeds: &[Seed],
+    pair: &DocPair<'_>,
+    opts: &BlockOptions,
+    k: usize,
+    min_len: usize,
+) -> Vec<RegionPair> {
+    let scale = [pair.na, pair.nb].map(|t| t.weight(0..t.len()) as f64 / t.len().max(1) as f64);
+    let mut out = Vec::new();
+    let mut todo: Vec<(Vec<(u32, u32)>, usize)> = chain_seeds_scaled(seeds, opts, k, scale)
+        .into_iter()
+        .map(|c| (c, 0))
+        .collect();
+    while let Some((c, level)) = todo.pop() {
+        if let Some(p) = verify_chain(pair, Chain::spanning(&c), k, min_len, opts) {
+            out.push(p);
+            continue;
+        }
+        if level == SPLIT_LEVELS || c.len() < 4 {
+            continue;
+        }
+        let widest = (1..c.len())
+            .max_by_key(|&i| {
+                (
+                    (c[i].0 - c[i - 1].0).max(c[i].1 - c[i - 1].1),
+                    std::cmp::Reverse(i),
+                )
+            })
+            .unwrap_or(1);
+        let (head, tail) = c.split_at(widest);
+        todo.push((tail.to_vec(), level + 1));
+        todo.push((head.to_vec(), level + 1));
+    }
+    out
 }
+
+/// How many times a failing chain is halved at most ([`verify_chains`]).
+const SPLIT_LEVELS: usize = 3;
 
 /// The seeds `(pa, pb)` of each chain, trimmed, in order of their first.
 pub(super) fn chain_seeds(seeds: &[Seed], opts: &BlockOptions, k: usize) -> Vec<Vec<(u32, u32)>> {
+    chain_seeds_scaled(seeds, opts, k, [1.0, 1.0])
+}
+
+/// [`chain_seeds`] with gaps measured in weight (CJK characters, a word
+/// counting [`crate::normalize::WORD_WEIGHT`]): `scale` is the mean weight
+/// of a unit in each text, so that `max_gap` bridges about as much text in
+/// English as in Chinese.
+fn chain_seeds_scaled(
+    seeds: &[Seed],
+    opts: &BlockOptions,
+    k: usize,
+    scale: [f64; 2],
+) -> Vec<Vec<(u32, u32)>> {
     let gap = opts.max_gap as i64;
     let sub = gap / 2;
     let same_doc = seeds.first().is_some_and(|s| s.da == s.db);
     let mut open: Vec<Open> = Vec::new();
     let mut done: Vec<Vec<(u32, u32)>> = Vec::new();
-    let trimmed = |c: Open| trim(&c.seeds, k, opts.window).map(|r| c.seeds[r].to_vec());
+    let trimmed = |c: Open| trim(&c.seeds, k, opts.window, scale[0]).map(|r| c.seeds[r].to_vec());
+    // unit distances in each text as weight
+    let wa = |d: i64| (d as f64 * scale[0]) as i64;
+    let wb = |d: i64| (d as f64 * scale[1]) as i64;
     for s in seeds {
         let (pa, pb) = (s.pa as i64, s.pb as i64);
         // close chains that can no longer be extended
         let mut i = 0;
         while i < open.len() {
-            if open[i].last().0 as i64 + gap < pa {
+            if wa(pa - open[i].last().0 as i64) > gap {
                 done.extend(trimmed(open.swap_remove(i)));
             } else {
                 i += 1;
@@ -98,7 +155,8 @@ pub(super) fn chain_seeds(seeds: &[Seed], opts: &BlockOptions, k: usize) -> Vec<
             // second (three copies back to back are two pairs, not one).
             let (da_, db_) = (pa - la, pb - lb);
             let overlaps = same_doc && pa + k as i64 > c.seeds[0].1 as i64;
-            if da_ > 0 && db_ > 0 && da_.max(db_) <= gap && da_.min(db_) <= sub && !overlaps {
+            let (ga, gb) = (wa(da_), wb(db_));
+            if da_ > 0 && db_ > 0 && ga.max(gb) <= gap && ga.min(gb) <= sub && !overlaps {
                 let drift = (diag - (lb - la)).abs();
                 if best.is_none_or(|(d, _)| drift < d) {
                     best = Some((drift, idx));
@@ -123,11 +181,18 @@ pub(super) fn chain_seeds(seeds: &[Seed], opts: &BlockOptions, k: usize) -> Vec<
 /// either end that matches less than a short sentence ([`MIN_END_RUN`]) and
 /// is cut off by a longer gap is a stray stock phrase the chain picked up
 /// on its way (a heading, a closing formula), not part of the copy.
-fn trim(seeds: &[(u32, u32)], k: usize, window: usize) -> Option<std::ops::Range<usize>> {
+fn trim(
+    seeds: &[(u32, u32)],
+    k: usize,
+    window: usize,
+    scale: f64,
+) -> Option<std::ops::Range<usize>> {
     if seeds.len() < 2 {
         return None;
     }
     let run_gap = 4 * (k + window) as u32;
+    // in units of the first text
+    let min_end_run = (MIN_END_RUN as f64 / scale).ceil() as u32;
     // run boundaries: indices where a new run starts
     let mut starts = vec![0usize];
     for i in 1..seeds.len() {
@@ -139,10 +204,10 @@ fn trim(seeds: &[(u32, u32)], k: usize, window: usize) -> Option<std::ops::Range
     }
     let span = |from: usize, to: usize| seeds[to - 1].0 - seeds[from].0 + k as u32;
     let (mut first, mut last) = (0usize, starts.len() - 1);
-    while first < last && span(starts[first], starts[first + 1]) < MIN_END_RUN {
+    while first < last && span(starts[first], starts[first + 1]) < min_end_run {
         first += 1;
     }
-    while last > first && span(starts[last], seeds.len()) < MIN_END_RUN {
+    while last > first && span(starts[last], seeds.len()) < min_end_run {
         last -= 1;
     }
     let from = starts[first];
@@ -287,7 +352,7 @@ pub(super) fn accept(a: &[char], b: &[char], opts: &BlockOptions, contained: boo
 }
 
 /// Turns a chain into a verified region pair whose sides have at least
-/// `min_len` characters, or nothing.
+/// `min_len` characters of weight ([`NormText::weight`]), or nothing.
 pub(super) fn verify_chain(
     pair: &DocPair<'_>,
     c: Chain,
@@ -299,8 +364,8 @@ pub(super) fn verify_chain(
     let (ta, tb) = (na.chars.as_slice(), nb.chars.as_slice());
     let (mut sa, mut sb) = (c.sa as usize, c.sb as usize);
     let (mut ea, mut eb) = (
-        (c.la as usize + k).min(ta.len()),
-        (c.lb as usize + k).min(tb.len()),
+        gram_end(ta, c.la as usize, k),
+        gram_end(tb, c.lb as usize, k),
     );
     // Extend outwards past substitutions near the ends, where seeds are
     // too sparse to reach (two copies in one text never grow into each other).
@@ -332,7 +397,8 @@ pub(super) fn verify_chain(
     if ea <= sa || eb <= sb {
         return None;
     }
-    if (ea - sa).min(eb - sb) < min_len {
+    // lengths in CJK characters, a word counting several (normalize docs)
+    if na.weight(sa..ea).min(nb.weight(sb..eb)) < min_len {
         return None;
     }
     let similarity = accept(&ta[sa..ea], &tb[sb..eb], opts, pair.contained)?;

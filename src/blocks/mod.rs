@@ -177,8 +177,10 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
     if chars.len() < k {
         return;
     }
-    let hashes: Vec<u64> = chars.windows(k).map(|w| xxh3_64(char_bytes(w))).collect();
-    let w = window.max(1).min(hashes.len());
+    let hashes: Vec<u64> = crate::normalize::grams(chars, k)
+        .map(|g| xxh3_64(char_bytes(&chars[g])))
+        .collect();
+    let w = crate::normalize::gram_window(chars, window).min(hashes.len());
     let mut last: Option<usize> = None;
     for start in 0..=hashes.len() - w {
         // rightmost minimum of the window, as in the paper, so that runs
@@ -252,15 +254,28 @@ pub fn find_blocks_in(
     budget: Budget<'_>,
 ) -> Result<Vec<BlockCluster>> {
     let pairs = find_pairs_in(src, opts, budget)?;
-    let mut clusters = cluster_pairs(&pairs);
+    let clusters = cluster_pairs(&pairs);
     drop(pairs);
     // Copies cut apart where they overlapped may leave a scrap (`65182次`)
     // that is no copy of anything; a short passage is a block only where it
     // is boilerplate.
+    // Lengths are weights (a word counts as several characters,
+    // [`NormText::weight`]), measured on the texts.
     let floor = frequent::short_pair(opts);
-    for c in &mut clusters {
-        c.copies.retain(|x| x.range.len() >= floor);
-    }
+    let clusters = in_batches(
+        src,
+        &clusters,
+        budget.texts(),
+        |c, v| v.extend(c.copies.iter().map(|x| x.doc)),
+        |texts, c| BlockCluster {
+            copies: c
+                .copies
+                .iter()
+                .filter(|x| texts.get(x.doc).weight(x.range.clone()) >= floor)
+                .cloned()
+                .collect(),
+        },
+    )?;
     let big = |c: &BlockCluster| c.documents() >= opts.boilerplate_docs;
     let mut out = Vec::with_capacity(clusters.len());
     for c in clusters {
@@ -270,9 +285,23 @@ pub fn find_blocks_in(
             out.push(c);
         }
     }
-    out.retain(|c| {
-        c.copies.len() >= 2 && (c.copies.iter().any(|x| x.range.len() >= opts.min_block) || big(c))
-    });
+    let long = in_batches(
+        src,
+        &out,
+        budget.texts(),
+        |c, v| v.extend(c.copies.iter().map(|x| x.doc)),
+        |texts, c| {
+            c.copies
+                .iter()
+                .any(|x| texts.get(x.doc).weight(x.range.clone()) >= opts.min_block)
+        },
+    )?;
+    let out = out
+        .into_iter()
+        .zip(long)
+        .filter(|(c, long)| c.copies.len() >= 2 && (*long || big(c)))
+        .map(|(c, _)| c)
+        .collect();
     Ok(out)
 }
 
@@ -417,10 +446,7 @@ fn find_pairs_in(
         |texts, group| {
             let (da, db) = (group[0].da, group[0].db);
             let pair = DocPair::new(texts, da, db, false);
-            chain::chain(group, opts, k)
-                .into_iter()
-                .filter_map(|c| chain::verify_chain(&pair, c, k, opts.min_block, opts))
-                .collect::<Vec<_>>()
+            chain::verify_chains(group, &pair, opts, k, opts.min_block)
         },
     )?;
     pairs.extend(verified.into_iter().flatten());

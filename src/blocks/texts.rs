@@ -187,7 +187,7 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    /// Texts `"d{i}"`, loaded on demand, remembering each batch.
+    /// Texts `"文{i}"`, loaded on demand, remembering each batch.
     struct Counting {
         texts: Vec<NormText>,
         batches: Mutex<Vec<Vec<u32>>>,
@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn batches_stay_within_the_budget_and_results_keep_item_order() {
         let texts: Vec<NormText> = (0..6)
-            .map(|i| crate::normalize::normalize(&format!("doc{i}"), &Default::default()))
+            .map(|i| crate::normalize::normalize(&format!("文{i}"), &Default::default()))
             .collect();
         let src = Counting {
             texts,
@@ -242,7 +242,7 @@ mod tests {
         .unwrap_or_default();
         assert_eq!(
             got,
-            vec!["doc0doc1", "doc1doc2", "doc3doc4", "doc4doc5", "doc0doc5"]
+            vec!["文0文1", "文1文2", "文3文4", "文4文5", "文0文5"]
         );
         let batches = src.batches.lock().map(|b| b.clone()).unwrap_or_default();
         // three documents (cost 30) at most per batch

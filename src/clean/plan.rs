@@ -414,7 +414,7 @@ impl KeptNorm {
 
 /// The parts of one non-kept block copy that may be cut; `knorm` and
 /// `mnorm` are the normalised texts of the kept copy's and this copy's
-/// documents. Cuts are snapped to whole lines.
+/// documents. Cuts never leave broken text ([`clean_cut`]).
 pub(super) fn block_pieces(
     corpus: &Corpus,
     c: &Cluster,
@@ -427,6 +427,12 @@ pub(super) fn block_pieces(
     let mdoc = &corpus.docs[m.doc_index].text;
     let kchars = &knorm.chars[k.norm_range.clone()];
     let mchars = &mnorm.chars[m.norm_range.clone()];
+    // A removal widened to whole sentences is measured against the kept
+    // copy's whole sentences too: the copies' edges are where they differ
+    // (a year, a name), and the alignment stops short of them on both sides.
+    let kdoc = &corpus.docs[k.doc_index].text;
+    let kept_range = widen_to_sentences(kdoc, k.text_range.clone());
+    let kept_units = normalize(&kdoc[kept_range.clone()], &opts.scan.normalize).chars;
     let mut out = Vec::new();
     for r in align::covered_ranges(mchars, kchars, MAX_UNMATCHED) {
         if r.len() < MIN_PIECE {
@@ -440,6 +446,13 @@ pub(super) fn block_pieces(
         }
         let (s, e) = (m.norm_range.start + r.start, m.norm_range.start + r.end);
         let raw = mnorm.source_range(mdoc, s, e);
+        let Some(range) = clean_cut(mdoc, raw, |r| {
+            let cut = normalize(&mdoc[r], &opts.scan.normalize).chars;
+            let lcs = align::lcs_len(&cut, &kept_units);
+            lcs as f64 >= opts.scan.blocks.threshold * cut.len() as f64
+        }) else {
+            continue;
+        };
         out.push(Piece {
             reason: if c.boilerplate && opts.drop_boilerplate {
                 Reason::Boilerplate
@@ -448,14 +461,184 @@ pub(super) fn block_pieces(
             },
             cluster: c.id,
             doc: m.doc_index,
-            range: snap_to_lines(mdoc, raw),
+            range,
             kept_doc: k.doc_index,
-            kept_range: k.text_range.clone(),
+            kept_range: kept_range.clone(),
             similarity: round4(lcs as f64 / piece.len().max(kchars.len()) as f64),
             containment: round4(containment),
         });
     }
     out
+}
+
+/// Where a cut of the copy at bytes `copy` of `text` goes so that it
+/// leaves no broken text: it starts and ends at a sentence boundary
+/// (after `.`, `!`, `?`, `;` and a space, or after `。！？；`) or a line edge,
+/// so no word is cut and no fragment of a sentence is left. First widened:
+/// the fragment of a sentence between the copy and the nearest boundary
+/// goes with it (and is part of the removal the log shows), when the cut
+/// is then still `contained` enough in the kept copy; else narrowed to the
+/// whole sentences inside the copy; `None` when none is left. Whole lines
+/// are then taken with their line break ([`snap_to_lines`]).
+pub fn clean_cut(
+    text: &str,
+    copy: Range<usize>,
+    contained: impl Fn(Range<usize>) -> bool,
+) -> Option<Range<usize>> {
+    let wide = widen_to_sentences(text, copy.clone());
+    if wide == copy || contained(wide.clone()) {
+        return Some(snap_to_lines(text, wide));
+    }
+    let narrow = narrow_to_sentences(text, copy);
+    (!narrow.is_empty() && contained(narrow.clone())).then(|| snap_to_lines(text, narrow))
+}
+
+/// Marks that end a sentence: ASCII ones when a space or the line's end
+/// follows, CJK ones anywhere.
+fn ends_sentence(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | ';' | '…')
+}
+
+fn ends_cjk_sentence(c: char) -> bool {
+    matches!(c, '。' | '！' | '？' | '；' | '｡' | '!' | '?')
+}
+
+/// What may follow the mark of a sentence's end: whitespace, or control
+/// characters, which are no text.
+fn is_space(c: char) -> bool {
+    c.is_whitespace() || c.is_control()
+}
+
+/// Space inside a line.
+fn is_blank(c: char) -> bool {
+    is_space(c) && c != '\n' && c != '\r'
+}
+
+/// Quotes and brackets that may close a sentence after its mark.
+fn is_closer(c: char) -> bool {
+    matches!(
+        c,
+        '"' | '\'' | ')' | ']' | '”' | '’' | '」' | '』' | '）' | '》' | '】'
+    )
+}
+
+/// Whether a sentence ends just before byte `p` of `text`.
+fn sentence_ends_at(text: &str, p: usize) -> bool {
+    let mut back = text[..p].chars().rev().skip_while(|&c| is_closer(c));
+    match back.next() {
+        Some(c) if ends_cjk_sentence(c) && !c.is_ascii() => true,
+        // `1.` opening a list item ends nothing
+        Some('.') if list_number_before(text, p) => false,
+        Some(c) if ends_sentence(c) || ends_cjk_sentence(c) => {
+            text[p..].chars().next().is_none_or(is_space)
+        }
+        _ => false,
+    }
+}
+
+/// Whether the `.` just before byte `p` numbers a list item: only digits
+/// and spaces before it on its line.
+fn list_number_before(text: &str, p: usize) -> bool {
+    let line = &text[text[..p].rfind('\n').map_or(0, |i| i + 1)..p];
+    let item = line.trim_start().trim_end_matches('.');
+    !item.is_empty() && item.len() <= 3 && item.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether the sentence before the line break at byte `nl` of `text` goes
+/// on after it: prose wrapped inside a sentence (`…ein altes Fabrik-⏎
+/// gebäude…`, `…the⏎incidents…`, `…计划，⏎欢迎…`), where a line edge is no
+/// place to cut. A line that ends a sentence, a blank line, and a line
+/// followed by one that starts with a capital or a mark (a heading, a list,
+/// code) end where they are.
+fn line_continues(text: &str, nl: usize) -> bool {
+    let before = text[..nl].trim_end_matches(is_blank);
+    let Some(last) = before.chars().next_back().filter(|&c| c != '\n') else {
+        return false;
+    };
+    let after = text[nl + 1..].trim_start_matches(|c: char| is_blank(c) || "#*/>".contains(c));
+    let Some(first) = after.chars().next().filter(|&c| c != '\n' && c != '\r') else {
+        return false;
+    };
+    match last {
+        '，' | '、' => true,
+        ',' | '-' => first.is_lowercase() || first.is_ascii_digit(),
+        c if crate::normalize::is_word_char(c) => first.is_lowercase() || first.is_ascii_digit(),
+        _ => false,
+    }
+}
+
+/// Whether a sentence (or a paragraph) starts at byte `p`, the spaces
+/// before it skipped.
+fn sentence_starts_at(text: &str, p: usize) -> bool {
+    let q = text[..p].trim_end_matches(is_blank).len();
+    if q == 0 {
+        return true;
+    }
+    if text.as_bytes()[q - 1] == b'\n' {
+        return !line_continues(text, q - 1);
+    }
+    let cjk_mark = text[..q]
+        .chars()
+        .rev()
+        .find(|&c| !is_closer(c))
+        .is_some_and(|c| ends_cjk_sentence(c) && !c.is_ascii());
+    // after an ASCII mark a space must follow (`3.5`, `e.g.x` go on)
+    (q < p || cjk_mark) && sentence_ends_at(text, q)
+}
+
+/// Whether a sentence (or a paragraph) ends at byte `p`.
+fn is_sentence_end(text: &str, p: usize) -> bool {
+    if sentence_ends_at(text, p) {
+        return true;
+    }
+    let b = text.as_bytes();
+    if p > 0 && b[p - 1] == b'\n' {
+        return !line_continues(text, p - 1);
+    }
+    let r = p + text[p..].len() - text[p..].trim_start_matches(is_blank).len();
+    match b.get(r) {
+        None => true,
+        Some(b'\n') => !line_continues(text, r),
+        Some(b'\r') => b.get(r + 1) != Some(&b'\n') || !line_continues(text, r + 1),
+        _ => false,
+    }
+}
+
+/// Char boundaries of `text` in `from..=to`, upwards.
+fn boundaries(text: &str, from: usize, to: usize) -> impl DoubleEndedIterator<Item = usize> + '_ {
+    (from..=to).filter(move |&p| text.is_char_boundary(p))
+}
+
+/// `r` widened to the sentence boundaries or line edges around it.
+fn widen_to_sentences(text: &str, r: Range<usize>) -> Range<usize> {
+    let start = boundaries(text, 0, r.start)
+        .rev()
+        .find(|&p| sentence_starts_at(text, p))
+        .unwrap_or(0);
+    let end = boundaries(text, r.end, text.len())
+        .find(|&p| is_sentence_end(text, p))
+        .unwrap_or(text.len());
+    // the spaces before the next sentence go too: `A. B. C.` less `B.`
+    // is `A. C.`
+    let end = end + text[end..].len() - text[end..].trim_start_matches(is_blank).len();
+    start.min(r.start)..end.max(r.end)
+}
+
+/// `r` narrowed to the whole sentences (or lines) inside it.
+fn narrow_to_sentences(text: &str, r: Range<usize>) -> Range<usize> {
+    let start = boundaries(text, r.start, r.end)
+        .find(|&p| sentence_starts_at(text, p))
+        .unwrap_or(r.end);
+    let start = start + text[start..r.end].len() - text[start..r.end].trim_start().len();
+    let end = boundaries(text, start, r.end)
+        .rev()
+        .find(|&p| is_sentence_end(text, p))
+        .unwrap_or(start);
+    if end <= start {
+        return start..start;
+    }
+    let end = end + text[end..].len() - text[end..].trim_start_matches(is_blank).len();
+    start..end
 }
 
 /// Widens a cut to whole lines when only whitespace lies between it and the

@@ -16,6 +16,7 @@ mod errors;
 mod hostile;
 mod ingest;
 mod inputs;
+mod multilingual;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod properties;
