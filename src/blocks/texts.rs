@@ -240,10 +240,7 @@ mod tests {
             },
         )
         .unwrap_or_default();
-        assert_eq!(
-            got,
-            vec!["文0文1", "文1文2", "文3文4", "文4文5", "文0文5"]
-        );
+        assert_eq!(got, vec!["文0文1", "文1文2", "文3文4", "文4文5", "文0文5"]);
         let batches = src.batches.lock().map(|b| b.clone()).unwrap_or_default();
         // three documents (cost 30) at most per batch
         assert_eq!(batches, vec![vec![0, 1, 2], vec![3, 4, 5], vec![0, 5]]);
