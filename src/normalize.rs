@@ -19,13 +19,18 @@
 //!   words cannot be told apart without a dictionary, so they are compared
 //!   by character like Chinese;
 //! - a word of a space-separated script (Latin, Cyrillic, Greek, Arabic,
-//!   Hangul, …: a run of letters, digits and marks) is one unit, a symbol
+//!   Hangul, …: a run of letters, marks and digits after a letter) is one unit, a symbol
 //!   of the Supplementary Private Use planes that stands for the hash of the
 //!   lower-cased word ([`is_word_unit`]). Apostrophes inside a word
 //!   (`don't`) and hyphens inside it or at a line break (`well-known`,
-//!   `exam-⏎ple`) join it, so hyphenation does not matter. A run of digits
-//!   that touches a CJK character (`2024年`, `24 小时`) stays one unit per
-//!   digit, as numbers in CJK text always were;
+//!   `exam-⏎ple`) join it, so hyphenation does not matter. Numbers stay
+//!   one unit per digit in every script (`2024年`, `in 2024`, `010-8888`),
+//!   as they always were in CJK text: a date, a phone number or a counter
+//!   that varies between copies of boilerplate then differs by a few
+//!   characters, not by a whole word (measured on a generated footer whose
+//!   copies vary in five numbers: 98.6% of its copies in one cluster this
+//!   way, 81% with numbers as words; the Clough English corpus loses 0.009
+//!   of block pair precision);
 //! - punctuation is dropped between words (`, . ; ( )` carry no information
 //!   at word scale, and re-punctuated copies stay equal) and kept, one unit
 //!   per mark, next to CJK characters, where it did before;
@@ -539,7 +544,7 @@ fn fold_words(chars: &mut Vec<char>, gaps: &mut Vec<u8>, mut orig: Option<&mut V
             }
             (punct_unit(chars, w, i), i + 1)
         } else if is_word_char(c) {
-            word_unit(chars, gaps, w, i)
+            word_unit(chars, gaps, i)
         } else if is_unspaced(c) || c.is_control() {
             // control characters are no text of any script: binary junk
             // stays one unit a character, as it was
@@ -578,9 +583,9 @@ fn is_prefix_mark(c: char) -> bool {
 /// The unit of the word starting at `chars[i]` and where the next unit
 /// starts: its letters and digits up to the next whitespace or
 /// punctuation, with apostrophes between letters and hyphens inside it or
-/// before a line break joined. Digits touching a CJK character stay
-/// characters. `w` is where the units written so far end.
-fn word_unit(chars: &[char], gaps: &[u8], w: usize, i: usize) -> (Option<char>, usize) {
+/// before a line break joined. A digit stays a character (numbers are
+/// characters in every script).
+fn word_unit(chars: &[char], gaps: &[u8], i: usize) -> (Option<char>, usize) {
     let n = chars.len();
     let glued = |j: usize| gaps[j] == GAP_NONE;
     let mut j = i + 1;
@@ -597,10 +602,10 @@ fn word_unit(chars: &[char], gaps: &[u8], w: usize, i: usize) -> (Option<char>, 
             break;
         }
     }
-    let digits = chars[i..j].iter().all(char::is_ascii_digit);
-    let touches_cjk =
-        (w > 0 && is_unspaced(chars[w - 1])) || chars.get(j).is_some_and(|&x| is_unspaced(x));
-    if digits && touches_cjk {
+    // Numbers stay characters, in every script: a date, a phone number or
+    // a counter that varies from copy to copy (boilerplate) then differs by
+    // a few characters, not by a whole unit of word weight.
+    if chars[i].is_ascii_digit() {
         return (Some(chars[i]), i + 1);
     }
     let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
