@@ -281,11 +281,7 @@ pub fn clean_with(
     opts: &CleanOptions,
     run: &Run,
 ) -> Result<CleanSummary> {
-    check_output(corpus, opts)?;
-    run.check()?;
-    let plan = plan_run(corpus, report, opts, run)?;
-    check_plan(corpus, &plan, opts)?;
-    run.check()?;
+    let plan = checked_plan(corpus, report, opts, run)?;
     let out_existed = opts.out.exists();
     let staging = opts.out.join(STAGING);
     if staging.exists() {
@@ -305,6 +301,17 @@ pub fn clean_with(
         }
     }
     result
+}
+
+/// The plan of a clean or of its preview, once the output is known to be
+/// safe and the plan to lose nothing (polling `run` between the steps).
+fn checked_plan(corpus: &Corpus, report: &Report, opts: &CleanOptions, run: &Run) -> Result<Plan> {
+    check_output(corpus, opts)?;
+    run.check()?;
+    let plan = plan_run(corpus, report, opts, run)?;
+    check_plan(corpus, &plan, opts)?;
+    run.check()?;
+    Ok(plan)
 }
 
 /// What `clean` would do: its summary and its removal log, line for line.
@@ -333,11 +340,7 @@ pub fn dry_run(
     opts: &CleanOptions,
     run: &Run,
 ) -> Result<Preview> {
-    check_output(corpus, opts)?;
-    run.check()?;
-    let plan = plan_run(corpus, report, opts, run)?;
-    check_plan(corpus, &plan, opts)?;
-    run.check()?;
+    let plan = checked_plan(corpus, report, opts, run)?;
     let files = corpus
         .inputs
         .iter()

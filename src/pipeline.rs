@@ -477,22 +477,29 @@ impl blocks::TextSource for CorpusTexts<'_> {
         5 * self.chars[doc as usize] as usize
     }
     fn with_texts(&self, docs: &[u32], f: &mut dyn FnMut(&dyn blocks::NormTexts)) -> Result<()> {
-        let ids: Vec<u32> = docs
-            .iter()
-            .map(|&d| self.active[d as usize] as u32)
-            .collect();
-        // read back a bounded slice at a time, each text dropped once
-        // normalised
-        let mut texts: Vec<NormText> = Vec::with_capacity(ids.len());
-        self.texts
-            .batches(self.corpus, &ids, self.sizes, |_, raw| {
-                texts.par_extend(raw.par_iter().map(|t| unmapped(t, self.opts)));
-            })?;
+        let texts = self.load(docs)?;
         f(&blocks::Loaded {
             ids: docs.to_vec(),
             texts,
         });
         Ok(())
+    }
+}
+
+impl CorpusTexts<'_> {
+    /// The normalised texts of block documents `docs` (sorted), read back a
+    /// bounded slice at a time, each text dropped once normalised.
+    fn load(&self, docs: &[u32]) -> Result<Vec<NormText>> {
+        let ids: Vec<u32> = docs
+            .iter()
+            .map(|&d| self.active[d as usize] as u32)
+            .collect();
+        let mut texts: Vec<NormText> = Vec::with_capacity(ids.len());
+        self.texts
+            .batches(self.corpus, &ids, self.sizes, |_, raw| {
+                texts.par_extend(raw.par_iter().map(|t| unmapped(t, self.opts)));
+            })?;
+        Ok(texts)
     }
 }
 
@@ -532,14 +539,9 @@ fn block_level(run: &Run<'_>, active: &[usize], chars: &[u32]) -> Result<Vec<Clu
         .map(|d| blocks::TextSource::cost(&src, d))
         .sum();
     let found = if held <= budget.texts() {
-        let ids: Vec<u32> = active.iter().map(|&d| d as u32).collect();
-        let mut norms: Vec<NormText> = Vec::with_capacity(active.len());
-        texts.batches(corpus, &ids, sizes, |_, raw| {
-            norms.par_extend(raw.par_iter().map(|t| {
-                progress.advance(1);
-                unmapped(t, &opts.normalize)
-            }))
-        })?;
+        let all: Vec<u32> = (0..active.len() as u32).collect();
+        let norms = src.load(&all)?;
+        progress.advance(norms.len() as u64);
         let refs: Vec<&NormText> = norms.iter().collect();
         blocks::find_blocks_in(&blocks::InMemory(&refs), &opts.blocks, budget)?
     } else {

@@ -258,50 +258,44 @@ pub fn find_blocks_in(
     drop(pairs);
     // Copies cut apart where they overlapped may leave a scrap (`65182次`)
     // that is no copy of anything; a short passage is a block only where it
-    // is boilerplate.
-    // Lengths are weights (a word counts as several characters,
-    // [`NormText::weight`]), measured on the texts.
+    // is boilerplate. Lengths are weights (a word counts as several
+    // characters, [`NormText::weight`]), measured on the texts once: the
+    // copies that stay, and those at least `min_block` long.
     let floor = frequent::short_pair(opts);
-    let clusters = in_batches(
+    let measured = in_batches(
         src,
         &clusters,
         budget.texts(),
         |c, v| v.extend(c.copies.iter().map(|x| x.doc)),
-        |texts, c| BlockCluster {
-            copies: c
-                .copies
-                .iter()
-                .filter(|x| texts.get(x.doc).weight(x.range.clone()) >= floor)
-                .cloned()
-                .collect(),
+        |texts, c| {
+            let mut stay = Vec::new();
+            let mut long = Vec::new();
+            for x in &c.copies {
+                let w = texts.get(x.doc).weight(x.range.clone());
+                if w >= floor {
+                    stay.push(x.clone());
+                }
+                if w >= opts.min_block {
+                    long.push(x.clone());
+                }
+            }
+            (BlockCluster { copies: stay }, long)
         },
     )?;
+    let mut long: Vec<Copy> = Vec::new();
     let big = |c: &BlockCluster| c.documents() >= opts.boilerplate_docs;
-    let mut out = Vec::with_capacity(clusters.len());
-    for c in clusters {
+    let mut out = Vec::with_capacity(measured.len());
+    for (c, l) in measured {
+        long.extend(l);
         if big(&c) {
             out.extend(unchain(src, c, budget)?);
         } else {
             out.push(c);
         }
     }
-    let long = in_batches(
-        src,
-        &out,
-        budget.texts(),
-        |c, v| v.extend(c.copies.iter().map(|x| x.doc)),
-        |texts, c| {
-            c.copies
-                .iter()
-                .any(|x| texts.get(x.doc).weight(x.range.clone()) >= opts.min_block)
-        },
-    )?;
-    let out = out
-        .into_iter()
-        .zip(long)
-        .filter(|(c, long)| c.copies.len() >= 2 && (*long || big(c)))
-        .map(|(c, _)| c)
-        .collect();
+    long.sort_unstable();
+    let is_long = |x: &Copy| long.binary_search(x).is_ok();
+    out.retain(|c| c.copies.len() >= 2 && (c.copies.iter().any(is_long) || big(c)));
     Ok(out)
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::util::{cjk_text, clean_ok_with, s, scan_json, scan_json_bytes, TestDir};
+use crate::util::{cjk_text, clean_ok_with, neardup, s, scan_json, scan_json_bytes, TestDir};
 
 /// Documents with every kind of repeat: near-duplicate documents, a
 /// section copied into other documents (edited in some), a passage
@@ -91,6 +91,21 @@ fn a_tiny_memory_budget_gives_the_same_report() {
         let b = scan_bytes(&f, &["--level", level, "--memory", "16K"]);
         assert!(a == b, "--level {level}");
     }
+    // the budget really was too small: fingerprints went to disk
+    let o = neardup()
+        .env("NEARDUP_TIMINGS", "1")
+        .args(["scan", s(&f), "--memory", "64K", "-o"])
+        .arg(t.path().join("r.json"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let peak: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("neardup: timing: work folder peak "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(o.status.success() && peak > 0, "{stderr}");
     // the spill files are the run's: gone after success
     let left: Vec<_> = std::fs::read_dir(&work)
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
