@@ -39,7 +39,7 @@ use output::{docs_by_input, log_lines, summary, write_all, writes_output, LogTar
 use plan::plan_run;
 pub use plan::{apply_cuts, check_plan, plan, snap_to_lines, Plan, MAX_ROUNDS};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +51,7 @@ use crate::pipeline::ScanOptions;
 /// [`verify`] reads back (the report's members flatten the same type).
 pub use crate::place::Place;
 use crate::report::Report;
+use crate::stage::{self, Stage, Stages};
 
 /// Unmatched runs of at least this many characters in a copy are text the
 /// kept copy lacks, and are not cut.
@@ -108,6 +109,10 @@ pub struct Run<'a> {
     /// Memory and work folder of the later detection rounds' block stage
     /// (unlimited by default).
     pub budget: crate::blocks::Budget<'a>,
+    /// The run's stage files (`--work DIR`): each output file complete in
+    /// the staging folder gets a marker, and a resumed run keeps the files
+    /// that have one instead of writing them again.
+    pub stages: Option<&'a Stages>,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -117,6 +122,7 @@ impl std::fmt::Debug for Run<'_> {
             .field("cancel", &self.cancel)
             .field("on_staged", &self.on_staged.map(|_| "Fn"))
             .field("budget", &self.budget.memory)
+            .field("stages", &self.stages.map(Stages::dir))
             .finish()
     }
 }
@@ -128,6 +134,46 @@ impl Run<'_> {
             _ => Ok(()),
         }
     }
+
+    /// The stage files and the parameters that define the output files:
+    /// the scan's and clean's own.
+    fn file_params(&self, opts: &CleanOptions) -> Option<(&Stages, stage::Params)> {
+        let (st, src) = (self.stages?, self.source?);
+        let mut p = stage::scan_params(Stage::Blocks, &src.inputs, &src.ingest, &opts.scan);
+        let log = opts.log.as_ref().map(|l| l.display().to_string());
+        for (k, v) in [
+            ("--output", opts.out.display().to_string()),
+            ("--log", log.unwrap_or_default()),
+            ("--drop-boilerplate", opts.drop_boilerplate.to_string()),
+        ] {
+            p.insert(k.to_string(), v);
+        }
+        Some((st, p))
+    }
+
+    /// Whether the output file of input `idx`, staged at `tmp`, is complete
+    /// from a run that was killed and is resumed with the same options.
+    fn reuse_staged(&self, opts: &CleanOptions, idx: usize, tmp: &Path) -> Result<bool> {
+        let Some((st, params)) = self.file_params(opts) else {
+            return Ok(false);
+        };
+        let bytes = std::fs::metadata(tmp).ok().map(|m| m.len());
+        st.done(&staged_unit(idx), &params, bytes)
+    }
+
+    /// Marks the output file of input `idx`, staged at `tmp`, complete.
+    fn staged_file(&self, opts: &CleanOptions, idx: usize, tmp: &Path) -> Result<()> {
+        let Some((st, params)) = self.file_params(opts) else {
+            return Ok(());
+        };
+        let bytes = std::fs::metadata(tmp).map_err(|e| Error::io(tmp, e))?.len();
+        st.mark(&staged_unit(idx), &params, bytes)
+    }
+}
+
+/// The stage unit of the output file of input `idx`.
+fn staged_unit(idx: usize) -> String {
+    format!("{}-{idx:06}", Stage::Clean.name())
 }
 
 /// Why text was removed; serialised as `document` or `block`.
@@ -284,7 +330,9 @@ pub fn clean_with(
     let plan = checked_plan(corpus, report, opts, run)?;
     let out_existed = opts.out.exists();
     let staging = opts.out.join(STAGING);
-    if staging.exists() {
+    // a resumed run keeps what a killed one staged (files with a marker)
+    let resuming = run.stages.is_some_and(Stages::resuming);
+    if staging.exists() && !resuming {
         std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| Error::io(&opts.out, e))?;

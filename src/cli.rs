@@ -244,9 +244,15 @@ struct Common {
     /// Folder for the run's files on disk, such as the decompressed copy of
     /// each .gz/.zst input (default: a fresh folder in the system's temporary
     /// folder for scan, OUT/.neardup-work for clean). Emptied at the end; kept
-    /// after an error when given.
+    /// after an error when given, with the stages the run finished (see --resume).
     #[arg(long, value_name = "DIR")]
     work: Option<PathBuf>,
+    /// Reuse the stages that an earlier run with the same options and inputs
+    /// finished in --work DIR before it was stopped or killed; an option or
+    /// input file that changed is an error naming it. Without it, a run starts
+    /// afresh and clears DIR of an earlier run's files.
+    #[arg(long, requires = "work")]
+    resume: bool,
     /// Memory budget of block detection's texts and fingerprints, which
     /// are read back in batches and spill to the work folder beyond it
     /// (e.g. 2G, 512M; suffixes are powers of 1024).
@@ -437,6 +443,7 @@ impl Common {
         let opts = WorkOptions {
             dir: self.work.clone(),
             memory: self.memory,
+            resume: self.resume,
         };
         let work = WorkDir::create(&opts, default).context("cannot create the work folder")?;
         interrupt::install()?;
@@ -446,6 +453,35 @@ impl Common {
 
     fn progress(&self) -> Bars {
         Bars::new(!self.quiet && std::io::stderr().is_terminal())
+    }
+
+    /// With `--resume`, says which finished stages the run reused (unless
+    /// `--quiet`; always with `NEARDUP_TIMINGS`).
+    fn say_reused(&self, work: &WorkDir) {
+        let Some(st) = work.stages().filter(|st| st.resuming()) else {
+            return;
+        };
+        if self.quiet && std::env::var_os("NEARDUP_TIMINGS").is_none() {
+            return;
+        }
+        let reused = st.reused();
+        let files = reused.iter().filter(|r| r.starts_with("clean-")).count();
+        let mut what: Vec<String> = reused
+            .into_iter()
+            .filter(|r| !r.starts_with("clean-"))
+            .collect();
+        if files > 0 {
+            what.push(format!("{files} staged output files"));
+        }
+        say!(
+            "neardup: resumed from {}: reused {}",
+            work.path().display(),
+            if what.is_empty() {
+                "nothing (no stage was finished)".to_string()
+            } else {
+                what.join(", ")
+            }
+        );
     }
 
     fn setup_threads(&self) -> anyhow::Result<()> {
@@ -530,6 +566,7 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let (corpus, mut report) =
         pipeline::scan_streaming(&c.inputs, &ingest, &opts, Some(&work), &progress)?;
     c.warn_skipped(&corpus)?;
+    c.say_reused(&work);
     if diffs {
         pipeline::attach_diffs(
             &mut report,
@@ -765,6 +802,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
                 cancel: Some(interrupt::flag()),
                 on_staged: None,
                 budget,
+                stages: None,
             },
         )?;
         work.finish()?;
@@ -789,9 +827,11 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
         cancel: Some(interrupt::flag()),
         on_staged: Some(&on_staged),
         budget,
+        stages: work.stages(),
     };
     interrupt::start_writing();
     let summary = clean::clean_with(&corpus, &report, &copts, &run)?;
+    c.say_reused(&work);
     let peak = work.finish()?;
     if !c.quiet && summary.stale_removed > 0 {
         say!(
@@ -898,17 +938,43 @@ mod interrupt {
         &STOP
     }
 
+    /// Test-only hook, never for users: `NEARDUP_TEST_KILL=STAGE[:N]` has
+    /// the process kill itself with SIGKILL when progress stage `STAGE`
+    /// (`read+sketch`, `verify`, `blocks`, …) starts, or once it has done
+    /// `N` units; `staged:N` once `clean` has staged N output files. The
+    /// resume tests use it to stop a run in the middle of a stage.
+    pub fn kill_point() -> Option<(String, Option<u64>)> {
+        let spec = std::env::var("NEARDUP_TEST_KILL").ok()?;
+        Some(match spec.rsplit_once(':') {
+            Some((stage, n)) => (stage.to_string(), n.parse().ok()),
+            None => (spec, None),
+        })
+    }
+
+    /// SIGKILL to this process: no handler, no destructor runs.
+    pub fn kill_self() -> ! {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &std::process::id().to_string()])
+            .status();
+        std::process::abort()
+    }
+
     /// Hidden hooks for the interruption tests: `NEARDUP_TEST_ABORT_AFTER=N`
-    /// aborts (as `kill -9` would) once N files are staged;
+    /// aborts (as `kill -9` would) once N files are staged, as does
+    /// `NEARDUP_TEST_KILL=staged:N` (see [`kill_point`]);
     /// `NEARDUP_TEST_STAGE_DELAY_MS=T` waits T ms after each staged file,
     /// or until a signal comes.
     pub fn test_hook() -> impl Fn(usize) + Sync {
         let number = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
         let abort_after = number("NEARDUP_TEST_ABORT_AFTER");
         let delay = number("NEARDUP_TEST_STAGE_DELAY_MS");
+        let kill = kill_point().filter(|k| k.0 == "staged");
         move |staged: usize| {
             if abort_after == Some(staged as u64) {
                 std::process::abort();
+            }
+            if kill.as_ref().is_some_and(|k| k.1 == Some(staged as u64)) {
+                kill_self();
             }
             if let Some(ms) = delay {
                 let end = std::time::Instant::now() + std::time::Duration::from_millis(ms);
@@ -931,6 +997,11 @@ struct Bars {
     on: bool,
     bar: std::sync::RwLock<Option<ProgressBar>>,
     timings: Option<std::sync::Mutex<(&'static str, std::time::Instant, u64)>>,
+    /// The test-only kill point ([`interrupt::kill_point`]): armed while
+    /// its stage runs, with the units done so far.
+    kill: Option<(String, Option<u64>)>,
+    armed: std::sync::atomic::AtomicBool,
+    done: std::sync::atomic::AtomicU64,
 }
 
 impl Bars {
@@ -940,6 +1011,9 @@ impl Bars {
             bar: std::sync::RwLock::new(None),
             timings: std::env::var_os("NEARDUP_TIMINGS")
                 .map(|_| std::sync::Mutex::new(("", std::time::Instant::now(), 0))),
+            kill: interrupt::kill_point(),
+            armed: std::sync::atomic::AtomicBool::new(false),
+            done: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -977,6 +1051,14 @@ impl Bars {
 
 impl Progress for Bars {
     fn stage(&self, name: &'static str, total: u64) {
+        if let Some((stage, at)) = &self.kill {
+            let here = stage == name;
+            if here && at.is_none() {
+                interrupt::kill_self();
+            }
+            self.done.store(0, std::sync::atomic::Ordering::SeqCst);
+            self.armed.store(here, std::sync::atomic::Ordering::SeqCst);
+        }
         if let Some(t) = &self.timings {
             if let Ok(mut t) = t.lock() {
                 *t = (name, std::time::Instant::now(), total);
@@ -1009,6 +1091,13 @@ impl Progress for Bars {
     }
 
     fn advance(&self, n: u64) {
+        if let Some((_, Some(at))) = &self.kill {
+            use std::sync::atomic::Ordering;
+            let done = self.done.fetch_add(n, Ordering::SeqCst) + n;
+            if self.armed.load(Ordering::SeqCst) && done >= *at {
+                interrupt::kill_self();
+            }
+        }
         if !self.on {
             return;
         }

@@ -176,6 +176,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// `--resume` found stage files of a run with other options or inputs.
+    #[error("cannot resume from the work folder {work}: {reason}")]
+    Resume {
+        /// The work folder.
+        work: String,
+        /// What changed.
+        reason: String,
+    },
     /// The run was interrupted (Ctrl-C).
     #[error("interrupted")]
     Interrupted,

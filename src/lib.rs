@@ -60,6 +60,7 @@ pub mod report;
 pub mod shingle;
 pub mod signature;
 mod sketch;
+pub mod stage;
 pub mod util;
 pub mod variants;
 pub mod verify;

@@ -65,6 +65,7 @@ use crate::place::Place;
 use crate::report::{Cluster, ClusterKind, Member, Params, Report, Summary, SCHEMA};
 use crate::shingle::{ShingleOptions, DEFAULT_CHAR_NGRAM};
 use crate::sketch::{sketch_corpus, Sketcher, Sketches};
+use crate::stage::{self, Stage};
 use crate::util::round4;
 
 /// What to look for.
@@ -257,7 +258,7 @@ pub fn scan_within(
         budget,
         progress,
     };
-    let clusters = scan_stages(&run, sketches)?;
+    let clusters = scan_stages(&run, sketches, None)?;
     Ok(build_report(corpus, opts, clusters))
 }
 
@@ -323,14 +324,18 @@ pub struct Read {
     pub corpus: Corpus,
     sketches: Option<Sketches>,
     sizes: Vec<u32>,
+    /// The read stage's parameters, when the run keeps stage files.
+    stage: Option<stage::Params>,
 }
 
 /// The first stage of [`scan_streaming`]: reads and sketches every document,
-/// keeping no text.
+/// keeping no text. In a work folder with stage files ([`crate::stage`]) it
+/// writes `read.bin`, or reads it back on `--resume`.
 ///
 /// # Errors
 ///
-/// Invalid options, or an input that cannot be read.
+/// Invalid options, or an input that cannot be read; on `--resume`, an
+/// option or input file that changed since the work folder's run.
 pub fn read_streaming(
     paths: &[std::path::PathBuf],
     ingest: &crate::corpus::IngestOptions,
@@ -339,6 +344,72 @@ pub fn read_streaming(
     progress: &dyn Progress,
 ) -> Result<Read> {
     opts.validate()?;
+    let (Some(work), Some(st)) = (work, work.and_then(|w| w.stages())) else {
+        return read_inputs(paths, ingest, opts, work, progress);
+    };
+    if paths
+        .iter()
+        .chain(&ingest.reference)
+        .any(|p| p.as_os_str() == "-")
+    {
+        if st.resuming() {
+            return Err(Error::InvalidOption {
+                name: "resume",
+                reason: "standard input (-) cannot be read again".into(),
+            });
+        }
+        return read_inputs(paths, ingest, opts, Some(work), progress);
+    }
+    let params = stage::scan_params(Stage::Read, paths, ingest, opts);
+    let stamps = stage::stamps(paths, ingest)?;
+    let loaded = st.load(Stage::Read.name(), &params, &stamps, |d| {
+        let corpus = stage::decode_corpus(d)?;
+        let (sketches, sizes) = stage::decode_sketches(d, corpus.docs.len())?;
+        Ok(Read {
+            corpus,
+            sketches,
+            sizes,
+            stage: None,
+        })
+    })?;
+    if let Some(mut read) = loaded {
+        // the decompressed copies the earlier run read back from
+        let copies: Vec<std::path::PathBuf> = read
+            .corpus
+            .inputs
+            .iter()
+            .filter_map(|i| i.decompressed.clone())
+            .collect();
+        if let Some(gone) = copies.iter().find(|c| !c.is_file()) {
+            return Err(st.refuse(format!("{} is gone; run without --resume", gone.display())));
+        }
+        work.sweep(&copies)?;
+        for c in &copies {
+            work.adopt(c);
+        }
+        work.record(st.file_bytes(Stage::Read.name()));
+        read.stage = Some(params);
+        return Ok(read);
+    }
+    work.sweep(&[])?;
+    let mut read = read_inputs(paths, ingest, opts, Some(work), progress)?;
+    st.save(Stage::Read.name(), &params, &stamps, |e| {
+        stage::encode_corpus(e, &read.corpus)?;
+        stage::encode_sketches(e, read.sketches.as_ref(), &read.sizes)
+    })?;
+    work.record(st.file_bytes(Stage::Read.name()));
+    read.stage = Some(params);
+    Ok(read)
+}
+
+/// Reads and sketches the inputs.
+fn read_inputs(
+    paths: &[std::path::PathBuf],
+    ingest: &crate::corpus::IngestOptions,
+    opts: &ScanOptions,
+    work: Option<&crate::work::WorkDir>,
+    progress: &dyn Progress,
+) -> Result<Read> {
     let sk = Sketcher::new(opts);
     let sketching = opts.level != Level::Block;
     progress.stage("read+sketch", 0);
@@ -356,15 +427,19 @@ pub fn read_streaming(
         corpus,
         sketches,
         sizes,
+        stage: None,
     })
 }
 
-/// The stages of [`scan_streaming`] after reading.
+/// The stages of [`scan_streaming`] after reading. When `read` keeps stage
+/// files, each stage writes its clusters to the work folder
+/// (`documents.bin`, `blocks.bin`), or reads them back on `--resume`.
 ///
 /// # Errors
 ///
 /// An input that cannot be read again (or changed since), or a spill file
-/// that cannot be written.
+/// that cannot be written; on `--resume`, an option that changed since
+/// the work folder's run.
 pub fn scan_read(
     read: Read,
     ingest: &crate::corpus::IngestOptions,
@@ -376,6 +451,7 @@ pub fn scan_read(
         corpus,
         sketches,
         sizes,
+        stage,
     } = read;
     let budget = blocks::Budget {
         memory: work.map_or(usize::MAX, |w| w.memory() as usize),
@@ -390,7 +466,8 @@ pub fn scan_read(
         budget,
         progress,
     };
-    let clusters = scan_stages(&run, sketches)?;
+    let staging = work.zip(stage.as_ref());
+    let clusters = scan_stages(&run, sketches, staging)?;
     let report = build_report(&corpus, opts, clusters);
     Ok((corpus, report))
 }
@@ -406,10 +483,47 @@ struct Run<'a> {
     progress: &'a dyn Progress,
 }
 
+/// The work folder whose stage files a run keeps, with the read stage's
+/// parameters.
+type Staging<'a> = Option<(&'a crate::work::WorkDir, &'a stage::Params)>;
+
+/// The clusters of `stage`: read back from its stage file when the run
+/// resumes one, else `compute`d (and written when the run keeps stage
+/// files).
+fn staged(
+    run: &Run<'_>,
+    staging: Staging<'_>,
+    stage: Stage,
+    compute: impl FnOnce() -> Result<Vec<Cluster>>,
+) -> Result<Vec<Cluster>> {
+    let Some((work, read, st)) = staging.and_then(|(w, p)| Some((w, p, w.stages()?))) else {
+        return compute();
+    };
+    let mut params = read.clone();
+    stage::add_params(stage, &mut params, run.opts);
+    let docs = run.corpus.docs.len();
+    if let Some(c) = st.load(stage.name(), &params, &[], |d| {
+        stage::decode_clusters(d, docs)
+    })? {
+        work.record(st.file_bytes(stage.name()));
+        return Ok(c);
+    }
+    let clusters = compute()?;
+    st.save(stage.name(), &params, &[], |e| {
+        stage::encode_clusters(e, &clusters)
+    })?;
+    work.record(st.file_bytes(stage.name()));
+    Ok(clusters)
+}
+
 /// The stages after reading: document clusters from the sketches, then
 /// block clusters among the documents not removed as duplicates; numbered.
 /// `sizes` are the documents' text bytes.
-fn scan_stages(run: &Run<'_>, sketches: Option<Sketches>) -> Result<Vec<Cluster>> {
+fn scan_stages(
+    run: &Run<'_>,
+    sketches: Option<Sketches>,
+    staging: Staging<'_>,
+) -> Result<Vec<Cluster>> {
     let Run {
         corpus,
         texts,
@@ -422,8 +536,12 @@ fn scan_stages(run: &Run<'_>, sketches: Option<Sketches>) -> Result<Vec<Cluster>
     let mut clusters: Vec<Cluster> = Vec::new();
     let mut removed_docs = vec![false; docs.len()];
     if let Some(sketches) = &sketches {
-        let built = document_level(corpus, texts, sketches, opts, progress)?;
-        for c in against_reference(corpus, built, opts) {
+        let found = staged(run, staging, Stage::Documents, || {
+            let built = document_level(corpus, texts, sketches, opts, progress)?;
+            Ok(against_reference(corpus, built, opts))
+        })?;
+        // the documents removed as duplicates: derived again, not stored
+        for c in found {
             for (i, m) in c.members.iter().enumerate() {
                 if i != c.keep && m.similarity >= opts.threshold {
                     removed_docs[m.doc_index] = true;
@@ -441,8 +559,10 @@ fn scan_stages(run: &Run<'_>, sketches: Option<Sketches>) -> Result<Vec<Cluster>
         };
         // the signatures are done with: their memory goes to block detection
         drop(sketches);
-        let built = block_level(run, &active, &chars)?;
-        clusters.extend(against_reference(corpus, built, opts));
+        clusters.extend(staged(run, staging, Stage::Blocks, || {
+            let built = block_level(run, &active, &chars)?;
+            Ok(against_reference(corpus, built, opts))
+        })?);
     }
     for (i, c) in clusters.iter_mut().enumerate() {
         c.id = i + 1;

@@ -14,9 +14,15 @@
 //! Lifetime: the folder is made when the first file is asked for, so a
 //! run that needs no disk (plain inputs) leaves no trace. A folder the run
 //! made for itself (the default) is removed when the [`WorkDir`] is
-//! dropped, whether the run succeeded or not. A folder the user named is
+//! dropped, whether the run succeeded or not, and holds no stage files: it
+//! cannot be resumed. A folder the user named (`--work DIR`) also receives
+//! the stage files of the run ([`crate::stage`], in `DIR/stages/`); it is
 //! emptied of the run's files by [`WorkDir::finish`] on success and left as
-//! it is on error, so that what was written can be looked at.
+//! it is on error or when the process is killed, so that the run can be
+//! resumed (`--resume`) or what was written looked at. A run into a named
+//! folder that holds an earlier run's stage files, without `--resume`,
+//! starts afresh: it removes them, and the files the earlier run made there
+//! (named `NNNN-…`), first.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +48,8 @@ pub struct WorkOptions {
     /// Memory budget in bytes of the structures that can spill to the
     /// work folder (`--memory`).
     pub memory: u64,
+    /// Reuse the stages an earlier run finished in `dir` (`--resume`).
+    pub resume: bool,
 }
 
 impl Default for WorkOptions {
@@ -49,6 +57,7 @@ impl Default for WorkOptions {
         WorkOptions {
             dir: None,
             memory: DEFAULT_MEMORY,
+            resume: false,
         }
     }
 }
@@ -75,6 +84,8 @@ pub struct WorkDir {
     peak: AtomicU64,
     made: Mutex<Made>,
     finished: bool,
+    /// Stage files, in a folder the user named.
+    stages: Option<crate::stage::Stages>,
 }
 
 /// What the run has put on disk.
@@ -97,8 +108,16 @@ impl WorkDir {
     /// # Errors
     ///
     /// [`Error::Io`] when such a leftover cannot be removed, or a fresh
-    /// temporary folder cannot be made.
+    /// temporary folder cannot be made; [`Error::InvalidOption`] for
+    /// `resume` without a folder.
     pub fn create(opts: &WorkOptions, default: Placement) -> Result<WorkDir> {
+        if opts.resume && opts.dir.is_none() {
+            return Err(Error::InvalidOption {
+                name: "resume",
+                reason: "needs --work DIR: the default work folder is removed after every run"
+                    .into(),
+            });
+        }
         let (path, owned) = match (&opts.dir, default) {
             (Some(dir), _) => (dir.clone(), false),
             (None, Placement::Inside(parent)) => {
@@ -111,6 +130,20 @@ impl WorkDir {
             }
             (None, Placement::Temp) => (fresh_temp_name(), true),
         };
+        let mut made = Made::default();
+        let stages = match owned {
+            true => None,
+            false => {
+                let earlier = path.join(crate::stage::STAGES).is_dir();
+                made.created = outermost_missing(&path);
+                let stages = crate::stage::Stages::open(&path, opts.resume)?;
+                made.folder = true;
+                if earlier && !opts.resume {
+                    sweep(&path, &[])?;
+                }
+                Some(stages)
+            }
+        };
         Ok(WorkDir {
             path,
             owned,
@@ -118,9 +151,43 @@ impl WorkDir {
             next: AtomicU64::new(0),
             used: AtomicU64::new(0),
             peak: AtomicU64::new(0),
-            made: Mutex::new(Made::default()),
+            made: Mutex::new(made),
             finished: false,
+            stages,
         })
+    }
+
+    /// The stage files of the run: in a folder the user named, not in one
+    /// the run made for itself.
+    pub fn stages(&self) -> Option<&crate::stage::Stages> {
+        self.stages.as_ref()
+    }
+
+    /// Removes the files an earlier run made in the folder (named as
+    /// [`WorkDir::file`] names them) but those in `keep`: what a resumed
+    /// run does not reuse.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when a file cannot be removed.
+    pub fn sweep(&self, keep: &[PathBuf]) -> Result<()> {
+        let mine = self
+            .made
+            .lock()
+            .map(|m| m.files.clone())
+            .unwrap_or_default();
+        let keep: Vec<PathBuf> = keep.iter().chain(&mine).cloned().collect();
+        sweep(&self.path, &keep)
+    }
+
+    /// Takes over `path`, a file an earlier run made in the folder and this
+    /// one reuses: counted on disk, and removed with the run's own files.
+    pub fn adopt(&self, path: &Path) {
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        if let Ok(mut made) = self.made.lock() {
+            made.files.push(path.to_path_buf());
+        }
+        self.record(bytes);
     }
 
     /// The folder.
@@ -204,6 +271,14 @@ impl WorkDir {
     /// [`Error::Io`] when a file cannot be removed.
     pub fn finish(mut self) -> Result<u64> {
         self.finished = true;
+        if let Some(st) = &self.stages {
+            match std::fs::remove_dir_all(st.dir()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(st.dir(), e))
+                }
+                _ => {}
+            }
+        }
         self.remove(true)?;
         Ok(self.peak())
     }
@@ -262,6 +337,27 @@ fn fresh_temp_name() -> PathBuf {
         stamp,
         SERIAL.fetch_add(1, Ordering::Relaxed)
     ))
+}
+
+/// Removes the files in `dir` named as [`WorkDir::file`] names them
+/// (`NNNN-…`) but those in `keep`.
+fn sweep(dir: &Path, keep: &[PathBuf]) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let ours = name.is_some_and(|n| {
+            n.len() > 5 && n.as_bytes()[..4].iter().all(u8::is_ascii_digit) && &n[4..5] == "-"
+        });
+        if ours && path.is_file() && !keep.contains(&path) {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// The outermost ancestor of `path` (or `path` itself) that does not exist.
@@ -374,13 +470,35 @@ mod tests {
         drop(work);
         assert!(f.exists(), "kept after an error");
 
+        std::fs::write(named.join("mine.txt"), "user's").unwrap();
+        // resumed, it keeps the earlier run's files
+        let resumed = WorkOptions {
+            resume: true,
+            ..opts.clone()
+        };
+        let work = WorkDir::create(&resumed, Placement::Temp).unwrap();
+        assert!(f.exists(), "kept for the resumed run");
+        drop(work);
+
+        // a fresh run removes what the earlier one made, not the user's files
         let work = WorkDir::create(&opts, Placement::Temp).unwrap();
+        assert!(!f.exists(), "an earlier run's file is cleared");
         let g = work.file("x.jsonl").unwrap();
         std::fs::write(&g, "x").unwrap();
         work.finish().unwrap();
-        assert!(!g.exists());
-        // a file the run did not write stays, and with it the folder
-        assert!(f.exists() && named.is_dir());
+        assert!(!g.exists() && !named.join(crate::stage::STAGES).exists());
+        // a file no run wrote stays, and with it the folder
+        assert!(named.join("mine.txt").exists() && named.is_dir());
+    }
+
+    #[test]
+    fn resume_needs_a_named_folder() {
+        let opts = WorkOptions {
+            resume: true,
+            ..WorkOptions::default()
+        };
+        let err = WorkDir::create(&opts, Placement::Temp).unwrap_err();
+        assert!(err.to_string().contains("--resume"), "{err}");
     }
 
     #[test]

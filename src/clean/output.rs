@@ -332,16 +332,25 @@ fn stage_files(
         let mut output = None;
         if streams(input) && writes_output(input, plan, &docs) {
             let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
-            stream_jsonl(corpus, plan, idx, &docs, &opts.text_field, &tmp, &fin)?;
+            if !run.reuse_staged(opts, idx, &tmp)? {
+                stream_jsonl(corpus, plan, idx, &docs, &opts.text_field, &tmp, &fin)?;
+                run.staged_file(opts, idx, &tmp)?;
+            }
             staged.push((tmp, fin));
             output = Some(RawPath(input.rel.clone()));
             if let Some(on_staged) = run.on_staged {
                 on_staged(staged.len());
             }
+        } else if writes_output(input, plan, &docs)
+            && run.reuse_staged(opts, idx, &files_dir.join(&input.rel))?
+        {
+            staged.push((files_dir.join(&input.rel), opts.out.join(&input.rel)));
+            output = Some(RawPath(input.rel.clone()));
         } else if let Some(body) = cleaned(corpus, plan, idx, &docs, &opts.text_field)? {
             let body = compress(&input.path, body, input.compression)?;
             let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
             write_file(&tmp, &body, &fin)?;
+            run.staged_file(opts, idx, &tmp)?;
             staged.push((tmp, fin));
             output = Some(RawPath(input.rel.clone()));
             if let Some(on_staged) = run.on_staged {

@@ -90,6 +90,12 @@ impl TextEncoding {
         self.0.name()
     }
 
+    /// The encoding of WHATWG name (or label) `name`: [`TextEncoding::name`]
+    /// read back (stage files record encodings by name).
+    pub fn for_name(name: &str) -> Option<TextEncoding> {
+        Encoding::for_label(name.as_bytes()).map(TextEncoding)
+    }
+
     /// The byte-order mark written back for a file read with one: UTF-16's
     /// own, else UTF-8's (a UTF-8 mark stays one on a file read as GB18030).
     pub fn bom(self) -> &'static [u8] {

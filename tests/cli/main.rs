@@ -22,5 +22,6 @@ mod parquet;
 mod properties;
 mod reference;
 mod reports;
+mod resume;
 mod seeds;
 mod spill;

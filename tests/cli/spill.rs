@@ -4,53 +4,10 @@
 
 use std::path::Path;
 
-use crate::util::{cjk_text, clean_ok_with, neardup, s, scan_json, scan_json_bytes, TestDir};
+use crate::util::{clean_ok_with, mixed_lines, neardup, s, scan_json, scan_json_bytes, TestDir};
 
-/// Documents with every kind of repeat: near-duplicate documents, a
-/// section copied into other documents (edited in some), a passage
-/// repeated inside one document, and a footer on 120 pages (boilerplate:
-/// the frequent-passage path).
 fn corpus(t: &TestDir) -> std::path::PathBuf {
-    let footer = cjk_text(9000, 120);
-    let mut lines = String::new();
-    for i in 0..240u64 {
-        let mut text = match i % 8 {
-            // an edited copy of document i - 7
-            7 => {
-                let mut c: Vec<char> = cjk_text(i - 7, 600).chars().collect();
-                c[(i as usize * 13) % 500] = '某';
-                c.into_iter().collect()
-            }
-            // a section of document i - 3 inside new text, every other
-            // one with an edit
-            3 | 5 => {
-                let mut section: Vec<char> = cjk_text(i - 3, 600).chars().collect();
-                if i % 2 == 1 {
-                    section[100] = '某';
-                }
-                let section: String = section[50..450].iter().collect();
-                format!(
-                    "{}\n{}\n{}",
-                    cjk_text(i, 300),
-                    section,
-                    cjk_text(i + 5000, 300)
-                )
-            }
-            // a passage twice in one document
-            6 => {
-                let p = cjk_text(i + 7000, 350);
-                format!("{p}\n{}\n{p}", cjk_text(i, 300))
-            }
-            _ => cjk_text(i, 600),
-        };
-        if i % 2 == 0 {
-            text.push('\n');
-            text.push_str(&footer);
-        }
-        lines.push_str(&serde_json::json!({"id": format!("d{i}"), "text": text}).to_string());
-        lines.push('\n');
-    }
-    t.write("c.jsonl", lines)
+    t.write("c.jsonl", mixed_lines().concat())
 }
 
 fn scan_bytes(input: &Path, extra: &[&str]) -> Vec<u8> {

@@ -203,3 +203,52 @@ pub fn clean_ok_with(input: &Path, out: &Path, extra: &[&str]) {
         .assert()
         .success();
 }
+
+/// Documents with every kind of repeat: near-duplicate documents, a
+/// section copied into other documents (edited in some), a passage
+/// repeated inside one document, and a footer on 120 pages (boilerplate:
+/// the frequent-passage path): JSONL lines, each with its line break.
+pub fn mixed_lines() -> Vec<String> {
+    let footer = cjk_text(9000, 120);
+    let mut lines = Vec::new();
+    for i in 0..240u64 {
+        let mut text = match i % 8 {
+            // an edited copy of document i - 7
+            7 => {
+                let mut c: Vec<char> = cjk_text(i - 7, 600).chars().collect();
+                c[(i as usize * 13) % 500] = '某';
+                c.into_iter().collect()
+            }
+            // a section of document i - 3 inside new text, every other
+            // one with an edit
+            3 | 5 => {
+                let mut section: Vec<char> = cjk_text(i - 3, 600).chars().collect();
+                if i % 2 == 1 {
+                    section[100] = '某';
+                }
+                let section: String = section[50..450].iter().collect();
+                format!(
+                    "{}\n{}\n{}",
+                    cjk_text(i, 300),
+                    section,
+                    cjk_text(i + 5000, 300)
+                )
+            }
+            // a passage twice in one document
+            6 => {
+                let p = cjk_text(i + 7000, 350);
+                format!("{p}\n{}\n{p}", cjk_text(i, 300))
+            }
+            _ => cjk_text(i, 600),
+        };
+        if i % 2 == 0 {
+            text.push('\n');
+            text.push_str(&footer);
+        }
+        lines.push(format!(
+            "{}\n",
+            serde_json::json!({"id": format!("d{i}"), "text": text})
+        ));
+    }
+    lines
+}

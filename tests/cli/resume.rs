@@ -1,0 +1,206 @@
+//! `--work DIR --resume`: a run killed with SIGKILL in the middle of a
+//! stage, run again with `--resume`, reuses the stages it finished and
+//! gives the same bytes as a run never stopped; a changed option or input
+//! file is refused, naming it.
+//!
+//! The kill comes from the binary's test-only hook `NEARDUP_TEST_KILL`
+//! (`STAGE[:N]`: SIGKILL once progress stage STAGE starts or has done N
+//! units; `staged:N` once clean has staged N output files).
+
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use crate::util::{assert_error, assert_fails, gzip, mixed_lines, neardup, s, TestDir};
+
+/// The mixed corpus in four files, one of them gzip-compressed (its
+/// decompressed copy in the work folder is reused too).
+fn corpus(t: &TestDir) -> PathBuf {
+    let lines = mixed_lines();
+    let part = |k: usize| lines[k * 60..(k + 1) * 60].concat();
+    t.write("in/a.jsonl", part(0));
+    t.write("in/b.jsonl", part(1));
+    t.write("in/c.jsonl.gz", gzip(part(2).as_bytes()));
+    t.write("in/d.jsonl", part(3));
+    t.path().join("in")
+}
+
+/// Runs `neardup SUB INPUT ARGS` with `env` set.
+fn run(sub: &str, input: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = neardup();
+    cmd.arg(sub).arg(input).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.timeout(Duration::from_secs(120))
+        .output()
+        .expect("runs")
+}
+
+/// Every file below `dir` by relative path, with its bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).expect("below").to_path_buf();
+                out.insert(rel, std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+fn killed(o: &Output, at: &str) {
+    assert_eq!(
+        o.status.signal(),
+        Some(9),
+        "killed at {at}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn clean_killed_in_any_stage_resumes_to_the_same_bytes() {
+    let t = TestDir::new();
+    let input = corpus(&t);
+    let out = t.path().join("out");
+    let o = run("clean", &input, &["-o", s(&out)], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let whole = files(&out);
+    // the corpus has both kinds of duplicates, and several output files
+    let log = String::from_utf8_lossy(&whole[Path::new("removed.jsonl")]).into_owned();
+    assert!(log.contains(r#""reason":"document""#) && log.contains(r#""reason":"block""#));
+    assert!(whole.len() >= 6, "{:?}", whole.keys());
+
+    // (kill point, what the resumed run reuses)
+    let cases = [
+        ("read+sketch:100", "reused nothing"),
+        ("verify:1", "reused read"),
+        ("blocks", "reused read, documents"),
+        ("blocks:1", "reused read, documents"),
+        (
+            "staged:2",
+            "reused read, documents, blocks, 2 staged output files",
+        ),
+    ];
+    for (i, (at, reused)) in cases.into_iter().enumerate() {
+        std::fs::remove_dir_all(&out).expect("clear out");
+        let work = t.path().join(format!("work{i}"));
+        let args = ["-o", s(&out), "--work", s(&work)];
+        killed(
+            &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", at)]),
+            at,
+        );
+        assert!(work.join("stages").is_dir(), "{at}: stage files kept");
+        // resumed at another thread count and memory budget
+        let threads = if i % 2 == 0 { "1" } else { "3" };
+        let more = [
+            &args[..],
+            &["--resume", "--threads", threads, "--memory", "64K"],
+        ]
+        .concat();
+        let o = run("clean", &input, &more, &[]);
+        assert!(o.status.success(), "{at}: {}", stderr(&o));
+        assert!(stderr(&o).contains(reused), "{at}: {}", stderr(&o));
+        assert!(files(&out) == whole, "{at}: output differs");
+        assert!(!work.join("stages").exists(), "{at}: stage files removed");
+    }
+}
+
+#[test]
+fn a_changed_option_or_input_file_is_refused() {
+    let t = TestDir::new();
+    let input = corpus(&t);
+    let (out, work) = (t.path().join("out"), t.path().join("work"));
+    let args = ["-o", s(&out), "--work", s(&work), "--quiet"];
+    killed(
+        &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", "blocks:1")]),
+        "blocks",
+    );
+    let resume = [&args[..], &["--resume"]].concat();
+    let changed = [&resume[..], &["--threshold", "0.9"]].concat();
+    assert_error(
+        &run("clean", &input, &changed, &[]),
+        "--threshold",
+        &[
+            s(&work),
+            "--threshold was 0.8 in the work folder's run, is 0.9 now; run without --resume",
+        ],
+    );
+    let changed = [&resume[..], &["--text-field", "body"]].concat();
+    assert_error(
+        &run("clean", &input, &changed, &[]),
+        "--text-field",
+        &["--text-field was text in the work folder's run, is body now"],
+    );
+    let b = input.join("b.jsonl");
+    let mut body = std::fs::read(&b).expect("read");
+    body.extend_from_slice(mixed_lines()[0].as_bytes());
+    std::fs::write(&b, body).expect("write");
+    assert_error(
+        &run("clean", &input, &resume, &[]),
+        "changed input",
+        &[&format!(
+            "input {} changed since the work folder's run",
+            s(&b)
+        )],
+    );
+    // nothing was reused or written by the refused runs; a fresh run works
+    assert!(!out.join("removed.jsonl").exists());
+    let o = run("clean", &input, &args, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn scan_killed_in_the_block_stage_resumes_to_the_same_report() {
+    let t = TestDir::new();
+    let input = corpus(&t);
+    let work = t.path().join("work");
+    let json = ["--format", "json"];
+    let o = run("scan", &input, &json, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let whole = o.stdout;
+    let args = [&json[..], &["--work", s(&work)]].concat();
+    killed(
+        &run("scan", &input, &args, &[("NEARDUP_TEST_KILL", "blocks:1")]),
+        "blocks",
+    );
+    let resume = [&args[..], &["--resume", "--threads", "1"]].concat();
+    let o = run("scan", &input, &resume, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("reused read, documents"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout == whole, "report differs");
+}
+
+#[test]
+fn resume_needs_a_work_folder_and_a_named_input() {
+    let t = TestDir::new();
+    let input = corpus(&t);
+    assert_fails(
+        neardup().arg("scan").arg(&input).arg("--resume"),
+        2,
+        "--work",
+    );
+    let work = t.path().join("w");
+    let o = neardup()
+        .args(["scan", "-", "--resume", "--work", s(&work)])
+        .write_stdin(mixed_lines().concat())
+        .output()
+        .expect("runs");
+    assert_error(&o, "stdin", &["--resume", "standard input"]);
+}
