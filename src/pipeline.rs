@@ -39,6 +39,14 @@
 //!   with its summary and parameters; [`attach_diffs`] adds character
 //!   diffs from the kept copy for people to read.
 //!
+//! With a work folder the user named (`--work DIR`), the stages after
+//! which a run can resume write their results to `DIR/stages/`
+//! ([`crate::stage`]): **read + sketch** → `read.bin` (the document table
+//! and sketches: [`read_streaming`]), **documents** → `documents.bin` (the
+//! document clusters), **blocks** → `blocks.bin` (the block clusters);
+//! `clean` marks each output file it stages. With `--resume` a stage whose
+//! marker matches the options and inputs is read back instead of run.
+//!
 //! Stages are pure functions; this module fans them out over documents with
 //! rayon and sorts after every parallel step, so the report is the same at
 //! any thread count and whatever the budget. Entry points:
@@ -393,10 +401,12 @@ pub fn read_streaming(
     }
     work.sweep(&[])?;
     let mut read = read_inputs(paths, ingest, opts, Some(work), progress)?;
+    progress.stage(Stage::Read.saving(), 0);
     st.save(Stage::Read.name(), &params, &stamps, |e| {
         stage::encode_corpus(e, &read.corpus)?;
         stage::encode_sketches(e, read.sketches.as_ref(), &read.sizes)
     })?;
+    progress.finish();
     work.record(st.file_bytes(Stage::Read.name()));
     read.stage = Some(params);
     Ok(read)
@@ -509,9 +519,11 @@ fn staged(
         return Ok(c);
     }
     let clusters = compute()?;
+    run.progress.stage(stage.saving(), 0);
     st.save(stage.name(), &params, &[], |e| {
         stage::encode_clusters(e, &clusters)
     })?;
+    run.progress.finish();
     work.record(st.file_bytes(stage.name()));
     Ok(clusters)
 }

@@ -81,6 +81,19 @@ impl Stage {
     }
 }
 
+impl Stage {
+    /// The progress stage of writing its stage file (`save read`): what
+    /// `NEARDUP_TIMINGS` times.
+    pub fn saving(self) -> &'static str {
+        match self {
+            Stage::Read => "save read",
+            Stage::Documents => "save documents",
+            Stage::Blocks => "save blocks",
+            Stage::Clean => "save clean",
+        }
+    }
+}
+
 /// Parameters that define a stage's output: the command line's flag name
 /// (`--min-block`; `INPUT` for the inputs) → its value.
 pub type Params = BTreeMap<String, String>;
@@ -558,10 +571,12 @@ fn inputs_change(old: &[Stamp], new: &[Stamp]) -> Option<String> {
                     o.path
                 ))
             }
-            Some(n) if n != o => return Some(format!(
+            Some(n) if n != o => {
+                return Some(format!(
                 "input {} changed since the work folder's run (size or modification time){tail}",
                 o.path
-            )),
+            ))
+            }
             Some(_) => {}
         }
     }
