@@ -11,8 +11,9 @@
 //! diffs, clean) seek in plain bytes instead of decompressing the input
 //! again; stages that spill to disk put their files there too.
 //!
-//! Lifetime: the folder is made when the first file is asked for, so a
-//! run that needs no disk (plain inputs) leaves no trace. A folder the run
+//! Lifetime: a folder of the run's own is made when the first file is
+//! asked for, so a run that needs no disk (plain inputs) leaves no trace; a
+//! folder the user named is made at once, for the stage files. A folder the run
 //! made for itself (the default) is removed when the [`WorkDir`] is
 //! dropped, whether the run succeeded or not, and holds no stage files: it
 //! cannot be resumed. A folder the user named (`--work DIR`) also receives
@@ -101,9 +102,12 @@ struct Made {
 }
 
 impl WorkDir {
-    /// Chooses the work folder; it is made when the first file is asked
-    /// for ([`WorkDir::file`]). One left in the default place of `clean` by
-    /// a run that was killed is removed now.
+    /// Chooses the work folder; one of the run's own is made when the
+    /// first file is asked for ([`WorkDir::file`]), one left in the default
+    /// place of `clean` by a run that was killed being removed now. A
+    /// folder the user named is made now, with its stage files
+    /// ([`WorkDir::stages`]): an earlier run's are kept for `resume`, else
+    /// removed with the files that run made there.
     ///
     /// # Errors
     ///

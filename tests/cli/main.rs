@@ -22,6 +22,7 @@ mod parquet;
 mod properties;
 mod reference;
 mod reports;
+#[cfg(unix)]
 mod resume;
 mod seeds;
 mod spill;
