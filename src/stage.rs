@@ -1207,6 +1207,98 @@ mod tests {
             .is_none());
     }
 
+    /// Writes `encode`'s payload as stage `read` and reads it back.
+    fn round_trip<T>(
+        encode: impl FnOnce(&mut Encoder) -> std::io::Result<()>,
+        decode: impl FnOnce(&mut Decoder) -> Result<T>,
+    ) -> T {
+        let dir = tempfile::tempdir().unwrap();
+        let params = Params::new();
+        Stages::open(dir.path(), false)
+            .unwrap()
+            .save("read", &params, &[], encode)
+            .unwrap();
+        let st = Stages::open(dir.path(), true).unwrap();
+        st.load("read", &params, &[], decode).unwrap().unwrap()
+    }
+
+    #[test]
+    fn the_document_table_and_sketches_come_back_whole() {
+        let mut corpus = Corpus::from_texts(&["一二三四五六七八九十", "abc def ghi", ""]);
+        let i = &mut corpus.inputs[1];
+        i.format = Format::Jsonl;
+        i.encoding = TextEncoding::for_name("gb18030").unwrap();
+        i.compression = Compression::Zstd;
+        i.decompressed = Some(PathBuf::from("work/0001-b.jsonl"));
+        i.root = Some(PathBuf::from("in"));
+        i.bom = 3;
+        i.reference = true;
+        corpus.docs[0].sort_key = Some(SortKey::Num(0.1 + 0.2));
+        corpus.docs[1].sort_key = Some(SortKey::Str("2024-05-01".into()));
+        corpus.docs[1].record = Some(7);
+        corpus.docs[1].offset = 1234;
+        corpus.skipped.push(Skipped {
+            path: "bad.jsonl".into(),
+            error: "bad.jsonl:3: malformed JSONL record: eof".into(),
+            kind: "malformed JSONL record",
+        });
+        corpus.repeated.push(PathBuf::from("in/again.txt"));
+        let opts = ScanOptions::default();
+        let sk = crate::sketch::sketch_corpus(&corpus.docs, &opts, &crate::pipeline::NoProgress);
+        let sizes = vec![30, 11, 0];
+        let (back, (sketches, sizes_back)) = round_trip(
+            |e| {
+                encode_corpus(e, &corpus)?;
+                encode_sketches(e, Some(&sk), &sizes)
+            },
+            |d| {
+                let c = decode_corpus(d)?;
+                let s = decode_sketches(d, c.docs.len())?;
+                Ok((c, s))
+            },
+        );
+        for d in &mut corpus.docs {
+            d.text.clear();
+        }
+        assert_eq!(format!("{back:?}"), format!("{corpus:?}"));
+        let sketches = sketches.unwrap();
+        assert_eq!(sizes_back, sizes);
+        assert_eq!(sketches.kind, sk.kind);
+        assert_eq!(sketches.sigs, sk.sigs);
+        for (a, b) in sketches.sketch.iter().zip(&sk.sketch) {
+            assert_eq!((a.len, a.exact, a.simhash), (b.len, b.exact, b.simhash));
+        }
+    }
+
+    #[test]
+    fn clusters_come_back_whole() {
+        let base = "天地玄黄宇宙洪荒日月盈昃辰宿列张寒来暑往秋收冬藏闰余成岁律吕调阳".repeat(8);
+        let own: String = (0..600u32)
+            .filter_map(|i| char::from_u32(0x4e00 + i * 7))
+            .collect();
+        let texts = [
+            format!("{base}。"),
+            format!("{base}！"),
+            format!("{own}\n{base}\n后记。"),
+        ];
+        let corpus = Corpus::from_texts(&texts);
+        let opts = ScanOptions {
+            blocks: crate::blocks::BlockOptions {
+                min_block: 50,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let report = crate::pipeline::scan(&corpus, &opts, &crate::pipeline::NoProgress).unwrap();
+        let kinds = |k| report.clusters.iter().filter(|c| c.kind == k).count();
+        assert!(kinds(ClusterKind::Document) > 0 && kinds(ClusterKind::Block) > 0);
+        let back = round_trip(
+            |e| encode_clusters(e, &report.clusters),
+            |d| decode_clusters(d, corpus.docs.len()),
+        );
+        assert_eq!(back, report.clusters);
+    }
+
     #[test]
     fn a_damaged_stage_file_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
