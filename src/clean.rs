@@ -108,6 +108,11 @@ pub struct Run<'a> {
     /// Memory and work folder of the later detection rounds' block stage
     /// (unlimited by default).
     pub budget: crate::blocks::Budget<'a>,
+    /// The corpus holds no texts (read with [`crate::corpus::TextKept::No`],
+    /// as `neardup clean` does): they are read back with these options, a
+    /// bounded slice at a time, when a step needs them. `None`: the corpus
+    /// holds every text.
+    pub reload: Option<&'a IngestOptions>,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -117,6 +122,7 @@ impl std::fmt::Debug for Run<'_> {
             .field("cancel", &self.cancel)
             .field("on_staged", &self.on_staged.map(|_| "Fn"))
             .field("budget", &self.budget.memory)
+            .field("reload", &self.reload.is_some())
             .finish()
     }
 }

@@ -338,7 +338,7 @@ fn stage_files(
             if let Some(on_staged) = run.on_staged {
                 on_staged(staged.len());
             }
-        } else if let Some(body) = cleaned(corpus, plan, idx, &docs, &opts.text_field)? {
+        } else if let Some(body) = cleaned(corpus, plan, idx, &docs, &opts.text_field, run)? {
             let body = compress(&input.path, body, input.compression)?;
             let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
             write_file(&tmp, &body, &fin)?;
@@ -361,6 +361,7 @@ fn cleaned(
     idx: usize,
     docs: &[usize],
     field: &str,
+    run: &Run,
 ) -> Result<Option<Vec<u8>>> {
     let input = &corpus.inputs[idx];
     if !writes_output(input, plan, docs) {
@@ -369,21 +370,25 @@ fn cleaned(
     Ok(Some(match input.format {
         Format::Text => {
             let d = docs[0];
-            let text = &corpus.docs[d].text;
-            if text.is_empty() && plan.cuts[d].is_empty() {
-                // a document in no cluster: its text was not held
-                let bytes = crate::corpus::read_decompressed(input)?;
-                encode_back(
-                    input,
-                    &crate::corpus::decode_as(&input.path, &bytes, input.encoding)?,
-                )
+            let doc = &corpus.docs[d];
+            if held(doc) {
+                encode_back(input, &apply_cuts(&doc.text, &plan.cuts[d]))
             } else {
-                encode_back(input, &apply_cuts(text, &plan.cuts[d]))
+                let bytes = crate::corpus::read_decompressed(input)?;
+                let text = crate::corpus::decode_as(&input.path, &bytes, input.encoding)?;
+                drop(bytes);
+                encode_back(input, &apply_cuts(&text, &plan.cuts[d]))
             }
         }
         Format::Jsonl => rewrite_jsonl(corpus, plan, idx, docs, field)?,
-        Format::Parquet => rewrite_parquet(corpus, plan, idx, docs, field)?,
+        Format::Parquet => rewrite_parquet(corpus, plan, idx, docs, field, run)?,
     }))
+}
+
+/// Whether the corpus holds `doc`'s text (else it is read again from the
+/// input, as `clean` reads inputs).
+fn held(doc: &crate::corpus::Document) -> bool {
+    doc.text.len() == doc.len
 }
 
 /// Whether `input` is rewritten a line at a time ([`stream_jsonl`]): a
@@ -612,7 +617,7 @@ pub(super) fn summary(
         .enumerate()
         .map(|(d, doc)| {
             if plan.drop_doc[d] {
-                doc.text.len() as u64
+                doc.len as u64
             } else {
                 plan.cuts[d].iter().map(|r| r.len() as u64).sum()
             }
@@ -653,15 +658,29 @@ fn cut_record(
     line: &[u8],
     field: &str,
 ) -> Result<String> {
+    let changed = |reason: String| Error::Jsonl {
+        loc: crate::Location::line(&corpus.inputs[idx].path, lineno),
+        reason: format!("changed since it was read: {reason}"),
+    };
     let mut value: serde_json::Value =
-        serde_json::from_slice(line.trim_ascii_end()).map_err(|e| Error::Jsonl {
-            loc: crate::Location::line(&corpus.inputs[idx].path, lineno),
-            reason: format!("changed since it was read: {e}"),
-        })?;
-    let new_text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert(field.to_string(), serde_json::Value::String(new_text));
-    }
+        serde_json::from_slice(line.trim_ascii_end()).map_err(|e| changed(e.to_string()))?;
+    // the field as ingest found it (a dotted path reaches a nested one)
+    let Some(slot) = crate::corpus::field_mut(&mut value, field) else {
+        return Err(changed(format!("no text field `{field}`")));
+    };
+    let doc = &corpus.docs[d];
+    let new_text = match (held(doc), &*slot) {
+        (true, _) => apply_cuts(&doc.text, &plan.cuts[d]),
+        (false, serde_json::Value::String(text)) if text.len() == doc.len => {
+            apply_cuts(text, &plan.cuts[d])
+        }
+        _ => {
+            return Err(changed(format!(
+                "the text field `{field}` is not the one read"
+            )))
+        }
+    };
+    *slot = serde_json::Value::String(new_text);
     Ok(value.to_string())
 }
 
@@ -733,16 +752,32 @@ fn rewrite_parquet(
     idx: usize,
     docs: &[usize],
     field: &str,
+    run: &Run,
 ) -> Result<Vec<u8>> {
     let input = &corpus.inputs[idx];
     #[cfg(feature = "parquet")]
     {
         use crate::corpus::parquet::{rewrite, Fate};
+        // the texts to cut that the corpus does not hold, read back
+        let cut: Vec<u32> = docs
+            .iter()
+            .filter(|&&d| !plan.drop_doc[d] && !plan.cuts[d].is_empty())
+            .filter(|&&d| !held(&corpus.docs[d]))
+            .map(|&d| d as u32)
+            .collect();
+        let texts = match run.reload {
+            Some(ingest) => crate::corpus::reload_texts(corpus, &cut, ingest)?,
+            None => Vec::new(),
+        };
+        let text_of = |d: usize| match cut.binary_search(&(d as u32)) {
+            Ok(i) => texts.get(i).map_or("", String::as_str),
+            Err(_) => corpus.docs[d].text.as_str(),
+        };
         let records = Records::of(corpus, docs);
         let fate = |row: u64| match records.get(row) {
             Some(d) if plan.drop_doc[d] => Fate::Drop,
             Some(d) if !plan.cuts[d].is_empty() => {
-                Fate::Text(apply_cuts(&corpus.docs[d].text, &plan.cuts[d]))
+                Fate::Text(apply_cuts(text_of(d), &plan.cuts[d]))
             }
             _ => Fate::Keep,
         };
@@ -750,7 +785,7 @@ fn rewrite_parquet(
     }
     #[cfg(not(feature = "parquet"))]
     {
-        let _ = (plan, docs, field);
+        let _ = (plan, docs, field, run);
         Err(crate::corpus::no_parquet(&input.path))
     }
 }
