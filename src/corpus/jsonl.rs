@@ -180,6 +180,16 @@ fn descend<'v>(mut v: &'v Value, rest: &str) -> Option<&'v Value> {
 
 /// The text field `field` of a parsed record, as [`parse_line`] finds it:
 /// the field named so, else the dotted path (`data.text`).
+pub(crate) fn field<'v>(record: &'v Value, field: &str) -> Option<&'v Value> {
+    let obj = record.as_object()?;
+    if let Some(v) = obj.get(field) {
+        return Some(v);
+    }
+    let (head, rest) = split_path(field)?;
+    descend(obj.get(head)?, rest)
+}
+
+/// [`field`], to change it.
 pub(crate) fn field_mut<'v>(record: &'v mut Value, field: &str) -> Option<&'v mut Value> {
     let obj = record.as_object_mut()?;
     if obj.contains_key(field) {

@@ -18,7 +18,7 @@ mod compress;
 mod decompress;
 mod encoding;
 mod jsonl;
-pub(crate) use jsonl::field_mut;
+pub(crate) use jsonl::{field, field_mut};
 #[cfg(feature = "parquet")]
 pub mod parquet;
 mod stream;
