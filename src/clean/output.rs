@@ -392,20 +392,22 @@ fn held(doc: &crate::corpus::Document) -> bool {
 }
 
 /// Whether `input` is rewritten a line at a time ([`stream_jsonl`]): a
-/// UTF-8 JSONL file written uncompressed, the bulk of a large corpus. Other
-/// inputs are built whole in memory (transcoded, or compressed on all
-/// cores).
+/// JSONL file whose encoding can be cut into lines before decoding (UTF-8,
+/// GB18030…), plain or compressed: the bulk of a large corpus. Other
+/// inputs (UTF-16, standard input, text files and Parquet) are built whole
+/// in memory.
 fn streams(input: &InputFile) -> bool {
     input.format == Format::Jsonl
-        && input.compression == crate::corpus::Compression::None
-        && input.encoding == crate::corpus::TextEncoding::UTF8
+        && input.encoding.splits_at_newlines()
         && input.path != Path::new("-")
 }
 
-/// Rewrites UTF-8 JSONL input `idx` into `tmp` a line at a time: lines of
-/// documents without changes are copied byte for byte, lines of removed
-/// documents left out, lines with cuts re-serialised with the new text.
-/// Memory is one line. Errors name `shown`, the file's final name.
+/// Rewrites JSONL input `idx` into `tmp` a line at a time, compressed as
+/// the input was: lines of documents without changes are copied byte for
+/// byte, lines of removed documents left out, lines with cuts decoded,
+/// re-serialised with the new text and encoded back. Memory is one line
+/// and the compressor's buffers. Errors name `shown`, the file's final
+/// name.
 fn stream_jsonl(
     corpus: &Corpus,
     plan: &Plan,
@@ -424,7 +426,10 @@ fn stream_jsonl(
         std::fs::create_dir_all(parent).map_err(|e| Error::io(shown, e))?;
     }
     let out = std::fs::File::create(tmp).map_err(|e| Error::io(shown, e))?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
+    let out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let mut w = crate::corpus::Compressor::new(out, input.compression, None)
+        .map_err(|e| Error::io(shown, e))?;
+    let utf8 = input.encoding == crate::corpus::TextEncoding::UTF8;
     let records = Records::of(corpus, docs);
     let mut line = Vec::new();
     let mut lineno = 0u64;
@@ -442,9 +447,18 @@ fn stream_jsonl(
             Some(d) if !plan.cuts[d].is_empty() => {
                 // the byte-order mark, if any, stays in front of line 1
                 let bom = if lineno == 1 { input.bom } else { 0 };
-                let record = cut_record(corpus, plan, idx, lineno, d, &line[bom..], field)?;
+                let record = if utf8 {
+                    cut_record(corpus, plan, idx, lineno, d, &line[bom..], field)?
+                } else {
+                    let text = crate::corpus::decode_as(&input.path, &line[bom..], input.encoding)?;
+                    cut_record(corpus, plan, idx, lineno, d, text.as_bytes(), field)?
+                };
                 let mut rewritten = line[..bom].to_vec();
-                rewritten.extend_from_slice(record.as_bytes());
+                if utf8 {
+                    rewritten.extend_from_slice(record.as_bytes());
+                } else {
+                    rewritten.extend(input.encoding.encode(&record));
+                }
                 rewritten.push(b'\n');
                 line = rewritten;
                 &line
@@ -453,7 +467,8 @@ fn stream_jsonl(
         };
         w.write_all(kept).map_err(|e| Error::io(shown, e))?;
     }
-    let out = w
+    let out = w.finish().map_err(|e| Error::io(shown, e))?;
+    let out = out
         .into_inner()
         .map_err(|e| Error::io(shown, e.into_error()))?;
     out.sync_all().map_err(|e| Error::io(shown, e))

@@ -24,7 +24,7 @@ pub mod parquet;
 mod stream;
 mod walk;
 
-pub use compress::compress;
+pub use compress::{compress, Compressor};
 pub use decompress::Compression;
 pub use encoding::{Decoded, EncodingChoice, TextEncoding};
 pub use jsonl::SortKey;
