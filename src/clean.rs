@@ -113,6 +113,11 @@ pub struct Run<'a> {
     /// the staging folder gets a marker, and a resumed run keeps the files
     /// that have one instead of writing them again.
     pub stages: Option<&'a Stages>,
+    /// The corpus holds no texts (read with [`crate::corpus::TextKept::No`],
+    /// as `neardup clean` does): they are read back with these options, a
+    /// bounded slice at a time, when a step needs them. `None`: the corpus
+    /// holds every text.
+    pub reload: Option<&'a IngestOptions>,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -123,6 +128,7 @@ impl std::fmt::Debug for Run<'_> {
             .field("on_staged", &self.on_staged.map(|_| "Fn"))
             .field("budget", &self.budget.memory)
             .field("stages", &self.stages.map(Stages::dir))
+            .field("reload", &self.reload.is_some())
             .finish()
     }
 }

@@ -768,8 +768,8 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     };
     let ingest = c.ingest();
     let progress = c.progress();
-    // The corpus is streamed like scan's; then only the texts of cluster
-    // members come back: the only documents clean drops, cuts or reads.
+    // The corpus is streamed like scan's; clean reads texts back a slice at
+    // a time when it plans cuts and writes outputs.
     let read = pipeline::read_streaming(&c.inputs, &ingest, &opts, Some(&work), &progress)?;
     c.warn_skipped(&read.corpus)?;
     let copts = CleanOptions {
@@ -782,8 +782,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     };
     // Refuse a bad output before the (long) scan.
     clean::check_output(&read.corpus, &copts)?;
-    let (mut corpus, report) = pipeline::scan_read(read, &ingest, &opts, Some(&work), &progress)?;
-    pipeline::hold_member_texts(&mut corpus, &report, &ingest)?;
+    let (corpus, report) = pipeline::scan_read(read, &ingest, &opts, Some(&work), &progress)?;
     let budget = neardup::blocks::Budget {
         memory: work.memory() as usize,
         work: Some(&work),
@@ -803,6 +802,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
                 on_staged: None,
                 budget,
                 stages: None,
+                reload: Some(&ingest),
             },
         )?;
         work.finish()?;
@@ -828,6 +828,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
         on_staged: Some(&on_staged),
         budget,
         stages: work.stages(),
+        reload: Some(&ingest),
     };
     interrupt::start_writing();
     let summary = clean::clean_with(&corpus, &report, &copts, &run)?;

@@ -39,7 +39,13 @@ pub(crate) enum Texts<'a> {
     Memory,
     /// Read again from the inputs.
     Reload(&'a crate::corpus::IngestOptions),
+    /// Made by a function of the corpus and the (sorted) documents: clean's
+    /// later rounds scan the texts as its cuts leave them.
+    Made(&'a TextMaker<'a>),
 }
+
+/// What [`Texts::Made`] calls: the texts of some documents of a corpus.
+pub(crate) type TextMaker<'a> = dyn Fn(&Corpus, &[u32]) -> Result<Vec<String>> + Sync + 'a;
 
 impl Texts<'_> {
     /// Calls `f` on batches of `docs` (sorted) with their texts, each batch
@@ -73,9 +79,9 @@ impl Texts<'_> {
                         .collect();
                     f(batch, &texts);
                 }
-                Texts::Reload(ingest) => {
-                    let owned = crate::corpus::reload_texts(corpus, batch, ingest)?;
-                    let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+                Texts::Reload(_) | Texts::Made(_) => {
+                    let owned = self.load(corpus, batch)?;
+                    let texts: Vec<&str> = owned.iter().map(|t| t.as_ref()).collect();
                     f(batch, &texts);
                 }
             }
@@ -98,6 +104,10 @@ impl Texts<'_> {
                 .map(|&d| std::borrow::Cow::Borrowed(corpus.docs[d as usize].text.as_str()))
                 .collect(),
             Texts::Reload(ingest) => crate::corpus::reload_texts(corpus, docs, ingest)?
+                .into_iter()
+                .map(std::borrow::Cow::Owned)
+                .collect(),
+            Texts::Made(make) => make(corpus, docs)?
                 .into_iter()
                 .map(std::borrow::Cow::Owned)
                 .collect(),

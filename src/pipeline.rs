@@ -295,34 +295,32 @@ pub fn scan_streaming(
     scan_read(read, ingest, opts, work, progress)
 }
 
-/// Reads back into `corpus` the texts of the documents that are members
-/// of a cluster of `report` (a corpus read by [`read_streaming`] holds
-/// none): what clean needs to plan its cuts. Other documents keep an empty
-/// text.
+/// The block level of a scan over texts that `texts` gives (`sizes`
+/// their bytes; a document of size 0 has no text): clean's later rounds,
+/// which scan the corpus as its cuts leave it without holding it.
 ///
 /// # Errors
 ///
-/// An input that cannot be read again (or changed since).
-pub fn hold_member_texts(
-    corpus: &mut Corpus,
-    report: &Report,
-    ingest: &crate::corpus::IngestOptions,
-) -> Result<()> {
-    let mut docs: Vec<u32> = report
-        .clusters
-        .iter()
-        .flat_map(|c| c.members.iter().map(|m| m.doc_index as u32))
-        .filter(|&d| corpus.docs[d as usize].text.is_empty())
-        .collect();
-    docs.sort_unstable();
-    docs.dedup();
-    for chunk in docs.chunks(1 << 14) {
-        let texts = crate::corpus::reload_texts(corpus, chunk, ingest)?;
-        for (&d, t) in chunk.iter().zip(texts) {
-            corpus.docs[d as usize].text = t;
-        }
-    }
-    Ok(())
+/// A text that cannot be made, a spill file that cannot be written.
+pub(crate) fn scan_blocks_of(
+    corpus: &Corpus,
+    texts: &Texts<'_>,
+    sizes: &[u32],
+    opts: &ScanOptions,
+    budget: blocks::Budget<'_>,
+) -> Result<Report> {
+    debug_assert_eq!(opts.level, Level::Block);
+    opts.validate()?;
+    let run = Run {
+        corpus,
+        texts,
+        sizes,
+        opts,
+        budget,
+        progress: &NoProgress,
+    };
+    let clusters = scan_stages(&run, None, None)?;
+    Ok(build_report(corpus, opts, clusters))
 }
 
 /// A corpus read by [`read_streaming`]: the documents without their texts,

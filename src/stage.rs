@@ -11,7 +11,7 @@
 //!
 //! | stage       | file            | payload                                                 |
 //! |-------------|-----------------|---------------------------------------------------------|
-//! | `read`      | `read.bin`      | the inputs, per document its place, id and sort key (no text), skipped inputs; the sketches (length, exact hash, SimHash and `P` MinHash values); text bytes. About `4·P + 60` bytes a document |
+//! | `read`      | `read.bin`      | the inputs, per document its place, text length, id and sort key (no text), skipped inputs; the sketches (length, exact hash, SimHash and `P` MinHash values); text bytes. About `4·P + 60` bytes a document |
 //! | `documents` | `documents.bin` | the document clusters (after the reference rule); the removed documents are those of their members at or above `--threshold` but the kept one, derived again |
 //! | `blocks`    | `blocks.bin`    | the block clusters                                      |
 //! | `clean`     | (none)          | one marker per output file complete in the staging folder (`clean-NNNNNN.json`, by input) |
@@ -824,6 +824,7 @@ pub(crate) fn encode_corpus(e: &mut Encoder, c: &Corpus) -> std::io::Result<()> 
         e.u32(d.input as u32)?;
         e.opt_u64(d.record)?;
         e.u64(d.offset)?;
+        e.u64(d.len as u64)?;
         match &d.sort_key {
             None => e.u8(0)?,
             Some(SortKey::Num(x)) => {
@@ -898,6 +899,7 @@ pub(crate) fn decode_corpus(d: &mut Decoder) -> Result<Corpus> {
         }
         let record = d.opt_u64()?;
         let offset = d.u64()?;
+        let len = d.u64()? as usize;
         let sort_key = match d.u8()? {
             0 => None,
             1 => Some(SortKey::Num(d.f64()?)),
@@ -910,6 +912,7 @@ pub(crate) fn decode_corpus(d: &mut Decoder) -> Result<Corpus> {
             record,
             offset,
             sort_key,
+            len,
             text: String::new(),
         });
     }

@@ -343,6 +343,10 @@ fn unchain(src: &dyn TextSource, c: BlockCluster, budget: Budget<'_>) -> Result<
 /// Levels [`unchain`] splits a boilerplate cluster into at most.
 const UNCHAIN_LEVELS: usize = 4;
 
+/// Cost of the texts of one batch of a step that reads each document once
+/// (fingerprinting), where smaller batches cost no extra reading.
+const STREAM_BATCH: usize = 64 << 20;
+
 /// Steps 1–4 over texts in memory: verified region pairs, sorted.
 pub fn find_pairs(texts: &[&NormText], opts: &BlockOptions) -> Vec<RegionPair> {
     // texts in memory are never read again, so this cannot fail
@@ -365,10 +369,13 @@ fn find_pairs_in(
     let chars: usize = docs.iter().map(|&d| src.chars(d)).sum();
     let expected = chars * 2 / (opts.window.max(1) + 1);
     let mut sink = Sink::new(expected, budget.fingerprints(), budget.work)?;
+    // Each document is read once here whatever the batch size, so batches
+    // stay small: a batch's texts and fingerprints (3.5 bytes a character)
+    // are held together, and the fingerprints go to the sink right away.
     each_batch(
         src,
         &docs,
-        budget.texts(),
+        budget.texts().min(STREAM_BATCH),
         |&d, v| v.push(d),
         |texts, batch| {
             let fps: Vec<Fp> = batch

@@ -346,7 +346,7 @@ fn stage_files(
         {
             staged.push((files_dir.join(&input.rel), opts.out.join(&input.rel)));
             output = Some(RawPath(input.rel.clone()));
-        } else if let Some(body) = cleaned(corpus, plan, idx, &docs, &opts.text_field)? {
+        } else if let Some(body) = cleaned(corpus, plan, idx, &docs, &opts.text_field, run)? {
             let body = compress(&input.path, body, input.compression)?;
             let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
             write_file(&tmp, &body, &fin)?;
@@ -370,6 +370,7 @@ fn cleaned(
     idx: usize,
     docs: &[usize],
     field: &str,
+    run: &Run,
 ) -> Result<Option<Vec<u8>>> {
     let input = &corpus.inputs[idx];
     if !writes_output(input, plan, docs) {
@@ -378,38 +379,44 @@ fn cleaned(
     Ok(Some(match input.format {
         Format::Text => {
             let d = docs[0];
-            let text = &corpus.docs[d].text;
-            if text.is_empty() && plan.cuts[d].is_empty() {
-                // a document in no cluster: its text was not held
-                let bytes = crate::corpus::read_decompressed(input)?;
-                encode_back(
-                    input,
-                    &crate::corpus::decode_as(&input.path, &bytes, input.encoding)?,
-                )
+            let doc = &corpus.docs[d];
+            if held(doc) {
+                encode_back(input, &apply_cuts(&doc.text, &plan.cuts[d]))
             } else {
-                encode_back(input, &apply_cuts(text, &plan.cuts[d]))
+                let bytes = crate::corpus::read_decompressed(input)?;
+                let text = crate::corpus::decode_as(&input.path, &bytes, input.encoding)?;
+                drop(bytes);
+                encode_back(input, &apply_cuts(&text, &plan.cuts[d]))
             }
         }
         Format::Jsonl => rewrite_jsonl(corpus, plan, idx, docs, field)?,
-        Format::Parquet => rewrite_parquet(corpus, plan, idx, docs, field)?,
+        Format::Parquet => rewrite_parquet(corpus, plan, idx, docs, field, run)?,
     }))
 }
 
+/// Whether the corpus holds `doc`'s text (else it is read again from the
+/// input, as `clean` reads inputs).
+fn held(doc: &crate::corpus::Document) -> bool {
+    doc.text.len() == doc.len
+}
+
 /// Whether `input` is rewritten a line at a time ([`stream_jsonl`]): a
-/// UTF-8 JSONL file written uncompressed, the bulk of a large corpus. Other
-/// inputs are built whole in memory (transcoded, or compressed on all
-/// cores).
+/// JSONL file whose encoding can be cut into lines before decoding (UTF-8,
+/// GB18030…), plain or compressed: the bulk of a large corpus. Other
+/// inputs (UTF-16, standard input, text files and Parquet) are built whole
+/// in memory.
 fn streams(input: &InputFile) -> bool {
     input.format == Format::Jsonl
-        && input.compression == crate::corpus::Compression::None
-        && input.encoding == crate::corpus::TextEncoding::UTF8
+        && input.encoding.splits_at_newlines()
         && input.path != Path::new("-")
 }
 
-/// Rewrites UTF-8 JSONL input `idx` into `tmp` a line at a time: lines of
-/// documents without changes are copied byte for byte, lines of removed
-/// documents left out, lines with cuts re-serialised with the new text.
-/// Memory is one line. Errors name `shown`, the file's final name.
+/// Rewrites JSONL input `idx` into `tmp` a line at a time, compressed as
+/// the input was: lines of documents without changes are copied byte for
+/// byte, lines of removed documents left out, lines with cuts decoded,
+/// re-serialised with the new text and encoded back. Memory is one line
+/// and the compressor's buffers. Errors name `shown`, the file's final
+/// name.
 fn stream_jsonl(
     corpus: &Corpus,
     plan: &Plan,
@@ -428,7 +435,10 @@ fn stream_jsonl(
         std::fs::create_dir_all(parent).map_err(|e| Error::io(shown, e))?;
     }
     let out = std::fs::File::create(tmp).map_err(|e| Error::io(shown, e))?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
+    let out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let mut w = crate::corpus::Compressor::new(out, input.compression, None)
+        .map_err(|e| Error::io(shown, e))?;
+    let utf8 = input.encoding == crate::corpus::TextEncoding::UTF8;
     let records = Records::of(corpus, docs);
     let mut line = Vec::new();
     let mut lineno = 0u64;
@@ -446,9 +456,18 @@ fn stream_jsonl(
             Some(d) if !plan.cuts[d].is_empty() => {
                 // the byte-order mark, if any, stays in front of line 1
                 let bom = if lineno == 1 { input.bom } else { 0 };
-                let record = cut_record(corpus, plan, idx, lineno, d, &line[bom..], field)?;
+                let record = if utf8 {
+                    cut_record(corpus, plan, idx, lineno, d, &line[bom..], field)?
+                } else {
+                    let text = crate::corpus::decode_as(&input.path, &line[bom..], input.encoding)?;
+                    cut_record(corpus, plan, idx, lineno, d, text.as_bytes(), field)?
+                };
                 let mut rewritten = line[..bom].to_vec();
-                rewritten.extend_from_slice(record.as_bytes());
+                if utf8 {
+                    rewritten.extend_from_slice(record.as_bytes());
+                } else {
+                    rewritten.extend(input.encoding.encode(&record));
+                }
                 rewritten.push(b'\n');
                 line = rewritten;
                 &line
@@ -457,7 +476,8 @@ fn stream_jsonl(
         };
         w.write_all(kept).map_err(|e| Error::io(shown, e))?;
     }
-    let out = w
+    let out = w.finish().map_err(|e| Error::io(shown, e))?;
+    let out = out
         .into_inner()
         .map_err(|e| Error::io(shown, e.into_error()))?;
     out.sync_all().map_err(|e| Error::io(shown, e))
@@ -621,7 +641,7 @@ pub(super) fn summary(
         .enumerate()
         .map(|(d, doc)| {
             if plan.drop_doc[d] {
-                doc.text.len() as u64
+                doc.len as u64
             } else {
                 plan.cuts[d].iter().map(|r| r.len() as u64).sum()
             }
@@ -662,15 +682,29 @@ fn cut_record(
     line: &[u8],
     field: &str,
 ) -> Result<String> {
+    let changed = |reason: String| Error::Jsonl {
+        loc: crate::Location::line(&corpus.inputs[idx].path, lineno),
+        reason: format!("changed since it was read: {reason}"),
+    };
     let mut value: serde_json::Value =
-        serde_json::from_slice(line.trim_ascii_end()).map_err(|e| Error::Jsonl {
-            loc: crate::Location::line(&corpus.inputs[idx].path, lineno),
-            reason: format!("changed since it was read: {e}"),
-        })?;
-    let new_text = apply_cuts(&corpus.docs[d].text, &plan.cuts[d]);
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert(field.to_string(), serde_json::Value::String(new_text));
-    }
+        serde_json::from_slice(line.trim_ascii_end()).map_err(|e| changed(e.to_string()))?;
+    // the field as ingest found it (a dotted path reaches a nested one)
+    let Some(slot) = crate::corpus::field_mut(&mut value, field) else {
+        return Err(changed(format!("no text field `{field}`")));
+    };
+    let doc = &corpus.docs[d];
+    let new_text = match (held(doc), &*slot) {
+        (true, _) => apply_cuts(&doc.text, &plan.cuts[d]),
+        (false, serde_json::Value::String(text)) if text.len() == doc.len => {
+            apply_cuts(text, &plan.cuts[d])
+        }
+        _ => {
+            return Err(changed(format!(
+                "the text field `{field}` is not the one read"
+            )))
+        }
+    };
+    *slot = serde_json::Value::String(new_text);
     Ok(value.to_string())
 }
 
@@ -742,16 +776,32 @@ fn rewrite_parquet(
     idx: usize,
     docs: &[usize],
     field: &str,
+    run: &Run,
 ) -> Result<Vec<u8>> {
     let input = &corpus.inputs[idx];
     #[cfg(feature = "parquet")]
     {
         use crate::corpus::parquet::{rewrite, Fate};
+        // the texts to cut that the corpus does not hold, read back
+        let cut: Vec<u32> = docs
+            .iter()
+            .filter(|&&d| !plan.drop_doc[d] && !plan.cuts[d].is_empty())
+            .filter(|&&d| !held(&corpus.docs[d]))
+            .map(|&d| d as u32)
+            .collect();
+        let texts = match run.reload {
+            Some(ingest) => crate::corpus::reload_texts(corpus, &cut, ingest)?,
+            None => Vec::new(),
+        };
+        let text_of = |d: usize| match cut.binary_search(&(d as u32)) {
+            Ok(i) => texts.get(i).map_or("", String::as_str),
+            Err(_) => corpus.docs[d].text.as_str(),
+        };
         let records = Records::of(corpus, docs);
         let fate = |row: u64| match records.get(row) {
             Some(d) if plan.drop_doc[d] => Fate::Drop,
             Some(d) if !plan.cuts[d].is_empty() => {
-                Fate::Text(apply_cuts(&corpus.docs[d].text, &plan.cuts[d]))
+                Fate::Text(apply_cuts(text_of(d), &plan.cuts[d]))
             }
             _ => Fate::Keep,
         };
@@ -759,7 +809,7 @@ fn rewrite_parquet(
     }
     #[cfg(not(feature = "parquet"))]
     {
-        let _ = (plan, docs, field);
+        let _ = (plan, docs, field, run);
         Err(crate::corpus::no_parquet(&input.path))
     }
 }

@@ -10,9 +10,10 @@ use rayon::prelude::*;
 use super::{ByteUnits, CleanOptions, Place, Reason, Removal, Run, MAX_UNMATCHED, MIN_PIECE};
 use crate::align;
 use crate::corpus::Corpus;
+use crate::documents::Texts;
 use crate::error::{Error, Result};
 use crate::normalize::{normalize, NormText};
-use crate::pipeline::{self, Level, NoProgress};
+use crate::pipeline::{self, Level};
 use crate::report::{Cluster, ClusterKind, Member, Report};
 use crate::util::round4;
 
@@ -27,11 +28,12 @@ pub struct Plan {
     pub removals: Vec<Removal>,
 }
 
-/// `[start, end)` of a range of a document's text in log coordinates: of
-/// the file for text files, of the text field for JSONL records.
-pub(super) fn byte_span(corpus: &Corpus, doc: usize, range: &Range<usize>) -> [u64; 2] {
+/// `[start, end)` of a range of document `doc`'s text `text` in log
+/// coordinates: of the file for text files, of the text field for JSONL
+/// records.
+fn byte_span(corpus: &Corpus, doc: usize, text: &str, range: &Range<usize>) -> [u64; 2] {
     let d = &corpus.docs[doc];
-    corpus.input_of(d).span(d.record, &d.text, range).1
+    corpus.input_of(d).span(d.record, text, range).1
 }
 
 /// Rounds of block detection on the cleaned text: the first uses the
@@ -40,7 +42,7 @@ pub(super) fn byte_span(corpus: &Corpus, doc: usize, range: &Range<usize>) -> [u
 /// three after the first round, and goes from C and D in the second).
 pub const MAX_ROUNDS: usize = 3;
 
-/// Bytes of document text normalised at once while planning block cuts.
+/// Bytes of document text held (and normalised) at once while planning.
 const PLAN_TEXT_BUDGET: usize = 64 << 20;
 
 /// A removal decided in one round, in that round's coordinates.
@@ -53,6 +55,9 @@ pub(super) struct Piece {
     kept_range: Range<usize>,
     similarity: f64,
     containment: f64,
+    /// Where a whole document removed in round 1 and its kept copy are:
+    /// the report's places, so that no text is read again for them.
+    places: Option<Box<(Place, Place)>>,
 }
 
 /// Decides what to remove: the report's clusters, then further rounds of
@@ -77,8 +82,22 @@ pub(super) fn plan_run(
         cuts: vec![Vec::new(); n],
         removals: Vec::new(),
     };
+    // Texts are held by the corpus, or read back a slice at a time.
+    let base = match run.reload {
+        Some(ingest) => Texts::Reload(ingest),
+        None => Texts::Memory,
+    };
+    let sizes: Vec<u32> = corpus.docs.iter().map(|d| d.len as u32).collect();
+    let texts: TextsOf<'_> = (&base, &sizes);
     let mut protected: Vec<Vec<Range<usize>>> = vec![Vec::new(); n];
-    let pieces = round_pieces(corpus, report, opts, &mut plan.drop_doc, &mut protected);
+    let pieces = round_pieces(
+        corpus,
+        texts,
+        report,
+        opts,
+        &mut plan.drop_doc,
+        &mut protected,
+    )?;
     let mut in_blocks = vec![false; n];
     for c in report
         .clusters
@@ -89,23 +108,48 @@ pub(super) fn plan_run(
             in_blocks[m.doc_index] = true;
         }
     }
+    let identity = |_, r| vec![r];
     add_pieces(
-        corpus,
-        &mut plan,
-        &protected,
-        pieces,
-        |_, r| vec![r],
-        1,
-        opts,
-    );
+        corpus, texts, &mut plan, &protected, pieces, identity, 1, opts,
+    )?;
     let mut last_id = report.clusters.iter().map(|c| c.id).max().unwrap_or(0);
     for round in 2..=MAX_ROUNDS {
         run.check()?;
-        // Only documents with block copies can hold a leftover repeat.
-        let view = view_of(corpus, &plan, &in_blocks);
+        // The text the cuts so far leave, made from the inputs when a batch
+        // needs it. Only documents with block copies can hold a leftover
+        // repeat; the others, and dropped ones, are empty.
+        let cuts_before = plan.cuts.clone();
+        let view_sizes: Vec<u32> = (0..n)
+            .map(|d| {
+                if !in_blocks[d] || plan.drop_doc[d] {
+                    return 0;
+                }
+                let cut: usize = cuts_before[d].iter().map(|r| r.len()).sum();
+                sizes[d] - cut as u32
+            })
+            .collect();
+        let make = |corpus: &Corpus, docs: &[u32]| -> Result<Vec<String>> {
+            let wanted: Vec<u32> = docs
+                .iter()
+                .copied()
+                .filter(|&d| view_sizes[d as usize] > 0)
+                .collect();
+            let mut made = base.load(corpus, &wanted)?.into_iter();
+            Ok(docs
+                .iter()
+                .map(|&d| match view_sizes[d as usize] {
+                    0 => String::new(),
+                    _ => {
+                        let text = made.next().unwrap_or_default();
+                        apply_cuts(&text, &cuts_before[d as usize])
+                    }
+                })
+                .collect())
+        };
+        let view = Texts::Made(&make);
         let mut so = opts.scan.clone();
         so.level = Level::Block;
-        let mut rep = pipeline::scan_within(&view, &so, run.budget, &NoProgress)?;
+        let mut rep = pipeline::scan_blocks_of(corpus, &view, &view_sizes, &so, run.budget)?;
         if rep.clusters.is_empty() {
             break;
         }
@@ -117,8 +161,14 @@ pub(super) fn plan_run(
         last_id = rep.clusters.iter().map(|c| c.id).max().unwrap_or(last_id);
         let mut no_drop = vec![false; n];
         let mut prot_view: Vec<Vec<Range<usize>>> = vec![Vec::new(); n];
-        let pieces = round_pieces(&view, &rep, opts, &mut no_drop, &mut prot_view);
-        let cuts_before = plan.cuts.clone();
+        let pieces = round_pieces(
+            corpus,
+            (&view, &view_sizes),
+            &rep,
+            opts,
+            &mut no_drop,
+            &mut prot_view,
+        )?;
         let map = |d: usize, r: Range<usize>| view_to_orig(&cuts_before[d], r);
         for (d, ranges) in prot_view.into_iter().enumerate() {
             for r in ranges {
@@ -126,7 +176,9 @@ pub(super) fn plan_run(
             }
         }
         let before = plan.removals.len();
-        add_pieces(corpus, &mut plan, &protected, pieces, map, round, opts);
+        add_pieces(
+            corpus, texts, &mut plan, &protected, pieces, map, round, opts,
+        )?;
         if plan.removals.len() == before {
             break;
         }
@@ -134,32 +186,58 @@ pub(super) fn plan_run(
     Ok(plan)
 }
 
-/// The corpus as the cuts so far leave it; documents not `included`, and
-/// dropped ones, are empty.
-pub(super) fn view_of(corpus: &Corpus, plan: &Plan, included: &[bool]) -> Corpus {
-    Corpus {
-        inputs: corpus.inputs.clone(),
-        docs: corpus
-            .docs
+/// Where a step of planning gets its texts: held or made a slice at a
+/// time, and each document's bytes (to size the slices).
+type TextsOf<'a> = (&'a Texts<'a>, &'a [u32]);
+
+/// Calls `f` on consecutive slices of `items`, each with the texts of the
+/// documents its items need (`docs_of`), about [`PLAN_TEXT_BUDGET`] bytes
+/// of them at a time (at least one item a slice).
+fn in_slices<T, F>(
+    corpus: &Corpus,
+    (texts, sizes): TextsOf<'_>,
+    items: &[T],
+    docs_of: impl Fn(&T) -> [Option<usize>; 2],
+    mut f: F,
+) -> Result<()>
+where
+    F: FnMut(&[T], &SliceTexts<'_>) -> Result<()>,
+{
+    let mut start = 0;
+    while start < items.len() {
+        let (mut end, mut bytes) = (start, 0usize);
+        while end < items.len() && (end == start || bytes < PLAN_TEXT_BUDGET) {
+            bytes += docs_of(&items[end])
+                .iter()
+                .flatten()
+                .map(|&d| sizes[d] as usize)
+                .sum::<usize>();
+            end += 1;
+        }
+        let slice = &items[start..end];
+        let mut docs: Vec<u32> = slice
             .iter()
-            .enumerate()
-            .map(|(d, doc)| {
-                let text = if included[d] && !plan.drop_doc[d] {
-                    apply_cuts(&doc.text, &plan.cuts[d])
-                } else {
-                    String::new()
-                };
-                crate::corpus::Document {
-                    id: doc.id.clone(),
-                    input: doc.input,
-                    record: doc.record,
-                    offset: doc.offset,
-                    sort_key: doc.sort_key.clone(),
-                    text,
-                }
-            })
-            .collect(),
-        ..Corpus::default()
+            .flat_map(|x| docs_of(x).into_iter().flatten().map(|d| d as u32))
+            .collect();
+        docs.sort_unstable();
+        docs.dedup();
+        let loaded = texts.load(corpus, &docs)?;
+        f(slice, &SliceTexts { docs, loaded })?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// The texts of one slice of [`in_slices`].
+struct SliceTexts<'c> {
+    docs: Vec<u32>,
+    loaded: Vec<std::borrow::Cow<'c, str>>,
+}
+
+impl SliceTexts<'_> {
+    fn get(&self, d: usize) -> &str {
+        let i = self.docs.binary_search(&(d as u32)).unwrap_or(0);
+        &self.loaded[i]
     }
 }
 
@@ -191,13 +269,14 @@ pub(super) fn view_to_orig(cuts: &[Range<usize>], r: Range<usize>) -> Vec<Range<
 
 /// Removals one report implies, in the report's coordinates; marks dropped
 /// documents and records the kept copies, which no cut may touch.
-pub(super) fn round_pieces(
+fn round_pieces(
     corpus: &Corpus,
+    texts: TextsOf<'_>,
     report: &Report,
     opts: &CleanOptions,
     drop_doc: &mut [bool],
     protected: &mut [Vec<Range<usize>>],
-) -> Vec<Piece> {
+) -> Result<Vec<Piece>> {
     let mut pieces = Vec::new();
     for c in report
         .clusters
@@ -223,6 +302,7 @@ pub(super) fn round_pieces(
                 kept_range: k.text_range.clone(),
                 similarity: m.similarity,
                 containment: m.similarity,
+                places: Some(Box::new((m.place.clone(), k.place.clone()))),
             });
         }
     }
@@ -259,46 +339,28 @@ pub(super) fn round_pieces(
         // reference text is never removed, not even as boilerplate
         .filter(|(_, m)| !drop_doc[m.doc_index] && !corpus.is_reference(m.doc_index))
         .collect();
-    // Documents holding a copy are normalised (with their byte maps, about
-    // 10 bytes a character) for a slice of the jobs at a time, each once a
-    // slice, not once per copy.
+    // Documents holding a copy are read and normalised (with their byte
+    // maps, about 10 bytes a character) for a slice of the jobs at a time,
+    // each once a slice, not once per copy.
     let mut blocks: Vec<Vec<Piece>> = Vec::with_capacity(jobs.len());
-    let mut start = 0;
-    while start < jobs.len() {
-        let (mut end, mut bytes) = (start, 0);
-        while end < jobs.len() && (end == start || bytes < PLAN_TEXT_BUDGET) {
-            let (c, m) = jobs[end];
-            bytes += corpus.docs[c.members[c.keep].doc_index].text.len();
-            bytes += corpus.docs[m.doc_index].text.len();
-            end += 1;
-        }
-        let slice = &jobs[start..end];
-        let mut docs: Vec<usize> = slice
-            .iter()
-            .flat_map(|(c, m)| [c.members[c.keep].doc_index, m.doc_index])
-            .collect();
-        docs.sort_unstable();
-        docs.dedup();
+    let keep_doc = |c: &Cluster| c.members[c.keep].doc_index;
+    let docs_of = |&(c, m): &(&Cluster, &Member)| [Some(keep_doc(c)), Some(m.doc_index)];
+    in_slices(corpus, texts, &jobs, docs_of, |slice, held| {
+        let docs: Vec<usize> = held.docs.iter().map(|&d| d as usize).collect();
         let norms: Vec<NormText> = docs
             .par_iter()
-            .map(|&d| normalize(&corpus.docs[d].text, &opts.scan.normalize))
+            .map(|&d| normalize(held.get(d), &opts.scan.normalize))
             .collect();
         let norm_of = |d: usize| &norms[docs.binary_search(&d).unwrap_or(0)];
         blocks.par_extend(slice.par_iter().map(|&(c, m)| {
-            let k = &c.members[c.keep];
-            block_pieces(
-                corpus,
-                c,
-                m,
-                norm_of(k.doc_index),
-                norm_of(m.doc_index),
-                opts,
-            )
+            let kept = (held.get(keep_doc(c)), norm_of(keep_doc(c)));
+            let copy = (held.get(m.doc_index), norm_of(m.doc_index));
+            block_pieces(c, m, kept, copy, opts)
         }));
-        start = end;
-    }
+        Ok(())
+    })?;
     pieces.extend(blocks.into_iter().flatten());
-    pieces
+    Ok(pieces)
 }
 
 /// Turns pieces into cuts and log lines, in original coordinates: mapped
@@ -308,71 +370,125 @@ pub(super) fn round_pieces(
 /// already cut text taken out of it), so its containment is measured again
 /// on exactly that text against the kept copy's text, both from the input,
 /// as `verify` will measure it; a remainder below the threshold stays.
-pub(super) fn add_pieces<F>(
+#[allow(clippy::too_many_arguments)]
+fn add_pieces<F>(
     corpus: &Corpus,
+    texts: TextsOf<'_>,
     plan: &mut Plan,
     protected: &[Vec<Range<usize>>],
     pieces: Vec<Piece>,
     map: F,
     round: usize,
     opts: &CleanOptions,
+) -> Result<()>
+where
+    F: Fn(usize, Range<usize>) -> Vec<Range<usize>>,
+{
+    // Whole documents of round 1 carry their places: they need no text.
+    let docs_of = |p: &Piece| match p.places {
+        Some(_) => [None, None],
+        None => [Some(p.doc), Some(p.kept_doc)],
+    };
+    in_slices(corpus, texts, &pieces, docs_of, |slice, held| {
+        // the kept copies of a slice, normalised once
+        let mut kept_norm = KeptNorm::default();
+        for p in slice {
+            add_piece(
+                corpus,
+                plan,
+                protected,
+                p,
+                &map,
+                round,
+                opts,
+                held,
+                &mut kept_norm,
+            );
+        }
+        Ok(())
+    })
+}
+
+/// One piece of [`add_pieces`]: mapped, less protected and cut text,
+/// measured again, then a cut and a log line.
+#[allow(clippy::too_many_arguments)]
+fn add_piece<F>(
+    corpus: &Corpus,
+    plan: &mut Plan,
+    protected: &[Vec<Range<usize>>],
+    p: &Piece,
+    map: &F,
+    round: usize,
+    opts: &CleanOptions,
+    held: &SliceTexts<'_>,
+    kept_norm: &mut KeptNorm,
 ) where
     F: Fn(usize, Range<usize>) -> Vec<Range<usize>>,
 {
-    let mut kept_norm = KeptNorm::default();
-    for p in pieces {
-        let hull =
-            |v: &[Range<usize>]| -> Option<Range<usize>> { Some(v.first()?.start..v.last()?.end) };
-        let Some(kept) = hull(&map(p.kept_doc, p.kept_range.clone())) else {
-            continue;
-        };
-        let ranges: Vec<Range<usize>> = if p.reason == Reason::Document {
-            vec![p.range.clone()]
-        } else {
-            map(p.doc, p.range.clone())
-                .into_iter()
-                .flat_map(|r| subtract(r, &protected[p.doc]))
-                .flat_map(|r| subtract(r, &plan.cuts[p.doc]))
-                .filter(|r| !r.is_empty())
-                .collect()
-        };
-        let Some(removed) = hull(&ranges) else {
-            continue;
-        };
-        let (mut similarity, mut containment) = (p.similarity, p.containment);
-        if p.reason != Reason::Document {
-            let (c, s) = kept_norm.measure(corpus, (p.doc, &ranges), (p.kept_doc, &kept), opts);
-            if c + 1e-9 < opts.scan.blocks.threshold {
-                continue;
-            }
-            containment = round4(c);
-            similarity = round4(s);
+    let hull =
+        |v: &[Range<usize>]| -> Option<Range<usize>> { Some(v.first()?.start..v.last()?.end) };
+    let Some(kept) = hull(&map(p.kept_doc, p.kept_range.clone())) else {
+        return;
+    };
+    let ranges: Vec<Range<usize>> = if p.reason == Reason::Document {
+        vec![p.range.clone()]
+    } else {
+        map(p.doc, p.range.clone())
+            .into_iter()
+            .flat_map(|r| subtract(r, &protected[p.doc]))
+            .flat_map(|r| subtract(r, &plan.cuts[p.doc]))
+            .filter(|r| !r.is_empty())
+            .collect()
+    };
+    let Some(removed) = hull(&ranges) else {
+        return;
+    };
+    let (mut similarity, mut containment) = (p.similarity, p.containment);
+    if p.reason != Reason::Document {
+        let text = held.get(p.doc);
+        let kept_text = (p.kept_doc, held.get(p.kept_doc), &kept);
+        let (c, s) = kept_norm.measure(text, &ranges, kept_text, opts);
+        if c + 1e-9 < opts.scan.blocks.threshold {
+            return;
         }
-        let bytes_removed = ranges.iter().map(|r| r.len() as u64).sum();
-        let spans = if ranges.len() > 1 {
-            ranges.iter().map(|r| byte_span(corpus, p.doc, r)).collect()
-        } else {
-            Vec::new()
-        };
-        if p.reason != Reason::Document {
-            let mut cuts = std::mem::take(&mut plan.cuts[p.doc]);
-            cuts.extend(ranges);
-            plan.cuts[p.doc] = merge_ranges(cuts);
-        }
-        plan.removals.push(Removal {
-            reason: p.reason,
-            cluster: p.cluster,
-            round,
-            removed: Place::of(corpus, p.doc, &removed),
-            spans,
-            kept: Place::of(corpus, p.kept_doc, &kept),
-            similarity,
-            containment,
-            bytes_removed,
-            units: ByteUnits::of(corpus, p.doc, p.kept_doc),
-            reference: corpus.is_reference(p.kept_doc),
-        });
+        containment = round4(c);
+        similarity = round4(s);
     }
+    let bytes_removed = ranges.iter().map(|r| r.len() as u64).sum();
+    let spans = if ranges.len() > 1 {
+        let text = held.get(p.doc);
+        ranges
+            .iter()
+            .map(|r| byte_span(corpus, p.doc, text, r))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if p.reason != Reason::Document {
+        let mut cuts = std::mem::take(&mut plan.cuts[p.doc]);
+        cuts.extend(ranges);
+        plan.cuts[p.doc] = merge_ranges(cuts);
+    }
+    let (removed, kept) = match &p.places {
+        Some(places) => places.as_ref().clone(),
+        None => (
+            Place::in_text(corpus, p.doc, held.get(p.doc), &removed),
+            Place::in_text(corpus, p.kept_doc, held.get(p.kept_doc), &kept),
+        ),
+    };
+    plan.removals.push(Removal {
+        reason: p.reason,
+        cluster: p.cluster,
+        round,
+        removed,
+        spans,
+        kept,
+        similarity,
+        containment,
+        bytes_removed,
+        units: ByteUnits::of(corpus, p.doc, p.kept_doc),
+        reference: corpus.is_reference(p.kept_doc),
+    });
 }
 
 /// Kept copies normalised once, by (document, range): one kept copy serves
@@ -384,24 +500,21 @@ impl KeptNorm {
     /// Containment (`LCS / removed`, as [`align::containment`], which
     /// `verify` uses) and similarity (`LCS / longer`) of the `removed`
     /// ranges of a document's text against the `kept` range of another's.
+    /// `ranges` are of `text`; `kept` is document, its text and the range.
     fn measure(
         &mut self,
-        corpus: &Corpus,
-        removed: (usize, &[Range<usize>]),
-        kept: (usize, &Range<usize>),
+        text: &str,
+        ranges: &[Range<usize>],
+        kept: (usize, &str, &Range<usize>),
         opts: &CleanOptions,
     ) -> (f64, f64) {
-        let ((doc, ranges), (kept_doc, kept)) = (removed, kept);
-        let text = &corpus.docs[doc].text;
+        let (kept_doc, kept_text, kept) = kept;
         let cut_text: String = ranges.iter().map(|r| &text[r.clone()]).collect();
         let a = normalize(&cut_text, &opts.scan.normalize).chars;
         let b = self
             .0
             .entry((kept_doc, kept.start, kept.end))
-            .or_insert_with(|| {
-                let kt = &corpus.docs[kept_doc].text[kept.clone()];
-                normalize(kt, &opts.scan.normalize).chars
-            });
+            .or_insert_with(|| normalize(&kept_text[kept.clone()], &opts.scan.normalize).chars);
         let lcs = align::lcs_len(&a, b);
         let containment = if a.is_empty() {
             1.0
@@ -412,25 +525,22 @@ impl KeptNorm {
     }
 }
 
-/// The parts of one non-kept block copy that may be cut; `knorm` and
-/// `mnorm` are the normalised texts of the kept copy's and this copy's
-/// documents. Cuts never leave broken text ([`clean_cut`]).
-pub(super) fn block_pieces(
-    corpus: &Corpus,
+/// The parts of one non-kept block copy that may be cut; `kept` and
+/// `copy` are the texts and normalised texts of the kept copy's and this
+/// copy's documents. Cuts never leave broken text ([`clean_cut`]).
+fn block_pieces(
     c: &Cluster,
     m: &Member,
-    knorm: &NormText,
-    mnorm: &NormText,
+    (kdoc, knorm): (&str, &NormText),
+    (mdoc, mnorm): (&str, &NormText),
     opts: &CleanOptions,
 ) -> Vec<Piece> {
     let k = &c.members[c.keep];
-    let mdoc = &corpus.docs[m.doc_index].text;
     let kchars = &knorm.chars[k.norm_range.clone()];
     let mchars = &mnorm.chars[m.norm_range.clone()];
     // A removal widened to whole sentences is measured against the kept
     // copy's whole sentences too: the copies' edges are where they differ
     // (a year, a name), and the alignment stops short of them on both sides.
-    let kdoc = &corpus.docs[k.doc_index].text;
     let kept_range = widen_to_sentences(kdoc, k.text_range.clone());
     let kept_units = normalize(&kdoc[kept_range.clone()], &opts.scan.normalize).chars;
     let mut out = Vec::new();
@@ -466,6 +576,7 @@ pub(super) fn block_pieces(
             kept_range: kept_range.clone(),
             similarity: round4(lcs as f64 / piece.len().max(kchars.len()) as f64),
             containment: round4(containment),
+            places: None,
         });
     }
     out
@@ -716,23 +827,18 @@ pub fn apply_cuts(text: &str, cuts: &[Range<usize>]) -> String {
 ///
 /// [`Error::Verify`] naming the first document or removal that does not add up.
 pub fn check_plan(corpus: &Corpus, plan: &Plan, opts: &CleanOptions) -> Result<()> {
+    // Cuts sorted, apart and inside the text: every byte read is then
+    // either kept or removed, once (texts need not be held for this).
     for (d, doc) in corpus.docs.iter().enumerate() {
-        let removed: usize = if plan.drop_doc[d] {
-            doc.text.len()
-        } else {
-            plan.cuts[d].iter().map(|r| r.len()).sum()
-        };
-        let kept = if plan.drop_doc[d] {
-            0
-        } else {
-            apply_cuts(&doc.text, &plan.cuts[d]).len()
-        };
-        if kept + removed != doc.text.len() {
+        let cuts = &plan.cuts[d];
+        let apart = cuts.windows(2).all(|w| w[0].end <= w[1].start);
+        let inside = cuts.iter().all(|r| r.start < r.end && r.end <= doc.len);
+        if !(apart && inside) {
             return Err(Error::Verify {
                 path: doc.id.clone(),
                 reason: format!(
-                    "{kept} bytes kept + {removed} removed != {} read",
-                    doc.text.len()
+                    "cuts {cuts:?} are not apart and inside the {} bytes read",
+                    doc.len
                 ),
             });
         }

@@ -550,7 +550,9 @@ fn check_jsonl(
                         path: at(j),
                         reason: format!("not a JSON record: {e}"),
                     })?;
-                let Some(kept) = value.get(&m.options.text_field).and_then(|v| v.as_str()) else {
+                let Some(kept) =
+                    corpus::field(&value, &m.options.text_field).and_then(|v| v.as_str())
+                else {
                     return Err(Error::Verify {
                         path: at(j),
                         reason: format!("record has no string field `{}`", m.options.text_field),

@@ -1,6 +1,7 @@
-//! Compresses an output body in the format of its input, on all cores, so
+//! Compresses an output in the format of its input, on all cores, so
 //! that writing a cleaned `.gz`/`.zst` costs little more than writing it
-//! plain.
+//! plain: [`Compressor`] takes the output as it is written (a cleaned file
+//! is streamed, never built whole), [`compress`] a body held in memory.
 //!
 //! - gzip: the body is cut into fixed chunks deflated in parallel, each
 //!   ended with a sync flush (byte-aligned, not final) except the last. One
@@ -10,7 +11,8 @@
 //! - zstd: libzstd's own multithreaded compression, one frame.
 //!
 //! Chunk sizes and levels are fixed, so the bytes are the same at any
-//! thread count.
+//! thread count and however the output is written in pieces (a streamed
+//! zstd frame does not record its size, which is not known in advance).
 
 use std::io::Write;
 use std::path::Path;
@@ -35,46 +37,164 @@ pub const ZSTD_LEVEL: i32 = 1;
 /// each cut costs little.
 const GZIP_CHUNK: usize = 1 << 20;
 
+/// Chunks deflated together (in parallel) by a streaming [`Compressor`].
+const GZIP_BATCH: usize = 32;
+
 /// Compresses `body` as `c`; `path` names the input in errors.
 ///
 /// # Errors
 ///
 /// [`Error::Io`] when the compressor fails.
 pub fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {
-    match c {
-        Compression::None => Ok(body),
-        Compression::Gzip => gzip(&body).map_err(|e| Error::io(path, e)),
-        Compression::Zstd => zstd_mt(&body).map_err(|e| Error::io(path, e)),
+    if c == Compression::None {
+        return Ok(body);
+    }
+    let run = || {
+        let out = Vec::with_capacity(body.len() / 3);
+        let mut w = Compressor::new(out, c, Some(body.len() as u64))?;
+        w.write_all(&body)?;
+        w.finish()
+    };
+    run().map_err(|e| Error::io(path, e))
+}
+
+/// A writer that compresses what it is given as `c` into `W`, on all
+/// cores; [`Compressor::finish`] ends the stream. Holds about
+/// [`GZIP_BATCH`] MiB for gzip, libzstd's buffers for zstd.
+pub struct Compressor<W: Write>(Inner<W>);
+
+enum Inner<W: Write> {
+    Plain(W),
+    Gzip {
+        out: W,
+        /// Not yet deflated: always at least one byte once anything came,
+        /// so that the last chunk is only deflated by `finish`.
+        buf: Vec<u8>,
+        crc: crc32fast::Hasher,
+        len: u64,
+    },
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+}
+
+impl<W: Write> Compressor<W> {
+    /// Starts a stream into `out`; `size`, when known, is recorded in a
+    /// zstd frame.
+    ///
+    /// # Errors
+    ///
+    /// A write to `out` or the compressor's setup failed.
+    pub fn new(mut out: W, c: Compression, size: Option<u64>) -> std::io::Result<Self> {
+        Ok(Compressor(match c {
+            Compression::None => Inner::Plain(out),
+            Compression::Gzip => {
+                // header: deflate, no flags, no time, unknown OS (as flate2 writes)
+                out.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff])?;
+                Inner::Gzip {
+                    out,
+                    buf: Vec::new(),
+                    crc: crc32fast::Hasher::new(),
+                    len: 0,
+                }
+            }
+            Compression::Zstd => {
+                let mut enc = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?;
+                // Any worker count gives the same bytes; at least one, so
+                // that the single-thread case takes the same code path.
+                enc.multithread(rayon::current_num_threads().max(1) as u32)?;
+                if size.is_some() {
+                    enc.set_pledged_src_size(size)?;
+                    enc.include_contentsize(true)?;
+                }
+                Inner::Zstd(enc)
+            }
+        }))
+    }
+
+    /// Ends the stream (the last gzip chunk and trailer, the zstd frame's
+    /// end) and gives the writer back.
+    ///
+    /// # Errors
+    ///
+    /// A write failed.
+    pub fn finish(self) -> std::io::Result<W> {
+        match self.0 {
+            Inner::Plain(out) => Ok(out),
+            Inner::Gzip {
+                mut out,
+                buf,
+                mut crc,
+                len,
+            } => {
+                deflate_chunks(&mut out, &mut crc, &buf, true)?;
+                out.write_all(&crc.finalize().to_le_bytes())?;
+                // ISIZE is the length modulo 2^32
+                out.write_all(&(len as u32).to_le_bytes())?;
+                Ok(out)
+            }
+            Inner::Zstd(enc) => enc.finish(),
+        }
     }
 }
 
-fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+impl<W: Write> Write for Compressor<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        match &mut self.0 {
+            Inner::Plain(out) => out.write(data),
+            Inner::Gzip { out, buf, crc, len } => {
+                buf.extend_from_slice(data);
+                *len += data.len() as u64;
+                if buf.len() > GZIP_BATCH * GZIP_CHUNK {
+                    // whole chunks, keeping at least one byte back
+                    let n = (buf.len() - 1) / GZIP_CHUNK * GZIP_CHUNK;
+                    deflate_chunks(out, crc, &buf[..n], false)?;
+                    buf.drain(..n);
+                }
+                Ok(data.len())
+            }
+            Inner::Zstd(enc) => enc.write(data),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.0 {
+            Inner::Plain(out) | Inner::Gzip { out, .. } => out.flush(),
+            Inner::Zstd(enc) => enc.flush(),
+        }
+    }
+}
+
+/// Deflates `body` in [`GZIP_CHUNK`] pieces in parallel into `out`, the
+/// last one finished if `last` (an empty body is then one empty chunk).
+fn deflate_chunks<W: Write>(
+    out: &mut W,
+    crc: &mut crc32fast::Hasher,
+    body: &[u8],
+    last: bool,
+) -> std::io::Result<()> {
     let chunks: Vec<&[u8]> = if body.is_empty() {
+        if !last {
+            return Ok(());
+        }
         vec![body]
     } else {
         body.chunks(GZIP_CHUNK).collect()
     };
-    let last = chunks.len() - 1;
+    let end = chunks.len() - 1;
     let parts: Vec<std::io::Result<(Vec<u8>, crc32fast::Hasher)>> = chunks
         .par_iter()
         .enumerate()
         .map(|(i, chunk)| {
             let mut crc = crc32fast::Hasher::new();
             crc.update(chunk);
-            Ok((deflate(chunk, i == last)?, crc))
+            Ok((deflate(chunk, last && i == end)?, crc))
         })
         .collect();
-    // header: deflate, no flags, no time, unknown OS (as flate2 writes)
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-    let mut crc = crc32fast::Hasher::new();
     for part in parts {
         let (bytes, part_crc) = part?;
-        out.extend_from_slice(&bytes);
+        out.write_all(&bytes)?;
         crc.combine(&part_crc);
     }
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    Ok(out)
+    Ok(())
 }
 
 /// Raw deflate of one chunk: ended by a sync flush, or finished if `last`.
@@ -101,18 +221,6 @@ fn deflate(chunk: &[u8], last: bool) -> std::io::Result<Vec<u8>> {
             return Ok(out);
         }
     }
-}
-
-fn zstd_mt(body: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut enc =
-        zstd::stream::write::Encoder::new(Vec::with_capacity(body.len() / 3), ZSTD_LEVEL)?;
-    // Any worker count gives the same bytes; at least one, so that the
-    // single-thread case takes the same (multithreaded) code path.
-    enc.multithread(rayon::current_num_threads().max(1) as u32)?;
-    enc.set_pledged_src_size(Some(body.len() as u64))?;
-    enc.include_contentsize(true)?;
-    enc.write_all(body)?;
-    enc.finish()
 }
 
 #[cfg(test)]
@@ -145,6 +253,35 @@ mod tests {
                 .read_to_end(&mut back)
                 .unwrap();
             assert_eq!(back, b, "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn streamed_output_is_the_whole_bodys_in_any_pieces() {
+        let b = body(GZIP_BATCH * GZIP_CHUNK * 2 + 777);
+        for c in [Compression::Gzip, Compression::Zstd] {
+            let whole = compress(Path::new("x"), b.clone(), c).unwrap();
+            let mut w = Compressor::new(Vec::new(), c, None).unwrap();
+            for piece in b.chunks(100_003) {
+                w.write_all(piece).unwrap();
+            }
+            let streamed = w.finish().unwrap();
+            let back = |z: &[u8]| -> Vec<u8> {
+                let mut v = Vec::new();
+                match c {
+                    Compression::Gzip => flate2::read::GzDecoder::new(z).read_to_end(&mut v),
+                    _ => zstd::stream::read::Decoder::new(z)
+                        .unwrap()
+                        .read_to_end(&mut v),
+                }
+                .unwrap();
+                v
+            };
+            assert_eq!(back(&streamed), b, "{c:?}");
+            if c == Compression::Gzip {
+                // the same chunks, whatever the pieces written
+                assert_eq!(streamed, whole);
+            }
         }
     }
 

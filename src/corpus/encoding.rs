@@ -119,6 +119,13 @@ impl TextEncoding {
         }
     }
 
+    /// Whether the byte `\n` is a line break wherever it appears (ASCII
+    /// bytes stand for themselves: UTF-8, GB18030, Big5, Shift-JIS…, not
+    /// UTF-16), so that a file can be cut into lines before decoding.
+    pub fn splits_at_newlines(self) -> bool {
+        self.0.is_ascii_compatible()
+    }
+
     /// `text` encoded back into this encoding (what `clean` writes).
     pub fn encode(self, text: &str) -> Vec<u8> {
         if self.0 == UTF_16LE {

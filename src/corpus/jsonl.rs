@@ -112,6 +112,7 @@ pub fn parse_line(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) ->
         record: Some(lineno),
         offset: 0,
         sort_key: rec.key.as_ref().and_then(SortKey::of),
+        len: text.len(),
         text,
     })
 }
@@ -171,6 +172,35 @@ fn descend<'v>(mut v: &'v Value, rest: &str) -> Option<&'v Value> {
         v = match v {
             Value::Object(m) => m.get(seg)?,
             Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// The text field `field` of a parsed record, as [`parse_line`] finds it:
+/// the field named so, else the dotted path (`data.text`).
+pub(crate) fn field<'v>(record: &'v Value, field: &str) -> Option<&'v Value> {
+    let obj = record.as_object()?;
+    if let Some(v) = obj.get(field) {
+        return Some(v);
+    }
+    let (head, rest) = split_path(field)?;
+    descend(obj.get(head)?, rest)
+}
+
+/// [`field`], to change it.
+pub(crate) fn field_mut<'v>(record: &'v mut Value, field: &str) -> Option<&'v mut Value> {
+    let obj = record.as_object_mut()?;
+    if obj.contains_key(field) {
+        return obj.get_mut(field);
+    }
+    let (head, rest) = split_path(field)?;
+    let mut v = obj.get_mut(head)?;
+    for seg in rest.split('.') {
+        v = match v {
+            Value::Object(m) => m.get_mut(seg)?,
+            Value::Array(a) => a.get_mut(seg.parse::<usize>().ok()?)?,
             _ => return None,
         };
     }

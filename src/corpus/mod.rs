@@ -18,12 +18,13 @@ mod compress;
 mod decompress;
 mod encoding;
 mod jsonl;
+pub(crate) use jsonl::{field, field_mut};
 #[cfg(feature = "parquet")]
 pub mod parquet;
 mod stream;
 mod walk;
 
-pub use compress::compress;
+pub use compress::{compress, Compressor};
 pub use decompress::Compression;
 pub use encoding::{Decoded, EncodingChoice, TextEncoding};
 pub use jsonl::SortKey;
@@ -224,7 +225,10 @@ pub struct Document {
     /// The record's value of the [`IngestOptions::keep_by`] field, if any
     /// (a number, or a string cut to 64 bytes): what `--keep-by` compares.
     pub sort_key: Option<SortKey>,
-    /// The decoded text.
+    /// Bytes of the decoded text as UTF-8: known when the text is not held
+    /// ([`TextKept::No`]), so that texts read back can be batched by size.
+    pub len: usize,
+    /// The decoded text (empty when not held).
     pub text: String,
 }
 
@@ -903,6 +907,7 @@ fn read_whole(
                 record: None,
                 offset: 0,
                 sort_key: None,
+                len: decoded.text.len(),
                 text: decoded.text,
             };
             (vec![doc], Vec::new())
@@ -1039,6 +1044,7 @@ impl Corpus {
                 record: None,
                 offset: 0,
                 sort_key: None,
+                len: t.as_ref().len(),
                 text: t.as_ref().to_string(),
             });
         }

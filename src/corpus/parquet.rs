@@ -798,6 +798,7 @@ pub(super) fn read<T: Send, F: Fn(&Document) -> T + Sync>(
                         record: Some(r.row),
                         offset: r.at.unwrap_or(r.group as u64),
                         sort_key: r.key,
+                        len: text.len(),
                         text,
                     };
                     let t = map(&doc);

@@ -206,6 +206,44 @@ fn dotted_paths_reach_nested_fields() {
 }
 
 #[test]
+fn a_block_cut_in_a_nested_text_field_stays_at_its_path() {
+    let t = TestDir::new();
+    // two records share a long section; the second copy is cut
+    let shared = cjk_text(30, 900);
+    let rec =
+        |id: &str, text: &str| json!({"data": {"id": id, "text": text}, "n": 1}).to_string() + "\n";
+    let (a, b) = (cjk_text(31, 700), cjk_text(32, 700));
+    let texts = [format!("{a}\n{shared}\n"), format!("{b}\n{shared}\n")];
+    let p = t.write("n.jsonl", rec("r1", &texts[0]) + &rec("r2", &texts[1]));
+    let out = t.path().join("out");
+    let extra = [
+        "--text-field",
+        "data.text",
+        "--id-field",
+        "data.id",
+        "--quiet",
+    ];
+    let o = run("clean", &[&p], &extra, &out);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let cleaned = std::fs::read_to_string(out.join("n.jsonl")).expect("out");
+    let lines: Vec<Value> = cleaned
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{cleaned}");
+    assert_eq!(
+        lines[0],
+        json!({"data": {"id": "r1", "text": texts[0]}, "n": 1})
+    );
+    // the copy went from the nested field, and no new field appeared
+    assert_eq!(
+        lines[1],
+        json!({"data": {"id": "r2", "text": format!("{b}\n")}, "n": 1})
+    );
+    verify_ok(&out);
+}
+
+#[test]
 fn many_bad_records_give_one_warning_per_kind_with_examples() {
     let t = TestDir::new();
     let mut body = String::new();
