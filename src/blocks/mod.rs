@@ -320,7 +320,7 @@ fn unchain(src: &dyn TextSource, c: BlockCluster, budget: Budget<'_>) -> Result<
             |texts, x| {
                 let first = &texts.get(first.doc).chars[first.range.clone()];
                 let t = &texts.get(x.doc).chars[x.range.clone()];
-                2 * crate::align::lcs_len(t, first) >= t.len().min(first.len())
+                2 * chain::template_lcs(t, first) >= t.len().min(first.len())
             },
         )?;
         let (mut stay, mut away) = (vec![first], Vec::new());
