@@ -624,6 +624,50 @@ mod tests {
         assert_eq!(shape(&clusters), vec![(150, 150), (150, 150)]);
     }
 
+    /// `n` made-up English words drawn from `seed`, in lines of 12.
+    fn prose(seed: u64, n: usize) -> String {
+        let mut rnd = crate::testutil::lcg(seed);
+        let syl = [
+            "ka", "lo", "mi", "tre", "son", "vu", "pel", "dar", "en", "ro",
+        ];
+        let mut s = String::new();
+        for i in 0..n {
+            let len = 1 + rnd(3) as usize;
+            let w: String = (0..len).map(|_| syl[rnd(10) as usize]).collect();
+            s.push_str(&w);
+            s.push(if i % 12 == 11 { '\n' } else { ' ' });
+        }
+        s
+    }
+
+    #[test]
+    fn a_short_english_line_on_many_pages_is_one_cluster() {
+        // 13 words and a counter: shorter than --min-block (20 words), a
+        // passage because 150 pages hold it; lengths count words as
+        // weight, not as one unit each
+        let pages: Vec<NormText> = (0..150u64)
+            .map(|d| {
+                let text = format!(
+                    "{}\nShare this article on Facebook, Twitter or by email | \
+                     printer-friendly version | read {} times\n{}",
+                    prose(7000 + d, 60),
+                    1000 + d * 7,
+                    prose(8000 + d, 60)
+                );
+                crate::normalize::normalize(&text, &Default::default())
+            })
+            .collect();
+        let found = find_blocks(&pages.iter().collect::<Vec<_>>(), &BlockOptions::default());
+        assert_eq!(shape(&found), vec![(150, 150)]);
+        for (c, t) in found[0].copies.iter().zip(&pages) {
+            let words = t.chars[c.range.clone()]
+                .iter()
+                .filter(|&&u| crate::normalize::is_word_unit(u))
+                .count();
+            assert_eq!(words, 13, "{c:?}");
+        }
+    }
+
     #[test]
     fn unrelated_texts_give_nothing() {
         let a = text(11, 3000);
