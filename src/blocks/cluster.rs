@@ -2,7 +2,9 @@
 //!
 //! The two sides of every verified pair are occurrences. Occurrences of one
 //! document that overlap by at least half of the shorter are merged into
-//! one copy; copies linked by verified pairs form a cluster (union-find).
+//! one copy; copies that still overlap are cut apart, a frequent passage
+//! (star path) keeping its characters against a pairwise copy; copies
+//! linked by verified pairs form a cluster (union-find).
 
 use crate::cluster::UnionFind;
 

@@ -34,11 +34,15 @@
 //!    [`BlockOptions::threshold`]. Both sides must have
 //!    [`BlockOptions::min_block`] characters — except on the star path,
 //!    where [`SHORT_BLOCK`] suffices: a short passage counts only when
-//!    [`BlockOptions::boilerplate_docs`] documents hold it (step 5).
+//!    [`BlockOptions::boilerplate_docs`] documents hold it (step 5). On the
+//!    star path, numbers are fields: any digit matches any digit (a date,
+//!    a counter, a phone number varies from page to page; its words do not).
 //! 5. **Clusters** (`blocks/cluster.rs`). The two sides of every verified pair are
 //!    occurrences; occurrences of one document that overlap by at least
-//!    half of the shorter are merged into one copy; copies linked by
-//!    verified pairs form a cluster (union-find). A cluster whose copies are
+//!    half of the shorter are merged into one copy (where a pairwise copy
+//!    runs on into a frequent passage, the passage keeps its characters);
+//!    copies linked by verified pairs form a cluster (union-find). A
+//!    cluster whose copies are
 //!    all shorter than `min_block` is kept only when at least
 //!    `boilerplate_docs` documents hold it.
 //!
