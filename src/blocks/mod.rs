@@ -672,6 +672,71 @@ mod tests {
         }
     }
 
+    /// `n` random digits drawn from `seed`.
+    fn digits(seed: u64, n: usize) -> Vec<char> {
+        let mut rnd = crate::testutil::lcg(seed);
+        (0..n).map(|_| char::from(b'0' + rnd(10) as u8)).collect()
+    }
+
+    #[test]
+    fn a_footer_whose_numbers_vary_and_that_lost_a_line_is_one_cluster() {
+        // three of four lines end in 24 digits (a licence number and a
+        // phone number) that differ on every page; every fifth page lacks
+        // the third line: such a copy shares about 0.75 of its characters
+        // in order with a full one, and all of its other characters
+        let lines = [text(400, 20), text(401, 30), text(402, 40), text(403, 20)];
+        let docs: Vec<NormText> = (0..200u64)
+            .map(|d| {
+                let mut parts = vec![text(7000 + d, 300)];
+                for (i, l) in lines.iter().enumerate() {
+                    if i == 2 && d % 5 == 1 {
+                        continue;
+                    }
+                    let mut line = l.clone();
+                    if i != 2 {
+                        line.extend(digits(10 * d + i as u64, 24));
+                    }
+                    parts.push(line);
+                }
+                page(&parts)
+            })
+            .collect();
+        let refs: Vec<&NormText> = docs.iter().collect();
+        let clusters = find_blocks(&refs, &BlockOptions::default());
+        assert_eq!(shape(&clusters), vec![(200, 200)]);
+    }
+
+    #[test]
+    fn an_article_shared_by_two_pages_leaves_their_share_line_to_its_cluster() {
+        // 250 pages end with one share line (a varying counter at its end);
+        // pages 0..100 come in pairs that share an article just above it,
+        // and the pair's alignment runs on through the share line as far
+        // as it agrees
+        let (line, shared) = (text(500, 60), |p: u64| text(600 + p, 300));
+        let docs: Vec<NormText> = (0..250u64)
+            .map(|d| {
+                let body = if d < 100 {
+                    shared(d / 2)
+                } else {
+                    text(9000 + d, 300)
+                };
+                let mut share = line.clone();
+                share.extend(digits(d, 5));
+                page(&[text(8000 + d, 200), body, share])
+            })
+            .collect();
+        let refs: Vec<&NormText> = docs.iter().collect();
+        let clusters = find_blocks(&refs, &BlockOptions::default());
+        let mut want = vec![(2, 2); 50];
+        want.push((250, 250));
+        assert_eq!(shape(&clusters), want);
+        for c in clusters.iter().filter(|c| c.copies.len() == 2) {
+            for x in &c.copies {
+                assert_eq!(x.range, 200..500, "{c:?}");
+            }
+        }
+    }
+
     #[test]
     fn unrelated_texts_give_nothing() {
         let a = text(11, 3000);
