@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Frequent passages (boilerplate): detection quality, time and memory against the same corpus
 # without boilerplate, in the same run.
-# usage: scripts/boilerplate.sh [DOCS]        (default 100000 docs, seed 1234)
+# usage: [NEARDUP_BIN=path] scripts/boilerplate.sh [DOCS]   (default 100000 docs, seed 1234)
 # Generates the corpus with ../shared/bench/make_corpus.py (cached under $BENCH_ROOT), adds six
 # boilerplate passages with scripts/make_boilerplate.py, runs `neardup scan` at default flags
 # on both, prints wall time and peak RSS of each and their ratios, then scores the report
@@ -16,8 +16,9 @@ DOCS="${1:-100000}"
 PLAIN="$(corpus "$DOCS")"
 BOILER="$ROOT/data/b${DOCS}.jsonl"
 python3 "$HERE/make_boilerplate.py" "$PLAIN" "$BOILER" >&2
-(cd "$REPO" && cargo build --release --quiet)
-BIN="$REPO/target/release/neardup"
+# NEARDUP_BIN: another build to measure (e.g. a copy of an earlier one), else this tree's
+if [ -z "${NEARDUP_BIN:-}" ]; then (cd "$REPO" && cargo build --release --quiet); fi
+BIN="${NEARDUP_BIN:-$REPO/target/release/neardup}"
 TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT
 run() { # name corpus -> "seconds kilobytes"
   /usr/bin/time -f "%e %M" -o "$TMP/$1.time" "$BIN" scan "$2" --format json -o "$TMP/$1.json" --quiet

@@ -20,6 +20,13 @@ for level in doc block; do
   python3 "$HERE/report_to_pred.py" "$TMP/$level.json" "$TMP/$level.pred.jsonl" --kind "$kind"
   python3 "$EVAL/score.py" "$DATA/labels.jsonl" "$TMP/$level.pred.jsonl" |
     grep -E "pair_precision|pair_recall|pair_f1|bcubed_f1|recall\[(cut|light|heavy)\+orig\]"
+  # One label is wrong: g2pE_taskc ("cut" from task c's source, the vector space model)
+  # is the opening of Wikipedia's "Information retrieval" article, which no document here
+  # holds (no 6-word run in common with any of them). The same figures without its 12
+  # pairs (scripts/clough_ignore.tsv):
+  echo "-- without the pairs of g2pE_taskc (mislabelled, scripts/clough_ignore.tsv)"
+  python3 "$EVAL/score.py" "$DATA/labels.jsonl" "$TMP/$level.pred.jsonl" --ignore "$HERE/clough_ignore.tsv" |
+    grep -E "pair_precision|recall\[(cut|light)\+orig\]"
 done
 
 # clean: every block removal starts and ends at a word boundary and at a sentence

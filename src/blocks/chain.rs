@@ -332,10 +332,11 @@ impl<'t> DocPair<'t> {
 pub(super) const CONTAINED_SHARE: f64 = 0.7;
 
 /// Whether two regions are copies of one block: their similarity
-/// (`LCS / longer`) when they are, else `None`. With `contained`, copies
-/// that lack a line of the other also are: the shorter needs
-/// [`CONTAINED_SHARE`] of the longer's length and `LCS / shorter` at the
-/// threshold (a footer that lost a line is still that footer).
+/// (`LCS / longer`) when they are, else `None`. With `contained` (the star
+/// path, boilerplate), copies that lack a line of the other also are: the
+/// shorter needs [`CONTAINED_SHARE`] of the longer's length and
+/// `LCS / shorter` at the threshold (a footer that lost a line is still
+/// that footer), and numbers are fields ([`template_lcs`]).
 pub(super) fn accept(a: &[char], b: &[char], opts: &BlockOptions, contained: bool) -> Option<f64> {
     let (short, long) = (a.len().min(b.len()), a.len().max(b.len()));
     let need = if contained {
@@ -346,9 +347,33 @@ pub(super) fn accept(a: &[char], b: &[char], opts: &BlockOptions, contained: boo
     if (short as f64) < need * long as f64 || short == 0 {
         return None;
     }
-    let lcs = align::lcs_len(a, b);
+    let lcs = if contained {
+        template_lcs(a, b)
+    } else {
+        align::lcs_len(a, b)
+    };
     let base = if contained { short } else { long };
     (lcs as f64 >= opts.threshold * base as f64).then(|| lcs as f64 / long as f64)
+}
+
+/// LCS of two copies of a frequent passage with every digit matching every
+/// other: in boilerplate, numbers are the fields that vary from page to
+/// page (a date, a counter, a phone number, a licence number), and a
+/// footer whose copies differ in five numbers (30 of its 130 characters)
+/// is one footer. Its words and characters must still match. Only the
+/// star path compares this way: between rare passages a changed number is
+/// a change.
+pub(super) fn template_lcs(a: &[char], b: &[char]) -> usize {
+    let fold = |s: &[char]| -> Vec<char> {
+        s.iter()
+            .map(|&c| if c.is_ascii_digit() { '0' } else { c })
+            .collect()
+    };
+    if a.iter().chain(b).any(char::is_ascii_digit) {
+        align::lcs_len(&fold(a), &fold(b))
+    } else {
+        align::lcs_len(a, b)
+    }
 }
 
 /// Turns a chain into a verified region pair whose sides have at least

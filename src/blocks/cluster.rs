@@ -2,7 +2,9 @@
 //!
 //! The two sides of every verified pair are occurrences. Occurrences of one
 //! document that overlap by at least half of the shorter are merged into
-//! one copy; copies linked by verified pairs form a cluster (union-find).
+//! one copy; copies that still overlap are cut apart, a frequent passage
+//! (star path) keeping its characters against a pairwise copy; copies
+//! linked by verified pairs form a cluster (union-find).
 
 use crate::cluster::UnionFind;
 
@@ -48,17 +50,25 @@ pub fn cluster_pairs(pairs: &[RegionPair]) -> Vec<BlockCluster> {
         }
         copy_of.push(copies.len() - 1);
     }
-    let mut copies: Vec<Copy> = copies.into_iter().map(|(c, _)| c).collect();
     // Copies of one document that still overlap a little (the ends of
     // copies pasted back to back align either way) are cut apart, so that
-    // no character belongs to two copies.
+    // no character belongs to two copies. Where a frequent passage (a share
+    // line, a footer) follows a pairwise copy, the passage keeps its
+    // characters: two pages that share an article and both end with the
+    // share line match on past the article's end, as far as the line
+    // agrees, and the article's copy must not take the share line's start.
     for i in 1..copies.len() {
         let (prev, cur) = copies.split_at_mut(i);
-        let (p, c) = (&prev[i - 1], &mut cur[0]);
+        let ((p, p_frequent), (c, c_frequent)) = (&mut prev[i - 1], &mut cur[0]);
         if p.doc == c.doc && c.range.start < p.range.end && p.range.end < c.range.end {
-            c.range.start = p.range.end;
+            if *c_frequent && !*p_frequent && c.range.start > p.range.start {
+                p.range.end = c.range.start;
+            } else {
+                c.range.start = p.range.end;
+            }
         }
     }
+    let copies: Vec<Copy> = copies.into_iter().map(|(c, _)| c).collect();
     let index = |c: &Copy| -> usize {
         // occ is sorted and unique: binary search finds the occurrence
         occ.binary_search(c).map(|i| copy_of[i]).unwrap_or(0)

@@ -15,7 +15,8 @@
 //!    characters apart. A run is a candidate occurrence of a frequent
 //!    passage; the gap bridges what varies from copy to copy (a date, a site
 //!    name, a phone number), whose fingerprints are rare. Runs spanning
-//!    fewer than [`MIN_RUN`] characters are stock phrases and are dropped.
+//!    less than [`MIN_RUN`] of weight (CJK characters, a word counting
+//!    [`crate::normalize::WORD_WEIGHT`]) are stock phrases and are dropped.
 //! 2. **Parents.** Runs are numbered in input order, and each frequent
 //!    fingerprint points to the first run that holds it. Every run counts
 //!    these pointers over its fingerprints: each other run that gets at
@@ -30,6 +31,12 @@
 //!    (whether a short passage is boilerplate is decided per cluster, by
 //!    how many documents hold it). A passage in `k` places costs about `k`
 //!    alignments, and memory is the occurrences themselves.
+//!
+//! Lengths (a run's span, a copy's or a piece's length) are weights, as
+//! everywhere in the block stage, so that a 12-word English share line is
+//! as much a passage as a 120-character Chinese one; distances between
+//! fingerprints ([`RUN_GAP`], [`GROW`], [`SNAP`]) are units, as the
+//! fingerprints are laid out in units.
 //!
 //! The result depends on the order of the input only, never on threads.
 
@@ -49,8 +56,9 @@ use super::{BlockOptions, Budget, RegionPair, SHORT_BLOCK};
 /// `k + w` characters of fingerprints around it.
 pub const RUN_GAP: u32 = 64;
 
-/// Shortest run, from its first fingerprint to the end of its last: stock
-/// phrases of the genre (`深入学习贯彻…思想`) are shorter.
+/// Shortest run, from its first fingerprint to the end of its last, in
+/// weight: stock phrases of the genre (`深入学习贯彻…思想`, `for more
+/// information`) are shorter.
 pub const MIN_RUN: u32 = 32;
 
 /// Fewest fingerprints a run must share with the first run holding them
@@ -83,7 +91,8 @@ pub(super) fn star_pairs(
     }
     let k = opts.k.max(2);
     occ.par_sort_unstable();
-    let runs = cut_runs(&occ, k as u32);
+    let spans = run_spans(src, &occ, k, budget)?;
+    let runs = cut_runs(&occ, &spans);
     // each fingerprint's first run
     let mut first = vec![u32::MAX; frequent];
     for (r, run) in runs.iter().enumerate() {
@@ -287,15 +296,17 @@ fn split_pair(
     opts: &BlockOptions,
 ) -> Vec<RegionPair> {
     let (ra, rb) = (&p.a.range, &p.b.range);
+    let (ta, tb) = (texts.get(p.a.doc), texts.get(p.b.doc));
     let inside: Vec<usize> = cuts
         .iter()
         .copied()
-        .filter(|&x| x >= ra.start + min_len && x + min_len <= ra.end)
+        .filter(|&x| {
+            ra.contains(&x) && ta.weight(ra.start..x) >= min_len && ta.weight(x..ra.end) >= min_len
+        })
         .collect();
     if inside.is_empty() {
         return vec![p.clone()];
     }
-    let (ta, tb) = (texts.get(p.a.doc), texts.get(p.b.doc));
     let scale = rb.len() as f64 / ra.len() as f64;
     let mut at_a = vec![ra.start];
     let mut at_b = vec![rb.start];
@@ -312,7 +323,7 @@ fn split_pair(
     (1..at_a.len())
         .filter_map(|i| {
             let (sa, ea, sb, eb) = (at_a[i - 1], at_a[i], at_b[i - 1], at_b[i]);
-            if (ea - sa).min(eb - sb) < min_len {
+            if ta.weight(sa..ea).min(tb.weight(sb..eb)) < min_len {
                 return None;
             }
             let similarity = accept(&ta.chars[sa..ea], &tb.chars[sb..eb], opts, true)?;
@@ -332,8 +343,9 @@ fn split_pair(
         .collect()
 }
 
-/// Cuts occurrences sorted by document and position into runs.
-fn cut_runs(occ: &[Occ], k: u32) -> Vec<Range<usize>> {
+/// Cuts occurrences sorted by document and position into runs of at
+/// least [`MIN_RUN`] weight (`spans`).
+fn cut_runs(occ: &[Occ], spans: &RunSpans) -> Vec<Range<usize>> {
     let mut runs = Vec::new();
     let mut s = 0;
     while s < occ.len() {
@@ -341,12 +353,80 @@ fn cut_runs(occ: &[Occ], k: u32) -> Vec<Range<usize>> {
         while e < occ.len() && occ[e].doc == occ[s].doc && occ[e].pos - occ[e - 1].pos <= RUN_GAP {
             e += 1;
         }
-        if e - s >= 2 && occ[e - 1].pos + k - occ[s].pos >= MIN_RUN {
+        if e - s >= 2 && spans.weight(s..e) >= MIN_RUN {
             runs.push(s..e);
         }
         s = e;
     }
     runs
+}
+
+/// For each occurrence, the weight of its document's text before it and
+/// the end of its k-gram: runs are measured in weight, as copies are.
+struct RunSpans {
+    start: Vec<u32>,
+    end: Vec<u32>,
+}
+
+impl RunSpans {
+    /// Weight from the first occurrence of `r` to the end of its last's gram.
+    fn weight(&self, r: Range<usize>) -> u32 {
+        self.end[r.end - 1].saturating_sub(self.start[r.start])
+    }
+}
+
+/// [`RunSpans`] of occurrences sorted by document and position, one
+/// document's text at a time (one pass over the texts that hold frequent
+/// fingerprints, within the budget like every other).
+fn run_spans(src: &dyn TextSource, occ: &[Occ], k: usize, budget: Budget<'_>) -> Result<RunSpans> {
+    let docs: Vec<Range<usize>> = {
+        let mut v = Vec::new();
+        let mut s = 0;
+        while s < occ.len() {
+            let e = s + occ[s..].partition_point(|o| o.doc == occ[s].doc);
+            v.push(s..e);
+            s = e;
+        }
+        v
+    };
+    let per_doc = in_batches(
+        src,
+        &docs,
+        budget.texts(),
+        |r, v| v.push(occ[r.start].doc),
+        |texts, r| {
+            let t = texts.get(occ[r.start].doc);
+            let (mut at, mut w) = (0usize, 0usize);
+            let mut weight_to = |p: usize| {
+                w += crate::normalize::weight(&t.chars[at..p.max(at)]);
+                at = at.max(p);
+                w as u32
+            };
+            let starts: Vec<u32> = occ[r.clone()]
+                .iter()
+                .map(|o| weight_to(o.pos as usize))
+                .collect();
+            let ends: Vec<u32> = occ[r.clone()]
+                .iter()
+                .zip(&starts)
+                .map(|(o, &s)| {
+                    let p = o.pos as usize;
+                    let end = crate::normalize::gram_end(&t.chars, p, k);
+                    s + crate::normalize::weight(&t.chars[p..end]) as u32
+                })
+                .collect();
+            (starts, ends)
+        },
+    )?;
+    let mut spans = RunSpans {
+        start: Vec::with_capacity(occ.len()),
+        end: Vec::with_capacity(occ.len()),
+    };
+    for (s, e) in per_doc {
+        spans.start.extend(s);
+        spans.end.extend(e);
+    }
+    Ok(spans)
 }
 
 /// The other runs that are parents of at least [`MIN_VOTES`] of this
@@ -429,7 +509,12 @@ fn verify_or_split(
     let found = chain::verify_chain(pair, chain::Chain::spanning(seeds), k, 1, opts)
         .map(|p| grow_to_lines(pair, p, opts));
     if let Some(p) = found {
-        if p.a.range.len().min(p.b.range.len()) >= min_len {
+        if pair
+            .na
+            .weight(p.a.range.clone())
+            .min(pair.nb.weight(p.b.range.clone()))
+            >= min_len
+        {
             out.push(p);
         }
         return;

@@ -34,11 +34,15 @@
 //!    [`BlockOptions::threshold`]. Both sides must have
 //!    [`BlockOptions::min_block`] characters — except on the star path,
 //!    where [`SHORT_BLOCK`] suffices: a short passage counts only when
-//!    [`BlockOptions::boilerplate_docs`] documents hold it (step 5).
+//!    [`BlockOptions::boilerplate_docs`] documents hold it (step 5). On the
+//!    star path, numbers are fields: any digit matches any digit (a date,
+//!    a counter, a phone number varies from page to page; its words do not).
 //! 5. **Clusters** (`blocks/cluster.rs`). The two sides of every verified pair are
 //!    occurrences; occurrences of one document that overlap by at least
-//!    half of the shorter are merged into one copy; copies linked by
-//!    verified pairs form a cluster (union-find). A cluster whose copies are
+//!    half of the shorter are merged into one copy (where a pairwise copy
+//!    runs on into a frequent passage, the passage keeps its characters);
+//!    copies linked by verified pairs form a cluster (union-find). A
+//!    cluster whose copies are
 //!    all shorter than `min_block` is kept only when at least
 //!    `boilerplate_docs` documents hold it.
 //!
@@ -320,7 +324,7 @@ fn unchain(src: &dyn TextSource, c: BlockCluster, budget: Budget<'_>) -> Result<
             |texts, x| {
                 let first = &texts.get(first.doc).chars[first.range.clone()];
                 let t = &texts.get(x.doc).chars[x.range.clone()];
-                2 * crate::align::lcs_len(t, first) >= t.len().min(first.len())
+                2 * chain::template_lcs(t, first) >= t.len().min(first.len())
             },
         )?;
         let (mut stay, mut away) = (vec![first], Vec::new());
@@ -629,6 +633,115 @@ mod tests {
         let refs: Vec<&NormText> = docs.iter().collect();
         let clusters = find_blocks(&refs, &BlockOptions::default());
         assert_eq!(shape(&clusters), vec![(150, 150), (150, 150)]);
+    }
+
+    /// `n` made-up English words drawn from `seed`, in lines of 12.
+    fn prose(seed: u64, n: usize) -> String {
+        let mut rnd = crate::testutil::lcg(seed);
+        let syl = [
+            "ka", "lo", "mi", "tre", "son", "vu", "pel", "dar", "en", "ro",
+        ];
+        let mut s = String::new();
+        for i in 0..n {
+            let len = 1 + rnd(3) as usize;
+            let w: String = (0..len).map(|_| syl[rnd(10) as usize]).collect();
+            s.push_str(&w);
+            s.push(if i % 12 == 11 { '\n' } else { ' ' });
+        }
+        s
+    }
+
+    #[test]
+    fn a_short_english_line_on_many_pages_is_one_cluster() {
+        // 13 words and a counter: shorter than --min-block (20 words), a
+        // passage because 150 pages hold it; lengths count words as
+        // weight, not as one unit each
+        let pages: Vec<NormText> = (0..150u64)
+            .map(|d| {
+                let text = format!(
+                    "{}\nShare this article on Facebook, Twitter or by email | \
+                     printer-friendly version | read {} times\n{}",
+                    prose(7000 + d, 60),
+                    1000 + d * 7,
+                    prose(8000 + d, 60)
+                );
+                crate::normalize::normalize(&text, &Default::default())
+            })
+            .collect();
+        let found = find_blocks(&pages.iter().collect::<Vec<_>>(), &BlockOptions::default());
+        assert_eq!(shape(&found), vec![(150, 150)]);
+        for (c, t) in found[0].copies.iter().zip(&pages) {
+            let words = t.chars[c.range.clone()]
+                .iter()
+                .filter(|&&u| crate::normalize::is_word_unit(u))
+                .count();
+            assert_eq!(words, 13, "{c:?}");
+        }
+    }
+
+    /// `n` random digits drawn from `seed`.
+    fn digits(seed: u64, n: usize) -> Vec<char> {
+        let mut rnd = crate::testutil::lcg(seed);
+        (0..n).map(|_| char::from(b'0' + rnd(10) as u8)).collect()
+    }
+
+    #[test]
+    fn a_footer_whose_numbers_vary_and_that_lost_a_line_is_one_cluster() {
+        // three of four lines end in 24 digits (a licence number and a
+        // phone number) that differ on every page; every fifth page lacks
+        // the third line: such a copy shares about 0.75 of its characters
+        // in order with a full one, and all of its other characters
+        let lines = [text(400, 20), text(401, 30), text(402, 40), text(403, 20)];
+        let docs: Vec<NormText> = (0..200u64)
+            .map(|d| {
+                let mut parts = vec![text(7000 + d, 300)];
+                for (i, l) in lines.iter().enumerate() {
+                    if i == 2 && d % 5 == 1 {
+                        continue;
+                    }
+                    let mut line = l.clone();
+                    if i != 2 {
+                        line.extend(digits(10 * d + i as u64, 24));
+                    }
+                    parts.push(line);
+                }
+                page(&parts)
+            })
+            .collect();
+        let refs: Vec<&NormText> = docs.iter().collect();
+        let clusters = find_blocks(&refs, &BlockOptions::default());
+        assert_eq!(shape(&clusters), vec![(200, 200)]);
+    }
+
+    #[test]
+    fn an_article_shared_by_two_pages_leaves_their_share_line_to_its_cluster() {
+        // 250 pages end with one share line (a varying counter at its end);
+        // pages 0..100 come in pairs that share an article just above it,
+        // and the pair's alignment runs on through the share line as far
+        // as it agrees
+        let (line, shared) = (text(500, 60), |p: u64| text(600 + p, 300));
+        let docs: Vec<NormText> = (0..250u64)
+            .map(|d| {
+                let body = if d < 100 {
+                    shared(d / 2)
+                } else {
+                    text(9000 + d, 300)
+                };
+                let mut share = line.clone();
+                share.extend(digits(d, 5));
+                page(&[text(8000 + d, 200), body, share])
+            })
+            .collect();
+        let refs: Vec<&NormText> = docs.iter().collect();
+        let clusters = find_blocks(&refs, &BlockOptions::default());
+        let mut want = vec![(2, 2); 50];
+        want.push((250, 250));
+        assert_eq!(shape(&clusters), want);
+        for c in clusters.iter().filter(|c| c.copies.len() == 2) {
+            for x in &c.copies {
+                assert_eq!(x.range, 200..500, "{c:?}");
+            }
+        }
     }
 
     #[test]
