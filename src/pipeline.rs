@@ -592,6 +592,7 @@ struct CorpusTexts<'a> {
     active: &'a [usize],
     chars: &'a [u32],
     opts: &'a NormalizeOptions,
+    progress: &'a dyn Progress,
 }
 
 impl blocks::TextSource for CorpusTexts<'_> {
@@ -613,6 +614,9 @@ impl blocks::TextSource for CorpusTexts<'_> {
             texts,
         });
         Ok(())
+    }
+    fn read_through(&self, n: usize) {
+        self.progress.advance(n as u64);
     }
 }
 
@@ -662,6 +666,7 @@ fn block_level(run: &Run<'_>, active: &[usize], chars: &[u32]) -> Result<Vec<Clu
         active,
         chars,
         opts: &opts.normalize,
+        progress,
     };
     // Texts that fit the budget are normalised once and held; else each
     // step of block detection reads back the batch it needs.
