@@ -726,7 +726,7 @@ impl Decoder {
         String::from_utf8(b).map_err(|_| self.corrupt("invalid UTF-8"))
     }
     pub fn path(&mut self) -> Result<PathBuf> {
-        Ok(path_from(self.bytes()?))
+        Ok(path_from_bytes(self.bytes()?))
     }
     pub fn opt_u64(&mut self) -> Result<Option<u64>> {
         Ok(if self.bool()? {
@@ -753,28 +753,6 @@ impl Decoder {
     }
 }
 
-#[cfg(unix)]
-fn path_bytes(p: &Path) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    p.as_os_str().as_bytes().to_vec()
-}
-
-#[cfg(not(unix))]
-fn path_bytes(p: &Path) -> Vec<u8> {
-    p.to_string_lossy().into_owned().into_bytes()
-}
-
-#[cfg(unix)]
-fn path_from(b: Vec<u8>) -> PathBuf {
-    use std::os::unix::ffi::OsStringExt;
-    PathBuf::from(std::ffi::OsString::from_vec(b))
-}
-
-#[cfg(not(unix))]
-fn path_from(b: Vec<u8>) -> PathBuf {
-    PathBuf::from(String::from_utf8_lossy(&b).into_owned())
-}
-
 // ---- payloads ------------------------------------------------------------
 
 use crate::corpus::{
@@ -782,6 +760,7 @@ use crate::corpus::{
 };
 use crate::report::{Cluster, ClusterKind, Member};
 use crate::sketch::{Sketch, SketchKind, Sketches};
+use crate::util::{path_bytes, path_from_bytes};
 
 /// The kinds of [`Skipped`] inputs, to give their `&'static str` back.
 const SKIP_KINDS: &[&str] = &[

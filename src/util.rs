@@ -109,6 +109,34 @@ pub fn write_atomic(path: &Path, body: &[u8]) -> io::Result<()> {
     res
 }
 
+/// The bytes of a path as the OS holds them (lossy only where paths are
+/// not bytes), to store it exactly: in the manifest and stage files.
+#[cfg(unix)]
+pub(crate) fn path_bytes(p: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    p.as_os_str().as_bytes().to_vec()
+}
+
+/// The bytes of a path as the OS holds them (lossy only where paths are
+/// not bytes), to store it exactly: in the manifest and stage files.
+#[cfg(not(unix))]
+pub(crate) fn path_bytes(p: &Path) -> Vec<u8> {
+    p.to_string_lossy().into_owned().into_bytes()
+}
+
+/// The path [`path_bytes`] gave `bytes` for.
+#[cfg(unix)]
+pub(crate) fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
+}
+
+/// The path [`path_bytes`] gave `bytes` for.
+#[cfg(not(unix))]
+pub(crate) fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

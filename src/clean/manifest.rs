@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::{EncodingChoice, Format, FormatChoice, IngestOptions, OnError};
+use crate::util::{path_bytes, path_from_bytes};
 
 /// File name of the manifest inside the output folder.
 pub const MANIFEST: &str = "neardup-manifest.json";
@@ -46,28 +47,6 @@ impl<'de> Deserialize<'de> for RawPath {
             Repr::Bytes(bytes) => path_from_bytes(bytes),
         }))
     }
-}
-
-#[cfg(unix)]
-fn path_bytes(p: &Path) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    p.as_os_str().as_bytes().to_vec()
-}
-
-#[cfg(not(unix))]
-fn path_bytes(p: &Path) -> Vec<u8> {
-    p.to_string_lossy().into_owned().into_bytes()
-}
-
-#[cfg(unix)]
-fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
-    use std::os::unix::ffi::OsStringExt;
-    PathBuf::from(std::ffi::OsString::from_vec(bytes))
-}
-
-#[cfg(not(unix))]
-fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
-    PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The manifest (`neardup.manifest/1`).
