@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Corpus, IngestOptions};
 use crate::error::{Error, Result};
-use crate::pipeline::ScanOptions;
+use crate::pipeline::{NoProgress, Progress, ScanOptions};
 /// Where a removed or kept span is: what the removal log writes and
 /// [`verify`] reads back (the report's members flatten the same type).
 pub use crate::place::Place;
@@ -118,6 +118,9 @@ pub struct Run<'a> {
     /// bounded slice at a time, when a step needs them. `None`: the corpus
     /// holds every text.
     pub reload: Option<&'a IngestOptions>,
+    /// Told of clean's stages (`plan`, `save plan`, `write` a unit an
+    /// input, `rename` a unit a file), as the scan's are.
+    pub progress: Option<&'a dyn Progress>,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -129,11 +132,19 @@ impl std::fmt::Debug for Run<'_> {
             .field("budget", &self.budget.memory)
             .field("stages", &self.stages.map(Stages::dir))
             .field("reload", &self.reload.is_some())
+            .field("progress", &self.progress.is_some())
             .finish()
     }
 }
 
 impl Run<'_> {
+    /// Counts a stage file of `bytes` on the work folder's disk use.
+    fn record(&self, bytes: u64) {
+        if let Some(w) = self.budget.work {
+            w.record(bytes);
+        }
+    }
+
     fn check(&self) -> Result<()> {
         match self.cancel {
             Some(flag) if flag.load(Ordering::SeqCst) => Err(Error::Interrupted),
@@ -141,19 +152,29 @@ impl Run<'_> {
         }
     }
 
-    /// The stage files and the parameters that define the output files:
-    /// the scan's and clean's own.
-    fn file_params(&self, opts: &CleanOptions) -> Option<(&Stages, stage::Params)> {
+    fn progress(&self) -> &dyn Progress {
+        self.progress.unwrap_or(&NoProgress)
+    }
+
+    /// The stage files and the parameters that define the plan: the
+    /// scan's and `--drop-boilerplate` (`--text-field` is a scan's).
+    fn plan_params(&self, opts: &CleanOptions) -> Option<(&Stages, stage::Params)> {
         let (st, src) = (self.stages?, self.source?);
         let mut p = stage::scan_params(Stage::Blocks, &src.inputs, &src.ingest, &opts.scan);
+        p.insert(
+            "--drop-boilerplate".into(),
+            opts.drop_boilerplate.to_string(),
+        );
+        Some((st, p))
+    }
+
+    /// The stage files and the parameters that define the output files:
+    /// the plan's and where they go.
+    fn file_params(&self, opts: &CleanOptions) -> Option<(&Stages, stage::Params)> {
+        let (st, mut p) = self.plan_params(opts)?;
         let log = opts.log.as_ref().map(|l| l.display().to_string());
-        for (k, v) in [
-            ("--output", opts.out.display().to_string()),
-            ("--log", log.unwrap_or_default()),
-            ("--drop-boilerplate", opts.drop_boilerplate.to_string()),
-        ] {
-            p.insert(k.to_string(), v);
-        }
+        p.insert("--output".into(), opts.out.display().to_string());
+        p.insert("--log".into(), log.unwrap_or_default());
         Some((st, p))
     }
 
@@ -359,12 +380,36 @@ pub fn clean_with(
 
 /// The plan of a clean or of its preview, once the output is known to be
 /// safe and the plan to lose nothing (polling `run` between the steps).
+///
+/// With stage files (`run.stages`) the checked plan is written to
+/// `plan.bin`, and a resumed run whose plan is done reads it back (and
+/// checks it again, which needs no text) instead of planning: at a million
+/// documents planning reads and rescans a good part of the corpus.
 fn checked_plan(corpus: &Corpus, report: &Report, opts: &CleanOptions, run: &Run) -> Result<Plan> {
     check_output(corpus, opts)?;
     run.check()?;
+    let staging = run.plan_params(opts);
+    let name = Stage::Plan.name();
+    let docs = corpus.docs.len();
+    if let Some((st, params)) = &staging {
+        if let Some(plan) = st.load(name, params, &[], |d| plan::decode_plan(d, docs))? {
+            check_plan(corpus, &plan, opts)?;
+            run.record(st.file_bytes(name));
+            return Ok(plan);
+        }
+    }
+    let progress = run.progress();
+    progress.stage("plan", 0);
     let plan = plan_run(corpus, report, opts, run)?;
     check_plan(corpus, &plan, opts)?;
+    progress.finish();
     run.check()?;
+    if let Some((st, params)) = &staging {
+        progress.stage(Stage::Plan.saving(), 0);
+        st.save(name, params, &[], |e| plan::encode_plan(e, &plan))?;
+        progress.finish();
+        run.record(st.file_bytes(name));
+    }
     Ok(plan)
 }
 

@@ -803,6 +803,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
                 budget,
                 stages: None,
                 reload: Some(&ingest),
+                progress: Some(&progress),
             },
         )?;
         work.finish()?;
@@ -829,6 +830,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
         budget,
         stages: work.stages(),
         reload: Some(&ingest),
+        progress: Some(&progress),
     };
     interrupt::start_writing();
     let summary = clean::clean_with(&corpus, &report, &copts, &run)?;

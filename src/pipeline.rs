@@ -44,7 +44,8 @@
 //! ([`crate::stage`]): **read + sketch** → `read.bin` (the document table
 //! and sketches: [`read_streaming`]), **documents** → `documents.bin` (the
 //! document clusters), **blocks** → `blocks.bin` (the block clusters);
-//! `clean` marks each output file it stages. With `--resume` a stage whose
+//! `clean` writes its checked plan (`plan.bin`, [`crate::clean`]) and
+//! marks each output file it stages. With `--resume` a stage whose
 //! marker matches the options and inputs is read back instead of run.
 //!
 //! Stages are pure functions; this module fans them out over documents with

@@ -14,6 +14,7 @@
 //! | `read`      | `read.bin`      | the inputs, per document its place, text length, id and sort key (no text), skipped inputs; the sketches (length, exact hash, SimHash and `P` MinHash values); text bytes. About `4·P + 60` bytes a document |
 //! | `documents` | `documents.bin` | the document clusters (after the reference rule); the removed documents are those of their members at or above `--threshold` but the kept one, derived again |
 //! | `blocks`    | `blocks.bin`    | the block clusters                                      |
+//! | `plan`      | `plan.bin`      | clean's checked plan: the documents dropped, the cuts, the removal log's lines |
 //! | `clean`     | (none)          | one marker per output file complete in the staging folder (`clean-NNNNNN.json`, by input) |
 //!
 //! Layout of a stage file, little-endian: the magic `NDSTAGE\0`, the
@@ -65,6 +66,8 @@ pub enum Stage {
     Documents,
     /// Block clusters.
     Blocks,
+    /// Clean's plan (what it removes, every detection round).
+    Plan,
     /// Clean's output files.
     Clean,
 }
@@ -76,6 +79,7 @@ impl Stage {
             Stage::Read => "read",
             Stage::Documents => "documents",
             Stage::Blocks => "blocks",
+            Stage::Plan => "plan",
             Stage::Clean => "clean",
         }
     }
@@ -89,6 +93,7 @@ impl Stage {
             Stage::Read => "save read",
             Stage::Documents => "save documents",
             Stage::Blocks => "save blocks",
+            Stage::Plan => "save plan",
             Stage::Clean => "save clean",
         }
     }
@@ -1046,13 +1051,7 @@ pub(crate) fn encode_clusters(e: &mut Encoder, clusters: &[Cluster]) -> std::io:
         e.bool(c.all_above_threshold)?;
         e.len(c.members.len())?;
         for m in &c.members {
-            let p = &m.place;
-            e.str(&p.doc)?;
-            e.str(&p.path)?;
-            e.opt_u64(p.record)?;
-            for v in p.lines.iter().chain(&p.bytes) {
-                e.u64(*v)?;
-            }
+            encode_place(e, &m.place)?;
             e.len(m.chars)?;
             e.f64(m.similarity)?;
             e.bool(m.containment.is_some())?;
@@ -1067,6 +1066,28 @@ pub(crate) fn encode_clusters(e: &mut Encoder, clusters: &[Cluster]) -> std::io:
         }
     }
     Ok(())
+}
+
+/// Writes where a span is (a cluster member's, a removal's).
+pub(crate) fn encode_place(e: &mut Encoder, p: &crate::place::Place) -> std::io::Result<()> {
+    e.str(&p.doc)?;
+    e.str(&p.path)?;
+    e.opt_u64(p.record)?;
+    for v in p.lines.iter().chain(&p.bytes) {
+        e.u64(*v)?;
+    }
+    Ok(())
+}
+
+/// Reads back what [`encode_place`] wrote.
+pub(crate) fn decode_place(d: &mut Decoder) -> Result<crate::place::Place> {
+    Ok(crate::place::Place {
+        doc: d.str()?,
+        path: d.str()?,
+        record: d.opt_u64()?,
+        lines: [d.u64()?, d.u64()?],
+        bytes: [d.u64()?, d.u64()?],
+    })
 }
 
 /// Reads back what [`encode_clusters`] wrote, for a corpus of `docs`
@@ -1091,11 +1112,7 @@ pub(crate) fn decode_clusters(d: &mut Decoder, docs: usize) -> Result<Vec<Cluste
         let m = d.len(100)?;
         let mut members = Vec::with_capacity(m);
         for _ in 0..m {
-            let doc = d.str()?;
-            let path = d.str()?;
-            let record = d.opt_u64()?;
-            let lines = [d.u64()?, d.u64()?];
-            let bytes = [d.u64()?, d.u64()?];
+            let place = decode_place(d)?;
             let chars = d.u64()? as usize;
             let similarity = d.f64()?;
             let has = d.bool()?;
@@ -1109,13 +1126,7 @@ pub(crate) fn decode_clusters(d: &mut Decoder, docs: usize) -> Result<Vec<Cluste
             let text_range = d.u64()? as usize..d.u64()? as usize;
             let norm_range = d.u64()? as usize..d.u64()? as usize;
             members.push(Member {
-                place: crate::place::Place {
-                    doc,
-                    path,
-                    record,
-                    lines,
-                    bytes,
-                },
+                place,
                 chars,
                 similarity,
                 containment: has.then_some(c),

@@ -261,7 +261,12 @@ pub(super) fn write_all(
     if let LogTarget::Direct(fin) = log {
         write_in_place(fin, &log_body).map_err(|e| Error::io(fin, e))?;
     }
-    rename_all(&staged, (&manifest_tmp, &manifest_final), &stale)?;
+    rename_all(
+        &staged,
+        (&manifest_tmp, &manifest_final),
+        &stale,
+        run.progress(),
+    )?;
     let _ = std::fs::remove_dir_all(staging);
     let mut summary = summary(corpus, plan, files_written, log.path());
     summary.stale_removed = stale.len();
@@ -327,8 +332,11 @@ fn stage_files(
 ) -> Result<(Vec<Staged>, Vec<ManifestFile>)> {
     let mut staged = Vec::new();
     let mut files = Vec::with_capacity(corpus.inputs.len());
+    let progress = run.progress();
+    progress.stage("write", corpus.inputs.len() as u64);
     for (idx, (input, docs)) in corpus.inputs.iter().zip(docs_by_input(corpus)).enumerate() {
         run.check()?;
+        progress.advance(1);
         let mut output = None;
         if streams(input) && writes_output(input, plan, &docs) {
             let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
@@ -359,6 +367,7 @@ fn stage_files(
         }
         files.push(manifest_file(input, output, docs.len())?);
     }
+    progress.finish();
     Ok((staged, files))
 }
 
@@ -592,7 +601,12 @@ fn manifest_of(
 
 /// Gives every `(staged, final)` file its final name, the manifest last,
 /// after removing the `stale` files of an earlier run.
-fn rename_all(staged: &[Staged], manifest: (&Path, &Path), stale: &[PathBuf]) -> Result<()> {
+fn rename_all(
+    staged: &[Staged],
+    manifest: (&Path, &Path),
+    stale: &[PathBuf],
+    progress: &dyn crate::pipeline::Progress,
+) -> Result<()> {
     // Every file is complete on disk. An older manifest goes first, so that
     // a run that dies halfway through the renames leaves no manifest and
     // `verify` does not vouch for a mix.
@@ -619,12 +633,15 @@ fn rename_all(staged: &[Staged], manifest: (&Path, &Path), stale: &[PathBuf]) ->
         }
     }
     let all = staged.iter().map(|(t, f)| (t.as_path(), f.as_path()));
+    progress.stage("rename", staged.len() as u64 + 1);
     for (tmp, fin) in all.chain([(manifest_tmp, manifest_final)]) {
         if let Some(parent) = fin.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         std::fs::rename(tmp, fin).map_err(|e| Error::io(fin, e))?;
+        progress.advance(1);
     }
+    progress.finish();
     Ok(())
 }
 

@@ -89,9 +89,11 @@ fn clean_killed_in_any_stage_resumes_to_the_same_bytes() {
         ("verify:1", "reused read"),
         ("blocks", "reused read, documents"),
         ("blocks:1", "reused read, documents"),
+        // after the plan is saved, before any output file
+        ("write", "reused read, documents, blocks, plan\n"),
         (
             "staged:2",
-            "reused read, documents, blocks, 2 staged output files",
+            "reused read, documents, blocks, plan, 2 staged output files",
         ),
     ];
     for (i, (at, reused)) in cases.into_iter().enumerate() {
