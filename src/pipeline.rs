@@ -369,9 +369,17 @@ pub fn read_streaming(
     }
     let params = stage::scan_params(Stage::Read, paths, ingest, opts);
     let stamps = stage::stamps(paths, ingest)?;
+    // The signatures (4 bytes a permutation: most of a document's) serve
+    // the documents stage only: left unread when it is reused.
+    let mut doc_params = params.clone();
+    stage::add_params(Stage::Documents, &mut doc_params, opts);
+    let sigs = !st.finished(&[
+        (Stage::Read.name(), &params, &stamps),
+        (Stage::Documents.name(), &doc_params, &[]),
+    ]);
     let loaded = st.load(Stage::Read.name(), &params, &stamps, |d| {
         let corpus = stage::decode_corpus(d)?;
-        let (sketches, sizes) = stage::decode_sketches(d, corpus.docs.len())?;
+        let (sketches, sizes) = stage::decode_sketches(d, corpus.docs.len(), sigs)?;
         Ok(Read {
             corpus,
             sketches,
@@ -548,6 +556,14 @@ fn scan_stages(
     let mut removed_docs = vec![false; docs.len()];
     if let Some(sketches) = &sketches {
         let found = staged(run, staging, Stage::Documents, || {
+            if sketches.sigs.len() != docs.len() {
+                // read without them as the stage was to be reused: it was
+                // not (its files went in between)
+                return Err(Error::Resume {
+                    work: staging.map_or_else(String::new, |s| s.0.path().display().to_string()),
+                    reason: "its documents stage is gone; run again with --resume".into(),
+                });
+            }
             let built = document_level(corpus, texts, sketches, opts, progress)?;
             Ok(against_reference(corpus, built, opts))
         })?;

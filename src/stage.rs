@@ -11,7 +11,7 @@
 //!
 //! | stage       | file            | payload                                                 |
 //! |-------------|-----------------|---------------------------------------------------------|
-//! | `read`      | `read.bin`      | the inputs, per document its place, text length, id and sort key (no text), skipped inputs; the sketches (length, exact hash, SimHash and `P` MinHash values); text bytes. About `4·P + 60` bytes a document |
+//! | `read`      | `read.bin`      | the inputs, per document its place, text length, id and sort key (no text), skipped inputs; text bytes; the sketches (length, exact hash, SimHash), then the `P` MinHash values of every document (left unread when the `documents` stage is reused). About `4·P + 60` bytes a document |
 //! | `documents` | `documents.bin` | the document clusters (after the reference rule); the removed documents are those of their members at or above `--threshold` but the kept one, derived again |
 //! | `blocks`    | `blocks.bin`    | the block clusters                                      |
 //! | `plan`      | `plan.bin`      | clean's checked plan: the documents dropped, the cuts, the removal log's lines |
@@ -50,7 +50,7 @@ use crate::pipeline::ScanOptions;
 
 /// Version of the stage files' and markers' layout; a work folder written
 /// with another one is not resumed.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Name of the folder of stage files and markers inside the work folder.
 pub const STAGES: &str = "stages";
@@ -453,6 +453,22 @@ impl Stages {
         Ok(Some(value))
     }
 
+    /// Whether `stages` (name, parameters, inputs), each made from the one
+    /// before it, the first from the last stage loaded or saved, would all
+    /// be loaded: resuming, their markers are there and match. Lets a stage
+    /// leave out of what it loads what only a reused stage needs.
+    pub fn finished(&self, stages: &[(&str, &Params, &[Stamp])]) -> bool {
+        let mut after = self.chain();
+        for (name, params, inputs) in stages {
+            let want = Marker::new(name, params, inputs, after.as_deref(), 0);
+            match self.matching(name, &want) {
+                Ok(Some(old)) if self.file_path(name).is_file() => after = Some(old.id()),
+                _ => return false,
+            }
+        }
+        true
+    }
+
     /// Writes stage `name`'s payload (`encode`) and then its marker.
     ///
     /// # Errors
@@ -686,6 +702,14 @@ impl Decoder {
     pub fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
         self.take(buf.len() as u64)?;
         self.r.read_exact(buf).map_err(|e| Error::io(&self.path, e))
+    }
+    /// Passes over `n` bytes of the payload without reading them.
+    pub fn skip(&mut self, n: u64) -> Result<()> {
+        self.take(n)?;
+        let n = i64::try_from(n).map_err(|_| self.corrupt("length past the end"))?;
+        self.r
+            .seek_relative(n)
+            .map_err(|e| Error::io(&self.path, e))
     }
     fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         let mut b = [0u8; N];
@@ -965,12 +989,20 @@ pub(crate) fn encode_sketches(
     e.bool(matches!(sk.kind, SketchKind::MinHash { .. }))?;
     e.u64(perms as u64)?;
     e.len(sk.sketch.len())?;
-    // a batch of documents at a time: one write of many bytes
+    // Lengths and hashes of every document, then the signatures: a run
+    // that reuses the documents stage skips those in one seek. A batch of
+    // documents at a time: one write of many bytes.
     let mut buf = Vec::with_capacity(1 << 20);
-    for (s, sig) in sk.sketch.iter().zip(&sk.sigs) {
+    for s in &sk.sketch {
         buf.extend_from_slice(&s.len.to_le_bytes());
         buf.extend_from_slice(&s.exact.to_le_bytes());
         buf.extend_from_slice(&s.simhash.to_le_bytes());
+        if buf.len() >= 1 << 20 {
+            e.raw(&buf)?;
+            buf.clear();
+        }
+    }
+    for sig in &sk.sigs {
         for v in sig.iter() {
             buf.extend_from_slice(&v.to_le_bytes());
         }
@@ -982,10 +1014,13 @@ pub(crate) fn encode_sketches(
     e.raw(&buf)
 }
 
-/// Reads back what [`encode_sketches`] wrote, for `docs` documents.
+/// Reads back what [`encode_sketches`] wrote, for `docs` documents; the
+/// MinHash signatures only when `sigs` (without them, the sketches hold
+/// lengths and hashes only: ~32 bytes a document instead of ~`4·P + 50`).
 pub(crate) fn decode_sketches(
     d: &mut Decoder,
     docs: usize,
+    sigs: bool,
 ) -> Result<(Option<Sketches>, Vec<u32>)> {
     let n = d.len(4)?;
     if n != docs {
@@ -1008,27 +1043,43 @@ pub(crate) fn decode_sketches(
         SketchKind::SimHash
     };
     let sig_len = if minhash { perms } else { 0 };
-    let per_doc = 28 + 4 * sig_len;
-    let n = d.len(per_doc as u64)?;
+    let n = d.len(28 + 4 * sig_len as u64)?;
     if n != docs {
         return Err(d.corrupt("sketches of other documents"));
     }
     let mut sketch = Vec::with_capacity(n);
-    let mut sigs = Vec::with_capacity(n);
-    let mut rec = vec![0u8; per_doc];
+    let mut rec = [0u8; 28];
     for _ in 0..n {
         d.fill(&mut rec)?;
-        let word = |i: usize| u32::from_le_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
         let mut exact = [0u8; 16];
         exact.copy_from_slice(&rec[4..20]);
         let mut simhash = [0u8; 8];
         simhash.copy_from_slice(&rec[20..28]);
         sketch.push(Sketch {
-            len: word(0),
+            len: u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]),
             exact: u128::from_le_bytes(exact),
             simhash: u64::from_le_bytes(simhash),
         });
-        sigs.push((0..sig_len).map(|k| word(28 + 4 * k)).collect());
+    }
+    let sig_bytes = 4 * sig_len;
+    if !sigs {
+        d.skip((n * sig_bytes) as u64)?;
+        let sketches = Sketches {
+            sketch,
+            sigs: Vec::new(),
+            kind,
+        };
+        return Ok((Some(sketches), sizes));
+    }
+    let mut sigs = Vec::with_capacity(n);
+    let mut rec = vec![0u8; sig_bytes];
+    for _ in 0..n {
+        d.fill(&mut rec)?;
+        sigs.push(
+            rec.chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        );
     }
     Ok((Some(Sketches { sketch, sigs, kind }), sizes))
 }
@@ -1267,7 +1318,7 @@ mod tests {
             },
             |d| {
                 let c = decode_corpus(d)?;
-                let s = decode_sketches(d, c.docs.len())?;
+                let s = decode_sketches(d, c.docs.len(), true)?;
                 Ok((c, s))
             },
         );
@@ -1282,6 +1333,25 @@ mod tests {
         for (a, b) in sketches.sketch.iter().zip(&sk.sketch) {
             assert_eq!((a.len, a.exact, a.simhash), (b.len, b.exact, b.simhash));
         }
+
+        // without the signatures: the same lengths and hashes, and what
+        // follows them in the file is read where it is
+        let (lean, after) = round_trip(
+            |e| {
+                encode_sketches(e, Some(&sk), &sizes)?;
+                e.str("after")
+            },
+            |d| Ok((decode_sketches(d, 3, false)?, d.str()?)),
+        );
+        let lean = lean.0.unwrap();
+        assert!(lean.sigs.is_empty() && after == "after");
+        let hashes = |s: &Sketches| -> Vec<(u32, u128, u64)> {
+            s.sketch
+                .iter()
+                .map(|a| (a.len, a.exact, a.simhash))
+                .collect()
+        };
+        assert_eq!(hashes(&lean), hashes(&sketches));
     }
 
     #[test]
