@@ -25,6 +25,10 @@
 //! and options, so that [`verify`] can check the output again later; its
 //! absence marks an output that was never finished.
 //!
+//! With stage files ([`Run::stages`], `--work DIR`), a run killed during
+//! the renames is resumed by taking back the files it had renamed
+//! ([`reclaim_renamed`]).
+//!
 //! A run can be stopped ([`Run::cancel`]): it is polled between detection
 //! rounds, between files and before the first rename, and a stopped run
 //! removes its staging folder and returns [`Error::Interrupted`].
@@ -188,19 +192,44 @@ impl Run<'_> {
         st.done(&staged_unit(idx), &params, bytes)
     }
 
-    /// Marks the output file of input `idx`, staged at `tmp`, complete.
-    fn staged_file(&self, opts: &CleanOptions, idx: usize, tmp: &Path) -> Result<()> {
+    /// Marks the file of stage unit `unit` (an output file, the log),
+    /// staged at `tmp`, complete.
+    fn staged_file(&self, opts: &CleanOptions, unit: &str, tmp: &Path) -> Result<()> {
         let Some((st, params)) = self.file_params(opts) else {
             return Ok(());
         };
         let bytes = std::fs::metadata(tmp).map_err(|e| Error::io(tmp, e))?.len();
-        st.mark(&staged_unit(idx), &params, bytes)
+        st.mark(unit, &params, bytes)
     }
 }
 
 /// The stage unit of the output file of input `idx`.
 fn staged_unit(idx: usize) -> String {
     format!("{}-{idx:06}", Stage::Clean.name())
+}
+
+/// The stage unit of the removal log, marked so that a resumed run knows
+/// it as its own should it be renamed already ([`reclaim_renamed`]).
+fn log_unit() -> String {
+    format!("{}-log", Stage::Clean.name())
+}
+
+/// Moves back into the staging folder the files an earlier run with the
+/// same options renamed into the output folder before it was killed
+/// (during the renames, so without its manifest), when `run` resumes it:
+/// each is known by its stage marker (same options, same size) and by its
+/// staged copy being gone. The output folder is then as that run found it,
+/// and the resumed run renames them again with the rest. Gives how many
+/// files it moved; none without stage files or a staging folder.
+///
+/// [`clean_with`] calls it first; call it before [`check_output`] when
+/// checking the output on its own, which would refuse them.
+///
+/// # Errors
+///
+/// [`Error::Io`] when a file cannot be moved.
+pub fn reclaim_renamed(corpus: &Corpus, opts: &CleanOptions, run: &Run) -> Result<usize> {
+    output::reclaim_renamed(corpus, opts, run)
 }
 
 /// Why text was removed; serialised as `document` or `block`.
@@ -354,6 +383,7 @@ pub fn clean_with(
     opts: &CleanOptions,
     run: &Run,
 ) -> Result<CleanSummary> {
+    reclaim_renamed(corpus, opts, run)?;
     let plan = checked_plan(corpus, report, opts, run)?;
     let out_existed = opts.out.exists();
     let staging = opts.out.join(STAGING);

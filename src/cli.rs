@@ -780,16 +780,25 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
         text_field: c.text_field.clone(),
         drop_boilerplate: args.drop_boilerplate,
     };
+    let source = clean::Source {
+        inputs: c.inputs.clone(),
+        ingest: c.ingest(),
+    };
+    if !args.dry_run {
+        // a resumed run killed while renaming: its renamed files are its own
+        let resumed = clean::Run {
+            source: Some(&source),
+            stages: work.stages(),
+            ..clean::Run::default()
+        };
+        clean::reclaim_renamed(&read.corpus, &copts, &resumed)?;
+    }
     // Refuse a bad output before the (long) scan.
     clean::check_output(&read.corpus, &copts)?;
     let (corpus, report) = pipeline::scan_read(read, &ingest, &opts, Some(&work), &progress)?;
     let budget = neardup::blocks::Budget {
         memory: work.memory() as usize,
         work: Some(&work),
-    };
-    let source = clean::Source {
-        inputs: c.inputs.clone(),
-        ingest: c.ingest(),
     };
     if args.dry_run {
         let preview = clean::dry_run(

@@ -15,7 +15,7 @@
 //! | `documents` | `documents.bin` | the document clusters (after the reference rule); the removed documents are those of their members at or above `--threshold` but the kept one, derived again |
 //! | `blocks`    | `blocks.bin`    | the block clusters                                      |
 //! | `plan`      | `plan.bin`      | clean's checked plan: the documents dropped, the cuts, the removal log's lines |
-//! | `clean`     | (none)          | one marker per output file complete in the staging folder (`clean-NNNNNN.json`, by input) |
+//! | `clean`     | (none)          | one marker per output file complete in the staging folder (`clean-NNNNNN.json`, by input) and one for the staged removal log (`clean-log.json`) |
 //!
 //! Layout of a stage file, little-endian: the magic `NDSTAGE\0`, the
 //! format version ([`FORMAT`], u32), the stage's name (u32 length and
@@ -549,6 +549,17 @@ impl Stages {
             self.note_reused(name.to_string());
         }
         Ok(done)
+    }
+
+    /// The bytes unit `name` recorded when resuming and an earlier run
+    /// marked it with the same `params`, whatever stages it followed (the
+    /// caller checks those later with [`Stages::done`]).
+    pub fn recorded(&self, name: &str, params: &Params) -> Option<u64> {
+        let want = Marker::new(name, params, &[], None, 0);
+        let raw = std::fs::read(self.marker_path(name)).ok()?;
+        let old: Marker = serde_json::from_slice(&raw).ok()?;
+        let same = self.resume && old.format == FORMAT && old.params_hash == want.params_hash;
+        same.then_some(old.bytes)
     }
 
     /// Records unit `name` (an output file of `bytes` bytes) as finished.

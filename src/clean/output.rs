@@ -245,6 +245,7 @@ pub(super) fn write_all(
     let log_body = log_lines(&plan.removals, log.path())?;
     if let LogTarget::Staged { tmp, fin } = log {
         write_file(tmp, &log_body, fin)?;
+        run.staged_file(opts, &super::log_unit(), tmp)?;
         staged.push((tmp.clone(), fin.clone()));
     }
     let manifest_final = opts.out.join(manifest::MANIFEST);
@@ -342,7 +343,7 @@ fn stage_files(
             let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
             if !run.reuse_staged(opts, idx, &tmp)? {
                 stream_jsonl(corpus, plan, idx, &docs, &opts.text_field, &tmp, &fin)?;
-                run.staged_file(opts, idx, &tmp)?;
+                run.staged_file(opts, &super::staged_unit(idx), &tmp)?;
             }
             staged.push((tmp, fin));
             output = Some(RawPath(input.rel.clone()));
@@ -358,7 +359,7 @@ fn stage_files(
             let body = compress(&input.path, body, input.compression)?;
             let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
             write_file(&tmp, &body, &fin)?;
-            run.staged_file(opts, idx, &tmp)?;
+            run.staged_file(opts, &super::staged_unit(idx), &tmp)?;
             staged.push((tmp, fin));
             output = Some(RawPath(input.rel.clone()));
             if let Some(on_staged) = run.on_staged {
@@ -622,15 +623,7 @@ fn rename_all(
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(path, e)),
             _ => {}
         }
-        // and the folders below OUT that held only it
-        let out = manifest_final.parent().unwrap_or(Path::new(""));
-        let mut dir = path.parent();
-        while let Some(d) = dir.filter(|d| *d != out && d.starts_with(out)) {
-            if std::fs::remove_dir(d).is_err() {
-                break;
-            }
-            dir = d.parent();
-        }
+        remove_emptied(path, manifest_final.parent().unwrap_or(Path::new("")));
     }
     let all = staged.iter().map(|(t, f)| (t.as_path(), f.as_path()));
     progress.stage("rename", staged.len() as u64 + 1);
@@ -643,6 +636,61 @@ fn rename_all(
     }
     progress.finish();
     Ok(())
+}
+
+/// Removes the folders below `out` that held only `path`, now gone.
+fn remove_emptied(path: &Path, out: &Path) {
+    let mut dir = path.parent();
+    while let Some(d) = dir.filter(|d| *d != out && d.starts_with(out)) {
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+/// See [`super::reclaim_renamed`].
+pub(super) fn reclaim_renamed(corpus: &Corpus, opts: &CleanOptions, run: &Run) -> Result<usize> {
+    let staging = opts.out.join(STAGING);
+    let Some((st, params)) = run.file_params(opts) else {
+        return Ok(0);
+    };
+    if !st.resuming() || !staging.is_dir() {
+        return Ok(0);
+    }
+    let files_dir = staging.join("files");
+    let mut units: Vec<(String, PathBuf, PathBuf)> = corpus
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(idx, input)| {
+            let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
+            (super::staged_unit(idx), tmp, fin)
+        })
+        .collect();
+    // a log outside OUT is staged beside it, and does not block OUT
+    if let LogTarget::Staged { tmp, fin } = LogTarget::new(opts, &staging) {
+        if tmp.starts_with(&staging) {
+            units.push((super::log_unit(), tmp, fin));
+        }
+    }
+    let mut moved = 0;
+    for (unit, tmp, fin) in units {
+        let Ok(meta) = std::fs::symlink_metadata(&fin) else {
+            continue;
+        };
+        let ours = meta.is_file() && st.recorded(&unit, &params) == Some(meta.len());
+        if !ours || tmp.exists() {
+            continue;
+        }
+        if let Some(parent) = tmp.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        std::fs::rename(&fin, &tmp).map_err(|e| Error::io(&fin, e))?;
+        remove_emptied(&fin, &opts.out);
+        moved += 1;
+    }
+    Ok(moved)
 }
 
 /// What a plan does (written or previewed) with `log` as its log.

@@ -121,6 +121,61 @@ fn clean_killed_in_any_stage_resumes_to_the_same_bytes() {
 }
 
 #[test]
+fn clean_killed_while_renaming_into_the_output_resumes_to_the_same_bytes() {
+    let t = TestDir::new();
+    let input = corpus(&t);
+    let out = t.path().join("out");
+    let o = run("clean", &input, &["-o", s(&out)], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let whole = files(&out);
+    // renamed: the outputs, the log, the manifest last
+    let renames = whole.len();
+    for (i, done) in [1, renames - 1].into_iter().enumerate() {
+        std::fs::remove_dir_all(&out).expect("clear out");
+        let work = t.path().join(format!("work{i}"));
+        let args = ["-o", s(&out), "--work", s(&work)];
+        let at = format!("rename:{done}");
+        killed(
+            &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", &at)]),
+            &at,
+        );
+        // some files have their final name, the manifest has not
+        let there = files(&out);
+        let finals = there
+            .keys()
+            .filter(|p| !p.starts_with(".neardup-staging"))
+            .count();
+        assert_eq!(finals, done, "{at}: {:?}", there.keys());
+        assert!(!out.join("manifest.json").exists());
+        let resume = [&args[..], &["--resume"]].concat();
+        let o = run("clean", &input, &resume, &[]);
+        assert!(o.status.success(), "{at}: {}", stderr(&o));
+        let staged = format!("plan, {} staged output files", renames - 2);
+        assert!(stderr(&o).contains(&staged), "{at}: {}", stderr(&o));
+        assert!(files(&out) == whole, "{at}: output differs");
+    }
+    // a file of the same name that is not the run's own is refused
+    std::fs::remove_dir_all(&out).expect("clear out");
+    let work = t.path().join("work-other");
+    let args = ["-o", s(&out), "--work", s(&work)];
+    killed(
+        &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", "rename:1")]),
+        "rename:1",
+    );
+    let first = whole
+        .keys()
+        .find(|p| out.join(p).is_file())
+        .expect("one renamed");
+    std::fs::write(out.join(first), "someone else's\n").expect("write");
+    let resume = [&args[..], &["--resume"]].concat();
+    assert_error(
+        &run("clean", &input, &resume, &[]),
+        "not ours",
+        &["not empty"],
+    );
+}
+
+#[test]
 fn a_changed_option_or_input_file_is_refused() {
     let t = TestDir::new();
     let input = corpus(&t);
