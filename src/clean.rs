@@ -163,23 +163,12 @@ impl Run<'_> {
     /// The stage files and the parameters that define the plan: the
     /// scan's and `--drop-boilerplate` (`--text-field` is a scan's).
     fn plan_params(&self, opts: &CleanOptions) -> Option<(&Stages, stage::Params)> {
-        let (st, src) = (self.stages?, self.source?);
-        let mut p = stage::scan_params(Stage::Blocks, &src.inputs, &src.ingest, &opts.scan);
-        p.insert(
-            "--drop-boilerplate".into(),
-            opts.drop_boilerplate.to_string(),
-        );
-        Some((st, p))
+        Some((self.stages?, plan_params(self.source?, opts)))
     }
 
-    /// The stage files and the parameters that define the output files:
-    /// the plan's and where they go.
+    /// The stage files and the parameters that define the output files.
     fn file_params(&self, opts: &CleanOptions) -> Option<(&Stages, stage::Params)> {
-        let (st, mut p) = self.plan_params(opts)?;
-        let log = opts.log.as_ref().map(|l| l.display().to_string());
-        p.insert("--output".into(), opts.out.display().to_string());
-        p.insert("--log".into(), log.unwrap_or_default());
-        Some((st, p))
+        Some((self.stages?, params(self.source?, opts)))
     }
 
     /// Whether the output file of input `idx`, staged at `tmp`, is complete
@@ -201,6 +190,28 @@ impl Run<'_> {
         let bytes = std::fs::metadata(tmp).map_err(|e| Error::io(tmp, e))?.len();
         st.mark(unit, &params, bytes)
     }
+}
+
+/// The parameters that define clean's plan: the scan's and
+/// `--drop-boilerplate` (`--text-field` is a scan's).
+fn plan_params(src: &Source, opts: &CleanOptions) -> stage::Params {
+    let mut p = stage::scan_params(Stage::Blocks, &src.inputs, &src.ingest, &opts.scan);
+    p.insert(
+        "--drop-boilerplate".into(),
+        opts.drop_boilerplate.to_string(),
+    );
+    p
+}
+
+/// The effective parameters of a clean of `src` with `opts`: every option
+/// that defines its output, by flag name (the plan's, `--output` and
+/// `--log`), as its stage markers record them (`neardup params clean`).
+pub fn params(src: &Source, opts: &CleanOptions) -> stage::Params {
+    let mut p = plan_params(src, opts);
+    let log = opts.log.as_ref().map(|l| l.display().to_string());
+    p.insert("--output".into(), opts.out.display().to_string());
+    p.insert("--log".into(), log.unwrap_or_default());
+    p
 }
 
 /// The stage unit of the output file of input `idx`.

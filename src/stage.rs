@@ -180,6 +180,12 @@ pub fn add_params(stage: Stage, p: &mut Params, opts: &ScanOptions) {
     }
 }
 
+/// The hash of `params` that markers record (16 hex digits): two command
+/// lines whose parameters hash alike make the same stage files.
+pub fn params_hash(params: &Params) -> String {
+    hex(xxh3_64(&serde_json::to_vec(params).unwrap_or_default()))
+}
+
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v)
         .unwrap_or_default()
@@ -257,7 +263,7 @@ impl Marker {
         after: Option<&str>,
         bytes: u64,
     ) -> Marker {
-        let params_hash = hex(xxh3_64(&serde_json::to_vec(params).unwrap_or_default()));
+        let params_hash = params_hash(params);
         let mut h = serde_json::to_vec(inputs).unwrap_or_default();
         h.extend_from_slice(after.unwrap_or("").as_bytes());
         Marker {

@@ -261,3 +261,50 @@ fn resume_needs_a_work_folder_and_a_named_input() {
         .expect("runs");
     assert_error(&o, "stdin", &["--resume", "standard input"]);
 }
+
+#[test]
+fn params_prints_what_the_stage_markers_record() {
+    let t = TestDir::new();
+    let input = corpus(&t);
+    let (out, work) = (t.path().join("out"), t.path().join("work"));
+    let args = ["-o", s(&out), "--work", s(&work), "--min-block", "150"];
+    killed(
+        &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", "staged:1")]),
+        "staged:1",
+    );
+    let marker: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(work.join("stages/clean-000000.json")).expect("marker"),
+    )
+    .expect("json");
+    let params = |extra: &[&str]| -> serde_json::Value {
+        let o = neardup()
+            .args(["params", "--json", "clean"])
+            .arg(&input)
+            .args(args)
+            .args(extra)
+            .output()
+            .expect("runs");
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).expect("json")
+    };
+    let p = params(&[]);
+    assert_eq!(p["command"], "clean");
+    assert_eq!(p["params"], marker["params"]);
+    assert_eq!(p["hash"], marker["params_hash"]);
+    assert_eq!(p["params"]["--min-block"], "150");
+    assert_eq!(p["params"]["--threshold"], "0.8", "defaults filled in");
+    // what cannot change the output is no parameter; what can, is
+    assert_eq!(
+        params(&["--threads", "1", "--memory", "64K"])["hash"],
+        p["hash"]
+    );
+    assert_ne!(params(&["--drop-boilerplate"])["hash"], p["hash"]);
+    // a bad option is refused as the command refuses it
+    let o = neardup()
+        .args(["params", "scan"])
+        .arg(&input)
+        .args(["--threshold", "2"])
+        .output()
+        .expect("runs");
+    assert_error(&o, "bad threshold", &["--threshold"]);
+}
