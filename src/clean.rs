@@ -25,6 +25,10 @@
 //! and options, so that [`verify`] can check the output again later; its
 //! absence marks an output that was never finished.
 //!
+//! With stage files ([`Run::stages`], `--work DIR`), a run killed during
+//! the renames is resumed by taking back the files it had renamed
+//! ([`reclaim_renamed`]).
+//!
 //! A run can be stopped ([`Run::cancel`]): it is polled between detection
 //! rounds, between files and before the first rename, and a stopped run
 //! removes its staging folder and returns [`Error::Interrupted`].
@@ -46,7 +50,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Corpus, IngestOptions};
 use crate::error::{Error, Result};
-use crate::pipeline::ScanOptions;
+use crate::pipeline::{NoProgress, Progress, ScanOptions};
 /// Where a removed or kept span is: what the removal log writes and
 /// [`verify`] reads back (the report's members flatten the same type).
 pub use crate::place::Place;
@@ -118,6 +122,9 @@ pub struct Run<'a> {
     /// bounded slice at a time, when a step needs them. `None`: the corpus
     /// holds every text.
     pub reload: Option<&'a IngestOptions>,
+    /// Told of clean's stages (`plan`, `save plan`, `write` a unit an
+    /// input, `rename` a unit a file), as the scan's are.
+    pub progress: Option<&'a dyn Progress>,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -129,11 +136,19 @@ impl std::fmt::Debug for Run<'_> {
             .field("budget", &self.budget.memory)
             .field("stages", &self.stages.map(Stages::dir))
             .field("reload", &self.reload.is_some())
+            .field("progress", &self.progress.is_some())
             .finish()
     }
 }
 
 impl Run<'_> {
+    /// Counts a stage file of `bytes` on the work folder's disk use.
+    fn record(&self, bytes: u64) {
+        if let Some(w) = self.budget.work {
+            w.record(bytes);
+        }
+    }
+
     fn check(&self) -> Result<()> {
         match self.cancel {
             Some(flag) if flag.load(Ordering::SeqCst) => Err(Error::Interrupted),
@@ -141,20 +156,19 @@ impl Run<'_> {
         }
     }
 
-    /// The stage files and the parameters that define the output files:
-    /// the scan's and clean's own.
+    fn progress(&self) -> &dyn Progress {
+        self.progress.unwrap_or(&NoProgress)
+    }
+
+    /// The stage files and the parameters that define the plan: the
+    /// scan's and `--drop-boilerplate` (`--text-field` is a scan's).
+    fn plan_params(&self, opts: &CleanOptions) -> Option<(&Stages, stage::Params)> {
+        Some((self.stages?, plan_params(self.source?, opts)))
+    }
+
+    /// The stage files and the parameters that define the output files.
     fn file_params(&self, opts: &CleanOptions) -> Option<(&Stages, stage::Params)> {
-        let (st, src) = (self.stages?, self.source?);
-        let mut p = stage::scan_params(Stage::Blocks, &src.inputs, &src.ingest, &opts.scan);
-        let log = opts.log.as_ref().map(|l| l.display().to_string());
-        for (k, v) in [
-            ("--output", opts.out.display().to_string()),
-            ("--log", log.unwrap_or_default()),
-            ("--drop-boilerplate", opts.drop_boilerplate.to_string()),
-        ] {
-            p.insert(k.to_string(), v);
-        }
-        Some((st, p))
+        Some((self.stages?, params(self.source?, opts)))
     }
 
     /// Whether the output file of input `idx`, staged at `tmp`, is complete
@@ -167,19 +181,66 @@ impl Run<'_> {
         st.done(&staged_unit(idx), &params, bytes)
     }
 
-    /// Marks the output file of input `idx`, staged at `tmp`, complete.
-    fn staged_file(&self, opts: &CleanOptions, idx: usize, tmp: &Path) -> Result<()> {
+    /// Marks the file of stage unit `unit` (an output file, the log),
+    /// staged at `tmp`, complete.
+    fn staged_file(&self, opts: &CleanOptions, unit: &str, tmp: &Path) -> Result<()> {
         let Some((st, params)) = self.file_params(opts) else {
             return Ok(());
         };
         let bytes = std::fs::metadata(tmp).map_err(|e| Error::io(tmp, e))?.len();
-        st.mark(&staged_unit(idx), &params, bytes)
+        st.mark(unit, &params, bytes)
     }
+}
+
+/// The parameters that define clean's plan: the scan's and
+/// `--drop-boilerplate` (`--text-field` is a scan's).
+fn plan_params(src: &Source, opts: &CleanOptions) -> stage::Params {
+    let mut p = stage::scan_params(Stage::Blocks, &src.inputs, &src.ingest, &opts.scan);
+    p.insert(
+        "--drop-boilerplate".into(),
+        opts.drop_boilerplate.to_string(),
+    );
+    p
+}
+
+/// The effective parameters of a clean of `src` with `opts`: every option
+/// that defines its output, by flag name (the plan's, `--output` and
+/// `--log`), as its stage markers record them (`neardup params clean`).
+pub fn params(src: &Source, opts: &CleanOptions) -> stage::Params {
+    let mut p = plan_params(src, opts);
+    let log = opts.log.as_ref().map(|l| l.display().to_string());
+    p.insert("--output".into(), opts.out.display().to_string());
+    p.insert("--log".into(), log.unwrap_or_default());
+    p
 }
 
 /// The stage unit of the output file of input `idx`.
 fn staged_unit(idx: usize) -> String {
     format!("{}-{idx:06}", Stage::Clean.name())
+}
+
+/// The stage unit of the removal log, marked so that a resumed run knows
+/// it as its own should it be renamed already ([`reclaim_renamed`]).
+fn log_unit() -> String {
+    format!("{}-log", Stage::Clean.name())
+}
+
+/// Moves back into the staging folder the files an earlier run with the
+/// same options renamed into the output folder before it was killed
+/// (during the renames, so without its manifest), when `run` resumes it:
+/// each is known by its stage marker (same options, same size) and by its
+/// staged copy being gone. The output folder is then as that run found it,
+/// and the resumed run renames them again with the rest. Gives how many
+/// files it moved; none without stage files or a staging folder.
+///
+/// [`clean_with`] calls it first; call it before [`check_output`] when
+/// checking the output on its own, which would refuse them.
+///
+/// # Errors
+///
+/// [`Error::Io`] when a file cannot be moved.
+pub fn reclaim_renamed(corpus: &Corpus, opts: &CleanOptions, run: &Run) -> Result<usize> {
+    output::reclaim_renamed(corpus, opts, run)
 }
 
 /// Why text was removed; serialised as `document` or `block`.
@@ -333,6 +394,7 @@ pub fn clean_with(
     opts: &CleanOptions,
     run: &Run,
 ) -> Result<CleanSummary> {
+    reclaim_renamed(corpus, opts, run)?;
     let plan = checked_plan(corpus, report, opts, run)?;
     let out_existed = opts.out.exists();
     let staging = opts.out.join(STAGING);
@@ -359,12 +421,36 @@ pub fn clean_with(
 
 /// The plan of a clean or of its preview, once the output is known to be
 /// safe and the plan to lose nothing (polling `run` between the steps).
+///
+/// With stage files (`run.stages`) the checked plan is written to
+/// `plan.bin`, and a resumed run whose plan is done reads it back (and
+/// checks it again, which needs no text) instead of planning: at a million
+/// documents planning reads and rescans a good part of the corpus.
 fn checked_plan(corpus: &Corpus, report: &Report, opts: &CleanOptions, run: &Run) -> Result<Plan> {
     check_output(corpus, opts)?;
     run.check()?;
+    let staging = run.plan_params(opts);
+    let name = Stage::Plan.name();
+    let docs = corpus.docs.len();
+    if let Some((st, params)) = &staging {
+        if let Some(plan) = st.load(name, params, &[], |d| plan::decode_plan(d, docs))? {
+            check_plan(corpus, &plan, opts)?;
+            run.record(st.file_bytes(name));
+            return Ok(plan);
+        }
+    }
+    let progress = run.progress();
+    progress.stage("plan", 0);
     let plan = plan_run(corpus, report, opts, run)?;
     check_plan(corpus, &plan, opts)?;
+    progress.finish();
     run.check()?;
+    if let Some((st, params)) = &staging {
+        progress.stage(Stage::Plan.saving(), 0);
+        st.save(name, params, &[], |e| plan::encode_plan(e, &plan))?;
+        progress.finish();
+        run.record(st.file_bytes(name));
+    }
     Ok(plan)
 }
 

@@ -51,6 +51,28 @@ enum Command {
     /// Show how copies differ: a character diff of two texts, or the shared
     /// template (skeleton and slots) of several.
     Diff(DiffArgs),
+    /// Print the effective parameters of a scan or clean command line (every
+    /// option that defines its output, by flag name, defaults filled in) and
+    /// their hash, as the stage markers of --work DIR record them:
+    /// `neardup params [--json] clean INPUT… -o OUT [options]`.
+    Params(ParamsArgs),
+}
+
+#[derive(Debug, Args)]
+struct ParamsArgs {
+    /// Print one JSON object: {"command", "params", "hash"}.
+    #[arg(long)]
+    json: bool,
+    #[command(subcommand)]
+    of: ParamsOf,
+}
+
+#[derive(Debug, Subcommand)]
+enum ParamsOf {
+    /// The parameters of `neardup scan …`.
+    Scan(ScanArgs),
+    /// The parameters of `neardup clean …`.
+    Clean(CleanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -547,15 +569,76 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Clean(args) => clean_cmd(args),
         Command::Verify(args) => verify_cmd(args),
         Command::Diff(args) => diff_cmd(args),
+        Command::Params(args) => params_cmd(args),
+    }
+}
+
+/// `neardup params`: the parameters the command line's run would record,
+/// checked as the command checks them; no input is read.
+fn params_cmd(args: ParamsArgs) -> anyhow::Result<ExitCode> {
+    let (command, params) = match &args.of {
+        ParamsOf::Scan(a) => {
+            let opts = checked_scan(&a.common)?;
+            let c = &a.common;
+            let p = neardup::stage::scan_params(
+                neardup::stage::Stage::Blocks,
+                &c.inputs,
+                &c.ingest(),
+                &opts,
+            );
+            ("scan", p)
+        }
+        ParamsOf::Clean(a) => {
+            let opts = checked_scan(&a.common)?;
+            let source = clean::Source {
+                inputs: a.common.inputs.clone(),
+                ingest: a.common.ingest(),
+            };
+            ("clean", clean::params(&source, &clean_options(a, opts)))
+        }
+    };
+    let hash = neardup::stage::params_hash(&params);
+    let mut out = String::new();
+    if args.json {
+        let v = serde_json::json!({ "command": command, "params": params, "hash": hash });
+        out = format!("{v:#}\n");
+    } else {
+        for (k, v) in &params {
+            out.push_str(&format!("{k} {v}\n"));
+        }
+        out.push_str(&format!("hash {hash}\n"));
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// The scan options of `c`, checked as `scan` and `clean` check them.
+fn checked_scan(c: &Common) -> anyhow::Result<ScanOptions> {
+    c.keep_by()?;
+    let opts = c.scan();
+    opts.validate()?;
+    Ok(opts)
+}
+
+/// Clean's options from its command line.
+fn clean_options(args: &CleanArgs, scan: ScanOptions) -> CleanOptions {
+    CleanOptions {
+        out: args.output.clone(),
+        log: args.log.clone(),
+        force: args.force,
+        scan,
+        text_field: args.common.text_field.clone(),
+        drop_boilerplate: args.drop_boilerplate,
     }
 }
 
 fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let c = &args.common;
     c.setup_threads()?;
-    c.keep_by()?;
-    let opts = c.scan();
-    opts.validate()?;
+    let opts = checked_scan(c)?;
     let progress = c.progress();
     let format = report_format(args.format, args.output.as_deref())?;
     let diffs = args.diffs || format == ReportFormat::Html;
@@ -757,9 +840,7 @@ fn diff_cmd(args: DiffArgs) -> anyhow::Result<ExitCode> {
 fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     let c = &args.common;
     c.setup_threads()?;
-    c.keep_by()?;
-    let opts = c.scan();
-    opts.validate()?;
+    let opts = checked_scan(c)?;
     // A preview leaves no trace in the output folder, not even a work folder.
     let work = if args.dry_run {
         c.work(Placement::Temp)?
@@ -772,24 +853,26 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
     // a time when it plans cuts and writes outputs.
     let read = pipeline::read_streaming(&c.inputs, &ingest, &opts, Some(&work), &progress)?;
     c.warn_skipped(&read.corpus)?;
-    let copts = CleanOptions {
-        out: args.output.clone(),
-        log: args.log.clone(),
-        force: args.force,
-        scan: opts.clone(),
-        text_field: c.text_field.clone(),
-        drop_boilerplate: args.drop_boilerplate,
+    let copts = clean_options(&args, opts.clone());
+    let source = clean::Source {
+        inputs: c.inputs.clone(),
+        ingest: c.ingest(),
     };
+    if !args.dry_run {
+        // a resumed run killed while renaming: its renamed files are its own
+        let resumed = clean::Run {
+            source: Some(&source),
+            stages: work.stages(),
+            ..clean::Run::default()
+        };
+        clean::reclaim_renamed(&read.corpus, &copts, &resumed)?;
+    }
     // Refuse a bad output before the (long) scan.
     clean::check_output(&read.corpus, &copts)?;
     let (corpus, report) = pipeline::scan_read(read, &ingest, &opts, Some(&work), &progress)?;
     let budget = neardup::blocks::Budget {
         memory: work.memory() as usize,
         work: Some(&work),
-    };
-    let source = clean::Source {
-        inputs: c.inputs.clone(),
-        ingest: c.ingest(),
     };
     if args.dry_run {
         let preview = clean::dry_run(
@@ -803,6 +886,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
                 budget,
                 stages: None,
                 reload: Some(&ingest),
+                progress: Some(&progress),
             },
         )?;
         work.finish()?;
@@ -829,6 +913,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
         budget,
         stages: work.stages(),
         reload: Some(&ingest),
+        progress: Some(&progress),
     };
     interrupt::start_writing();
     let summary = clean::clean_with(&corpus, &report, &copts, &run)?;

@@ -45,7 +45,8 @@
 //! ([`crate::stage`]): **read + sketch** → `read.bin` (the document table
 //! and sketches: [`read_streaming`]), **documents** → `documents.bin` (the
 //! document clusters), **blocks** → `blocks.bin` (the block clusters);
-//! `clean` marks each output file it stages. With `--resume` a stage whose
+//! `clean` writes its checked plan (`plan.bin`, [`crate::clean`]) and
+//! marks each output file it stages. With `--resume` a stage whose
 //! marker matches the options and inputs is read back instead of run.
 //!
 //! Stages are pure functions; this module fans them out over documents with
@@ -371,9 +372,17 @@ pub fn read_streaming(
     }
     let params = stage::scan_params(Stage::Read, paths, ingest, opts);
     let stamps = stage::stamps(paths, ingest)?;
+    // The signatures (4 bytes a permutation: most of a document's) serve
+    // the documents stage only: left unread when it is reused.
+    let mut doc_params = params.clone();
+    stage::add_params(Stage::Documents, &mut doc_params, opts);
+    let sigs = !st.finished(&[
+        (Stage::Read.name(), &params, &stamps),
+        (Stage::Documents.name(), &doc_params, &[]),
+    ]);
     let loaded = st.load(Stage::Read.name(), &params, &stamps, |d| {
         let corpus = stage::decode_corpus(d)?;
-        let (sketches, sizes) = stage::decode_sketches(d, corpus.docs.len())?;
+        let (sketches, sizes) = stage::decode_sketches(d, corpus.docs.len(), sigs)?;
         Ok(Read {
             corpus,
             sketches,
@@ -550,6 +559,14 @@ fn scan_stages(
     let mut removed_docs = vec![false; docs.len()];
     if let Some(sketches) = &sketches {
         let found = staged(run, staging, Stage::Documents, || {
+            if sketches.sigs.len() != docs.len() {
+                // read without them as the stage was to be reused: it was
+                // not (its files went in between)
+                return Err(Error::Resume {
+                    work: staging.map_or_else(String::new, |s| s.0.path().display().to_string()),
+                    reason: "its documents stage is gone; run again with --resume".into(),
+                });
+            }
             let built = document_level(corpus, texts, sketches, opts, progress)?;
             Ok(against_reference(corpus, built, opts))
         })?;

@@ -11,10 +11,11 @@
 //!
 //! | stage       | file            | payload                                                 |
 //! |-------------|-----------------|---------------------------------------------------------|
-//! | `read`      | `read.bin`      | the inputs, per document its place, text length, id and sort key (no text), skipped inputs; the sketches (length, exact hash, SimHash and `P` MinHash values); text bytes. About `4·P + 60` bytes a document |
+//! | `read`      | `read.bin`      | the inputs, per document its place, text length, id and sort key (no text), skipped inputs; text bytes; the sketches (length, exact hash, SimHash), then the `P` MinHash values of every document (left unread when the `documents` stage is reused). About `4·P + 60` bytes a document |
 //! | `documents` | `documents.bin` | the document clusters (after the reference rule); the removed documents are those of their members at or above `--threshold` but the kept one, derived again |
 //! | `blocks`    | `blocks.bin`    | the block clusters                                      |
-//! | `clean`     | (none)          | one marker per output file complete in the staging folder (`clean-NNNNNN.json`, by input) |
+//! | `plan`      | `plan.bin`      | clean's checked plan: the documents dropped, the cuts, the removal log's lines |
+//! | `clean`     | (none)          | one marker per output file complete in the staging folder (`clean-NNNNNN.json`, by input) and one for the staged removal log (`clean-log.json`) |
 //!
 //! Layout of a stage file, little-endian: the magic `NDSTAGE\0`, the
 //! format version ([`FORMAT`], u32), the stage's name (u32 length and
@@ -49,7 +50,7 @@ use crate::pipeline::ScanOptions;
 
 /// Version of the stage files' and markers' layout; a work folder written
 /// with another one is not resumed.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Name of the folder of stage files and markers inside the work folder.
 pub const STAGES: &str = "stages";
@@ -65,6 +66,8 @@ pub enum Stage {
     Documents,
     /// Block clusters.
     Blocks,
+    /// Clean's plan (what it removes, every detection round).
+    Plan,
     /// Clean's output files.
     Clean,
 }
@@ -76,6 +79,7 @@ impl Stage {
             Stage::Read => "read",
             Stage::Documents => "documents",
             Stage::Blocks => "blocks",
+            Stage::Plan => "plan",
             Stage::Clean => "clean",
         }
     }
@@ -89,6 +93,7 @@ impl Stage {
             Stage::Read => "save read",
             Stage::Documents => "save documents",
             Stage::Blocks => "save blocks",
+            Stage::Plan => "save plan",
             Stage::Clean => "save clean",
         }
     }
@@ -175,6 +180,12 @@ pub fn add_params(stage: Stage, p: &mut Params, opts: &ScanOptions) {
     }
 }
 
+/// The hash of `params` that markers record (16 hex digits): two command
+/// lines whose parameters hash alike make the same stage files.
+pub fn params_hash(params: &Params) -> String {
+    hex(xxh3_64(&serde_json::to_vec(params).unwrap_or_default()))
+}
+
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v)
         .unwrap_or_default()
@@ -252,7 +263,7 @@ impl Marker {
         after: Option<&str>,
         bytes: u64,
     ) -> Marker {
-        let params_hash = hex(xxh3_64(&serde_json::to_vec(params).unwrap_or_default()));
+        let params_hash = params_hash(params);
         let mut h = serde_json::to_vec(inputs).unwrap_or_default();
         h.extend_from_slice(after.unwrap_or("").as_bytes());
         Marker {
@@ -448,6 +459,22 @@ impl Stages {
         Ok(Some(value))
     }
 
+    /// Whether `stages` (name, parameters, inputs), each made from the one
+    /// before it, the first from the last stage loaded or saved, would all
+    /// be loaded: resuming, their markers are there and match. Lets a stage
+    /// leave out of what it loads what only a reused stage needs.
+    pub fn finished(&self, stages: &[(&str, &Params, &[Stamp])]) -> bool {
+        let mut after = self.chain();
+        for (name, params, inputs) in stages {
+            let want = Marker::new(name, params, inputs, after.as_deref(), 0);
+            match self.matching(name, &want) {
+                Ok(Some(old)) if self.file_path(name).is_file() => after = Some(old.id()),
+                _ => return false,
+            }
+        }
+        true
+    }
+
     /// Writes stage `name`'s payload (`encode`) and then its marker.
     ///
     /// # Errors
@@ -528,6 +555,17 @@ impl Stages {
             self.note_reused(name.to_string());
         }
         Ok(done)
+    }
+
+    /// The bytes unit `name` recorded when resuming and an earlier run
+    /// marked it with the same `params`, whatever stages it followed (the
+    /// caller checks those later with [`Stages::done`]).
+    pub fn recorded(&self, name: &str, params: &Params) -> Option<u64> {
+        let want = Marker::new(name, params, &[], None, 0);
+        let raw = std::fs::read(self.marker_path(name)).ok()?;
+        let old: Marker = serde_json::from_slice(&raw).ok()?;
+        let same = self.resume && old.format == FORMAT && old.params_hash == want.params_hash;
+        same.then_some(old.bytes)
     }
 
     /// Records unit `name` (an output file of `bytes` bytes) as finished.
@@ -681,6 +719,14 @@ impl Decoder {
     pub fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
         self.take(buf.len() as u64)?;
         self.r.read_exact(buf).map_err(|e| Error::io(&self.path, e))
+    }
+    /// Passes over `n` bytes of the payload without reading them.
+    pub fn skip(&mut self, n: u64) -> Result<()> {
+        self.take(n)?;
+        let n = i64::try_from(n).map_err(|_| self.corrupt("length past the end"))?;
+        self.r
+            .seek_relative(n)
+            .map_err(|e| Error::io(&self.path, e))
     }
     fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         let mut b = [0u8; N];
@@ -939,12 +985,20 @@ pub(crate) fn encode_sketches(
     e.bool(matches!(sk.kind, SketchKind::MinHash { .. }))?;
     e.u64(perms as u64)?;
     e.len(sk.sketch.len())?;
-    // a batch of documents at a time: one write of many bytes
+    // Lengths and hashes of every document, then the signatures: a run
+    // that reuses the documents stage skips those in one seek. A batch of
+    // documents at a time: one write of many bytes.
     let mut buf = Vec::with_capacity(1 << 20);
-    for (s, sig) in sk.sketch.iter().zip(&sk.sigs) {
+    for s in &sk.sketch {
         buf.extend_from_slice(&s.len.to_le_bytes());
         buf.extend_from_slice(&s.exact.to_le_bytes());
         buf.extend_from_slice(&s.simhash.to_le_bytes());
+        if buf.len() >= 1 << 20 {
+            e.raw(&buf)?;
+            buf.clear();
+        }
+    }
+    for sig in &sk.sigs {
         for v in sig.iter() {
             buf.extend_from_slice(&v.to_le_bytes());
         }
@@ -956,10 +1010,13 @@ pub(crate) fn encode_sketches(
     e.raw(&buf)
 }
 
-/// Reads back what [`encode_sketches`] wrote, for `docs` documents.
+/// Reads back what [`encode_sketches`] wrote, for `docs` documents; the
+/// MinHash signatures only when `sigs` (without them, the sketches hold
+/// lengths and hashes only: ~32 bytes a document instead of ~`4·P + 50`).
 pub(crate) fn decode_sketches(
     d: &mut Decoder,
     docs: usize,
+    sigs: bool,
 ) -> Result<(Option<Sketches>, Vec<u32>)> {
     let n = d.len(4)?;
     if n != docs {
@@ -982,27 +1039,43 @@ pub(crate) fn decode_sketches(
         SketchKind::SimHash
     };
     let sig_len = if minhash { perms } else { 0 };
-    let per_doc = 28 + 4 * sig_len;
-    let n = d.len(per_doc as u64)?;
+    let n = d.len(28 + 4 * sig_len as u64)?;
     if n != docs {
         return Err(d.corrupt("sketches of other documents"));
     }
     let mut sketch = Vec::with_capacity(n);
-    let mut sigs = Vec::with_capacity(n);
-    let mut rec = vec![0u8; per_doc];
+    let mut rec = [0u8; 28];
     for _ in 0..n {
         d.fill(&mut rec)?;
-        let word = |i: usize| u32::from_le_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
         let mut exact = [0u8; 16];
         exact.copy_from_slice(&rec[4..20]);
         let mut simhash = [0u8; 8];
         simhash.copy_from_slice(&rec[20..28]);
         sketch.push(Sketch {
-            len: word(0),
+            len: u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]),
             exact: u128::from_le_bytes(exact),
             simhash: u64::from_le_bytes(simhash),
         });
-        sigs.push((0..sig_len).map(|k| word(28 + 4 * k)).collect());
+    }
+    let sig_bytes = 4 * sig_len;
+    if !sigs {
+        d.skip((n * sig_bytes) as u64)?;
+        let sketches = Sketches {
+            sketch,
+            sigs: Vec::new(),
+            kind,
+        };
+        return Ok((Some(sketches), sizes));
+    }
+    let mut sigs = Vec::with_capacity(n);
+    let mut rec = vec![0u8; sig_bytes];
+    for _ in 0..n {
+        d.fill(&mut rec)?;
+        sigs.push(
+            rec.chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        );
     }
     Ok((Some(Sketches { sketch, sigs, kind }), sizes))
 }
@@ -1025,13 +1098,7 @@ pub(crate) fn encode_clusters(e: &mut Encoder, clusters: &[Cluster]) -> std::io:
         e.bool(c.all_above_threshold)?;
         e.len(c.members.len())?;
         for m in &c.members {
-            let p = &m.place;
-            e.str(&p.doc)?;
-            e.str(&p.path)?;
-            e.opt_u64(p.record)?;
-            for v in p.lines.iter().chain(&p.bytes) {
-                e.u64(*v)?;
-            }
+            encode_place(e, &m.place)?;
             e.len(m.chars)?;
             e.f64(m.similarity)?;
             e.bool(m.containment.is_some())?;
@@ -1046,6 +1113,28 @@ pub(crate) fn encode_clusters(e: &mut Encoder, clusters: &[Cluster]) -> std::io:
         }
     }
     Ok(())
+}
+
+/// Writes where a span is (a cluster member's, a removal's).
+pub(crate) fn encode_place(e: &mut Encoder, p: &crate::place::Place) -> std::io::Result<()> {
+    e.str(&p.doc)?;
+    e.str(&p.path)?;
+    e.opt_u64(p.record)?;
+    for v in p.lines.iter().chain(&p.bytes) {
+        e.u64(*v)?;
+    }
+    Ok(())
+}
+
+/// Reads back what [`encode_place`] wrote.
+pub(crate) fn decode_place(d: &mut Decoder) -> Result<crate::place::Place> {
+    Ok(crate::place::Place {
+        doc: d.str()?,
+        path: d.str()?,
+        record: d.opt_u64()?,
+        lines: [d.u64()?, d.u64()?],
+        bytes: [d.u64()?, d.u64()?],
+    })
 }
 
 /// Reads back what [`encode_clusters`] wrote, for a corpus of `docs`
@@ -1070,11 +1159,7 @@ pub(crate) fn decode_clusters(d: &mut Decoder, docs: usize) -> Result<Vec<Cluste
         let m = d.len(100)?;
         let mut members = Vec::with_capacity(m);
         for _ in 0..m {
-            let doc = d.str()?;
-            let path = d.str()?;
-            let record = d.opt_u64()?;
-            let lines = [d.u64()?, d.u64()?];
-            let bytes = [d.u64()?, d.u64()?];
+            let place = decode_place(d)?;
             let chars = d.u64()? as usize;
             let similarity = d.f64()?;
             let has = d.bool()?;
@@ -1088,13 +1173,7 @@ pub(crate) fn decode_clusters(d: &mut Decoder, docs: usize) -> Result<Vec<Cluste
             let text_range = d.u64()? as usize..d.u64()? as usize;
             let norm_range = d.u64()? as usize..d.u64()? as usize;
             members.push(Member {
-                place: crate::place::Place {
-                    doc,
-                    path,
-                    record,
-                    lines,
-                    bytes,
-                },
+                place,
                 chars,
                 similarity,
                 containment: has.then_some(c),
@@ -1235,7 +1314,7 @@ mod tests {
             },
             |d| {
                 let c = decode_corpus(d)?;
-                let s = decode_sketches(d, c.docs.len())?;
+                let s = decode_sketches(d, c.docs.len(), true)?;
                 Ok((c, s))
             },
         );
@@ -1250,6 +1329,25 @@ mod tests {
         for (a, b) in sketches.sketch.iter().zip(&sk.sketch) {
             assert_eq!((a.len, a.exact, a.simhash), (b.len, b.exact, b.simhash));
         }
+
+        // without the signatures: the same lengths and hashes, and what
+        // follows them in the file is read where it is
+        let (lean, after) = round_trip(
+            |e| {
+                encode_sketches(e, Some(&sk), &sizes)?;
+                e.str("after")
+            },
+            |d| Ok((decode_sketches(d, 3, false)?, d.str()?)),
+        );
+        let lean = lean.0.unwrap();
+        assert!(lean.sigs.is_empty() && after == "after");
+        let hashes = |s: &Sketches| -> Vec<(u32, u128, u64)> {
+            s.sketch
+                .iter()
+                .map(|a| (a.len, a.exact, a.simhash))
+                .collect()
+        };
+        assert_eq!(hashes(&lean), hashes(&sketches));
     }
 
     #[test]

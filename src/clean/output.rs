@@ -245,6 +245,7 @@ pub(super) fn write_all(
     let log_body = log_lines(&plan.removals, log.path())?;
     if let LogTarget::Staged { tmp, fin } = log {
         write_file(tmp, &log_body, fin)?;
+        run.staged_file(opts, &super::log_unit(), tmp)?;
         staged.push((tmp.clone(), fin.clone()));
     }
     let manifest_final = opts.out.join(manifest::MANIFEST);
@@ -261,7 +262,12 @@ pub(super) fn write_all(
     if let LogTarget::Direct(fin) = log {
         write_in_place(fin, &log_body).map_err(|e| Error::io(fin, e))?;
     }
-    rename_all(&staged, (&manifest_tmp, &manifest_final), &stale)?;
+    rename_all(
+        &staged,
+        (&manifest_tmp, &manifest_final),
+        &stale,
+        run.progress(),
+    )?;
     let _ = std::fs::remove_dir_all(staging);
     let mut summary = summary(corpus, plan, files_written, log.path());
     summary.stale_removed = stale.len();
@@ -327,14 +333,17 @@ fn stage_files(
 ) -> Result<(Vec<Staged>, Vec<ManifestFile>)> {
     let mut staged = Vec::new();
     let mut files = Vec::with_capacity(corpus.inputs.len());
+    let progress = run.progress();
+    progress.stage("write", corpus.inputs.len() as u64);
     for (idx, (input, docs)) in corpus.inputs.iter().zip(docs_by_input(corpus)).enumerate() {
         run.check()?;
+        progress.advance(1);
         let mut output = None;
         if streams(input) && writes_output(input, plan, &docs) {
             let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
             if !run.reuse_staged(opts, idx, &tmp)? {
                 stream_jsonl(corpus, plan, idx, &docs, &opts.text_field, &tmp, &fin)?;
-                run.staged_file(opts, idx, &tmp)?;
+                run.staged_file(opts, &super::staged_unit(idx), &tmp)?;
             }
             staged.push((tmp, fin));
             output = Some(RawPath(input.rel.clone()));
@@ -350,7 +359,7 @@ fn stage_files(
             let body = compress(&input.path, body, input.compression)?;
             let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
             write_file(&tmp, &body, &fin)?;
-            run.staged_file(opts, idx, &tmp)?;
+            run.staged_file(opts, &super::staged_unit(idx), &tmp)?;
             staged.push((tmp, fin));
             output = Some(RawPath(input.rel.clone()));
             if let Some(on_staged) = run.on_staged {
@@ -359,6 +368,7 @@ fn stage_files(
         }
         files.push(manifest_file(input, output, docs.len())?);
     }
+    progress.finish();
     Ok((staged, files))
 }
 
@@ -592,7 +602,12 @@ fn manifest_of(
 
 /// Gives every `(staged, final)` file its final name, the manifest last,
 /// after removing the `stale` files of an earlier run.
-fn rename_all(staged: &[Staged], manifest: (&Path, &Path), stale: &[PathBuf]) -> Result<()> {
+fn rename_all(
+    staged: &[Staged],
+    manifest: (&Path, &Path),
+    stale: &[PathBuf],
+    progress: &dyn crate::pipeline::Progress,
+) -> Result<()> {
     // Every file is complete on disk. An older manifest goes first, so that
     // a run that dies halfway through the renames leaves no manifest and
     // `verify` does not vouch for a mix.
@@ -608,24 +623,74 @@ fn rename_all(staged: &[Staged], manifest: (&Path, &Path), stale: &[PathBuf]) ->
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(path, e)),
             _ => {}
         }
-        // and the folders below OUT that held only it
-        let out = manifest_final.parent().unwrap_or(Path::new(""));
-        let mut dir = path.parent();
-        while let Some(d) = dir.filter(|d| *d != out && d.starts_with(out)) {
-            if std::fs::remove_dir(d).is_err() {
-                break;
-            }
-            dir = d.parent();
-        }
+        remove_emptied(path, manifest_final.parent().unwrap_or(Path::new("")));
     }
     let all = staged.iter().map(|(t, f)| (t.as_path(), f.as_path()));
+    progress.stage("rename", staged.len() as u64 + 1);
     for (tmp, fin) in all.chain([(manifest_tmp, manifest_final)]) {
         if let Some(parent) = fin.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         std::fs::rename(tmp, fin).map_err(|e| Error::io(fin, e))?;
+        progress.advance(1);
     }
+    progress.finish();
     Ok(())
+}
+
+/// Removes the folders below `out` that held only `path`, now gone.
+fn remove_emptied(path: &Path, out: &Path) {
+    let mut dir = path.parent();
+    while let Some(d) = dir.filter(|d| *d != out && d.starts_with(out)) {
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+/// See [`super::reclaim_renamed`].
+pub(super) fn reclaim_renamed(corpus: &Corpus, opts: &CleanOptions, run: &Run) -> Result<usize> {
+    let staging = opts.out.join(STAGING);
+    let Some((st, params)) = run.file_params(opts) else {
+        return Ok(0);
+    };
+    if !st.resuming() || !staging.is_dir() {
+        return Ok(0);
+    }
+    let files_dir = staging.join("files");
+    let mut units: Vec<(String, PathBuf, PathBuf)> = corpus
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(idx, input)| {
+            let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
+            (super::staged_unit(idx), tmp, fin)
+        })
+        .collect();
+    // a log outside OUT is staged beside it, and does not block OUT
+    if let LogTarget::Staged { tmp, fin } = LogTarget::new(opts, &staging) {
+        if tmp.starts_with(&staging) {
+            units.push((super::log_unit(), tmp, fin));
+        }
+    }
+    let mut moved = 0;
+    for (unit, tmp, fin) in units {
+        let Ok(meta) = std::fs::symlink_metadata(&fin) else {
+            continue;
+        };
+        let ours = meta.is_file() && st.recorded(&unit, &params) == Some(meta.len());
+        if !ours || tmp.exists() {
+            continue;
+        }
+        if let Some(parent) = tmp.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        std::fs::rename(&fin, &tmp).map_err(|e| Error::io(&fin, e))?;
+        remove_emptied(&fin, &opts.out);
+        moved += 1;
+    }
+    Ok(moved)
 }
 
 /// What a plan does (written or previewed) with `log` as its log.

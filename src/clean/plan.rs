@@ -861,3 +861,154 @@ pub fn check_plan(corpus: &Corpus, plan: &Plan, opts: &CleanOptions) -> Result<(
     }
     Ok(())
 }
+
+// ---- the plan as a stage file (`plan.bin`, see [`crate::stage`]) --------
+
+use crate::stage::{decode_place, encode_place, Decoder, Encoder};
+
+const REASONS: [Reason; 3] = [Reason::Document, Reason::Block, Reason::Boilerplate];
+
+/// Writes a checked plan: per document whether it is dropped and its cuts,
+/// then the removal log's lines, every field (floats to the bit, so a
+/// resumed run writes the same log).
+pub(super) fn encode_plan(e: &mut Encoder, plan: &Plan) -> std::io::Result<()> {
+    e.len(plan.drop_doc.len())?;
+    for (drop, cuts) in plan.drop_doc.iter().zip(&plan.cuts) {
+        e.bool(*drop)?;
+        e.len(cuts.len())?;
+        for r in cuts {
+            e.len(r.start)?;
+            e.len(r.end)?;
+        }
+    }
+    e.len(plan.removals.len())?;
+    for r in &plan.removals {
+        e.u8(REASONS.iter().position(|x| *x == r.reason).unwrap_or(0) as u8)?;
+        e.len(r.cluster)?;
+        e.len(r.round)?;
+        encode_place(e, &r.removed)?;
+        e.len(r.spans.len())?;
+        for s in &r.spans {
+            e.u64(s[0])?;
+            e.u64(s[1])?;
+        }
+        encode_place(e, &r.kept)?;
+        e.f64(r.similarity)?;
+        e.f64(r.containment)?;
+        e.u64(r.bytes_removed)?;
+        for u in [&r.units.removed, &r.units.kept, &r.units.bytes_removed] {
+            e.str(u)?;
+        }
+        e.bool(r.reference)?;
+    }
+    Ok(())
+}
+
+/// Reads back what [`encode_plan`] wrote, for a corpus of `docs` documents.
+pub(super) fn decode_plan(d: &mut Decoder, docs: usize) -> Result<Plan> {
+    if d.len(9)? != docs {
+        return Err(d.corrupt("plan of other documents"));
+    }
+    let mut plan = Plan {
+        drop_doc: Vec::with_capacity(docs),
+        cuts: Vec::with_capacity(docs),
+        removals: Vec::new(),
+    };
+    for _ in 0..docs {
+        plan.drop_doc.push(d.bool()?);
+        let n = d.len(16)?;
+        let cuts = (0..n)
+            .map(|_| Ok(d.u64()? as usize..d.u64()? as usize))
+            .collect::<Result<Vec<_>>>()?;
+        plan.cuts.push(cuts);
+    }
+    let n = d.len(100)?;
+    plan.removals.reserve_exact(n);
+    for _ in 0..n {
+        let reason = *REASONS
+            .get(d.u8()? as usize)
+            .ok_or_else(|| d.corrupt("bad reason"))?;
+        let cluster = d.u64()? as usize;
+        let round = d.u64()? as usize;
+        let removed = decode_place(d)?;
+        let k = d.len(16)?;
+        let spans = (0..k)
+            .map(|_| Ok([d.u64()?, d.u64()?]))
+            .collect::<Result<Vec<_>>>()?;
+        let kept = decode_place(d)?;
+        let similarity = d.f64()?;
+        let containment = d.f64()?;
+        let bytes_removed = d.u64()?;
+        let units = ByteUnits {
+            removed: d.str()?,
+            kept: d.str()?,
+            bytes_removed: d.str()?,
+        };
+        let reference = d.bool()?;
+        plan.removals.push(Removal {
+            reason,
+            cluster,
+            round,
+            removed,
+            spans,
+            kept,
+            similarity,
+            containment,
+            bytes_removed,
+            units,
+            reference,
+        });
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stage::{Params, Stages};
+
+    #[test]
+    fn a_plan_comes_back_whole_from_its_stage_file() {
+        let base = "天地玄黄宇宙洪荒日月盈昃辰宿列张寒来暑往秋收冬藏闰余成岁律吕调阳".repeat(8);
+        let own: String = (0..600u32)
+            .filter_map(|i| char::from_u32(0x4e00 + i * 7))
+            .collect();
+        let texts = [
+            format!("{base}。"),
+            format!("{base}！"),
+            format!("{own}\n{base}\n后记。"),
+        ];
+        let corpus = Corpus::from_texts(&texts);
+        let mut opts = super::super::CleanOptions {
+            out: "out".into(),
+            log: None,
+            force: false,
+            scan: pipeline::ScanOptions::default(),
+            text_field: "text".into(),
+            drop_boilerplate: false,
+        };
+        opts.scan.blocks.min_block = 50;
+        let report = pipeline::scan(&corpus, &opts.scan, &pipeline::NoProgress).unwrap();
+        let plan = plan(&corpus, &report, &opts).unwrap();
+        assert!(plan.drop_doc.contains(&true) && plan.cuts.iter().any(|c| !c.is_empty()));
+
+        let dir = tempfile::tempdir().unwrap();
+        let params = Params::new();
+        Stages::open(dir.path(), false)
+            .unwrap()
+            .save("plan", &params, &[], |e| encode_plan(e, &plan))
+            .unwrap();
+        let st = Stages::open(dir.path(), true).unwrap();
+        let back = st
+            .load("plan", &params, &[], |d| decode_plan(d, corpus.docs.len()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(format!("{back:?}"), format!("{plan:?}"));
+        // a plan of another corpus is refused
+        let st = Stages::open(dir.path(), true).unwrap();
+        let err = st
+            .load("plan", &params, &[], |d| decode_plan(d, 2))
+            .unwrap_err();
+        assert!(err.to_string().contains("plan.bin"), "{err}");
+    }
+}

@@ -89,9 +89,11 @@ fn clean_killed_in_any_stage_resumes_to_the_same_bytes() {
         ("verify:1", "reused read"),
         ("blocks", "reused read, documents"),
         ("blocks:1", "reused read, documents"),
+        // after the plan is saved, before any output file
+        ("write", "reused read, documents, blocks, plan\n"),
         (
             "staged:2",
-            "reused read, documents, blocks, 2 staged output files",
+            "reused read, documents, blocks, plan, 2 staged output files",
         ),
     ];
     for (i, (at, reused)) in cases.into_iter().enumerate() {
@@ -116,6 +118,61 @@ fn clean_killed_in_any_stage_resumes_to_the_same_bytes() {
         assert!(files(&out) == whole, "{at}: output differs");
         assert!(!work.join("stages").exists(), "{at}: stage files removed");
     }
+}
+
+#[test]
+fn clean_killed_while_renaming_into_the_output_resumes_to_the_same_bytes() {
+    let t = TestDir::new();
+    let input = corpus(&t);
+    let out = t.path().join("out");
+    let o = run("clean", &input, &["-o", s(&out)], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let whole = files(&out);
+    // renamed: the outputs, the log, the manifest last
+    let renames = whole.len();
+    for (i, done) in [1, renames - 1].into_iter().enumerate() {
+        std::fs::remove_dir_all(&out).expect("clear out");
+        let work = t.path().join(format!("work{i}"));
+        let args = ["-o", s(&out), "--work", s(&work)];
+        let at = format!("rename:{done}");
+        killed(
+            &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", &at)]),
+            &at,
+        );
+        // some files have their final name, the manifest has not
+        let there = files(&out);
+        let finals = there
+            .keys()
+            .filter(|p| !p.starts_with(".neardup-staging"))
+            .count();
+        assert_eq!(finals, done, "{at}: {:?}", there.keys());
+        assert!(!out.join("manifest.json").exists());
+        let resume = [&args[..], &["--resume"]].concat();
+        let o = run("clean", &input, &resume, &[]);
+        assert!(o.status.success(), "{at}: {}", stderr(&o));
+        let staged = format!("plan, {} staged output files", renames - 2);
+        assert!(stderr(&o).contains(&staged), "{at}: {}", stderr(&o));
+        assert!(files(&out) == whole, "{at}: output differs");
+    }
+    // a file of the same name that is not the run's own is refused
+    std::fs::remove_dir_all(&out).expect("clear out");
+    let work = t.path().join("work-other");
+    let args = ["-o", s(&out), "--work", s(&work)];
+    killed(
+        &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", "rename:1")]),
+        "rename:1",
+    );
+    let first = whole
+        .keys()
+        .find(|p| out.join(p).is_file())
+        .expect("one renamed");
+    std::fs::write(out.join(first), "someone else's\n").expect("write");
+    let resume = [&args[..], &["--resume"]].concat();
+    assert_error(
+        &run("clean", &input, &resume, &[]),
+        "not ours",
+        &["not empty"],
+    );
 }
 
 #[test]
@@ -203,4 +260,51 @@ fn resume_needs_a_work_folder_and_a_named_input() {
         .output()
         .expect("runs");
     assert_error(&o, "stdin", &["--resume", "standard input"]);
+}
+
+#[test]
+fn params_prints_what_the_stage_markers_record() {
+    let t = TestDir::new();
+    let input = corpus(&t);
+    let (out, work) = (t.path().join("out"), t.path().join("work"));
+    let args = ["-o", s(&out), "--work", s(&work), "--min-block", "150"];
+    killed(
+        &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", "staged:1")]),
+        "staged:1",
+    );
+    let marker: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(work.join("stages/clean-000000.json")).expect("marker"),
+    )
+    .expect("json");
+    let params = |extra: &[&str]| -> serde_json::Value {
+        let o = neardup()
+            .args(["params", "--json", "clean"])
+            .arg(&input)
+            .args(args)
+            .args(extra)
+            .output()
+            .expect("runs");
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).expect("json")
+    };
+    let p = params(&[]);
+    assert_eq!(p["command"], "clean");
+    assert_eq!(p["params"], marker["params"]);
+    assert_eq!(p["hash"], marker["params_hash"]);
+    assert_eq!(p["params"]["--min-block"], "150");
+    assert_eq!(p["params"]["--threshold"], "0.8", "defaults filled in");
+    // what cannot change the output is no parameter; what can, is
+    assert_eq!(
+        params(&["--threads", "1", "--memory", "64K"])["hash"],
+        p["hash"]
+    );
+    assert_ne!(params(&["--drop-boilerplate"])["hash"], p["hash"]);
+    // a bad option is refused as the command refuses it
+    let o = neardup()
+        .args(["params", "scan"])
+        .arg(&input)
+        .args(["--threshold", "2"])
+        .output()
+        .expect("runs");
+    assert_error(&o, "bad threshold", &["--threshold"]);
 }
