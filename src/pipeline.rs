@@ -25,8 +25,9 @@
 //!   block clusters (copies by document and character range). Normalised
 //!   texts (5 bytes a character) are held all at once when `5·C ≤ M/2`,
 //!   else read back and normalised a batch of `M/2` at a time for each step
-//!   (fingerprints, chain verification, alignment to frequent passages,
-//!   splits); fingerprints (`0.22·C`, 16 bytes each) stay in memory when
+//!   (chain verification, alignment to frequent passages, splits) and of at
+//!   most 64 MB for the fingerprints, which read each document once;
+//!   fingerprints (`0.22·C`, 16 bytes each) stay in memory when
 //!   they fit `M/4`, else spill to the work folder in hash partitions of
 //!   about `M/4`, read back one at a time. Holds the seeds and verified
 //!   pairs (of the repeated text only).
@@ -54,7 +55,9 @@
 //! - [`scan_streaming`] (= [`read_streaming`] then [`scan_read`]) reads the
 //!   inputs itself and holds no text: `neardup scan` and `neardup clean`;
 //! - [`scan`] / [`scan_within`] work on a [`Corpus`] held in memory
-//!   (the library, and clean's later rounds).
+//!   (the library);
+//! - `scan_blocks_of` runs the block level over texts made on demand
+//!   (clean's later rounds: the texts as its cuts leave them).
 //!
 //! Both give the same report for the same input.
 
@@ -592,6 +595,7 @@ struct CorpusTexts<'a> {
     active: &'a [usize],
     chars: &'a [u32],
     opts: &'a NormalizeOptions,
+    progress: &'a dyn Progress,
 }
 
 impl blocks::TextSource for CorpusTexts<'_> {
@@ -613,6 +617,9 @@ impl blocks::TextSource for CorpusTexts<'_> {
             texts,
         });
         Ok(())
+    }
+    fn read_through(&self, n: usize) {
+        self.progress.advance(n as u64);
     }
 }
 
@@ -662,6 +669,7 @@ fn block_level(run: &Run<'_>, active: &[usize], chars: &[u32]) -> Result<Vec<Clu
         active,
         chars,
         opts: &opts.normalize,
+        progress,
     };
     // Texts that fit the budget are normalised once and held; else each
     // step of block detection reads back the batch it needs.

@@ -393,6 +393,7 @@ fn find_pairs_in(
                     v.into_iter().map(move |(h, p)| (h, d, p))
                 })
                 .collect();
+            src.read_through(batch.len());
             sink.push(&fps)
         },
     )?;

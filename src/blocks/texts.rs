@@ -53,6 +53,9 @@ pub trait TextSource: Sync {
     ///
     /// A text that cannot be read again.
     fn with_texts(&self, docs: &[u32], f: &mut dyn FnMut(&dyn NormTexts)) -> Result<()>;
+    /// `n` more documents went through the one step that reads each once
+    /// (fingerprints): what a progress bar of the stage can show.
+    fn read_through(&self, _n: usize) {}
 }
 
 impl TextSource for InMemory<'_> {

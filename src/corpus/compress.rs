@@ -60,7 +60,7 @@ pub fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {
 
 /// A writer that compresses what it is given as `c` into `W`, on all
 /// cores; [`Compressor::finish`] ends the stream. Holds about
-/// [`GZIP_BATCH`] MiB for gzip, libzstd's buffers for zstd.
+/// 32 MiB for gzip, libzstd's buffers for zstd.
 pub struct Compressor<W: Write>(Inner<W>);
 
 enum Inner<W: Write> {
