@@ -41,7 +41,7 @@ use std::ops::Range;
 use similar::{capture_diff_slices, Algorithm, DiffOp};
 
 use crate::fxhash::FxHasher;
-use crate::normalize::{is_unspaced, is_word_char, NormText, GAP_NONE};
+use crate::normalize::{is_unspaced, is_word_char, weight, NormText, GAP_NONE};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
@@ -644,9 +644,11 @@ fn sentences(t: &[char]) -> Vec<Range<usize>> {
 }
 
 /// The parts of `a` that an alignment with `b` covers: matched runs, joined
-/// across unmatched stretches shorter than `max_unmatched` characters (edits
-/// inside a copy); longer unmatched stretches of `a` are left out, so text
-/// that only `a` has is never part of the result.
+/// across unmatched stretches lighter than `max_unmatched` CJK characters
+/// ([`weight`]: a word counts as ten, so a few unmatched English words are
+/// text the other copy lacks, as a Chinese sentence is); longer unmatched
+/// stretches of `a` are left out, so text that only `a` has is never part
+/// of the result.
 ///
 /// The alignment is [`diff_ops`]'s: by characters, or past its budget by
 /// sentences (then an edited sentence is left out whole).
@@ -656,7 +658,9 @@ pub fn covered_ranges(a: &[char], b: &[char], max_unmatched: usize) -> Vec<Range
     for op in ops {
         if let DiffOp::Equal { old_index, len, .. } = op {
             match matched.last_mut() {
-                Some(last) if old_index - last.end < max_unmatched => last.end = old_index + len,
+                Some(last) if weight(&a[last.end..old_index]) < max_unmatched => {
+                    last.end = old_index + len
+                }
                 _ => matched.push(old_index..old_index + len),
             }
         }
@@ -856,5 +860,18 @@ mod tests {
         m.extend_from_slice(&k);
         let cov = covered_ranges(&m, &k, 5);
         assert_eq!(cov, vec![19..19 + k.len()]);
+    }
+
+    #[test]
+    fn covered_ranges_weigh_unmatched_words_as_cjk_characters() {
+        // six words only the copy has are 60 characters of text the kept
+        // copy lacks: the matched text either side stays two ranges
+        let norm = |s: &str| crate::normalize::normalize(s, &Default::default()).chars;
+        let k = norm("the quick brown fox jumps over the lazy dog near the river bank today");
+        let m = norm("the quick brown fox jumps over alpha beta gamma delta epsilon zeta the lazy dog near the river bank today");
+        assert_eq!(covered_ranges(&m, &k, 50), vec![0..6, 12..m.len()]);
+        // four words (40) are an edit inside one copy
+        let m = norm("the quick brown fox jumps over alpha beta gamma delta the lazy dog near the river bank today");
+        assert_eq!(covered_ranges(&m, &k, 50), vec![0..m.len()]);
     }
 }

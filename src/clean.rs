@@ -57,11 +57,12 @@ pub use crate::place::Place;
 use crate::report::Report;
 use crate::stage::{self, Stage, Stages};
 
-/// Unmatched runs of at least this many characters in a copy are text the
-/// kept copy lacks, and are not cut.
+/// Unmatched runs weighing at least this many CJK characters in a copy are
+/// text the kept copy lacks, and are not cut (a word weighs ten).
 pub const MAX_UNMATCHED: usize = 50;
 
-/// Pieces of a copy shorter than this are not cut (no shredding of text).
+/// Pieces of a copy lighter than this many CJK characters are not cut (no
+/// shredding of text; a word weighs ten, as in `--min-block`).
 const MIN_PIECE: usize = 30;
 
 /// Name of the staging folder inside the output folder.

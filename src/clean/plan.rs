@@ -545,7 +545,7 @@ fn block_pieces(
     let kept_units = normalize(&kdoc[kept_range.clone()], &opts.scan.normalize).chars;
     let mut out = Vec::new();
     for r in align::covered_ranges(mchars, kchars, MAX_UNMATCHED) {
-        if r.len() < MIN_PIECE {
+        if crate::normalize::weight(&mchars[r.clone()]) < MIN_PIECE {
             continue;
         }
         let piece = &mchars[r.clone()];
