@@ -24,3 +24,4 @@ mod reference;
 mod reports;
 mod seeds;
 mod spill;
+mod verify;
