@@ -266,10 +266,16 @@ pub(super) fn round_pieces(
     let mut start = 0;
     while start < jobs.len() {
         let (mut end, mut bytes) = (start, 0);
+        // each document counted once: one large document holding many
+        // copies is normalised once, not once per copy
+        let mut held = std::collections::HashSet::new();
         while end < jobs.len() && (end == start || bytes < PLAN_TEXT_BUDGET) {
             let (c, m) = jobs[end];
-            bytes += corpus.docs[c.members[c.keep].doc_index].text.len();
-            bytes += corpus.docs[m.doc_index].text.len();
+            for d in [c.members[c.keep].doc_index, m.doc_index] {
+                if held.insert(d) {
+                    bytes += corpus.docs[d].text.len();
+                }
+            }
             end += 1;
         }
         let slice = &jobs[start..end];
@@ -644,17 +650,13 @@ fn narrow_to_sentences(text: &str, r: Range<usize>) -> Range<usize> {
 /// Widens a cut to whole lines when only whitespace lies between it and the
 /// line's ends, taking the line break along when whole lines go.
 pub fn snap_to_lines(text: &str, r: Range<usize>) -> Range<usize> {
-    let bytes = text.as_bytes();
-    let line_start = bytes[..r.start]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let line_end = bytes[r.end..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(text.len(), |p| r.end + p);
-    let start_ok = text[line_start..r.start].trim().is_empty();
-    let end_ok = text[r.end..line_end].trim().is_empty();
+    // Only the blanks next to the cut are read, not its whole line: a
+    // document of one long line is cut many times.
+    let blank = |c: char| c != '\n' && c.is_whitespace();
+    let line_start = text[..r.start].trim_end_matches(blank).len();
+    let line_end = text.len() - text[r.end..].trim_start_matches(blank).len();
+    let start_ok = line_start == 0 || text.as_bytes()[line_start - 1] == b'\n';
+    let end_ok = line_end == text.len() || text.as_bytes()[line_end] == b'\n';
     match (start_ok, end_ok) {
         // whole lines: take the indentation and the line break too
         (true, true) => line_start..(line_end + 1).min(text.len()),
