@@ -182,6 +182,8 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
     // character: 2.7 times a large CJK document): gram `i`'s hash is at
     // `i % w` and again at `i % w + w`, so each window is one slice.
     let gw = crate::normalize::gram_window(chars, window);
+    // winnowing keeps about 2 / (w + 1) of the grams
+    out.reserve(chars.len() * 9 / (4 * (gw + 1)) + 16);
     let mut ring: Vec<u64> = hashes.by_ref().take(gw).collect();
     let w = ring.len(); // fewer grams than a window: one window of all
     if w == 0 {
@@ -386,18 +388,24 @@ fn find_pairs_in(
         budget.texts(),
         |&d, v| v.push(d),
         |texts, batch| {
-            let fps: Vec<Fp> = batch
+            // one vector a document (turned into `Fp`s in place), pushed
+            // and freed in turn: a large document's fingerprints are held
+            // twice at most, not three times
+            let per_doc: Vec<Vec<Fp>> = batch
                 .par_iter()
-                .flat_map_iter(|&d| {
+                .map(|&d| {
                     let t = texts.get(d);
                     let mut v = Vec::new();
                     if t.len() >= shortest {
                         fingerprints(&t.chars, k, opts.window, &mut v);
                     }
-                    v.into_iter().map(move |(h, p)| (h, d, p))
+                    v.into_iter().map(|(h, p)| (h, d, p)).collect()
                 })
                 .collect();
-            sink.push(&fps)
+            for fps in per_doc {
+                sink.push(&fps)?;
+            }
+            Ok(())
         },
     )?;
     // 2. runs of one hash, a partition at a time: rare ones give pairwise

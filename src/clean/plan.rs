@@ -269,9 +269,14 @@ pub(super) fn round_pieces(
         // each document counted once: one large document holding many
         // copies is normalised once, not once per copy
         let mut held = std::collections::HashSet::new();
-        while end < jobs.len() && (end == start || bytes < PLAN_TEXT_BUDGET) {
+        while end < jobs.len() {
             let (c, m) = jobs[end];
-            for d in [c.members[c.keep].doc_index, m.doc_index] {
+            let docs = [c.members[c.keep].doc_index, m.doc_index];
+            let adds = docs.iter().any(|d| !held.contains(d));
+            if end > start && adds && bytes >= PLAN_TEXT_BUDGET {
+                break;
+            }
+            for d in docs {
                 if held.insert(d) {
                     bytes += corpus.docs[d].text.len();
                 }
