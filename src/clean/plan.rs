@@ -31,7 +31,12 @@ pub struct Plan {
 /// the file for text files, of the text field for JSONL records.
 pub(super) fn byte_span(corpus: &Corpus, doc: usize, range: &Range<usize>) -> [u64; 2] {
     let d = &corpus.docs[doc];
-    corpus.input_of(d).span(d.record, &d.text, range).1
+    let input = corpus.input_of(d);
+    // bytes only: `span` also counts lines from the text's start
+    [
+        input.file_offset(&d.text, range.start),
+        input.file_offset(&d.text, range.end),
+    ]
 }
 
 /// Rounds of block detection on the cleaned text: the first uses the
@@ -331,6 +336,20 @@ pub(super) fn add_pieces<F>(
     F: Fn(usize, Range<usize>) -> Vec<Range<usize>>,
 {
     let mut kept_norm = KeptNorm::default();
+    // Lines of a large document's places from an index built once, not
+    // counted from its start for each of its (many) copies.
+    let mut line_ix: std::collections::HashMap<usize, crate::corpus::LineIndex> =
+        std::collections::HashMap::new();
+    let mut place_of = |d: usize, r: &Range<usize>| {
+        let text = &corpus.docs[d].text;
+        if text.len() < 1 << 20 {
+            return Place::of(corpus, d, r);
+        }
+        let ix = line_ix
+            .entry(d)
+            .or_insert_with(|| crate::corpus::LineIndex::new(text));
+        Place::in_indexed_text(corpus, d, text, r, Some(ix))
+    };
     for p in pieces {
         let hull =
             |v: &[Range<usize>]| -> Option<Range<usize>> { Some(v.first()?.start..v.last()?.end) };
@@ -374,9 +393,9 @@ pub(super) fn add_pieces<F>(
             reason: p.reason,
             cluster: p.cluster,
             round,
-            removed: Place::of(corpus, p.doc, &removed),
+            removed: place_of(p.doc, &removed),
             spans,
-            kept: Place::of(corpus, p.kept_doc, &kept),
+            kept: place_of(p.kept_doc, &kept),
             similarity,
             containment,
             bytes_removed,
