@@ -117,6 +117,10 @@ struct VerifyArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Memory budget of the texts read back from the inputs, a batch at
+    /// a time (e.g. 2G, 512M; suffixes are powers of 1024).
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_memory)]
+    memory: u64,
 }
 
 #[derive(Debug, Args)]
@@ -959,7 +963,7 @@ fn verify_cmd(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             .build_global()
             .context("cannot start worker threads")?;
     }
-    let s = clean::verify::verify(&args.out)?;
+    let s = clean::verify::verify_within(&args.out, args.memory)?;
     let _ = writeln!(
         std::io::stdout(),
         "verified {}: {} input files, {} documents, {} output files; {} removals ({} bytes) add up",

@@ -101,7 +101,11 @@ impl<'a> Sketcher<'a> {
             static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
         }
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.sketch_with(text, sig, &mut scratch),
+            Ok(mut scratch) => {
+                let sketch = self.sketch_with(text, sig, &mut scratch);
+                scratch.trim();
+                sketch
+            }
             Err(_) => self.sketch_with(text, sig, &mut Scratch::default()),
         })
     }
@@ -134,6 +138,16 @@ struct Scratch {
     chars: Vec<char>,
     gaps: Vec<u8>,
     shingles: Vec<u64>,
+}
+
+impl Scratch {
+    /// Frees the buffers when a large document grew them: kept, they would
+    /// hold about 17 bytes a character of it for the rest of the run.
+    fn trim(&mut self) {
+        if self.shingles.capacity() > 1 << 20 || self.chars.capacity() > 1 << 20 {
+            *self = Scratch::default();
+        }
+    }
 }
 
 /// Sketches documents held in memory, in parallel, in document order.

@@ -181,24 +181,41 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
     if chars.len() < k {
         return;
     }
-    let hashes: Vec<u64> = crate::normalize::grams(chars, k)
-        .map(|g| xxh3_64(char_bytes(&chars[g])))
-        .collect();
-    let w = crate::normalize::gram_window(chars, window).min(hashes.len());
+    let mut hashes = crate::normalize::grams(chars, k).map(|g| xxh3_64(char_bytes(&chars[g])));
+    // Only the window's hashes are held (every gram's would be 8 bytes a
+    // character: 2.7 times a large CJK document): gram `i`'s hash is at
+    // `i % w` and again at `i % w + w`, so each window is one slice.
+    let gw = crate::normalize::gram_window(chars, window);
+    // winnowing keeps about 2 / (w + 1) of the grams
+    out.reserve(chars.len() * 9 / (4 * (gw + 1)) + 16);
+    let mut ring: Vec<u64> = hashes.by_ref().take(gw).collect();
+    let w = ring.len(); // fewer grams than a window: one window of all
+    if w == 0 {
+        return;
+    }
+    ring.extend_from_within(..);
     let mut last: Option<usize> = None;
-    for start in 0..=hashes.len() - w {
+    let mut start = 0usize;
+    loop {
         // rightmost minimum of the window, as in the paper, so that runs
         // of equal hashes give one fingerprint
-        let mut best = start;
-        for i in start..start + w {
-            if hashes[i] <= hashes[best] {
-                best = i;
+        let s = start % w;
+        let mut best = 0;
+        for (o, &h) in ring[s..s + w].iter().enumerate() {
+            if h <= ring[s + best] {
+                best = o;
             }
         }
+        let best = start + best;
         if last != Some(best) {
-            out.push((hashes[best], best as u32));
+            out.push((ring[s + best - start], best as u32));
             last = Some(best);
         }
+        let Some(h) = hashes.next() else { break };
+        // gram `start + w` takes the place of gram `start`, leaving
+        ring[s] = h;
+        ring[s + w] = h;
+        start += 1;
     }
 }
 
@@ -382,19 +399,25 @@ fn find_pairs_in(
         budget.texts().min(STREAM_BATCH),
         |&d, v| v.push(d),
         |texts, batch| {
-            let fps: Vec<Fp> = batch
+            // one vector a document (turned into `Fp`s in place), pushed
+            // and freed in turn: a large document's fingerprints are held
+            // twice at most, not three times
+            let per_doc: Vec<Vec<Fp>> = batch
                 .par_iter()
-                .flat_map_iter(|&d| {
+                .map(|&d| {
                     let t = texts.get(d);
                     let mut v = Vec::new();
                     if t.len() >= shortest {
                         fingerprints(&t.chars, k, opts.window, &mut v);
                     }
-                    v.into_iter().map(move |(h, p)| (h, d, p))
+                    v.into_iter().map(|(h, p)| (h, d, p)).collect()
                 })
                 .collect();
             src.read_through(batch.len());
-            sink.push(&fps)
+            for fps in per_doc {
+                sink.push(&fps)?;
+            }
+            Ok(())
         },
     )?;
     // 2. runs of one hash, a partition at a time: rare ones give pairwise
@@ -482,6 +505,36 @@ mod tests {
         (0..n)
             .map(|_| char::from_u32(0x4e00 + rnd(2000) as u32).unwrap_or('一'))
             .collect()
+    }
+
+    /// The fingerprints are those of winnowing over every gram's hash at
+    /// once, as the paper defines them, whatever the text's length.
+    #[test]
+    fn fingerprints_are_the_rightmost_minima_of_every_window() {
+        for (seed, n, window) in [(4, 0, 8), (5, 7, 8), (6, 12, 8), (7, 900, 8), (8, 300, 1)] {
+            let mut t = text(seed, n);
+            // runs of equal hashes
+            for i in (0..t.len()).step_by(50) {
+                let end = (i + 30).min(t.len());
+                t[i..end].fill('一');
+            }
+            let hashes: Vec<u64> = crate::normalize::grams(&t, 8)
+                .map(|g| xxh3_64(char_bytes(&t[g])))
+                .collect();
+            let mut expected = Vec::new();
+            let w = crate::normalize::gram_window(&t, window).min(hashes.len());
+            if t.len() >= 8 {
+                for start in 0..=hashes.len() - w {
+                    let best = (start..start + w).rev().min_by_key(|&i| hashes[i]).unwrap();
+                    if expected.last().map(|&(_, p)| p) != Some(best as u32) {
+                        expected.push((hashes[best], best as u32));
+                    }
+                }
+            }
+            let mut got = Vec::new();
+            fingerprints(&t, 8, window, &mut got);
+            assert_eq!(got, expected, "{n} characters, window {window}");
+        }
     }
 
     #[test]

@@ -33,7 +33,12 @@ pub struct Plan {
 /// records.
 fn byte_span(corpus: &Corpus, doc: usize, text: &str, range: &Range<usize>) -> [u64; 2] {
     let d = &corpus.docs[doc];
-    corpus.input_of(d).span(d.record, text, range).1
+    let input = corpus.input_of(d);
+    // bytes only: `span` also counts lines from the text's start
+    [
+        input.file_offset(text, range.start),
+        input.file_offset(text, range.end),
+    ]
 }
 
 /// Rounds of block detection on the cleaned text: the first uses the
@@ -206,12 +211,21 @@ where
     let mut start = 0;
     while start < items.len() {
         let (mut end, mut bytes) = (start, 0usize);
-        while end < items.len() && (end == start || bytes < PLAN_TEXT_BUDGET) {
-            bytes += docs_of(&items[end])
-                .iter()
-                .flatten()
-                .map(|&d| sizes[d] as usize)
-                .sum::<usize>();
+        // each document counted once, and items whose documents are all
+        // in the slice already join it: one large document holding many
+        // copies is read and normalised once, not once per copy
+        let mut held = std::collections::HashSet::new();
+        while end < items.len() {
+            let docs = docs_of(&items[end]);
+            let adds = docs.iter().flatten().any(|d| !held.contains(d));
+            if end > start && adds && bytes >= PLAN_TEXT_BUDGET {
+                break;
+            }
+            for &d in docs.iter().flatten() {
+                if held.insert(d) {
+                    bytes += sizes[d] as usize;
+                }
+            }
             end += 1;
         }
         let slice = &items[start..end];
@@ -472,8 +486,8 @@ fn add_piece<F>(
     let (removed, kept) = match &p.places {
         Some(places) => places.as_ref().clone(),
         None => (
-            Place::in_text(corpus, p.doc, held.get(p.doc), &removed),
-            Place::in_text(corpus, p.kept_doc, held.get(p.kept_doc), &kept),
+            kept_norm.place(corpus, p.doc, held.get(p.doc), &removed),
+            kept_norm.place(corpus, p.kept_doc, held.get(p.kept_doc), &kept),
         ),
     };
     plan.removals.push(Removal {
@@ -491,12 +505,29 @@ fn add_piece<F>(
     });
 }
 
-/// Kept copies normalised once, by (document, range): one kept copy serves
-/// every removal of its cluster.
+/// What a slice of [`add_pieces`] computes once: kept copies normalised,
+/// by (document, range), as one kept copy serves every removal of its
+/// cluster; and the line index of a large document, whose places would
+/// else count lines from its start for each of its (many) copies.
 #[derive(Default)]
-struct KeptNorm(std::collections::HashMap<(usize, usize, usize), Vec<char>>);
+struct KeptNorm {
+    norms: std::collections::HashMap<(usize, usize, usize), Vec<char>>,
+    lines: std::collections::HashMap<usize, crate::corpus::LineIndex>,
+}
 
 impl KeptNorm {
+    /// The place of `range` of document `doc`, whose text is `text`.
+    fn place(&mut self, corpus: &Corpus, doc: usize, text: &str, range: &Range<usize>) -> Place {
+        if text.len() < 1 << 20 {
+            return Place::in_text(corpus, doc, text, range);
+        }
+        let ix = self
+            .lines
+            .entry(doc)
+            .or_insert_with(|| crate::corpus::LineIndex::new(text));
+        Place::in_indexed_text(corpus, doc, text, range, Some(ix))
+    }
+
     /// Containment (`LCS / removed`, as [`align::containment`], which
     /// `verify` uses) and similarity (`LCS / longer`) of the `removed`
     /// ranges of a document's text against the `kept` range of another's.
@@ -512,7 +543,7 @@ impl KeptNorm {
         let cut_text: String = ranges.iter().map(|r| &text[r.clone()]).collect();
         let a = normalize(&cut_text, &opts.scan.normalize).chars;
         let b = self
-            .0
+            .norms
             .entry((kept_doc, kept.start, kept.end))
             .or_insert_with(|| normalize(&kept_text[kept.clone()], &opts.scan.normalize).chars);
         let lcs = align::lcs_len(&a, b);
@@ -755,17 +786,13 @@ fn narrow_to_sentences(text: &str, r: Range<usize>) -> Range<usize> {
 /// Widens a cut to whole lines when only whitespace lies between it and the
 /// line's ends, taking the line break along when whole lines go.
 pub fn snap_to_lines(text: &str, r: Range<usize>) -> Range<usize> {
-    let bytes = text.as_bytes();
-    let line_start = bytes[..r.start]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let line_end = bytes[r.end..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(text.len(), |p| r.end + p);
-    let start_ok = text[line_start..r.start].trim().is_empty();
-    let end_ok = text[r.end..line_end].trim().is_empty();
+    // Only the blanks next to the cut are read, not its whole line: a
+    // document of one long line is cut many times.
+    let blank = |c: char| c != '\n' && c.is_whitespace();
+    let line_start = text[..r.start].trim_end_matches(blank).len();
+    let line_end = text.len() - text[r.end..].trim_start_matches(blank).len();
+    let start_ok = line_start == 0 || text.as_bytes()[line_start - 1] == b'\n';
+    let end_ok = line_end == text.len() || text.as_bytes()[line_end] == b'\n';
     match (start_ok, end_ok) {
         // whole lines: take the indentation and the line break too
         (true, true) => line_start..(line_end + 1).min(text.len()),

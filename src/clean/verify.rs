@@ -23,8 +23,17 @@
 //! This is the same no-loss promise `clean` checks before it writes, made
 //! again from what is on disk, so that an output copied, edited, truncated
 //! or half-written since is caught.
+//!
+//! Memory: the document table (place, id and text length of each
+//! document, as [`crate::pipeline::read_streaming`] holds it) and the log's
+//! lines; never the corpus. Outputs are compared with their inputs a line
+//! at a time ([`corpus::Relines`]; a Parquet file or a text file whole);
+//! the texts steps 3 and 6 need come back from the inputs by offset, a
+//! batch of at most half the `memory` budget at a time, the log's lines
+//! taken in the order of the documents they remove.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::BufRead;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -34,7 +43,9 @@ use serde::Serialize;
 use super::manifest::{Manifest, MANIFEST, SCHEMA};
 use super::{apply_cuts, docs_by_input, Place, Reason, Removal, STAGING};
 use crate::align;
-use crate::corpus::{self, Corpus, Format, InputFile};
+use crate::corpus::{
+    self, Corpus, Format, IngestOptions, InputFile, Relines, TextEncoding, TextKept,
+};
 use crate::error::{Error, Result};
 use crate::normalize::{normalize, NormalizeOptions};
 use crate::util::absolute_path;
@@ -71,36 +82,137 @@ fn fail(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Checks a finished `clean` output folder against its inputs and log.
+/// Checks a finished `clean` output folder against its inputs and log,
+/// holding at most about [`crate::work::DEFAULT_MEMORY`] of text.
+///
+/// # Errors
+///
+/// As [`verify_within`].
+pub fn verify(out: &Path) -> Result<VerifySummary> {
+    verify_within(out, crate::work::DEFAULT_MEMORY)
+}
+
+/// Checks a finished `clean` output folder against its inputs and log,
+/// reading texts back in batches of at most `memory / 2` bytes (one larger
+/// document is read alone).
 ///
 /// # Errors
 ///
 /// [`Error::Verify`] naming the first file (or log line) that does not add
 /// up; the input errors of [`corpus::read_corpus`] when an input can no
 /// longer be read.
-pub fn verify(out: &Path) -> Result<VerifySummary> {
+pub fn verify_within(out: &Path, memory: u64) -> Result<VerifySummary> {
     let m = read_manifest(&out.join(MANIFEST))?;
     check_sizes(&m)?; // 1.
-    let corpus = corpus::read_corpus(&inputs_of(&m), &m.options.ingest())?;
-    let docs_of = docs_by_input(&corpus);
-    check_same_inputs(&m, &corpus, &docs_of)?; // 2.
+    let t = Table::read(&m, memory)?;
+    let docs_of = docs_by_input(&t.corpus);
+    check_same_inputs(&m, &t.corpus, &docs_of)?; // 2.
     let log_path = if m.log.0.is_absolute() {
         m.log.0.clone()
     } else {
         out.join(&m.log.0)
     };
-    let entries = read_log(&log_path, &corpus, &m)?; // 3.
-    let tally = Tally::of(&entries, &corpus, &log_path)?;
-    let outputs = check_outputs(out, &m, &corpus, &docs_of, &tally)?; // 4.
+    let entries = read_log(&log_path, &t, &docs_of, &m)?; // 3.
+    let tally = Tally::of(&entries, &t, &log_path)?;
+    let outputs = check_outputs(out, &m, &t, &docs_of, &tally)?; // 4.
     check_nothing_else(out, &log_path, &outputs)?; // 5.
-    check_removals(&corpus, &entries, &tally.dropped, &m, &log_path)?; // 6.
+    check_removals(&t, &entries, &tally.dropped, &m, &log_path)?; // 6.
     Ok(VerifySummary {
-        files: corpus.inputs.len(),
-        documents: corpus.docs.len(),
+        files: t.corpus.inputs.len(),
+        documents: t.corpus.docs.len(),
         outputs: outputs.len(),
         removals: entries.len(),
         bytes_removed: entries.iter().map(|e| e.removal.bytes_removed).sum(),
     })
+}
+
+/// The inputs read again without their texts, and how to read texts back.
+struct Table {
+    corpus: Corpus,
+    /// Each document's text bytes.
+    sizes: Vec<usize>,
+    ingest: IngestOptions,
+    /// Text bytes a batch of texts read back may hold.
+    batch: usize,
+}
+
+/// Texts read back: documents `docs` (sorted) and their `texts`.
+struct Held {
+    docs: Vec<u32>,
+    texts: Vec<String>,
+}
+
+impl Held {
+    /// Document `d`'s text; `None` when the batch does not hold it.
+    fn text(&self, d: usize) -> Option<&str> {
+        let i = self.docs.binary_search(&(d as u32)).ok()?;
+        Some(&self.texts[i])
+    }
+}
+
+impl Table {
+    fn read(m: &Manifest, memory: u64) -> Result<Table> {
+        let ingest = m.options.ingest();
+        let (corpus, sizes) =
+            corpus::read_corpus_in(&inputs_of(m), &ingest, TextKept::No, None, |d| d.text.len())?;
+        Ok(Table {
+            corpus,
+            sizes,
+            ingest,
+            batch: usize::try_from(memory / 2).unwrap_or(usize::MAX).max(1),
+        })
+    }
+
+    /// The text of document `d`, read back alone.
+    fn text(&self, d: usize) -> Result<String> {
+        let mut t = corpus::reload_texts(&self.corpus, &[d as u32], &self.ingest)?;
+        Ok(t.pop().unwrap_or_default())
+    }
+
+    /// Calls `f` on consecutive batches of `items` with the texts of the
+    /// documents they name (`docs_of` pushes them), a batch ending before
+    /// its texts would pass the budget (an item alone may pass it).
+    fn each_batch<T, D, F>(&self, items: &[T], docs_of: D, mut f: F) -> Result<()>
+    where
+        D: Fn(&T, &mut Vec<usize>),
+        F: FnMut(&Held, &[T]) -> Result<()>,
+    {
+        let mut held: HashSet<usize> = HashSet::new();
+        let mut cost = 0usize;
+        let mut start = 0;
+        let mut mine = Vec::new();
+        let mut flush = |batch: &[T], held: &mut HashSet<usize>| -> Result<()> {
+            let mut docs: Vec<u32> = held.drain().map(|d| d as u32).collect();
+            docs.sort_unstable();
+            let texts = corpus::reload_texts(&self.corpus, &docs, &self.ingest)?;
+            f(&Held { docs, texts }, batch)
+        };
+        for (i, item) in items.iter().enumerate() {
+            mine.clear();
+            docs_of(item, &mut mine);
+            mine.sort_unstable();
+            mine.dedup();
+            let extra: usize = mine
+                .iter()
+                .filter(|d| !held.contains(d))
+                .map(|&d| self.sizes[d])
+                .sum();
+            if i > start && cost + extra > self.batch {
+                flush(&items[start..i], &mut held)?;
+                start = i;
+                cost = 0;
+            }
+            for &d in &mine {
+                if held.insert(d) {
+                    cost += self.sizes[d];
+                }
+            }
+        }
+        if start < items.len() {
+            flush(&items[start..], &mut held)?;
+        }
+        Ok(())
+    }
 }
 
 /// The manifest, when it is one this version can check against.
@@ -206,31 +318,31 @@ struct Tally {
     dropped: Vec<bool>,
     /// Bytes cut out.
     cut: Vec<u64>,
-    /// The ranges cut out, in the document's text.
-    cuts: Vec<Vec<Range<usize>>>,
+    /// The ranges cut out, in the document's text, of the documents cut.
+    cuts: HashMap<usize, Vec<Range<usize>>>,
 }
 
 impl Tally {
     /// Step 3: adds up the log's lines per document: a document is removed at
     /// most once, and never both removed and cut; each line's
     /// `bytes_removed` is what it removes.
-    fn of(entries: &[Entry], corpus: &Corpus, log_path: &Path) -> Result<Tally> {
-        let n = corpus.docs.len();
-        let mut t = Tally {
+    fn of(entries: &[Entry], t: &Table, log_path: &Path) -> Result<Tally> {
+        let n = t.corpus.docs.len();
+        let mut tally = Tally {
             dropped: vec![false; n],
             cut: vec![0; n],
-            cuts: vec![Vec::new(); n],
+            cuts: HashMap::new(),
         };
         for e in entries {
-            let text_len = corpus.docs[e.removed].text.len() as u64;
+            let text_len = t.sizes[e.removed] as u64;
             let at = || format!("line {}: {}", e.line, e.removal.removed.path);
-            if corpus.is_reference(e.removed) {
+            if t.corpus.is_reference(e.removed) {
                 return Err(fail(
                     log_path,
                     format!("{}: removes text from a reference input", at()),
                 ));
             }
-            if e.removal.reference != corpus.is_reference(e.kept) {
+            if e.removal.reference != t.corpus.is_reference(e.kept) {
                 return Err(fail(
                     log_path,
                     format!(
@@ -252,7 +364,7 @@ impl Tally {
                             ),
                         ));
                     }
-                    if std::mem::replace(&mut t.dropped[e.removed], true) {
+                    if std::mem::replace(&mut tally.dropped[e.removed], true) {
                         return Err(fail(log_path, format!("{}: removed twice", at())));
                     }
                 }
@@ -268,14 +380,18 @@ impl Tally {
                             ),
                         ));
                     }
-                    t.cut[e.removed] += e.removal.bytes_removed;
-                    t.cuts[e.removed].extend(e.ranges.iter().cloned());
+                    tally.cut[e.removed] += e.removal.bytes_removed;
+                    tally
+                        .cuts
+                        .entry(e.removed)
+                        .or_default()
+                        .extend(e.ranges.iter().cloned());
                 }
             }
         }
         if let Some(e) = entries
             .iter()
-            .find(|e| t.dropped[e.removed] && t.cut[e.removed] > 0)
+            .find(|e| tally.dropped[e.removed] && tally.cut[e.removed] > 0)
         {
             return Err(fail(
                 log_path,
@@ -285,14 +401,21 @@ impl Tally {
                 ),
             ));
         }
-        Ok(t)
+        Ok(tally)
     }
 
     /// Document `d`'s text as `kept` in an output (shown as `shown`) is its
-    /// input text less exactly what the log cuts from it.
-    fn check_document(&self, corpus: &Corpus, d: usize, kept: &str, shown: &str) -> Result<()> {
-        let doc = &corpus.docs[d];
-        let read = doc.text.len() as u64;
+    /// input `text` less exactly what the log cuts from it.
+    fn check_document(
+        &self,
+        t: &Table,
+        d: usize,
+        text: &str,
+        kept: &str,
+        shown: &str,
+    ) -> Result<()> {
+        let doc = &t.corpus.docs[d];
+        let read = t.sizes[d] as u64;
         let wrong = |reason: String| Error::Verify {
             path: shown.to_string(),
             reason,
@@ -305,7 +428,7 @@ impl Tally {
                 doc.id
             )));
         }
-        let mut ranges = self.cuts[d].clone();
+        let mut ranges = self.cuts.get(&d).cloned().unwrap_or_default();
         ranges.sort_by_key(|r| (r.start, r.end));
         if ranges.windows(2).any(|w| w[0].end > w[1].start) {
             return Err(wrong(format!(
@@ -313,7 +436,10 @@ impl Tally {
                 doc.id
             )));
         }
-        let expected = apply_cuts(&doc.text, &ranges);
+        if text.len() as u64 != read || ranges.iter().any(|r| text.get(r.clone()).is_none()) {
+            return Err(changed(t, d));
+        }
+        let expected = apply_cuts(text, &ranges);
         if let Some(at) = first_difference(kept, &expected) {
             return Err(wrong(format!(
                 "differs at byte {at} from {} less what the log removes",
@@ -324,17 +450,26 @@ impl Tally {
     }
 }
 
+/// Document `d`'s text read back is not the one read first.
+fn changed(t: &Table, d: usize) -> Error {
+    let doc = &t.corpus.docs[d];
+    fail(
+        &t.corpus.input_of(doc).path,
+        format!("input changed since it was read: {}", doc.id),
+    )
+}
+
 /// Step 4: every input's output adds up; gives the outputs' paths below `out`.
 fn check_outputs(
     out: &Path,
     m: &Manifest,
-    corpus: &Corpus,
+    t: &Table,
     docs_of: &[Vec<usize>],
     tally: &Tally,
 ) -> Result<BTreeSet<PathBuf>> {
     let mut expected: BTreeSet<PathBuf> = BTreeSet::new();
     for (i, f) in m.files.iter().enumerate() {
-        let input = &corpus.inputs[i];
+        let input = &t.corpus.inputs[i];
         let docs = &docs_of[i];
         if input.reference {
             if let Some(rel) = &f.output {
@@ -357,23 +492,27 @@ fn check_outputs(
         };
         let out_path = out.join(&rel.0);
         expected.insert(rel.0.clone());
-        if input.format == Format::Parquet {
-            check_parquet(corpus, m, tally, i, docs, &out_path)?;
-            continue;
-        }
-        let out_text = read_text(&out_path, input)?;
+        let file = OneFile {
+            t,
+            m,
+            tally,
+            idx: i,
+            docs,
+            out_path: &out_path,
+        };
         match input.format {
+            Format::Parquet => file.check_parquet()?,
+            Format::Jsonl => file.check_jsonl()?,
             Format::Text => {
+                let out_text = read_text(&out_path, input)?;
                 let Some(&d) = docs.first() else { continue };
                 if tally.dropped[d] {
                     return Err(fail(&out_path, "written, but the log removes it whole"));
                 }
-                tally.check_document(corpus, d, &out_text, &out_path.display().to_string())?;
+                let text = t.text(d)?;
+                let shown = out_path.display().to_string();
+                tally.check_document(t, d, &text, &out_text, &shown)?;
             }
-            Format::Jsonl => {
-                check_jsonl(corpus, m, tally, i, docs, &out_text, &out_path)?;
-            }
-            Format::Parquet => {}
         }
     }
     Ok(expected)
@@ -406,9 +545,12 @@ fn check_nothing_else(out: &Path, log_path: &Path, outputs: &BTreeSet<PathBuf>) 
     Ok(())
 }
 
-/// Step 6: every removal is in its kept copy (in parallel: each aligns texts).
+/// Step 6: every removal is in its kept copy. The log's lines are taken in
+/// the order of the documents they remove, their texts read back a batch
+/// at a time, each batch checked in parallel (each aligns texts); the
+/// error of the first line wins, as if they had been checked in order.
 fn check_removals(
-    corpus: &Corpus,
+    t: &Table,
     entries: &[Entry],
     dropped: &[bool],
     m: &Manifest,
@@ -417,68 +559,184 @@ fn check_removals(
     let norm = NormalizeOptions {
         mask_fold: m.options.mask_fold,
     };
-    let checks: Vec<Result<()>> = entries
-        .par_iter()
-        .map(|e| check_removal(corpus, e, dropped, m, &norm, log_path))
-        .collect();
-    checks.into_iter().collect()
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by_key(|&k| entries[k].removed);
+    let mut first = FirstError::default();
+    t.each_batch(
+        &order,
+        |&k, docs| docs.extend([entries[k].removed, entries[k].kept]),
+        |held, batch| {
+            first.extend(batch.par_iter().filter_map(|&k| {
+                check_removal(t, held, &entries[k], dropped, m, &norm, log_path)
+                    .err()
+                    .map(|e| (k, e))
+            }));
+            Ok(())
+        },
+    )?;
+    first.into_result()
 }
 
-/// The log's lines, each with the documents it names and the ranges of
-/// text it removes.
-fn read_log(path: &Path, corpus: &Corpus, m: &Manifest) -> Result<Vec<Entry>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| fail(path, format!("cannot read the removal log: {e}")))?;
-    let docs = DocsByPlace::new(corpus, m);
+/// The error of the first log line among those found out of order.
+#[derive(Default)]
+struct FirstError(Option<(usize, Error)>);
+
+impl FirstError {
+    fn extend<I: ParallelIterator<Item = (usize, Error)>>(&mut self, errors: I) {
+        let found: Vec<(usize, Error)> = errors.collect();
+        for (k, e) in found {
+            if self.0.as_ref().is_none_or(|(first, _)| k < *first) {
+                self.0 = Some((k, e));
+            }
+        }
+    }
+
+    fn into_result(self) -> Result<()> {
+        self.0.map_or(Ok(()), |(_, e)| Err(e))
+    }
+}
+
+/// Step 3: the log's lines, each with the documents it names and the
+/// ranges of text it removes; the first line that is not one. The log is
+/// read a line at a time; the removed documents' texts, where a span may
+/// not fall on characters, come back in batches.
+fn read_log(path: &Path, t: &Table, docs_of: &[Vec<usize>], m: &Manifest) -> Result<Vec<Entry>> {
+    let unreadable = |e: std::io::Error| fail(path, format!("cannot read the removal log: {e}"));
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let docs = DocsByPlace::new(t, docs_of, m);
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+    // A line that does not parse: lines after it are only checked to be
+    // text, as reading the log whole would.
+    let mut bad_line = None;
+    let mut buf = Vec::new();
+    let mut i = 0;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(unreadable)? == 0 {
+            break;
+        }
+        i += 1;
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            return Err(unreadable(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            )));
+        };
+        if bad_line.is_some() || line.trim().is_empty() {
             continue;
         }
-        let at = |reason: String| fail(path, format!("line {}: {reason}", i + 1));
-        let removal: Removal =
-            serde_json::from_str(line).map_err(|e| at(format!("not a removal: {e}")))?;
-        let removed = docs.find(&removal.removed).map_err(&at)?;
-        let kept = docs.find(&removal.kept).map_err(&at)?;
-        let ranges = removal
-            .removed_spans()
-            .into_iter()
-            .map(|sp| {
-                text_range(corpus, removed, sp).ok_or_else(|| {
-                    at(format!(
-                        "bytes {}-{} are not a span of {}",
-                        sp[0], sp[1], removal.removed.path
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        out.push(Entry {
-            line: i + 1,
-            removal,
-            removed,
-            ranges,
-            kept,
-        });
+        match parse_entry(path, i, line, &docs) {
+            Ok(e) => out.push(e),
+            Err(e) => bad_line = Some(e),
+        }
     }
-    Ok(out)
+    resolve_ranges(path, t, &mut out)?;
+    bad_line.map_or(Ok(out), Err)
 }
 
-/// The documents read, by the place a log line gives them: (file name as
-/// logged, JSONL line); `None` when two inputs print the same name (file
-/// names that are not UTF-8 can).
-struct DocsByPlace<'a>(HashMap<(&'a str, Option<u64>), Option<usize>>);
+/// Log line `i` (`line`) with its documents; its ranges come later.
+fn parse_entry(path: &Path, i: usize, line: &str, docs: &DocsByPlace) -> Result<Entry> {
+    let at = |reason: String| fail(path, format!("line {i}: {reason}"));
+    let removal: Removal =
+        serde_json::from_str(line).map_err(|e| at(format!("not a removal: {e}")))?;
+    let removed = docs.find(&removal.removed).map_err(&at)?;
+    let kept = docs.find(&removal.kept).map_err(&at)?;
+    Ok(Entry {
+        line: i,
+        removal,
+        removed,
+        ranges: Vec::new(),
+        kept,
+    })
+}
+
+/// Fills in each entry's ranges; the error of the first line whose spans
+/// are not spans of its document. Spans of records are checked on the
+/// text's length where they start and end at its ends; other spans, and
+/// every span of a text file (file offsets), read the text back.
+fn resolve_ranges(path: &Path, t: &Table, entries: &mut [Entry]) -> Result<()> {
+    let ranges_of = |e: &Entry, text: Option<&str>| -> Option<Result<Vec<Range<usize>>>> {
+        let mut out = Vec::new();
+        for sp in e.removal.removed_spans() {
+            match span_of(t, e.removed, sp, text) {
+                Span::At(r) => out.push(r),
+                Span::NeedsText => return None,
+                Span::Bad => {
+                    return Some(Err(fail(
+                        path,
+                        format!(
+                            "line {}: bytes {}-{} are not a span of {}",
+                            e.line, sp[0], sp[1], e.removal.removed.path
+                        ),
+                    )))
+                }
+            }
+        }
+        Some(Ok(out))
+    };
+    let mut first = FirstError::default();
+    let mut later: Vec<usize> = Vec::new();
+    for (k, e) in entries.iter_mut().enumerate() {
+        match ranges_of(e, None) {
+            Some(Ok(r)) => e.ranges = r,
+            Some(Err(err)) => first.extend(rayon::iter::once((k, err))),
+            None => later.push(k),
+        }
+    }
+    later.sort_by_key(|&k| entries[k].removed);
+    let mut found: Vec<(usize, Vec<Range<usize>>)> = Vec::new();
+    let view: &[Entry] = entries;
+    t.each_batch(
+        &later,
+        |&k, docs| docs.push(view[k].removed),
+        |held, batch| {
+            let res: Vec<(usize, Result<Vec<Range<usize>>>)> = batch
+                .par_iter()
+                .map(|&k| {
+                    let e = &view[k];
+                    let r = held
+                        .text(e.removed)
+                        .and_then(|text| ranges_of(e, Some(text)))
+                        .unwrap_or_else(|| Err(changed(t, e.removed)));
+                    (k, r)
+                })
+                .collect();
+            let (ok, bad): (Vec<_>, Vec<_>) = res.into_iter().partition(|(_, r)| r.is_ok());
+            found.extend(ok.into_iter().map(|(k, r)| (k, r.unwrap_or_default())));
+            first.extend(
+                bad.into_par_iter()
+                    .filter_map(|(k, r)| r.err().map(|e| (k, e))),
+            );
+            Ok(())
+        },
+    )?;
+    for (k, r) in found {
+        entries[k].ranges = r;
+    }
+    first.into_result()
+}
+
+/// The documents read, by the place a log line gives them: the inputs by
+/// file name as logged (two when two inputs print the same name, as file
+/// names that are not UTF-8 can), then the document by JSONL line.
+struct DocsByPlace<'a> {
+    inputs: HashMap<&'a str, Vec<usize>>,
+    docs_of: &'a [Vec<usize>],
+    corpus: &'a Corpus,
+}
 
 impl<'a> DocsByPlace<'a> {
-    fn new(corpus: &Corpus, m: &'a Manifest) -> DocsByPlace<'a> {
-        let mut by_place = HashMap::new();
-        for (d, doc) in corpus.docs.iter().enumerate() {
-            let key = (m.files[doc.input].name.as_str(), doc.record);
-            by_place
-                .entry(key)
-                .and_modify(|v| *v = None)
-                .or_insert(Some(d));
+    fn new(t: &'a Table, docs_of: &'a [Vec<usize>], m: &'a Manifest) -> DocsByPlace<'a> {
+        let mut inputs: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, f) in m.files.iter().enumerate().take(docs_of.len()) {
+            inputs.entry(f.name.as_str()).or_default().push(i);
         }
-        DocsByPlace(by_place)
+        DocsByPlace {
+            inputs,
+            docs_of,
+            corpus: &t.corpus,
+        }
     }
 
     /// The document at `p`, or why there is none.
@@ -487,20 +745,35 @@ impl<'a> DocsByPlace<'a> {
             Some(r) => format!("{}:{r}", p.path),
             None => p.path.clone(),
         };
-        match self.0.get(&(p.path.as_str(), p.record)) {
-            Some(Some(d)) => Ok(*d),
-            Some(None) => Err(format!("{shown} names two inputs")),
-            None => Err(format!("{shown} is not a document that was read")),
+        let mut found = self
+            .inputs
+            .get(p.path.as_str())
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| {
+                // an input's documents are in record order
+                let docs = &self.docs_of[i];
+                docs.binary_search_by_key(&p.record, |&d| self.corpus.docs[d].record)
+                    .ok()
+                    .map(|at| docs[at])
+            });
+        match (found.next(), found.next()) {
+            (Some(d), None) => Ok(d),
+            (Some(_), Some(_)) => Err(format!("{shown} names two inputs")),
+            (None, _) => Err(format!("{shown} is not a document that was read")),
         }
     }
 }
 
 /// An output file's text, decoded as its input was.
 fn read_text(path: &Path, input: &InputFile) -> Result<String> {
-    let raw =
-        std::fs::read(path).map_err(|e| fail(path, format!("cannot read the output: {e}")))?;
+    let raw = std::fs::read(path).map_err(|e| cannot_read(path, e))?;
     let (_, bytes) = corpus::decompress_bytes(path, raw)?;
     corpus::decode_as(path, &bytes, input.encoding)
+}
+
+fn cannot_read(path: &Path, e: std::io::Error) -> Error {
+    fail(path, format!("cannot read the output: {e}"))
 }
 
 /// Byte offset of the first difference between `a` and `b`.
@@ -509,167 +782,247 @@ fn first_difference(a: &str, b: &str) -> Option<usize> {
     (a.len() != b.len() || same < a.len()).then_some(same)
 }
 
-/// The JSONL output `out_text` of input `idx` (documents `docs`) is its
-/// input line for line, less removed records, with cut records holding
-/// exactly their cut text.
-fn check_jsonl(
-    corpus: &Corpus,
-    m: &Manifest,
-    tally: &Tally,
+/// One input file and its output, checked in step 4.
+struct OneFile<'a> {
+    t: &'a Table,
+    m: &'a Manifest,
+    tally: &'a Tally,
     idx: usize,
-    docs: &[usize],
-    out_text: &str,
-    out_path: &Path,
-) -> Result<()> {
-    let input = &corpus.inputs[idx];
-    let name = &m.files[idx].name;
-    let in_text = read_text(&input.path, input)?;
-    let by_line: HashMap<u64, usize> = docs
-        .iter()
-        .map(|&d| (corpus.docs[d].record.unwrap_or(0), d))
-        .collect();
-    let at = |j: usize| format!("{}:{}", out_path.display(), j + 1);
-    let mut out_lines = out_text.split_inclusive('\n').enumerate();
-    for (i, line) in in_text.split_inclusive('\n').enumerate() {
-        let lineno = i as u64 + 1;
-        let doc = by_line.get(&lineno).copied();
-        if doc.is_some_and(|d| tally.dropped[d]) {
-            continue;
-        }
-        let Some((j, out_line)) = out_lines.next() else {
-            return Err(fail(
-                out_path,
-                format!("ends before the record of {name}:{lineno}"),
-            ));
-        };
-        match doc {
-            Some(d) if tally.cut[d] > 0 => {
-                let body = out_line.trim_end_matches(['\n', '\r']);
-                let value: serde_json::Value =
-                    serde_json::from_str(body).map_err(|e| Error::Verify {
-                        path: at(j),
-                        reason: format!("not a JSON record: {e}"),
-                    })?;
-                let Some(kept) =
-                    corpus::field(&value, &m.options.text_field).and_then(|v| v.as_str())
-                else {
-                    return Err(Error::Verify {
-                        path: at(j),
-                        reason: format!("record has no string field `{}`", m.options.text_field),
-                    });
-                };
-                tally.check_document(corpus, d, kept, &at(j))?;
-            }
-            _ if out_line != line => {
-                return Err(Error::Verify {
-                    path: at(j),
-                    reason: format!("differs from {name}:{lineno}, which the log does not cut"),
-                })
-            }
-            _ => {}
-        }
-    }
-    if let Some((j, _)) = out_lines.next() {
-        return Err(Error::Verify {
-            path: at(j),
-            reason: format!("a line that is not in {name}"),
-        });
-    }
-    Ok(())
+    /// Its documents.
+    docs: &'a [usize],
+    out_path: &'a Path,
 }
 
-/// The Parquet output at `out_path` of input `idx` (documents `docs`) is
-/// its input row for row, less removed rows, with cut rows holding exactly
-/// their cut text and every other value as it was.
-fn check_parquet(
-    corpus: &Corpus,
-    m: &Manifest,
-    tally: &Tally,
-    idx: usize,
-    docs: &[usize],
-    out_path: &Path,
-) -> Result<()> {
-    let input = &corpus.inputs[idx];
-    #[cfg(feature = "parquet")]
-    {
-        use crate::corpus::parquet::Table;
-        let name = &m.files[idx].name;
-        let field = &m.options.text_field;
-        let before = Table::read(&input.path, field)?;
-        let after = Table::read(out_path, field)
-            .map_err(|e| fail(out_path, format!("cannot read the output: {e}")))?;
-        if !before.same_columns(&after) {
-            return Err(fail(
-                out_path,
-                format!("its columns are not those of {name}"),
-            ));
+impl OneFile<'_> {
+    /// The JSONL output is its input line for line, less removed records,
+    /// with cut records holding exactly their cut text. A UTF-8 input and
+    /// its output are read a line at a time, the errors of reading either
+    /// whole (output first) before any difference.
+    fn check_jsonl(&self) -> Result<()> {
+        let input = &self.t.corpus.inputs[self.idx];
+        if input.encoding == TextEncoding::UTF8 {
+            if let Some(mut out) =
+                Relines::open(self.out_path).map_err(|e| cannot_read(self.out_path, e))?
+            {
+                match Relines::open(&input.path) {
+                    Ok(Some(mut inp)) => {
+                        let found = self.compare_jsonl(
+                            std::iter::from_fn(|| inp.next_line()),
+                            std::iter::from_fn(|| out.next_line()),
+                        );
+                        out.finish()?;
+                        inp.finish()?;
+                        return found;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        out.finish()?;
+                        return Err(cannot_read(&input.path, e));
+                    }
+                }
+            }
         }
-        let records = super::output::Records::of(corpus, docs);
+        let out_text = read_text(self.out_path, input)?;
+        let in_text = read_text(&input.path, input)?;
+        self.compare_jsonl(
+            in_text.split_inclusive('\n'),
+            out_text.split_inclusive('\n'),
+        )
+    }
+
+    fn compare_jsonl<I, O>(&self, in_lines: I, out_lines: O) -> Result<()>
+    where
+        I: Iterator,
+        I::Item: AsRef<str>,
+        O: Iterator,
+        O::Item: AsRef<str>,
+    {
+        let (t, tally, out_path) = (self.t, self.tally, self.out_path);
+        let input = &t.corpus.inputs[self.idx];
+        let name = &self.m.files[self.idx].name;
+        let field = &self.m.options.text_field;
         let at = |j: usize| format!("{}:{}", out_path.display(), j + 1);
-        let mut j = 0;
-        for r in 0..before.rows() {
-            let row = r as u64 + 1;
-            let doc = records.get(row);
+        let mut docs = self.docs.iter().copied().peekable();
+        let mut out_lines = out_lines.enumerate();
+        for (i, line) in in_lines.enumerate() {
+            let line = line.as_ref();
+            let lineno = i as u64 + 1;
+            while docs
+                .next_if(|&d| t.corpus.docs[d].record < Some(lineno))
+                .is_some()
+            {}
+            let doc = docs.next_if(|&d| t.corpus.docs[d].record == Some(lineno));
             if doc.is_some_and(|d| tally.dropped[d]) {
                 continue;
             }
-            if j >= after.rows() {
+            let Some((j, out_line)) = out_lines.next() else {
                 return Err(fail(
                     out_path,
-                    format!("ends before the row of {name}:{row}"),
+                    format!("ends before the record of {name}:{lineno}"),
                 ));
+            };
+            let out_line = out_line.as_ref();
+            match doc {
+                Some(d) if tally.cut[d] > 0 => {
+                    let body = out_line.trim_end_matches(['\n', '\r']);
+                    let value: serde_json::Value =
+                        serde_json::from_str(body).map_err(|e| Error::Verify {
+                            path: at(j),
+                            reason: format!("not a JSON record: {e}"),
+                        })?;
+                    let Some(kept) = corpus::field(&value, field).and_then(|v| v.as_str()) else {
+                        return Err(Error::Verify {
+                            path: at(j),
+                            reason: format!("record has no string field `{field}`"),
+                        });
+                    };
+                    let record = line.trim_end_matches(['\n', '\r']);
+                    let text = corpus::record_text(&input.path, lineno, record, &t.ingest)
+                        .map_err(|_| changed(t, d))?;
+                    tally.check_document(t, d, &text, kept, &at(j))?;
+                }
+                _ if out_line != line => {
+                    return Err(Error::Verify {
+                        path: at(j),
+                        reason: format!("differs from {name}:{lineno}, which the log does not cut"),
+                    })
+                }
+                _ => {}
             }
-            let cut = doc.filter(|&d| tally.cut[d] > 0);
-            if !before.same_row(r, &after, j, cut.is_none()) {
-                let which = if cut.is_some() {
-                    "outside its text"
-                } else {
-                    "and the log does not cut it"
-                };
-                return Err(Error::Verify {
-                    path: at(j),
-                    reason: format!("differs from {name}:{row} {which}"),
-                });
-            }
-            if let Some(d) = cut {
-                let kept = after.text(j).ok_or_else(|| Error::Verify {
-                    path: at(j),
-                    reason: format!("row has no string in column `{field}`"),
-                })?;
-                tally.check_document(corpus, d, kept, &at(j))?;
-            }
-            j += 1;
         }
-        if j < after.rows() {
+        if let Some((j, _)) = out_lines.next() {
             return Err(Error::Verify {
                 path: at(j),
-                reason: format!("a row that is not in {name}"),
+                reason: format!("a line that is not in {name}"),
             });
         }
         Ok(())
     }
-    #[cfg(not(feature = "parquet"))]
-    {
-        let _ = (m, tally, docs, out_path);
-        Err(corpus::no_parquet(&input.path))
+
+    /// The Parquet output is its input row for row, less removed rows,
+    /// with cut rows holding exactly their cut text and every other value
+    /// as it was. Both are read whole.
+    fn check_parquet(&self) -> Result<()> {
+        let (t, tally, out_path) = (self.t, self.tally, self.out_path);
+        let input = &t.corpus.inputs[self.idx];
+        #[cfg(feature = "parquet")]
+        {
+            use crate::corpus::parquet::Table;
+            let name = &self.m.files[self.idx].name;
+            let field = &self.m.options.text_field;
+            let before = Table::read(&input.path, field)?;
+            let after = Table::read(out_path, field)
+                .map_err(|e| fail(out_path, format!("cannot read the output: {e}")))?;
+            if !before.same_columns(&after) {
+                return Err(fail(
+                    out_path,
+                    format!("its columns are not those of {name}"),
+                ));
+            }
+            let cut: Vec<u32> = self
+                .docs
+                .iter()
+                .filter(|&&d| tally.cut[d] > 0)
+                .map(|&d| d as u32)
+                .collect();
+            let held = Held {
+                texts: corpus::reload_texts(&t.corpus, &cut, &t.ingest)?,
+                docs: cut,
+            };
+            let records = super::output::Records::of(&t.corpus, self.docs);
+            let at = |j: usize| format!("{}:{}", out_path.display(), j + 1);
+            let mut j = 0;
+            for r in 0..before.rows() {
+                let row = r as u64 + 1;
+                let doc = records.get(row);
+                if doc.is_some_and(|d| tally.dropped[d]) {
+                    continue;
+                }
+                if j >= after.rows() {
+                    return Err(fail(
+                        out_path,
+                        format!("ends before the row of {name}:{row}"),
+                    ));
+                }
+                let cut = doc.filter(|&d| tally.cut[d] > 0);
+                if !before.same_row(r, &after, j, cut.is_none()) {
+                    let which = if cut.is_some() {
+                        "outside its text"
+                    } else {
+                        "and the log does not cut it"
+                    };
+                    return Err(Error::Verify {
+                        path: at(j),
+                        reason: format!("differs from {name}:{row} {which}"),
+                    });
+                }
+                if let Some(d) = cut {
+                    let kept = after.text(j).ok_or_else(|| Error::Verify {
+                        path: at(j),
+                        reason: format!("row has no string in column `{field}`"),
+                    })?;
+                    let text = held.text(d).ok_or_else(|| changed(t, d))?;
+                    tally.check_document(t, d, text, kept, &at(j))?;
+                }
+                j += 1;
+            }
+            if j < after.rows() {
+                return Err(Error::Verify {
+                    path: at(j),
+                    reason: format!("a row that is not in {name}"),
+                });
+            }
+            Ok(())
+        }
+        #[cfg(not(feature = "parquet"))]
+        {
+            let _ = (tally, out_path);
+            Err(corpus::no_parquet(&input.path))
+        }
     }
 }
 
-/// The range of document `d`'s decoded text that logged bytes cover.
-fn text_range(corpus: &Corpus, d: usize, bytes: [u64; 2]) -> Option<Range<usize>> {
-    let doc = &corpus.docs[d];
-    let input = corpus.input_of(doc);
-    let (s, e) = match input.format {
-        Format::Jsonl | Format::Parquet => (
-            usize::try_from(bytes[0]).ok()?,
-            usize::try_from(bytes[1]).ok()?,
-        ),
-        Format::Text => (
-            text_offset(input, &doc.text, bytes[0])?,
-            text_offset(input, &doc.text, bytes[1])?,
-        ),
+/// Where logged bytes fall in a document's text.
+enum Span {
+    /// This range of the decoded text.
+    At(Range<usize>),
+    /// Not a span of it.
+    Bad,
+    /// Only the text can tell.
+    NeedsText,
+}
+
+/// The range of document `d`'s decoded text (`text`, when read back) that
+/// logged bytes cover.
+fn span_of(t: &Table, d: usize, bytes: [u64; 2], text: Option<&str>) -> Span {
+    let doc = &t.corpus.docs[d];
+    let input = t.corpus.input_of(doc);
+    let size = t.sizes[d];
+    let range = match (input.format, text) {
+        (Format::Text, None) => return Span::NeedsText,
+        (Format::Text, Some(text)) => text_offset(input, text, bytes[0])
+            .zip(text_offset(input, text, bytes[1]))
+            .map(|(s, e)| s..e),
+        (Format::Jsonl | Format::Parquet, _) => usize::try_from(bytes[0])
+            .ok()
+            .zip(usize::try_from(bytes[1]).ok())
+            .map(|(s, e)| s..e),
     };
-    doc.text.get(s..e).map(|_| s..e)
+    let Some(range) = range.filter(|r| r.start <= r.end && r.end <= size) else {
+        return Span::Bad;
+    };
+    match text {
+        Some(text) if text.get(range.clone()).is_some() => Span::At(range),
+        Some(_) => Span::Bad,
+        // the text's ends are on characters
+        None if [range.start, range.end]
+            .iter()
+            .all(|&o| o == 0 || o == size) =>
+        {
+            Span::At(range)
+        }
+        None => Span::NeedsText,
+    }
 }
 
 /// The offset in `text` that [`InputFile::file_offset`] maps to `file_off`.
@@ -688,7 +1041,8 @@ fn text_offset(input: &InputFile, text: &str, file_off: u64) -> Option<usize> {
 }
 
 fn check_removal(
-    corpus: &Corpus,
+    t: &Table,
+    held: &Held,
     e: &Entry,
     dropped: &[bool],
     m: &Manifest,
@@ -723,11 +1077,17 @@ fn check_removal(
             ),
         )
     };
-    let text = &corpus.docs[e.removed].text;
-    let removed: String = e.ranges.iter().map(|r| &text[r.clone()]).collect();
-    let kept = text_range(corpus, e.kept, r.kept.bytes)
-        .map(|k| &corpus.docs[e.kept].text[k])
-        .ok_or_else(|| bad_range(&r.kept))?;
+    let text = held.text(e.removed).ok_or_else(|| changed(t, e.removed))?;
+    let removed: String = e
+        .ranges
+        .iter()
+        .map(|r| text.get(r.clone()).ok_or_else(|| changed(t, e.removed)))
+        .collect::<Result<_>>()?;
+    let kept_text = held.text(e.kept).ok_or_else(|| changed(t, e.kept))?;
+    let kept = match span_of(t, e.kept, r.kept.bytes, Some(kept_text)) {
+        Span::At(k) => &kept_text[k],
+        _ => return Err(bad_range(&r.kept)),
+    };
     let limit = if r.reason == Reason::Document {
         m.options.threshold
     } else {

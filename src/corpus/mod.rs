@@ -21,6 +21,7 @@ mod jsonl;
 pub(crate) use jsonl::{field, field_mut};
 #[cfg(feature = "parquet")]
 pub mod parquet;
+mod reread;
 mod stream;
 mod walk;
 
@@ -28,6 +29,7 @@ pub use compress::{compress, Compressor};
 pub use decompress::Compression;
 pub use encoding::{Decoded, EncodingChoice, TextEncoding};
 pub use jsonl::SortKey;
+pub use reread::Relines;
 pub use walk::{list_inputs, Listing};
 
 use std::io::Read;
@@ -512,6 +514,17 @@ fn reload_input(
         out.push((d, doc.text));
     }
     Ok(out)
+}
+
+/// The text of JSONL record `line` (line `lineno` of `path`, its line
+/// break removed) as ingest reads it with `opts`.
+///
+/// # Errors
+///
+/// As ingest: a line that is not a record with a string text field, or is
+/// too large.
+pub fn record_text(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) -> Result<String> {
+    jsonl::parse_line(path, lineno, line, opts).map(|d| d.text)
 }
 
 /// The error of a build without the `parquet` feature given a Parquet file.

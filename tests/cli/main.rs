@@ -26,3 +26,4 @@ mod reports;
 mod resume;
 mod seeds;
 mod spill;
+mod verify;
