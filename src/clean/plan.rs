@@ -681,9 +681,13 @@ fn sentence_ends_at(text: &str, p: usize) -> bool {
 /// Whether the `.` just before byte `p` numbers a list item: only digits
 /// and spaces before it on its line.
 fn list_number_before(text: &str, p: usize) -> bool {
-    let line = &text[text[..p].rfind('\n').map_or(0, |i| i + 1)..p];
-    let item = line.trim_start().trim_end_matches('.');
-    !item.is_empty() && item.len() <= 3 && item.bytes().all(|b| b.is_ascii_digit())
+    // Read backwards from `p` only as far as the item goes, not to the
+    // line's start: a one-line document has many sentence ends to test.
+    let rest = text[..p].trim_end_matches('.');
+    let head = rest.trim_end_matches(|c: char| c.is_ascii_digit());
+    let digits = rest.len() - head.len();
+    let lead = head.trim_end_matches(|c: char| c.is_whitespace() && c != '\n');
+    (1..=3).contains(&digits) && (lead.is_empty() || lead.ends_with('\n'))
 }
 
 /// Whether the sentence before the line break at byte `nl` of `text` goes
@@ -992,6 +996,20 @@ pub(super) fn decode_plan(d: &mut Decoder, docs: usize) -> Result<Plan> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_numbers_are_found_without_reading_to_the_line_start() {
+        // the definition: only digits (1 to 3) and spaces before the dots
+        let by_line = |text: &str, p: usize| {
+            let line = &text[text[..p].rfind('\n').map_or(0, |i| i + 1)..p];
+            let item = line.trim_start().trim_end_matches('.');
+            !item.is_empty() && item.len() <= 3 && item.bytes().all(|b| b.is_ascii_digit())
+        };
+        let text = "1. a\n  12. b\n1234. c\nx 2. d\n\u{3000}3.. e 4. f\n1.2. g\n.";
+        for p in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+            assert_eq!(list_number_before(text, p), by_line(text, p), "at {p}");
+        }
+    }
     use crate::stage::{Params, Stages};
 
     #[test]
