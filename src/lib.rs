@@ -80,4 +80,19 @@ mod testutil {
             (state >> 33) % n
         }
     }
+
+    /// Three documents: two near-copies of one passage, and a third that
+    /// holds the passage between text of its own (a document cluster and a
+    /// block for the stage-file round trips).
+    pub fn passage_texts() -> [String; 3] {
+        let base = "天地玄黄宇宙洪荒日月盈昃辰宿列张寒来暑往秋收冬藏闰余成岁律吕调阳".repeat(8);
+        let own: String = (0..600u32)
+            .filter_map(|i| char::from_u32(0x4e00 + i * 7))
+            .collect();
+        [
+            format!("{base}。"),
+            format!("{base}！"),
+            format!("{own}\n{base}\n后记。"),
+        ]
+    }
 }

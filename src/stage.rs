@@ -1352,15 +1352,7 @@ mod tests {
 
     #[test]
     fn clusters_come_back_whole() {
-        let base = "天地玄黄宇宙洪荒日月盈昃辰宿列张寒来暑往秋收冬藏闰余成岁律吕调阳".repeat(8);
-        let own: String = (0..600u32)
-            .filter_map(|i| char::from_u32(0x4e00 + i * 7))
-            .collect();
-        let texts = [
-            format!("{base}。"),
-            format!("{base}！"),
-            format!("{own}\n{base}\n后记。"),
-        ];
+        let texts = crate::testutil::passage_texts();
         let corpus = Corpus::from_texts(&texts);
         let opts = ScanOptions {
             blocks: crate::blocks::BlockOptions {

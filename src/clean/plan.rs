@@ -996,6 +996,7 @@ pub(super) fn decode_plan(d: &mut Decoder, docs: usize) -> Result<Plan> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stage::{Params, Stages};
 
     #[test]
     fn list_numbers_are_found_without_reading_to_the_line_start() {
@@ -1010,19 +1011,10 @@ mod tests {
             assert_eq!(list_number_before(text, p), by_line(text, p), "at {p}");
         }
     }
-    use crate::stage::{Params, Stages};
 
     #[test]
     fn a_plan_comes_back_whole_from_its_stage_file() {
-        let base = "天地玄黄宇宙洪荒日月盈昃辰宿列张寒来暑往秋收冬藏闰余成岁律吕调阳".repeat(8);
-        let own: String = (0..600u32)
-            .filter_map(|i| char::from_u32(0x4e00 + i * 7))
-            .collect();
-        let texts = [
-            format!("{base}。"),
-            format!("{base}！"),
-            format!("{own}\n{base}\n后记。"),
-        ];
+        let texts = crate::testutil::passage_texts();
         let corpus = Corpus::from_texts(&texts);
         let mut opts = super::super::CleanOptions {
             out: "out".into(),
