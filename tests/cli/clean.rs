@@ -6,16 +6,8 @@ use std::process::Output;
 use serde_json::Value;
 
 use crate::util::{
-    assert_error, cjk_text, clean_ok, clean_ok_with, gzip, neardup, run, seeds, TestDir,
+    assert_error, cjk_text, clean_ok, clean_ok_with, gzip, json_lines, neardup, run, seeds, TestDir,
 };
-
-fn read_log(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .expect("log")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect()
-}
 
 fn seed_lines(file: &str, first: usize, last: usize) -> String {
     let text = std::fs::read_to_string(seeds().join(file)).expect("seed");
@@ -87,7 +79,7 @@ fn seeds_clean_keeps_first_copies_and_unique_speeches() {
 fn removal_log_lists_exactly_the_dropped_copies_and_accounts_for_every_byte() {
     let t = TestDir::new();
     let out = clean_seeds(&t);
-    let log = read_log(&out.join("removed.jsonl"));
+    let log = json_lines(&out.join("removed.jsonl"));
     let mut by_file: std::collections::BTreeMap<String, Vec<&Value>> = Default::default();
     for r in &log {
         assert_eq!(r["reason"], "block");
@@ -175,7 +167,7 @@ fn duplicate_documents_are_dropped_whole_and_logged() {
     assert!(out.join("a.txt").exists());
     assert!(!out.join("b.txt").exists());
     assert!(out.join("c.txt").exists());
-    let log = read_log(&out.join("removed.jsonl"));
+    let log = json_lines(&out.join("removed.jsonl"));
     assert_eq!(log.len(), 1);
     assert_eq!(log[0]["reason"], "document");
     assert!(log[0]["removed"]["doc"]
@@ -273,7 +265,7 @@ fn verify_passes_on_the_cleaned_seeds_and_names_a_tampered_output() {
     let o = verify(&out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // the summary counts what the log says was removed
-    let log = read_log(&out.join("removed.jsonl"));
+    let log = json_lines(&out.join("removed.jsonl"));
     let removed: u64 = log
         .iter()
         .map(|r| r["bytes_removed"].as_u64().unwrap())
@@ -405,7 +397,7 @@ fn verify_checks_jsonl_gzip_and_dropped_documents() {
     t.write("in/b.txt", &text);
     let out = t.path().join("out");
     clean_ok(&t.path().join("in"), &out);
-    let log = read_log(&out.join("removed.jsonl"));
+    let log = json_lines(&out.join("removed.jsonl"));
     assert!(log.iter().any(|r| r["reason"] == "document"), "{log:?}");
     assert!(log.iter().any(|r| r["reason"] == "block"), "{log:?}");
     assert!(!out.join("b.txt").exists());

@@ -7,7 +7,8 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use crate::util::{
-    assert_error, assert_input_refused, cjk_text, clusters, neardup, run, s, scan_json, TestDir,
+    assert_error, assert_input_refused, cjk_text, clusters, neardup, run, s, scan_json, stderr_of,
+    TestDir,
 };
 
 /// A PNG header: NUL bytes within its first 8 KiB.
@@ -24,10 +25,6 @@ fn verify_ok(out: &Path) {
         "verify: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-fn stderr_of(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

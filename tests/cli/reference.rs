@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::util::{assert_fails, cjk_text, neardup, succeeded, TestDir};
+use crate::util::{assert_fails, cjk_text, json_lines, neardup, succeeded, TestDir};
 
 /// A test set planted in a small corpus, and where each planted copy is.
 struct Planted {
@@ -98,14 +98,6 @@ fn planted() -> Planted {
     }
 }
 
-fn lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .expect("readable")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect()
-}
-
 fn bytes_of(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir)
         .expect("folder")
@@ -145,7 +137,7 @@ fn planted_test_set_is_removed_and_the_reference_left_untouched() {
         ["corpus.jsonl", "neardup-manifest.json", "removed.jsonl"],
         "no reference file is written"
     );
-    let log = lines(&out.join("removed.jsonl"));
+    let log = json_lines(&out.join("removed.jsonl"));
     // every planted copy is removed, exactly, against the reference
     for (id, bytes) in &p.plants {
         let r = log

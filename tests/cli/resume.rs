@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use crate::util::{assert_error, assert_fails, gzip, mixed_lines, neardup, s, TestDir};
+use crate::util::{assert_error, assert_fails, gzip, mixed_lines, neardup, s, stderr_of, TestDir};
 
 /// The mixed corpus in four files, one of them gzip-compressed (its
 /// decompressed copy in the work folder is reused too).
@@ -57,6 +57,17 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
+/// The corpus, the output folder of an uninterrupted clean of it, and
+/// every file that clean wrote there.
+fn cleaned_whole(t: &TestDir) -> (PathBuf, PathBuf, BTreeMap<PathBuf, Vec<u8>>) {
+    let input = corpus(t);
+    let out = t.path().join("out");
+    let o = run("clean", &input, &["-o", s(&out)], &[]);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let whole = files(&out);
+    (input, out, whole)
+}
+
 fn killed(o: &Output, at: &str) {
     assert_eq!(
         o.status.signal(),
@@ -66,18 +77,10 @@ fn killed(o: &Output, at: &str) {
     );
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 #[test]
 fn clean_killed_in_any_stage_resumes_to_the_same_bytes() {
     let t = TestDir::new();
-    let input = corpus(&t);
-    let out = t.path().join("out");
-    let o = run("clean", &input, &["-o", s(&out)], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let whole = files(&out);
+    let (input, out, whole) = cleaned_whole(&t);
     // the corpus has both kinds of duplicates, and several output files
     let log = String::from_utf8_lossy(&whole[Path::new("removed.jsonl")]).into_owned();
     assert!(log.contains(r#""reason":"document""#) && log.contains(r#""reason":"block""#));
@@ -113,8 +116,8 @@ fn clean_killed_in_any_stage_resumes_to_the_same_bytes() {
         ]
         .concat();
         let o = run("clean", &input, &more, &[]);
-        assert!(o.status.success(), "{at}: {}", stderr(&o));
-        assert!(stderr(&o).contains(reused), "{at}: {}", stderr(&o));
+        assert!(o.status.success(), "{at}: {}", stderr_of(&o));
+        assert!(stderr_of(&o).contains(reused), "{at}: {}", stderr_of(&o));
         assert!(files(&out) == whole, "{at}: output differs");
         assert!(!work.join("stages").exists(), "{at}: stage files removed");
     }
@@ -123,11 +126,7 @@ fn clean_killed_in_any_stage_resumes_to_the_same_bytes() {
 #[test]
 fn clean_killed_while_renaming_into_the_output_resumes_to_the_same_bytes() {
     let t = TestDir::new();
-    let input = corpus(&t);
-    let out = t.path().join("out");
-    let o = run("clean", &input, &["-o", s(&out)], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let whole = files(&out);
+    let (input, out, whole) = cleaned_whole(&t);
     // renamed: the outputs, the log, the manifest last
     let renames = whole.len();
     for (i, done) in [1, renames - 1].into_iter().enumerate() {
@@ -149,9 +148,9 @@ fn clean_killed_while_renaming_into_the_output_resumes_to_the_same_bytes() {
         assert!(!out.join("manifest.json").exists());
         let resume = [&args[..], &["--resume"]].concat();
         let o = run("clean", &input, &resume, &[]);
-        assert!(o.status.success(), "{at}: {}", stderr(&o));
+        assert!(o.status.success(), "{at}: {}", stderr_of(&o));
         let staged = format!("plan, {} staged output files", renames - 2);
-        assert!(stderr(&o).contains(&staged), "{at}: {}", stderr(&o));
+        assert!(stderr_of(&o).contains(&staged), "{at}: {}", stderr_of(&o));
         assert!(files(&out) == whole, "{at}: output differs");
     }
     // a file of the same name that is not the run's own is refused
@@ -216,7 +215,7 @@ fn a_changed_option_or_input_file_is_refused() {
     // nothing was reused or written by the refused runs; a fresh run works
     assert!(!out.join("removed.jsonl").exists());
     let o = run("clean", &input, &args, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr_of(&o));
 }
 
 #[test]
@@ -226,7 +225,7 @@ fn scan_killed_in_the_block_stage_resumes_to_the_same_report() {
     let work = t.path().join("work");
     let json = ["--format", "json"];
     let o = run("scan", &input, &json, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr_of(&o));
     let whole = o.stdout;
     let args = [&json[..], &["--work", s(&work)]].concat();
     killed(
@@ -235,11 +234,11 @@ fn scan_killed_in_the_block_stage_resumes_to_the_same_report() {
     );
     let resume = [&args[..], &["--resume", "--threads", "1"]].concat();
     let o = run("scan", &input, &resume, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr_of(&o));
     assert!(
-        stderr(&o).contains("reused read, documents"),
+        stderr_of(&o).contains("reused read, documents"),
         "{}",
-        stderr(&o)
+        stderr_of(&o)
     );
     assert!(o.stdout == whole, "report differs");
 }
@@ -284,7 +283,7 @@ fn params_prints_what_the_stage_markers_record() {
             .args(extra)
             .output()
             .expect("runs");
-        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(o.status.success(), "{}", stderr_of(&o));
         serde_json::from_slice(&o.stdout).expect("json")
     };
     let p = params(&[]);

@@ -252,3 +252,17 @@ pub fn mixed_lines() -> Vec<String> {
     }
     lines
 }
+
+/// The lines of a JSON-lines file (a removal log), parsed.
+pub fn json_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("readable")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+/// What a run wrote to stderr.
+pub fn stderr_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

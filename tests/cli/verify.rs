@@ -70,19 +70,11 @@ fn cleaned(t: &TestDir) -> (PathBuf, PathBuf) {
     t.write("in/note.txt", format!("{}\n{shared}\n", cjk_text(29, 300)));
     let out = t.path().join("out");
     clean_ok(&t.path().join("in"), &out);
-    let log = read_log(&out.join("removed.jsonl"));
+    let log = json_lines(&out.join("removed.jsonl"));
     for reason in ["document", "block"] {
         assert!(log.iter().any(|r| r["reason"] == reason), "{log:?}");
     }
     (t.path().join("in"), out)
-}
-
-fn read_log(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .expect("log")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect()
 }
 
 fn write_log(path: &Path, log: &[Value]) {
@@ -134,7 +126,7 @@ fn a_tiny_budget_catches_each_corruption_with_the_same_message() {
 
     // the log: a span that splits a character, a kept copy elsewhere
     let log_path = out.join("removed.jsonl");
-    let log = read_log(&log_path);
+    let log = json_lines(&log_path);
     let block = log.iter().position(|r| r["reason"] == "block").unwrap();
     let mut bad = log.clone();
     let start = bad[block]["removed"]["bytes"][0].as_u64().unwrap();
