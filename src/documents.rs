@@ -71,20 +71,9 @@ impl Texts<'_> {
                 end += 1;
             }
             let batch = &docs[start..end];
-            match self {
-                Texts::Memory => {
-                    let texts: Vec<&str> = batch
-                        .iter()
-                        .map(|&d| corpus.docs[d as usize].text.as_str())
-                        .collect();
-                    f(batch, &texts);
-                }
-                Texts::Reload(_) | Texts::Made(_) => {
-                    let owned = self.load(corpus, batch)?;
-                    let texts: Vec<&str> = owned.iter().map(|t| t.as_ref()).collect();
-                    f(batch, &texts);
-                }
-            }
+            let owned = self.load(corpus, batch)?;
+            let texts: Vec<&str> = owned.iter().map(|t| t.as_ref()).collect();
+            f(batch, &texts);
             start = end;
         }
         Ok(())

@@ -56,9 +56,4 @@ impl Place {
             bytes,
         }
     }
-
-    /// The place of `range`, bytes of the text the corpus holds for `doc`.
-    pub fn of(corpus: &Corpus, doc: usize, range: &Range<usize>) -> Place {
-        Place::in_text(corpus, doc, &corpus.docs[doc].text, range)
-    }
 }

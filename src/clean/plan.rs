@@ -405,18 +405,10 @@ where
     };
     in_slices(corpus, texts, &pieces, docs_of, |slice, held| {
         // the kept copies of a slice, normalised once
-        let mut kept_norm = KeptNorm::default();
+        let mut cache = SliceCache::default();
         for p in slice {
             add_piece(
-                corpus,
-                plan,
-                protected,
-                p,
-                &map,
-                round,
-                opts,
-                held,
-                &mut kept_norm,
+                corpus, plan, protected, p, &map, round, opts, held, &mut cache,
             );
         }
         Ok(())
@@ -435,7 +427,7 @@ fn add_piece<F>(
     round: usize,
     opts: &CleanOptions,
     held: &SliceTexts<'_>,
-    kept_norm: &mut KeptNorm,
+    cache: &mut SliceCache,
 ) where
     F: Fn(usize, Range<usize>) -> Vec<Range<usize>>,
 {
@@ -461,7 +453,7 @@ fn add_piece<F>(
     if p.reason != Reason::Document {
         let text = held.get(p.doc);
         let kept_text = (p.kept_doc, held.get(p.kept_doc), &kept);
-        let (c, s) = kept_norm.measure(text, &ranges, kept_text, opts);
+        let (c, s) = cache.measure(text, &ranges, kept_text, opts);
         if c + 1e-9 < opts.scan.blocks.threshold {
             return;
         }
@@ -486,8 +478,8 @@ fn add_piece<F>(
     let (removed, kept) = match &p.places {
         Some(places) => places.as_ref().clone(),
         None => (
-            kept_norm.place(corpus, p.doc, held.get(p.doc), &removed),
-            kept_norm.place(corpus, p.kept_doc, held.get(p.kept_doc), &kept),
+            cache.place(corpus, p.doc, held.get(p.doc), &removed),
+            cache.place(corpus, p.kept_doc, held.get(p.kept_doc), &kept),
         ),
     };
     plan.removals.push(Removal {
@@ -510,12 +502,12 @@ fn add_piece<F>(
 /// cluster; and the line index of a large document, whose places would
 /// else count lines from its start for each of its (many) copies.
 #[derive(Default)]
-struct KeptNorm {
+struct SliceCache {
     norms: std::collections::HashMap<(usize, usize, usize), Vec<char>>,
     lines: std::collections::HashMap<usize, crate::corpus::LineIndex>,
 }
 
-impl KeptNorm {
+impl SliceCache {
     /// The place of `range` of document `doc`, whose text is `text`.
     fn place(&mut self, corpus: &Corpus, doc: usize, text: &str, range: &Range<usize>) -> Place {
         if text.len() < 1 << 20 {
