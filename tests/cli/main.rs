@@ -25,5 +25,7 @@ mod reports;
 #[cfg(unix)]
 mod resume;
 mod seeds;
+#[cfg(feature = "parquet")]
+mod shards;
 mod spill;
 mod verify;
