@@ -32,7 +32,7 @@ pub struct Manifest {
     /// [`VERSION`].
     pub version: u32,
     /// Every option that defines the output, by flag name, as
-    /// `neardup params clean` prints them (the inputs as given).
+    /// `neardup params scan` prints them (the inputs as given).
     pub params: Params,
     /// Their hash: what each stage's `_SUCCESS` holds.
     pub params_hash: String,
