@@ -532,7 +532,10 @@ fn stages_refuse_other_options_naming_them() {
         stderr_of(&o)
     );
     // what the sharded path does not do yet
-    let o = run_in(t.path(), &["shards", "in", "-o", "x.json"]);
+    let o = run_in(
+        t.path(),
+        &["shards", "in", "--level", "block", "-o", "x.json"],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr_of(&o).contains("--level"), "{}", stderr_of(&o));
 }
