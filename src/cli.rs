@@ -67,6 +67,10 @@ enum Command {
     /// Stage of the sharded document level: verify candidate pairs (`verify-pairs
     /// PAIRS.parquet --manifest MANIFEST.json --sign DIR -o EDGES.parquet`).
     VerifyPairs(VerifyPairsArgs),
+    /// Stage of the sharded block level: chain and verify the seeds of rare block
+    /// fingerprints (`block-pairs SEEDS.parquet --manifest MANIFEST.json --sign DIR -o
+    /// REGIONS.parquet`).
+    BlockPairs(BlockPairsArgs),
     /// Stage of the sharded document level: write one shard's cleaned files from
     /// its removed documents (`apply --shard N --clusters DIR MANIFEST.json -o
     /// OUT`), then, once every shard is applied, the removal log and the
@@ -117,6 +121,22 @@ struct VerifyPairsArgs {
     similarity: bool,
     /// The edges (Parquet) to write.
     #[arg(short = 'o', long, value_name = "EDGES.parquet")]
+    output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct BlockPairsArgs {
+    /// The seeds (INPUT: a Parquet file or a folder of them) and clean's options.
+    #[command(flatten)]
+    common: Common,
+    /// The manifest of `neardup shards`.
+    #[arg(long, value_name = "MANIFEST.json")]
+    manifest: PathBuf,
+    /// The folder `neardup sign` wrote the shards' folders into.
+    #[arg(long, value_name = "DIR")]
+    sign: PathBuf,
+    /// The region pairs (Parquet) to write.
+    #[arg(short = 'o', long, value_name = "REGIONS.parquet")]
     output: PathBuf,
 }
 
@@ -663,6 +683,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Shards(args) => shards_cmd(args),
         Command::Sign(args) => sign_cmd(args),
         Command::VerifyPairs(args) => verify_pairs_cmd(args),
+        Command::BlockPairs(args) => block_pairs_cmd(args),
         Command::Apply(args) => apply_cmd(args),
     }
 }
@@ -1396,6 +1417,32 @@ fn verify_pairs_cmd(mut args: VerifyPairsArgs) -> anyhow::Result<ExitCode> {
     )?;
     if !c.quiet {
         say!("neardup: {n} edges to {}", args.output.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `neardup block-pairs`: region pairs of seeds.
+fn block_pairs_cmd(mut args: BlockPairsArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.common;
+    let mut seeds = single_input(c, "table of seeds")?;
+    let manifest = args.manifest.clone();
+    let (m, opts) = enter_manifest(
+        c,
+        &manifest,
+        &mut [&mut seeds, &mut args.sign, &mut args.output],
+    )?;
+    let c = &args.common;
+    let n = neardup::shard::blocks::block_pairs(
+        &m,
+        &seeds,
+        &args.sign,
+        &c.ingest(),
+        &opts,
+        c.memory as usize,
+        &args.output,
+    )?;
+    if !c.quiet {
+        say!("neardup: {n} region pairs to {}", args.output.display());
     }
     Ok(ExitCode::SUCCESS)
 }

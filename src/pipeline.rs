@@ -605,14 +605,14 @@ fn scan_stages(
 /// `active[i]`), normalised a batch at a time. The map back to source bytes
 /// (4 bytes a character) is not kept: detection needs characters and line
 /// breaks only.
-struct CorpusTexts<'a> {
-    corpus: &'a Corpus,
-    texts: &'a Texts<'a>,
-    sizes: &'a [u32],
-    active: &'a [usize],
-    chars: &'a [u32],
-    opts: &'a NormalizeOptions,
-    progress: &'a dyn Progress,
+pub(crate) struct CorpusTexts<'a> {
+    pub(crate) corpus: &'a Corpus,
+    pub(crate) texts: &'a Texts<'a>,
+    pub(crate) sizes: &'a [u32],
+    pub(crate) active: &'a [usize],
+    pub(crate) chars: &'a [u32],
+    pub(crate) opts: &'a NormalizeOptions,
+    pub(crate) progress: &'a dyn Progress,
 }
 
 impl blocks::TextSource for CorpusTexts<'_> {

@@ -473,8 +473,21 @@ fn find_pairs_in(
         Ok(())
     })?;
     let mut pairs = frequent::star_pairs(src, occ, frequent_fps as usize, opts, budget)?;
-    seeds.par_sort_unstable();
     // 3. chains, per document pair
+    pairs.extend(verify_seeds(src, seeds, opts, budget)?);
+    sort_pairs(&mut pairs);
+    Ok(pairs)
+}
+
+/// Step 3: each document pair's seeds chained and verified ([`chain`]),
+/// a batch of texts at a time; the pairs in seed order.
+fn verify_seeds(
+    src: &dyn TextSource,
+    mut seeds: Vec<Seed>,
+    opts: &BlockOptions,
+    budget: Budget<'_>,
+) -> Result<Vec<RegionPair>> {
+    seeds.par_sort_unstable();
     let groups: Vec<&[Seed]> = seeds
         .chunk_by(|x, y| x.da == y.da && x.db == y.db)
         .collect();
@@ -486,17 +499,42 @@ fn find_pairs_in(
         |texts, group| {
             let (da, db) = (group[0].da, group[0].db);
             let pair = DocPair::new(texts, da, db, false);
-            chain::verify_chains(group, &pair, opts, k, opts.min_block)
+            chain::verify_chains(group, &pair, opts, gram_len(opts), opts.min_block)
         },
     )?;
-    pairs.extend(verified.into_iter().flatten());
+    Ok(verified.into_iter().flatten().collect())
+}
+
+/// Step 3 over seeds made elsewhere (an engine's grouping of the
+/// fingerprints, `src/shard`): `(doc a, pos a, doc b, pos b)` with `a`
+/// not after `b`, every seed of a document pair among them. Gives the
+/// verified pairs in seed order.
+///
+/// # Errors
+///
+/// A text that cannot be read again.
+pub fn verify_seed_pairs(
+    src: &dyn TextSource,
+    seeds: &[(u32, u32, u32, u32)],
+    opts: &BlockOptions,
+    budget: Budget<'_>,
+) -> Result<Vec<RegionPair>> {
+    let seeds = seeds
+        .iter()
+        .map(|&(da, pa, db, pb)| Seed { da, db, pa, pb })
+        .collect();
+    verify_seeds(src, seeds, opts, budget)
+}
+
+/// Sorts verified pairs by their regions and keeps one of each (the
+/// least similar, as every path has).
+pub fn sort_pairs(pairs: &mut Vec<RegionPair>) {
     pairs.par_sort_by(|x, y| {
         (&x.a, &x.b)
             .cmp(&(&y.a, &y.b))
             .then(x.similarity.total_cmp(&y.similarity))
     });
     pairs.dedup_by(|x, y| x.a == y.a && x.b == y.b);
-    Ok(pairs)
 }
 
 #[cfg(test)]

@@ -89,11 +89,7 @@ pub fn apply(
     let copts = clean_options(out, opts, ingest);
     check_output(&corpus, &copts)?;
 
-    let table = if clusters.is_dir() {
-        Rows::read_dir(clusters)?
-    } else {
-        Rows::read(clusters)?
-    };
+    let table = Rows::read_any(clusters)?;
     let removed = Removed::of(&table, n, corpus.docs.len(), clusters)?;
     let docs: Vec<u32> = removed.iter().map(|r| r.ord).collect::<Vec<_>>();
     let mut sorted = docs.clone();

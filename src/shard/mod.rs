@@ -63,6 +63,7 @@
 //! `--drop-boilerplate` (block level only), standard input.
 
 pub mod apply;
+pub mod blocks;
 pub mod pairs;
 pub mod plan;
 pub mod rows;

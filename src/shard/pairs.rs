@@ -50,11 +50,7 @@ pub fn verify_pairs(
     similarity: bool,
     out: &Path,
 ) -> Result<usize> {
-    let table = if pairs.is_dir() {
-        Rows::read_dir(pairs)?
-    } else {
-        Rows::read(pairs)?
-    };
+    let table = Rows::read_any(pairs)?;
     let cols = ["a_shard", "a_ord", "b_shard", "b_ord"].map(|c| table.ints(c));
     let [a_shard, a_ord, b_shard, b_ord] = cols;
     let (a_shard, a_ord, b_shard, b_ord) = (a_shard?, a_ord?, b_shard?, b_ord?);
@@ -124,16 +120,18 @@ type Doc = (i32, i64);
 
 /// The document tables and sketches of some shards, as one corpus:
 /// document `base + ord` is `(shard, ord)`.
-struct Held {
-    corpus: Corpus,
-    sk: Sketches,
+pub(super) struct Held {
+    pub(super) corpus: Corpus,
+    pub(super) sk: Sketches,
+    /// The documents' text bytes.
+    pub(super) sizes: Vec<u32>,
     /// Per shard held, in order: its number and its first document.
     bases: Vec<(usize, u32)>,
 }
 
 impl Held {
     /// Reads the `sign` stage files of `shards` (sorted) from `signed`.
-    fn load(manifest: &Manifest, signed: &Path, shards: &[usize]) -> Result<Held> {
+    pub(super) fn load(manifest: &Manifest, signed: &Path, shards: &[usize]) -> Result<Held> {
         let mut held = Held {
             corpus: Corpus::default(),
             sk: Sketches {
@@ -141,11 +139,13 @@ impl Held {
                 sigs: Vec::new(),
                 kind: SketchKind::MinHash { perms: 0 },
             },
+            sizes: Vec::new(),
             bases: Vec::new(),
         };
         for &s in shards {
             manifest.shard(s)?;
-            let (corpus, sk) = read_signed(manifest, &shard_dir(signed, s))?;
+            let (corpus, sk, sizes) = read_signed(manifest, &shard_dir(signed, s))?;
+            held.sizes.extend(sizes);
             held.bases.push((s, held.corpus.docs.len() as u32));
             let inputs = held.corpus.inputs.len();
             held.corpus.inputs.extend(corpus.inputs);
@@ -163,7 +163,7 @@ impl Held {
     }
 
     /// The held index of `(shard, ord)`.
-    fn global(&self, shard: i64, ord: i64) -> Option<u32> {
+    pub(super) fn global(&self, shard: i64, ord: i64) -> Option<u32> {
         let i = self
             .bases
             .binary_search_by_key(&shard, |&(s, _)| s as i64)
@@ -177,30 +177,30 @@ impl Held {
     }
 
     /// `(shard, ord)` of held document `g`.
-    fn local(&self, g: u32) -> Doc {
+    pub(super) fn local(&self, g: u32) -> Doc {
         let i = self.bases.partition_point(|&(_, base)| base <= g) - 1;
         let (s, base) = self.bases[i];
         (s as i32, i64::from(g - base))
     }
 }
 
-/// The document table and sketches (with signatures) a shard's `sign`
-/// left in `dir`.
+/// The document table, sketches (with signatures) and text bytes a
+/// shard's `sign` left in `dir`.
 ///
 /// # Errors
 ///
 /// A shard not signed, or signed with other parameters; a stage file that
 /// does not read back.
-pub(crate) fn read_signed(manifest: &Manifest, dir: &Path) -> Result<(Corpus, Sketches)> {
+pub(crate) fn read_signed(manifest: &Manifest, dir: &Path) -> Result<(Corpus, Sketches, Vec<u32>)> {
     require_finished(dir, &manifest.params_hash)?;
     let st = Stages::open(dir, true)?;
     let loaded = st.load(sign::STAGE, &manifest.params, &[], |d| {
         let corpus = crate::stage::decode_corpus(d)?;
-        let (sk, _) = crate::stage::decode_sketches(d, corpus.docs.len(), true)?;
-        Ok((corpus, sk))
+        let (sk, sizes) = crate::stage::decode_sketches(d, corpus.docs.len(), true)?;
+        Ok((corpus, sk, sizes))
     })?;
     match loaded {
-        Some((corpus, Some(sk))) => Ok((corpus, sk)),
+        Some((corpus, Some(sk), sizes)) => Ok((corpus, sk, sizes)),
         _ => Err(Error::Stage {
             path: dir.display().to_string(),
             reason: "its sign stage file is missing; sign the shard again".into(),

@@ -198,6 +198,20 @@ impl Rows {
         }
     }
 
+    /// The table in `path`: a file, or a folder of part files
+    /// ([`Rows::read_dir`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Rows::read`] and [`Rows::read_dir`].
+    pub fn read_any(path: &Path) -> Result<Rows> {
+        if path.is_dir() {
+            Rows::read_dir(path)
+        } else {
+            Rows::read(path)
+        }
+    }
+
     /// Every `*.parquet` file of folder `dir` (in name order; files whose
     /// name starts with `.` or `_`, an engine's own, are not tables), as one
     /// table. A folder without any is an empty table.

@@ -539,3 +539,197 @@ fn stages_refuse_other_options_naming_them() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr_of(&o).contains("--level"), "{}", stderr_of(&o));
 }
+
+/// `section` with every `step`-th character changed.
+fn edited(section: &str, step: usize) -> String {
+    section
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i % step == step - 1 { '某' } else { c })
+        .collect()
+}
+
+/// Three shards of documents sharing sections (partial, edited copies of
+/// 300–400 characters): across shards, between two documents of one
+/// shard, and twice inside one document; no document is a copy of
+/// another. Gives the texts of each shard.
+fn block_corpus(t: &TestDir) -> Vec<Vec<String>> {
+    let s = |seed| crate::util::cjk_text(seed, 400);
+    let (s1, s2, s3, s4) = (s(901), s(902), s(903), s(904));
+    let filler = |seed| crate::util::cjk_text(seed, 500);
+    let mut shards: Vec<Vec<String>> = (0..3u64)
+        .map(|f| (0..8u64).map(|d| filler(1000 + 10 * f + d)).collect())
+        .collect();
+    shards[0][0] += &s1;
+    shards[1][3] = edited(&s1, 17) + &shards[1][3];
+    shards[0][5] = format!("{s2}{}{}", filler(77), edited(&s2, 23));
+    shards[0][2] += &s3;
+    let three_quarters: String = s3.chars().take(300).collect();
+    shards[0][7] += &edited(&three_quarters, 19);
+    shards[1][1] += &s4;
+    shards[2][4] += &edited(&s4, 13);
+    for (f, texts) in shards.iter().enumerate() {
+        t.write(&format!("in/{f}.jsonl"), jsonl(texts, &format!("f{f}-")));
+    }
+    shards
+}
+
+/// The seeds of rare fingerprints, by the rule of `src/shard/mod.rs`,
+/// computed from the shards' `fingerprints.parquet` (every document
+/// active): `(a_shard, a_ord, a_pos, b_shard, b_ord, b_pos)`.
+fn seeds_of(signed: &Path, shards: usize, max_occurrences: usize) -> Vec<[i64; 6]> {
+    let mut by_hash: HashMap<i64, Vec<(i64, i64, i64)>> = HashMap::new();
+    for n in 0..shards {
+        let t = neardup::shard::rows::Rows::read(
+            &neardup::shard::shard_dir(signed, n).join("fingerprints.parquet"),
+        )
+        .expect("fingerprints table");
+        let (h, s, o, p) = (
+            t.ints("hash").expect("hash"),
+            t.ints("shard").expect("shard"),
+            t.ints("ord").expect("ord"),
+            t.ints("pos").expect("pos"),
+        );
+        for r in 0..h.len() {
+            by_hash.entry(h[r]).or_default().push((s[r], o[r], p[r]));
+        }
+    }
+    let mut seeds = Vec::new();
+    for mut occ in by_hash.into_values() {
+        assert!(occ.len() <= max_occurrences, "no frequent fingerprint here");
+        occ.sort_unstable();
+        for (x, a) in occ.iter().enumerate() {
+            for b in &occ[x + 1..] {
+                if (a.0, a.1) == (b.0, b.1) && b.2 < a.2 + 8 {
+                    continue;
+                }
+                seeds.push([a.0, a.1, a.2, b.0, b.1, b.2]);
+            }
+        }
+    }
+    seeds.sort_unstable();
+    seeds
+}
+
+/// Writes `seeds` into `dir` as an engine would: one part file a pair of
+/// shards.
+fn write_seeds(dir: &Path, seeds: &[[i64; 6]]) {
+    use neardup::shard::rows::{Column, Rows};
+    std::fs::create_dir_all(dir).expect("seeds folder");
+    let mut parts: Vec<(i64, i64)> = seeds.iter().map(|s| (s[0], s[3])).collect();
+    parts.sort_unstable();
+    parts.dedup();
+    for (i, part) in parts.iter().enumerate() {
+        let rows: Vec<&[i64; 6]> = seeds.iter().filter(|s| (s[0], s[3]) == *part).collect();
+        let c32 = |k: usize| Column::I32(rows.iter().map(|s| s[k] as i32).collect());
+        let c64 = |k: usize| Column::I64(rows.iter().map(|s| s[k]).collect());
+        Rows::new()
+            .with("a_shard", c32(0))
+            .with("a_ord", c64(1))
+            .with("a_pos", c32(2))
+            .with("b_shard", c32(3))
+            .with("b_ord", c64(4))
+            .with("b_pos", c32(5))
+            .write(&dir.join(format!("part-{i:05}.parquet")))
+            .expect("seeds written");
+    }
+}
+
+/// A region pair: `(a_shard, a_ord, a_start, a_end, b_shard, b_ord,
+/// b_start, b_end)` and its similarity.
+type Region = ([i64; 8], f64);
+
+#[test]
+fn block_pairs_gives_the_region_pairs_of_one_machine() {
+    let t = TestDir::new();
+    let shards = block_corpus(&t);
+    let files = ["in/0.jsonl", "in/1.jsonl", "in/2.jsonl"];
+    let args = |extra: &[&'static str]| -> Vec<&'static str> {
+        extra.iter().copied().chain(["--quiet"]).collect()
+    };
+    let mut a = args(&["shards", "--shard-bytes", "1", "-o", "m.json"]);
+    a.extend(files);
+    ok_in(t.path(), &a);
+    assert_eq!(manifest_shards(&t.path().join("m.json")), 3);
+    for n in ["0", "1", "2"] {
+        ok_in(
+            t.path(),
+            &args(&["sign", "--shard", n, "m.json", "-o", "sig"]),
+        );
+    }
+    let seeds = seeds_of(&t.path().join("sig"), 3, 64);
+    write_seeds(&t.path().join("seeds"), &seeds);
+    ok_in(
+        t.path(),
+        &args(&[
+            "block-pairs",
+            "seeds",
+            "--manifest",
+            "m.json",
+            "--sign",
+            "sig",
+            "-o",
+            "regions.parquet",
+        ]),
+    );
+    let table =
+        neardup::shard::rows::Rows::read(&t.path().join("regions.parquet")).expect("regions");
+    let cols: Vec<Vec<i64>> = [
+        "a_shard", "a_ord", "a_start", "a_end", "b_shard", "b_ord", "b_start", "b_end",
+    ]
+    .iter()
+    .map(|c| table.ints(c).expect("column"))
+    .collect();
+    let sims = match table.column("similarity") {
+        Some(neardup::shard::rows::Column::F64(v)) => v.clone(),
+        other => panic!("similarity: {other:?}"),
+    };
+    let got: Vec<Region> = (0..sims.len())
+        .map(|r| (std::array::from_fn(|k| cols[k][r]), sims[r]))
+        .collect();
+
+    // one machine: the block stage's pairs over the same documents
+    let norms: Vec<neardup::normalize::NormText> = shards
+        .iter()
+        .flatten()
+        .map(|x| neardup::normalize::normalize(x, &Default::default()))
+        .collect();
+    let refs: Vec<&neardup::normalize::NormText> = norms.iter().collect();
+    let pairs = neardup::blocks::find_pairs(&refs, &neardup::blocks::BlockOptions::default());
+    let local = |d: u32| -> (i64, i64) { ((d / 8) as i64, (d % 8) as i64) };
+    let want: Vec<Region> = pairs
+        .iter()
+        .map(|p| {
+            let (a, b) = (local(p.a.doc), local(p.b.doc));
+            let r = |x: usize| x as i64;
+            (
+                [
+                    a.0,
+                    a.1,
+                    r(p.a.range.start),
+                    r(p.a.range.end),
+                    b.0,
+                    b.1,
+                    r(p.b.range.start),
+                    r(p.b.range.end),
+                ],
+                p.similarity,
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    // the corpus's four sections: across shards, within a shard, inside a
+    // document
+    let docs: Vec<((i64, i64), (i64, i64))> = got
+        .iter()
+        .map(|(r, _)| ((r[0], r[1]), (r[4], r[5])))
+        .collect();
+    for pair in [
+        ((0, 0), (1, 3)),
+        ((0, 5), (0, 5)),
+        ((0, 2), (0, 7)),
+        ((1, 1), (2, 4)),
+    ] {
+        assert!(docs.contains(&pair), "{pair:?} in {docs:?}");
+    }
+}
