@@ -44,7 +44,9 @@ pub(crate) use output::{log_lines, LogTarget};
 // what the sharded path ([`crate::shard`]) writes with, a shard at a time
 pub(crate) use output::{manifest_of, stage_files};
 use plan::plan_run;
+// the sharded path's plan, kept a shard at a time
 pub use plan::{apply_cuts, check_plan, plan, snap_to_lines, Plan, MAX_ROUNDS};
+pub(crate) use plan::{decode_plan, encode_plan};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -431,6 +433,29 @@ pub fn clean_with(
         }
     }
     result
+}
+
+/// The checked plan of a corpus whose texts are read back with `ingest`
+/// (the sharded path's `plan`, which writes no output itself).
+///
+/// # Errors
+///
+/// An input that cannot be read again, a failed no-loss check.
+pub(crate) fn checked_plan_of(
+    corpus: &Corpus,
+    report: &Report,
+    opts: &CleanOptions,
+    ingest: &IngestOptions,
+    budget: crate::blocks::Budget<'_>,
+) -> Result<Plan> {
+    let run = Run {
+        reload: Some(ingest),
+        budget,
+        ..Run::default()
+    };
+    let plan = plan_run(corpus, report, opts, &run)?;
+    check_plan(corpus, &plan, opts)?;
+    Ok(plan)
 }
 
 /// The plan of a clean or of its preview, once the output is known to be

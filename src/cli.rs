@@ -71,6 +71,10 @@ enum Command {
     /// fingerprints (`block-pairs SEEDS.parquet --manifest MANIFEST.json --sign DIR -o
     /// REGIONS.parquet`).
     BlockPairs(BlockPairsArgs),
+    /// Stage of the sharded block level, one process: clean's plan from the engine's
+    /// document clusters, region pairs and frequent fingerprints (`plan MANIFEST.json
+    /// --sign DIR --doc-clusters DIR --regions DIR --frequent DIR -o PLAN_DIR`).
+    Plan(PlanArgs),
     /// Stage of the sharded document level: write one shard's cleaned files from
     /// its removed documents (`apply --shard N --clusters DIR MANIFEST.json -o
     /// OUT`), then, once every shard is applied, the removal log and the
@@ -141,6 +145,28 @@ struct BlockPairsArgs {
 }
 
 #[derive(Debug, Args)]
+struct PlanArgs {
+    /// The manifest (INPUT) and clean's options, as given to `neardup shards`.
+    #[command(flatten)]
+    common: Common,
+    /// The folder `neardup sign` wrote the shards' folders into.
+    #[arg(long, value_name = "DIR")]
+    sign: PathBuf,
+    /// Every member of every document cluster: shard, ord, cluster, similarity.
+    #[arg(long, value_name = "DIR")]
+    doc_clusters: PathBuf,
+    /// The region pairs of `neardup block-pairs`.
+    #[arg(long, value_name = "DIR")]
+    regions: PathBuf,
+    /// The occurrences of frequent fingerprints: hash, shard, ord, pos.
+    #[arg(long, value_name = "DIR")]
+    frequent: PathBuf,
+    /// The plan's folder to write.
+    #[arg(short = 'o', long, value_name = "PLAN_DIR")]
+    output: PathBuf,
+}
+
+#[derive(Debug, Args)]
 struct ApplyArgs {
     /// The shard to write (from 0); not with --finish.
     #[arg(
@@ -150,9 +176,19 @@ struct ApplyArgs {
         conflicts_with = "finish"
     )]
     shard: Option<usize>,
-    /// The folder of the removed documents of the shard (Parquet part files).
-    #[arg(long, value_name = "DIR", required_unless_present = "finish")]
+    /// The folder of the removed documents of the shard (Parquet part files;
+    /// --level doc).
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present_any = ["finish", "plan"],
+        conflicts_with = "plan"
+    )]
     clusters: Option<PathBuf>,
+    /// The folder `neardup plan` wrote (--level all): with --shard, the
+    /// shard's drops and cuts; with --finish, the removal log.
+    #[arg(long, value_name = "PLAN_DIR")]
+    plan: Option<PathBuf>,
     /// Write the removal log and the manifest once every shard is applied.
     #[arg(long)]
     finish: bool,
@@ -684,6 +720,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sign(args) => sign_cmd(args),
         Command::VerifyPairs(args) => verify_pairs_cmd(args),
         Command::BlockPairs(args) => block_pairs_cmd(args),
+        Command::Plan(args) => plan_cmd(args),
         Command::Apply(args) => apply_cmd(args),
     }
 }
@@ -1447,19 +1484,69 @@ fn block_pairs_cmd(mut args: BlockPairsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `neardup plan`: clean's plan of the whole corpus, a file a shard.
+fn plan_cmd(mut args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.common;
+    let manifest = single_input(c, "manifest")?;
+    let (m, opts) = enter_manifest(
+        c,
+        &manifest,
+        &mut [
+            &mut args.sign,
+            &mut args.doc_clusters,
+            &mut args.regions,
+            &mut args.frequent,
+            &mut args.output,
+        ],
+    )?;
+    let c = &args.common;
+    let found = neardup::shard::cuts::Found {
+        doc_clusters: &args.doc_clusters,
+        regions: &args.regions,
+        frequent: &args.frequent,
+    };
+    let p = neardup::shard::cuts::plan(
+        &m,
+        &args.sign,
+        found,
+        &c.ingest(),
+        &opts,
+        c.memory as usize,
+        &args.output,
+    )?;
+    if !c.quiet {
+        say!(
+            "neardup: {} documents dropped, {} removals planned in {}",
+            p.dropped,
+            p.removals,
+            args.output.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `neardup apply`: a shard's cleaned files, or (`--finish`) the log and
 /// the manifest of the whole output.
 fn apply_cmd(mut args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let c = &args.common;
     let manifest = single_input(c, "manifest")?;
     let mut clusters = args.clusters.clone().unwrap_or_default();
-    let (m, opts) = enter_manifest(c, &manifest, &mut [&mut args.output, &mut clusters])?;
+    let mut plan = args.plan.clone().unwrap_or_default();
+    let (m, opts) = enter_manifest(
+        c,
+        &manifest,
+        &mut [&mut args.output, &mut clusters, &mut plan],
+    )?;
     let c = &args.common;
     let ingest = c.ingest();
+    let plan = args.plan.is_some().then_some(plan.as_path());
     match args.shard {
         Some(n) if !args.finish => {
-            let applied =
-                neardup::shard::apply::apply(&m, n, &clusters, &ingest, &opts, &args.output)?;
+            let from = match plan {
+                Some(dir) => neardup::shard::apply::From::Plan(dir),
+                None => neardup::shard::apply::From::Clusters(&clusters),
+            };
+            let applied = neardup::shard::apply::apply(&m, n, from, &ingest, &opts, &args.output)?;
             if !c.quiet {
                 say!(
                     "neardup: shard {n}: {} files written, {} documents removed",
@@ -1469,7 +1556,7 @@ fn apply_cmd(mut args: ApplyArgs) -> anyhow::Result<ExitCode> {
             }
         }
         _ => {
-            let s = neardup::shard::apply::finish(&m, &ingest, &opts, &args.output)?;
+            let s = neardup::shard::apply::finish(&m, plan, &ingest, &opts, &args.output)?;
             if !c.quiet {
                 say!(
                     "neardup: {} removals in {}",

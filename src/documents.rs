@@ -202,7 +202,6 @@ pub(crate) fn document_level(
     }
     unknown.sort_unstable();
     let extra = aligner.similarities(&unknown)?;
-    let mut built = aligner.members;
     let similarity = |a: u32, b: u32| -> f64 {
         known(a, b).unwrap_or_else(|| {
             let key = (a.min(b), a.max(b));
@@ -211,7 +210,39 @@ pub(crate) fn document_level(
                 .map_or(0.0, |i| extra[i].similarity)
         })
     };
+    let clusters = clusters_of(
+        corpus,
+        texts,
+        &lens,
+        &groups,
+        (&keeps, reasons),
+        aligner.members,
+        &similarity,
+        opts,
+    )?;
+    progress.finish();
+    // pairs aligned a second time (exactly) are among these
+    show_count(progress, "member alignments", unknown.len());
+    Ok(clusters)
+}
 
+/// The report clusters of `groups` (each sorted, in the order of their
+/// first member), `keeps` each one's kept member (index in the group) and
+/// why: every member a whole-document member (`built` those made already;
+/// the others' texts are read now, a batch at a time) with its rounded
+/// `similarity` to the kept one. Also what the sharded path
+/// ([`crate::shard`]) builds from an engine's clusters.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn clusters_of(
+    corpus: &Corpus,
+    texts: &Texts<'_>,
+    lens: &[u32],
+    groups: &[Vec<u32>],
+    (keeps, reasons): (&[usize], Vec<String>),
+    mut built: HashMap<u32, Member>,
+    similarity: &(dyn Fn(u32, u32) -> f64 + Sync),
+    opts: &ScanOptions,
+) -> Result<Vec<Cluster>> {
     // Members no alignment loaded (exact copies of a candidate) are read now.
     let mut missing: Vec<u32> = groups
         .iter()
@@ -220,7 +251,7 @@ pub(crate) fn document_level(
         .filter(|d| !built.contains_key(d))
         .collect();
     missing.sort_unstable();
-    texts.batches(corpus, &missing, &lens, |batch, batch_texts| {
+    texts.batches(corpus, &missing, lens, |batch, batch_texts| {
         let made: Vec<Member> = batch
             .par_iter()
             .zip(batch_texts)
@@ -230,7 +261,7 @@ pub(crate) fn document_level(
     })?;
     let clusters = groups
         .iter()
-        .zip(&keeps)
+        .zip(keeps)
         .zip(reasons)
         .map(|((g, &k), reason)| {
             let ms: Vec<Member> = g
@@ -246,9 +277,6 @@ pub(crate) fn document_level(
             c
         })
         .collect();
-    progress.finish();
-    // pairs aligned a second time (exactly) are among these
-    show_count(progress, "member alignments", unknown.len());
     Ok(clusters)
 }
 

@@ -571,14 +571,8 @@ fn scan_stages(
             Ok(against_reference(corpus, built, opts))
         })?;
         // the documents removed as duplicates: derived again, not stored
-        for c in found {
-            for (i, m) in c.members.iter().enumerate() {
-                if i != c.keep && m.similarity >= opts.threshold {
-                    removed_docs[m.doc_index] = true;
-                }
-            }
-            clusters.push(c);
-        }
+        mark_removed(&found, opts.threshold, &mut removed_docs);
+        clusters.extend(found);
     }
     if opts.level != Level::Doc {
         let active: Vec<usize> = (0..docs.len()).filter(|&d| !removed_docs[d]).collect();
@@ -590,7 +584,7 @@ fn scan_stages(
         // the signatures are done with: their memory goes to block detection
         drop(sketches);
         clusters.extend(staged(run, staging, Stage::Blocks, || {
-            let built = block_level(run, &active, &chars)?;
+            let built = block_level(run, &active, &chars, &blocks::find_blocks_in)?;
             Ok(against_reference(corpus, built, opts))
         })?);
     }
@@ -598,6 +592,73 @@ fn scan_stages(
         c.id = i + 1;
     }
     Ok(clusters)
+}
+
+/// Marks the documents `clusters` remove as duplicates: every member but
+/// the kept one whose similarity reaches `threshold`.
+pub(crate) fn mark_removed(clusters: &[Cluster], threshold: f64, removed: &mut [bool]) {
+    for c in clusters {
+        for (i, m) in c.members.iter().enumerate() {
+            if i != c.keep && m.similarity >= threshold {
+                removed[m.doc_index] = true;
+            }
+        }
+    }
+}
+
+/// How the block level finds its clusters among the texts of a source:
+/// [`blocks::find_blocks_in`], or from pairs an engine found (`src/shard`).
+pub(crate) type FindBlocks<'f> = dyn Fn(
+        &dyn blocks::TextSource,
+        &BlockOptions,
+        blocks::Budget<'_>,
+    ) -> Result<Vec<blocks::BlockCluster>>
+    + Sync
+    + 'f;
+
+/// The report of a corpus whose document clusters (`doc_clusters`, built
+/// as [`document_level`] builds them) and block pairs were found
+/// elsewhere (`src/shard`): the block level over the documents they do
+/// not remove (`chars` every document's normalised length), its clusters
+/// found by `find` over those documents (block document `i` being the
+/// `i`-th of them), then everything a scan does after.
+///
+/// # Errors
+///
+/// An input that cannot be read again.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn report_of(
+    corpus: &Corpus,
+    ingest: &crate::corpus::IngestOptions,
+    sizes: &[u32],
+    chars: &[u32],
+    opts: &ScanOptions,
+    budget: blocks::Budget<'_>,
+    doc_clusters: Vec<Cluster>,
+    find: &FindBlocks<'_>,
+) -> Result<Report> {
+    let texts = Texts::Reload(ingest);
+    let run = Run {
+        corpus,
+        texts: &texts,
+        sizes,
+        opts,
+        budget,
+        progress: &NoProgress,
+    };
+    let mut removed = vec![false; corpus.docs.len()];
+    mark_removed(&doc_clusters, opts.threshold, &mut removed);
+    let mut clusters = against_reference(corpus, doc_clusters, opts);
+    if opts.level != Level::Doc {
+        let active: Vec<usize> = (0..corpus.docs.len()).filter(|&d| !removed[d]).collect();
+        let chars: Vec<u32> = active.iter().map(|&d| chars[d]).collect();
+        let built = block_level(&run, &active, &chars, find)?;
+        clusters.extend(against_reference(corpus, built, opts));
+    }
+    for (i, c) in clusters.iter_mut().enumerate() {
+        c.id = i + 1;
+    }
+    Ok(build_report(corpus, opts, clusters))
 }
 
 /// Block detection's view of the corpus: the documents not removed as
@@ -669,7 +730,12 @@ fn unmapped(text: &str, opts: &NormalizeOptions) -> NormText {
 }
 
 /// Block clusters among the `active` documents, as report clusters.
-fn block_level(run: &Run<'_>, active: &[usize], chars: &[u32]) -> Result<Vec<Cluster>> {
+fn block_level(
+    run: &Run<'_>,
+    active: &[usize],
+    chars: &[u32],
+    find: &FindBlocks<'_>,
+) -> Result<Vec<Cluster>> {
     let Run {
         corpus,
         texts,
@@ -698,9 +764,9 @@ fn block_level(run: &Run<'_>, active: &[usize], chars: &[u32]) -> Result<Vec<Clu
         let norms = src.load(&all)?;
         progress.advance(norms.len() as u64);
         let refs: Vec<&NormText> = norms.iter().collect();
-        blocks::find_blocks_in(&blocks::InMemory(&refs), &opts.blocks, budget)?
+        find(&blocks::InMemory(&refs), &opts.blocks, budget)?
     } else {
-        blocks::find_blocks_in(&src, &opts.blocks, budget)?
+        find(&src, &opts.blocks, budget)?
     };
     progress.finish();
     let copies = block_copies(run, active, &found)?;

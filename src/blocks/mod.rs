@@ -275,6 +275,21 @@ pub fn find_blocks_in(
     budget: Budget<'_>,
 ) -> Result<Vec<BlockCluster>> {
     let pairs = find_pairs_in(src, opts, budget)?;
+    blocks_of_pairs(src, pairs, opts, budget)
+}
+
+/// Step 5 and the filters after it: the block clusters of verified region
+/// pairs (sorted and distinct, as [`sort_pairs`] leaves them).
+///
+/// # Errors
+///
+/// A text that cannot be read again.
+pub fn blocks_of_pairs(
+    src: &dyn TextSource,
+    pairs: Vec<RegionPair>,
+    opts: &BlockOptions,
+    budget: Budget<'_>,
+) -> Result<Vec<BlockCluster>> {
     let clusters = cluster_pairs(&pairs);
     drop(pairs);
     // Copies cut apart where they overlapped may leave a scrap (`65182次`)
@@ -524,6 +539,35 @@ pub fn verify_seed_pairs(
         .map(|&(da, pa, db, pb)| Seed { da, db, pa, pb })
         .collect();
     verify_seeds(src, seeds, opts, budget)
+}
+
+/// The star path (step 3 of the method) over frequent fingerprints found
+/// elsewhere (an engine's grouping, `src/shard`): `(hash, doc, pos)` of
+/// every occurrence of every fingerprint held in more than
+/// [`BlockOptions::max_occurrences`] places, in any order. Numbers the
+/// fingerprints in hash order, as one machine's sorted fingerprints do.
+///
+/// # Errors
+///
+/// A text that cannot be read again.
+pub fn star_pairs_of(
+    src: &dyn TextSource,
+    mut fps: Vec<(u64, u32, u32)>,
+    opts: &BlockOptions,
+    budget: Budget<'_>,
+) -> Result<Vec<RegionPair>> {
+    fps.par_sort_unstable();
+    let mut occ = Vec::with_capacity(fps.len());
+    let mut n = 0u32;
+    for (i, &(h, doc, pos)) in fps.iter().enumerate() {
+        if i > 0 && fps[i - 1].0 != h {
+            n += 1;
+        }
+        occ.push(frequent::Occ { doc, pos, fp: n });
+    }
+    let fingerprints = if fps.is_empty() { 0 } else { n as usize + 1 };
+    drop(fps);
+    frequent::star_pairs(src, occ, fingerprints, opts, budget)
 }
 
 /// Sorts verified pairs by their regions and keeps one of each (the

@@ -894,7 +894,7 @@ const REASONS: [Reason; 3] = [Reason::Document, Reason::Block, Reason::Boilerpla
 /// Writes a checked plan: per document whether it is dropped and its cuts,
 /// then the removal log's lines, every field (floats to the bit, so a
 /// resumed run writes the same log).
-pub(super) fn encode_plan(e: &mut Encoder, plan: &Plan) -> std::io::Result<()> {
+pub(crate) fn encode_plan(e: &mut Encoder, plan: &Plan) -> std::io::Result<()> {
     e.len(plan.drop_doc.len())?;
     for (drop, cuts) in plan.drop_doc.iter().zip(&plan.cuts) {
         e.bool(*drop)?;
@@ -928,7 +928,7 @@ pub(super) fn encode_plan(e: &mut Encoder, plan: &Plan) -> std::io::Result<()> {
 }
 
 /// Reads back what [`encode_plan`] wrote, for a corpus of `docs` documents.
-pub(super) fn decode_plan(d: &mut Decoder, docs: usize) -> Result<Plan> {
+pub(crate) fn decode_plan(d: &mut Decoder, docs: usize) -> Result<Plan> {
     if d.len(9)? != docs {
         return Err(d.corrupt("plan of other documents"));
     }

@@ -57,7 +57,11 @@ pub struct Applied {
 
 /// Clean's options for the output folder `out`: the log in it, files
 /// written into it whatever it holds (other shards' files).
-fn clean_options(out: &Path, opts: &ScanOptions, ingest: &IngestOptions) -> CleanOptions {
+pub(super) fn clean_options(
+    out: &Path,
+    opts: &ScanOptions,
+    ingest: &IngestOptions,
+) -> CleanOptions {
     CleanOptions {
         out: out.to_path_buf(),
         log: None,
@@ -77,7 +81,7 @@ fn clean_options(out: &Path, opts: &ScanOptions, ingest: &IngestOptions) -> Clea
 pub fn apply(
     manifest: &Manifest,
     n: usize,
-    clusters: &Path,
+    from: From<'_>,
     ingest: &IngestOptions,
     opts: &ScanOptions,
     out: &Path,
@@ -89,35 +93,11 @@ pub fn apply(
     let copts = clean_options(out, opts, ingest);
     check_output(&corpus, &copts)?;
 
-    let table = Rows::read_any(clusters)?;
-    let removed = Removed::of(&table, n, corpus.docs.len(), clusters)?;
-    let docs: Vec<u32> = removed.iter().map(|r| r.ord).collect::<Vec<_>>();
-    let mut sorted = docs.clone();
-    sorted.sort_unstable();
-    let places = whole_places(&corpus, ingest, &sorted)?;
-    let mut plan = Plan {
-        drop_doc: vec![false; corpus.docs.len()],
-        cuts: vec![Vec::new(); corpus.docs.len()],
-        removals: Vec::with_capacity(removed.len()),
+    let plan = match from {
+        From::Clusters(clusters) => removed_documents(&corpus, n, clusters, ingest)?,
+        From::Plan(dir) => planned(manifest, n, dir, corpus.docs.len())?,
     };
-    for r in &removed {
-        let d = r.ord as usize;
-        plan.drop_doc[d] = true;
-        let place = places[sorted.binary_search(&r.ord).unwrap_or(0)].clone();
-        plan.removals.push(Removal {
-            reason: Reason::Document,
-            cluster: r.cluster,
-            round: 1,
-            removed: place,
-            spans: Vec::new(),
-            kept: r.kept.clone(),
-            similarity: r.similarity,
-            containment: r.similarity,
-            bytes_removed: corpus.docs[d].len as u64,
-            units: ByteUnits::between(ByteUnits::unit(&corpus, d), r.kept_unit.clone()),
-            reference: false,
-        });
-    }
+    let documents_removed = plan.drop_doc.iter().filter(|&&d| d).count();
     check_plan(&corpus, &plan, &copts)?;
 
     let staging = out.join(format!("{}-{n}", crate::clean::STAGING));
@@ -151,9 +131,80 @@ pub fn apply(
     work.finish()?;
     Ok(Applied {
         files_written: staged.len(),
-        documents_removed: removed.len(),
+        documents_removed,
         log,
     })
+}
+
+/// What `apply` writes a shard from.
+#[derive(Debug, Clone, Copy)]
+pub enum From<'p> {
+    /// The folder of the shard's removed documents (`--level doc`).
+    Clusters(&'p Path),
+    /// The folder `neardup plan` wrote.
+    Plan(&'p Path),
+}
+
+/// The plan of shard `n` (`corpus`) that drops the removed documents
+/// of the `clusters` table.
+fn removed_documents(
+    corpus: &crate::corpus::Corpus,
+    n: usize,
+    clusters: &Path,
+    ingest: &IngestOptions,
+) -> Result<Plan> {
+    let table = Rows::read_any(clusters)?;
+    let removed = Removed::of(&table, n, corpus.docs.len(), clusters)?;
+    let docs: Vec<u32> = removed.iter().map(|r| r.ord).collect::<Vec<_>>();
+    let mut sorted = docs.clone();
+    sorted.sort_unstable();
+    let places = whole_places(corpus, ingest, &sorted)?;
+    let mut plan = Plan {
+        drop_doc: vec![false; corpus.docs.len()],
+        cuts: vec![Vec::new(); corpus.docs.len()],
+        removals: Vec::with_capacity(removed.len()),
+    };
+    for r in &removed {
+        let d = r.ord as usize;
+        plan.drop_doc[d] = true;
+        let place = places[sorted.binary_search(&r.ord).unwrap_or(0)].clone();
+        plan.removals.push(Removal {
+            reason: Reason::Document,
+            cluster: r.cluster,
+            round: 1,
+            removed: place,
+            spans: Vec::new(),
+            kept: r.kept.clone(),
+            similarity: r.similarity,
+            containment: r.similarity,
+            bytes_removed: corpus.docs[d].len as u64,
+            units: ByteUnits::between(ByteUnits::unit(corpus, d), r.kept_unit.clone()),
+            reference: false,
+        });
+    }
+    Ok(plan)
+}
+
+/// Shard `n`'s part of the plan `neardup plan` wrote into `dir`, for its
+/// `docs` documents (its log lines are in the plan's whole log).
+fn planned(manifest: &Manifest, n: usize, dir: &Path, docs: usize) -> Result<Plan> {
+    let shard = super::shard_dir(dir, n);
+    super::require_finished(dir, &manifest.params_hash)?;
+    let st = crate::stage::Stages::open(&shard, true)?;
+    st.load(super::cuts::STAGE, &manifest.params, &[], |d| {
+        crate::clean::decode_plan(d, docs)
+    })?
+    .ok_or_else(|| Error::Stage {
+        path: shard.display().to_string(),
+        reason: "no plan of this shard; run `neardup plan` again".into(),
+    })
+}
+
+/// Copies the log `from` to `to`; gives its lines.
+fn copy_log(from: &Path, to: &Path) -> Result<usize> {
+    let body = std::fs::read(from).map_err(|e| Error::io(from, e))?;
+    std::fs::write(to, &body).map_err(|e| Error::io(to, e))?;
+    Ok(body.iter().filter(|&&b| b == b'\n').count())
 }
 
 /// One removed document of the clusters table.
@@ -234,6 +285,7 @@ impl Removed {
 /// A shard not applied, a part that does not read, a write that fails.
 pub fn finish(
     manifest: &Manifest,
+    plan: Option<&Path>,
     ingest: &IngestOptions,
     opts: &ScanOptions,
     out: &Path,
@@ -265,7 +317,12 @@ pub fn finish(
         logs.push(parts.join(format!("removed-{}.jsonl", s.shard)));
     }
     let tmp = crate::util::temp_beside(&log);
-    let removed = merge_logs(&logs, &tmp).inspect_err(|_| {
+    // with a plan, its log is whole already (the shards' parts are empty)
+    let merged = match plan {
+        Some(dir) => copy_log(&dir.join(super::cuts::LOG), &tmp),
+        None => merge_logs(&logs, &tmp),
+    };
+    let removed = merged.inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })?;
     std::fs::rename(&tmp, &log).map_err(|e| Error::io(&log, e))?;

@@ -64,6 +64,7 @@
 
 pub mod apply;
 pub mod blocks;
+pub mod cuts;
 pub mod pairs;
 pub mod plan;
 pub mod rows;

@@ -176,6 +176,20 @@ impl Held {
         (ord >= 0 && g < i64::from(end)).then_some(g as u32)
     }
 
+    /// The held indices of shard `n`'s documents.
+    pub(super) fn range(&self, n: usize) -> std::ops::Range<usize> {
+        let i = self
+            .bases
+            .binary_search_by_key(&n, |&(s, _)| s)
+            .unwrap_or(self.bases.len());
+        let start = self.bases.get(i).map_or(0, |b| b.1 as usize);
+        let end = self
+            .bases
+            .get(i + 1)
+            .map_or(self.corpus.docs.len(), |b| b.1 as usize);
+        start..end
+    }
+
     /// `(shard, ord)` of held document `g`.
     pub(super) fn local(&self, g: u32) -> Doc {
         let i = self.bases.partition_point(|&(_, base)| base <= g) - 1;

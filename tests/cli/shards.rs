@@ -578,6 +578,21 @@ fn block_corpus(t: &TestDir) -> Vec<Vec<String>> {
 /// computed from the shards' `fingerprints.parquet` (every document
 /// active): `(a_shard, a_ord, a_pos, b_shard, b_ord, b_pos)`.
 fn seeds_of(signed: &Path, shards: usize, max_occurrences: usize) -> Vec<[i64; 6]> {
+    let (seeds, frequent) = fingerprint_groups(signed, shards, max_occurrences, &|_| true);
+    assert!(frequent.is_empty(), "no frequent fingerprint here");
+    seeds
+}
+
+/// The seeds of rare fingerprints and the rows `(hash, shard, ord, pos)`
+/// of frequent ones among the `active` documents, by the rule of
+/// `src/shard/mod.rs`, from the shards' `fingerprints.parquet`.
+#[allow(clippy::type_complexity)]
+fn fingerprint_groups(
+    signed: &Path,
+    shards: usize,
+    max_occurrences: usize,
+    active: &dyn Fn(Doc) -> bool,
+) -> (Vec<[i64; 6]>, Vec<[i64; 4]>) {
     let mut by_hash: HashMap<i64, Vec<(i64, i64, i64)>> = HashMap::new();
     for n in 0..shards {
         let t = neardup::shard::rows::Rows::read(
@@ -591,12 +606,17 @@ fn seeds_of(signed: &Path, shards: usize, max_occurrences: usize) -> Vec<[i64; 6
             t.ints("pos").expect("pos"),
         );
         for r in 0..h.len() {
-            by_hash.entry(h[r]).or_default().push((s[r], o[r], p[r]));
+            if active((s[r] as usize, o[r] as usize)) {
+                by_hash.entry(h[r]).or_default().push((s[r], o[r], p[r]));
+            }
         }
     }
-    let mut seeds = Vec::new();
-    for mut occ in by_hash.into_values() {
-        assert!(occ.len() <= max_occurrences, "no frequent fingerprint here");
+    let (mut seeds, mut frequent) = (Vec::new(), Vec::new());
+    for (h, mut occ) in by_hash {
+        if occ.len() > max_occurrences {
+            frequent.extend(occ.iter().map(|o| [h, o.0, o.1, o.2]));
+            continue;
+        }
         occ.sort_unstable();
         for (x, a) in occ.iter().enumerate() {
             for b in &occ[x + 1..] {
@@ -608,7 +628,7 @@ fn seeds_of(signed: &Path, shards: usize, max_occurrences: usize) -> Vec<[i64; 6
         }
     }
     seeds.sort_unstable();
-    seeds
+    (seeds, frequent)
 }
 
 /// Writes `seeds` into `dir` as an engine would: one part file a pair of
@@ -732,4 +752,198 @@ fn block_pairs_gives_the_region_pairs_of_one_machine() {
     ] {
         assert!(docs.contains(&pair), "{pair:?} in {docs:?}");
     }
+}
+
+/// The options of the block-level runs: a passage in 10 documents is
+/// boilerplate, a fingerprint in more than 8 places frequent (the star
+/// path).
+const BLOCK_OPTS: [&str; 5] = [
+    "--boilerplate-docs",
+    "10",
+    "--max-occurrences",
+    "8",
+    "--quiet",
+];
+
+fn block_opts<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    args.iter().copied().chain(BLOCK_OPTS).collect()
+}
+
+#[test]
+fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
+    let t = TestDir::new();
+    let mut shards = block_corpus(&t);
+    // boilerplate: one passage (two lines, a varying number) on 12 pages
+    // of every shard; whole-document copies: exact and edited, across
+    // shards
+    let passage = crate::util::cjk_text(905, 60);
+    let second = crate::util::cjk_text(906, 40);
+    for (f, texts) in shards.iter_mut().enumerate() {
+        for (d, text) in texts.iter_mut().enumerate() {
+            if d % 2 == 0 || d == 7 {
+                text.push_str(&format!("\n{passage}{}\n{second}", 10 * f + d));
+            }
+        }
+    }
+    shards[2][6] = shards[0][3].clone();
+    shards[1][6] = edited(&shards[0][1], 97);
+    for (f, texts) in shards.iter().enumerate() {
+        t.write(&format!("in/{f}.jsonl"), jsonl(texts, &format!("f{f}-")));
+    }
+    let files_in = ["in/0.jsonl", "in/1.jsonl", "in/2.jsonl"];
+    let with_inputs = |args: &[&'static str]| {
+        let mut a = block_opts(args);
+        a.extend(files_in);
+        a
+    };
+    ok_in(t.path(), &with_inputs(&["clean", "-o", "single"]));
+    ok_in(
+        t.path(),
+        &with_inputs(&["shards", "--shard-bytes", "1", "-o", "m.json"]),
+    );
+    for n in ["0", "1", "2"] {
+        ok_in(
+            t.path(),
+            &block_opts(&["sign", "--shard", n, "m.json", "-o", "sig"]),
+        );
+    }
+    let docs = Docs::read(&t.path().join("sig"), 3);
+
+    // the document clusters (every member) and the removed documents
+    let mut a = block_opts(&["scan", "--format", "json"]);
+    a.extend(files_in);
+    let o = ok_in(t.path(), &a);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("report");
+    let doc_clusters: Vec<&Value> = v["clusters"]
+        .as_array()
+        .expect("clusters")
+        .iter()
+        .filter(|c| c["kind"] == "document")
+        .collect();
+    assert_eq!(doc_clusters.len(), 2, "{doc_clusters:?}");
+    let mut rows: Vec<(Doc, i64, f64)> = Vec::new();
+    let mut removed: Vec<Doc> = Vec::new();
+    for c in &doc_clusters {
+        let keep = c["keep"].as_u64().expect("keep") as usize;
+        for (i, m) in c["members"].as_array().expect("members").iter().enumerate() {
+            let sim = m["similarity"].as_f64().expect("similarity");
+            rows.push((docs.of(m), c["id"].as_i64().expect("id"), sim));
+            if i != keep && sim >= 0.8 {
+                removed.push(docs.of(m));
+            }
+        }
+    }
+    {
+        use neardup::shard::rows::{Column, Rows};
+        std::fs::create_dir_all(t.path().join("dc")).expect("mkdir");
+        Rows::new()
+            .with(
+                "shard",
+                Column::I32(rows.iter().map(|r| r.0 .0 as i32).collect()),
+            )
+            .with(
+                "ord",
+                Column::I64(rows.iter().map(|r| r.0 .1 as i64).collect()),
+            )
+            .with("cluster", Column::I64(rows.iter().map(|r| r.1).collect()))
+            .with(
+                "similarity",
+                Column::F64(rows.iter().map(|r| r.2).collect()),
+            )
+            .write(&t.path().join("dc/part-0.parquet"))
+            .expect("clusters written");
+    }
+
+    // seeds and frequent occurrences among the documents left
+    let (seeds, frequent) =
+        fingerprint_groups(&t.path().join("sig"), 3, 8, &|d| !removed.contains(&d));
+    assert!(!frequent.is_empty(), "the star path runs");
+    write_seeds(&t.path().join("seeds"), &seeds);
+    {
+        use neardup::shard::rows::{Column, Rows};
+        std::fs::create_dir_all(t.path().join("freq")).expect("mkdir");
+        let c = |k: usize| frequent.iter().map(|r| r[k]).collect::<Vec<i64>>();
+        Rows::new()
+            .with("hash", Column::I64(c(0)))
+            .with(
+                "shard",
+                Column::I32(c(1).into_iter().map(|x| x as i32).collect()),
+            )
+            .with("ord", Column::I64(c(2)))
+            .with(
+                "pos",
+                Column::I32(c(3).into_iter().map(|x| x as i32).collect()),
+            )
+            .write(&t.path().join("freq/part-0.parquet"))
+            .expect("frequent written");
+    }
+    std::fs::create_dir_all(t.path().join("regions")).expect("mkdir");
+    ok_in(
+        t.path(),
+        &block_opts(&[
+            "block-pairs",
+            "seeds",
+            "--manifest",
+            "m.json",
+            "--sign",
+            "sig",
+            "-o",
+            "regions/part-0.parquet",
+        ]),
+    );
+    ok_in(
+        t.path(),
+        &block_opts(&[
+            "plan",
+            "m.json",
+            "--sign",
+            "sig",
+            "--doc-clusters",
+            "dc",
+            "--regions",
+            "regions",
+            "--frequent",
+            "freq",
+            "-o",
+            "planned",
+        ]),
+    );
+    for n in ["0", "1", "2"] {
+        ok_in(
+            t.path(),
+            &block_opts(&[
+                "apply", "--shard", n, "--plan", "planned", "m.json", "-o", "sharded",
+            ]),
+        );
+    }
+    ok_in(
+        t.path(),
+        &block_opts(&[
+            "apply", "--finish", "--plan", "planned", "m.json", "-o", "sharded",
+        ]),
+    );
+    let (one, sharded) = (
+        files(&t.path().join("single")),
+        files(&t.path().join("sharded")),
+    );
+    assert_eq!(
+        one.keys().collect::<Vec<_>>(),
+        sharded.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in &one {
+        assert!(
+            sharded[k] == *v,
+            "{} differs:\n{}\n---\n{}",
+            k.display(),
+            String::from_utf8_lossy(v),
+            String::from_utf8_lossy(&sharded[k])
+        );
+    }
+    // what this corpus exercises: documents removed, blocks cut, the
+    // boilerplate among them
+    let log = String::from_utf8_lossy(&one[Path::new("removed.jsonl")]).into_owned();
+    for reason in ["\"document\"", "\"block\""] {
+        assert!(log.contains(reason), "{reason} in {log}");
+    }
+    succeeded(neardup().arg("verify").arg(t.path().join("sharded")));
 }

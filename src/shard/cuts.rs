@@ -1,0 +1,253 @@
+//! `neardup plan`: what an engine found (document clusters, region pairs
+//! of rare fingerprints, occurrences of frequent ones) → clean's checked
+//! plan, cut into one file a shard.
+//!
+//! Takes the manifest, the shards' `sign` folders and three tables (each a
+//! Parquet file or a folder of part files):
+//!
+//! - `--doc-clusters`: `shard`, `ord`, `similarity` for every member of
+//!   every document cluster of two or more members (the kept one's
+//!   similarity is 1.0; the other rows as `apply --clusters` has them),
+//!   and `cluster`;
+//! - `--regions`: `block-pairs`' output, every part;
+//! - `--frequent`: `hash`, `shard`, `ord`, `pos` of every active
+//!   occurrence of every frequent fingerprint.
+//!
+//! Builds the document clusters single-machine builds from them (members
+//! read once for their places, keep by [`crate::cluster::choose_keep`]),
+//! then runs what one machine runs after finding pairs, with its own
+//! functions: the star path over the frequent occurrences, the merge of
+//! every region pair, block clustering, the report, and clean's plan with
+//! its later rounds (which look for repeats again in the text the cuts
+//! leave). Gives `PLAN_DIR/shard-NNNNN/stages/plan.bin` (the shard's drops
+//! and cuts), `PLAN_DIR/removed.jsonl` (the whole removal log, in
+//! single-machine order) and `PLAN_DIR/_SUCCESS`.
+//!
+//! **One process.** It holds the document table of the whole corpus
+//! (~700 bytes a document with the signatures), the region pairs, the
+//! frequent occurrences (16 bytes each) and one batch of texts: the memory
+//! of single-machine clean's later stages, not of its detection. The
+//! star path, the block clustering and the plan's rounds are what would
+//! be distributed next (the star path by frequent passage, the plan by
+//! connected block clusters).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::blocks::{self, Copy, RegionPair};
+use crate::clean::{checked_plan_of, encode_plan, log_lines, Plan};
+use crate::corpus::IngestOptions;
+use crate::documents::{clusters_of, Texts};
+use crate::error::{Error, Result};
+use crate::members::choose_keep;
+use crate::pipeline::{mark_removed, report_of, ScanOptions};
+use crate::stage::Stages;
+
+use super::apply::clean_options;
+use super::pairs::Held;
+use super::rows::Rows;
+use super::{mark_finished, shard_dir, Manifest};
+
+/// Name of the plan's stage file in each shard's folder.
+pub const STAGE: &str = "plan";
+
+/// What `plan` found.
+#[derive(Debug, Clone, Default)]
+pub struct Planned {
+    /// Documents dropped whole.
+    pub dropped: usize,
+    /// Lines of the removal log.
+    pub removals: usize,
+}
+
+/// The tables an engine computed (module docs).
+#[derive(Debug, Clone, Copy)]
+pub struct Found<'p> {
+    /// Every member of every document cluster.
+    pub doc_clusters: &'p Path,
+    /// The region pairs of `block-pairs`.
+    pub regions: &'p Path,
+    /// The occurrences of frequent fingerprints.
+    pub frequent: &'p Path,
+}
+
+/// Plans the clean of the whole corpus from what the engine `found` and
+/// writes it, a file a shard, into `out` (module docs).
+///
+/// # Errors
+///
+/// A table without its columns or naming no document (or a removed one),
+/// a shard not signed with the manifest's parameters, an input that cannot
+/// be read again, a failed no-loss check, a write that fails.
+pub fn plan(
+    manifest: &Manifest,
+    signed: &Path,
+    found: Found<'_>,
+    ingest: &IngestOptions,
+    opts: &ScanOptions,
+    memory: usize,
+    out: &Path,
+) -> Result<Planned> {
+    let shards: Vec<usize> = (0..manifest.shards.len()).collect();
+    let held = Held::load(manifest, signed, &shards)?;
+    let corpus = &held.corpus;
+    let lens: Vec<u32> = held.sk.sketch.iter().map(|s| s.len).collect();
+    let bad = |path: &Path, why: String| Error::Stage {
+        path: path.display().to_string(),
+        reason: why,
+    };
+    let doc = |path: &Path, t: &Rows, side: &str, r: usize| -> Result<u32> {
+        let (s, o) = (
+            t.ints(&format!("{side}shard"))?[r],
+            t.ints(&format!("{side}ord"))?[r],
+        );
+        held.global(s, o)
+            .ok_or_else(|| bad(path, format!("row {r}: no document ({s}, {o})")))
+    };
+
+    // the document clusters, as one machine builds them
+    let table = Rows::read_any(found.doc_clusters)?;
+    let (ids, sims) = (table.ints("cluster")?, table.doubles("similarity")?);
+    let mut by_id: HashMap<i64, Vec<(u32, f64)>> = HashMap::new();
+    for r in 0..table.len() {
+        let d = doc(found.doc_clusters, &table, "", r)?;
+        by_id.entry(ids[r]).or_default().push((d, sims[r]));
+    }
+    let mut groups: Vec<Vec<(u32, f64)>> = by_id.into_values().collect();
+    for g in &mut groups {
+        g.sort_unstable_by_key(|m| m.0);
+    }
+    // in the order of their first member, as union-find's groups come
+    groups.sort_unstable_by_key(|g| g[0].0);
+    let sim_of: HashMap<u32, f64> = groups.iter().flatten().copied().collect();
+    let groups: Vec<Vec<u32>> = groups
+        .into_iter()
+        .map(|g| g.into_iter().map(|m| m.0).collect())
+        .collect();
+    let (keeps, reasons): (Vec<usize>, Vec<String>) = groups
+        .iter()
+        .map(|g| {
+            let glens: Vec<usize> = g.iter().map(|&d| lens[d as usize] as usize).collect();
+            choose_keep(corpus, g.iter().map(|&d| d as usize), &glens, opts)
+        })
+        .unzip();
+    let similarity = |kept: u32, d: u32| -> f64 {
+        if kept == d {
+            1.0
+        } else {
+            sim_of.get(&d).copied().unwrap_or(0.0)
+        }
+    };
+    let texts = Texts::Reload(ingest);
+    let doc_clusters = clusters_of(
+        corpus,
+        &texts,
+        &lens,
+        &groups,
+        (&keeps, reasons),
+        HashMap::new(),
+        &similarity,
+        opts,
+    )?;
+
+    // block documents: those the document level leaves
+    let mut removed = vec![false; corpus.docs.len()];
+    mark_removed(&doc_clusters, opts.threshold, &mut removed);
+    let mut active: Vec<Option<u32>> = vec![None; corpus.docs.len()];
+    let mut next = 0u32;
+    for (d, a) in active.iter_mut().enumerate() {
+        if !removed[d] {
+            *a = Some(next);
+            next += 1;
+        }
+    }
+    let block_doc = |path: &Path, t: &Rows, side: &str, r: usize| -> Result<u32> {
+        let d = doc(path, t, side, r)?;
+        active[d as usize].ok_or_else(|| {
+            bad(
+                path,
+                format!("row {r}: document {d} is removed as a duplicate, not a block document"),
+            )
+        })
+    };
+    let table = Rows::read_any(found.frequent)?;
+    let (hash, pos) = (table.ints("hash")?, table.ints("pos")?);
+    let mut frequent = Vec::with_capacity(table.len());
+    for r in 0..table.len() {
+        let d = block_doc(found.frequent, &table, "", r)?;
+        frequent.push((hash[r] as u64, d, pos[r] as u32));
+    }
+    let table = Rows::read_any(found.regions)?;
+    let ends = ["a_start", "a_end", "b_start", "b_end"].map(|c| table.ints(c));
+    let [a_start, a_end, b_start, b_end] = ends;
+    let (a_start, a_end, b_start, b_end) = (a_start?, a_end?, b_start?, b_end?);
+    let region_sims = table.doubles("similarity")?;
+    let mut regions = Vec::with_capacity(table.len());
+    for r in 0..table.len() {
+        let copy = |side: &str, s: i64, e: i64| -> Result<Copy> {
+            Ok(Copy {
+                doc: block_doc(found.regions, &table, side, r)?,
+                range: s as usize..e as usize,
+            })
+        };
+        regions.push(RegionPair {
+            a: copy("a_", a_start[r], a_end[r])?,
+            b: copy("b_", b_start[r], b_end[r])?,
+            similarity: region_sims[r],
+            frequent: false,
+        });
+    }
+
+    // the block level and clean's plan, with one machine's functions
+    let injected = Mutex::new(Some((frequent, regions)));
+    let find =
+        |src: &dyn blocks::TextSource, bopts: &blocks::BlockOptions, budget: blocks::Budget<'_>| {
+            let (frequent, regions) = injected
+                .lock()
+                .ok()
+                .and_then(|mut g| g.take())
+                .unwrap_or_default();
+            let mut pairs = blocks::star_pairs_of(src, frequent, bopts, budget)?;
+            pairs.extend(regions);
+            blocks::sort_pairs(&mut pairs);
+            blocks::blocks_of_pairs(src, pairs, bopts, budget)
+        };
+    let budget = blocks::Budget { memory, work: None };
+    let report = report_of(
+        corpus,
+        ingest,
+        &held.sizes,
+        &lens,
+        opts,
+        budget,
+        doc_clusters,
+        &find,
+    )?;
+    let copts = clean_options(out, opts, ingest);
+    let plan = checked_plan_of(corpus, &report, &copts, ingest, budget)?;
+
+    // a file a shard, the log whole
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    for &n in &shards {
+        let docs = held.range(n);
+        let part = Plan {
+            drop_doc: plan.drop_doc[docs.clone()].to_vec(),
+            cuts: plan.cuts[docs].to_vec(),
+            removals: Vec::new(),
+        };
+        let st = Stages::open(&shard_dir(out, n), false)?;
+        st.save(STAGE, &manifest.params, &[], |e| encode_plan(e, &part))?;
+    }
+    let log = out.join(LOG);
+    let body = log_lines(&plan.removals, &log)?;
+    crate::util::write_atomic(&log, &body).map_err(|e| Error::io(&log, e))?;
+    mark_finished(out, &manifest.params_hash)?;
+    Ok(Planned {
+        dropped: plan.drop_doc.iter().filter(|&&d| d).count(),
+        removals: plan.removals.len(),
+    })
+}
+
+/// Name of the whole removal log in the plan's folder.
+pub const LOG: &str = "removed.jsonl";
