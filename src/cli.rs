@@ -56,13 +56,13 @@ enum Command {
     /// their hash, as the stage markers of --work DIR record them:
     /// `neardup params [--json] clean INPUT… -o OUT [options]`.
     Params(ParamsArgs),
-    /// Stage of the sharded document level (Spark, contrib/spark): list the inputs
+    /// Stage of the sharded clean (Spark, contrib/spark): list the inputs
     /// and cut them into shards, written to a manifest (-o MANIFEST.json); takes
     /// clean's options, which every later stage must be given too.
     Shards(ShardsArgs),
-    /// Stage of the sharded document level: sketch one shard (`sign --shard N
+    /// Stage of the sharded clean: sketch one shard (`sign --shard N
     /// MANIFEST.json -o DIR [clean's options]`) into DIR/shard-NNNNN/ (documents,
-    /// band keys, signatures).
+    /// band keys, signatures; block fingerprints unless --level doc).
     Sign(SignArgs),
     /// Stage of the sharded document level: verify candidate pairs (`verify-pairs
     /// PAIRS.parquet --manifest MANIFEST.json --sign DIR -o EDGES.parquet`).
@@ -75,10 +75,11 @@ enum Command {
     /// document clusters, region pairs and frequent fingerprints (`plan MANIFEST.json
     /// --sign DIR --doc-clusters DIR --regions DIR --frequent DIR -o PLAN_DIR`).
     Plan(PlanArgs),
-    /// Stage of the sharded document level: write one shard's cleaned files from
+    /// Stage of the sharded clean: write one shard's cleaned files from
     /// its removed documents (`apply --shard N --clusters DIR MANIFEST.json -o
-    /// OUT`), then, once every shard is applied, the removal log and the
-    /// manifest (`apply --finish MANIFEST.json -o OUT`).
+    /// OUT`, --level doc) or its part of the plan (`--plan PLAN_DIR`), then, once
+    /// every shard is applied, the removal log and the manifest (`apply --finish
+    /// [--plan PLAN_DIR] MANIFEST.json -o OUT`).
     Apply(ApplyArgs),
 }
 

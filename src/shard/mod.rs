@@ -1,9 +1,9 @@
-//! SHARD: `neardup clean --level doc` cut into stages that run one shard or
-//! one partition of pairs at a time, for a distributed engine (Spark,
-//! `contrib/spark/`) that schedules them, shuffles their small key rows
-//! and finds connected components. Every byte of text work is neardup's,
-//! done by the same functions as on one machine, so the output is the
-//! same bytes.
+//! SHARD: `neardup clean` (at `--level doc` and at the default `all`) cut
+//! into stages that run one shard or one partition of pairs at a time, for
+//! a distributed engine (Spark, `contrib/spark/`) that schedules them,
+//! shuffles their small key rows, groups fingerprints and finds connected
+//! components. Every byte of text work is neardup's, done by the same
+//! functions as on one machine, so the output is the same bytes.
 //!
 //! # Definition of the clusters (both paths)
 //!
@@ -37,6 +37,24 @@
 //! 7. **Removed**: every member but the kept one whose rounded similarity
 //!    is at least `--threshold`.
 //!
+//! # Definition of the block level (`--level all`)
+//!
+//! 8. **Active**: the documents not removed by step 7, in `(shard, ord)`
+//!    order (block document `i` is the `i`-th of them).
+//! 9. **Fingerprints**: `sign`'s `fingerprints.parquet`, the block stage's
+//!    winnowed fingerprints ([`crate::blocks::fingerprints`]) of every
+//!    document with at least `min(--min-block, 50)` normalised characters.
+//! 10. **Groups**: the active documents' fingerprints by hash; `n` rows.
+//!     `n > --max-occurrences`: **frequent**, every occurrence goes to the
+//!     star path. `2 ≤ n ≤ --max-occurrences`: **rare**, the occurrences
+//!     sorted by `(shard, ord, pos)` and every `x < y` among them a seed,
+//!     except within one document when `pos_y < pos_x + k` (`k` = 8).
+//! 11. **Region pairs**: each document pair's seeds chained and verified
+//!     (`block-pairs`, [`blocks`]); with the star path's pairs over the
+//!     frequent occurrences, sorted and made distinct.
+//! 12. **Everything after**: block clusters, the report, clean's plan and
+//!     its later rounds, exactly as one machine ([`cuts`]).
+//!
 //! # Stages, their files and memory
 //!
 //! | command | reads | writes | holds |
@@ -44,23 +62,34 @@
 //! | `shards` ([`plan()`]) | the input listing | `MANIFEST.json`: the parameters and their hash, the files of each shard | the listing |
 //! | `sign` ([`sign`]) | one shard's files | `DIR/shard-NNNNN/`: `docs.parquet`, `bands.parquet`, `stages/sign.bin`, decompressed copies of compressed inputs, `_SUCCESS` | ~700 bytes a document of the shard, one batch of text |
 //! | `verify-pairs` ([`pairs`]) | a table of pairs, the `sign.bin` of their shards | a table of edges | the document tables and signatures of those shards, one batch of text |
-//! | `apply` ([`apply`]) | one shard's files, its removed documents | the shard's cleaned files, `OUT/.neardup-parts/` | the shard's document table, one file |
-//! | `apply --finish` | the parts of every shard | `OUT/removed.jsonl`, the manifest | one line of each shard's log |
+//! | `block-pairs` ([`blocks`]) | a table of seeds (every seed of a document pair in one call), the `sign.bin` of their shards | a table of region pairs | the document tables of those shards, the seeds (16 bytes each), one batch of normalised texts |
+//! | `plan` ([`cuts`]), **one process** | every shard's `sign.bin`, the engine's document clusters, region pairs, frequent occurrences | `PLAN_DIR/`: a drop-and-cut file a shard, the whole removal log | the document table of the corpus (~700 bytes a document), the region pairs, the frequent occurrences (16 bytes each), one batch of texts |
+//! | `apply` ([`apply`]) | one shard's files, its removed documents (`--clusters`) or its part of the plan (`--plan`) | the shard's cleaned files, `OUT/.neardup-parts/` | the shard's document table, one file |
+//! | `apply --finish` | the parts of every shard (and the plan's log) | `OUT/removed.jsonl`, the manifest | one line of each shard's log |
+//!
+//! `plan` is the one stage that sees the whole corpus: it runs the star
+//! path, the block clustering and clean's plan (with its later rounds,
+//! which search the text the cuts leave again) in one process, with the
+//! memory of one machine's clean after detection. Distributing it is the
+//! next step: the star path by frequent passage, the clustering and the
+//! plan by connected group of block clusters.
 //!
 //! Bytes a document on disk (the generated 10,000-document corpus in 4
 //! shards, defaults: 128 permutations, 64 bands of 2 rows, snappy):
 //! `docs.parquet` 56, `bands.parquet` 608 (64 rows of a random 8-byte key
 //! and its document), `sign.bin` 585 (the signatures: 4 bytes a
 //! permutation); a compressed input adds its decompressed copy.
+//! `fingerprints.parquet` (`--level all`) is the largest: ~2,350 bytes a
+//! document there (23.5 MB for 34.7 MB of JSONL, 0.22 random 8-byte hashes
+//! a character that snappy cannot shrink).
 //!
 //! Every file is written under a temporary name and renamed; a shard whose
 //! `_SUCCESS` holds the parameters' hash is not signed again. Every stage
 //! compares its command line's parameters with the manifest's and refuses
 //! files written with others, naming the option.
 //!
-//! Not yet: `--level block` and `all` (a `fingerprints.parquet` per shard
-//! will join the shard folder), `--reference`, `--method simhash`, `--log`,
-//! `--drop-boilerplate` (block level only), standard input.
+//! Not yet: `--level block` (blocks among every document), `--reference`,
+//! `--method simhash`, `--log`, `--drop-boilerplate`, standard input.
 
 pub mod apply;
 pub mod blocks;
