@@ -175,13 +175,7 @@ pub(crate) fn document_level(
     // Similarity of every member to its cluster's kept document: known from
     // verification or exact hashes, aligned only where it is not.
     progress.stage("clusters", groups.len() as u64);
-    let (keeps, reasons): (Vec<usize>, Vec<String>) = groups
-        .iter()
-        .map(|g| {
-            let glens: Vec<usize> = g.iter().map(|&d| lens[d as usize] as usize).collect();
-            choose_keep(corpus, g.iter().map(|&d| d as usize), &glens, opts)
-        })
-        .unzip();
+    let (keeps, reasons) = keeps_of(corpus, &groups, &lens, opts);
     let known = |a: u32, b: u32| -> Option<f64> {
         if a == b || sk.sketch[a as usize].exact == sk.sketch[b as usize].exact {
             return Some(1.0);
@@ -224,6 +218,23 @@ pub(crate) fn document_level(
     // pairs aligned a second time (exactly) are among these
     show_count(progress, "member alignments", unknown.len());
     Ok(clusters)
+}
+
+/// The kept member of each of `groups` (documents of normalised lengths
+/// `lens`), and why ([`choose_keep`]).
+pub(crate) fn keeps_of(
+    corpus: &Corpus,
+    groups: &[Vec<u32>],
+    lens: &[u32],
+    opts: &ScanOptions,
+) -> (Vec<usize>, Vec<String>) {
+    groups
+        .iter()
+        .map(|g| {
+            let glens: Vec<usize> = g.iter().map(|&d| lens[d as usize] as usize).collect();
+            choose_keep(corpus, g.iter().map(|&d| d as usize), &glens, opts)
+        })
+        .unzip()
 }
 
 /// The report clusters of `groups` (each sorted, in the order of their

@@ -53,14 +53,7 @@ pub fn block_pairs(
     let [a_shard, a_ord, a_pos, b_shard, b_ord, b_pos] = cols;
     let (a_shard, a_ord, a_pos) = (a_shard?, a_ord?, a_pos?);
     let (b_shard, b_ord, b_pos) = (b_shard?, b_ord?, b_pos?);
-    let mut shards: Vec<usize> = a_shard
-        .iter()
-        .chain(&b_shard)
-        .map(|&s| s as usize)
-        .collect();
-    shards.sort_unstable();
-    shards.dedup();
-    let held = Held::load(manifest, signed, &shards)?;
+    let held = Held::load_named(manifest, signed, &[&a_shard, &b_shard])?;
     let bad = |row: usize, why: String| Error::Stage {
         path: seeds.display().to_string(),
         reason: format!("seed {row}: {why}"),

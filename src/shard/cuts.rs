@@ -38,9 +38,8 @@ use std::sync::Mutex;
 use crate::blocks::{self, Copy, RegionPair};
 use crate::clean::{checked_plan_of, encode_plan, log_lines, Plan};
 use crate::corpus::IngestOptions;
-use crate::documents::{clusters_of, Texts};
+use crate::documents::{clusters_of, keeps_of, Texts};
 use crate::error::{Error, Result};
-use crate::members::choose_keep;
 use crate::pipeline::{mark_removed, report_of, ScanOptions};
 use crate::stage::Stages;
 
@@ -125,13 +124,7 @@ pub fn plan(
         .into_iter()
         .map(|g| g.into_iter().map(|m| m.0).collect())
         .collect();
-    let (keeps, reasons): (Vec<usize>, Vec<String>) = groups
-        .iter()
-        .map(|g| {
-            let glens: Vec<usize> = g.iter().map(|&d| lens[d as usize] as usize).collect();
-            choose_keep(corpus, g.iter().map(|&d| d as usize), &glens, opts)
-        })
-        .unzip();
+    let (keeps, reasons) = keeps_of(corpus, &groups, &lens, opts);
     let similarity = |kept: u32, d: u32| -> f64 {
         if kept == d {
             1.0

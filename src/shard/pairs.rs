@@ -54,14 +54,7 @@ pub fn verify_pairs(
     let cols = ["a_shard", "a_ord", "b_shard", "b_ord"].map(|c| table.ints(c));
     let [a_shard, a_ord, b_shard, b_ord] = cols;
     let (a_shard, a_ord, b_shard, b_ord) = (a_shard?, a_ord?, b_shard?, b_ord?);
-    let mut shards: Vec<usize> = a_shard
-        .iter()
-        .chain(&b_shard)
-        .map(|&s| s as usize)
-        .collect();
-    shards.sort_unstable();
-    shards.dedup();
-    let held = Held::load(manifest, signed, &shards)?;
+    let held = Held::load_named(manifest, signed, &[&a_shard, &b_shard])?;
     let bad = |row: usize, why: String| Error::Stage {
         path: pairs.display().to_string(),
         reason: format!("pair {row}: {why}"),
@@ -160,6 +153,23 @@ impl Held {
             held.sk.sigs.extend(sk.sigs);
         }
         Ok(held)
+    }
+
+    /// Reads the `sign` stage files of the shards named in `columns` (of a
+    /// table of pairs).
+    pub(super) fn load_named(
+        manifest: &Manifest,
+        signed: &Path,
+        columns: &[&[i64]],
+    ) -> Result<Held> {
+        let mut shards: Vec<usize> = columns
+            .iter()
+            .flat_map(|c| c.iter())
+            .map(|&s| s as usize)
+            .collect();
+        shards.sort_unstable();
+        shards.dedup();
+        Held::load(manifest, signed, &shards)
     }
 
     /// The held index of `(shard, ord)`.

@@ -153,6 +153,29 @@ impl Docs {
     }
 }
 
+/// The files below `one` and `other`, which must be the same bytes.
+#[allow(clippy::type_complexity)]
+fn same_files(
+    one: &Path,
+    other: &Path,
+) -> (
+    std::collections::BTreeMap<PathBuf, Vec<u8>>,
+    std::collections::BTreeMap<PathBuf, Vec<u8>>,
+) {
+    let (a, b) = (files(one), files(other));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert!(
+            b[k] == *v,
+            "{} differs:\n{}\n---\n{}",
+            k.display(),
+            String::from_utf8_lossy(v),
+            String::from_utf8_lossy(&b[k])
+        );
+    }
+    (a, b)
+}
+
 fn manifest_shards(m: &Path) -> usize {
     let v: Value = serde_json::from_slice(&std::fs::read(m).expect("manifest")).expect("JSON");
     v["shards"].as_array().expect("shards").len()
@@ -364,17 +387,7 @@ fn applied_shards_give_the_bytes_of_clean_and_verify() {
         &elsewhere,
         &with(&["apply", "--finish", s(&manifest), "-o", "../sharded"]),
     );
-    let (one, sharded) = (
-        files(&t.path().join("single")),
-        files(&t.path().join("sharded")),
-    );
-    assert_eq!(
-        one.keys().collect::<Vec<_>>(),
-        sharded.keys().collect::<Vec<_>>()
-    );
-    for (k, v) in &one {
-        assert!(sharded[k] == *v, "{} differs", k.display());
-    }
+    let (_, sharded) = same_files(&t.path().join("single"), &t.path().join("sharded"));
     succeeded(neardup().arg("verify").arg(t.path().join("sharded")));
     // finishing again changes nothing
     ok_in(
@@ -655,6 +668,23 @@ fn write_seeds(dir: &Path, seeds: &[[i64; 6]]) {
     }
 }
 
+/// Runs `block-pairs` on the seeds in `cwd/seeds` with options `opts`,
+/// into `out`.
+fn block_pairs(cwd: &Path, opts: &[&str], out: &str) {
+    let mut a = vec![
+        "block-pairs",
+        "seeds",
+        "--manifest",
+        "m.json",
+        "--sign",
+        "sig",
+        "-o",
+        out,
+    ];
+    a.extend(opts);
+    ok_in(cwd, &a);
+}
+
 /// A region pair: `(a_shard, a_ord, a_start, a_end, b_shard, b_ord,
 /// b_start, b_end)` and its similarity.
 type Region = ([i64; 8], f64);
@@ -679,19 +709,7 @@ fn block_pairs_gives_the_region_pairs_of_one_machine() {
     }
     let seeds = seeds_of(&t.path().join("sig"), 3, 64);
     write_seeds(&t.path().join("seeds"), &seeds);
-    ok_in(
-        t.path(),
-        &args(&[
-            "block-pairs",
-            "seeds",
-            "--manifest",
-            "m.json",
-            "--sign",
-            "sig",
-            "-o",
-            "regions.parquet",
-        ]),
-    );
+    block_pairs(t.path(), &["--quiet"], "regions.parquet");
     let table =
         neardup::shard::rows::Rows::read(&t.path().join("regions.parquet")).expect("regions");
     let cols: Vec<Vec<i64>> = [
@@ -878,19 +896,7 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
             .expect("frequent written");
     }
     std::fs::create_dir_all(t.path().join("regions")).expect("mkdir");
-    ok_in(
-        t.path(),
-        &block_opts(&[
-            "block-pairs",
-            "seeds",
-            "--manifest",
-            "m.json",
-            "--sign",
-            "sig",
-            "-o",
-            "regions/part-0.parquet",
-        ]),
-    );
+    block_pairs(t.path(), &BLOCK_OPTS, "regions/part-0.parquet");
     ok_in(
         t.path(),
         &block_opts(&[
@@ -922,23 +928,7 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
             "apply", "--finish", "--plan", "planned", "m.json", "-o", "sharded",
         ]),
     );
-    let (one, sharded) = (
-        files(&t.path().join("single")),
-        files(&t.path().join("sharded")),
-    );
-    assert_eq!(
-        one.keys().collect::<Vec<_>>(),
-        sharded.keys().collect::<Vec<_>>()
-    );
-    for (k, v) in &one {
-        assert!(
-            sharded[k] == *v,
-            "{} differs:\n{}\n---\n{}",
-            k.display(),
-            String::from_utf8_lossy(v),
-            String::from_utf8_lossy(&sharded[k])
-        );
-    }
+    let (one, _) = same_files(&t.path().join("single"), &t.path().join("sharded"));
     // what this corpus exercises: documents removed, blocks cut, the
     // boilerplate among them
     let log = String::from_utf8_lossy(&one[Path::new("removed.jsonl")]).into_owned();
