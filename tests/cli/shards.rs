@@ -805,10 +805,30 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
     }
     shards[2][6] = shards[0][3].clone();
     shards[1][6] = edited(&shards[0][1], 97);
+    // the middle shard compressed: its texts are read back from sign's copy
     for (f, texts) in shards.iter().enumerate() {
-        t.write(&format!("in/{f}.jsonl"), jsonl(texts, &format!("f{f}-")));
+        let body = jsonl(texts, &format!("f{f}-"));
+        match f {
+            1 => t.write("in/1.jsonl.gz", gzip(body.as_bytes())),
+            _ => t.write(&format!("in/{f}.jsonl"), body),
+        };
     }
-    let files_in = ["in/0.jsonl", "in/1.jsonl", "in/2.jsonl"];
+    std::fs::remove_file(t.path().join("in/1.jsonl")).expect("plain copy removed");
+    // and a folder of GB18030 text files: a section of shard 1, the
+    // boilerplate
+    let gb = |s: &str| encoding_rs::GB18030.encode(s).0.into_owned();
+    let s4: String = shards[1][1].chars().skip(500).collect();
+    let pages = [
+        format!("{}\n{}\n", crate::util::cjk_text(950, 300), edited(&s4, 29)),
+        format!(
+            "{}\n{passage}99\n{second}\n",
+            crate::util::cjk_text(951, 300)
+        ),
+    ];
+    for (k, p) in pages.iter().enumerate() {
+        t.write(&format!("in/gb/{k}.txt"), gb(p));
+    }
+    let files_in = ["in/0.jsonl", "in/1.jsonl.gz", "in/2.jsonl", "in/gb"];
     let with_inputs = |args: &[&'static str]| {
         let mut a = block_opts(args);
         a.extend(files_in);
@@ -819,13 +839,14 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
         t.path(),
         &with_inputs(&["shards", "--shard-bytes", "1", "-o", "m.json"]),
     );
-    for n in ["0", "1", "2"] {
+    assert_eq!(manifest_shards(&t.path().join("m.json")), 5);
+    for n in ["0", "1", "2", "3", "4"] {
         ok_in(
             t.path(),
             &block_opts(&["sign", "--shard", n, "m.json", "-o", "sig"]),
         );
     }
-    let docs = Docs::read(&t.path().join("sig"), 3);
+    let docs = Docs::read(&t.path().join("sig"), 5);
 
     // the document clusters (every member) and the removed documents
     let mut a = block_opts(&["scan", "--format", "json"]);
@@ -874,7 +895,7 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
 
     // seeds and frequent occurrences among the documents left
     let (seeds, frequent) =
-        fingerprint_groups(&t.path().join("sig"), 3, 8, &|d| !removed.contains(&d));
+        fingerprint_groups(&t.path().join("sig"), 5, 8, &|d| !removed.contains(&d));
     assert!(!frequent.is_empty(), "the star path runs");
     write_seeds(&t.path().join("seeds"), &seeds);
     {
@@ -914,7 +935,7 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
             "planned",
         ]),
     );
-    for n in ["0", "1", "2"] {
+    for n in ["0", "1", "2", "3", "4"] {
         ok_in(
             t.path(),
             &block_opts(&[
@@ -935,5 +956,6 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
     assert_eq!(log.matches("\"document\"").count(), 2, "{log}");
     // four sections and the boilerplate cut from at least 10 pages
     assert!(log.matches("\"block\"").count() >= 14, "{log}");
+    assert!(log.contains("in/gb/0.txt") && log.contains("in/gb/1.txt"), "{log}");
     succeeded(neardup().arg("verify").arg(t.path().join("sharded")));
 }
