@@ -96,21 +96,27 @@ pub fn plan(
         path: path.display().to_string(),
         reason: why,
     };
-    let doc = |path: &Path, t: &Rows, side: &str, r: usize| -> Result<u32> {
-        let (s, o) = (
-            t.ints(&format!("{side}shard"))?[r],
-            t.ints(&format!("{side}ord"))?[r],
-        );
-        held.global(s, o)
-            .ok_or_else(|| bad(path, format!("row {r}: no document ({s}, {o})")))
+    // each row's document, by its held index
+    let docs_of = |path: &Path, t: &Rows, side: &str| -> Result<Vec<u32>> {
+        let shard = t.ints(&format!("{side}shard"))?;
+        let ord = t.ints(&format!("{side}ord"))?;
+        (0..shard.len())
+            .map(|r| {
+                let (s, o) = (shard[r], ord[r]);
+                held.global(s, o)
+                    .ok_or_else(|| bad(path, format!("row {r}: no document ({s}, {o})")))
+            })
+            .collect()
     };
 
     // the document clusters, as one machine builds them
     let table = Rows::read_any(found.doc_clusters)?;
     let (ids, sims) = (table.ints("cluster")?, table.doubles("similarity")?);
     let mut by_id: HashMap<i64, Vec<(u32, f64)>> = HashMap::new();
-    for r in 0..table.len() {
-        let d = doc(found.doc_clusters, &table, "", r)?;
+    for (r, d) in docs_of(found.doc_clusters, &table, "")?
+        .into_iter()
+        .enumerate()
+    {
         by_id.entry(ids[r]).or_default().push((d, sims[r]));
     }
     let mut groups: Vec<Vec<(u32, f64)>> = by_id.into_values().collect();
@@ -155,42 +161,52 @@ pub fn plan(
             next += 1;
         }
     }
-    let block_doc = |path: &Path, t: &Rows, side: &str, r: usize| -> Result<u32> {
-        let d = doc(path, t, side, r)?;
-        active[d as usize].ok_or_else(|| {
-            bad(
-                path,
-                format!("row {r}: document {d} is removed as a duplicate, not a block document"),
-            )
-        })
+    let block_docs = |path: &Path, t: &Rows, side: &str| -> Result<Vec<u32>> {
+        let docs = docs_of(path, t, side)?;
+        docs.iter()
+            .enumerate()
+            .map(|(r, &d)| {
+                active[d as usize].ok_or_else(|| {
+                    bad(
+                        path,
+                        format!(
+                            "row {r}: document {d} is removed as a duplicate, not a block document"
+                        ),
+                    )
+                })
+            })
+            .collect()
     };
     let table = Rows::read_any(found.frequent)?;
     let (hash, pos) = (table.ints("hash")?, table.ints("pos")?);
-    let mut frequent = Vec::with_capacity(table.len());
-    for r in 0..table.len() {
-        let d = block_doc(found.frequent, &table, "", r)?;
-        frequent.push((hash[r] as u64, d, pos[r] as u32));
-    }
+    let frequent: Vec<(u64, u32, u32)> = block_docs(found.frequent, &table, "")?
+        .into_iter()
+        .enumerate()
+        .map(|(r, d)| (hash[r] as u64, d, pos[r] as u32))
+        .collect();
     let table = Rows::read_any(found.regions)?;
     let ends = ["a_start", "a_end", "b_start", "b_end"].map(|c| table.ints(c));
     let [a_start, a_end, b_start, b_end] = ends;
     let (a_start, a_end, b_start, b_end) = (a_start?, a_end?, b_start?, b_end?);
     let region_sims = table.doubles("similarity")?;
-    let mut regions = Vec::with_capacity(table.len());
-    for r in 0..table.len() {
-        let copy = |side: &str, s: i64, e: i64| -> Result<Copy> {
-            Ok(Copy {
-                doc: block_doc(found.regions, &table, side, r)?,
-                range: s as usize..e as usize,
-            })
-        };
-        regions.push(RegionPair {
-            a: copy("a_", a_start[r], a_end[r])?,
-            b: copy("b_", b_start[r], b_end[r])?,
+    let (a_docs, b_docs) = (
+        block_docs(found.regions, &table, "a_")?,
+        block_docs(found.regions, &table, "b_")?,
+    );
+    let regions: Vec<RegionPair> = (0..table.len())
+        .map(|r| RegionPair {
+            a: Copy {
+                doc: a_docs[r],
+                range: a_start[r] as usize..a_end[r] as usize,
+            },
+            b: Copy {
+                doc: b_docs[r],
+                range: b_start[r] as usize..b_end[r] as usize,
+            },
             similarity: region_sims[r],
             frequent: false,
-        });
-    }
+        })
+        .collect();
 
     // the block level and clean's plan, with one machine's functions
     let injected = Mutex::new(Some((frequent, regions)));

@@ -956,6 +956,9 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
     assert_eq!(log.matches("\"document\"").count(), 2, "{log}");
     // four sections and the boilerplate cut from at least 10 pages
     assert!(log.matches("\"block\"").count() >= 14, "{log}");
-    assert!(log.contains("in/gb/0.txt") && log.contains("in/gb/1.txt"), "{log}");
+    assert!(
+        log.contains("in/gb/0.txt") && log.contains("in/gb/1.txt"),
+        "{log}"
+    );
     succeeded(neardup().arg("verify").arg(t.path().join("sharded")));
 }
