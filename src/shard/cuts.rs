@@ -122,7 +122,10 @@ pub fn plan(
     let mut groups: Vec<Vec<(u32, f64)>> = by_id.into_values().collect();
     for g in &mut groups {
         g.sort_unstable_by_key(|m| m.0);
+        g.dedup_by_key(|m| m.0);
     }
+    // a cluster is two documents or more, as union-find's groups
+    groups.retain(|g| g.len() >= 2);
     // in the order of their first member, as union-find's groups come
     groups.sort_unstable_by_key(|g| g[0].0);
     let sim_of: HashMap<u32, f64> = groups.iter().flatten().copied().collect();
