@@ -70,6 +70,15 @@ pub fn block_pairs(
         if (da, pa) > (db, pb) {
             return Err(bad(r, "a after b".into()));
         }
+        // a fingerprint's gram lies inside its text (the block stage's
+        // units are at most the sketch's characters)
+        let k = blocks::gram_len(&opts.blocks) as u64;
+        for (d, p) in [(da, pa), (db, pb)] {
+            if u64::from(p) + k > u64::from(held.sk.sketch[d as usize].len) {
+                let (s, o) = held.local(d);
+                return Err(bad(r, format!("position {p} past the text of ({s}, {o})")));
+            }
+        }
         rows.push((da, pa, db, pb));
     }
     drop(table);

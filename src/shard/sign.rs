@@ -92,12 +92,13 @@ pub fn sign(
     )?;
     let sk = Sketcher::new(opts);
     let (corpus, per_doc) = read_listing_in(listing, ingest, TextKept::No, Some(&work), |doc| {
+        let sketch = sk.sketch_doc(&doc.text);
         let fps = if opts.level == Level::Doc {
             Vec::new()
         } else {
-            block_fingerprints(&doc.text, opts)
+            block_fingerprints(&doc.text, sketch.0.len, opts)
         };
-        (sk.sketch_doc(&doc.text), doc.text.len() as u32, fps)
+        (sketch, doc.text.len() as u32, fps)
     })?;
     let mut sizes = Vec::with_capacity(per_doc.len());
     let mut fps = Vec::with_capacity(per_doc.len());
@@ -229,16 +230,20 @@ fn doc_rows(
 pub const FINGERPRINTS: &str = "fingerprints.parquet";
 
 /// The winnowed fingerprints `(hash, pos)` of `text` as the block stage
-/// takes them ([`crate::blocks::fingerprints`] over the normalised text,
-/// with its `k` and window), none for a text shorter than the shortest
-/// block ([`crate::blocks::shortest_block`]).
-fn block_fingerprints(text: &str, opts: &ScanOptions) -> Vec<(u64, u32)> {
-    let (mut chars, mut gaps) = (Vec::new(), Vec::new());
-    crate::normalize::normalize_unmapped(text, &opts.normalize, &mut chars, &mut gaps);
+/// takes them ([`crate::blocks::fingerprints`] over its units, words being
+/// one unit each, with its `k` and window), none for a text shorter than
+/// the shortest block ([`crate::blocks::shortest_block`]) by its sketch's
+/// length (`chars`, what the block stage filters on first) or its own.
+fn block_fingerprints(text: &str, chars: u32, opts: &ScanOptions) -> Vec<(u64, u32)> {
+    let shortest = crate::blocks::shortest_block(&opts.blocks);
     let mut out = Vec::new();
-    if chars.len() >= crate::blocks::shortest_block(&opts.blocks) {
+    if (chars as usize) < shortest {
+        return out;
+    }
+    let units = crate::normalize::normalize(text, &opts.normalize).chars;
+    if units.len() >= shortest {
         let k = crate::blocks::gram_len(&opts.blocks);
-        crate::blocks::fingerprints(&chars, k, opts.blocks.window, &mut out);
+        crate::blocks::fingerprints(&units, k, opts.blocks.window, &mut out);
     }
     out
 }

@@ -567,7 +567,15 @@ fn edited(section: &str, step: usize) -> String {
 /// shard, and twice inside one document; no document is a copy of
 /// another. Gives the texts of each shard.
 fn block_corpus(t: &TestDir) -> Vec<Vec<String>> {
-    let s = |seed| crate::util::cjk_text(seed, 400);
+    // words and numbers among the characters: a word is one unit of the
+    // block stage (not of the sketch)
+    let s = |seed| {
+        format!(
+            "{} see www.example.com page {seed} of 2024 for more {}",
+            crate::util::cjk_text(seed, 200),
+            crate::util::cjk_text(seed + 50, 200)
+        )
+    };
     let (s1, s2, s3, s4) = (s(901), s(902), s(903), s(904));
     let filler = |seed| crate::util::cjk_text(seed, 500);
     let mut shards: Vec<Vec<String>> = (0..3u64)
