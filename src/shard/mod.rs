@@ -42,8 +42,9 @@
 //! 8. **Active**: the documents not removed by step 7, in `(shard, ord)`
 //!    order (block document `i` is the `i`-th of them).
 //! 9. **Fingerprints**: `sign`'s `fingerprints.parquet`, the block stage's
-//!    winnowed fingerprints ([`crate::blocks::fingerprints`]) of every
-//!    document with at least `min(--min-block, 50)` normalised characters.
+//!    winnowed fingerprints ([`crate::blocks::fingerprints`]) over its
+//!    units (a word is one) of every document with at least
+//!    `min(--min-block, 50)` normalised characters and units.
 //! 10. **Groups**: the active documents' fingerprints by hash; `n` rows.
 //!     `n > --max-occurrences`: **frequent**, every occurrence goes to the
 //!     star path. `2 ≤ n ≤ --max-occurrences`: **rare**, the occurrences
@@ -79,9 +80,9 @@
 //! `docs.parquet` 56, `bands.parquet` 608 (64 rows of a random 8-byte key
 //! and its document), `sign.bin` 585 (the signatures: 4 bytes a
 //! permutation); a compressed input adds its decompressed copy.
-//! `fingerprints.parquet` (`--level all`) is the largest: ~2,350 bytes a
-//! document there (23.5 MB for 34.7 MB of JSONL, 0.22 random 8-byte hashes
-//! a character that snappy cannot shrink).
+//! `fingerprints.parquet` (`--level all`) is the largest: ~2,370 bytes a
+//! document there (23.7 MB for 34.7 MB of JSONL, 0.22 random 8-byte hashes
+//! a unit that snappy cannot shrink).
 //!
 //! Every file is written under a temporary name and renamed; a shard whose
 //! `_SUCCESS` holds the parameters' hash is not signed again. Every stage
