@@ -97,6 +97,18 @@ pub const GAP_SPACE: u8 = 1;
 pub const GAP_LINE: u8 = 2;
 
 impl NormText {
+    /// Empties the vectors and reserves room for the units of `text`: at
+    /// most one character per byte; CJK text needs a third of that.
+    fn clear_for(&mut self, text: &str) {
+        self.chars.clear();
+        self.orig.clear();
+        self.gap_before.clear();
+        let guess = text.len() / 2;
+        self.chars.reserve(guess);
+        self.orig.reserve(guess);
+        self.gap_before.reserve(guess);
+    }
+
     /// Number of normalised characters.
     pub fn len(&self) -> usize {
         self.chars.len()
@@ -308,13 +320,7 @@ const PIECE_SEARCH: usize = 1 << 16;
 /// piece runs on to the next one.
 fn normalize_in_pieces(text: &str, opts: &NormalizeOptions, out: &mut NormText, piece: usize) {
     let cuts = piece_ends(text, piece);
-    out.chars.clear();
-    out.orig.clear();
-    out.gap_before.clear();
-    let guess = text.len() / 2;
-    out.chars.reserve(guess);
-    out.orig.reserve(guess);
-    out.gap_before.reserve(guess);
+    out.clear_for(text);
     // a round of pieces at a time: what is held beside the output is a
     // few pieces' units, not a second copy of the whole
     let round = 2 * rayon::current_num_threads().max(1);
@@ -387,14 +393,7 @@ pub fn normalize_per_char(text: &str, opts: &NormalizeOptions) -> NormText {
 }
 
 fn normalize_per_char_into(text: &str, opts: &NormalizeOptions, out: &mut NormText) {
-    out.chars.clear();
-    out.orig.clear();
-    out.gap_before.clear();
-    // at most one character per byte; CJK text needs a third of that
-    let guess = text.len() / 2;
-    out.chars.reserve(guess);
-    out.orig.reserve(guess);
-    out.gap_before.reserve(guess);
+    out.clear_for(text);
     each_char(text, |c, off, gap| {
         out.chars.push(c);
         out.orig.push(off);
