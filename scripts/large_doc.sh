@@ -3,7 +3,8 @@
 # SIZE_MB megabytes from a generated corpus's texts (its near-duplicate and
 # partially copied documents give the block stage repeated passages), then
 # runs `scan` (default level all) and `clean` on it and prints peak RSS
-# over document bytes (issue 10 item 4: within ~10x).
+# over document bytes (issue 10 item 4: within ~10x) and clean's time over
+# scan's, same run.
 #
 #   scripts/large_doc.sh [SIZE_MB] [CORPUS.jsonl]
 #
@@ -41,6 +42,7 @@ measure() {
     { cat "$out/$what.err" >&2; exit 1; }
   t=$(tail -1 "$out/time")
   local secs=${t% *} kb=${t#* }
+  echo "$secs" >"$out/$what.secs"
   awk -v w="$what" -v s="$secs" -v kb="$kb" -v b="$bytes" \
     'BEGIN { printf "%-6s %8.1f s  peak %7.0f MB  = %5.2fx the document (%d bytes)\n", w, s, kb/1024, kb*1024/b, b }'
 }
@@ -48,3 +50,5 @@ measure scan "$bin" scan --quiet --max-doc-bytes "$limit" --format json -o "$out
 [ "${SKIP_CLEAN:-}" ] && exit 0
 rm -rf "$out/clean"
 measure clean "$bin" clean --quiet --max-doc-bytes "$limit" -o "$out/clean" "$doc"
+awk -v s="$(cat "$out/scan.secs")" -v c="$(cat "$out/clean.secs")" \
+  'BEGIN { printf "clean / scan time: %.2fx\n", c / s }'

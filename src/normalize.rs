@@ -68,6 +68,7 @@
 //! just before `chars[i]`: [`GAP_NONE`], [`GAP_SPACE`] or [`GAP_LINE`] (word
 //! boundaries for word shingles, line boundaries for block edges).
 
+use rayon::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 
 /// Options of the normalize stage.
@@ -96,6 +97,18 @@ pub const GAP_SPACE: u8 = 1;
 pub const GAP_LINE: u8 = 2;
 
 impl NormText {
+    /// Empties the vectors and reserves room for the units of `text`: at
+    /// most one character per byte; CJK text needs a third of that.
+    fn clear_for(&mut self, text: &str) {
+        self.chars.clear();
+        self.orig.clear();
+        self.gap_before.clear();
+        let guess = text.len() / 2;
+        self.chars.reserve(guess);
+        self.orig.reserve(guess);
+        self.gap_before.reserve(guess);
+    }
+
     /// Number of normalised characters.
     pub fn len(&self) -> usize {
         self.chars.len()
@@ -270,10 +283,105 @@ pub fn normalize(text: &str, opts: &NormalizeOptions) -> NormText {
 }
 
 /// [`normalize`] into `out`, reusing its buffers (for hot loops over many
-/// documents).
+/// documents). A text of 8 MiB or more is normalised in pieces of about
+/// 4 MiB on all cores, cut where normalisation is local (between two CJK
+/// ideographs): the same output, sooner.
 pub fn normalize_into(text: &str, opts: &NormalizeOptions, out: &mut NormText) {
+    if text.len() >= 2 * PIECE {
+        normalize_in_pieces(text, opts, out, PIECE);
+    } else {
+        normalize_whole(text, opts, out);
+    }
+}
+
+fn normalize_whole(text: &str, opts: &NormalizeOptions, out: &mut NormText) {
     normalize_per_char_into(text, opts, out);
     fold_words(&mut out.chars, &mut out.gap_before, Some(&mut out.orig));
+}
+
+/// Bytes of text a piece of a long text normalised on its own holds,
+/// about: large enough that a piece's work dwarfs its scheduling, small
+/// enough that the pieces of one round (one per core, twice over) hold
+/// little beside the output.
+const PIECE: usize = 4 << 20;
+
+/// How far past its nominal end a piece looks for a place to end.
+const PIECE_SEARCH: usize = 1 << 16;
+
+/// Normalises `text` in pieces of about `piece` bytes, in parallel, into
+/// `out`: the same units, offsets and gaps as [`normalize_whole`].
+///
+/// A piece ends between two CJK ideographs. Normalisation is local there:
+/// an ideograph is its own unit whatever surrounds it, leaves no whitespace
+/// pending for the next character, and stops every look-around of the
+/// passes (a word, a run of masks or prefix marks ends at it, the last
+/// unit before a punctuation mark is it or comes after it). Where no such
+/// place lies within [`PIECE_SEARCH`] bytes (text of other scripts), the
+/// piece runs on to the next one.
+fn normalize_in_pieces(text: &str, opts: &NormalizeOptions, out: &mut NormText, piece: usize) {
+    let cuts = piece_ends(text, piece);
+    out.clear_for(text);
+    // a round of pieces at a time: what is held beside the output is a
+    // few pieces' units, not a second copy of the whole
+    let round = 2 * rayon::current_num_threads().max(1);
+    let mut start = 0;
+    for ends in cuts.chunks(round) {
+        let spans: Vec<(usize, usize)> = ends
+            .iter()
+            .scan(start, |s, &e| {
+                let span = (*s, e);
+                *s = e;
+                Some(span)
+            })
+            .collect();
+        start = ends[ends.len() - 1];
+        let parts: Vec<NormText> = spans
+            .par_iter()
+            .map(|&(s, e)| {
+                let mut part = NormText::default();
+                normalize_whole(&text[s..e], opts, &mut part);
+                part
+            })
+            .collect();
+        for (part, &(s, _)) in parts.into_iter().zip(&spans) {
+            out.chars.extend_from_slice(&part.chars);
+            out.orig.extend(part.orig.iter().map(|&o| o + s as u32));
+            out.gap_before.extend_from_slice(&part.gap_before);
+        }
+    }
+}
+
+/// Where the pieces of [`normalize_in_pieces`] end: byte offsets between
+/// two CJK ideographs about `piece` bytes apart, the last `text.len()`.
+fn piece_ends(text: &str, piece: usize) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut from = 0;
+    while text.len() - from > piece {
+        let boundary = |mut i: usize| {
+            while !text.is_char_boundary(i) {
+                i += 1;
+            }
+            i
+        };
+        let at = boundary(from + piece);
+        let limit = boundary((at + PIECE_SEARCH).min(text.len()));
+        let mut prev_ideograph = false;
+        let found = text[at..limit].char_indices().find_map(|(i, c)| {
+            let here = is_cjk_ideograph(c);
+            let cut = prev_ideograph && here;
+            prev_ideograph = here;
+            cut.then_some(at + i)
+        });
+        match found {
+            Some(end) => {
+                ends.push(end);
+                from = end;
+            }
+            None => from = limit,
+        }
+    }
+    ends.push(text.len());
+    ends
 }
 
 /// The per-character stream [`normalize`] builds its units from: every
@@ -285,14 +393,7 @@ pub fn normalize_per_char(text: &str, opts: &NormalizeOptions) -> NormText {
 }
 
 fn normalize_per_char_into(text: &str, opts: &NormalizeOptions, out: &mut NormText) {
-    out.chars.clear();
-    out.orig.clear();
-    out.gap_before.clear();
-    // at most one character per byte; CJK text needs a third of that
-    let guess = text.len() / 2;
-    out.chars.reserve(guess);
-    out.orig.reserve(guess);
-    out.gap_before.reserve(guess);
+    out.clear_for(text);
     each_char(text, |c, off, gap| {
         out.chars.push(c);
         out.orig.push(off);
@@ -769,6 +870,124 @@ mod tests {
         assert_eq!(&src[n.source_range(src, 1, 2)], "wor-\nld");
         assert_eq!(&src[n.source_range(src, 1, 3)], "wor-\nld! 中");
         assert_eq!(n.weight(0..4), 2 * WORD_WEIGHT + 2);
+    }
+
+    /// Pieces of text that exercise every rule of [`normalize`] and
+    /// every look-around across a piece's end: ideographs (where pieces
+    /// end), words, hyphens and apostrophes, digits, masks, prefix marks
+    /// at line starts, punctuation of both widths, whitespace of every
+    /// kind, invisible and control characters, private-use symbols,
+    /// combining marks and other scripts.
+    const HOSTILE: &[&str] = &[
+        "中",
+        "文",
+        "字",
+        "中文",
+        "。",
+        "，",
+        "、",
+        "“",
+        "”",
+        "《",
+        "》",
+        "！",
+        "？",
+        "(",
+        ")",
+        ".",
+        ",",
+        ";",
+        "'",
+        "-",
+        "*",
+        "**",
+        "x",
+        "X",
+        "xx",
+        "XXX",
+        "××",
+        "#",
+        "//",
+        ">",
+        "- ",
+        "* ",
+        "# ",
+        " .",
+        "\n",
+        "\n\n",
+        " ",
+        "  ",
+        "\t",
+        "\r\n",
+        "\u{3000}",
+        "\u{a0}",
+        "\u{200b}",
+        "\u{feff}",
+        "\u{ad}",
+        "\u{0}",
+        "\u{7}",
+        "the",
+        "Word",
+        "don't",
+        "well-",
+        "known",
+        "exam-\nple",
+        "2024",
+        "3.5",
+        "第3.5条",
+        "１２",
+        "ＡＢ",
+        "ｘ",
+        "\u{F0041}",
+        "\u{10FFFD}",
+        "e\u{301}",
+        "Ω",
+        "Привет",
+        "안녕",
+        "カナ",
+        "ไทย",
+        "ﬁ",
+        "①",
+        "😀",
+        "ǅ",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn normalised_in_pieces_is_normalised_whole(
+            picks in proptest::collection::vec(0..HOSTILE.len(), 0..120),
+            piece in 1usize..24,
+            mask_fold in proptest::bool::ANY,
+        ) {
+            let text: String = picks.iter().map(|&i| HOSTILE[i]).collect();
+            let opts = NormalizeOptions { mask_fold };
+            let mut whole = NormText::default();
+            normalize_whole(&text, &opts, &mut whole);
+            let mut pieces = NormText::default();
+            normalize_in_pieces(&text, &opts, &mut pieces, piece);
+            proptest::prop_assert_eq!(pieces, whole);
+        }
+    }
+
+    #[test]
+    fn a_long_text_is_cut_between_ideographs_only() {
+        let text = "中文字".repeat(50) + &"word ".repeat(40) + &"中文".repeat(30);
+        let ends = piece_ends(&text, 16);
+        assert!(ends.len() > 10);
+        assert_eq!(ends.last(), Some(&text.len()));
+        for &e in &ends[..ends.len() - 1] {
+            let before = text[..e].chars().next_back();
+            let after = text[e..].chars().next();
+            assert!(before.is_some_and(is_cjk_ideograph) && after.is_some_and(is_cjk_ideograph));
+        }
+        // the English in the middle is no place to cut
+        let english = text.find('w').unwrap_or(0)..text.rfind(' ').unwrap_or(0);
+        assert!(ends.iter().all(|e| !english.contains(e)));
+        // nor is a text without two ideographs in a row, however long (the
+        // end of the search falls inside a character here)
+        let mixed = "中abc".repeat(PIECE_SEARCH / 4);
+        assert_eq!(piece_ends(&mixed, 16), vec![mixed.len()]);
     }
 
     #[test]

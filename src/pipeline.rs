@@ -26,7 +26,9 @@
 //!   texts (5 bytes a character) are held all at once when `5·C ≤ M/2`,
 //!   else read back and normalised a batch of `M/2` at a time for each step
 //!   (chain verification, alignment to frequent passages, splits) and of at
-//!   most 64 MB for the fingerprints, which read each document once;
+//!   most 64 MB for the fingerprints, which read each document once (a
+//!   document larger than `M/2` is read once and held while the steps need
+//!   it, [`blocks::texts::Holding`]);
 //!   fingerprints (`0.22·C`, 16 bytes each) stay in memory when
 //!   they fit `M/4`, else spill to the work folder in hash partitions of
 //!   about `M/4`, read back one at a time. Holds the seeds and verified
@@ -688,13 +690,8 @@ impl blocks::TextSource for CorpusTexts<'_> {
         // once normalised)
         5 * self.chars[doc as usize] as usize
     }
-    fn with_texts(&self, docs: &[u32], f: &mut dyn FnMut(&dyn blocks::NormTexts)) -> Result<()> {
-        let texts = self.load(docs)?;
-        f(&blocks::Loaded {
-            ids: docs.to_vec(),
-            texts,
-        });
-        Ok(())
+    fn read(&self, docs: &[u32]) -> Result<Vec<NormText>> {
+        self.load(docs)
     }
     fn read_through(&self, n: usize) {
         self.progress.advance(n as u64);
@@ -766,6 +763,8 @@ fn block_level(
         let refs: Vec<&NormText> = norms.iter().collect();
         find(&blocks::InMemory(&refs), &opts.blocks, budget)?
     } else {
+        // a document larger than a batch is read once for the stage
+        let src = blocks::texts::Holding::new(&src, budget.texts());
         find(&src, &opts.blocks, budget)?
     };
     progress.finish();

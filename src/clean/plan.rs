@@ -174,11 +174,15 @@ pub(super) fn plan_run(
             &mut no_drop,
             &mut prot_view,
         )?;
-        let map = |d: usize, r: Range<usize>| view_to_orig(&cuts_before[d], r);
+        let cut_maps: Vec<CutMap<'_>> = cuts_before.iter().map(|c| CutMap::new(c)).collect();
+        let map = |d: usize, r: Range<usize>| view_to_orig(&cut_maps[d], r);
         for (d, ranges) in prot_view.into_iter().enumerate() {
-            for r in ranges {
-                protected[d].extend(map(d, r));
+            if ranges.is_empty() {
+                continue;
             }
+            let mut p = std::mem::take(&mut protected[d]);
+            p.extend(ranges.into_iter().flat_map(|r| map(d, r)));
+            protected[d] = merge_ranges(p);
         }
         let before = plan.removals.len();
         add_pieces(
@@ -255,18 +259,57 @@ impl SliceTexts<'_> {
     }
 }
 
+/// The cuts of a document (sorted, disjoint) with, for each, the bytes
+/// the cuts before it removed: [`view_to_orig`] finds where a range of the
+/// text they leave starts without walking every cut (a large document
+/// holds thousands).
+pub(super) struct CutMap<'c> {
+    cuts: &'c [Range<usize>],
+    before: Vec<usize>,
+}
+
+impl<'c> CutMap<'c> {
+    pub(super) fn new(cuts: &'c [Range<usize>]) -> Self {
+        let before = cuts
+            .iter()
+            .scan(0, |sum, c| {
+                let b = *sum;
+                *sum += c.len();
+                Some(b)
+            })
+            .collect();
+        CutMap { cuts, before }
+    }
+}
+
 /// Maps a range of the text left after `cuts` back to the original text
 /// (one range per uncut stretch it spans).
-pub(super) fn view_to_orig(cuts: &[Range<usize>], r: Range<usize>) -> Vec<Range<usize>> {
+pub(super) fn view_to_orig(cuts: &CutMap<'_>, r: Range<usize>) -> Vec<Range<usize>> {
+    let CutMap { cuts, before } = cuts;
     let mut out = Vec::new();
-    let (mut orig, mut view) = (0usize, 0usize);
-    let mut segs: Vec<Range<usize>> = Vec::new();
-    for c in cuts {
-        segs.push(orig..c.start);
-        orig = c.end;
-    }
-    segs.push(orig..usize::MAX);
-    for seg in segs {
+    // the stretches that end before `r` starts (in the text left) are
+    // skipped; stretch `i` ends where cut `i` starts
+    let first = {
+        let (mut lo, mut hi) = (0, cuts.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if cuts[mid].start - before[mid] <= r.start {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    };
+    let orig = if first == 0 { 0 } else { cuts[first - 1].end };
+    let removed = before
+        .get(first)
+        .copied()
+        .unwrap_or_else(|| cuts.last().map_or(0, |c| before[cuts.len() - 1] + c.len()));
+    let mut view = orig - removed;
+    let ends = cuts[first..].iter().map(|c| c.start).chain([usize::MAX]);
+    let starts = std::iter::once(orig).chain(cuts[first..].iter().map(|c| c.end));
+    for seg in starts.zip(ends).map(|(s, e)| s..e) {
         let len = seg.end.saturating_sub(seg.start);
         let (vs, ve) = (view, view.saturating_add(len));
         let (s, e) = (r.start.max(vs), r.end.min(ve));
@@ -338,6 +381,10 @@ fn round_pieces(
         let holes = merge_ranges(std::mem::take(&mut to_drop[k.doc_index]));
         protected[k.doc_index].extend(subtract(k.text_range.clone(), &holes));
         to_drop[k.doc_index] = holes;
+    }
+    // merged, as `subtract` wants its holes
+    for p in protected.iter_mut().filter(|p| p.len() > 1) {
+        *p = merge_ranges(std::mem::take(p));
     }
     let jobs: Vec<(&Cluster, &Member)> = report
         .clusters
@@ -471,9 +518,7 @@ fn add_piece<F>(
         Vec::new()
     };
     if p.reason != Reason::Document {
-        let mut cuts = std::mem::take(&mut plan.cuts[p.doc]);
-        cuts.extend(ranges);
-        plan.cuts[p.doc] = merge_ranges(cuts);
+        add_cuts(&mut plan.cuts[p.doc], ranges);
     }
     let (removed, kept) = match &p.places {
         Some(places) => places.as_ref().clone(),
@@ -798,26 +843,43 @@ pub fn snap_to_lines(text: &str, r: Range<usize>) -> Range<usize> {
     }
 }
 
-/// `r` minus the `holes`.
+/// `r` minus the `holes` (sorted and disjoint, as [`merge_ranges`] leaves
+/// them): only the holes that meet `r` are looked at.
 pub(super) fn subtract(r: Range<usize>, holes: &[Range<usize>]) -> Vec<Range<usize>> {
-    let mut parts = vec![r];
-    for h in holes {
-        let mut next = Vec::new();
-        for p in parts {
-            if h.end <= p.start || h.start >= p.end {
-                next.push(p);
-                continue;
-            }
-            if p.start < h.start {
-                next.push(p.start..h.start);
-            }
-            if h.end < p.end {
-                next.push(h.end..p.end);
-            }
+    debug_assert!(holes.windows(2).all(|w| w[0].end <= w[1].start));
+    let first = holes.partition_point(|h| h.end <= r.start);
+    let mut meeting = holes[first..].iter().take_while(|h| h.start < r.end);
+    if r.is_empty() {
+        // an empty range goes only inside a hole
+        let inside = meeting.any(|h| h.start < r.start);
+        return if inside { Vec::new() } else { vec![r] };
+    }
+    let mut parts = Vec::new();
+    let mut from = r.start;
+    for h in meeting {
+        if from < h.start {
+            parts.push(from..h.start);
         }
-        parts = next;
+        from = from.max(h.end);
+    }
+    if from < r.end {
+        parts.push(from..r.end);
     }
     parts
+}
+
+/// Adds `new` (sorted, disjoint, and outside `cuts`) to `cuts` (sorted,
+/// merged): as [`merge_ranges`] of both, merging only around `new`.
+fn add_cuts(cuts: &mut Vec<Range<usize>>, new: Vec<Range<usize>>) {
+    let (Some(first), Some(last)) = (new.first(), new.last()) else {
+        return;
+    };
+    // the cuts that meet or touch the new ones' hull
+    let lo = cuts.partition_point(|c| c.end < first.start);
+    let hi = cuts.partition_point(|c| c.start <= last.end);
+    let mut around: Vec<Range<usize>> = cuts[lo..hi.max(lo)].to_vec();
+    around.extend(new);
+    cuts.splice(lo..hi.max(lo), merge_ranges(around));
 }
 
 pub(super) fn merge_ranges(mut v: Vec<Range<usize>>) -> Vec<Range<usize>> {
@@ -989,6 +1051,55 @@ pub(crate) fn decode_plan(d: &mut Decoder, docs: usize) -> Result<Plan> {
 mod tests {
     use super::*;
     use crate::stage::{Params, Stages};
+
+    /// Sorted, merged ranges in `0..64` from the bits of `seed`.
+    fn ranges_of(seed: u64) -> Vec<Range<usize>> {
+        let bytes: Vec<usize> = (0..64).filter(|&i| seed >> i & 1 == 1).collect();
+        merge_ranges(bytes.into_iter().map(|i| i..i + 1).collect())
+    }
+
+    /// Maximal runs of consecutive numbers.
+    fn runs(v: impl IntoIterator<Item = usize>) -> Vec<Range<usize>> {
+        let mut out: Vec<Range<usize>> = Vec::new();
+        for i in v {
+            match out.last_mut() {
+                Some(last) if last.end == i => last.end += 1,
+                _ => out.push(i..i + 1),
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cut_ranges_are_found_without_walking_every_cut(
+            seed in proptest::num::u64::ANY,
+            other in proptest::num::u64::ANY,
+            a in 0usize..70,
+            b in 0usize..70,
+        ) {
+            let cuts = ranges_of(seed);
+            let cut = |i: &usize| cuts.iter().any(|c| c.contains(i));
+            let r = a.min(b)..a.max(b) + 1;
+            // subtract: the bytes of `r` in no hole
+            let want = runs(r.clone().filter(|i| !cut(i)));
+            proptest::prop_assert_eq!(subtract(r.clone(), &cuts), want);
+            // view_to_orig: the bytes the cuts leave, numbered again
+            let left: Vec<usize> = (0..200).filter(|i| !cut(i)).collect();
+            let want = runs(r.clone().map(|v| left[v]));
+            proptest::prop_assert_eq!(view_to_orig(&CutMap::new(&cuts), r), want);
+            // add_cuts: the bytes of either, merged
+            let new = subtract(0..64, &cuts)
+                .into_iter()
+                .flat_map(|g| subtract(g, &ranges_of(other)))
+                .collect::<Vec<_>>();
+            let mut added = cuts.clone();
+            add_cuts(&mut added, new.clone());
+            let mut both = cuts.clone();
+            both.extend(new);
+            proptest::prop_assert_eq!(added, merge_ranges(both));
+        }
+    }
 
     #[test]
     fn list_numbers_are_found_without_reading_to_the_line_start() {
