@@ -26,4 +26,7 @@ mod reports;
 mod resume;
 mod seeds;
 mod spill;
+// the Spark stages read and write Parquet
+#[cfg(feature = "parquet")]
+mod spark;
 mod verify;
