@@ -39,7 +39,10 @@ mod plan;
 pub mod verify;
 
 pub use output::check_output;
-use output::{docs_by_input, log_lines, summary, write_all, writes_output, LogTarget};
+use output::{docs_by_input, summary, write_all, writes_output};
+pub(crate) use output::{log_lines, LogTarget};
+// what the sharded path ([`crate::shard`]) writes with, a shard at a time
+pub(crate) use output::{manifest_of, stage_files};
 use plan::plan_run;
 pub use plan::{apply_cuts, check_plan, plan, snap_to_lines, Plan, MAX_ROUNDS};
 
@@ -317,19 +320,29 @@ impl ByteUnits {
     /// The units of a removal from document `removed` of `corpus` whose
     /// kept copy is in document `kept`.
     pub fn of(corpus: &Corpus, removed: usize, kept: usize) -> ByteUnits {
-        let unit = |d: usize| {
-            let input = corpus.input_of(&corpus.docs[d]);
-            match input.format {
-                crate::corpus::Format::Text => format!("file:{}", input.encoding.name()),
-                crate::corpus::Format::Jsonl | crate::corpus::Format::Parquet => {
-                    TEXT_UTF8.to_string()
-                }
-            }
-        };
+        ByteUnits::between(
+            ByteUnits::unit(corpus, removed),
+            ByteUnits::unit(corpus, kept),
+        )
+    }
+
+    /// The units of a removal whose removed and kept documents' units
+    /// ([`ByteUnits::unit`]) are `removed` and `kept`.
+    pub(crate) fn between(removed: String, kept: String) -> ByteUnits {
         ByteUnits {
-            removed: unit(removed),
-            kept: unit(kept),
+            removed,
+            kept,
             bytes_removed: TEXT_UTF8.to_string(),
+        }
+    }
+
+    /// The unit of byte ranges of document `d`: `file:ENCODING` for a text
+    /// file, `text:UTF-8` for a record.
+    pub(crate) fn unit(corpus: &Corpus, d: usize) -> String {
+        let input = corpus.input_of(&corpus.docs[d]);
+        match input.format {
+            crate::corpus::Format::Text => format!("file:{}", input.encoding.name()),
+            crate::corpus::Format::Jsonl | crate::corpus::Format::Parquet => TEXT_UTF8.to_string(),
         }
     }
 }

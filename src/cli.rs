@@ -56,6 +56,92 @@ enum Command {
     /// their hash, as the stage markers of --work DIR record them:
     /// `neardup params [--json] clean INPUT… -o OUT [options]`.
     Params(ParamsArgs),
+    /// Stage of the sharded document level (Spark, contrib/spark): list the inputs
+    /// and cut them into shards, written to a manifest (-o MANIFEST.json); takes
+    /// clean's options, which every later stage must be given too.
+    Shards(ShardsArgs),
+    /// Stage of the sharded document level: sketch one shard (`sign --shard N
+    /// MANIFEST.json -o DIR [clean's options]`) into DIR/shard-NNNNN/ (documents,
+    /// band keys, signatures).
+    Sign(SignArgs),
+    /// Stage of the sharded document level: verify candidate pairs (`verify-pairs
+    /// PAIRS.parquet --manifest MANIFEST.json --sign DIR -o EDGES.parquet`).
+    VerifyPairs(VerifyPairsArgs),
+    /// Stage of the sharded document level: write one shard's cleaned files from
+    /// its removed documents (`apply --shard N --clusters DIR MANIFEST.json -o
+    /// OUT`), then, once every shard is applied, the removal log and the
+    /// manifest (`apply --finish MANIFEST.json -o OUT`).
+    Apply(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+struct ShardsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// A shard closes when the next input file would take it past this size
+    /// (files are never split; e.g. 256M, 1G).
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_memory)]
+    shard_bytes: u64,
+    /// The manifest to write.
+    #[arg(short = 'o', long, value_name = "MANIFEST.json")]
+    output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct SignArgs {
+    /// The shard to sign (from 0).
+    #[arg(long, value_name = "N")]
+    shard: usize,
+    /// The manifest (INPUT) and clean's options, as given to `neardup shards`.
+    #[command(flatten)]
+    common: Common,
+    /// Folder of the shards' folders.
+    #[arg(short = 'o', long, value_name = "DIR")]
+    output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct VerifyPairsArgs {
+    /// The pairs (INPUT: a Parquet file or a folder of them) and clean's options.
+    #[command(flatten)]
+    common: Common,
+    /// The manifest of `neardup shards`.
+    #[arg(long, value_name = "MANIFEST.json")]
+    manifest: PathBuf,
+    /// The folder `neardup sign` wrote the shards' folders into.
+    #[arg(long, value_name = "DIR")]
+    sign: PathBuf,
+    /// The similarity of every pair however low (a cluster's members against
+    /// its kept copy), instead of the edges at or above --threshold.
+    #[arg(long)]
+    similarity: bool,
+    /// The edges (Parquet) to write.
+    #[arg(short = 'o', long, value_name = "EDGES.parquet")]
+    output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct ApplyArgs {
+    /// The shard to write (from 0); not with --finish.
+    #[arg(
+        long,
+        value_name = "N",
+        required_unless_present = "finish",
+        conflicts_with = "finish"
+    )]
+    shard: Option<usize>,
+    /// The folder of the removed documents of the shard (Parquet part files).
+    #[arg(long, value_name = "DIR", required_unless_present = "finish")]
+    clusters: Option<PathBuf>,
+    /// Write the removal log and the manifest once every shard is applied.
+    #[arg(long)]
+    finish: bool,
+    /// The manifest (INPUT) and clean's options, as given to `neardup shards`.
+    #[command(flatten)]
+    common: Common,
+    /// The output folder (as `neardup clean -o OUT`).
+    #[arg(short = 'o', long, value_name = "OUT")]
+    output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -574,6 +660,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify_cmd(args),
         Command::Diff(args) => diff_cmd(args),
         Command::Params(args) => params_cmd(args),
+        Command::Shards(args) => shards_cmd(args),
+        Command::Sign(args) => sign_cmd(args),
+        Command::VerifyPairs(args) => verify_pairs_cmd(args),
+        Command::Apply(args) => apply_cmd(args),
     }
 }
 
@@ -1211,4 +1301,136 @@ impl Progress for Bars {
             }
         }
     }
+}
+
+/// `neardup shards`: the manifest of shards.
+fn shards_cmd(args: ShardsArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.common;
+    let opts = checked_scan(c)?;
+    let m = neardup::shard::plan(&c.inputs, &c.ingest(), &opts, args.shard_bytes)?;
+    m.write(&args.output)?;
+    if !c.quiet {
+        say!(
+            "neardup: {} shards of {} files to {}",
+            m.shards.len(),
+            m.shards.iter().map(|s| s.files.len()).sum::<usize>(),
+            args.output.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The manifest named by `path`, checked against the stage's options; the
+/// process then works from the folder the inputs were given from (their
+/// paths are read, and written, as given), so `paths` are made absolute
+/// first.
+fn enter_manifest(
+    c: &Common,
+    path: &std::path::Path,
+    paths: &mut [&mut PathBuf],
+) -> anyhow::Result<(neardup::shard::Manifest, ScanOptions)> {
+    c.setup_threads()?;
+    let opts = checked_scan(c)?;
+    let m = neardup::shard::Manifest::read(path)?;
+    m.check(path, &c.ingest(), &opts)?;
+    for p in paths.iter_mut() {
+        **p = neardup::util::absolute_path(p);
+    }
+    std::env::set_current_dir(&m.cwd.0).with_context(|| {
+        format!(
+            "cannot enter {}, where the inputs were given",
+            m.cwd.0.display()
+        )
+    })?;
+    Ok((m, opts))
+}
+
+/// The one INPUT a stage takes (the manifest, or the pairs).
+fn single_input(c: &Common, what: &str) -> anyhow::Result<PathBuf> {
+    match c.inputs.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => anyhow::bail!("give one {what}, not {} paths", c.inputs.len()),
+    }
+}
+
+/// `neardup sign`: one shard's documents, band keys and signatures.
+fn sign_cmd(mut args: SignArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.common;
+    let manifest = single_input(c, "manifest")?;
+    let (m, opts) = enter_manifest(c, &manifest, &mut [&mut args.output])?;
+    let c = &args.common;
+    let signed = neardup::shard::sign::sign(&m, args.shard, &c.ingest(), &opts, &args.output)?;
+    if !c.quiet {
+        say!(
+            "neardup: shard {}: {}",
+            args.shard,
+            if signed.reused {
+                "signed already with these options".to_string()
+            } else {
+                format!("{} documents, {} band keys", signed.docs, signed.band_rows)
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `neardup verify-pairs`: edges (or similarities) of candidate pairs.
+fn verify_pairs_cmd(mut args: VerifyPairsArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.common;
+    let mut pairs = single_input(c, "table of pairs")?;
+    let manifest = args.manifest.clone();
+    let (m, opts) = enter_manifest(
+        c,
+        &manifest,
+        &mut [&mut pairs, &mut args.sign, &mut args.output],
+    )?;
+    let c = &args.common;
+    let n = neardup::shard::pairs::verify_pairs(
+        &m,
+        &pairs,
+        &args.sign,
+        &c.ingest(),
+        &opts,
+        args.similarity,
+        &args.output,
+    )?;
+    if !c.quiet {
+        say!("neardup: {n} edges to {}", args.output.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `neardup apply`: a shard's cleaned files, or (`--finish`) the log and
+/// the manifest of the whole output.
+fn apply_cmd(mut args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.common;
+    let manifest = single_input(c, "manifest")?;
+    let mut clusters = args.clusters.clone().unwrap_or_default();
+    let (m, opts) = enter_manifest(c, &manifest, &mut [&mut args.output, &mut clusters])?;
+    let c = &args.common;
+    let ingest = c.ingest();
+    match args.shard {
+        Some(n) if !args.finish => {
+            let applied =
+                neardup::shard::apply::apply(&m, n, &clusters, &ingest, &opts, &args.output)?;
+            if !c.quiet {
+                say!(
+                    "neardup: shard {n}: {} files written, {} documents removed",
+                    applied.files_written,
+                    applied.documents_removed
+                );
+            }
+        }
+        _ => {
+            let s = neardup::shard::apply::finish(&m, &ingest, &opts, &args.output)?;
+            if !c.quiet {
+                say!(
+                    "neardup: {} removals in {}",
+                    s.documents_removed,
+                    s.log.display()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -254,14 +254,17 @@ pub(crate) fn document_level(
 
 /// Aligns document pairs with their texts loaded a batch at a time (at
 /// most about [`VERIFY_BUDGET`] characters), and builds the report member
-/// of every document that matched while its text is at hand.
-struct Aligner<'a> {
+/// of every document that matched while its text is at hand (unless made
+/// [`Aligner::without_members`]).
+pub(crate) struct Aligner<'a> {
     corpus: &'a Corpus,
     texts: &'a Texts<'a>,
     lens: &'a [u32],
     opts: &'a ScanOptions,
     /// Report members built so far, by document.
     members: HashMap<u32, Member>,
+    /// Whether members are built.
+    with_members: bool,
 }
 
 /// The normalised texts of one batch of documents, and their character
@@ -289,7 +292,7 @@ impl<'s> Batch<'s> {
 }
 
 impl<'a> Aligner<'a> {
-    fn new(
+    pub(crate) fn new(
         corpus: &'a Corpus,
         texts: &'a Texts<'a>,
         lens: &'a [u32],
@@ -301,7 +304,29 @@ impl<'a> Aligner<'a> {
             lens,
             opts,
             members: HashMap::new(),
+            with_members: true,
         }
+    }
+
+    /// An aligner that builds no report members (the sharded path's).
+    pub(crate) fn without_members(mut self) -> Self {
+        self.with_members = false;
+        self
+    }
+
+    /// Verifies every pair (sorted) as [`Aligner::verify_joining`] does,
+    /// pairs of one cluster too: the matches at or above the threshold.
+    pub(crate) fn verify_all(&mut self, pairs: &[(u32, u32)]) -> Result<Vec<verify::Match>> {
+        let threshold = self.opts.threshold;
+        self.in_batches(pairs, true, &NoProgress, |batch, texts| {
+            let hopeful = verify::within_profile_bound(
+                batch,
+                |d| texts.text(d),
+                |d| texts.profile(d),
+                threshold,
+            );
+            verify::verify(&hopeful, |d| texts.text(d), threshold)
+        })
     }
 
     /// Verifies candidate pairs (sorted): only pairs that could join two
@@ -335,7 +360,7 @@ impl<'a> Aligner<'a> {
     }
 
     /// `LCS / longer` of every pair (sorted), however low.
-    fn similarities(&mut self, pairs: &[(u32, u32)]) -> Result<Vec<verify::Match>> {
+    pub(crate) fn similarities(&mut self, pairs: &[(u32, u32)]) -> Result<Vec<verify::Match>> {
         self.in_batches(pairs, false, &NoProgress, |batch, texts| {
             verify::verify(batch, |d| texts.text(d), f64::NEG_INFINITY)
         })
@@ -405,6 +430,7 @@ impl<'a> Aligner<'a> {
             // report members of the documents that matched, while their text is here
             let mut new: Vec<u32> = verified
                 .iter()
+                .filter(|_| self.with_members)
                 .flat_map(|m| [m.a, m.b])
                 .filter(|d| !self.members.contains_key(d))
                 .collect();
@@ -440,7 +466,7 @@ fn show_count(progress: &dyn Progress, name: &'static str, n: usize) {
 
 /// Half the Jaccard of an edited copy at the threshold: pairs whose
 /// estimate is below it are not worth aligning.
-fn jaccard_floor(opts: &ScanOptions) -> f64 {
+pub(crate) fn jaccard_floor(opts: &ScanOptions) -> f64 {
     let n = opts.shingle.ngram.unwrap_or(DEFAULT_CHAR_NGRAM);
     let s = opts.threshold.powi(n as i32);
     0.5 * s / (2.0 - s)

@@ -184,6 +184,15 @@ pub enum Error {
         /// What changed.
         reason: String,
     },
+    /// A stage file of the sharded path ([`crate::shard`]) that is missing,
+    /// unreadable, or was written with other parameters.
+    #[error("{path}: {reason}")]
+    Stage {
+        /// The stage file or folder.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The run was interrupted (Ctrl-C).
     #[error("interrupted")]
     Interrupted,

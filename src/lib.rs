@@ -29,6 +29,7 @@
 //! - [`place`]: where a span is (document, file, lines, bytes), for the report and the removal log.
 //! - [`report`]: the report models and their renderers.
 //! - [`clean`]: writes the cleaned corpus and the removal log, atomically.
+//! - [`shard`]: the document level of `clean` as stages over shards, for Spark.
 //! - [`util`]: rounding, absolute paths and atomic writes the stages share.
 //! - [`work`]: the work folder for what a run keeps on disk between stages.
 //!
@@ -57,6 +58,7 @@ pub mod normalize;
 pub mod pipeline;
 pub mod place;
 pub mod report;
+pub mod shard;
 pub mod shingle;
 pub mod signature;
 mod sketch;

@@ -130,19 +130,23 @@ pub fn band_candidates<S: Signatures + ?Sized>(
     let per_band: Vec<Vec<(u32, u32)>> = (0..params.bands)
         .into_par_iter()
         .map(|band| {
-            let lo = band * params.rows;
             let mut keys: Vec<(u64, u32)> = docs
                 .iter()
-                .map(|&d| {
-                    let row = &sigs.signature(d)[lo..lo + params.rows];
-                    (hash_row(row, band as u64), d)
-                })
+                .map(|&d| (band_key(sigs.signature(d), band, params.rows), d))
                 .collect();
             keys.sort_unstable();
             pairs_from_runs(&keys)
         })
         .collect();
     merge_pairs(per_band)
+}
+
+/// The bucket key of band `band` (of `rows` rows) of signature `sig`: two
+/// documents are candidates when one band's keys are equal. The sharded
+/// path ([`crate::shard`]) writes these keys for an engine to group.
+pub fn band_key(sig: &[u32], band: usize, rows: usize) -> u64 {
+    let lo = band * rows;
+    hash_row(&sig[lo..lo + rows], band as u64)
 }
 
 /// Candidate pairs among `docs` whose SimHashes may be within `max_hamming` bits.

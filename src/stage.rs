@@ -580,6 +580,15 @@ impl Stages {
 
 /// The first option whose value differs, as a sentence.
 fn params_change(old: &Params, new: &Params) -> Option<String> {
+    let (k, a, b) = param_change(old, new)?;
+    Some(format!(
+        "{k} was {a} in the work folder's run, is {b} now; run without --resume or with another --work"
+    ))
+}
+
+/// The first parameter whose value differs between `old` and `new`: its
+/// name and both values as a sentence shows them.
+pub(crate) fn param_change(old: &Params, new: &Params) -> Option<(String, String, String)> {
     let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     keys.into_iter().find_map(|k| {
         let (a, b) = (old.get(k), new.get(k));
@@ -589,11 +598,7 @@ fn params_change(old: &Params, new: &Params) -> Option<String> {
                 Some(v) if v.is_empty() => "not given".to_string(),
                 Some(v) => v.clone(),
             };
-            format!(
-                "{k} was {} in the work folder's run, is {} now; run without --resume or with another --work",
-                show(a),
-                show(b)
-            )
+            (k.clone(), show(a), show(b))
         })
     })
 }

@@ -197,7 +197,7 @@ pub(super) fn log_path(opts: &CleanOptions) -> PathBuf {
 }
 
 /// How the removal log is written.
-pub(super) enum LogTarget {
+pub(crate) enum LogTarget {
     /// Written to `tmp` (on the log's file system) and renamed to `fin`.
     Staged { tmp: PathBuf, fin: PathBuf },
     /// A device or pipe (`/dev/stdout`): written to directly, before any
@@ -324,7 +324,7 @@ fn stale_files(corpus: &Corpus, opts: &CleanOptions, staged: &[Staged]) -> Vec<P
 
 /// Writes the cleaned inputs below `files_dir`: each input's
 /// `(staged, final)` path, and what the manifest records of every input.
-fn stage_files(
+pub(crate) fn stage_files(
     corpus: &Corpus,
     plan: &Plan,
     opts: &CleanOptions,
@@ -548,7 +548,7 @@ fn manifest_file(
 }
 
 /// The removal log: one JSON object per line (errors name `path`).
-pub(super) fn log_lines(removals: &[Removal], path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn log_lines(removals: &[Removal], path: &Path) -> Result<Vec<u8>> {
     let mut body = Vec::new();
     for r in removals {
         serde_json::to_writer(&mut body, r)
@@ -560,7 +560,7 @@ pub(super) fn log_lines(removals: &[Removal], path: &Path) -> Result<Vec<u8>> {
 
 /// The manifest of this run: its inputs as given (when `run` names them),
 /// its options, the log's place and what became of every input.
-fn manifest_of(
+pub(crate) fn manifest_of(
     opts: &CleanOptions,
     run: &Run,
     log: &LogTarget,

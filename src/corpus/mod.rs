@@ -30,7 +30,7 @@ pub use decompress::Compression;
 pub use encoding::{Decoded, EncodingChoice, TextEncoding};
 pub use jsonl::SortKey;
 pub use reread::Relines;
-pub use walk::{list_inputs, Listing};
+pub use walk::{list_inputs, Listed, Listing};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -374,6 +374,26 @@ where
     // argument that reached it, and a reference is never cleaned.
     let all: Vec<PathBuf> = opts.reference.iter().chain(paths).cloned().collect();
     let listing = list_inputs(&all, opts)?;
+    read_listing_in(listing, opts, kept, work, map)
+}
+
+/// As [`read_corpus_in`], for files already listed ([`list_inputs`]): a
+/// shard of a corpus ([`crate::shard`]) reads its part of the listing.
+///
+/// # Errors
+///
+/// As [`read_corpus_in`].
+pub fn read_listing_in<T, F>(
+    listing: Listing,
+    opts: &IngestOptions,
+    kept: TextKept,
+    work: Option<&WorkDir>,
+    map: F,
+) -> Result<(Corpus, Vec<T>)>
+where
+    T: Send,
+    F: Fn(&Document) -> T + Sync,
+{
     let listed = listing.files;
     let is_reference = |path: &Path| opts.reference.iter().any(|r| path.starts_with(r));
     let mut corpus = Corpus {

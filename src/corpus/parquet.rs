@@ -47,7 +47,7 @@ use crate::work::WorkDir;
 const STEP_ROWS: usize = 1024;
 
 /// A Parquet error about `path` (at `row`, when known).
-fn bad(path: &Path, row: Option<u64>, e: impl std::fmt::Display) -> Error {
+pub(crate) fn bad(path: &Path, row: Option<u64>, e: impl std::fmt::Display) -> Error {
     let said = e.to_string();
     // the crate's own prefix says nothing the message does not
     let said = said.strip_prefix("Parquet error: ").unwrap_or(&said);
@@ -67,7 +67,7 @@ fn bad(path: &Path, row: Option<u64>, e: impl std::fmt::Display) -> Error {
     }
 }
 
-fn open(path: &Path) -> Result<SerializedFileReader<File>> {
+pub(crate) fn open(path: &Path) -> Result<SerializedFileReader<File>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     SerializedFileReader::new(file).map_err(|e| bad(path, None, e))
 }
@@ -115,7 +115,7 @@ fn column_hint(schema: &SchemaDescriptor, opts: &IngestOptions) -> String {
 
 /// One leaf column's values, by physical type.
 #[derive(Debug, Clone)]
-enum Values {
+pub(crate) enum Values {
     Bool(Vec<bool>),
     I32(Vec<i32>),
     I64(Vec<i64>),
@@ -187,7 +187,7 @@ impl Values {
 
 /// Reads up to `rows` more rows (all of them: `usize::MAX`) of a column
 /// into `values` and the level vectors; gives the rows read.
-fn read_rows(
+pub(crate) fn read_rows(
     reader: &mut ColumnReader,
     rows: usize,
     values: &mut Values,
@@ -222,7 +222,7 @@ fn read_rows(
 }
 
 /// The empty [`Values`] of a column of physical type `t`.
-fn values_of(t: parquet::basic::Type) -> Values {
+pub(crate) fn values_of(t: parquet::basic::Type) -> Values {
     use parquet::basic::Type;
     match t {
         Type::BOOLEAN => Values::Bool(Vec::new()),

@@ -1,0 +1,112 @@
+//! SHARD: `neardup clean --level doc` cut into stages that run one shard or
+//! one partition of pairs at a time, for a distributed engine (Spark,
+//! `contrib/spark/`) that schedules them, shuffles their small key rows
+//! and finds connected components. Every byte of text work is neardup's,
+//! done by the same functions as on one machine, so the output is the
+//! same bytes.
+//!
+//! # Definition of the clusters (both paths)
+//!
+//! Documents are `(shard, ord)`: shards are runs of consecutive input
+//! files in neardup's reading order ([`plan`]) and `ord` the document's
+//! index in its shard, so `(shard, ord)` order is the single-machine
+//! document order. The single-machine path ([`crate::documents`]) and the
+//! sharded one define the clusters alike:
+//!
+//! 1. **Exact**: documents with `chars > 0` and the same exact hash (of
+//!    the normalised text) are one cluster; the first by `(shard, ord)` is
+//!    the representative, and only representatives go on to LSH.
+//! 2. **Candidates**: in each `(band, key)` bucket of representatives
+//!    ([`crate::lsh::band_key`]), every pair when the bucket holds at most
+//!    [`crate::lsh::MAX_BUCKET`] documents; else, in `(shard, ord)` order,
+//!    each document with the next and the first with each (the giant-bucket
+//!    guard). Distinct pairs.
+//! 3. **Verify**: a candidate is an edge when it passes the length bound,
+//!    the MinHash estimate floor, the character-count bound and its
+//!    alignment reaches `--threshold` (`verify-pairs`, [`pairs`]).
+//! 4. **Clusters**: connected components of exact and verified edges.
+//!    (One machine aligns only the pairs that could still join two
+//!    components; the components are the same.)
+//! 5. **Keep**: the member with the smallest `(keep_rank, shard, ord)`
+//!    (`keep_rank` compares as bytes: [`sign::keep_rank`] encodes
+//!    `--keep`/`--keep-by`). A member's similarity is 1.0 when its exact
+//!    hash is the kept one's, else `LCS / longer` against the kept one
+//!    (`verify-pairs --similarity`), rounded to 4 places.
+//! 6. **Ids**: clusters are numbered 1, 2, … in the order of their first
+//!    member by `(shard, ord)`.
+//! 7. **Removed**: every member but the kept one whose rounded similarity
+//!    is at least `--threshold`.
+//!
+//! # Stages, their files and memory
+//!
+//! | command | reads | writes | holds |
+//! |---|---|---|---|
+//! | `shards` ([`plan`]) | the input listing | `MANIFEST.json`: the parameters and their hash, the files of each shard | the listing |
+//! | `sign` ([`sign`]) | one shard's files | `DIR/shard-NNNNN/`: `docs.parquet`, `bands.parquet`, `stages/sign.bin`, decompressed copies of compressed inputs, `_SUCCESS` | ~700 bytes a document of the shard, one batch of text |
+//! | `verify-pairs` ([`pairs`]) | a table of pairs, the `sign.bin` of their shards | a table of edges | the document tables and signatures of those shards, one batch of text |
+//! | `apply` ([`apply`]) | one shard's files, its removed documents | the shard's cleaned files, `OUT/.neardup-parts/` | the shard's document table, one file |
+//! | `apply --finish` | the parts of every shard | `OUT/removed.jsonl`, the manifest | one line of each shard's log |
+//!
+//! Bytes a document (c10000 generated corpus in 4 shards, snappy):
+//! `docs.parquet` ~60, `bands.parquet` ~80 (9 bands), `sign.bin` ~580
+//! (the signatures: 4 bytes a permutation).
+//!
+//! Every file is written under a temporary name and renamed; a shard whose
+//! `_SUCCESS` holds the parameters' hash is not signed again. Every stage
+//! compares its command line's parameters with the manifest's and refuses
+//! files written with others, naming the option.
+//!
+//! Not yet: `--level block` and `all` (a `fingerprints.parquet` per shard
+//! will join the shard folder), `--reference`, `--method simhash`, `--log`,
+//! `--drop-boilerplate` (block level only), standard input.
+
+pub mod apply;
+pub mod pairs;
+pub mod plan;
+pub mod rows;
+pub mod sign;
+
+pub use plan::{plan, Manifest};
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Name of shard `n`'s folder in the `sign` output.
+pub fn shard_dir(out: &Path, n: usize) -> PathBuf {
+    out.join(format!("shard-{n:05}"))
+}
+
+/// The marker a finished unit writes last: the parameters' hash.
+pub const SUCCESS: &str = "_SUCCESS";
+
+/// Whether the unit in `dir` was finished with parameters of hash `hash`.
+fn finished(dir: &Path, hash: &str) -> bool {
+    std::fs::read_to_string(dir.join(SUCCESS)).is_ok_and(|h| h.trim() == hash)
+}
+
+/// Marks the unit in `dir` finished with parameters of hash `hash`.
+fn mark_finished(dir: &Path, hash: &str) -> Result<()> {
+    let path = dir.join(SUCCESS);
+    crate::util::write_atomic(&path, format!("{hash}\n").as_bytes())
+        .map_err(|e| Error::io(&path, e))
+}
+
+/// Refuses a unit in `dir` (a shard's `sign` folder) unless it was
+/// finished with parameters of hash `hash`.
+fn require_finished(dir: &Path, hash: &str) -> Result<()> {
+    if finished(dir, hash) {
+        return Ok(());
+    }
+    let reason = match std::fs::read_to_string(dir.join(SUCCESS)) {
+        Ok(h) => format!(
+            "written with other parameters (hash {}, the manifest's is {hash}); sign it again",
+            h.trim()
+        ),
+        Err(_) => "not finished (no _SUCCESS); run `neardup sign` for it".into(),
+    };
+    Err(Error::Stage {
+        path: dir.display().to_string(),
+        reason,
+    })
+}
