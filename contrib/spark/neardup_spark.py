@@ -262,7 +262,7 @@ def parquet_files(folder):
 
 
 class Driver:
-    def __init__(self, args, flags, spark, params_hash, threshold):
+    def __init__(self, args, flags, spark, params_hash, threshold, keep_by=False):
         from pyspark.sql import types as T
 
         self.T = T
@@ -271,6 +271,7 @@ class Driver:
         self.spark = spark
         self.sc = spark.sparkContext
         self.threshold = threshold
+        self.keep_by = keep_by
         self.work = Work(args.work, params_hash, args.resume)
         self.manifest = os.path.join(args.work, "shards", "manifest.json")
         self.partitions = args.partitions or max(4, 2 * self.sc.defaultParallelism)
@@ -298,8 +299,7 @@ class Driver:
 
     def run(self):
         self.stage("shards", self.shards)
-        with open(self.manifest, encoding="utf-8") as f:
-            self.shard_list = [s["shard"] for s in json.load(f)["shards"]]
+        self.shard_list = [s["shard"] for s in self.manifest_json()["shards"]]
         self.stage("sign", self.sign)
         self.stage("candidates", self.candidates)
         self.stage("verify", self.verify)
@@ -342,6 +342,7 @@ class Driver:
 
         took = run_per_item(self.sc, todo, task)
         docs = self.docs()
+        self.check_ids(docs)
         bands = self.spark.read.parquet(*self.shard_paths("bands.parquet"))
         return {
             "shards run": len(todo),
@@ -350,34 +351,55 @@ class Driver:
             "band rows": bands.count(),
         }
 
+    def check_ids(self, docs):
+        """Refuses a document id held by two shards: one machine would
+        rename the later copy (`id@line`), which needs every earlier id;
+        `sign` makes ids unique within its shard only."""
+        from pyspark.sql import functions as F
+
+        twice = (
+            docs.groupBy("doc_id")
+            .agg(F.min("shard").alias("first"), F.max("shard").alias("last"))
+            .where(F.col("first") != F.col("last"))
+            .orderBy("first", "doc_id")
+            .limit(1)
+            .collect()
+        )
+        if twice:
+            r = twice[0]
+            raise StageError(
+                f"document id {r['doc_id']!r} is in shard {r['first']} and shard {r['last']}: "
+                "ids must be unique across shards on Spark (give unique ids, or --id-field of a unique field)"
+            )
+
     def shard_files(self):
         """Shard -> its files, shortened, for messages."""
-        with open(self.manifest, encoding="utf-8") as f:
-            shards = json.load(f)["shards"]
         out = {}
-        for s in shards:
-            files = s["files"]
-            first = os.path.basename(str(files[0])) if files else "no files"
+        for s in self.manifest_json()["shards"]:
+            files = [str(f["rel"]) for f in s["files"]]
+            first = files[0] if files else "no files"
             out[s["shard"]] = first if len(files) <= 1 else f"{first} and {len(files) - 1} more files"
         return out
 
-    def signed(self, shard):
-        """Whether `neardup sign` finished shard `shard` (its own marker)."""
-        return bool(glob.glob(os.path.join(self.work.dir("sign"), "*", "_SUCCESS"))) and any(
-            os.path.exists(os.path.join(d, "_SUCCESS")) for d in self.shard_dirs(shard)
-        )
+    def manifest_json(self):
+        with open(self.manifest, encoding="utf-8") as f:
+            return json.load(f)
 
-    def shard_dirs(self, shard):
-        """The folder `neardup sign` wrote for `shard` (named for the shard)."""
-        base = self.work.dir("sign")
-        return [
-            d
-            for d in glob.glob(os.path.join(base, "*"))
-            if os.path.isdir(d) and re.fullmatch(r"(shard[-_=]?)?0*%d" % shard, os.path.basename(d))
-        ]
+    def signed(self, shard):
+        """Whether `neardup sign` finished shard `shard` with these
+        parameters (its marker holds the manifest's hash)."""
+        marker = os.path.join(self.shard_dir(shard), "_SUCCESS")
+        if not os.path.exists(marker):
+            return False
+        with open(marker, encoding="utf-8") as f:
+            return f.read().strip() == self.manifest_json()["params_hash"]
+
+    def shard_dir(self, shard):
+        """The folder `neardup sign` writes for `shard`."""
+        return os.path.join(self.work.dir("sign"), "shard-%05d" % shard)
 
     def shard_paths(self, name):
-        return sorted(glob.glob(os.path.join(self.work.dir("sign"), "*", name)))
+        return [os.path.join(self.shard_dir(s), name) for s in self.shard_list]
 
     def docs(self):
         return self.spark.read.parquet(*self.shard_paths("docs.parquet"))
@@ -523,7 +545,7 @@ class Driver:
         self.sc.setCheckpointDir(os.path.join(out, "checkpoints"))
 
         def packed(shard, ord_):
-            return F.shiftLeft(F.col(shard).cast("long"), ORD_BITS) + F.col(ord_)
+            return F.shiftleft(F.col(shard).cast("long"), ORD_BITS) + F.col(ord_)
 
         exact = self.read(os.path.join(self.work.dir("candidates"), "exact"), self.pair_schema)
         verified = self.read(os.path.join(self.work.dir("verify"), "edges"), self.edge_schema)
@@ -542,9 +564,9 @@ class Driver:
         members = members.unionByName(roots)
         mask = (1 << ORD_BITS) - 1
         members.select(
-            F.shiftRight("node", ORD_BITS).cast("int").alias("shard"),
+            F.shiftright("node", ORD_BITS).cast("int").alias("shard"),
             F.col("node").bitwiseAND(F.lit(mask)).alias("ord"),
-            F.shiftRight("root", ORD_BITS).cast("int").alias("root_shard"),
+            F.shiftright("root", ORD_BITS).cast("int").alias("root_shard"),
             F.col("root").bitwiseAND(F.lit(mask)).alias("root_ord"),
         ).write.parquet(os.path.join(out, "members"))
         shutil.rmtree(os.path.join(out, "checkpoints"), ignore_errors=True)
@@ -564,6 +586,8 @@ class Driver:
         members = self.spark.read.parquet(os.path.join(self.work.dir("components"), "members"))
         docs = self.docs().select("shard", "ord", "keep_rank", "exact_hi", "exact_lo")
         m = members.join(docs, ["shard", "ord"])
+        if self.keep_by:
+            self.check_keys(m)
         kept = m.groupBy("root_shard", "root_ord").agg(
             F.min(F.struct("keep_rank", "shard", "ord", "exact_hi", "exact_lo")).alias("k")
         )
@@ -594,6 +618,31 @@ class Driver:
         n = self.verify_pairs(os.path.join(out, "pairs"), os.path.join(out, "similarity"), ["--similarity"], "member pair file")
         sims = self.read(os.path.join(out, "similarity"), self.edge_schema)
         return {"members not kept": others.count(), "similarity pairs": sims.count(), "pair files": n}
+
+    def check_keys(self, members):
+        """Refuses a cluster whose --keep-by values are numbers in some
+        copies and strings in others: one machine compares those by their
+        decimal text, which no byte order gives. keep_rank: byte 0 is 0 for
+        a copy with the field, byte 1 the value's type (1 number, 2 string;
+        complemented for max)."""
+        from pyspark.sql import functions as F
+
+        keyed = members.where(F.substring("keep_rank", 1, 1) == F.lit(bytearray([0])))
+        mixed = (
+            keyed.groupBy("root_shard", "root_ord")
+            .agg(F.countDistinct(F.substring("keep_rank", 2, 1)).alias("types"))
+            .where(F.col("types") > 1)
+            .orderBy("root_shard", "root_ord")
+            .limit(1)
+            .collect()
+        )
+        if mixed:
+            r = mixed[0]
+            raise StageError(
+                f"the cluster of document {r['root_ord']} of shard {r['root_shard']} holds --keep-by values "
+                "that are numbers in some copies and strings in others, which Spark cannot order as one "
+                "machine does: run neardup clean on one machine, or make the field one type"
+            )
 
     # -- clusters
 
@@ -756,27 +805,31 @@ def params(args, flags):
     )
     p = json.loads(out)
     # the driver's own knobs change the shards, so they are part of the hash
-    return f"{p['hash']}-{args.shard_bytes}", float(p["params"]["--threshold"])
+    return f"{p['hash']}-{args.shard_bytes}", float(p["params"]["--threshold"]), p["params"]["--keep-by"] != ""
 
 
 def main(argv=None):
     args, flags = parse_args(sys.argv[1:] if argv is None else argv)
-    args.input = [os.path.abspath(p) for p in args.input]
+    # inputs stay as given (neardup records them so, and its stages read
+    # them from the folder `shards` ran in); the rest must be absolute for
+    # the executors
     args.work = os.path.abspath(args.work)
     args.output = os.path.abspath(args.output)
     args.neardup = os.path.abspath(args.neardup) if os.path.sep in args.neardup else args.neardup
     started = time.time()
     try:
         flags = checked_flags(flags)
-        params_hash, threshold = params(args, flags)
+        params_hash, threshold, keep_by = params(args, flags)
         os.makedirs(args.work, exist_ok=True)
         if not args.resume:
             for s in STAGES:
                 shutil.rmtree(os.path.join(args.work, s), ignore_errors=True)
         spark = session(args)
         try:
-            driver = Driver(args, flags, spark, params_hash, threshold)
+            driver = Driver(args, flags, spark, params_hash, threshold, keep_by)
             driver.run()
+            if os.environ.get("NEARDUP_SPARK_JOBS"):
+                show_jobs(spark)
         finally:
             spark.stop()
     except StageError as e:
@@ -788,6 +841,18 @@ def main(argv=None):
         return 1
     print(f"neardup_spark: done in {time.time() - started:.1f} s: {args.output}", file=sys.stderr)
     return 0
+
+
+def show_jobs(spark):
+    """Each Spark job's wall time and call site (NEARDUP_SPARK_JOBS=1)."""
+    store = spark.sparkContext._jsc.sc().statusStore()
+    jobs = store.jobsList(None)
+    for i in range(jobs.size()):
+        j = jobs.apply(i)
+        start, end = j.submissionTime(), j.completionTime()
+        if start.isDefined() and end.isDefined():
+            took = (end.get().getTime() - start.get().getTime()) / 1000
+            print(f"job {j.jobId():4d} {took:6.2f} s  {j.name()}", file=sys.stderr)
 
 
 def session(args):
