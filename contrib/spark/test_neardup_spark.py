@@ -113,7 +113,6 @@ class SparkDefinition(unittest.TestCase):
 
         rng = random.Random(11)
         d = self.driver("cand")
-        sign = os.path.join(d.args.work, "sign")
         docs_rows, band_rows = [], []
         bands = 3
         for shard in range(3):
@@ -142,12 +141,13 @@ class SparkDefinition(unittest.TestCase):
             ]
         )
         band_schema = "band int, key long, shard int, ord long"
-        for shard in range(3):
+        d.shard_list = [0, 1, 2]
+        for shard in d.shard_list:
             self.spark.createDataFrame([r for r in docs_rows if r[0] == shard], docs_schema).write.parquet(
-                os.path.join(sign, str(shard), "docs.parquet")
+                os.path.join(d.shard_dir(shard), "docs.parquet")
             )
             self.spark.createDataFrame([r for r in band_rows if r[2] == shard], band_schema).write.parquet(
-                os.path.join(sign, str(shard), "bands.parquet")
+                os.path.join(d.shard_dir(shard), "bands.parquet")
             )
         out = os.path.join(d.args.work, "candidates")
         os.makedirs(out)
