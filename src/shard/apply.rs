@@ -12,7 +12,8 @@
 //! `OUT/.neardup-staging-N/`, then renamed into place. Then its parts, in
 //! `OUT/.neardup-parts/`: `removed-N.jsonl` (its log lines, by cluster
 //! then document) and `files-N.json` (what the manifest records of its
-//! files). Holds the shard's document table and one file's text.
+//! files). Holds the shard's document table and one file's text;
+//! compressed inputs are decompressed once into a temporary work folder.
 //!
 //! `--finish` merges the logs by `(cluster, shard, ord)`, the order of one
 //! machine's log (its clusters in order, each one's members in document
@@ -33,6 +34,7 @@ use crate::corpus::{read_listing_in, IngestOptions, TextKept};
 use crate::error::{Error, Result};
 use crate::pipeline::ScanOptions;
 use crate::util::round4;
+use crate::work::{Placement, WorkDir, WorkOptions};
 
 use super::rows::Rows;
 use super::sign::whole_places;
@@ -80,7 +82,9 @@ pub fn apply(
     out: &Path,
 ) -> Result<Applied> {
     let listing = manifest.listing(n)?;
-    let (corpus, _) = read_listing_in(listing, ingest, TextKept::No, None, |_| ())?;
+    // clean's writers stream a compressed input from its decompressed copy
+    let work = WorkDir::create(&WorkOptions::default(), Placement::Temp)?;
+    let (corpus, _) = read_listing_in(listing, ingest, TextKept::No, Some(&work), |_| ())?;
     let copts = clean_options(out, opts, ingest);
     check_output(&corpus, &copts)?;
 
@@ -147,6 +151,7 @@ pub fn apply(
     let body =
         serde_json::to_vec(&files).map_err(|e| Error::io(&listed, std::io::Error::other(e)))?;
     crate::util::write_atomic(&listed, &body).map_err(|e| Error::io(&listed, e))?;
+    work.finish()?;
     Ok(Applied {
         files_written: staged.len(),
         documents_removed: removed.len(),

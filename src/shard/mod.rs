@@ -8,9 +8,9 @@
 //! # Definition of the clusters (both paths)
 //!
 //! Documents are `(shard, ord)`: shards are runs of consecutive input
-//! files in neardup's reading order ([`plan`]) and `ord` the document's
+//! files in neardup's reading order ([`plan()`]) and `ord` the document's
 //! index in its shard, so `(shard, ord)` order is the single-machine
-//! document order. The single-machine path ([`crate::documents`]) and the
+//! document order. The single-machine path (`src/documents.rs`) and the
 //! sharded one define the clusters alike:
 //!
 //! 1. **Exact**: documents with `chars > 0` and the same exact hash (of
@@ -41,15 +41,17 @@
 //!
 //! | command | reads | writes | holds |
 //! |---|---|---|---|
-//! | `shards` ([`plan`]) | the input listing | `MANIFEST.json`: the parameters and their hash, the files of each shard | the listing |
+//! | `shards` ([`plan()`]) | the input listing | `MANIFEST.json`: the parameters and their hash, the files of each shard | the listing |
 //! | `sign` ([`sign`]) | one shard's files | `DIR/shard-NNNNN/`: `docs.parquet`, `bands.parquet`, `stages/sign.bin`, decompressed copies of compressed inputs, `_SUCCESS` | ~700 bytes a document of the shard, one batch of text |
 //! | `verify-pairs` ([`pairs`]) | a table of pairs, the `sign.bin` of their shards | a table of edges | the document tables and signatures of those shards, one batch of text |
 //! | `apply` ([`apply`]) | one shard's files, its removed documents | the shard's cleaned files, `OUT/.neardup-parts/` | the shard's document table, one file |
 //! | `apply --finish` | the parts of every shard | `OUT/removed.jsonl`, the manifest | one line of each shard's log |
 //!
-//! Bytes a document (c10000 generated corpus in 4 shards, snappy):
-//! `docs.parquet` ~60, `bands.parquet` ~80 (9 bands), `sign.bin` ~580
-//! (the signatures: 4 bytes a permutation).
+//! Bytes a document on disk (the generated 10,000-document corpus in 4
+//! shards, defaults: 128 permutations, 64 bands of 2 rows, snappy):
+//! `docs.parquet` 56, `bands.parquet` 608 (64 rows of a random 8-byte key
+//! and its document), `sign.bin` 585 (the signatures: 4 bytes a
+//! permutation); a compressed input adds its decompressed copy.
 //!
 //! Every file is written under a temporary name and renamed; a shard whose
 //! `_SUCCESS` holds the parameters' hash is not signed again. Every stage

@@ -81,6 +81,10 @@ pub fn supported(inputs: &[PathBuf], ingest: &IngestOptions, opts: &ScanOptions)
             reason: format!("{reason} (the sharded path does documents only, for now)"),
         })
     };
+    if cfg!(not(feature = "parquet")) {
+        // every stage file an engine reads is Parquet
+        return Err(crate::corpus::no_parquet(Path::new("the sharded path")));
+    }
     if opts.level != Level::Doc {
         return refuse("level", "give --level doc");
     }

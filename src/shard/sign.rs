@@ -3,7 +3,7 @@
 //!
 //! Takes the manifest and a shard number; reads the shard's files as
 //! `clean` reads them (compressed ones decompressed once into the shard's
-//! folder) and sketches every document ([`crate::sketch`]). Gives, in
+//! folder) and sketches every document (as `scan` does). Gives, in
 //! `DIR/shard-NNNNN/`:
 //!
 //! - `docs.parquet`, a row a document in reading order: `shard`, `ord`,

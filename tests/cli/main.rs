@@ -25,6 +25,8 @@ mod reports;
 #[cfg(unix)]
 mod resume;
 mod seeds;
+#[cfg(feature = "parquet")]
+mod shards;
 mod spill;
 // the Spark stages read and write Parquet
 #[cfg(feature = "parquet")]

@@ -7,13 +7,14 @@
 //! (`STAGE[:N]`: SIGKILL once progress stage STAGE starts or has done N
 //! units; `staged:N` once clean has staged N output files).
 
-use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use crate::util::{assert_error, assert_fails, gzip, mixed_lines, neardup, s, stderr_of, TestDir};
+use crate::util::{
+    assert_error, assert_fails, files, gzip, mixed_lines, neardup, s, stderr_of, TestDir,
+};
 
 /// The mixed corpus in four files, one of them gzip-compressed (its
 /// decompressed copy in the work folder is reused too).
@@ -39,27 +40,15 @@ fn run(sub: &str, input: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("runs")
 }
 
-/// Every file below `dir` by relative path, with its bytes.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).expect("below").to_path_buf();
-                out.insert(rel, std::fs::read(&p).expect("read"));
-            }
-        }
-    }
-    out
-}
-
 /// The corpus, the output folder of an uninterrupted clean of it, and
 /// every file that clean wrote there.
-fn cleaned_whole(t: &TestDir) -> (PathBuf, PathBuf, BTreeMap<PathBuf, Vec<u8>>) {
+fn cleaned_whole(
+    t: &TestDir,
+) -> (
+    PathBuf,
+    PathBuf,
+    std::collections::BTreeMap<PathBuf, Vec<u8>>,
+) {
     let input = corpus(t);
     let out = t.path().join("out");
     let o = run("clean", &input, &["-o", s(&out)], &[]);
