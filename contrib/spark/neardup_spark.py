@@ -166,6 +166,22 @@ def run_tool(argv, what):
     return p.stdout
 
 
+def executor_tool(path):
+    """The binary on an executor: the copy `spark-submit --files` shipped
+    there, else `path` (shared storage, or the same path on every node)."""
+    try:
+        from pyspark import SparkFiles
+
+        shipped = os.path.join(SparkFiles.getRootDirectory(), os.path.basename(path))
+    except Exception:  # not in a Spark task
+        return path
+    if not os.path.isfile(shipped):
+        return path
+    if not os.access(shipped, os.X_OK):
+        os.chmod(shipped, 0o755)
+    return shipped
+
+
 def failure_message(exc):
     """The neardup failure inside a Spark exception, else the exception."""
     text = str(exc)
@@ -335,7 +351,7 @@ class Driver:
         def task(shard):
             t = time.time()
             run_tool(
-                [tool, "sign", "--shard", str(shard), manifest, "-o", out, *flags],
+                [executor_tool(tool), "sign", "--shard", str(shard), manifest, "-o", out, *flags],
                 f"neardup sign of shard {shard} ({names[shard]})",
             )
             return time.time() - t
@@ -358,7 +374,8 @@ class Driver:
         from pyspark.sql import functions as F
 
         twice = (
-            docs.groupBy("doc_id")
+            docs.where(F.col("doc_id").isNotNull())
+            .groupBy("doc_id")
             .agg(F.min("shard").alias("first"), F.max("shard").alias("last"))
             .where(F.col("first") != F.col("last"))
             .orderBy("first", "doc_id")
@@ -507,7 +524,7 @@ class Driver:
             i, path = item
             run_tool(
                 [
-                    tool,
+                    executor_tool(tool),
                     "verify-pairs",
                     path,
                     "--manifest",
@@ -722,7 +739,7 @@ class Driver:
             shard, folder = item
             t = time.time()
             run_tool(
-                [tool, "apply", "--shard", str(shard), "--clusters", folder, manifest, "-o", target, *flags],
+                [executor_tool(tool), "apply", "--shard", str(shard), "--clusters", folder, manifest, "-o", target, *flags],
                 f"neardup apply of shard {shard} ({names[shard]})",
             )
             write_atomic(os.path.join(out, f"shard-{shard}.done"), "%.2f\n" % (time.time() - t))

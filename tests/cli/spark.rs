@@ -88,7 +88,7 @@ fn original(k: u64) -> String {
 
 /// A document of the GB18030 folder that nothing else in it copies.
 fn gb_unique(j: u64) -> String {
-    cjk_text(20_000 + j, 300)
+    cjk_text(20_000 + j, 2_000)
 }
 
 /// The group that fills band buckets past the giant-bucket guard: one
@@ -117,16 +117,16 @@ fn corpus() -> Corpus {
         a.push_str(&jsonl(format!("a{i}"), &text));
     }
     for i in 600..630u64 {
-        a.push_str(&jsonl(format!("a{i}"), &giant(i)));
+        a.push_str(&jsonl(format!("a-giant{i}"), &giant(i)));
     }
     let a_path = dir.write("in/a.jsonl.gz", gzip(a.as_bytes()));
     // a folder of GB18030 text files: exact and edited copies of the
     // .jsonl.gz documents, and unique ones
     for j in 0..150u64 {
         let text = match j % 3 {
-            0 => edited(&original(j * 4), j, 4),
+            0 => gb_unique(j),
             1 => original(j * 4 + 1),
-            _ => gb_unique(j),
+            _ => edited(&original(j * 4), j, 4),
         };
         let (bytes, _, bad) = encoding_rs::GB18030.encode(&text);
         assert!(!bad);
@@ -142,27 +142,35 @@ fn corpus() -> Corpus {
         } else if i % 15 == 7 {
             edited(&original(i - 7), i - 7, 2)
         } else if i % 25 == 3 {
-            edited(&gb_unique((i / 25 * 3 + 2) % 150), i, 3)
+            edited(&gb_unique((i / 25 * 3) % 150), i, 3)
         } else {
             cjk_text(30_000 + i, 280)
         };
         c.push_str(&jsonl(format!("c{i}"), &text));
     }
     for i in 650..690u64 {
-        c.push_str(&jsonl(format!("c{i}"), &giant(i)));
+        c.push_str(&jsonl(format!("c-giant{i}"), &giant(i)));
     }
     c.push_str(&jsonl("c-empty".into(), ""));
     c.push_str(&jsonl("c-blank".into(), " \n "));
     let seed = std::fs::read_to_string(seeds().join("002_213c1cc202ead32c.txt")).expect("seed");
     c.push_str(&jsonl("c-seed".into(), &edited(&seed, 5, 10)));
-    let c_path = dir.write("in/c.jsonl", c);
-    // no duplicates at all
-    let d: String = (0..500u64)
-        .map(|i| jsonl(format!("d{i}"), &cjk_text(40_000 + i, 280)))
-        .collect();
+    let c_path = dir.write("in/c.jsonl", &c);
+    // no duplicates at all; at least as large as c.jsonl, so that shards
+    // of its size close after c.jsonl (plus less than the first GB18030
+    // file) and after it
+    let mut d = String::new();
+    for i in 0.. {
+        if d.len() >= c.len() {
+            break;
+        }
+        d.push_str(&jsonl(format!("d{i}"), &cjk_text(40_000 + i, 280)));
+    }
     let d_path = dir.write("in/d.jsonl", d);
     Corpus {
-        inputs: vec![a_path, dir.path().join("in/gb"), c_path, d_path, seeds()],
+        // in this order, with --shard-bytes the largest file's size (d.jsonl),
+        // each of the first four inputs is a shard of its own
+        inputs: vec![a_path, c_path, dir.path().join("in/gb"), d_path, seeds()],
         dir,
     }
 }
@@ -236,7 +244,32 @@ fn the_driver_gives_what_single_machine_clean_gives() {
     )
     .expect("JSON");
     let shards = manifest["shards"].as_array().expect("shards");
-    assert!(shards.len() >= 4, "{manifest:#}");
+    let kinds: Vec<Vec<&str>> = shards
+        .iter()
+        .map(|s| {
+            let mut k: Vec<&str> = s["files"]
+                .as_array()
+                .expect("files")
+                .iter()
+                .map(|f| {
+                    let p = f["path"].as_str().unwrap_or_default();
+                    ["a.jsonl.gz", "/gb/", "c.jsonl", "d.jsonl", "/seeds/"]
+                        .into_iter()
+                        .find(|k| p.contains(k))
+                        .unwrap_or(p)
+                })
+                .collect();
+            k.dedup();
+            k
+        })
+        .collect();
+    assert!(kinds.len() >= 4, "{kinds:?}");
+    for one in ["a.jsonl.gz", "c.jsonl", "/gb/", "d.jsonl"] {
+        assert!(
+            kinds.iter().any(|k| k == &[one]),
+            "{one} is a shard of its own: {kinds:?}"
+        );
+    }
 
     // the same files, byte for byte: cleaned inputs, removal log, manifest
     let (want, got) = (tree(&single), tree(&spark));
@@ -270,11 +303,9 @@ fn the_driver_gives_what_single_machine_clean_gives() {
     let giant_removed = log
         .iter()
         .filter(|r| {
-            let id = r["removed"]["doc"].as_str().unwrap_or_default();
-            id.strip_prefix('a')
-                .or_else(|| id.strip_prefix('c'))
-                .and_then(|n| n.parse::<u64>().ok())
-                .is_some_and(|n| (600..690).contains(&n))
+            r["removed"]["doc"]
+                .as_str()
+                .is_some_and(|id| id.contains("giant"))
         })
         .count();
     assert_eq!(giant_removed, 69, "all but one copy of the giant group");
