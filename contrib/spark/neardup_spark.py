@@ -357,37 +357,34 @@ class Driver:
             return time.time() - t
 
         took = run_per_item(self.sc, todo, task)
-        docs = self.docs()
-        self.check_ids(docs)
+        documents = self.check_ids(self.docs())
         bands = self.spark.read.parquet(*self.shard_paths("bands.parquet"))
         return {
             "shards run": len(todo),
             "slowest shard s": round(max(took, default=0.0), 2),
-            "documents": docs.count(),
+            "documents": documents,
             "band rows": bands.count(),
         }
 
     def check_ids(self, docs):
         """Refuses a document id held by two shards: one machine would
         rename the later copy (`id@line`), which needs every earlier id;
-        `sign` makes ids unique within its shard only."""
+        `sign` makes ids unique within its shard only. Gives the number of
+        documents."""
         from pyspark.sql import functions as F
 
-        twice = (
-            docs.where(F.col("doc_id").isNotNull())
-            .groupBy("doc_id")
-            .agg(F.min("shard").alias("first"), F.max("shard").alias("last"))
-            .where(F.col("first") != F.col("last"))
-            .orderBy("first", "doc_id")
-            .limit(1)
-            .collect()
+        per_id = docs.groupBy("doc_id").agg(
+            F.count(F.lit(1)).alias("n"), F.min("shard").alias("first"), F.max("shard").alias("last")
         )
-        if twice:
-            r = twice[0]
+        shared = F.col("doc_id").isNotNull() & (F.col("first") != F.col("last"))
+        counts = per_id.agg(F.sum("n").alias("docs"), F.count(F.when(shared, 1)).alias("shared")).collect()[0]
+        if counts["shared"]:
+            r = per_id.where(shared).orderBy("first", "doc_id").limit(1).collect()[0]
             raise StageError(
                 f"document id {r['doc_id']!r} is in shard {r['first']} and shard {r['last']}: "
                 "ids must be unique across shards on Spark (give unique ids, or --id-field of a unique field)"
             )
+        return counts["docs"] or 0
 
     def shard_files(self):
         """Shard -> its files, shortened, for messages."""
@@ -429,7 +426,7 @@ class Driver:
 
         docs = self.docs().where(F.col("chars") > 0).select("shard", "ord", "exact_hi", "exact_lo")
         # exact groups: the first by (shard, ord) represents them
-        first = docs.groupBy("exact_hi", "exact_lo").agg(F.min(F.struct("shard", "ord")).alias("rep"))
+        first = docs.groupBy("exact_hi", "exact_lo").agg(F.min(F.struct("shard", "ord")).alias("rep")).cache()
         exact = (
             docs.join(first, ["exact_hi", "exact_lo"])
             .where((F.col("shard") != F.col("rep.shard")) | (F.col("ord") != F.col("rep.ord")))
@@ -443,7 +440,7 @@ class Driver:
         exact.write.parquet(os.path.join(out, "exact"))
         reps = first.select(F.col("rep.shard").alias("shard"), F.col("rep.ord").alias("ord"))
         bands = self.spark.read.parquet(*self.shard_paths("bands.parquet")).join(reps, ["shard", "ord"], "left_semi")
-        size = bands.groupBy("band", "key").agg(F.count(F.lit(1)).alias("size"))
+        size = bands.groupBy("band", "key").agg(F.count(F.lit(1)).alias("size")).cache()
         sized = bands.join(size, ["band", "key"])
         # small buckets: all pairs
         small = sized.where(F.col("size") <= MAX_BUCKET).select("band", "key", "shard", "ord")
@@ -489,14 +486,16 @@ class Driver:
         pairs = all_pairs.unionByName(path).unionByName(star).distinct()
         self.write_pairs(pairs, os.path.join(out, "pairs"))
         written = self.spark.read.parquet(os.path.join(out, "pairs"))
-        giant_buckets = size.where(F.col("size") > MAX_BUCKET).count()
-        return {
+        rows = {
             "exact edges": self.spark.read.parquet(os.path.join(out, "exact")).count(),
             "representatives": reps.count(),
-            "giant buckets": giant_buckets,
+            "giant buckets": size.where(F.col("size") > MAX_BUCKET).count(),
             "candidate pairs": written.count(),
             "pair files": len(parquet_files(os.path.join(out, "pairs"))),
         }
+        first.unpersist()
+        size.unpersist()
+        return rows
 
     def write_pairs(self, pairs, path):
         """Pairs grouped by shard pair, so that one verify-pairs run reads
@@ -571,7 +570,6 @@ class Driver:
             .select(packed("a_shard", "a_ord").alias("u"), packed("b_shard", "b_ord").alias("v"))
             .where(F.col("u") != F.col("v"))
             .distinct()
-            .checkpoint()
         )
         n_edges = edges.count()
         edges, rounds = connected(edges)
@@ -588,11 +586,13 @@ class Driver:
         ).write.parquet(os.path.join(out, "members"))
         shutil.rmtree(os.path.join(out, "checkpoints"), ignore_errors=True)
         written = self.spark.read.parquet(os.path.join(out, "members"))
+        is_root = (F.col("shard") == F.col("root_shard")) & (F.col("ord") == F.col("root_ord"))
+        counts = written.agg(F.count(F.lit(1)).alias("docs"), F.count(F.when(is_root, 1)).alias("roots")).collect()[0]
         return {
             "input edges": n_edges,
             "rounds": rounds,
-            "documents in clusters": written.count(),
-            "clusters": written.select("root_shard", "root_ord").distinct().count(),
+            "documents in clusters": counts["docs"],
+            "clusters": counts["roots"],
         }
 
     # -- keep
@@ -732,7 +732,7 @@ class Driver:
             # a shard that removes nothing has no partition folder
             folder = os.path.join(removed, f"part_shard={s}")
             os.makedirs(folder, exist_ok=True)
-            if not (self.args.resume and os.path.exists(os.path.join(out, f"shard-{s}.done"))):
+            if not (self.args.resume and self.applied(s)):
                 todo.append((s, folder))
 
         def task(item):
@@ -747,6 +747,13 @@ class Driver:
 
         run_per_item(self.sc, todo, task)
         return {"shards run": len(todo)}
+
+    def applied(self, shard):
+        """Whether shard `shard` was applied and its part of the output is
+        still there for `finish` (which removes the parts once done)."""
+        done = os.path.join(self.work.dir("apply"), f"shard-{shard}.done")
+        part = os.path.join(self.args.output, ".neardup-parts", f"files-{shard}.json")
+        return os.path.exists(done) and os.path.exists(part)
 
     def finish(self, out):
         run_tool(

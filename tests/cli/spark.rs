@@ -88,7 +88,7 @@ fn original(k: u64) -> String {
 
 /// A document of the GB18030 folder that nothing else in it copies.
 fn gb_unique(j: u64) -> String {
-    cjk_text(20_000 + j, 2_000)
+    cjk_text(20_000 + j, 1_000)
 }
 
 /// The group that fills band buckets past the giant-bucket guard: one
@@ -286,6 +286,34 @@ fn the_driver_gives_what_single_machine_clean_gives() {
         }
     }
     succeeded(neardup().arg("verify").arg(&spark));
+
+    // as if stopped while writing the output: --resume skips the stages
+    // before it and gives the same output again
+    for marker in ["apply/_SUCCESS", "finish/_SUCCESS"] {
+        std::fs::remove_file(work.join(marker)).expect("marker");
+    }
+    args.push("--resume");
+    let again = driver(&python, &args);
+    let err = stderr_of(&again);
+    assert!(again.status.success(), "resumed driver failed: {err}");
+    for stage in [
+        "shards",
+        "sign",
+        "candidates",
+        "verify",
+        "components",
+        "keep",
+        "clusters",
+    ] {
+        let skipped = format!("stage {stage:<10} done earlier");
+        assert!(err.contains(&skipped), "{skipped:?} in {err}");
+    }
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("stage apply") && !l.contains("done earlier")),
+        "{err}"
+    );
+    assert!(tree(&spark) == want, "the same output after --resume");
 
     // the corpus holds what it is meant to: removals inside one input and
     // across inputs, exact and edited, and the giant group
