@@ -374,14 +374,25 @@ pub fn find_pairs(texts: &[&NormText], opts: &BlockOptions) -> Vec<RegionPair> {
     find_pairs_in(&InMemory(texts), opts, Budget::UNLIMITED).unwrap_or_default()
 }
 
+/// The fingerprints' gram length: `k`, at least 2.
+pub fn gram_len(opts: &BlockOptions) -> usize {
+    opts.k.max(2)
+}
+
+/// Normalised characters a document needs for its fingerprints to be
+/// taken: the shortest block there can be.
+pub fn shortest_block(opts: &BlockOptions) -> usize {
+    opts.min_block.min(SHORT_BLOCK)
+}
+
 /// Steps 1–4: verified region pairs, sorted.
 fn find_pairs_in(
     src: &dyn TextSource,
     opts: &BlockOptions,
     budget: Budget<'_>,
 ) -> Result<Vec<RegionPair>> {
-    let k = opts.k.max(2);
-    let shortest = opts.min_block.min(SHORT_BLOCK);
+    let k = gram_len(opts);
+    let shortest = shortest_block(opts);
     // 1. fingerprints, a batch of texts at a time, into memory or hash
     // partitions on disk
     let docs: Vec<u32> = (0..src.docs() as u32)

@@ -7,7 +7,8 @@
 //! copy's place, `kept_doc_id`, `kept_path`, `kept_record`,
 //! `kept_line_first`, `kept_line_last`, `kept_byte_start`,
 //! `kept_byte_end`, `kept_unit`, as `docs.parquet` has them). Rows of other
-//! shards are left out. Reads the shard's files again and writes its
+//! shards are left out; without a `shard` column (the shard's folder of an
+//! output partitioned by shard) every row is the shard's. Reads the shard's files again and writes its
 //! cleaned files with clean's own writers ([`crate::clean`]): staged in
 //! `OUT/.neardup-staging-N/`, then renamed into place. Then its parts, in
 //! `OUT/.neardup-parts/`: `removed-N.jsonl` (its log lines, by cluster
@@ -172,7 +173,12 @@ impl Removed {
     /// The removed documents of shard `n` (of `docs` documents) in
     /// `table`, by cluster then document.
     fn of(table: &Rows, n: usize, docs: usize, path: &Path) -> Result<Vec<Removed>> {
-        let shard = table.ints("shard")?;
+        // a folder of an engine's output partitioned by shard has no
+        // shard column: its rows are the shard's
+        let shard = match table.column("shard") {
+            None => vec![n as i64; table.len()],
+            Some(_) => table.ints("shard")?,
+        };
         let ord = table.ints("ord")?;
         let cluster = table.ints("cluster")?;
         let similarity = table.doubles("similarity")?;

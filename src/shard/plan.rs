@@ -32,7 +32,7 @@ pub struct Manifest {
     /// [`VERSION`].
     pub version: u32,
     /// Every option that defines the output, by flag name, as
-    /// `neardup params clean` prints them (the inputs as given).
+    /// `neardup params scan` prints them (the inputs as given).
     pub params: Params,
     /// Their hash: what each stage's `_SUCCESS` holds.
     pub params_hash: String,
@@ -78,15 +78,16 @@ pub fn supported(inputs: &[PathBuf], ingest: &IngestOptions, opts: &ScanOptions)
     let refuse = |name: &'static str, reason: &str| {
         Err(Error::InvalidOption {
             name,
-            reason: format!("{reason} (the sharded path does documents only, for now)"),
+            reason: format!("{reason} (not on the sharded path, for now)"),
         })
     };
     if cfg!(not(feature = "parquet")) {
         // every stage file an engine reads is Parquet
         return Err(crate::corpus::no_parquet(Path::new("the sharded path")));
     }
-    if opts.level != Level::Doc {
-        return refuse("level", "give --level doc");
+    if opts.level == Level::Block {
+        // blocks among every document, duplicates too: not needed yet
+        return refuse("level", "give --level all or doc");
     }
     if !ingest.reference.is_empty() {
         return refuse("reference", "reference inputs are not supported");

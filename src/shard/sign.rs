@@ -14,6 +14,10 @@
 //!   `byte_end`, `unit`;
 //! - `bands.parquet`: `band`, `key`, `shard`, `ord` for every band of every
 //!   document with `chars > 0`;
+//! - `fingerprints.parquet` (not with `--level doc`): `hash` (the `u64`
+//!   as `int64`), `shard`, `ord`, `pos` for every winnowed fingerprint of
+//!   every document the block stage fingerprints, in `(ord, pos)` order
+//!   (see [`super`] for what an engine does with them);
 //! - `stages/sign.bin` (a stage file, [`crate::stage`]): the document table
 //!   and the sketches with their signatures, what `verify-pairs` reads;
 //! - `_SUCCESS`, last, holding the parameters' hash.
@@ -30,7 +34,7 @@ use crate::corpus::{read_listing_in, Corpus, Format, SortKey, TextKept};
 use crate::documents::Texts;
 use crate::error::{Error, Result};
 use crate::lsh::band_key;
-use crate::pipeline::ScanOptions;
+use crate::pipeline::{Level, ScanOptions};
 use crate::place::Place;
 use crate::sketch::{Sketcher, Sketches};
 use crate::work::{Placement, WorkDir, WorkOptions};
@@ -88,10 +92,27 @@ pub fn sign(
     )?;
     let sk = Sketcher::new(opts);
     let (corpus, per_doc) = read_listing_in(listing, ingest, TextKept::No, Some(&work), |doc| {
-        (sk.sketch_doc(&doc.text), doc.text.len() as u32)
+        let fps = if opts.level == Level::Doc {
+            Vec::new()
+        } else {
+            block_fingerprints(&doc.text, opts)
+        };
+        (sk.sketch_doc(&doc.text), doc.text.len() as u32, fps)
     })?;
-    let (per_doc, sizes): (Vec<_>, Vec<u32>) = per_doc.into_iter().unzip();
+    let mut sizes = Vec::with_capacity(per_doc.len());
+    let mut fps = Vec::with_capacity(per_doc.len());
+    let per_doc: Vec<_> = per_doc
+        .into_iter()
+        .map(|(s, size, f)| {
+            sizes.push(size);
+            fps.push(f);
+            s
+        })
+        .collect();
     let sketches = Sketches::collect(&sk, per_doc);
+    if opts.level != Level::Doc {
+        fingerprint_rows(fps, n).write(&dir.join(FINGERPRINTS))?;
+    }
 
     let all: Vec<u32> = (0..corpus.docs.len() as u32).collect();
     let places = whole_places(&corpus, ingest, &all)?;
@@ -202,6 +223,47 @@ fn doc_rows(
         .with("byte_start", ints(&|d| places[d].bytes[0] as i64))
         .with("byte_end", ints(&|d| places[d].bytes[1] as i64))
         .with("unit", strs(&|d| crate::clean::ByteUnits::unit(corpus, d)))
+}
+
+/// Name of the table of block fingerprints in a shard's folder.
+pub const FINGERPRINTS: &str = "fingerprints.parquet";
+
+/// The winnowed fingerprints `(hash, pos)` of `text` as the block stage
+/// takes them ([`crate::blocks::fingerprints`] over the normalised text,
+/// with its `k` and window), none for a text shorter than the shortest
+/// block ([`crate::blocks::shortest_block`]).
+fn block_fingerprints(text: &str, opts: &ScanOptions) -> Vec<(u64, u32)> {
+    let (mut chars, mut gaps) = (Vec::new(), Vec::new());
+    crate::normalize::normalize_unmapped(text, &opts.normalize, &mut chars, &mut gaps);
+    let mut out = Vec::new();
+    if chars.len() >= crate::blocks::shortest_block(&opts.blocks) {
+        let k = crate::blocks::gram_len(&opts.blocks);
+        crate::blocks::fingerprints(&chars, k, opts.blocks.window, &mut out);
+    }
+    out
+}
+
+/// The rows of `fingerprints.parquet`: `hash` (the `u64` as `int64`),
+/// `shard`, `ord`, `pos`, in `(ord, pos)` order.
+fn fingerprint_rows(per_doc: Vec<Vec<(u64, u32)>>, shard: usize) -> Rows {
+    let rows: usize = per_doc.iter().map(Vec::len).sum();
+    let (mut hash, mut ord, mut pos) = (
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+    );
+    for (d, fps) in per_doc.into_iter().enumerate() {
+        for (h, p) in fps {
+            hash.push(h as i64);
+            ord.push(d as i64);
+            pos.push(p as i32);
+        }
+    }
+    Rows::new()
+        .with("hash", Column::I64(hash))
+        .with("shard", Column::I32(vec![shard as i32; rows]))
+        .with("ord", Column::I64(ord))
+        .with("pos", Column::I32(pos))
 }
 
 /// The rows of `bands.parquet`: every band key of every document with text.

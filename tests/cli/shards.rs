@@ -182,9 +182,10 @@ fn write_pairs(path: &Path, pairs: &[Pair]) {
 }
 
 /// The removed documents of each cluster, with their kept copy's place
-/// (from the document tables), as the engine would give `apply`.
+/// (from the document tables), as the engine would give `apply`: in
+/// `DIR/all/`, and partitioned by shard in `DIR/shard=N/` (the removed
+/// documents of shard `N`, without the shard column).
 fn write_clusters(dir: &Path, clusters: &[Value], docs: &Docs) {
-    use neardup::shard::rows::{Column, Rows};
     let mut rows: Vec<RemovedRow> = Vec::new();
     for c in clusters {
         let keep = c["keep"].as_u64().expect("keep") as usize;
@@ -198,6 +199,26 @@ fn write_clusters(dir: &Path, clusters: &[Value], docs: &Docs) {
             }
         }
     }
+    std::fs::create_dir_all(dir.join("all")).expect("clusters folder");
+    table_of(&rows, docs, true)
+        .write(&dir.join("all/part-0.parquet"))
+        .expect("clusters written");
+    // as an engine partitions it by shard: no shard column
+    let mut shards: Vec<usize> = rows.iter().map(|r| r.0).collect();
+    shards.dedup();
+    for n in shards {
+        let part: Vec<RemovedRow> = rows.iter().filter(|r| r.0 == n).copied().collect();
+        let folder = dir.join(format!("shard={n}"));
+        std::fs::create_dir_all(&folder).expect("partition folder");
+        table_of(&part, docs, false)
+            .write(&folder.join("part-0.parquet"))
+            .expect("partition written");
+    }
+}
+
+/// The table of removed documents `rows`, with the `shard` column or not.
+fn table_of(rows: &[RemovedRow], docs: &Docs, with_shard: bool) -> neardup::shard::rows::Rows {
+    use neardup::shard::rows::{Column, Rows};
     let kept = |col: &str| -> Column {
         let t = |r: &RemovedRow| (&docs.tables[r.4 .0], r.4 .1);
         match col {
@@ -227,11 +248,14 @@ fn write_clusters(dir: &Path, clusters: &[Value], docs: &Docs) {
             ),
         }
     };
-    let mut table = Rows::new()
-        .with(
+    let mut table = Rows::new();
+    if with_shard {
+        table = table.with(
             "shard",
             Column::I32(rows.iter().map(|r| r.0 as i32).collect()),
-        )
+        );
+    }
+    table = table
         .with(
             "ord",
             Column::I64(rows.iter().map(|r| r.1 as i64).collect()),
@@ -253,10 +277,7 @@ fn write_clusters(dir: &Path, clusters: &[Value], docs: &Docs) {
     ] {
         table = table.with(&format!("kept_{col}"), kept(col));
     }
-    std::fs::create_dir_all(dir).expect("clusters folder");
     table
-        .write(&dir.join("part-0.parquet"))
-        .expect("clusters written");
 }
 
 /// The corpus cut into shards and signed; the manifest, the sign folder
@@ -317,6 +338,13 @@ fn applied_shards_give_the_bytes_of_clean_and_verify() {
     let clusters_dir = t.path().join("clusters");
     write_clusters(&clusters_dir, &clusters, &docs);
     for n in 0..shards {
+        // the whole table (rows of other shards left out), or the shard's
+        // partition of it
+        let part = format!("../clusters/shard={n}");
+        let from = match elsewhere.join(&part).is_dir() && n % 2 == 0 {
+            true => part,
+            false => "../clusters/all".to_string(),
+        };
         let n = n.to_string();
         ok_in(
             &elsewhere,
@@ -325,7 +353,7 @@ fn applied_shards_give_the_bytes_of_clean_and_verify() {
                 "--shard",
                 &n,
                 "--clusters",
-                "../clusters",
+                &from,
                 s(&manifest),
                 "-o",
                 "../sharded",
@@ -504,7 +532,10 @@ fn stages_refuse_other_options_naming_them() {
         stderr_of(&o)
     );
     // what the sharded path does not do yet
-    let o = run_in(t.path(), &["shards", "in", "-o", "x.json"]);
+    let o = run_in(
+        t.path(),
+        &["shards", "in", "--level", "block", "-o", "x.json"],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr_of(&o).contains("--level"), "{}", stderr_of(&o));
 }
