@@ -81,8 +81,6 @@ REFUSED = {
     "--reference": "reference inputs are not supported on Spark yet",
     "--log": "the removal log is always OUT/removed.jsonl on Spark",
     "--dry-run": "--dry-run is not supported on Spark",
-    "--work": "the driver's --work is the work folder",
-    "--resume": None,  # the driver's own
     "--force": "write into an empty or new --output",
 }
 
@@ -125,8 +123,7 @@ def checked_flags(flags):
         f = flags[i]
         name = f.split("=", 1)[0]
         if name in REFUSED:
-            reason = REFUSED[name] or "give --resume before the neardup flags"
-            raise StageError(f"{name} is not supported: {reason}")
+            raise StageError(f"{name} is not supported: {REFUSED[name]}")
         if name == "--level":
             level = f.split("=", 1)[1] if "=" in f else (flags[i + 1] if i + 1 < len(flags) else "")
             if level != "doc":
