@@ -841,6 +841,9 @@ def main(argv=None):
     try:
         flags = checked_flags(flags)
         params_hash, threshold, keep_by = params(args, flags)
+        if not args.resume and os.path.isdir(args.output) and os.listdir(args.output):
+            # as `neardup clean` without --force: files of another run would stay
+            raise StageError(f"{args.output} is not empty: give a new or empty --output, or --resume")
         os.makedirs(args.work, exist_ok=True)
         if not args.resume:
             for s in STAGES:

@@ -397,3 +397,29 @@ fn the_definition_in_spark_matches_its_plain_reading() {
         .expect("python runs");
     assert!(o.status.success(), "{}", stderr_of(&o));
 }
+
+#[test]
+fn options_the_spark_path_lacks_are_refused_before_it_starts() {
+    let Some(python) = spark_python() else {
+        return;
+    };
+    let t = TestDir::new();
+    let a = t.write("a.jsonl", jsonl("x".into(), &cjk_text(1, 100)));
+    let (work, out) = (t.path().join("work"), t.path().join("out"));
+    for (extra, needle) in [
+        (["--level", "all"], "--level all"),
+        (["--reference", s(&a)], "--reference"),
+        (["--method", "simhash"], "--method simhash"),
+    ] {
+        let mut args = vec!["--input", s(&a), "--work", s(&work), "--output", s(&out)];
+        args.extend(extra);
+        let o = driver(&python, &args);
+        let err = stderr_of(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.starts_with("neardup_spark: error: ") && err.contains(needle),
+            "{needle}: {err}"
+        );
+        assert!(!out.exists() && !work.exists(), "nothing written");
+    }
+}
