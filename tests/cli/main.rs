@@ -28,4 +28,7 @@ mod seeds;
 #[cfg(feature = "parquet")]
 mod shards;
 mod spill;
+// the Spark stages read and write Parquet
+#[cfg(feature = "parquet")]
+mod spark;
 mod verify;
