@@ -390,6 +390,9 @@ fn find_pairs_in(
     let chars: usize = docs.iter().map(|&d| src.chars(d)).sum();
     let expected = chars * 2 / (opts.window.max(1) + 1);
     let mut sink = Sink::new(expected, budget.fingerprints(), budget.work)?;
+    // each document's mean unit weight, taken here where every text is read
+    // once: chaining needs it for every pair a document is in
+    let mut scale = vec![1.0f64; src.docs()];
     // Each document is read once here whatever the batch size, so batches
     // stay small: a batch's texts and fingerprints (3.5 bytes a character)
     // are held together, and the fingerprints go to the sink right away.
@@ -402,7 +405,7 @@ fn find_pairs_in(
             // one vector a document (turned into `Fp`s in place), pushed
             // and freed in turn: a large document's fingerprints are held
             // twice at most, not three times
-            let per_doc: Vec<Vec<Fp>> = batch
+            let per_doc: Vec<(Vec<Fp>, f64)> = batch
                 .par_iter()
                 .map(|&d| {
                     let t = texts.get(d);
@@ -410,11 +413,13 @@ fn find_pairs_in(
                     if t.len() >= shortest {
                         fingerprints(&t.chars, k, opts.window, &mut v);
                     }
-                    v.into_iter().map(|(h, p)| (h, d, p)).collect()
+                    let fps = v.into_iter().map(|(h, p)| (h, d, p)).collect();
+                    (fps, chain::unit_weight(t))
                 })
                 .collect();
             src.read_through(batch.len());
-            for fps in per_doc {
+            for (&d, (fps, w)) in batch.iter().zip(per_doc) {
+                scale[d as usize] = w;
                 sink.push(&fps)?;
             }
             Ok(())
@@ -475,7 +480,8 @@ fn find_pairs_in(
         |texts, group| {
             let (da, db) = (group[0].da, group[0].db);
             let pair = DocPair::new(texts, da, db, false);
-            chain::verify_chains(group, &pair, opts, k, opts.min_block)
+            let scale = [scale[da as usize], scale[db as usize]];
+            chain::verify_chains(group, &pair, opts, k, opts.min_block, scale)
         },
     )?;
     pairs.extend(verified.into_iter().flatten());
