@@ -15,7 +15,13 @@ DOCS="${1:-100000}"
 . "$HERE/corpus.sh"
 PLAIN="$(corpus "$DOCS")"
 BOILER="$ROOT/data/b${DOCS}.jsonl"
-python3 "$HERE/make_boilerplate.py" "$PLAIN" "$BOILER" >&2
+# made again only when missing or older than its inputs, and into a temporary name first:
+# runs that overlap (several builds measured at once) never read a half-written corpus
+if [ ! -s "$BOILER" ] || [ "$BOILER" -ot "$PLAIN" ] || [ "$BOILER" -ot "$HERE/make_boilerplate.py" ]; then
+  python3 "$HERE/make_boilerplate.py" "$PLAIN" "$BOILER.$$.tmp" >&2
+  mv "$BOILER.$$.tmp.boiler.jsonl" "$BOILER.boiler.jsonl"
+  mv "$BOILER.$$.tmp" "$BOILER"
+fi
 # NEARDUP_BIN: another build to measure (e.g. a copy of an earlier one), else this tree's
 if [ -z "${NEARDUP_BIN:-}" ]; then (cd "$REPO" && cargo build --release --quiet); fi
 BIN="${NEARDUP_BIN:-$REPO/target/release/neardup}"
