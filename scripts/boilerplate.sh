@@ -15,22 +15,31 @@ DOCS="${1:-100000}"
 . "$HERE/corpus.sh"
 PLAIN="$(corpus "$DOCS")"
 BOILER="$ROOT/data/b${DOCS}.jsonl"
-python3 "$HERE/make_boilerplate.py" "$PLAIN" "$BOILER" >&2
+# made again only when missing or older than its inputs, and into a temporary name first:
+# runs that overlap (several builds measured at once) never read a half-written corpus
+if [ ! -s "$BOILER" ] || [ "$BOILER" -ot "$PLAIN" ] || [ "$BOILER" -ot "$HERE/make_boilerplate.py" ]; then
+  python3 "$HERE/make_boilerplate.py" "$PLAIN" "$BOILER.$$.tmp" >&2
+  mv "$BOILER.$$.tmp.boiler.jsonl" "$BOILER.boiler.jsonl"
+  mv "$BOILER.$$.tmp" "$BOILER"
+fi
 # NEARDUP_BIN: another build to measure (e.g. a copy of an earlier one), else this tree's
 if [ -z "${NEARDUP_BIN:-}" ]; then (cd "$REPO" && cargo build --release --quiet); fi
 BIN="${NEARDUP_BIN:-$REPO/target/release/neardup}"
 TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT
-run() { # name corpus -> "seconds kilobytes"
-  /usr/bin/time -f "%e %M" -o "$TMP/$1.time" "$BIN" scan "$2" --format json -o "$TMP/$1.json" --quiet
-  cat "$TMP/$1.time"
+run() { # name corpus -> "seconds kilobytes cpu-seconds"
+  /usr/bin/time -f "%e %M %U %S" -o "$TMP/$1.time" "$BIN" scan "$2" --format json -o "$TMP/$1.json" --quiet
+  read -r e m u s < "$TMP/$1.time"
+  echo "$e $m $(python3 -c "print(round($u + $s, 2))")"
 }
-read -r tp mp < <(run plain "$PLAIN")
-read -r tb mb < <(run boiler "$BOILER")
+read -r tp mp cp < <(run plain "$PLAIN")
+read -r tb mb cb < <(run boiler "$BOILER")
 echo "scan $DOCS docs, default flags: plain ${tp} s ${mp} KB; with boilerplate ${tb} s ${mb} KB"
 python3 -c "print(f'ratio: time {$tb/$tp:.2f}x (<= 1.5), peak RSS {$mb/$mp:.2f}x (<= 1.3)')"
+# CPU time (user + system) depends less on what else the machine runs than wall time
+python3 -c "print(f'cpu: plain {$cp} s, with boilerplate {$cb} s, ratio {$cb/$cp:.2f}x')"
 python3 "$HERE/score_boilerplate.py" "$BOILER.boiler.jsonl" "$TMP/boiler.json" || true
 TEN="$(corpus 10000)"
 python3 "$HERE/make_boilerplate.py" "$TEN" "$TMP/half.jsonl" --only disclaimer --share 0.5 >&2
-read -r th mh < <(run half "$TMP/half.jsonl")
+read -r th mh _ < <(run half "$TMP/half.jsonl")
 echo "disclaimer in half of 10k docs: ${th} s ${mh} KB"
 python3 "$HERE/score_boilerplate.py" "$TMP/half.jsonl.boiler.jsonl" "$TMP/half.json" || true

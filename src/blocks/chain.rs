@@ -63,7 +63,9 @@ impl Chain {
 }
 
 /// Greedy chaining of one document pair's seeds (sorted by `pa`, `pb`),
-/// each chain verified ([`verify_chain`], sides of at least `min_len`); a
+/// gaps weighed with `scale`, the mean weight of a unit in each text
+/// ([`unit_weight`]: taken once a document, not once a pair), each chain
+/// verified ([`verify_chain`], sides of at least `min_len`); a
 /// chain that fails is split at its widest gap between seeds and its
 /// halves tried in turn, a few levels deep ([`SPLIT_LEVELS`]): a lightly
 /// revised text keeps some sentences and rewrites others, and its copies
@@ -74,8 +76,8 @@ pub(super) fn verify_chains(
     opts: &BlockOptions,
     k: usize,
     min_len: usize,
+    scale: [f64; 2],
 ) -> Vec<RegionPair> {
-    let scale = [pair.na, pair.nb].map(|t| t.weight(0..t.len()) as f64 / t.len().max(1) as f64);
     let mut out = Vec::new();
     let mut todo: Vec<(Vec<(u32, u32)>, usize)> = chain_seeds_scaled(seeds, opts, k, scale)
         .into_iter()
@@ -102,6 +104,11 @@ pub(super) fn verify_chains(
         todo.push((head.to_vec(), level + 1));
     }
     out
+}
+
+/// Mean weight of a unit of `t` (1 for CJK text, more with words).
+pub(super) fn unit_weight(t: &NormText) -> f64 {
+    t.weight(0..t.len()) as f64 / t.len().max(1) as f64
 }
 
 /// How many times a failing chain is halved at most ([`verify_chains`]).
