@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""neardup on Apache Spark: the document level of `neardup clean`, past one machine.
+"""neardup on Apache Spark: `neardup clean` (document and block level), past one machine.
 
 neardup does every byte of text work (reading, normalising, signatures,
 alignment, writing the cleaned files); Spark schedules the per-shard runs of
@@ -27,14 +27,28 @@ Stages (each writes WORK/<stage>/_SUCCESS holding the parameters' hash;
               `verify-pairs --similarity` pass -> keep/members
   clusters    removed documents (similarity >= threshold) with their
               cluster id and the kept copy's place, partitioned by shard
-              -> clusters/part_shard=N
-  apply       `neardup apply --shard N`, one Spark task a shard -> OUT
+              -> clusters/removed/part_shard=N; at the block level also
+              every member of every cluster -> clusters/members
+  groups      (block level) the fingerprints of the documents not removed,
+              grouped by hash: more than --max-occurrences rows -> every
+              occurrence to groups/frequent; 2 to --max-occurrences ->
+              seeds (every pair of occurrences in (shard, ord, pos) order
+              but those close inside one document), grouped by shard pair
+              -> groups/seeds
+  blocks      (block level) `neardup block-pairs` on each seed file ->
+              blocks/regions
+  plan        (block level) `neardup plan`, ONE process on the driver: the
+              star path of frequent passages, the block clustering and
+              clean's plan -> plan/out
+  apply       `neardup apply --shard N` (--clusters at --level doc, --plan
+              at the block level), one Spark task a shard -> OUT
   finish      `neardup apply --finish`: removal log and manifest -> OUT
 
 The clustering rule is the one neardup's single-machine path follows; it
 is written once, in the module docs of neardup's shard module (`neardup
 shards --help` points there), and tests/cli/spark.rs checks that this
-driver's output is byte-identical to `neardup clean --level doc`.
+driver's output is byte-identical to `neardup clean` at the default
+level and at `--level doc`.
 
 The work folder and the output must be a file system every executor sees
 at the same path (local disk in local mode, NFS or similar on a cluster):
@@ -72,9 +86,17 @@ STAGES = [
     "components",
     "keep",
     "clusters",
+    "groups",
+    "blocks",
+    "plan",
     "apply",
     "finish",
 ]
+
+# Within one document, a rare fingerprint's occurrences closer than this
+# many units give no seed (blocks::find_pairs_in, BlockOptions.k, which no
+# flag sets).
+SEED_K = 8
 
 # Options of `neardup clean` the Spark path does not give identically (yet).
 REFUSED = {
@@ -92,7 +114,7 @@ class StageError(Exception):
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="neardup_spark.py",
-        description="The document level of `neardup clean` on Apache Spark. "
+        description="`neardup clean` (--level all, the default, or doc) on Apache Spark. "
         "Other flags are the detection and input flags of `neardup clean`, "
         "passed to every neardup run.",
     )
@@ -114,8 +136,8 @@ def parse_args(argv):
 
 
 def checked_flags(flags):
-    """The pass-through flags with `--level doc` added; refuses what the
-    Spark path does not support."""
+    """The pass-through flags and the level (all unless given); refuses
+    what the Spark path does not support."""
     out = []
     level = None
     i = 0
@@ -126,8 +148,8 @@ def checked_flags(flags):
             raise StageError(f"{name} is not supported: {REFUSED[name]}")
         if name == "--level":
             level = f.split("=", 1)[1] if "=" in f else (flags[i + 1] if i + 1 < len(flags) else "")
-            if level != "doc":
-                raise StageError(f"--level {level} is not supported on Spark yet: only --level doc")
+            if level not in ("doc", "all"):
+                raise StageError(f"--level {level} is not supported on Spark yet: --level all or doc")
         if name == "--method":
             method = f.split("=", 1)[1] if "=" in f else (flags[i + 1] if i + 1 < len(flags) else "")
             if method == "simhash":
@@ -140,9 +162,7 @@ def checked_flags(flags):
             out.append(flags[i + 1])
             i += 1
         i += 1
-    if level is None:
-        out += ["--level", "doc"]
-    return out
+    return out, level or "all"
 
 
 # Flags of `neardup clean` that take no value.
@@ -275,7 +295,7 @@ def parquet_files(folder):
 
 
 class Driver:
-    def __init__(self, args, flags, spark, params_hash, threshold, keep_by=False):
+    def __init__(self, args, flags, spark, params_hash, threshold, keep_by=False, level="doc", max_occurrences=64):
         from pyspark.sql import types as T
 
         self.T = T
@@ -285,6 +305,8 @@ class Driver:
         self.sc = spark.sparkContext
         self.threshold = threshold
         self.keep_by = keep_by
+        self.blocks = level != "doc"
+        self.max_occurrences = max_occurrences
         self.work = Work(args.work, params_hash, args.resume)
         self.manifest = os.path.join(args.work, "shards", "manifest.json")
         self.partitions = args.partitions or max(4, 2 * self.sc.defaultParallelism)
@@ -319,6 +341,10 @@ class Driver:
         self.stage("components", self.components)
         self.stage("keep", self.keep)
         self.stage("clusters", self.clusters)
+        if self.blocks:
+            self.stage("groups", self.groups)
+            self.stage("blocks", self.block_pairs)
+            self.stage("plan", self.plan)
         self.stage("apply", self.apply)
         self.stage("finish", self.finish)
 
@@ -716,13 +742,138 @@ class Driver:
             os.path.join(out, "removed")
         )
         written = self.spark.read.parquet(os.path.join(out, "removed"))
-        return {"clusters": at, "removed documents": written.count()}
+        rows = {"clusters": at, "removed documents": written.count()}
+        if self.blocks:
+            # what `neardup plan` takes: every member, the kept one (not
+            # among `others`) with similarity 1.0
+            sim = scored.select("shard", "ord", "sim")
+            members.join(ids, ["root_shard", "root_ord"]).join(sim, ["shard", "ord"], "left").select(
+                F.col("shard").cast("int").alias("shard"),
+                F.col("ord").cast("long").alias("ord"),
+                F.col("cluster").cast("long").alias("cluster"),
+                F.coalesce(F.col("sim"), F.lit(1.0)).alias("similarity"),
+            ).write.parquet(os.path.join(out, "members"))
+            rows["cluster members"] = self.spark.read.parquet(os.path.join(out, "members")).count()
+        return rows
+
+    # -- the block level
+
+    def groups(self, out):
+        """Frequent occurrences and rare seeds (the shard module's
+        definition, items 8-10)."""
+        from pyspark.sql import functions as F
+
+        # (a schema: the folder holds no file when nothing was removed)
+        removed = self.spark.read.schema("shard int, ord long").parquet(os.path.join(self.work.dir("clusters"), "removed"))
+        prints = self.spark.read.parquet(*self.shard_paths("fingerprints.parquet"))
+        active = prints.join(removed, ["shard", "ord"], "left_anti").select("hash", "shard", "ord", "pos")
+        counts = active.groupBy("hash").agg(F.count(F.lit(1)).alias("n")).where(F.col("n") >= 2).cache()
+        counted = active.join(counts, "hash")
+        frequent = counted.where(F.col("n") > self.max_occurrences).select(
+            F.col("hash").cast("long"), F.col("shard").cast("int"), F.col("ord").cast("long"), F.col("pos").cast("int")
+        )
+        frequent.write.parquet(os.path.join(out, "frequent"))
+        rare = counted.where(F.col("n") <= self.max_occurrences).select("hash", "shard", "ord", "pos")
+        a, b = rare.alias("a"), rare.alias("b")
+        same_doc = (F.col("a.shard") == F.col("b.shard")) & (F.col("a.ord") == F.col("b.ord"))
+        before = (F.col("a.shard") < F.col("b.shard")) | (
+            (F.col("a.shard") == F.col("b.shard"))
+            & ((F.col("a.ord") < F.col("b.ord")) | ((F.col("a.ord") == F.col("b.ord")) & (F.col("a.pos") < F.col("b.pos"))))
+        )
+        seeds = (
+            a.join(b, "hash")
+            .where(before & ~(same_doc & (F.col("b.pos") < F.col("a.pos") + F.lit(SEED_K))))
+            .select(
+                F.col("a.shard").cast("int").alias("a_shard"),
+                F.col("a.ord").cast("long").alias("a_ord"),
+                F.col("a.pos").cast("int").alias("a_pos"),
+                F.col("b.shard").cast("int").alias("b_shard"),
+                F.col("b.ord").cast("long").alias("b_ord"),
+                F.col("b.pos").cast("int").alias("b_pos"),
+            )
+        )
+        # every seed of a document pair in one part file (one block-pairs
+        # run): partitioned by shard pair
+        (
+            seeds.repartition(self.partitions, "a_shard", "b_shard")
+            .sortWithinPartitions("a_shard", "a_ord", "b_shard", "b_ord", "a_pos", "b_pos")
+            .write.parquet(os.path.join(out, "seeds"))
+        )
+        rows = {
+            "fingerprints": prints.count(),
+            "active fingerprints": active.count(),
+            "frequent hashes": counts.where(F.col("n") > self.max_occurrences).count(),
+            "frequent rows": self.spark.read.parquet(os.path.join(out, "frequent")).count(),
+            "seeds": self.spark.read.parquet(os.path.join(out, "seeds")).count(),
+            "seed files": len(parquet_files(os.path.join(out, "seeds"))),
+        }
+        counts.unpersist()
+        return rows
+
+    def block_pairs(self, out):
+        """`neardup block-pairs` on each seed file, one Spark task a file."""
+        tool, manifest, sign, flags = self.args.neardup, self.manifest, self.work.dir("sign"), self.flags
+        regions = os.path.join(out, "regions")
+        os.makedirs(regions, exist_ok=True)
+        files = list(enumerate(parquet_files(os.path.join(self.work.dir("groups"), "seeds"))))
+
+        def task(item):
+            i, path = item
+            run_tool(
+                [
+                    executor_tool(tool),
+                    "block-pairs",
+                    path,
+                    "--manifest",
+                    manifest,
+                    "--sign",
+                    sign,
+                    "-o",
+                    os.path.join(regions, "part-%05d.parquet" % i),
+                    *flags,
+                ],
+                f"neardup block-pairs of seed file {os.path.basename(path)}",
+            )
+            return i
+
+        run_per_item(self.sc, files, task)
+        n = self.spark.read.parquet(*parquet_files(regions)).count() if parquet_files(regions) else 0
+        return {"seed files": len(files), "region pairs": n}
+
+    def plan(self, out):
+        """`neardup plan`: one process, here on the driver machine."""
+        cdir, gdir = self.work.dir("clusters"), self.work.dir("groups")
+        plan = os.path.join(out, "out")
+        run_tool(
+            [
+                self.args.neardup,
+                "plan",
+                self.manifest,
+                "--sign",
+                self.work.dir("sign"),
+                "--doc-clusters",
+                os.path.join(cdir, "members"),
+                "--regions",
+                os.path.join(self.work.dir("blocks"), "regions"),
+                "--frequent",
+                os.path.join(gdir, "frequent"),
+                "-o",
+                plan,
+                *self.flags,
+            ],
+            "neardup plan",
+        )
+        lines = 0
+        with open(os.path.join(plan, "removed.jsonl"), "rb") as f:
+            lines = sum(1 for _ in f)
+        return {"removal log lines": lines}
 
     # -- apply and finish
 
     def apply(self, out):
         tool, manifest, flags, target = self.args.neardup, self.manifest, self.flags, self.args.output
         removed = os.path.join(self.work.dir("clusters"), "removed")
+        plan = self.plan_dir()
         names = self.shard_files()
         todo = []
         for s in self.shard_list:
@@ -735,8 +886,9 @@ class Driver:
         def task(item):
             shard, folder = item
             t = time.time()
+            what = ["--plan", plan] if plan else ["--clusters", folder]
             run_tool(
-                [executor_tool(tool), "apply", "--shard", str(shard), "--clusters", folder, manifest, "-o", target, *flags],
+                [executor_tool(tool), "apply", "--shard", str(shard), *what, manifest, "-o", target, *flags],
                 f"neardup apply of shard {shard} ({names[shard]})",
             )
             write_atomic(os.path.join(out, f"shard-{shard}.done"), "%.2f\n" % (time.time() - t))
@@ -752,9 +904,15 @@ class Driver:
         part = os.path.join(self.args.output, ".neardup-parts", f"files-{shard}.json")
         return os.path.exists(done) and os.path.exists(part)
 
+    def plan_dir(self):
+        """`neardup plan`'s output at the block level, else None."""
+        return os.path.join(self.work.dir("plan"), "out") if self.blocks else None
+
     def finish(self, out):
+        plan = self.plan_dir()
         run_tool(
-            [self.args.neardup, "apply", "--finish", self.manifest, "-o", self.args.output, *self.flags],
+            [self.args.neardup, "apply", "--finish", *(["--plan", plan] if plan else []), self.manifest]
+            + ["-o", self.args.output, *self.flags],
             "neardup apply --finish",
         )
         lines = 0
@@ -826,7 +984,8 @@ def params(args, flags):
     )
     p = json.loads(out)
     # the driver's own knobs change the shards, so they are part of the hash
-    return f"{p['hash']}-{args.shard_bytes}", float(p["params"]["--threshold"]), p["params"]["--keep-by"] != ""
+    q = p["params"]
+    return f"{p['hash']}-{args.shard_bytes}", float(q["--threshold"]), q["--keep-by"] != "", int(q["--max-occurrences"])
 
 
 def main(argv=None):
@@ -839,8 +998,8 @@ def main(argv=None):
     args.neardup = os.path.abspath(args.neardup) if os.path.sep in args.neardup else args.neardup
     started = time.time()
     try:
-        flags = checked_flags(flags)
-        params_hash, threshold, keep_by = params(args, flags)
+        flags, level = checked_flags(flags)
+        params_hash, threshold, keep_by, max_occurrences = params(args, flags)
         if not args.resume and os.path.isdir(args.output) and os.listdir(args.output):
             # as `neardup clean` without --force: files of another run would stay
             raise StageError(f"{args.output} is not empty: give a new or empty --output, or --resume")
@@ -850,7 +1009,7 @@ def main(argv=None):
                 shutil.rmtree(os.path.join(args.work, s), ignore_errors=True)
         spark = session(args)
         try:
-            driver = Driver(args, flags, spark, params_hash, threshold, keep_by)
+            driver = Driver(args, flags, spark, params_hash, threshold, keep_by, level, max_occurrences)
             driver.run()
             if os.environ.get("NEARDUP_SPARK_JOBS"):
                 show_jobs(spark)
