@@ -103,6 +103,7 @@ REFUSED = {
     "--reference": "reference inputs are not supported on Spark yet",
     "--log": "the removal log is always OUT/removed.jsonl on Spark",
     "--dry-run": "--dry-run is not supported on Spark",
+    "--drop-boilerplate": "--drop-boilerplate is not supported on Spark yet",
     "--force": "write into an empty or new --output",
 }
 
