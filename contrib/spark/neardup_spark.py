@@ -539,27 +539,23 @@ class Driver:
     def verify_pairs(self, pairs_dir, out, extra, what):
         """`neardup verify-pairs` on each pair file of `pairs_dir`, one
         Spark task a file -> out/part-NNNNN.parquet."""
+        return self.per_file("verify-pairs", pairs_dir, out, extra, what)
+
+    def per_file(self, sub, in_dir, out, extra, what):
+        """`neardup SUB` (verify-pairs, block-pairs) on each part file of
+        `in_dir`, one Spark task a file -> out/part-NNNNN.parquet; gives
+        the number of files."""
         tool, manifest, sign, flags = self.args.neardup, self.manifest, self.work.dir("sign"), self.flags
         os.makedirs(out, exist_ok=True)
-        files = list(enumerate(parquet_files(pairs_dir)))
+        files = list(enumerate(parquet_files(in_dir)))
+        said = f"neardup {sub}{' ' + ' '.join(extra) if extra else ''} of {what}"
 
         def task(item):
             i, path = item
             run_tool(
-                [
-                    executor_tool(tool),
-                    "verify-pairs",
-                    path,
-                    "--manifest",
-                    manifest,
-                    "--sign",
-                    sign,
-                    "-o",
-                    os.path.join(out, "part-%05d.parquet" % i),
-                    *extra,
-                    *flags,
-                ],
-                f"neardup verify-pairs{' ' + ' '.join(extra) if extra else ''} of {what} {os.path.basename(path)}",
+                [executor_tool(tool), sub, path, "--manifest", manifest, "--sign", sign]
+                + ["-o", os.path.join(out, "part-%05d.parquet" % i), *extra, *flags],
+                f"{said} {os.path.basename(path)}",
             )
             return i
 
@@ -813,33 +809,11 @@ class Driver:
 
     def block_pairs(self, out):
         """`neardup block-pairs` on each seed file, one Spark task a file."""
-        tool, manifest, sign, flags = self.args.neardup, self.manifest, self.work.dir("sign"), self.flags
         regions = os.path.join(out, "regions")
-        os.makedirs(regions, exist_ok=True)
-        files = list(enumerate(parquet_files(os.path.join(self.work.dir("groups"), "seeds"))))
-
-        def task(item):
-            i, path = item
-            run_tool(
-                [
-                    executor_tool(tool),
-                    "block-pairs",
-                    path,
-                    "--manifest",
-                    manifest,
-                    "--sign",
-                    sign,
-                    "-o",
-                    os.path.join(regions, "part-%05d.parquet" % i),
-                    *flags,
-                ],
-                f"neardup block-pairs of seed file {os.path.basename(path)}",
-            )
-            return i
-
-        run_per_item(self.sc, files, task)
+        seeds = os.path.join(self.work.dir("groups"), "seeds")
+        files = self.per_file("block-pairs", seeds, regions, [], "seed file")
         n = self.spark.read.parquet(*parquet_files(regions)).count() if parquet_files(regions) else 0
-        return {"seed files": len(files), "region pairs": n}
+        return {"seed files": files, "region pairs": n}
 
     def plan(self, out):
         """`neardup plan`: one process, here on the driver machine."""
