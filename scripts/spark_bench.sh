@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The Spark driver (contrib/spark/neardup_spark.py, --master local[2]) next to single-machine
-# `neardup clean --level doc`, on the same generated corpus in one run: wall time of both (and
+# `neardup clean` (same flags; default level all), on the same generated corpus in one run: wall time of both (and
 # peak RSS of the single-machine run), the driver's stages (time, rows, bytes on disk), and
 # whether the outputs are the same bytes.
 # usage: scripts/spark_bench.sh [N] [FILES]   (default 10000 documents cut into 8 files, grouped
 # into 4 shards; the corpus comes from scripts/corpus.sh, cached under $BENCH_ROOT/data)
 # Needs Java 17 and a Python with pyspark: NEARDUP_SPARK_PYTHON (default: the venv .ci/run makes,
-# target/spark-venv). Extra flags for both runs: NEARDUP_FLAGS="--threshold 0.7"; a binary
+# target/spark-venv). Extra flags for both runs: NEARDUP_FLAGS="--level doc"; a binary
 # already built: NEARDUP_BIN=path (default: cargo build --release).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -34,7 +34,7 @@ cat "$TMP"/in/*.jsonl > /dev/null # same warm page cache for both runs
 echo "corpus: $N documents, $BYTES bytes in $FILES files, --shard-bytes $SHARD_BYTES, $MASTER"
 # shellcheck disable=SC2086
 /usr/bin/time -f "%e %M" -o "$TMP/single.time" \
-  "$BIN" clean --quiet --level doc "$TMP/in" -o "$TMP/single" $FLAGS
+  "$BIN" clean --quiet "$TMP/in" -o "$TMP/single" $FLAGS
 read -r ts ms < "$TMP/single.time"
 # shellcheck disable=SC2086
 /usr/bin/time -f "%e %M" -o "$TMP/spark.time" \
@@ -43,11 +43,11 @@ read -r ts ms < "$TMP/single.time"
   $FLAGS 2> "$TMP/spark.err" || { cat "$TMP/spark.err" >&2; exit 1; }
 read -r tp _ < "$TMP/spark.time"
 grep '^stage ' "$TMP/spark.err"
-printf "single-machine clean --level doc: %7.1f s  peak RSS %6.0f MB\n" "$ts" "$(( ms / 1024 ))"
+printf "single-machine clean:         %7.1f s  peak RSS %6.0f MB\n" "$ts" "$(( ms / 1024 ))"
 # (the driver's peak RSS would be the Python process's only: the JVM is not its waited child)
-printf "spark driver (%s):      %7.1f s  (%.0fx)\n" "$MASTER" "$tp" "$(awk "BEGIN { print $tp / $ts }")"
+printf "spark driver (%s): %7.1f s  (%.0fx)\n" "$MASTER" "$tp" "$(awk "BEGIN { print $tp / $ts }")"
 if diff -r "$TMP/single" "$TMP/spark" > /dev/null; then
-  echo "outputs: the same bytes ($(wc -l < "$TMP/single/removed.jsonl") documents removed)"
+  echo "outputs: the same bytes ($(wc -l < "$TMP/single/removed.jsonl") removal log lines)"
 else
   echo "outputs DIFFER:"; diff -rq "$TMP/single" "$TMP/spark" | head; exit 1
 fi

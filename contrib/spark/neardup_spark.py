@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""neardup on Apache Spark: the document level of `neardup clean`, past one machine.
+"""neardup on Apache Spark: `neardup clean` (document and block level), past one machine.
 
 neardup does every byte of text work (reading, normalising, signatures,
 alignment, writing the cleaned files); Spark schedules the per-shard runs of
@@ -27,14 +27,28 @@ Stages (each writes WORK/<stage>/_SUCCESS holding the parameters' hash;
               `verify-pairs --similarity` pass -> keep/members
   clusters    removed documents (similarity >= threshold) with their
               cluster id and the kept copy's place, partitioned by shard
-              -> clusters/part_shard=N
-  apply       `neardup apply --shard N`, one Spark task a shard -> OUT
+              -> clusters/removed/part_shard=N; at the block level also
+              every member of every cluster -> clusters/members
+  groups      (block level) the fingerprints of the documents not removed,
+              grouped by hash: more than --max-occurrences rows -> every
+              occurrence to groups/frequent; 2 to --max-occurrences ->
+              seeds (every pair of occurrences in (shard, ord, pos) order
+              but those close inside one document), grouped by shard pair
+              -> groups/seeds
+  blocks      (block level) `neardup block-pairs` on each seed file ->
+              blocks/regions
+  plan        (block level) `neardup plan`, ONE process on the driver: the
+              star path of frequent passages, the block clustering and
+              clean's plan -> plan/out
+  apply       `neardup apply --shard N` (--clusters at --level doc, --plan
+              at the block level), one Spark task a shard -> OUT
   finish      `neardup apply --finish`: removal log and manifest -> OUT
 
 The clustering rule is the one neardup's single-machine path follows; it
 is written once, in the module docs of neardup's shard module (`neardup
 shards --help` points there), and tests/cli/spark.rs checks that this
-driver's output is byte-identical to `neardup clean --level doc`.
+driver's output is byte-identical to `neardup clean` at the default
+level and at `--level doc`.
 
 The work folder and the output must be a file system every executor sees
 at the same path (local disk in local mode, NFS or similar on a cluster):
@@ -72,15 +86,24 @@ STAGES = [
     "components",
     "keep",
     "clusters",
+    "groups",
+    "blocks",
+    "plan",
     "apply",
     "finish",
 ]
+
+# Within one document, a rare fingerprint's occurrences closer than this
+# many units give no seed (blocks::find_pairs_in, BlockOptions.k, which no
+# flag sets).
+SEED_K = 8
 
 # Options of `neardup clean` the Spark path does not give identically (yet).
 REFUSED = {
     "--reference": "reference inputs are not supported on Spark yet",
     "--log": "the removal log is always OUT/removed.jsonl on Spark",
     "--dry-run": "--dry-run is not supported on Spark",
+    "--drop-boilerplate": "--drop-boilerplate is not supported on Spark yet",
     "--force": "write into an empty or new --output",
 }
 
@@ -92,7 +115,7 @@ class StageError(Exception):
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="neardup_spark.py",
-        description="The document level of `neardup clean` on Apache Spark. "
+        description="`neardup clean` (--level all, the default, or doc) on Apache Spark. "
         "Other flags are the detection and input flags of `neardup clean`, "
         "passed to every neardup run.",
     )
@@ -114,8 +137,8 @@ def parse_args(argv):
 
 
 def checked_flags(flags):
-    """The pass-through flags with `--level doc` added; refuses what the
-    Spark path does not support."""
+    """The pass-through flags and the level (all unless given); refuses
+    what the Spark path does not support."""
     out = []
     level = None
     i = 0
@@ -126,8 +149,8 @@ def checked_flags(flags):
             raise StageError(f"{name} is not supported: {REFUSED[name]}")
         if name == "--level":
             level = f.split("=", 1)[1] if "=" in f else (flags[i + 1] if i + 1 < len(flags) else "")
-            if level != "doc":
-                raise StageError(f"--level {level} is not supported on Spark yet: only --level doc")
+            if level not in ("doc", "all"):
+                raise StageError(f"--level {level} is not supported on Spark yet: --level all or doc")
         if name == "--method":
             method = f.split("=", 1)[1] if "=" in f else (flags[i + 1] if i + 1 < len(flags) else "")
             if method == "simhash":
@@ -140,9 +163,7 @@ def checked_flags(flags):
             out.append(flags[i + 1])
             i += 1
         i += 1
-    if level is None:
-        out += ["--level", "doc"]
-    return out
+    return out, level or "all"
 
 
 # Flags of `neardup clean` that take no value.
@@ -275,7 +296,7 @@ def parquet_files(folder):
 
 
 class Driver:
-    def __init__(self, args, flags, spark, params_hash, threshold, keep_by=False):
+    def __init__(self, args, flags, spark, params_hash, threshold, keep_by=False, level="doc", max_occurrences=64):
         from pyspark.sql import types as T
 
         self.T = T
@@ -285,6 +306,8 @@ class Driver:
         self.sc = spark.sparkContext
         self.threshold = threshold
         self.keep_by = keep_by
+        self.blocks = level != "doc"
+        self.max_occurrences = max_occurrences
         self.work = Work(args.work, params_hash, args.resume)
         self.manifest = os.path.join(args.work, "shards", "manifest.json")
         self.partitions = args.partitions or max(4, 2 * self.sc.defaultParallelism)
@@ -319,6 +342,10 @@ class Driver:
         self.stage("components", self.components)
         self.stage("keep", self.keep)
         self.stage("clusters", self.clusters)
+        if self.blocks:
+            self.stage("groups", self.groups)
+            self.stage("blocks", self.block_pairs)
+            self.stage("plan", self.plan)
         self.stage("apply", self.apply)
         self.stage("finish", self.finish)
 
@@ -512,27 +539,23 @@ class Driver:
     def verify_pairs(self, pairs_dir, out, extra, what):
         """`neardup verify-pairs` on each pair file of `pairs_dir`, one
         Spark task a file -> out/part-NNNNN.parquet."""
+        return self.per_file("verify-pairs", pairs_dir, out, extra, what)
+
+    def per_file(self, sub, in_dir, out, extra, what):
+        """`neardup SUB` (verify-pairs, block-pairs) on each part file of
+        `in_dir`, one Spark task a file -> out/part-NNNNN.parquet; gives
+        the number of files."""
         tool, manifest, sign, flags = self.args.neardup, self.manifest, self.work.dir("sign"), self.flags
         os.makedirs(out, exist_ok=True)
-        files = list(enumerate(parquet_files(pairs_dir)))
+        files = list(enumerate(parquet_files(in_dir)))
+        said = f"neardup {sub}{' ' + ' '.join(extra) if extra else ''} of {what}"
 
         def task(item):
             i, path = item
             run_tool(
-                [
-                    executor_tool(tool),
-                    "verify-pairs",
-                    path,
-                    "--manifest",
-                    manifest,
-                    "--sign",
-                    sign,
-                    "-o",
-                    os.path.join(out, "part-%05d.parquet" % i),
-                    *extra,
-                    *flags,
-                ],
-                f"neardup verify-pairs{' ' + ' '.join(extra) if extra else ''} of {what} {os.path.basename(path)}",
+                [executor_tool(tool), sub, path, "--manifest", manifest, "--sign", sign]
+                + ["-o", os.path.join(out, "part-%05d.parquet" % i), *extra, *flags],
+                f"{said} {os.path.basename(path)}",
             )
             return i
 
@@ -716,13 +739,116 @@ class Driver:
             os.path.join(out, "removed")
         )
         written = self.spark.read.parquet(os.path.join(out, "removed"))
-        return {"clusters": at, "removed documents": written.count()}
+        rows = {"clusters": at, "removed documents": written.count()}
+        if self.blocks:
+            # what `neardup plan` takes: every member, the kept one (not
+            # among `others`) with similarity 1.0
+            sim = scored.select("shard", "ord", "sim")
+            members.join(ids, ["root_shard", "root_ord"]).join(sim, ["shard", "ord"], "left").select(
+                F.col("shard").cast("int").alias("shard"),
+                F.col("ord").cast("long").alias("ord"),
+                F.col("cluster").cast("long").alias("cluster"),
+                F.coalesce(F.col("sim"), F.lit(1.0)).alias("similarity"),
+            ).write.parquet(os.path.join(out, "members"))
+            rows["cluster members"] = self.spark.read.parquet(os.path.join(out, "members")).count()
+        return rows
+
+    # -- the block level
+
+    def groups(self, out):
+        """Frequent occurrences and rare seeds (the shard module's
+        definition, items 8-10)."""
+        from pyspark.sql import functions as F
+
+        # (a schema: the folder holds no file when nothing was removed)
+        removed = self.spark.read.schema("shard int, ord long").parquet(os.path.join(self.work.dir("clusters"), "removed"))
+        prints = self.spark.read.parquet(*self.shard_paths("fingerprints.parquet"))
+        active = prints.join(removed, ["shard", "ord"], "left_anti").select("hash", "shard", "ord", "pos")
+        counts = active.groupBy("hash").agg(F.count(F.lit(1)).alias("n")).where(F.col("n") >= 2).cache()
+        counted = active.join(counts, "hash")
+        frequent = counted.where(F.col("n") > self.max_occurrences).select(
+            F.col("hash").cast("long"), F.col("shard").cast("int"), F.col("ord").cast("long"), F.col("pos").cast("int")
+        )
+        frequent.write.parquet(os.path.join(out, "frequent"))
+        rare = counted.where(F.col("n") <= self.max_occurrences).select("hash", "shard", "ord", "pos")
+        a, b = rare.alias("a"), rare.alias("b")
+        same_doc = (F.col("a.shard") == F.col("b.shard")) & (F.col("a.ord") == F.col("b.ord"))
+        before = (F.col("a.shard") < F.col("b.shard")) | (
+            (F.col("a.shard") == F.col("b.shard"))
+            & ((F.col("a.ord") < F.col("b.ord")) | ((F.col("a.ord") == F.col("b.ord")) & (F.col("a.pos") < F.col("b.pos"))))
+        )
+        seeds = (
+            a.join(b, "hash")
+            .where(before & ~(same_doc & (F.col("b.pos") < F.col("a.pos") + F.lit(SEED_K))))
+            .select(
+                F.col("a.shard").cast("int").alias("a_shard"),
+                F.col("a.ord").cast("long").alias("a_ord"),
+                F.col("a.pos").cast("int").alias("a_pos"),
+                F.col("b.shard").cast("int").alias("b_shard"),
+                F.col("b.ord").cast("long").alias("b_ord"),
+                F.col("b.pos").cast("int").alias("b_pos"),
+            )
+        )
+        # every seed of a document pair in one part file (one block-pairs
+        # run): partitioned by shard pair
+        (
+            seeds.repartition(self.partitions, "a_shard", "b_shard")
+            .sortWithinPartitions("a_shard", "a_ord", "b_shard", "b_ord", "a_pos", "b_pos")
+            .write.parquet(os.path.join(out, "seeds"))
+        )
+        rows = {
+            "fingerprints": prints.count(),
+            "active fingerprints": active.count(),
+            "frequent hashes": counts.where(F.col("n") > self.max_occurrences).count(),
+            "frequent rows": self.spark.read.parquet(os.path.join(out, "frequent")).count(),
+            "seeds": self.spark.read.parquet(os.path.join(out, "seeds")).count(),
+            "seed files": len(parquet_files(os.path.join(out, "seeds"))),
+        }
+        counts.unpersist()
+        return rows
+
+    def block_pairs(self, out):
+        """`neardup block-pairs` on each seed file, one Spark task a file."""
+        regions = os.path.join(out, "regions")
+        seeds = os.path.join(self.work.dir("groups"), "seeds")
+        files = self.per_file("block-pairs", seeds, regions, [], "seed file")
+        n = self.spark.read.parquet(*parquet_files(regions)).count() if parquet_files(regions) else 0
+        return {"seed files": files, "region pairs": n}
+
+    def plan(self, out):
+        """`neardup plan`: one process, here on the driver machine."""
+        cdir, gdir = self.work.dir("clusters"), self.work.dir("groups")
+        plan = os.path.join(out, "out")
+        run_tool(
+            [
+                self.args.neardup,
+                "plan",
+                self.manifest,
+                "--sign",
+                self.work.dir("sign"),
+                "--doc-clusters",
+                os.path.join(cdir, "members"),
+                "--regions",
+                os.path.join(self.work.dir("blocks"), "regions"),
+                "--frequent",
+                os.path.join(gdir, "frequent"),
+                "-o",
+                plan,
+                *self.flags,
+            ],
+            "neardup plan",
+        )
+        lines = 0
+        with open(os.path.join(plan, "removed.jsonl"), "rb") as f:
+            lines = sum(1 for _ in f)
+        return {"removal log lines": lines}
 
     # -- apply and finish
 
     def apply(self, out):
         tool, manifest, flags, target = self.args.neardup, self.manifest, self.flags, self.args.output
         removed = os.path.join(self.work.dir("clusters"), "removed")
+        plan = self.plan_dir()
         names = self.shard_files()
         todo = []
         for s in self.shard_list:
@@ -735,8 +861,9 @@ class Driver:
         def task(item):
             shard, folder = item
             t = time.time()
+            what = ["--plan", plan] if plan else ["--clusters", folder]
             run_tool(
-                [executor_tool(tool), "apply", "--shard", str(shard), "--clusters", folder, manifest, "-o", target, *flags],
+                [executor_tool(tool), "apply", "--shard", str(shard), *what, manifest, "-o", target, *flags],
                 f"neardup apply of shard {shard} ({names[shard]})",
             )
             write_atomic(os.path.join(out, f"shard-{shard}.done"), "%.2f\n" % (time.time() - t))
@@ -752,9 +879,15 @@ class Driver:
         part = os.path.join(self.args.output, ".neardup-parts", f"files-{shard}.json")
         return os.path.exists(done) and os.path.exists(part)
 
+    def plan_dir(self):
+        """`neardup plan`'s output at the block level, else None."""
+        return os.path.join(self.work.dir("plan"), "out") if self.blocks else None
+
     def finish(self, out):
+        plan = self.plan_dir()
         run_tool(
-            [self.args.neardup, "apply", "--finish", self.manifest, "-o", self.args.output, *self.flags],
+            [self.args.neardup, "apply", "--finish", *(["--plan", plan] if plan else []), self.manifest]
+            + ["-o", self.args.output, *self.flags],
             "neardup apply --finish",
         )
         lines = 0
@@ -826,7 +959,8 @@ def params(args, flags):
     )
     p = json.loads(out)
     # the driver's own knobs change the shards, so they are part of the hash
-    return f"{p['hash']}-{args.shard_bytes}", float(p["params"]["--threshold"]), p["params"]["--keep-by"] != ""
+    q = p["params"]
+    return f"{p['hash']}-{args.shard_bytes}", float(q["--threshold"]), q["--keep-by"] != "", int(q["--max-occurrences"])
 
 
 def main(argv=None):
@@ -839,8 +973,8 @@ def main(argv=None):
     args.neardup = os.path.abspath(args.neardup) if os.path.sep in args.neardup else args.neardup
     started = time.time()
     try:
-        flags = checked_flags(flags)
-        params_hash, threshold, keep_by = params(args, flags)
+        flags, level = checked_flags(flags)
+        params_hash, threshold, keep_by, max_occurrences = params(args, flags)
         if not args.resume and os.path.isdir(args.output) and os.listdir(args.output):
             # as `neardup clean` without --force: files of another run would stay
             raise StageError(f"{args.output} is not empty: give a new or empty --output, or --resume")
@@ -850,7 +984,7 @@ def main(argv=None):
                 shutil.rmtree(os.path.join(args.work, s), ignore_errors=True)
         spark = session(args)
         try:
-            driver = Driver(args, flags, spark, params_hash, threshold, keep_by)
+            driver = Driver(args, flags, spark, params_hash, threshold, keep_by, level, max_occurrences)
             driver.run()
             if os.environ.get("NEARDUP_SPARK_JOBS"):
                 show_jobs(spark)

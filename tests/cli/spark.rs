@@ -1,11 +1,14 @@
 //! The Spark driver (`contrib/spark/neardup_spark.py`) in local mode
-//! against single-machine `neardup clean --level doc`: a corpus of about
-//! 2,000 documents in shards of different kinds (a `.jsonl.gz`, a folder
-//! of GB18030 text files, a file of several JSONL documents, a file with no
-//! duplicates, the seed fixtures), with duplicates inside one shard and
-//! across shards, exact and edited, and one group large enough for the
-//! giant-bucket guard. The cleaned output must be the same bytes, the
-//! removal log the same lines, and `neardup verify` must pass on it. A
+//! against single-machine `neardup clean` at the default level: a corpus of
+//! about 2,000 documents in shards of different kinds (a `.jsonl.gz`, a
+//! folder of GB18030 text files, a file of several JSONL documents, a file
+//! with no duplicates, the seed fixtures), with duplicate documents inside
+//! one shard and across shards, exact and edited, one group large enough
+//! for the giant-bucket guard, edited copies of sections inside longer
+//! documents (inside one shard and across shards) and a passage repeated in
+//! enough documents for the frequent (boilerplate) path. The cleaned output
+//! must be the same bytes, the removal log the same lines, and `neardup
+//! verify` must pass on it; `--level doc` too, on part of the corpus. A
 //! corrupt shard must stop the driver with a message naming the shard. The
 //! driver's own unit test of the definition (candidates, components) runs
 //! here too.
@@ -97,6 +100,24 @@ fn giant(i: u64) -> String {
     edited(&cjk_text(777, 400), i, 1)
 }
 
+/// A section that longer documents copy, with edits, at the block level.
+fn section(k: u64) -> String {
+    cjk_text(50_000 + k, 320)
+}
+
+/// The passage in [`BOILER_DOCS`] documents: more than
+/// [`MAX_OCCURRENCES`] occurrences of each of its fingerprints, so the
+/// frequent (star) path runs.
+fn passage() -> String {
+    cjk_text(60_000, 220)
+}
+
+/// Flags of both runs at the default level: the frequent path on a small
+/// corpus.
+const BOILER_FLAGS: [&str; 4] = ["--boilerplate-docs", "10", "--max-occurrences", "8"];
+const BOILER_DOCS: u64 = 14;
+const MAX_OCCURRENCES: u64 = 8;
+
 /// The corpus: its inputs in argument order.
 struct Corpus {
     dir: TestDir,
@@ -118,6 +139,19 @@ fn corpus() -> Corpus {
     }
     for i in 600..630u64 {
         a.push_str(&jsonl(format!("a-giant{i}"), &giant(i)));
+    }
+    // block level: edited copies of c.jsonl's sections (across shards),
+    // and half of the documents holding the passage
+    for k in 0..8u64 {
+        let text =
+            cjk_text(54_000 + k, 200) + &edited(&section(k), k + 1, 4) + &cjk_text(55_000 + k, 250);
+        a.push_str(&jsonl(format!("a-blk{k}"), &text));
+    }
+    for i in 0..BOILER_DOCS / 2 {
+        a.push_str(&jsonl(
+            format!("a-boiler{i}"),
+            &(cjk_text(61_000 + i, 300) + &passage()),
+        ));
     }
     let a_path = dir.write("in/a.jsonl.gz", gzip(a.as_bytes()));
     // a folder of GB18030 text files: exact and edited copies of the
@@ -150,6 +184,22 @@ fn corpus() -> Corpus {
     }
     for i in 650..690u64 {
         c.push_str(&jsonl(format!("c-giant{i}"), &giant(i)));
+    }
+    // block level: the sections, edited copies of some inside this shard,
+    // and the other half of the documents holding the passage
+    for k in 0..8u64 {
+        let text = cjk_text(51_000 + k, 300) + &section(k) + &cjk_text(52_000 + k, 200);
+        c.push_str(&jsonl(format!("c-blk{k}"), &text));
+    }
+    for k in 0..4u64 {
+        let text = cjk_text(53_000 + k, 250) + &edited(&section(k), k, 3);
+        c.push_str(&jsonl(format!("c-blkin{k}"), &text));
+    }
+    for i in BOILER_DOCS / 2..BOILER_DOCS {
+        c.push_str(&jsonl(
+            format!("c-boiler{i}"),
+            &(passage() + &cjk_text(61_000 + i, 300)),
+        ));
     }
     c.push_str(&jsonl("c-empty".into(), ""));
     c.push_str(&jsonl("c-blank".into(), " \n "));
@@ -205,7 +255,8 @@ fn the_driver_gives_what_single_machine_clean_gives() {
     let single = c.dir.path().join("single");
     succeeded(
         neardup()
-            .args(["clean", "--quiet", "--level", "doc"])
+            .args(["clean", "--quiet"])
+            .args(BOILER_FLAGS)
             .args(&inputs)
             .arg("-o")
             .arg(&single),
@@ -236,8 +287,10 @@ fn the_driver_gives_what_single_machine_clean_gives() {
         "--partitions",
         "3",
     ]);
+    args.extend(BOILER_FLAGS);
     let out = driver(&python, &args);
-    assert!(out.status.success(), "driver failed: {}", stderr_of(&out));
+    let first_err = stderr_of(&out);
+    assert!(out.status.success(), "driver failed: {first_err}");
 
     let manifest: Value = serde_json::from_slice(
         &std::fs::read(work.join("shards/manifest.json")).expect("shard manifest"),
@@ -271,8 +324,97 @@ fn the_driver_gives_what_single_machine_clean_gives() {
         );
     }
 
-    // the same files, byte for byte: cleaned inputs, removal log, manifest
-    let (want, got) = (tree(&single), tree(&spark));
+    let want = same_output(&single, &spark);
+
+    // as if stopped while writing the output: --resume skips the stages
+    // before it and gives the same output again
+    for marker in ["apply/_SUCCESS", "finish/_SUCCESS"] {
+        std::fs::remove_file(work.join(marker)).expect("marker");
+    }
+    args.push("--resume");
+    let again = driver(&python, &args);
+    let err = stderr_of(&again);
+    assert!(again.status.success(), "resumed driver failed: {err}");
+    // every stage before apply (shards … plan) is skipped
+    let skipped: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("stage ") && l.contains("done earlier"))
+        .collect();
+    assert_eq!(skipped.len(), 10, "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("stage apply") && !l.contains("done earlier")),
+        "{err}"
+    );
+    assert!(tree(&spark) == want, "the same output after --resume");
+
+    // the corpus holds what it is meant to: removals inside one input and
+    // across inputs, exact and edited, and the giant group; blocks too,
+    // inside one input and across, and the passage (kept once)
+    let all = json_lines(&single.join("removed.jsonl"));
+    let (log, blocks): (Vec<Value>, Vec<Value>) =
+        all.into_iter().partition(|r| r["reason"] == "document");
+    let file_of = |v: &Value| v["path"].as_str().unwrap_or_default().to_string();
+    let across_inside = |log: &[Value]| {
+        let across = log
+            .iter()
+            .filter(|r| file_of(&r["kept"]) != file_of(&r["removed"]))
+            .count();
+        (across, log.len() - across)
+    };
+    let (across, inside) = across_inside(&log);
+    assert!(
+        across > 50 && inside > 50,
+        "{across} across, {inside} inside"
+    );
+    let doc_of = |r: &Value| r["removed"]["doc"].as_str().unwrap_or_default().to_string();
+    let (across, inside) = across_inside(&blocks);
+    assert!(
+        across >= 8 && inside >= 4,
+        "blocks: {across} across, {inside} inside"
+    );
+    let boiler = blocks
+        .iter()
+        .filter(|r| doc_of(r).contains("boiler"))
+        .count() as u64;
+    assert_eq!(
+        boiler,
+        BOILER_DOCS - 1,
+        "the passage is kept once: {blocks:?}"
+    );
+    // the passage's fingerprints took the frequent path on Spark
+    let groups = first_err
+        .lines()
+        .find(|l| l.starts_with("stage groups"))
+        .unwrap_or_default();
+    let frequent: u64 = groups
+        .split(", ")
+        .find_map(|f| f.strip_prefix("frequent rows "))
+        .map(|n| n.replace(',', "").parse().expect("a count"))
+        .unwrap_or_default();
+    assert!(frequent > MAX_OCCURRENCES, "frequent rows: {groups}");
+    let giant_removed = log
+        .iter()
+        .filter(|r| {
+            r["removed"]["doc"]
+                .as_str()
+                .is_some_and(|id| id.contains("giant"))
+        })
+        .count();
+    assert_eq!(giant_removed, 69, "all but one copy of the giant group");
+    assert!(
+        !log.iter().chain(&blocks).any(|r| r["removed"]["doc"]
+            .as_str()
+            .is_some_and(|i| i.starts_with('d'))),
+        "the input without duplicates lost nothing"
+    );
+}
+
+/// Asserts that `spark` holds the files of `single`, byte for byte
+/// (cleaned inputs, removal log, manifest), and that `neardup verify`
+/// passes on it; gives the files.
+fn same_output(single: &Path, spark: &Path) -> Vec<(String, Vec<u8>)> {
+    let (want, got) = (tree(single), tree(spark));
     let names = |t: &[(String, Vec<u8>)]| t.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
     assert_eq!(names(&got), names(&want), "the same output files");
     for ((name, w), (_, g)) in want.iter().zip(&got) {
@@ -285,57 +427,64 @@ fn the_driver_gives_what_single_machine_clean_gives() {
             );
         }
     }
-    succeeded(neardup().arg("verify").arg(&spark));
+    succeeded(neardup().arg("verify").arg(spark));
+    want
+}
 
-    // as if stopped while writing the output: --resume skips the stages
-    // before it and gives the same output again
-    for marker in ["apply/_SUCCESS", "finish/_SUCCESS"] {
-        std::fs::remove_file(work.join(marker)).expect("marker");
-    }
-    args.push("--resume");
-    let again = driver(&python, &args);
-    let err = stderr_of(&again);
-    assert!(again.status.success(), "resumed driver failed: {err}");
-    // every stage before apply (shards … clusters) is skipped
-    let skipped: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("stage ") && l.contains("done earlier"))
-        .collect();
-    assert_eq!(skipped.len(), 7, "{err}");
-    assert!(
-        err.lines()
-            .any(|l| l.starts_with("stage apply") && !l.contains("done earlier")),
-        "{err}"
+#[test]
+fn at_level_doc_the_driver_gives_what_clean_level_doc_gives() {
+    let Some(python) = spark_python() else {
+        return;
+    };
+    let _one = SPARK.lock().unwrap_or_else(|e| e.into_inner());
+    let c = corpus();
+    // the .jsonl.gz and the GB18030 folder, a shard each: copies inside
+    // one and across both
+    let inputs = [s(&c.inputs[0]), s(&c.inputs[2])];
+    let single = c.dir.path().join("single");
+    succeeded(
+        neardup()
+            .args(["clean", "--quiet", "--level", "doc"])
+            .args(inputs)
+            .arg("-o")
+            .arg(&single),
     );
-    assert!(tree(&spark) == want, "the same output after --resume");
-
-    // the corpus holds what it is meant to: removals inside one input and
-    // across inputs, exact and edited, and the giant group
+    let bytes = std::fs::metadata(&c.inputs[0])
+        .expect("input")
+        .len()
+        .to_string();
+    let spark = c.dir.path().join("spark");
+    let work = c.dir.path().join("work");
+    let mut args = vec!["--input"];
+    args.extend(inputs);
+    args.extend([
+        "--work",
+        s(&work),
+        "--output",
+        s(&spark),
+        "--shard-bytes",
+        &bytes,
+        "--level",
+        "doc",
+    ]);
+    let out = driver(&python, &args);
+    assert!(out.status.success(), "driver failed: {}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        !err.contains("stage plan"),
+        "no block stage at --level doc: {err}"
+    );
+    same_output(&single, &spark);
     let log = json_lines(&single.join("removed.jsonl"));
-    let file_of = |v: &Value| v["path"].as_str().unwrap_or_default().to_string();
+    assert!(log.iter().all(|r| r["reason"] == "document"), "{log:?}");
     let across = log
         .iter()
-        .filter(|r| file_of(&r["kept"]) != file_of(&r["removed"]))
+        .filter(|r| r["kept"]["path"] != r["removed"]["path"])
         .count();
-    let inside = log.len() - across;
     assert!(
-        across > 50 && inside > 50,
-        "{across} across, {inside} inside"
-    );
-    let giant_removed = log
-        .iter()
-        .filter(|r| {
-            r["removed"]["doc"]
-                .as_str()
-                .is_some_and(|id| id.contains("giant"))
-        })
-        .count();
-    assert_eq!(giant_removed, 69, "all but one copy of the giant group");
-    assert!(
-        !log.iter().any(|r| r["removed"]["doc"]
-            .as_str()
-            .is_some_and(|i| i.starts_with('d'))),
-        "the input without duplicates lost nothing"
+        across > 10 && log.len() - across > 10,
+        "{across} of {}",
+        log.len()
     );
 }
 
@@ -407,7 +556,7 @@ fn options_the_spark_path_lacks_are_refused_before_it_starts() {
     let a = t.write("a.jsonl", jsonl("x".into(), &cjk_text(1, 100)));
     let (work, out) = (t.path().join("work"), t.path().join("out"));
     for (extra, needle) in [
-        (["--level", "all"], "--level all"),
+        (["--level", "block"], "--level block"),
         (["--reference", s(&a)], "--reference"),
         (["--method", "simhash"], "--method simhash"),
     ] {
