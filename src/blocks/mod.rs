@@ -494,13 +494,15 @@ fn find_pairs_in(
     })?;
     let mut pairs = frequent::star_pairs(src, occ, frequent_fps as usize, opts, budget)?;
     // 3. chains, per document pair
-    pairs.extend(verify_seeds(src, seeds, opts, budget, Some(&scale))?);
+    // seeds of these texts always lie inside them
+    pairs.extend(verify_seeds(src, seeds, opts, budget, Some(&scale))?.unwrap_or_default());
     sort_pairs(&mut pairs);
     Ok(pairs)
 }
 
 /// Step 3: each document pair's seeds chained and verified ([`chain`]),
-/// a batch of texts at a time; the pairs in seed order. `scale` is each
+/// a batch of texts at a time; the pairs in seed order, or a seed whose
+/// gram lies past its text. `scale` is each
 /// document's mean unit weight ([`chain::unit_weight`]) when the caller
 /// took it while reading every text once; else it is taken a pair at a time.
 fn verify_seeds(
@@ -509,7 +511,7 @@ fn verify_seeds(
     opts: &BlockOptions,
     budget: Budget<'_>,
     scale: Option<&[f64]>,
-) -> Result<Vec<RegionPair>> {
+) -> Result<std::result::Result<Vec<RegionPair>, Seed>> {
     seeds.par_sort_unstable();
     // A pair with one seed has no chain (a chain is two seeds or more):
     // with boilerplate, most pairs are two pages that share only a date
@@ -527,35 +529,60 @@ fn verify_seeds(
         |texts, group| {
             let (da, db) = (group[0].da, group[0].db);
             let pair = DocPair::new(texts, da, db, false);
+            // seeds made elsewhere are checked against the texts they name
+            // (on one machine they come from these texts)
+            let k = gram_len(opts);
+            if let Some(s) = group
+                .iter()
+                .find(|s| s.pa as usize + k > pair.na.len() || s.pb as usize + k > pair.nb.len())
+            {
+                return Err(*s);
+            }
             let scale = match scale {
                 Some(s) => [s[da as usize], s[db as usize]],
                 None => [pair.na, pair.nb].map(chain::unit_weight),
             };
-            chain::verify_chains(group, &pair, opts, gram_len(opts), opts.min_block, scale)
+            Ok(chain::verify_chains(
+                group,
+                &pair,
+                opts,
+                k,
+                opts.min_block,
+                scale,
+            ))
         },
     )?;
-    Ok(verified.into_iter().flatten().collect())
+    let mut out = Vec::new();
+    for v in verified {
+        match v {
+            Ok(pairs) => out.extend(pairs),
+            Err(seed) => return Ok(Err(seed)),
+        }
+    }
+    Ok(Ok(out))
 }
 
 /// Step 3 over seeds made elsewhere (an engine's grouping of the
 /// fingerprints, `src/shard`): `(doc a, pos a, doc b, pos b)` with `a`
 /// not after `b`, every seed of a document pair among them. Gives the
-/// verified pairs in seed order.
+/// verified pairs in seed order, or a seed `(doc a, pos a, doc b, pos b)`
+/// whose gram lies past the end of its text (in the block stage's units).
 ///
 /// # Errors
 ///
 /// A text that cannot be read again.
+#[allow(clippy::type_complexity)]
 pub fn verify_seed_pairs(
     src: &dyn TextSource,
     seeds: &[(u32, u32, u32, u32)],
     opts: &BlockOptions,
     budget: Budget<'_>,
-) -> Result<Vec<RegionPair>> {
+) -> Result<std::result::Result<Vec<RegionPair>, (u32, u32, u32, u32)>> {
     let seeds = seeds
         .iter()
         .map(|&(da, pa, db, pb)| Seed { da, db, pa, pb })
         .collect();
-    verify_seeds(src, seeds, opts, budget, None)
+    Ok(verify_seeds(src, seeds, opts, budget, None)?.map_err(|s| (s.da, s.pa, s.db, s.pb)))
 }
 
 /// The star path (step 3 of the method) over frequent fingerprints found

@@ -70,15 +70,6 @@ pub fn block_pairs(
         if (da, pa) > (db, pb) {
             return Err(bad(r, "a after b".into()));
         }
-        // a fingerprint's gram lies inside its text (the block stage's
-        // units are at most the sketch's characters)
-        let k = blocks::gram_len(&opts.blocks) as u64;
-        for (d, p) in [(da, pa), (db, pb)] {
-            if u64::from(p) + k > u64::from(held.sk.sketch[d as usize].len) {
-                let (s, o) = held.local(d);
-                return Err(bad(r, format!("position {p} past the text of ({s}, {o})")));
-            }
-        }
         rows.push((da, pa, db, pb));
     }
     drop(table);
@@ -97,7 +88,24 @@ pub fn block_pairs(
         progress: &NoProgress,
     };
     let budget = blocks::Budget { memory, work: None };
-    let mut pairs = blocks::verify_seed_pairs(&src, &rows, &opts.blocks, budget)?;
+    // a seed's gram must lie inside its text, in the block stage's units
+    // (checked as the texts are read: the sketch's characters are another
+    // count, lower on text with punctuation the sketch drops)
+    let mut pairs = blocks::verify_seed_pairs(&src, &rows, &opts.blocks, budget)?.map_err(
+        |(da, pa, db, pb)| {
+            let r = rows
+                .iter()
+                .position(|&x| x == (da, pa, db, pb))
+                .unwrap_or_default();
+            let ((sa, oa), (sb, ob)) = (held.local(da), held.local(db));
+            bad(
+                r,
+                format!(
+                    "positions {pa} of ({sa}, {oa}) and {pb} of ({sb}, {ob}): a gram past its text"
+                ),
+            )
+        },
+    )?;
     blocks::sort_pairs(&mut pairs);
     let table = region_rows(&pairs, |d| held.local(d));
     table.write(out)?;

@@ -970,3 +970,55 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
     );
     succeeded(neardup().arg("verify").arg(t.path().join("sharded")));
 }
+
+/// A seed whose gram lies past its text (in the block stage's units, which
+/// the sketch's characters do not bound) is refused, naming the seed file
+/// and the documents; the seeds of the same documents inside them are not.
+#[test]
+fn block_pairs_refuses_a_seed_past_its_text() {
+    let t = TestDir::new();
+    block_corpus(&t);
+    let mut a = vec!["shards", "--shard-bytes", "1", "-o", "m.json", "--quiet"];
+    a.extend(["in/0.jsonl", "in/1.jsonl", "in/2.jsonl"]);
+    ok_in(t.path(), &a);
+    for n in ["0", "1", "2"] {
+        ok_in(
+            t.path(),
+            &["sign", "--shard", n, "m.json", "-o", "sig", "--quiet"],
+        );
+    }
+    let seeds = seeds_of(&t.path().join("sig"), 3, 64);
+    let first = seeds[0];
+    let pair: Vec<[i64; 6]> = seeds
+        .iter()
+        .filter(|s| (s[0], s[1], s[3], s[4]) == (first[0], first[1], first[3], first[4]))
+        .copied()
+        .collect();
+    assert!(pair.len() >= 2, "a document pair with a chain");
+    write_seeds(&t.path().join("seeds"), &pair);
+    block_pairs(t.path(), &["--quiet"], "good.parquet");
+    let mut bad = pair.clone();
+    bad[1][5] = 1_000_000;
+    std::fs::remove_dir_all(t.path().join("seeds")).expect("seeds removed");
+    write_seeds(&t.path().join("seeds"), &bad);
+    let o = run_in(
+        t.path(),
+        &[
+            "block-pairs",
+            "seeds",
+            "--manifest",
+            "m.json",
+            "--sign",
+            "sig",
+            "-o",
+            "bad.parquet",
+        ],
+    );
+    let doc = format!("1000000 of ({}, {})", first[3], first[4]);
+    crate::util::assert_error(
+        &o,
+        "a seed past its text",
+        &["seeds", &doc, "past its text"],
+    );
+    assert!(!t.path().join("bad.parquet").exists(), "no table written");
+}
