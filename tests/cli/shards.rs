@@ -677,8 +677,8 @@ fn write_seeds(dir: &Path, seeds: &[[i64; 6]]) {
 }
 
 /// Runs `block-pairs` on the seeds in `cwd/seeds` with options `opts`,
-/// into `out`.
-fn block_pairs(cwd: &Path, opts: &[&str], out: &str) {
+/// into `out`, and gives its output.
+fn run_block_pairs(cwd: &Path, opts: &[&str], out: &str) -> Output {
     let mut a = vec![
         "block-pairs",
         "seeds",
@@ -690,7 +690,13 @@ fn block_pairs(cwd: &Path, opts: &[&str], out: &str) {
         out,
     ];
     a.extend(opts);
-    ok_in(cwd, &a);
+    run_in(cwd, &a)
+}
+
+/// [`run_block_pairs`], which must succeed.
+fn block_pairs(cwd: &Path, opts: &[&str], out: &str) {
+    let o = run_block_pairs(cwd, opts, out);
+    assert!(o.status.success(), "block-pairs: {}", stderr_of(&o));
 }
 
 /// A region pair: `(a_shard, a_ord, a_start, a_end, b_shard, b_ord,
@@ -1001,19 +1007,7 @@ fn block_pairs_refuses_a_seed_past_its_text() {
     bad[1][5] = 1_000_000;
     std::fs::remove_dir_all(t.path().join("seeds")).expect("seeds removed");
     write_seeds(&t.path().join("seeds"), &bad);
-    let o = run_in(
-        t.path(),
-        &[
-            "block-pairs",
-            "seeds",
-            "--manifest",
-            "m.json",
-            "--sign",
-            "sig",
-            "-o",
-            "bad.parquet",
-        ],
-    );
+    let o = run_block_pairs(t.path(), &[], "bad.parquet");
     let doc = format!("1000000 of ({}, {})", first[3], first[4]);
     crate::util::assert_error(
         &o,
