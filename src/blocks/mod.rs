@@ -530,11 +530,11 @@ fn verify_seeds(
             let (da, db) = (group[0].da, group[0].db);
             let pair = DocPair::new(texts, da, db, false);
             // seeds made elsewhere are checked against the texts they name
-            // (on one machine they come from these texts)
-            let k = gram_len(opts);
+            // (on one machine they come from these texts): a seed starts
+            // inside its text
             if let Some(s) = group
                 .iter()
-                .find(|s| s.pa as usize + k > pair.na.len() || s.pb as usize + k > pair.nb.len())
+                .find(|s| s.pa as usize >= pair.na.len() || s.pb as usize >= pair.nb.len())
             {
                 return Err(*s);
             }
@@ -546,7 +546,7 @@ fn verify_seeds(
                 group,
                 &pair,
                 opts,
-                k,
+                gram_len(opts),
                 opts.min_block,
                 scale,
             ))
@@ -628,6 +628,7 @@ pub fn sort_pairs(pairs: &mut Vec<RegionPair>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::{normalize, NormalizeOptions};
 
     fn nt(chars: &[char]) -> NormText {
         NormText {
@@ -646,6 +647,21 @@ mod tests {
 
     /// The fingerprints are those of winnowing over every gram's hash at
     /// once, as the paper defines them, whatever the text's length.
+    /// A paragraph of words shared at the very end of two texts is found:
+    /// its last grams hold fewer than `k` units, and no seed check may
+    /// take them for seeds past their text.
+    #[test]
+    fn a_shared_paragraph_of_words_at_the_end_is_found() {
+        let shared: String = (0..80).map(|i| format!("word{} ", i * 7 % 53)).collect();
+        let a = format!("first document opens here differently. {shared}");
+        let b = format!("another text starts with other words entirely. {shared}");
+        let opts = NormalizeOptions::default();
+        let (na, nb) = (normalize(&a, &opts), normalize(&b, &opts));
+        let found = find_blocks(&[&na, &nb], &BlockOptions::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].documents(), 2);
+    }
+
     #[test]
     fn fingerprints_are_the_rightmost_minima_of_every_window() {
         for (seed, n, window) in [(4, 0, 8), (5, 7, 8), (6, 12, 8), (7, 900, 8), (8, 300, 1)] {
