@@ -7,12 +7,12 @@
 //! SimHash; nothing else of the text is kept.
 
 use rayon::prelude::*;
-use xxhash_rust::xxh3::xxh3_128;
+use xxhash_rust::xxh3::{xxh3_128, Xxh3Default};
 
 use crate::corpus::Document;
-use crate::normalize::normalize_unmapped;
+use crate::normalize::{each_char, normalize_unmapped};
 use crate::pipeline::{Method, Progress, ScanOptions};
-use crate::shingle::{char_bytes, shingle_chars_into};
+use crate::shingle::{char_bytes, char_shingles, shingle_chars_into, Script, SCRIPT_PREFIX};
 use crate::signature::{simhash, MinHasher};
 
 /// Per-document summary kept by the document-level path.
@@ -77,14 +77,24 @@ pub(crate) struct Sketcher<'a> {
     opts: &'a ScanOptions,
     hasher: MinHasher,
     kind: SketchKind,
+    /// Whether [`Self::sketch_fused`] can take the document: MinHash, no
+    /// masks folded, character n-grams shorter than a block.
+    fused: bool,
+    /// The character n-gram size.
+    char_ngram: usize,
 }
 
 impl<'a> Sketcher<'a> {
     pub fn new(opts: &'a ScanOptions) -> Sketcher<'a> {
+        let char_ngram = opts.shingle.n_for(Script::Chars).max(1);
         Sketcher {
             opts,
             hasher: MinHasher::new(opts.perms, opts.seed),
             kind: SketchKind::of(opts),
+            fused: opts.method == Method::MinHash
+                && !opts.normalize.mask_fold
+                && char_ngram < BLOCK / 2,
+            char_ngram,
         }
     }
 
@@ -111,6 +121,17 @@ impl<'a> Sketcher<'a> {
     }
 
     fn sketch_with(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Sketch {
+        if self.fused {
+            if let Some(sketch) = self.sketch_fused(text, sig, s) {
+                return sketch;
+            }
+        }
+        self.sketch_apart(text, sig, s)
+    }
+
+    /// The stages one after the other: the whole text normalised, then
+    /// all its shingles, then the signature.
+    fn sketch_apart(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Sketch {
         normalize_unmapped(text, &self.opts.normalize, &mut s.chars, &mut s.gaps);
         shingle_chars_into(&s.chars, &s.gaps, &self.opts.shingle, &mut s.shingles);
         let simhash = match self.kind {
@@ -128,6 +149,119 @@ impl<'a> Sketcher<'a> {
             len: s.chars.len() as u32,
             exact: xxh3_128(char_bytes(&s.chars)),
             simhash,
+        }
+    }
+}
+
+/// Characters normalised per block of the fused pass: the first block
+/// decides the script ([`SCRIPT_PREFIX`] characters), and a block's
+/// characters (16 KB) and shingles (32 KB) stay in the core's caches.
+const BLOCK: usize = SCRIPT_PREFIX;
+
+impl Sketcher<'_> {
+    /// The default path in one pass: characters are normalised into a
+    /// block, and each full block is shingled, signed and hashed (for
+    /// [`Sketch::exact`]) before the next is normalised; only the last
+    /// `n - 1` characters carry over. The same sketch as
+    /// [`Self::sketch_apart`]. `None` for text of word shingles (the first
+    /// block says so), which needs the whole text's characters and gaps:
+    /// the caller goes the other way.
+    fn sketch_fused(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Option<Sketch> {
+        let n = self.char_ngram;
+        let mut f = Fused {
+            hasher: &self.hasher,
+            n,
+            sig,
+            chars: &mut s.chars,
+            shingles: &mut s.shingles,
+            exact: None,
+            dropped: 0,
+            words: false,
+        };
+        f.chars.clear();
+        f.sig.fill(u32::MAX);
+        each_char(text, |c, _, _| f.push(c));
+        if f.words || f.dropped == 0 && Script::of(f.chars) == Script::Words {
+            return None;
+        }
+        let len = f.dropped + f.chars.len();
+        let exact = match f.exact.take() {
+            // never a full block: the characters are all there
+            None => {
+                f.shingles.clear();
+                char_shingles(f.chars, n, f.shingles);
+                f.hasher.update(f.shingles, f.sig);
+                xxh3_128(char_bytes(f.chars))
+            }
+            Some(mut state) => {
+                f.flush(&mut state);
+                state.digest128()
+            }
+        };
+        Some(Sketch {
+            len: len as u32,
+            exact,
+            simhash: 0,
+        })
+    }
+}
+
+/// The state of [`Sketcher::sketch_fused`] over one text.
+struct Fused<'s> {
+    hasher: &'s MinHasher,
+    n: usize,
+    sig: &'s mut [u32],
+    /// The block being filled; after a flush it starts with the last
+    /// `n - 1` characters of the one before (already hashed for `exact`).
+    chars: &'s mut Vec<char>,
+    shingles: &'s mut Vec<u64>,
+    /// The exact hash of the flushed characters, once a block was full.
+    exact: Option<Box<Xxh3Default>>,
+    /// Characters flushed and no longer in `chars`.
+    dropped: usize,
+    /// The first block was of word text: stop.
+    words: bool,
+}
+
+impl Fused<'_> {
+    #[inline(always)]
+    fn push(&mut self, c: char) {
+        if self.words {
+            return;
+        }
+        self.chars.push(c);
+        if self.chars.len() == BLOCK {
+            self.full();
+        }
+    }
+
+    #[inline(never)]
+    fn full(&mut self) {
+        let mut state = match self.exact.take() {
+            Some(state) => state,
+            None if Script::of(self.chars) == Script::Words => {
+                self.words = true;
+                return;
+            }
+            None => Box::default(),
+        };
+        self.flush(&mut state);
+        let keep = self.n - 1;
+        let gone = self.chars.len() - keep;
+        self.chars.drain(..gone);
+        self.dropped += gone;
+        self.exact = Some(state);
+    }
+
+    /// Signs the windows that start in the block and feeds its new
+    /// characters to the exact hash.
+    fn flush(&mut self, state: &mut Xxh3Default) {
+        let carried = if self.dropped == 0 { 0 } else { self.n - 1 };
+        state.update(char_bytes(&self.chars[carried..]));
+        self.shingles.clear();
+        if self.chars.len() >= self.n {
+            char_shingles(self.chars, self.n, self.shingles);
+            self.hasher.update(self.shingles, self.sig);
         }
     }
 }
@@ -170,5 +304,125 @@ pub(crate) fn sketch_corpus(
         sketch,
         sigs,
         kind: sk.kind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pieces of text of every kind the fused pass meets: ideographs,
+    /// punctuation of both widths, whitespace, words, digits, characters
+    /// NFKC expands (`…`, `ﬁ`, `①`) or drops, astral characters.
+    const PIECES: &[&str] = &[
+        "中",
+        "文",
+        "字",
+        "会议",
+        "。",
+        "，",
+        "、",
+        "“",
+        "”",
+        "《",
+        "》",
+        "…",
+        "ﬁ",
+        "①",
+        "\n",
+        " ",
+        "\u{3000}",
+        "\u{200b}",
+        "\u{feff}",
+        "x",
+        "XX",
+        "**",
+        "the ",
+        "Word ",
+        "2024",
+        "ＡＢ",
+        "１２",
+        "e\u{301}",
+        "😀",
+        "\u{20000}",
+        "カナ",
+        "안녕",
+        "\u{F0041}",
+        "\t",
+    ];
+
+    fn text_of(picks: &[usize]) -> String {
+        picks.iter().map(|&i| PIECES[i]).collect()
+    }
+
+    fn both(text: &str, opts: &ScanOptions) -> ((u32, u128, Box<[u32]>), (u32, u128, Box<[u32]>)) {
+        let sk = Sketcher::new(opts);
+        assert!(sk.fused);
+        let run = |fused: bool| {
+            let mut sig = vec![0u32; opts.perms].into_boxed_slice();
+            let mut s = Scratch::default();
+            let got = if fused {
+                sk.sketch_with(text, &mut sig, &mut s)
+            } else {
+                sk.sketch_apart(text, &mut sig, &mut s)
+            };
+            (got.len, got.exact, sig)
+        };
+        (run(true), run(false))
+    }
+
+    #[test]
+    fn fused_pass_gives_the_sketch_of_the_stages_apart() {
+        let opts = ScanOptions::default();
+        let mut next = crate::testutil::lcg(17);
+        // lengths around one block and several, mostly ideographs
+        for len in [
+            0,
+            1,
+            3,
+            4,
+            5,
+            6,
+            100,
+            BLOCK - 1,
+            BLOCK,
+            BLOCK + 1,
+            BLOCK + 4,
+            3 * BLOCK + 7,
+        ] {
+            for _ in 0..3 {
+                let picks: Vec<usize> = (0..len)
+                    .map(|_| {
+                        if next(4) == 0 {
+                            next(PIECES.len() as u64) as usize
+                        } else {
+                            next(3) as usize
+                        }
+                    })
+                    .collect();
+                let text = text_of(&picks);
+                let (fused, apart) = both(&text, &opts);
+                assert_eq!(fused, apart, "{len} pieces");
+            }
+        }
+        // word text decides on its first block and goes the other way
+        let english = "the quick brown fox jumps over the lazy dog ".repeat(200);
+        let (fused, apart) = both(&english, &opts);
+        assert_eq!(fused, apart);
+    }
+
+    #[test]
+    fn fused_pass_keeps_other_n_gram_sizes() {
+        for n in [1, 2, 9] {
+            let opts = ScanOptions {
+                shingle: crate::shingle::ShingleOptions { ngram: Some(n) },
+                ..ScanOptions::default()
+            };
+            let text: String = (0..2 * BLOCK as u32 + 3)
+                .filter_map(|i| char::from_u32(0x4e00 + (i * 37) % 5000))
+                .collect();
+            let (fused, apart) = both(&text, &opts);
+            assert_eq!(fused, apart, "n = {n}");
+        }
     }
 }

@@ -55,8 +55,16 @@ impl MinHasher {
     /// Writes the signature of `shingles` into `sig` (length [`Self::perms`]).
     /// No shingles give all `u32::MAX`.
     pub fn sign_into(&self, shingles: &[u64], sig: &mut [u32]) {
-        assert_eq!(sig.len(), self.a.len(), "signature length");
         sig.fill(u32::MAX);
+        self.update(shingles, sig);
+    }
+
+    /// Lowers `sig` to the minima of `shingles` too: a signature started
+    /// at all `u32::MAX` and updated with the blocks of a sequence of
+    /// shingles is [`Self::sign_into`] of the whole sequence (signing a
+    /// long text in blocks, without holding all its shingles).
+    pub fn update(&self, shingles: &[u64], sig: &mut [u32]) {
+        assert_eq!(sig.len(), self.a.len(), "signature length");
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx512f") {
@@ -244,6 +252,17 @@ mod tests {
         assert!(sig.iter().filter(|&&v| v == 0).count() < 4, "{sig:?}");
         let est = MinHasher::estimate(&m.sign(&text), &sig);
         assert!(est > 0.9, "one added shingle of 2,000: estimate {est}");
+    }
+
+    #[test]
+    fn signing_in_blocks_is_signing_the_whole() {
+        let m = MinHasher::new(128, 3);
+        let s: Vec<u64> = (0..1000u64).map(|i| i.wrapping_mul(0x2545_f491)).collect();
+        let mut sig = vec![u32::MAX; 128];
+        for block in s.chunks(77) {
+            m.update(block, &mut sig);
+        }
+        assert_eq!(sig, m.sign(&s));
     }
 
     #[test]
