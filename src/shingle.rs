@@ -12,7 +12,7 @@
 
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
-use crate::normalize::{is_cjk, is_word_unit, NormText};
+use crate::normalize::{is_cjk, is_cjk_ideograph, is_word_unit, NormText};
 
 /// Default character n-gram size for CJK text.
 pub const DEFAULT_CHAR_NGRAM: usize = 5;
@@ -40,17 +40,33 @@ impl Script {
 
     /// [`Script::detect`] on bare characters.
     pub fn of(chars: &[char]) -> Script {
-        let mut cjk = 0usize;
-        let mut letters = 0usize;
-        for &c in chars.iter().take(SCRIPT_PREFIX) {
-            // ASCII first: `is_cjk` and the Unicode tables say no to it
-            if c.is_ascii() {
-                letters += usize::from(c.is_ascii_alphanumeric());
-            } else if is_cjk(c) {
-                cjk += 1;
-                letters += 1;
-            } else if c.is_alphanumeric() || is_word_unit(c) {
-                letters += 1;
+        let prefix = &chars[..chars.len().min(SCRIPT_PREFIX)];
+        // One pass without branches (a vector loop) counts the ideographs
+        // and ASCII letters and digits, nearly all of CJK text once
+        // normalised; the other characters are looked at one by one after.
+        // (32-bit counts: four or more to a vector register)
+        let (mut cjk, mut letters, mut other) = (0u32, 0u32, 0u32);
+        for &c in prefix {
+            let u = c as u32;
+            let ideograph = u32::from(u.wrapping_sub(0x4e00) < 0x5200)
+                | u32::from(u.wrapping_sub(0x3400) < 0x19c0);
+            let alnum = u32::from(u.wrapping_sub(0x30) < 10)
+                | u32::from((u | 0x20).wrapping_sub(0x61) < 26);
+            cjk += ideograph;
+            letters += ideograph + alnum;
+            other += u32::from(u >= 0x80) - ideograph;
+        }
+        if other > 0 {
+            for &c in prefix {
+                if c.is_ascii() || is_cjk_ideograph(c) {
+                    continue;
+                }
+                if is_cjk(c) {
+                    cjk += 1;
+                    letters += 1;
+                } else if c.is_alphanumeric() || is_word_unit(c) {
+                    letters += 1;
+                }
             }
         }
         if letters == 0 || cjk * 10 >= letters * 3 {
@@ -143,7 +159,7 @@ pub fn char_shingles(chars: &[char], n: usize, out: &mut Vec<u64>) {
 /// library's branch for 17 to 128 bytes with the default secret and seed
 /// 0, its length tests and loops gone. The same value (tested).
 #[inline(always)]
-fn xxh3_20(w: &[u8]) -> u64 {
+pub(crate) fn xxh3_20(w: &[u8]) -> u64 {
     // the first 32 bytes of xxh3's default secret, as little-endian words
     const S: [u64; 4] = [
         0xbe4b_a423_396c_feb8,
@@ -251,6 +267,22 @@ mod tests {
         char_shingles(&chars, 5, &mut fast);
         let slow: Vec<u64> = chars.windows(5).map(|w| xxh3_64(char_bytes(w))).collect();
         assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn script_counts_every_kind_of_letter() {
+        let of = |s: &str| Script::of(&s.chars().collect::<Vec<_>>());
+        assert_eq!(of("abc 中文"), Script::Chars);
+        assert_eq!(of("abcdefg 中文"), Script::Words);
+        // kana, hangul, ideographs outside the common blocks count as CJK
+        assert_eq!(of("abcdefg カナ㐀"), Script::Chars);
+        assert_eq!(of("abcdefg 안녕"), Script::Words);
+        assert_eq!(of("abcd 안녕"), Script::Chars);
+        // other letters and digits count as letters only
+        assert_eq!(of("Привет 中"), Script::Words);
+        assert_eq!(of("12345678 中文"), Script::Words);
+        assert_eq!(of(".,;!? 中"), Script::Chars);
+        assert_eq!(of(""), Script::Chars);
     }
 
     #[test]

@@ -12,11 +12,14 @@ use xxhash_rust::xxh3::{xxh3_128, Xxh3Default};
 use crate::corpus::Document;
 use crate::normalize::{each_char, normalize_unmapped};
 use crate::pipeline::{Method, Progress, ScanOptions};
-use crate::shingle::{char_bytes, char_shingles, shingle_chars_into, Script, SCRIPT_PREFIX};
+use crate::shingle::{
+    char_bytes, char_shingles, shingle_chars_into, xxh3_20, Script, SCRIPT_PREFIX,
+};
 use crate::signature::{simhash, MinHasher};
 
 /// Per-document summary kept by the document-level path.
-pub(crate) struct Sketch {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sketch {
     /// Normalised characters.
     pub len: u32,
     /// Hash of the normalised text: equal for exact copies.
@@ -72,8 +75,9 @@ impl Sketches {
     }
 }
 
-/// Normalise → shingle → MinHash or SimHash, for one document.
-pub(crate) struct Sketcher<'a> {
+/// Normalise → shingle → MinHash or SimHash, for one document: what the
+/// read stage runs on every document's text.
+pub struct Sketcher<'a> {
     opts: &'a ScanOptions,
     hasher: MinHasher,
     kind: SketchKind,
@@ -85,6 +89,8 @@ pub(crate) struct Sketcher<'a> {
 }
 
 impl<'a> Sketcher<'a> {
+    /// The sketcher of a scan with `opts` (method, normalisation,
+    /// shingles, permutations and seed).
     pub fn new(opts: &'a ScanOptions) -> Sketcher<'a> {
         let char_ngram = opts.shingle.n_for(Script::Chars).max(1);
         Sketcher {
@@ -188,9 +194,7 @@ impl Sketcher<'_> {
         let exact = match f.exact.take() {
             // never a full block: the characters are all there
             None => {
-                f.shingles.clear();
-                char_shingles(f.chars, n, f.shingles);
-                f.hasher.update(f.shingles, f.sig);
+                sign_windows(f.hasher, f.chars, n, f.shingles, f.sig);
                 xxh3_128(char_bytes(f.chars))
             }
             Some(mut state) => {
@@ -258,12 +262,36 @@ impl Fused<'_> {
     fn flush(&mut self, state: &mut Xxh3Default) {
         let carried = if self.dropped == 0 { 0 } else { self.n - 1 };
         state.update(char_bytes(&self.chars[carried..]));
-        self.shingles.clear();
         if self.chars.len() >= self.n {
-            char_shingles(self.chars, self.n, self.shingles);
-            self.hasher.update(self.shingles, self.sig);
+            sign_windows(self.hasher, self.chars, self.n, self.shingles, self.sig);
         }
     }
+}
+
+/// Lowers `sig` to the MinHash of the character `n`-grams of `chars`
+/// (one shingle of them all when fewer): for 5-grams with each hash made
+/// in the kernel's loop ([`MinHasher::update_by`]), else through
+/// `shingles`.
+fn sign_windows(
+    hasher: &MinHasher,
+    chars: &[char],
+    n: usize,
+    shingles: &mut Vec<u64>,
+    sig: &mut [u32],
+) {
+    if n == 5 && chars.len() >= n {
+        let bytes = char_bytes(chars);
+        if hasher.update_by(
+            chars.len() - n + 1,
+            |i| xxh3_20(&bytes[4 * i..4 * i + 20]),
+            sig,
+        ) {
+            return;
+        }
+    }
+    shingles.clear();
+    char_shingles(chars, n, shingles);
+    hasher.update(shingles, sig);
 }
 
 /// Per-thread working buffers of [`Sketcher`].

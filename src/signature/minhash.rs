@@ -81,6 +81,31 @@ impl MinHasher {
         sign_generic(&self.a, self.salt, shingles, sig);
     }
 
+    /// [`Self::update`] with the shingle hashes `hash(0)`, …,
+    /// `hash(count - 1)` computed inside the kernel's loop rather than
+    /// read from memory: on a CPU that runs the scalar hash and the vector
+    /// multiplies on separate units, each hides the other. Only for 128
+    /// permutations on AVX-512 (one pass over the shingles); `false`
+    /// (nothing done) otherwise.
+    #[inline]
+    pub(crate) fn update_by(
+        &self,
+        count: usize,
+        hash: impl Fn(usize) -> u64,
+        sig: &mut [u32],
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if sig.len() == 128 && self.a.len() == 128 && std::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F, checked just above.
+                unsafe { by_avx512(&self.a, self.salt, count, hash, sig) };
+                return true;
+            }
+        }
+        let _ = (count, hash);
+        false
+    }
+
     /// The signature of `shingles`.
     pub fn sign(&self, shingles: &[u64]) -> Vec<u32> {
         let mut sig = vec![0; self.perms()];
@@ -218,6 +243,28 @@ unsafe fn sign_avx512(a: &[u32], salt: u32, shingles: &[u64], sig: &mut [u32]) {
     kernel::<64>(&a[full..n], salt, shingles, rest);
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn by_avx512(
+    a: &[u32],
+    salt: u32,
+    count: usize,
+    hash: impl Fn(usize) -> u64,
+    sig: &mut [u32],
+) {
+    let (Ok(a), Ok(sig)) = (<&[u32; 128]>::try_from(a), <&mut [u32; 128]>::try_from(sig)) else {
+        return;
+    };
+    let mut acc = *sig;
+    for k in 0..count {
+        let x = lane(hash(k), salt);
+        for i in 0..128 {
+            acc[i] = acc[i].min(a[i].wrapping_mul(x));
+        }
+    }
+    *sig = acc;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +310,16 @@ mod tests {
             m.update(block, &mut sig);
         }
         assert_eq!(sig, m.sign(&s));
+    }
+
+    #[test]
+    fn hashes_made_in_the_kernel_sign_as_a_vector_of_them() {
+        let m = MinHasher::new(128, 5);
+        let s: Vec<u64> = (0..500u64).map(|i| i.wrapping_mul(0x9e37_79b9)).collect();
+        let mut sig = vec![u32::MAX; 128];
+        if m.update_by(s.len(), |i| s[i], &mut sig) {
+            assert_eq!(sig, m.sign(&s));
+        }
     }
 
     #[test]
