@@ -383,7 +383,11 @@ mod tests {
         picks.iter().map(|&i| PIECES[i]).collect()
     }
 
-    fn both(text: &str, opts: &ScanOptions) -> ((u32, u128, Box<[u32]>), (u32, u128, Box<[u32]>)) {
+    /// Length, exact hash and signature.
+    type Got = (u32, u128, Box<[u32]>);
+
+    /// The sketch of `text` by the fused pass and by the stages apart.
+    fn both(text: &str, opts: &ScanOptions) -> (Got, Got) {
         let sk = Sketcher::new(opts);
         assert!(sk.fused);
         let run = |fused: bool| {
