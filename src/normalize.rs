@@ -825,7 +825,7 @@ fn punct_unit(chars: &[char], w: usize, i: usize) -> Option<char> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn norm(s: &str) -> String {
@@ -1011,7 +1011,7 @@ mod tests {
     /// at line starts, punctuation of both widths, whitespace of every
     /// kind, invisible and control characters, private-use symbols,
     /// combining marks and other scripts.
-    const HOSTILE: &[&str] = &[
+    pub(crate) const HOSTILE: &[&str] = &[
         "中",
         "文",
         "字",
@@ -1083,6 +1083,8 @@ mod tests {
         "①",
         "😀",
         "ǅ",
+        "…",
+        "\u{20000}",
     ];
 
     proptest::proptest! {

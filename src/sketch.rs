@@ -339,45 +339,8 @@ pub(crate) fn sketch_corpus(
 mod tests {
     use super::*;
 
-    /// Pieces of text of every kind the fused pass meets: ideographs,
-    /// punctuation of both widths, whitespace, words, digits, characters
-    /// NFKC expands (`…`, `ﬁ`, `①`) or drops, astral characters.
-    const PIECES: &[&str] = &[
-        "中",
-        "文",
-        "字",
-        "会议",
-        "。",
-        "，",
-        "、",
-        "“",
-        "”",
-        "《",
-        "》",
-        "…",
-        "ﬁ",
-        "①",
-        "\n",
-        " ",
-        "\u{3000}",
-        "\u{200b}",
-        "\u{feff}",
-        "x",
-        "XX",
-        "**",
-        "the ",
-        "Word ",
-        "2024",
-        "ＡＢ",
-        "１２",
-        "e\u{301}",
-        "😀",
-        "\u{20000}",
-        "カナ",
-        "안녕",
-        "\u{F0041}",
-        "\t",
-    ];
+    /// Text of every kind normalisation meets (ideographs first).
+    use crate::normalize::tests::HOSTILE as PIECES;
 
     fn text_of(picks: &[usize]) -> String {
         picks.iter().map(|&i| PIECES[i]).collect()
