@@ -448,15 +448,18 @@ mod scan {
                 if has_control(&self.bytes()[start..end]) {
                     return None;
                 }
+                let closed = self.bytes()[end] == b'"';
                 if keep {
-                    if out.capacity() == 0 {
+                    // both ends are ASCII bytes: character boundaries
+                    let piece = self.line.get(start..end)?;
+                    if out.capacity() == 0 && !closed {
+                        // escapes ahead: room for the rest of the line
                         out.reserve(self.line.len() - start);
                     }
-                    // both ends are ASCII bytes: character boundaries
-                    out.push_str(self.line.get(start..end)?);
+                    out.push_str(piece);
                 }
                 self.at = end + 1;
-                if self.bytes()[end] == b'"' {
+                if closed {
                     return Some(out);
                 }
                 let c = match self.peek()? {
@@ -493,7 +496,9 @@ mod scan {
             match self.peek()? {
                 b'"' => {
                     self.at += 1;
-                    let id = self.string(true)?;
+                    let mut id = self.string(true)?;
+                    // kept for the whole run: no room left over
+                    id.shrink_to_fit();
                     Some((!id.is_empty()).then_some(id))
                 }
                 b'0'..=b'9' => {
