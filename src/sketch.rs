@@ -5,6 +5,14 @@
 //! normalised text, SimHash) and, for the MinHash methods, a signature of
 //! `perms` values. Normalise → shingle → MinHash, one-permutation MinHash or
 //! SimHash; nothing else of the text is kept.
+//!
+//! The default (MinHash of character n-grams, no mask folding) runs as one
+//! pass per document: characters are normalised into a block of 4,096,
+//! whose n-gram hashes are made inside the MinHash kernel's loop, and the
+//! exact hash is fed block by block; a thread holds one block of
+//! characters, never the whole normalised text. Word-shingled text (the
+//! first block decides), `--mask-fold`, OPH and SimHash run the stages one
+//! after the other on the whole text. Both ways give the same sketch.
 
 use rayon::prelude::*;
 use xxhash_rust::xxh3::{xxh3_128, Xxh3Default};
