@@ -29,6 +29,7 @@ use neardup::lsh::{self, LshParams};
 use neardup::normalize::{normalize, NormText, NormalizeOptions};
 use neardup::shingle::{char_shingles, shingle_into, ShingleOptions};
 use neardup::signature::{simhash, MinHasher};
+use neardup::sketch::Sketcher;
 use neardup::{align, corpus, report, verify};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -381,6 +382,38 @@ fn shingle_sketch(bencher: Bencher) {
             shingle_into(&n, &sopts, &mut sh);
             m.sign_into(&sh, &mut sig);
             black_box(&sig);
+        }
+    });
+}
+
+/// What the read stage does per document on the default path, in one
+/// fused pass: `Sketcher::sketch_doc` of the source text (normalise into
+/// blocks, shingle, MinHash-128, exact hash).
+#[divan::bench]
+fn sketch_doc(bencher: Bencher) {
+    let opts = neardup::pipeline::ScanOptions::default();
+    let sk = Sketcher::new(&opts);
+    bencher.counter(bytes()).bench_local(|| {
+        for t in &DOCS.texts {
+            black_box(sk.sketch_doc(black_box(t)));
+        }
+    });
+}
+
+/// The whole per-document chain of the read stage: a JSONL line →
+/// `corpus::parse_line` (scanned, text unescaped) → `sketch_doc`. Bytes
+/// are the source text's, as for the other stages (the lines are 2% more).
+#[divan::bench]
+fn fused_read_sign(bencher: Bencher) {
+    let opts = neardup::pipeline::ScanOptions::default();
+    let iopts = IngestOptions::default();
+    let sk = Sketcher::new(&opts);
+    let jsonl = docs_jsonl();
+    let path = std::path::Path::new("docs.jsonl");
+    bencher.counter(bytes()).bench_local(|| {
+        for (i, line) in black_box(&jsonl).lines().enumerate() {
+            let doc = corpus::parse_line(path, i as u64 + 1, line, &iopts).unwrap();
+            black_box(sk.sketch_doc(&doc.text));
         }
     });
 }

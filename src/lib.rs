@@ -61,7 +61,7 @@ pub mod report;
 pub mod shard;
 pub mod shingle;
 pub mod signature;
-mod sketch;
+pub mod sketch;
 pub mod stage;
 pub mod util;
 pub mod variants;

@@ -456,11 +456,11 @@ pub fn normalize_chars(text: &str, opts: &NormalizeOptions) -> Vec<char> {
 /// character of `text`: the one definition of normalisation (before
 /// masks are folded) that every output shape above is filled from.
 #[inline(always)]
-fn each_char(text: &str, mut emit: impl FnMut(char, u32, u8)) {
+pub(crate) fn each_char(text: &str, mut emit: impl FnMut(char, u32, u8)) {
     let mut space = GAP_NONE;
     for (off, ch) in text.char_indices() {
-        // The common cases first: ASCII, then CJK ideographs and full-width
-        // forms, which need no table lookup at all.
+        // The common cases first: ASCII and CJK ideographs, which need no
+        // table; then one table lookup for the rest of the BMP.
         let c = if ch.is_ascii() {
             if ch == '\n' {
                 space = GAP_LINE;
@@ -473,29 +473,111 @@ fn each_char(text: &str, mut emit: impl FnMut(char, u32, u8)) {
             ch.to_ascii_lowercase()
         } else if is_cjk_ideograph(ch) {
             ch
-        } else if let Some(c) = fullwidth_ascii(ch) {
-            c
-        } else if ch.is_whitespace() || is_invisible(ch) {
-            space = space.max(GAP_SPACE);
-            continue;
-        } else if let Some(p) = cjk_punct(ch) {
-            p
         } else {
-            for c in std::iter::once(ch).nfkc() {
-                if c.is_whitespace() {
+            match bmp_entry(ch) {
+                Some(ONE_GAP) => {
+                    space = space.max(GAP_SPACE);
                     continue;
                 }
-                let c = cjk_punct(c).unwrap_or(c);
-                for l in c.to_lowercase() {
-                    emit(l, off as u32, space);
-                    space = GAP_NONE;
+                Some(ONE_NOTHING) => continue,
+                Some(u) if u < 0x11_0000 => char::from_u32(u).unwrap_or(ch),
+                _ => {
+                    match one_char(ch, |l| {
+                        emit(l, off as u32, space);
+                        space = GAP_NONE;
+                    }) {
+                        One::Gap => space = space.max(GAP_SPACE),
+                        One::Chars => {}
+                    }
+                    continue;
                 }
             }
-            continue;
         };
         emit(c, off as u32, space);
         space = GAP_NONE;
     }
+}
+
+/// What normalising one non-ASCII character gave ([`one_char`]).
+enum One {
+    /// Whitespace (or an invisible character): a gap before the next one.
+    Gap,
+    /// Its characters, emitted (maybe none).
+    Chars,
+}
+
+/// Normalises one non-ASCII character: NFKC, CJK punctuation, lower case,
+/// calling `emit` for each character it becomes. The slow path of
+/// [`each_char`], and what its table ([`bmp_entry`]) is built from.
+fn one_char(ch: char, mut emit: impl FnMut(char)) -> One {
+    if is_cjk_ideograph(ch) {
+        emit(ch);
+    } else if let Some(c) = fullwidth_ascii(ch) {
+        emit(c);
+    } else if ch.is_whitespace() || is_invisible(ch) {
+        return One::Gap;
+    } else if let Some(p) = cjk_punct(ch) {
+        emit(p);
+    } else {
+        for c in std::iter::once(ch).nfkc() {
+            if c.is_whitespace() {
+                continue;
+            }
+            let c = cjk_punct(c).unwrap_or(c);
+            for l in c.to_lowercase() {
+                emit(l);
+            }
+        }
+    }
+    One::Chars
+}
+
+/// Table entry: the character is whitespace (a gap).
+const ONE_GAP: u32 = u32::MAX;
+/// Table entry: the character becomes nothing (and leaves no gap).
+const ONE_NOTHING: u32 = u32::MAX - 1;
+/// Table entry: the character becomes several, or is no BMP character
+/// (a surrogate code point): the slow path.
+const ONE_MANY: u32 = u32::MAX - 2;
+
+/// The BMP characters of [`one_char`] in blocks of 256, each built the
+/// first time a character of it is seen: most text touches a few blocks
+/// (punctuation, its letters), and NFKC-stable characters map to
+/// themselves.
+static BMP: [std::sync::OnceLock<Box<[u32; 256]>>; 256] =
+    [const { std::sync::OnceLock::new() }; 256];
+
+/// [`one_char`] of a BMP character as one table entry (the character it
+/// becomes, [`ONE_GAP`], [`ONE_NOTHING`] or [`ONE_MANY`]); `None` above the
+/// BMP.
+#[inline]
+fn bmp_entry(ch: char) -> Option<u32> {
+    let u = ch as u32;
+    let block = BMP.get((u >> 8) as usize)?;
+    let table = block.get_or_init(|| {
+        let mut t = Box::new([ONE_MANY; 256]);
+        for (i, e) in t.iter_mut().enumerate() {
+            let Some(c) = char::from_u32((u & !0xff) | i as u32) else {
+                continue;
+            };
+            let mut out = [None; 2];
+            let mut n = 0;
+            let kind = one_char(c, |l| {
+                if n < 2 {
+                    out[n] = Some(l);
+                }
+                n += 1;
+            });
+            *e = match (kind, n, out[0]) {
+                (One::Gap, _, _) => ONE_GAP,
+                (One::Chars, 0, _) => ONE_NOTHING,
+                (One::Chars, 1, Some(l)) => l as u32,
+                _ => ONE_MANY,
+            };
+        }
+        t
+    });
+    Some(table[(u & 0xff) as usize])
 }
 
 /// Full-width ASCII (`，：（ＡＢ１`…, U+FF01–U+FF5E), as common in CJK text
@@ -743,7 +825,7 @@ fn punct_unit(chars: &[char], w: usize, i: usize) -> Option<char> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn norm(s: &str) -> String {
@@ -792,6 +874,57 @@ mod tests {
                 "U+{u:04X}"
             );
         }
+    }
+
+    /// [`each_char`] as it was before its table: the definition.
+    fn each_char_reference(text: &str) -> Vec<(char, u32, u8)> {
+        let mut out = Vec::new();
+        let mut space = GAP_NONE;
+        for (off, ch) in text.char_indices() {
+            if ch == '\n' {
+                space = GAP_LINE;
+                continue;
+            }
+            if ch.is_whitespace() || is_invisible(ch) {
+                space = space.max(GAP_SPACE);
+                continue;
+            }
+            let mapped = if ch.is_ascii() {
+                Some(ch.to_ascii_lowercase())
+            } else if is_cjk_ideograph(ch) {
+                Some(ch)
+            } else {
+                fullwidth_ascii(ch).or_else(|| cjk_punct(ch))
+            };
+            let chars: Vec<char> = match mapped {
+                Some(c) => vec![c],
+                None => std::iter::once(ch)
+                    .nfkc()
+                    .filter(|c| !c.is_whitespace())
+                    .map(|c| cjk_punct(c).unwrap_or(c))
+                    .flat_map(char::to_lowercase)
+                    .collect(),
+            };
+            for c in chars {
+                out.push((c, off as u32, space));
+                space = GAP_NONE;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_table_normalises_every_bmp_character_as_nfkc_does() {
+        let probe = |ch: char| {
+            let text = format!("中{ch} {ch}{ch}\n文{ch}");
+            let mut got = Vec::new();
+            each_char(&text, |c, off, gap| got.push((c, off, gap)));
+            assert_eq!(got, each_char_reference(&text), "U+{:04X}", ch as u32);
+        };
+        (0..=0xFFFF).filter_map(char::from_u32).for_each(probe);
+        "😀\u{1D400}\u{20000}\u{F0041}\u{1F100}"
+            .chars()
+            .for_each(probe);
     }
 
     #[test]
@@ -878,7 +1011,7 @@ mod tests {
     /// at line starts, punctuation of both widths, whitespace of every
     /// kind, invisible and control characters, private-use symbols,
     /// combining marks and other scripts.
-    const HOSTILE: &[&str] = &[
+    pub(crate) const HOSTILE: &[&str] = &[
         "中",
         "文",
         "字",
@@ -950,6 +1083,8 @@ mod tests {
         "①",
         "😀",
         "ǅ",
+        "…",
+        "\u{20000}",
     ];
 
     proptest::proptest! {

@@ -12,12 +12,15 @@
 
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
-use crate::normalize::{is_cjk, is_word_unit, NormText};
+use crate::normalize::{is_cjk, is_cjk_ideograph, is_word_unit, NormText};
 
 /// Default character n-gram size for CJK text.
 pub const DEFAULT_CHAR_NGRAM: usize = 5;
 /// Default word n-gram size for space-separated text.
 pub const DEFAULT_WORD_NGRAM: usize = 3;
+
+/// How many characters at the start of a text decide its [`Script`].
+pub const SCRIPT_PREFIX: usize = 4096;
 
 /// How a document is cut into shingles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,21 +32,41 @@ pub enum Script {
 }
 
 impl Script {
-    /// Character shingles when at least 30% of the letters are CJK.
+    /// Character shingles when at least 30% of the letters are CJK (of
+    /// the first [`SCRIPT_PREFIX`] characters).
     pub fn detect(text: &NormText) -> Script {
         Script::of(&text.chars)
     }
 
     /// [`Script::detect`] on bare characters.
     pub fn of(chars: &[char]) -> Script {
-        let mut cjk = 0usize;
-        let mut letters = 0usize;
-        for &c in chars.iter().take(4096) {
-            if is_cjk(c) {
-                cjk += 1;
-                letters += 1;
-            } else if c.is_alphanumeric() || is_word_unit(c) {
-                letters += 1;
+        let prefix = &chars[..chars.len().min(SCRIPT_PREFIX)];
+        // One pass without branches (a vector loop) counts the ideographs
+        // and ASCII letters and digits, nearly all of CJK text once
+        // normalised; the other characters are looked at one by one after.
+        // (32-bit counts: four or more to a vector register)
+        let (mut cjk, mut letters, mut other) = (0u32, 0u32, 0u32);
+        for &c in prefix {
+            let u = c as u32;
+            let ideograph = u32::from(u.wrapping_sub(0x4e00) < 0x5200)
+                | u32::from(u.wrapping_sub(0x3400) < 0x19c0);
+            let alnum = u32::from(u.wrapping_sub(0x30) < 10)
+                | u32::from((u | 0x20).wrapping_sub(0x61) < 26);
+            cjk += ideograph;
+            letters += ideograph + alnum;
+            other += u32::from(u >= 0x80) - ideograph;
+        }
+        if other > 0 {
+            for &c in prefix {
+                if c.is_ascii() || is_cjk_ideograph(c) {
+                    continue;
+                }
+                if is_cjk(c) {
+                    cjk += 1;
+                    letters += 1;
+                } else if c.is_alphanumeric() || is_word_unit(c) {
+                    letters += 1;
+                }
             }
         }
         if letters == 0 || cjk * 10 >= letters * 3 {
@@ -121,9 +144,41 @@ pub fn char_shingles(chars: &[char], n: usize, out: &mut Vec<u64>) {
         return;
     }
     out.reserve(chars.len() - n + 1);
+    if n == DEFAULT_CHAR_NGRAM {
+        // the default, as `xxh3_64` would hash it without its dispatch
+        let bytes = char_bytes(chars);
+        out.extend((0..=chars.len() - n).map(|i| xxh3_20(&bytes[4 * i..4 * i + 20])));
+        return;
+    }
     for w in chars.windows(n) {
         out.push(xxh3_64(char_bytes(w)));
     }
+}
+
+/// `xxh3_64` of exactly 20 bytes (a character 5-gram), written out: the
+/// library's branch for 17 to 128 bytes with the default secret and seed
+/// 0, its length tests and loops gone. The same value (tested).
+#[inline(always)]
+pub(crate) fn xxh3_20(w: &[u8]) -> u64 {
+    // the first 32 bytes of xxh3's default secret, as little-endian words
+    const S: [u64; 4] = [
+        0xbe4b_a423_396c_feb8,
+        0x1cad_21f7_2c81_017c,
+        0xdb97_9083_e96d_d4de,
+        0x1f67_b3b7_a4a4_4072,
+    ];
+    const PRIME64_1: u64 = 0x9e37_79b1_85eb_ca87;
+    let r = |i: usize| u64::from_le_bytes(w[i..i + 8].try_into().unwrap_or([0; 8]));
+    let mix = |lo: u64, hi: u64| {
+        let p = u128::from(lo) * u128::from(hi);
+        (p as u64) ^ ((p >> 64) as u64)
+    };
+    let acc = 20u64
+        .wrapping_mul(PRIME64_1)
+        .wrapping_add(mix(r(0) ^ S[0], r(8) ^ S[1]))
+        .wrapping_add(mix(r(4) ^ S[2], r(12) ^ S[3]));
+    let acc = (acc ^ (acc >> 37)).wrapping_mul(0x1656_6791_9e37_79f9);
+    acc ^ (acc >> 32)
 }
 
 /// Word n-grams; words are runs of letters and digits in the
@@ -198,6 +253,36 @@ mod tests {
         assert_eq!(Script::detect(&t), Script::Words);
         assert_eq!(set("the quick brown fox jumps").len(), 3);
         assert_ne!(set("the quick brown fox"), set("thequick brown fox"));
+    }
+
+    #[test]
+    fn five_grams_hash_as_xxh3() {
+        let mut next = crate::testutil::lcg(9);
+        for _ in 0..2000 {
+            let w: Vec<u8> = (0..20).map(|_| next(256) as u8).collect();
+            assert_eq!(xxh3_20(&w), xxh3_64(&w));
+        }
+        let chars: Vec<char> = "今天我们召开会议，a b".chars().collect();
+        let mut fast = Vec::new();
+        char_shingles(&chars, 5, &mut fast);
+        let slow: Vec<u64> = chars.windows(5).map(|w| xxh3_64(char_bytes(w))).collect();
+        assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn script_counts_every_kind_of_letter() {
+        let of = |s: &str| Script::of(&s.chars().collect::<Vec<_>>());
+        assert_eq!(of("abc 中文"), Script::Chars);
+        assert_eq!(of("abcdefg 中文"), Script::Words);
+        // kana, hangul, ideographs outside the common blocks count as CJK
+        assert_eq!(of("abcdefg カナ㐀"), Script::Chars);
+        assert_eq!(of("abcdefg 안녕"), Script::Words);
+        assert_eq!(of("abcd 안녕"), Script::Chars);
+        // other letters and digits count as letters only
+        assert_eq!(of("Привет 中"), Script::Words);
+        assert_eq!(of("12345678 中文"), Script::Words);
+        assert_eq!(of(".,;!? 中"), Script::Chars);
+        assert_eq!(of(""), Script::Chars);
     }
 
     #[test]

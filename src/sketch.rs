@@ -5,18 +5,29 @@
 //! normalised text, SimHash) and, for the MinHash methods, a signature of
 //! `perms` values. Normalise → shingle → MinHash, one-permutation MinHash or
 //! SimHash; nothing else of the text is kept.
+//!
+//! The default (MinHash of character n-grams, no mask folding) runs as one
+//! pass per document: characters are normalised into a block of 4,096,
+//! whose n-gram hashes are made inside the MinHash kernel's loop, and the
+//! exact hash is fed block by block; a thread holds one block of
+//! characters, never the whole normalised text. Word-shingled text (the
+//! first block decides), `--mask-fold`, OPH and SimHash run the stages one
+//! after the other on the whole text. Both ways give the same sketch.
 
 use rayon::prelude::*;
-use xxhash_rust::xxh3::xxh3_128;
+use xxhash_rust::xxh3::{xxh3_128, Xxh3Default};
 
 use crate::corpus::Document;
-use crate::normalize::normalize_unmapped;
+use crate::normalize::{each_char, normalize_unmapped};
 use crate::pipeline::{Method, Progress, ScanOptions};
-use crate::shingle::{char_bytes, shingle_chars_into};
+use crate::shingle::{
+    char_bytes, char_shingles, shingle_chars_into, xxh3_20, Script, SCRIPT_PREFIX,
+};
 use crate::signature::{simhash, MinHasher};
 
 /// Per-document summary kept by the document-level path.
-pub(crate) struct Sketch {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sketch {
     /// Normalised characters.
     pub len: u32,
     /// Hash of the normalised text: equal for exact copies.
@@ -72,19 +83,32 @@ impl Sketches {
     }
 }
 
-/// Normalise → shingle → MinHash or SimHash, for one document.
-pub(crate) struct Sketcher<'a> {
+/// Normalise → shingle → MinHash or SimHash, for one document: what the
+/// read stage runs on every document's text.
+pub struct Sketcher<'a> {
     opts: &'a ScanOptions,
     hasher: MinHasher,
     kind: SketchKind,
+    /// Whether [`Self::sketch_fused`] can take the document: MinHash, no
+    /// masks folded, character n-grams shorter than a block.
+    fused: bool,
+    /// The character n-gram size.
+    char_ngram: usize,
 }
 
 impl<'a> Sketcher<'a> {
+    /// The sketcher of a scan with `opts` (method, normalisation,
+    /// shingles, permutations and seed).
     pub fn new(opts: &'a ScanOptions) -> Sketcher<'a> {
+        let char_ngram = opts.shingle.n_for(Script::Chars).max(1);
         Sketcher {
             opts,
             hasher: MinHasher::new(opts.perms, opts.seed),
             kind: SketchKind::of(opts),
+            fused: opts.method == Method::MinHash
+                && !opts.normalize.mask_fold
+                && char_ngram < BLOCK / 2,
+            char_ngram,
         }
     }
 
@@ -111,6 +135,17 @@ impl<'a> Sketcher<'a> {
     }
 
     fn sketch_with(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Sketch {
+        if self.fused {
+            if let Some(sketch) = self.sketch_fused(text, sig, s) {
+                return sketch;
+            }
+        }
+        self.sketch_apart(text, sig, s)
+    }
+
+    /// The stages one after the other: the whole text normalised, then
+    /// all its shingles, then the signature.
+    fn sketch_apart(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Sketch {
         normalize_unmapped(text, &self.opts.normalize, &mut s.chars, &mut s.gaps);
         shingle_chars_into(&s.chars, &s.gaps, &self.opts.shingle, &mut s.shingles);
         let simhash = match self.kind {
@@ -130,6 +165,141 @@ impl<'a> Sketcher<'a> {
             simhash,
         }
     }
+}
+
+/// Characters normalised per block of the fused pass: the first block
+/// decides the script ([`SCRIPT_PREFIX`] characters), and a block's
+/// characters (16 KB) and shingles (32 KB) stay in the core's caches.
+const BLOCK: usize = SCRIPT_PREFIX;
+
+impl Sketcher<'_> {
+    /// The default path in one pass: characters are normalised into a
+    /// block, and each full block is shingled, signed and hashed (for
+    /// [`Sketch::exact`]) before the next is normalised; only the last
+    /// `n - 1` characters carry over. The same sketch as
+    /// [`Self::sketch_apart`]. `None` for text of word shingles (the first
+    /// block says so), which needs the whole text's characters and gaps:
+    /// the caller goes the other way.
+    fn sketch_fused(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Option<Sketch> {
+        let n = self.char_ngram;
+        let mut f = Fused {
+            hasher: &self.hasher,
+            n,
+            sig,
+            chars: &mut s.chars,
+            shingles: &mut s.shingles,
+            exact: None,
+            dropped: 0,
+            words: false,
+        };
+        f.chars.clear();
+        f.sig.fill(u32::MAX);
+        each_char(text, |c, _, _| f.push(c));
+        if f.words || f.dropped == 0 && Script::of(f.chars) == Script::Words {
+            return None;
+        }
+        let len = f.dropped + f.chars.len();
+        let exact = match f.exact.take() {
+            // never a full block: the characters are all there
+            None => {
+                sign_windows(f.hasher, f.chars, n, f.shingles, f.sig);
+                xxh3_128(char_bytes(f.chars))
+            }
+            Some(mut state) => {
+                f.flush(&mut state);
+                state.digest128()
+            }
+        };
+        Some(Sketch {
+            len: len as u32,
+            exact,
+            simhash: 0,
+        })
+    }
+}
+
+/// The state of [`Sketcher::sketch_fused`] over one text.
+struct Fused<'s> {
+    hasher: &'s MinHasher,
+    n: usize,
+    sig: &'s mut [u32],
+    /// The block being filled; after a flush it starts with the last
+    /// `n - 1` characters of the one before (already hashed for `exact`).
+    chars: &'s mut Vec<char>,
+    shingles: &'s mut Vec<u64>,
+    /// The exact hash of the flushed characters, once a block was full.
+    exact: Option<Box<Xxh3Default>>,
+    /// Characters flushed and no longer in `chars`.
+    dropped: usize,
+    /// The first block was of word text: stop.
+    words: bool,
+}
+
+impl Fused<'_> {
+    #[inline(always)]
+    fn push(&mut self, c: char) {
+        if self.words {
+            return;
+        }
+        self.chars.push(c);
+        if self.chars.len() == BLOCK {
+            self.full();
+        }
+    }
+
+    #[inline(never)]
+    fn full(&mut self) {
+        let mut state = match self.exact.take() {
+            Some(state) => state,
+            None if Script::of(self.chars) == Script::Words => {
+                self.words = true;
+                return;
+            }
+            None => Box::default(),
+        };
+        self.flush(&mut state);
+        let keep = self.n - 1;
+        let gone = self.chars.len() - keep;
+        self.chars.drain(..gone);
+        self.dropped += gone;
+        self.exact = Some(state);
+    }
+
+    /// Signs the windows that start in the block and feeds its new
+    /// characters to the exact hash.
+    fn flush(&mut self, state: &mut Xxh3Default) {
+        let carried = if self.dropped == 0 { 0 } else { self.n - 1 };
+        state.update(char_bytes(&self.chars[carried..]));
+        if self.chars.len() >= self.n {
+            sign_windows(self.hasher, self.chars, self.n, self.shingles, self.sig);
+        }
+    }
+}
+
+/// Lowers `sig` to the MinHash of the character `n`-grams of `chars`
+/// (one shingle of them all when fewer): for 5-grams with each hash made
+/// in the kernel's loop ([`MinHasher::update_by`]), else through
+/// `shingles`.
+fn sign_windows(
+    hasher: &MinHasher,
+    chars: &[char],
+    n: usize,
+    shingles: &mut Vec<u64>,
+    sig: &mut [u32],
+) {
+    if n == 5 && chars.len() >= n {
+        let bytes = char_bytes(chars);
+        if hasher.update_by(
+            chars.len() - n + 1,
+            |i| xxh3_20(&bytes[4 * i..4 * i + 20]),
+            sig,
+        ) {
+            return;
+        }
+    }
+    shingles.clear();
+    char_shingles(chars, n, shingles);
+    hasher.update(shingles, sig);
 }
 
 /// Per-thread working buffers of [`Sketcher`].
@@ -170,5 +340,92 @@ pub(crate) fn sketch_corpus(
         sketch,
         sigs,
         kind: sk.kind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text of every kind normalisation meets (ideographs first).
+    use crate::normalize::tests::HOSTILE as PIECES;
+
+    fn text_of(picks: &[usize]) -> String {
+        picks.iter().map(|&i| PIECES[i]).collect()
+    }
+
+    /// Length, exact hash and signature.
+    type Got = (u32, u128, Box<[u32]>);
+
+    /// The sketch of `text` by the fused pass and by the stages apart.
+    fn both(text: &str, opts: &ScanOptions) -> (Got, Got) {
+        let sk = Sketcher::new(opts);
+        assert!(sk.fused);
+        let run = |fused: bool| {
+            let mut sig = vec![0u32; opts.perms].into_boxed_slice();
+            let mut s = Scratch::default();
+            let got = if fused {
+                sk.sketch_with(text, &mut sig, &mut s)
+            } else {
+                sk.sketch_apart(text, &mut sig, &mut s)
+            };
+            (got.len, got.exact, sig)
+        };
+        (run(true), run(false))
+    }
+
+    #[test]
+    fn fused_pass_gives_the_sketch_of_the_stages_apart() {
+        let opts = ScanOptions::default();
+        let mut next = crate::testutil::lcg(17);
+        // lengths around one block and several, mostly ideographs
+        for len in [
+            0,
+            1,
+            3,
+            4,
+            5,
+            6,
+            100,
+            BLOCK - 1,
+            BLOCK,
+            BLOCK + 1,
+            BLOCK + 4,
+            3 * BLOCK + 7,
+        ] {
+            for _ in 0..3 {
+                let picks: Vec<usize> = (0..len)
+                    .map(|_| {
+                        if next(4) == 0 {
+                            next(PIECES.len() as u64) as usize
+                        } else {
+                            next(3) as usize
+                        }
+                    })
+                    .collect();
+                let text = text_of(&picks);
+                let (fused, apart) = both(&text, &opts);
+                assert_eq!(fused, apart, "{len} pieces");
+            }
+        }
+        // word text decides on its first block and goes the other way
+        let english = "the quick brown fox jumps over the lazy dog ".repeat(200);
+        let (fused, apart) = both(&english, &opts);
+        assert_eq!(fused, apart);
+    }
+
+    #[test]
+    fn fused_pass_keeps_other_n_gram_sizes() {
+        for n in [1, 2, 9] {
+            let opts = ScanOptions {
+                shingle: crate::shingle::ShingleOptions { ngram: Some(n) },
+                ..ScanOptions::default()
+            };
+            let text: String = (0..2 * BLOCK as u32 + 3)
+                .filter_map(|i| char::from_u32(0x4e00 + (i * 37) % 5000))
+                .collect();
+            let (fused, apart) = both(&text, &opts);
+            assert_eq!(fused, apart, "n = {n}");
+        }
     }
 }

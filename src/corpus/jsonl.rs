@@ -1,4 +1,10 @@
 //! Splits a JSONL file into documents, one per line.
+//!
+//! A record of the usual shape (an object of strings, numbers and
+//! literals, the text and id fields named plainly, no `--keep-by`) is
+//! read by a byte scanner ([`scan`]) that copies the text field out,
+//! unescaped, and builds nothing else; anything else, and every record in
+//! error, goes through serde_json, so errors read the same.
 
 use std::cmp::Ordering;
 use std::path::Path;
@@ -77,6 +83,23 @@ pub fn parse_line(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) ->
             limit: opts.max_doc_bytes,
         });
     }
+    if let Some((text, id)) = scan::record(line, opts) {
+        return Ok(Document {
+            id: id.unwrap_or_else(|| format!("{}:{lineno}", path.display())),
+            input: 0,
+            record: Some(lineno),
+            offset: 0,
+            sort_key: None,
+            len: text.len(),
+            text,
+        });
+    }
+    parse_serde(path, lineno, line, opts)
+}
+
+/// [`parse_line`] by serde_json: every record, with its errors.
+fn parse_serde(path: &Path, lineno: u64, line: &str, opts: &IngestOptions) -> Result<Document> {
+    let loc = || Location::line(path, lineno);
     // Only the text and id fields are kept; every other field is skipped
     // without being built (a record's other fields can be large).
     let mut de = serde_json::Deserializer::from_str(line);
@@ -318,5 +341,309 @@ impl<'de> Visitor<'de> for Fields<'_> {
         }
         let [text, id, key] = got;
         Ok(Record { text, id, key })
+    }
+}
+
+/// The fast path of [`parse_line`]: a record of the usual shape scanned
+/// byte by byte, validated as serde_json would, nothing built but the text
+/// and id strings. `None` (then serde_json reads the record, and says
+/// what is wrong with it) for anything else: nested values, a `\u`
+/// escape of a surrogate, a number id other than a plain non-negative
+/// integer, a missing or non-string text, invalid JSON.
+mod scan {
+    use super::IngestOptions;
+
+    /// The text and, if the record has one that names it, the id.
+    pub(super) fn record(line: &str, opts: &IngestOptions) -> Option<(String, Option<String>)> {
+        let (text_key, id_key) = (opts.text_field.as_bytes(), opts.id_field.as_bytes());
+        if opts.keep_by.is_some()
+            || text_key == id_key
+            || text_key.contains(&b'.')
+            || id_key.contains(&b'.')
+        {
+            return None;
+        }
+        let mut s = Scanner { line, at: 0 };
+        let (mut text, mut id) = (None, None);
+        s.ws();
+        s.eat(b'{')?;
+        s.ws();
+        if s.peek()? != b'}' {
+            loop {
+                s.eat(b'"')?;
+                let key = s.key()?;
+                s.ws();
+                s.eat(b':')?;
+                s.ws();
+                if key == text_key {
+                    s.eat(b'"')?;
+                    text = Some(s.string(true)?);
+                } else if key == id_key {
+                    id = Some(s.id()?);
+                } else {
+                    s.skip_value()?;
+                }
+                s.ws();
+                match s.peek()? {
+                    b',' => {
+                        s.at += 1;
+                        s.ws();
+                    }
+                    _ => break,
+                }
+            }
+        }
+        s.eat(b'}')?;
+        s.ws();
+        if s.at != line.len() {
+            return None;
+        }
+        Some((text?, id.flatten()))
+    }
+
+    struct Scanner<'l> {
+        line: &'l str,
+        at: usize,
+    }
+
+    impl<'l> Scanner<'l> {
+        fn bytes(&self) -> &'l [u8] {
+            self.line.as_bytes()
+        }
+
+        fn peek(&self) -> Option<u8> {
+            self.bytes().get(self.at).copied()
+        }
+
+        fn eat(&mut self, b: u8) -> Option<()> {
+            (self.peek()? == b).then(|| self.at += 1)
+        }
+
+        /// JSON whitespace.
+        fn ws(&mut self) {
+            while matches!(self.peek(), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+                self.at += 1;
+            }
+        }
+
+        /// A key after its opening quote, without escapes.
+        fn key(&mut self) -> Option<&'l [u8]> {
+            let start = self.at;
+            let end = start + memchr::memchr2(b'"', b'\\', &self.bytes()[start..])?;
+            let key = &self.bytes()[start..end];
+            if self.bytes()[end] != b'"' || has_control(key) {
+                return None;
+            }
+            self.at = end + 1;
+            Some(key)
+        }
+
+        /// A string after its opening quote, unescaped when `keep` (else
+        /// only checked, and empty).
+        fn string(&mut self, keep: bool) -> Option<String> {
+            let mut out = String::new();
+            loop {
+                let start = self.at;
+                let end = start + memchr::memchr2(b'"', b'\\', &self.bytes()[start..])?;
+                if has_control(&self.bytes()[start..end]) {
+                    return None;
+                }
+                let closed = self.bytes()[end] == b'"';
+                if keep {
+                    // both ends are ASCII bytes: character boundaries
+                    let piece = self.line.get(start..end)?;
+                    if out.capacity() == 0 && !closed {
+                        // escapes ahead: room for the rest of the line
+                        out.reserve(self.line.len() - start);
+                    }
+                    out.push_str(piece);
+                }
+                self.at = end + 1;
+                if closed {
+                    return Some(out);
+                }
+                let c = match self.peek()? {
+                    b'"' => '"',
+                    b'\\' => '\\',
+                    b'/' => '/',
+                    b'b' => '\u{8}',
+                    b'f' => '\u{c}',
+                    b'n' => '\n',
+                    b'r' => '\r',
+                    b't' => '\t',
+                    b'u' => {
+                        let hex = self.line.get(self.at + 1..self.at + 5)?;
+                        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            return None;
+                        }
+                        self.at += 4;
+                        // a surrogate (half of a pair, or alone) is not a char
+                        char::from_u32(u32::from_str_radix(hex, 16).ok()?)?
+                    }
+                    _ => return None,
+                };
+                self.at += 1;
+                if keep {
+                    out.push(c);
+                }
+            }
+        }
+
+        /// The id: a string (`None` if empty), a plain non-negative
+        /// integer that serde_json writes back the same, or `null`, `true`
+        /// or `false` (no id).
+        fn id(&mut self) -> Option<Option<String>> {
+            match self.peek()? {
+                b'"' => {
+                    self.at += 1;
+                    let mut id = self.string(true)?;
+                    // kept for the whole run: no room left over
+                    id.shrink_to_fit();
+                    Some((!id.is_empty()).then_some(id))
+                }
+                b'0'..=b'9' => {
+                    let start = self.at;
+                    self.number()?;
+                    let digits = self.line.get(start..self.at)?;
+                    let plain = digits.bytes().all(|b| b.is_ascii_digit()) && digits.len() <= 19;
+                    plain.then(|| Some(digits.to_string()))
+                }
+                b'-' => None,
+                _ => {
+                    self.skip_value()?;
+                    Some(None)
+                }
+            }
+        }
+
+        /// A string, number or literal; nested values are left to serde_json.
+        fn skip_value(&mut self) -> Option<()> {
+            match self.peek()? {
+                b'"' => {
+                    self.at += 1;
+                    self.string(false).map(drop)
+                }
+                b'-' | b'0'..=b'9' => self.number(),
+                b't' => self.literal("true"),
+                b'f' => self.literal("false"),
+                b'n' => self.literal("null"),
+                _ => None,
+            }
+        }
+
+        fn literal(&mut self, word: &str) -> Option<()> {
+            self.bytes()[self.at..]
+                .starts_with(word.as_bytes())
+                .then(|| self.at += word.len())
+        }
+
+        /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+        fn number(&mut self) -> Option<()> {
+            let digits = |s: &mut Self| {
+                let start = s.at;
+                while s.peek().is_some_and(|b| b.is_ascii_digit()) {
+                    s.at += 1;
+                }
+                (s.at > start).then_some(())
+            };
+            if self.peek() == Some(b'-') {
+                self.at += 1;
+            }
+            if self.peek()? == b'0' {
+                self.at += 1;
+            } else {
+                digits(self)?;
+            }
+            if self.peek() == Some(b'.') {
+                self.at += 1;
+                digits(self)?;
+            }
+            if matches!(self.peek(), Some(b'e' | b'E')) {
+                self.at += 1;
+                if matches!(self.peek(), Some(b'+' | b'-')) {
+                    self.at += 1;
+                }
+                digits(self)?;
+            }
+            Some(())
+        }
+    }
+
+    /// A byte below 0x20: JSON strings must escape them.
+    fn has_control(bytes: &[u8]) -> bool {
+        // no early exit: the compiler makes this a vector loop
+        bytes.iter().fold(false, |any, &b| any | (b < 0x20))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records of every shape the scanner meets, valid and not.
+    const LINES: &[&str] = &[
+        r#"{"id": "d1", "text": "今天\n我们\t召开\"会议\"\\ \/ \b\f\r"}"#,
+        r#"{"text":"a\u4e2d\u00e9b","id":7}"#,
+        r#" { "id" : 123456789012345678 , "text" : "x" } "#,
+        r#"{"id": 12345678901234567890, "text": "x"}"#,
+        r#"{"id": -3, "text": "x"}"#,
+        r#"{"id": 1.5, "text": "x"}"#,
+        r#"{"id": 1e3, "text": "x"}"#,
+        r#"{"id": "", "text": "x"}"#,
+        r#"{"id": null, "text": "x"}"#,
+        r#"{"id": true, "text": "x"}"#,
+        r#"{"text": "x"}"#,
+        r#"{"text": "first", "text": "second", "id": "a", "id": "b"}"#,
+        r#"{"meta": {"a": [1, 2]}, "text": "x"}"#,
+        r#"{"n": -0.5e-3, "ok": false, "no": null, "s": "\u00e9", "text": "x"}"#,
+        r#"{"text": "\ud83d\ude00 pair"}"#,
+        r#"{"text": "\ud83d alone"}"#,
+        r#"{"text": "bad \x escape"}"#,
+        "{\"text\": \"raw\ttab\"}",
+        r#"{"text": 5}"#,
+        r#"{"text": null}"#,
+        r#"{"id": "a"}"#,
+        r#"{}"#,
+        r#"[1, 2]"#,
+        r#"{"text": "x",}"#,
+        r#"{"text": "x" "id": "y"}"#,
+        r#"{"text": "x"} trailing"#,
+        r#"{"text": "unterminated}"#,
+        r#"{"n": 01, "text": "x"}"#,
+        r#"{"n": 1., "text": "x"}"#,
+        r#"{"n": tru, "text": "x"}"#,
+        r#"{"t\u0065xt": "escaped key"}"#,
+        r#"{"text": "x", "id": "y"}{"#,
+    ];
+
+    #[test]
+    fn the_scanner_reads_what_serde_json_reads_and_leaves_it_the_rest() {
+        let path = Path::new("in.jsonl");
+        let opts = IngestOptions::default();
+        let show = |r: Result<Document>| match r {
+            Ok(d) => format!("{:?} {:?} {}", d.id, d.text, d.len),
+            Err(e) => format!("error: {e}"),
+        };
+        let mut scanned = 0;
+        for line in LINES {
+            scanned += usize::from(scan::record(line, &opts).is_some());
+            let fast = show(parse_line(path, 4, line, &opts));
+            let serde = show(parse_serde(path, 4, line, &opts));
+            assert_eq!(fast, serde, "{line}");
+        }
+        // the usual shapes go the fast way
+        assert!(scanned >= 9, "{scanned} scanned");
+        assert!(scan::record(LINES[0], &opts).is_some());
+        // other field names, and names the scanner leaves to serde_json
+        for (text, id) in [("body", "key"), ("text", "text"), ("data.text", "id")] {
+            let opts = IngestOptions {
+                text_field: text.into(),
+                id_field: id.into(),
+                ..IngestOptions::default()
+            };
+            let line = r#"{"key": "k", "body": "b", "text": "t", "data": {"text": "d"}}"#;
+            let fast = show(parse_line(path, 1, line, &opts));
+            assert_eq!(fast, show(parse_serde(path, 1, line, &opts)));
+        }
     }
 }

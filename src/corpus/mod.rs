@@ -28,6 +28,7 @@ mod walk;
 pub use compress::{compress, Compressor};
 pub use decompress::Compression;
 pub use encoding::{Decoded, EncodingChoice, TextEncoding};
+pub use jsonl::parse_line;
 pub use jsonl::SortKey;
 pub use reread::Relines;
 pub use walk::{list_inputs, Listed, Listing};

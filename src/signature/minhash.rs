@@ -55,8 +55,16 @@ impl MinHasher {
     /// Writes the signature of `shingles` into `sig` (length [`Self::perms`]).
     /// No shingles give all `u32::MAX`.
     pub fn sign_into(&self, shingles: &[u64], sig: &mut [u32]) {
-        assert_eq!(sig.len(), self.a.len(), "signature length");
         sig.fill(u32::MAX);
+        self.update(shingles, sig);
+    }
+
+    /// Lowers `sig` to the minima of `shingles` too: a signature started
+    /// at all `u32::MAX` and updated with the blocks of a sequence of
+    /// shingles is [`Self::sign_into`] of the whole sequence (signing a
+    /// long text in blocks, without holding all its shingles).
+    pub fn update(&self, shingles: &[u64], sig: &mut [u32]) {
+        assert_eq!(sig.len(), self.a.len(), "signature length");
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx512f") {
@@ -71,6 +79,31 @@ impl MinHasher {
             }
         }
         sign_generic(&self.a, self.salt, shingles, sig);
+    }
+
+    /// [`Self::update`] with the shingle hashes `hash(0)`, …,
+    /// `hash(count - 1)` computed inside the kernel's loop rather than
+    /// read from memory: on a CPU that runs the scalar hash and the vector
+    /// multiplies on separate units, each hides the other. Only for 128
+    /// permutations on AVX-512 (one pass over the shingles); `false`
+    /// (nothing done) otherwise.
+    #[inline]
+    pub(crate) fn update_by(
+        &self,
+        count: usize,
+        hash: impl Fn(usize) -> u64,
+        sig: &mut [u32],
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if sig.len() == 128 && self.a.len() == 128 && std::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F, checked just above.
+                unsafe { by_avx512(&self.a, self.salt, count, hash, sig) };
+                return true;
+            }
+        }
+        let _ = (count, hash);
+        false
     }
 
     /// The signature of `shingles`.
@@ -210,6 +243,28 @@ unsafe fn sign_avx512(a: &[u32], salt: u32, shingles: &[u64], sig: &mut [u32]) {
     kernel::<64>(&a[full..n], salt, shingles, rest);
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn by_avx512(
+    a: &[u32],
+    salt: u32,
+    count: usize,
+    hash: impl Fn(usize) -> u64,
+    sig: &mut [u32],
+) {
+    let (Ok(a), Ok(sig)) = (<&[u32; 128]>::try_from(a), <&mut [u32; 128]>::try_from(sig)) else {
+        return;
+    };
+    let mut acc = *sig;
+    for k in 0..count {
+        let x = lane(hash(k), salt);
+        for i in 0..128 {
+            acc[i] = acc[i].min(a[i].wrapping_mul(x));
+        }
+    }
+    *sig = acc;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +299,27 @@ mod tests {
         assert!(sig.iter().filter(|&&v| v == 0).count() < 4, "{sig:?}");
         let est = MinHasher::estimate(&m.sign(&text), &sig);
         assert!(est > 0.9, "one added shingle of 2,000: estimate {est}");
+    }
+
+    #[test]
+    fn signing_in_blocks_is_signing_the_whole() {
+        let m = MinHasher::new(128, 3);
+        let s: Vec<u64> = (0..1000u64).map(|i| i.wrapping_mul(0x2545_f491)).collect();
+        let mut sig = vec![u32::MAX; 128];
+        for block in s.chunks(77) {
+            m.update(block, &mut sig);
+        }
+        assert_eq!(sig, m.sign(&s));
+    }
+
+    #[test]
+    fn hashes_made_in_the_kernel_sign_as_a_vector_of_them() {
+        let m = MinHasher::new(128, 5);
+        let s: Vec<u64> = (0..500u64).map(|i| i.wrapping_mul(0x9e37_79b9)).collect();
+        let mut sig = vec![u32::MAX; 128];
+        if m.update_by(s.len(), |i| s[i], &mut sig) {
+            assert_eq!(sig, m.sign(&s));
+        }
     }
 
     #[test]
