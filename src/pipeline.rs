@@ -852,12 +852,15 @@ fn block_level(
         (find(&src, &opts.blocks, budget)?, Vec::new())
     };
     progress.finish();
+    progress.stage("block copies", found.len() as u64);
     let copies = block_copies(run, active, &found, &marks)?;
-    Ok(found
+    let clusters = found
         .par_iter()
         .zip(copies)
         .map(|(bc, copies)| block_cluster(corpus, active, bc, copies, opts))
-        .collect())
+        .collect();
+    progress.finish();
+    Ok(clusters)
 }
 
 /// A copy of a block cluster as the report shows it, with its normalised
