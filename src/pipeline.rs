@@ -35,8 +35,10 @@
 //!   pairs (of the repeated text only).
 //! - **members** (`src/members.rs`, `block_copies` here): a cluster's copies
 //!   → report members (file, record, lines, bytes, preview) and the kept
-//!   one; each document holding a copy is read and normalised again once,
-//!   with its byte map, a batch at a time. Holds the members and the
+//!   one; each document holding a copy is read again once, a batch at a
+//!   time, and normalised with its byte map only around each copy (between
+//!   the marks the block stage took while it held the texts: 8 bytes every
+//!   64 or more characters), else whole. Holds the members and the
 //!   characters of every copy.
 //! - **report** (`build_report`): clusters numbered in order → [`Report`]
 //!   with its summary and parameters; [`attach_diffs`] adds character
