@@ -35,8 +35,10 @@
 //!   pairs (of the repeated text only).
 //! - **members** (`src/members.rs`, `block_copies` here): a cluster's copies
 //!   → report members (file, record, lines, bytes, preview) and the kept
-//!   one; each document holding a copy is read and normalised again once,
-//!   with its byte map, a batch at a time. Holds the members and the
+//!   one; each document holding a copy is read again once, a batch at a
+//!   time, and normalised with its byte map only around each copy (between
+//!   the marks the block stage took while it held the texts: 8 bytes every
+//!   64 or more characters), else whole. Holds the members and the
 //!   characters of every copy.
 //! - **report** (`build_report`): clusters numbered in order → [`Report`]
 //!   with its summary and parameters; [`attach_diffs`] adds character
@@ -691,7 +693,7 @@ impl blocks::TextSource for CorpusTexts<'_> {
         5 * self.chars[doc as usize] as usize
     }
     fn read(&self, docs: &[u32]) -> Result<Vec<NormText>> {
-        self.load(docs)
+        Ok(self.load(docs, false)?.0)
     }
     fn read_through(&self, n: usize) {
         self.progress.advance(n as u64);
@@ -700,30 +702,114 @@ impl blocks::TextSource for CorpusTexts<'_> {
 
 impl CorpusTexts<'_> {
     /// The normalised texts of block documents `docs` (sorted), read back a
-    /// bounded slice at a time, each text dropped once normalised.
-    fn load(&self, docs: &[u32]) -> Result<Vec<NormText>> {
+    /// bounded slice at a time, each text dropped once normalised; with
+    /// `marked`, also the [`Marks`] of each (else none).
+    fn load(&self, docs: &[u32], marked: bool) -> Result<(Vec<NormText>, Vec<Marks>)> {
         let ids: Vec<u32> = docs
             .iter()
             .map(|&d| self.active[d as usize] as u32)
             .collect();
         let mut texts: Vec<NormText> = Vec::with_capacity(ids.len());
+        let mut marks: Vec<Marks> = Vec::new();
         self.texts
             .batches(self.corpus, &ids, self.sizes, |_, raw| {
-                texts.par_extend(raw.par_iter().map(|t| unmapped(t, self.opts)));
+                let (t, m): (Vec<NormText>, Vec<Marks>) = raw
+                    .par_iter()
+                    .map(|t| unmapped(t, self.opts, marked))
+                    .unzip();
+                texts.extend(t);
+                if marked {
+                    marks.extend(m);
+                }
             })?;
-        Ok(texts)
+        Ok((texts, marks))
     }
 }
 
 /// The normalised units and line breaks of `text`, without the map back
-/// to its bytes.
-fn unmapped(text: &str, opts: &NormalizeOptions) -> NormText {
+/// to its bytes; with `marked`, the places where it may be cut
+/// ([`marks_of`]), taken from that map before it goes.
+fn unmapped(text: &str, opts: &NormalizeOptions, marked: bool) -> (NormText, Marks) {
     let mut n = normalize(text, opts);
+    let marks = if marked {
+        marks_of(text, &n.orig)
+    } else {
+        Marks::new()
+    };
     n.orig = Vec::new();
     // held for the whole block stage: not the guess reserved for the text
     n.chars.shrink_to_fit();
     n.gap_before.shrink_to_fit();
-    n
+    (n, marks)
+}
+
+/// Places where a text may be cut, as `(unit, byte)`: the first unit of
+/// the rest and its byte offset, about [`MARK_EVERY`] units apart, the
+/// first `(0, 0)`. Each lies between two CJK ideographs, where
+/// normalisation is local (as [`crate::normalize::normalize_into`] cuts a
+/// long text): the text between two marks, normalised alone, gives the
+/// same units as the whole text gives there. [`block_copies`] maps a copy
+/// back to source bytes by normalising the text between the marks around
+/// it, not the whole document again (80% of documents hold a copy of
+/// some boilerplate). 8 bytes a mark.
+type Marks = Vec<(u32, u32)>;
+
+/// Units between two [`Marks`], at least (fewer where none can be cut).
+const MARK_EVERY: usize = 64;
+
+/// The [`Marks`] of `text`, `orig` the byte offset of each of its units.
+fn marks_of(text: &str, orig: &[u32]) -> Marks {
+    let bytes = text.as_bytes();
+    // the ideograph that starts at byte `b`, if any, and whether one ends there
+    let ideograph_at = |b: usize| {
+        text.get(b..)
+            .and_then(|t| t.chars().next())
+            .is_some_and(crate::normalize::is_cjk_ideograph)
+    };
+    let ideograph_before = |b: usize| {
+        text.get(..b)
+            .and_then(|t| t.chars().next_back())
+            .is_some_and(crate::normalize::is_cjk_ideograph)
+    };
+    let mut marks = vec![(0, 0)];
+    let mut i = MARK_EVERY;
+    while i < orig.len() {
+        let b = orig[i] as usize;
+        // a character of 3 bytes or more starts here: cheap test first
+        if bytes.get(b).is_some_and(|&x| x >= 0xe0) && ideograph_at(b) && ideograph_before(b) {
+            marks.push((i as u32, b as u32));
+            i += MARK_EVERY;
+        } else {
+            i += 1;
+        }
+    }
+    marks.shrink_to_fit();
+    marks
+}
+
+/// The normalised units of `text` from the last of `marks` at or before
+/// unit `r.start` to the first after unit `r.end` (or the end of the
+/// text), and the unit and byte they start at. `None` when the piece does
+/// not hold as many units as the marks say (text that changed since).
+fn piece_around(
+    text: &str,
+    marks: &[(u32, u32)],
+    r: &std::ops::Range<usize>,
+    opts: &NormalizeOptions,
+) -> Option<(NormText, usize, usize)> {
+    let before = marks.partition_point(|&(u, _)| u as usize <= r.start);
+    let (u0, b0) = *marks.get(before.checked_sub(1)?)?;
+    let after = marks.partition_point(|&(u, _)| u as usize <= r.end);
+    let end = marks.get(after).map(|&(u, b)| (u as usize, b as usize));
+    let piece = normalize(
+        text.get(b0 as usize..end.map_or(text.len(), |e| e.1))?,
+        opts,
+    );
+    let fits = match end {
+        Some((u1, _)) => piece.len() == u1 - u0 as usize,
+        None => piece.len() >= r.end - u0 as usize,
+    };
+    fits.then_some((piece, u0 as usize, b0 as usize))
 }
 
 /// Block clusters among the `active` documents, as report clusters.
@@ -756,24 +842,27 @@ fn block_level(
     let held: usize = (0..active.len() as u32)
         .map(|d| blocks::TextSource::cost(&src, d))
         .sum();
-    let found = if held <= budget.texts() {
+    let (found, marks) = if held <= budget.texts() {
         let all: Vec<u32> = (0..active.len() as u32).collect();
-        let norms = src.load(&all)?;
+        let (norms, marks) = src.load(&all, true)?;
         progress.advance(norms.len() as u64);
         let refs: Vec<&NormText> = norms.iter().collect();
-        find(&blocks::InMemory(&refs), &opts.blocks, budget)?
+        (find(&blocks::InMemory(&refs), &opts.blocks, budget)?, marks)
     } else {
         // a document larger than a batch is read once for the stage
         let src = blocks::texts::Holding::new(&src, budget.texts());
-        find(&src, &opts.blocks, budget)?
+        (find(&src, &opts.blocks, budget)?, Vec::new())
     };
     progress.finish();
-    let copies = block_copies(run, active, &found)?;
-    Ok(found
+    progress.stage("block copies", found.len() as u64);
+    let copies = block_copies(run, active, &found, &marks)?;
+    let clusters = found
         .par_iter()
         .zip(copies)
         .map(|(bc, copies)| block_cluster(corpus, active, bc, copies, opts))
-        .collect())
+        .collect();
+    progress.finish();
+    Ok(clusters)
 }
 
 /// A copy of a block cluster as the report shows it, with its normalised
@@ -784,13 +873,16 @@ struct CopyOut {
 }
 
 /// Every copy of every block cluster as a report member (its similarity
-/// not yet known). Each document holding a copy is read and normalised
-/// again once, with the map back to source bytes, however many clusters it
-/// is in (a page holds a header, a navigation bar and a footer).
+/// not yet known). Each document holding a copy is read again once,
+/// however many clusters it is in (a page holds a header, a navigation bar
+/// and a footer), and normalised with the map back to source bytes: only
+/// around each copy when the block stage left its [`Marks`] (`marks`, by
+/// block document; empty when it held no texts), else whole.
 fn block_copies(
     run: &Run<'_>,
     active: &[usize],
     found: &[blocks::BlockCluster],
+    marks: &[Marks],
 ) -> Result<Vec<Vec<CopyOut>>> {
     let Run {
         corpus,
@@ -821,16 +913,28 @@ fn block_copies(
         made.par_extend(groups.par_iter().flat_map_iter(|&g| {
             let d = g[0].0 as usize;
             let text = raw[batch.partition_point(|&b| (b as usize) < d)];
-            let norm = normalize(text, &opts.normalize);
+            let block_doc = found[g[0].1 as usize].copies[g[0].2 as usize].doc as usize;
+            let doc_marks = marks.get(block_doc).map_or(&[][..], |m| &m[..]);
+            let mut whole: Option<NormText> = None;
             // a document holding many copies has its lines indexed once
             let index = (g.len() > 1).then(|| crate::corpus::LineIndex::new(text));
             g.iter()
                 .map(|&(_, c, i)| {
                     let r = found[c as usize].copies[i as usize].range.clone();
-                    let text_range = norm.source_range(text, r.start, r.end);
+                    let piece = piece_around(text, doc_marks, &r, &opts.normalize);
+                    let (norm, u0, b0) = match &piece {
+                        Some((p, u0, b0)) => (p, *u0, *b0),
+                        None => (
+                            &*whole.get_or_insert_with(|| normalize(text, &opts.normalize)),
+                            0,
+                            0,
+                        ),
+                    };
+                    let local = norm.source_range(&text[b0..], r.start - u0, r.end - u0);
+                    let text_range = local.start + b0..local.end + b0;
                     let place =
                         Place::in_indexed_text(corpus, d, text, &text_range, index.as_ref());
-                    let chars = norm.chars[r.clone()].to_vec();
+                    let chars = norm.chars[r.start - u0..r.end - u0].to_vec();
                     let member = member(place, d, text, text_range, r, 0.0, None);
                     (c, i, CopyOut { member, chars })
                 })
@@ -1010,5 +1114,79 @@ fn build_report(corpus: &Corpus, opts: &ScanOptions, clusters: Vec<Cluster>) -> 
         summary,
         clusters,
         skipped: corpus.skipped.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text of every kind normalisation treats apart: ideographs, words
+    /// (hyphenated across a line break too), numbers, full-width forms,
+    /// punctuation of both scripts, list marks, spaces and line breaks.
+    fn mixed(seed: u64, parts: usize) -> String {
+        let mut rnd = crate::testutil::lcg(seed);
+        let pieces = [
+            "中文的文本",
+            "是",
+            "，",
+            "。",
+            "“引号”",
+            "Ｆｕｌｌ",
+            "word ",
+            "Hello, world! ",
+            "hyphen-\nated ",
+            "2019年3月",
+            " 12:30 ",
+            "\n",
+            "\n- ",
+            "  ",
+            "（注）",
+            "e.g. ",
+            "數據",
+            "𠀀𠀁",
+            "naïve café ",
+            "・",
+            "—",
+            "1. ",
+            "ABC",
+            "\t",
+        ];
+        (0..parts)
+            .map(|_| pieces[rnd(pieces.len() as u64) as usize])
+            .collect()
+    }
+
+    /// A copy's bytes and units, found by normalising only the text
+    /// between the marks around it, are those the whole text gives.
+    #[test]
+    fn a_piece_between_marks_maps_a_copy_as_the_whole_text_does() {
+        let opts = NormalizeOptions::default();
+        let mut rnd = crate::testutil::lcg(99);
+        let mut pieces = 0;
+        for seed in 0..60 {
+            let text = mixed(seed, 400);
+            let whole = normalize(&text, &opts);
+            let marks = marks_of(&text, &whole.orig);
+            assert_eq!(marks[0], (0, 0));
+            for _ in 0..40 {
+                let n = whole.len() as u64;
+                let s = rnd(n) as usize;
+                let e = s + 1 + rnd(n - s as u64) as usize;
+                let Some((piece, u0, b0)) = piece_around(&text, &marks, &(s..e), &opts) else {
+                    panic!("no piece around {s}..{e} of text {seed}");
+                };
+                pieces += usize::from(u0 > 0);
+                let local = piece.source_range(&text[b0..], s - u0, e - u0);
+                assert_eq!(
+                    local.start + b0..local.end + b0,
+                    whole.source_range(&text, s, e),
+                    "text {seed}, units {s}..{e}"
+                );
+                assert_eq!(piece.chars[s - u0..e - u0], whole.chars[s..e]);
+            }
+        }
+        // the pieces did start inside the texts, not at their beginnings
+        assert!(pieces > 1000, "{pieces}");
     }
 }
