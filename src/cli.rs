@@ -71,9 +71,20 @@ enum Command {
     /// fingerprints (`block-pairs SEEDS.parquet --manifest MANIFEST.json --sign DIR -o
     /// REGIONS.parquet`).
     BlockPairs(BlockPairsArgs),
+    /// Stage of the sharded block level's star path: cut the frequent occurrences of
+    /// whole documents into runs (`star-runs OCCURRENCES --manifest MANIFEST.json --sign
+    /// DIR -o RUNS.parquet`).
+    StarRuns(StarArgs),
+    /// Stage of the sharded block level's star path: align child runs to their parents
+    /// (`star-pairs LINKS --manifest MANIFEST.json --sign DIR -o ALIGNED.parquet`).
+    StarPairs(StarArgs),
+    /// Stage of the sharded block level's star path: cut the aligned pairs of whole
+    /// parent documents where passages meet (`star-split ALIGNED --manifest MANIFEST.json
+    /// --sign DIR -o REGIONS.parquet`).
+    StarSplit(StarArgs),
     /// Stage of the sharded block level, one process: clean's plan from the engine's
-    /// document clusters, region pairs and frequent fingerprints (`plan MANIFEST.json
-    /// --sign DIR --doc-clusters DIR --regions DIR --frequent DIR -o PLAN_DIR`).
+    /// document clusters and region pairs (`plan MANIFEST.json --sign DIR
+    /// --doc-clusters DIR --regions DIR --star DIR -o PLAN_DIR`).
     Plan(PlanArgs),
     /// Stage of the sharded clean: write one shard's cleaned files from
     /// its removed documents (`apply --shard N --clusters DIR MANIFEST.json -o
@@ -146,6 +157,22 @@ struct BlockPairsArgs {
 }
 
 #[derive(Debug, Args)]
+struct StarArgs {
+    /// The stage's table (INPUT: a Parquet file or a folder of them) and clean's options.
+    #[command(flatten)]
+    common: Common,
+    /// The manifest of `neardup shards`.
+    #[arg(long, value_name = "MANIFEST.json")]
+    manifest: PathBuf,
+    /// The folder `neardup sign` wrote the shards' folders into.
+    #[arg(long, value_name = "DIR")]
+    sign: PathBuf,
+    /// The table (Parquet) to write.
+    #[arg(short = 'o', long, value_name = "OUT.parquet")]
+    output: PathBuf,
+}
+
+#[derive(Debug, Args)]
 struct PlanArgs {
     /// The manifest (INPUT) and clean's options, as given to `neardup shards`.
     #[command(flatten)]
@@ -159,9 +186,9 @@ struct PlanArgs {
     /// The region pairs of `neardup block-pairs`.
     #[arg(long, value_name = "DIR")]
     regions: PathBuf,
-    /// The occurrences of frequent fingerprints: hash, shard, ord, pos.
+    /// The region pairs of `neardup star-split` (the star path's).
     #[arg(long, value_name = "DIR")]
-    frequent: PathBuf,
+    star: PathBuf,
     /// The plan's folder to write.
     #[arg(short = 'o', long, value_name = "PLAN_DIR")]
     output: PathBuf,
@@ -721,6 +748,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sign(args) => sign_cmd(args),
         Command::VerifyPairs(args) => verify_pairs_cmd(args),
         Command::BlockPairs(args) => block_pairs_cmd(args),
+        Command::StarRuns(args) => star_cmd(args, Star::Runs),
+        Command::StarPairs(args) => star_cmd(args, Star::Pairs),
+        Command::StarSplit(args) => star_cmd(args, Star::Split),
         Command::Plan(args) => plan_cmd(args),
         Command::Apply(args) => apply_cmd(args),
     }
@@ -1485,6 +1515,53 @@ fn block_pairs_cmd(mut args: BlockPairsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The stages of the star path.
+#[derive(Debug, Clone, Copy)]
+enum Star {
+    Runs,
+    Pairs,
+    Split,
+}
+
+/// `neardup star-runs`, `star-pairs`, `star-split`.
+fn star_cmd(mut args: StarArgs, step: Star) -> anyhow::Result<ExitCode> {
+    let c = &args.common;
+    let mut table = single_input(c, "table")?;
+    let manifest = args.manifest.clone();
+    let (m, opts) = enter_manifest(
+        c,
+        &manifest,
+        &mut [&mut table, &mut args.sign, &mut args.output],
+    )?;
+    let c = &args.common;
+    let ingest = c.ingest();
+    let stage = neardup::shard::star::Stage {
+        manifest: &m,
+        signed: &args.sign,
+        ingest: &ingest,
+        opts: &opts,
+        memory: c.memory as usize,
+    };
+    let (n, what) = match step {
+        Star::Runs => (
+            neardup::shard::star::star_runs(stage, &table, &args.output)?,
+            "occurrences in runs",
+        ),
+        Star::Pairs => (
+            neardup::shard::star::star_pairs(stage, &table, &args.output)?,
+            "aligned pairs",
+        ),
+        Star::Split => (
+            neardup::shard::star::star_split(stage, &table, &args.output)?,
+            "region pairs",
+        ),
+    };
+    if !c.quiet {
+        say!("neardup: {n} {what} to {}", args.output.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `neardup plan`: clean's plan of the whole corpus, a file a shard.
 fn plan_cmd(mut args: PlanArgs) -> anyhow::Result<ExitCode> {
     let c = &args.common;
@@ -1496,7 +1573,7 @@ fn plan_cmd(mut args: PlanArgs) -> anyhow::Result<ExitCode> {
             &mut args.sign,
             &mut args.doc_clusters,
             &mut args.regions,
-            &mut args.frequent,
+            &mut args.star,
             &mut args.output,
         ],
     )?;
@@ -1504,7 +1581,7 @@ fn plan_cmd(mut args: PlanArgs) -> anyhow::Result<ExitCode> {
     let found = neardup::shard::cuts::Found {
         doc_clusters: &args.doc_clusters,
         regions: &args.regions,
-        frequent: &args.frequent,
+        star: &args.star,
     };
     let p = neardup::shard::cuts::plan(
         &m,

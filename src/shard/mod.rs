@@ -99,6 +99,7 @@ pub mod pairs;
 pub mod plan;
 pub mod rows;
 pub mod sign;
+pub mod star;
 
 pub use plan::{plan, Manifest};
 

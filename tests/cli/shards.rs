@@ -912,24 +912,8 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
         fingerprint_groups(&t.path().join("sig"), 5, 8, &|d| !removed.contains(&d));
     assert!(!frequent.is_empty(), "the star path runs");
     write_seeds(&t.path().join("seeds"), &seeds);
-    {
-        use neardup::shard::rows::{Column, Rows};
-        std::fs::create_dir_all(t.path().join("freq")).expect("mkdir");
-        let c = |k: usize| frequent.iter().map(|r| r[k]).collect::<Vec<i64>>();
-        Rows::new()
-            .with("hash", Column::I64(c(0)))
-            .with(
-                "shard",
-                Column::I32(c(1).into_iter().map(|x| x as i32).collect()),
-            )
-            .with("ord", Column::I64(c(2)))
-            .with(
-                "pos",
-                Column::I32(c(3).into_iter().map(|x| x as i32).collect()),
-            )
-            .write(&t.path().join("freq/part-0.parquet"))
-            .expect("frequent written");
-    }
+    let star = star_path(t.path(), &frequent, 5);
+    assert!(star > 0, "the star path gives region pairs");
     std::fs::create_dir_all(t.path().join("regions")).expect("mkdir");
     block_pairs(t.path(), &BLOCK_OPTS, "regions/part-0.parquet");
     ok_in(
@@ -943,8 +927,8 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
             "dc",
             "--regions",
             "regions",
-            "--frequent",
-            "freq",
+            "--star",
+            "star",
             "-o",
             "planned",
         ]),
@@ -975,6 +959,159 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
         "{log}"
     );
     succeeded(neardup().arg("verify").arg(t.path().join("sharded")));
+}
+
+/// A run of frequent occurrences: `(shard, ord, position of its first)`.
+type Run = (i64, i64, i64);
+
+/// Runs the star path's stages on the `frequent` occurrences `(hash,
+/// shard, ord, pos)` as an engine does, a shard at a time, with the
+/// engine's grouping (src/shard/star.rs) done here: `star-runs` a shard at
+/// a time into `runs/`; each hash's first run and each run's parents by
+/// vote; `star-pairs` a child shard at a time into `aligned/`; `star-split`
+/// a parent shard at a time into `star/`. Gives the region pairs written.
+fn star_path(cwd: &Path, frequent: &[[i64; 4]], shards: i64) -> usize {
+    use neardup::shard::rows::{Column, Rows};
+    use neardup::shard::star::{MAX_PARENTS, MIN_VOTES};
+    let stage = |sub: &str, input: String, out: String| {
+        ok_in(
+            cwd,
+            &block_opts(&[
+                sub,
+                &input,
+                "--manifest",
+                "m.json",
+                "--sign",
+                "sig",
+                "-o",
+                &out,
+            ]),
+        );
+    };
+    let c32 = |v: Vec<i64>| Column::I32(v.into_iter().map(|x| x as i32).collect());
+    for dir in ["freq", "runs", "links", "aligned", "by-parent", "star"] {
+        std::fs::create_dir_all(cwd.join(dir)).expect("mkdir");
+    }
+    for n in 0..shards {
+        let rows: Vec<&[i64; 4]> = frequent.iter().filter(|r| r[1] == n).collect();
+        let c = |k: usize| rows.iter().map(|r| r[k]).collect::<Vec<i64>>();
+        Rows::new()
+            .with("hash", Column::I64(c(0)))
+            .with("shard", c32(c(1)))
+            .with("ord", Column::I64(c(2)))
+            .with("pos", c32(c(3)))
+            .write(&cwd.join(format!("freq/part-{n}.parquet")))
+            .expect("frequent written");
+        stage(
+            "star-runs",
+            format!("freq/part-{n}.parquet"),
+            format!("runs/part-{n}.parquet"),
+        );
+    }
+
+    // each hash's first run; each run's votes for the first runs of its
+    // hashes; its parents
+    let t = Rows::read_dir(&cwd.join("runs")).expect("runs");
+    let col = |c: &str| t.ints(c).expect("column");
+    let (shard, ord, run, hash, pos) = (
+        col("shard"),
+        col("ord"),
+        col("run"),
+        col("hash"),
+        col("pos"),
+    );
+    let key = |r: usize| (shard[r], ord[r], run[r]);
+    let mut first: HashMap<i64, Run> = HashMap::new();
+    let mut rows_of: HashMap<Run, Vec<(i64, i64)>> = HashMap::new();
+    for r in 0..t.len() {
+        let f = first.entry(hash[r]).or_insert(key(r));
+        *f = (*f).min(key(r));
+        rows_of.entry(key(r)).or_default().push((hash[r], pos[r]));
+    }
+    let mut votes: HashMap<(Run, Run), usize> = HashMap::new();
+    for r in 0..t.len() {
+        let f = first[&hash[r]];
+        if f != key(r) {
+            *votes.entry((key(r), f)).or_default() += 1;
+        }
+    }
+    let mut parents: HashMap<Run, Vec<(usize, Run)>> = HashMap::new();
+    for ((child, parent), n) in votes {
+        if n >= MIN_VOTES as usize {
+            parents.entry(child).or_default().push((n, parent));
+        }
+    }
+    // a table of links a child shard: the child's rows, its parents'
+    let mut links: HashMap<i64, Vec<[i64; 8]>> = HashMap::new();
+    for (child, mut ps) in parents {
+        ps.sort_by_key(|&(n, p)| (std::cmp::Reverse(n), p));
+        ps.truncate(MAX_PARENTS);
+        for r in std::iter::once(child).chain(ps.into_iter().map(|x| x.1)) {
+            for &(h, p) in &rows_of[&r] {
+                let row = [child.0, child.1, child.2, r.0, r.1, r.2, h, p];
+                links.entry(child.0).or_default().push(row);
+            }
+        }
+    }
+    assert!(!links.is_empty(), "runs with parents");
+    for (n, rows) in &links {
+        let c = |k: usize| rows.iter().map(|r| r[k]).collect::<Vec<i64>>();
+        let mut table = Rows::new();
+        for (k, name) in [
+            "c_shard", "c_ord", "c_run", "shard", "ord", "run", "hash", "pos",
+        ]
+        .iter()
+        .enumerate()
+        {
+            table = table.with(name, Column::I64(c(k)));
+        }
+        table
+            .write(&cwd.join(format!("links/part-{n}.parquet")))
+            .expect("links written");
+        stage(
+            "star-pairs",
+            format!("links/part-{n}.parquet"),
+            format!("aligned/part-{n}.parquet"),
+        );
+    }
+
+    // the aligned pairs by their parent's shard, then cut
+    let t = Rows::read_dir(&cwd.join("aligned")).expect("aligned");
+    let names = [
+        "a_shard", "a_ord", "a_start", "a_end", "b_shard", "b_ord", "b_start", "b_end", "frequent",
+    ];
+    let cols: Vec<Vec<i64>> = names.iter().map(|c| t.ints(c).expect("column")).collect();
+    let sims = t.doubles("similarity").expect("similarity");
+    let mut written = 0;
+    for n in 0..shards {
+        let rows: Vec<usize> = (0..t.len()).filter(|&r| cols[0][r] == n).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let mut table = Rows::new();
+        for (k, name) in names.iter().enumerate() {
+            table = table.with(
+                name,
+                Column::I64(rows.iter().map(|&r| cols[k][r]).collect()),
+            );
+        }
+        table
+            .with(
+                "similarity",
+                Column::F64(rows.iter().map(|&r| sims[r]).collect()),
+            )
+            .write(&cwd.join(format!("by-parent/part-{n}.parquet")))
+            .expect("aligned pairs written");
+        stage(
+            "star-split",
+            format!("by-parent/part-{n}.parquet"),
+            format!("star/part-{n}.parquet"),
+        );
+        written += Rows::read(&cwd.join(format!("star/part-{n}.parquet")))
+            .expect("star regions")
+            .len();
+    }
+    written
 }
 
 /// A seed whose gram lies past its text (in the block stage's units, which
