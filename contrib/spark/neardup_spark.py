@@ -37,9 +37,19 @@ Stages (each writes WORK/<stage>/_SUCCESS holding the parameters' hash;
               -> groups/seeds
   blocks      (block level) `neardup block-pairs` on each seed file ->
               blocks/regions
+  star-runs   (block level) `neardup star-runs` on each file of frequent
+              occurrences (whole shards): each document's occurrences cut
+              into runs -> star-runs/runs
+  star-pairs  (block level) each hash's first run, each run's parents by
+              vote (DataFrame operations), the rows of each child run and
+              its parents grouped by the child's shard -> star-pairs/links;
+              `neardup star-pairs` on each file: each child aligned to its
+              parents -> star-pairs/aligned
+  star-split  (block level) the aligned pairs grouped by the parent's
+              document; `neardup star-split` on each file: cut where
+              passages meet -> star-split/regions
   plan        (block level) `neardup plan`, ONE process on the driver: the
-              star path of frequent passages, the block clustering and
-              clean's plan -> plan/out
+              block clustering and clean's plan -> plan/out
   apply       `neardup apply --shard N` (--clusters at --level doc, --plan
               at the block level), one Spark task a shard -> OUT
   finish      `neardup apply --finish`: removal log and manifest -> OUT

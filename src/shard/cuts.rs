@@ -1,6 +1,5 @@
 //! `neardup plan`: what an engine found (document clusters, region pairs
-//! of rare fingerprints, occurrences of frequent ones) → clean's checked
-//! plan, cut into one file a shard.
+//! of both block paths) → clean's checked plan, cut into one file a shard.
 //!
 //! Takes the manifest, the shards' `sign` folders and three tables (each a
 //! Parquet file or a folder of part files):
@@ -10,26 +9,24 @@
 //!   similarity is 1.0; the other rows as `apply --clusters` has them),
 //!   and `cluster`;
 //! - `--regions`: `block-pairs`' output, every part;
-//! - `--frequent`: `hash`, `shard`, `ord`, `pos` of every active
-//!   occurrence of every frequent fingerprint.
+//! - `--star`: `star-split`'s output, every part (the star path's pairs,
+//!   [`super::star`]).
 //!
 //! Builds the document clusters single-machine builds from them (members
 //! read once for their places, keep by [`crate::cluster::choose_keep`]),
 //! then runs what one machine runs after finding pairs, with its own
-//! functions: the star path over the frequent occurrences, the merge of
-//! every region pair, block clustering, the report, and clean's plan with
-//! its later rounds (which look for repeats again in the text the cuts
-//! leave). Gives `PLAN_DIR/shard-NNNNN/stages/plan.bin` (the shard's drops
-//! and cuts), `PLAN_DIR/removed.jsonl` (the whole removal log, in
-//! single-machine order) and `PLAN_DIR/_SUCCESS`.
+//! functions: the merge of every region pair, block clustering, the
+//! report, and clean's plan with its later rounds (which look for repeats
+//! again in the text the cuts leave). Gives
+//! `PLAN_DIR/shard-NNNNN/stages/plan.bin` (the shard's drops and cuts),
+//! `PLAN_DIR/removed.jsonl` (the whole removal log, in single-machine
+//! order) and `PLAN_DIR/_SUCCESS`.
 //!
 //! **One process.** It holds the document table of the whole corpus
-//! (~700 bytes a document with the signatures), the region pairs, the
-//! frequent occurrences (16 bytes each) and one batch of texts: the memory
-//! of single-machine clean's later stages, not of its detection. The
-//! star path, the block clustering and the plan's rounds are what would
-//! be distributed next (the star path by frequent passage, the plan by
-//! connected block clusters).
+//! (~700 bytes a document with the signatures), the region pairs and one
+//! batch of texts: the memory of single-machine clean's later stages, not
+//! of its detection. The block clustering and the plan's rounds are what
+//! would be distributed next (by connected block clusters).
 
 use std::collections::HashMap;
 use std::path::Path;

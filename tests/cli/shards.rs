@@ -703,6 +703,24 @@ fn block_pairs(cwd: &Path, opts: &[&str], out: &str) {
 /// b_start, b_end)` and its similarity.
 type Region = ([i64; 8], f64);
 
+/// The region pairs of a table (a file or a folder of part files).
+fn regions_in(path: &Path) -> Vec<Region> {
+    let table = neardup::shard::rows::Rows::read_any(path).expect("regions");
+    let cols: Vec<Vec<i64>> = [
+        "a_shard", "a_ord", "a_start", "a_end", "b_shard", "b_ord", "b_start", "b_end",
+    ]
+    .iter()
+    .map(|c| table.ints(c).expect("column"))
+    .collect();
+    let sims = match table.column("similarity") {
+        Some(neardup::shard::rows::Column::F64(v)) => v.clone(),
+        other => panic!("similarity: {other:?}"),
+    };
+    (0..sims.len())
+        .map(|r| (std::array::from_fn(|k| cols[k][r]), sims[r]))
+        .collect()
+}
+
 #[test]
 fn block_pairs_gives_the_region_pairs_of_one_machine() {
     let t = TestDir::new();
@@ -724,21 +742,7 @@ fn block_pairs_gives_the_region_pairs_of_one_machine() {
     let seeds = seeds_of(&t.path().join("sig"), 3, 64);
     write_seeds(&t.path().join("seeds"), &seeds);
     block_pairs(t.path(), &["--quiet"], "regions.parquet");
-    let table =
-        neardup::shard::rows::Rows::read(&t.path().join("regions.parquet")).expect("regions");
-    let cols: Vec<Vec<i64>> = [
-        "a_shard", "a_ord", "a_start", "a_end", "b_shard", "b_ord", "b_start", "b_end",
-    ]
-    .iter()
-    .map(|c| table.ints(c).expect("column"))
-    .collect();
-    let sims = match table.column("similarity") {
-        Some(neardup::shard::rows::Column::F64(v)) => v.clone(),
-        other => panic!("similarity: {other:?}"),
-    };
-    let got: Vec<Region> = (0..sims.len())
-        .map(|r| (std::array::from_fn(|k| cols[k][r]), sims[r]))
-        .collect();
+    let got = regions_in(&t.path().join("regions.parquet"));
 
     // one machine: the block stage's pairs over the same documents
     let norms: Vec<neardup::normalize::NormText> = shards
@@ -805,15 +809,19 @@ fn block_opts<'a>(args: &[&'a str]) -> Vec<&'a str> {
 fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
     let t = TestDir::new();
     let mut shards = block_corpus(&t);
-    // boilerplate: one passage (two lines, a varying number) on 12 pages
-    // of every shard; whole-document copies: exact and edited, across
-    // shards
+    // boilerplate: two passages (lines, one with a varying number) side
+    // by side on 4 pages of every shard, each alone on 2 more (the star
+    // path cuts the pairs of the first page, which holds both, where they
+    // meet); whole-document copies: exact and edited, across shards
     let passage = crate::util::cjk_text(905, 60);
     let second = crate::util::cjk_text(906, 40);
     for (f, texts) in shards.iter_mut().enumerate() {
         for (d, text) in texts.iter_mut().enumerate() {
-            if d % 2 == 0 || d == 7 {
-                text.push_str(&format!("\n{passage}{}\n{second}", 10 * f + d));
+            let n = 10 * f + d;
+            match d {
+                0 | 2 | 4 | 6 => text.push_str(&format!("\n{passage}{n}\n{second}")),
+                1 | 7 => text.push_str(&format!("\n{passage}{n}")),
+                _ => text.push_str(&format!("\n{second}")),
             }
         }
     }
@@ -912,8 +920,12 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
         fingerprint_groups(&t.path().join("sig"), 5, 8, &|d| !removed.contains(&d));
     assert!(!frequent.is_empty(), "the star path runs");
     write_seeds(&t.path().join("seeds"), &seeds);
-    let star = star_path(t.path(), &frequent, 5);
-    assert!(star > 0, "the star path gives region pairs");
+    let (aligned, star) = star_path(t.path(), &frequent, 5);
+    assert!(!star.is_empty(), "the star path gives region pairs");
+    assert!(
+        star.iter().any(|p| !aligned.contains(p)),
+        "star-split cuts some pair: {star:?}"
+    );
     std::fs::create_dir_all(t.path().join("regions")).expect("mkdir");
     block_pairs(t.path(), &BLOCK_OPTS, "regions/part-0.parquet");
     ok_in(
@@ -969,8 +981,9 @@ type Run = (i64, i64, i64);
 /// engine's grouping (src/shard/star.rs) done here: `star-runs` a shard at
 /// a time into `runs/`; each hash's first run and each run's parents by
 /// vote; `star-pairs` a child shard at a time into `aligned/`; `star-split`
-/// a parent shard at a time into `star/`. Gives the region pairs written.
-fn star_path(cwd: &Path, frequent: &[[i64; 4]], shards: i64) -> usize {
+/// a parent shard at a time into `star/`. Gives the pairs `star-pairs`
+/// and `star-split` wrote.
+fn star_path(cwd: &Path, frequent: &[[i64; 4]], shards: i64) -> (Vec<Region>, Vec<Region>) {
     use neardup::shard::rows::{Column, Rows};
     use neardup::shard::star::{MAX_PARENTS, MIN_VOTES};
     let stage = |sub: &str, input: String, out: String| {
@@ -1082,7 +1095,6 @@ fn star_path(cwd: &Path, frequent: &[[i64; 4]], shards: i64) -> usize {
     ];
     let cols: Vec<Vec<i64>> = names.iter().map(|c| t.ints(c).expect("column")).collect();
     let sims = t.doubles("similarity").expect("similarity");
-    let mut written = 0;
     for n in 0..shards {
         let rows: Vec<usize> = (0..t.len()).filter(|&r| cols[0][r] == n).collect();
         if rows.is_empty() {
@@ -1107,11 +1119,11 @@ fn star_path(cwd: &Path, frequent: &[[i64; 4]], shards: i64) -> usize {
             format!("by-parent/part-{n}.parquet"),
             format!("star/part-{n}.parquet"),
         );
-        written += Rows::read(&cwd.join(format!("star/part-{n}.parquet")))
-            .expect("star regions")
-            .len();
     }
-    written
+    (
+        regions_in(&cwd.join("aligned")),
+        regions_in(&cwd.join("star")),
+    )
 }
 
 /// A seed whose gram lies past its text (in the block stage's units, which
