@@ -1,5 +1,5 @@
 //! `neardup star-runs`, `star-pairs`, `star-split`: the block stage's star
-//! path (frequent passages, [`crate::blocks::frequent`]) as three stages
+//! path (frequent passages, `src/blocks/frequent.rs`) as three stages
 //! that run a partition at a time, with a text-free grouping by the
 //! engine between the first two.
 //!
