@@ -70,18 +70,18 @@ enum Command {
     /// Stage of the sharded block level: chain and verify the seeds of rare block
     /// fingerprints (`block-pairs SEEDS.parquet --manifest MANIFEST.json --sign DIR -o
     /// REGIONS.parquet`).
-    BlockPairs(BlockPairsArgs),
+    BlockPairs(TableArgs),
     /// Stage of the sharded block level's star path: cut the frequent occurrences of
     /// whole documents into runs (`star-runs OCCURRENCES --manifest MANIFEST.json --sign
     /// DIR -o RUNS.parquet`).
-    StarRuns(StarArgs),
+    StarRuns(TableArgs),
     /// Stage of the sharded block level's star path: align child runs to their parents
     /// (`star-pairs LINKS --manifest MANIFEST.json --sign DIR -o ALIGNED.parquet`).
-    StarPairs(StarArgs),
+    StarPairs(TableArgs),
     /// Stage of the sharded block level's star path: cut the aligned pairs of whole
     /// parent documents where passages meet (`star-split ALIGNED --manifest MANIFEST.json
     /// --sign DIR -o REGIONS.parquet`).
-    StarSplit(StarArgs),
+    StarSplit(TableArgs),
     /// Stage of the sharded block level, one process: clean's plan from the engine's
     /// document clusters and region pairs (`plan MANIFEST.json --sign DIR
     /// --doc-clusters DIR --regions DIR --star DIR -o PLAN_DIR`).
@@ -140,25 +140,13 @@ struct VerifyPairsArgs {
     output: PathBuf,
 }
 
+/// A stage over one table of a signed corpus (`block-pairs`, the star
+/// path's).
 #[derive(Debug, Args)]
-struct BlockPairsArgs {
-    /// The seeds (INPUT: a Parquet file or a folder of them) and clean's options.
-    #[command(flatten)]
-    common: Common,
-    /// The manifest of `neardup shards`.
-    #[arg(long, value_name = "MANIFEST.json")]
-    manifest: PathBuf,
-    /// The folder `neardup sign` wrote the shards' folders into.
-    #[arg(long, value_name = "DIR")]
-    sign: PathBuf,
-    /// The region pairs (Parquet) to write.
-    #[arg(short = 'o', long, value_name = "REGIONS.parquet")]
-    output: PathBuf,
-}
-
-#[derive(Debug, Args)]
-struct StarArgs {
-    /// The stage's table (INPUT: a Parquet file or a folder of them) and clean's options.
+struct TableArgs {
+    /// The stage's table (INPUT: a Parquet file or a folder of them: the
+    /// seeds, the frequent occurrences, the links, the aligned pairs) and
+    /// clean's options.
     #[command(flatten)]
     common: Common,
     /// The manifest of `neardup shards`.
@@ -1442,6 +1430,21 @@ fn single_input(c: &Common, what: &str) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// A stage over one table (INPUT) of a signed corpus: the table's path,
+/// the manifest and clean's options ([`enter_manifest`]; `sign` and
+/// `output` made absolute as the table).
+fn enter_table(
+    c: &Common,
+    what: &str,
+    manifest: &std::path::Path,
+    sign: &mut PathBuf,
+    output: &mut PathBuf,
+) -> anyhow::Result<(PathBuf, neardup::shard::Manifest, ScanOptions)> {
+    let mut table = single_input(c, what)?;
+    let (m, opts) = enter_manifest(c, manifest, &mut [&mut table, sign, output])?;
+    Ok((table, m, opts))
+}
+
 /// `neardup sign`: one shard's documents, band keys and signatures.
 fn sign_cmd(mut args: SignArgs) -> anyhow::Result<ExitCode> {
     let c = &args.common;
@@ -1465,13 +1468,13 @@ fn sign_cmd(mut args: SignArgs) -> anyhow::Result<ExitCode> {
 
 /// `neardup verify-pairs`: edges (or similarities) of candidate pairs.
 fn verify_pairs_cmd(mut args: VerifyPairsArgs) -> anyhow::Result<ExitCode> {
-    let c = &args.common;
-    let mut pairs = single_input(c, "table of pairs")?;
     let manifest = args.manifest.clone();
-    let (m, opts) = enter_manifest(
-        c,
+    let (pairs, m, opts) = enter_table(
+        &args.common,
+        "table of pairs",
         &manifest,
-        &mut [&mut pairs, &mut args.sign, &mut args.output],
+        &mut args.sign,
+        &mut args.output,
     )?;
     let c = &args.common;
     let n = neardup::shard::pairs::verify_pairs(
@@ -1490,14 +1493,14 @@ fn verify_pairs_cmd(mut args: VerifyPairsArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `neardup block-pairs`: region pairs of seeds.
-fn block_pairs_cmd(mut args: BlockPairsArgs) -> anyhow::Result<ExitCode> {
-    let c = &args.common;
-    let mut seeds = single_input(c, "table of seeds")?;
+fn block_pairs_cmd(mut args: TableArgs) -> anyhow::Result<ExitCode> {
     let manifest = args.manifest.clone();
-    let (m, opts) = enter_manifest(
-        c,
+    let (seeds, m, opts) = enter_table(
+        &args.common,
+        "table of seeds",
         &manifest,
-        &mut [&mut seeds, &mut args.sign, &mut args.output],
+        &mut args.sign,
+        &mut args.output,
     )?;
     let c = &args.common;
     let n = neardup::shard::blocks::block_pairs(
@@ -1524,14 +1527,14 @@ enum Star {
 }
 
 /// `neardup star-runs`, `star-pairs`, `star-split`.
-fn star_cmd(mut args: StarArgs, step: Star) -> anyhow::Result<ExitCode> {
-    let c = &args.common;
-    let mut table = single_input(c, "table")?;
+fn star_cmd(mut args: TableArgs, step: Star) -> anyhow::Result<ExitCode> {
     let manifest = args.manifest.clone();
-    let (m, opts) = enter_manifest(
-        c,
+    let (table, m, opts) = enter_table(
+        &args.common,
+        "table",
         &manifest,
-        &mut [&mut table, &mut args.sign, &mut args.output],
+        &mut args.sign,
+        &mut args.output,
     )?;
     let c = &args.common;
     let ingest = c.ingest();
