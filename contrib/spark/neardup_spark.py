@@ -859,7 +859,13 @@ class Driver:
         """`neardup star-runs` on each file of frequent occurrences (whole
         shards), one Spark task a file: the runs, with their texts'
         weights."""
-        files = self.per_file("star-runs", os.path.join(self.work.dir("groups"), "frequent"), os.path.join(out, "runs"), [], "frequent file")
+        frequent = os.path.join(self.work.dir("groups"), "frequent")
+        files = parquet_files(frequent)
+        if not files or not self.spark.read.parquet(*files).limit(1).count():
+            # no boilerplate: no star path (a run of the binary a file saved)
+            os.makedirs(os.path.join(out, "runs"))
+            return {"files": 0, "occurrences in runs": 0, "runs": 0}
+        files = self.per_file("star-runs", frequent, os.path.join(out, "runs"), [], "frequent file")
         runs = self.read(os.path.join(out, "runs"), self.run_schema)
         return {"files": files, "occurrences in runs": runs.count(), "runs": runs.select("shard", "ord", "run").distinct().count()}
 
@@ -872,6 +878,9 @@ class Driver:
         from pyspark.sql import functions as F
 
         runs = self.read(os.path.join(self.work.dir("star-runs"), "runs"), self.run_schema)
+        if not runs.limit(1).count():
+            os.makedirs(os.path.join(out, "aligned"))
+            return {"runs with parents": 0, "links": 0, "link rows": 0, "link files": 0, "aligned pairs": 0}
         first = runs.groupBy("hash").agg(F.min(F.struct("shard", "ord", "run")).alias("f"))
         not_own = (F.col("f.shard") != F.col("shard")) | (F.col("f.ord") != F.col("ord")) | (F.col("f.run") != F.col("run"))
         votes = (
@@ -922,6 +931,9 @@ class Driver:
         """`neardup star-split` on the aligned pairs, partitioned by the
         parent's document (a document's cuts need all its pairs)."""
         aligned = self.read(os.path.join(self.work.dir("star-pairs"), "aligned"), self.region_schema)
+        if not aligned.limit(1).count():
+            os.makedirs(os.path.join(out, "regions"))
+            return {"aligned files": 0, "region pairs": 0}
         ends = ["a_shard", "a_ord", "a_start", "a_end", "b_shard", "b_ord", "b_start", "b_end"]
         aligned.repartition(self.partitions, "a_shard", "a_ord").sortWithinPartitions(*ends).write.parquet(
             os.path.join(out, "by_parent")

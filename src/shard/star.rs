@@ -21,7 +21,7 @@
 //!   first run (itself not counted); its parents = those with at least
 //!   [`MIN_VOTES`] votes, most first, then the least run, at most
 //!   [`MAX_PARENTS`]. It is a `groupBy`, a join and a window over rows of
-//!   36 bytes: Spark's work, as the seeds of rare fingerprints are, so no
+//!   28 bytes: Spark's work, as the seeds of rare fingerprints are, so no
 //!   process sees every run. Then, for each child run, its own rows and
 //!   each parent's (`c_shard`, `c_ord`, `c_run`, `shard`, `ord`, `run`,
 //!   `hash`, `pos`; the child's own rows have `(shard, ord, run)` equal
