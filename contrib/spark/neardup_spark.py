@@ -870,37 +870,16 @@ class Driver:
         return {"files": files, "occurrences in runs": runs.count(), "runs": runs.select("shard", "ord", "run").distinct().count()}
 
     def star_pairs(self, out):
-        """Each run's parents (the shard module's definition, item 11: the
-        first run of each hash, votes, at most MAX_PARENTS), then `neardup
-        star-pairs` on the rows of each child run and its parents,
-        partitioned by the child's shard."""
-        from pyspark.sql import Window
+        """Each run's parents (`star_parents`), then `neardup star-pairs`
+        on the rows of each child run and its parents, partitioned by the
+        child's shard."""
         from pyspark.sql import functions as F
 
         runs = self.read(os.path.join(self.work.dir("star-runs"), "runs"), self.run_schema)
         if not runs.limit(1).count():
             os.makedirs(os.path.join(out, "aligned"))
             return {"runs with parents": 0, "links": 0, "link rows": 0, "link files": 0, "aligned pairs": 0}
-        first = runs.groupBy("hash").agg(F.min(F.struct("shard", "ord", "run")).alias("f"))
-        not_own = (F.col("f.shard") != F.col("shard")) | (F.col("f.ord") != F.col("ord")) | (F.col("f.run") != F.col("run"))
-        votes = (
-            runs.join(first, "hash")
-            .where(not_own)
-            .groupBy(
-                F.col("shard").alias("c_shard"),
-                F.col("ord").alias("c_ord"),
-                F.col("run").alias("c_run"),
-                F.col("f.shard").alias("p_shard"),
-                F.col("f.ord").alias("p_ord"),
-                F.col("f.run").alias("p_run"),
-            )
-            .agg(F.count(F.lit(1)).alias("votes"))
-            .where(F.col("votes") >= F.lit(MIN_VOTES))
-        )
-        most = Window.partitionBy("c_shard", "c_ord", "c_run").orderBy(F.desc("votes"), "p_shard", "p_ord", "p_run")
-        parents = (
-            votes.select("*", F.row_number().over(most).alias("n")).where(F.col("n") <= F.lit(MAX_PARENTS)).drop("n", "votes")
-        ).cache()
+        parents = star_parents(runs).cache()
         children = parents.select("c_shard", "c_ord", "c_run").distinct()
         run_cols = ["shard", "ord", "run", "hash", "pos"]
 
@@ -1023,6 +1002,35 @@ class Driver:
             with open(log, "rb") as f:
                 lines = sum(1 for _ in f)
         return {"removal log lines": lines, "output bytes": du(self.args.output)}
+
+
+def star_parents(runs):
+    """Each run's parents (the shard module's definition, item 11): each
+    hash's first run, the least (shard, ord, run) holding it; a run's votes,
+    its rows counted by their hash's first run (itself not counted); those
+    with at least MIN_VOTES, most votes first, then the least run, at most
+    MAX_PARENTS. Rows (c_shard, c_ord, c_run, p_shard, p_ord, p_run)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    first = runs.groupBy("hash").agg(F.min(F.struct("shard", "ord", "run")).alias("f"))
+    not_own = (F.col("f.shard") != F.col("shard")) | (F.col("f.ord") != F.col("ord")) | (F.col("f.run") != F.col("run"))
+    votes = (
+        runs.join(first, "hash")
+        .where(not_own)
+        .groupBy(
+            F.col("shard").alias("c_shard"),
+            F.col("ord").alias("c_ord"),
+            F.col("run").alias("c_run"),
+            F.col("f.shard").alias("p_shard"),
+            F.col("f.ord").alias("p_ord"),
+            F.col("f.run").alias("p_run"),
+        )
+        .agg(F.count(F.lit(1)).alias("votes"))
+        .where(F.col("votes") >= F.lit(MIN_VOTES))
+    )
+    most = Window.partitionBy("c_shard", "c_ord", "c_run").orderBy(F.desc("votes"), "p_shard", "p_ord", "p_run")
+    return votes.select("*", F.row_number().over(most).alias("n")).where(F.col("n") <= F.lit(MAX_PARENTS)).drop("n", "votes")
 
 
 def connected(edges):
