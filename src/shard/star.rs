@@ -245,7 +245,10 @@ pub fn star_pairs(stage: Stage<'_>, links: &Path, out: &Path) -> Result<usize> {
             return Err(bad(
                 links,
                 r,
-                format!("child run {child:?} without its own rows"),
+                format!(
+                    "the child run at {} of ({}, {}) has no rows of its own",
+                    child.2, child.0, child.1
+                ),
             ));
         };
         let parents: Vec<u32> = same_child

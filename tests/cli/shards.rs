@@ -1165,3 +1165,75 @@ fn block_pairs_refuses_a_seed_past_its_text() {
     );
     assert!(!t.path().join("bad.parquet").exists(), "no table written");
 }
+
+/// The star path's stages refuse a row naming no document, and a child
+/// run whose own rows are missing, naming the table and the row; they
+/// write nothing.
+#[test]
+fn star_stages_refuse_rows_naming_no_document_or_run() {
+    use neardup::shard::rows::{Column, Rows};
+    let t = TestDir::new();
+    block_corpus(&t);
+    let mut a = vec!["shards", "--shard-bytes", "1", "-o", "m.json", "--quiet"];
+    a.extend(["in/0.jsonl", "in/1.jsonl", "in/2.jsonl"]);
+    ok_in(t.path(), &a);
+    for n in ["0", "1", "2"] {
+        ok_in(
+            t.path(),
+            &["sign", "--shard", n, "m.json", "-o", "sig", "--quiet"],
+        );
+    }
+    let run = |sub: &str, table: &str| {
+        run_in(
+            t.path(),
+            &[
+                sub,
+                table,
+                "--manifest",
+                "m.json",
+                "--sign",
+                "sig",
+                "-o",
+                "out.parquet",
+            ],
+        )
+    };
+    // shard 1 holds 8 documents: (1, 8) is none
+    Rows::new()
+        .with("hash", Column::I64(vec![5, 5]))
+        .with("shard", Column::I32(vec![1, 1]))
+        .with("ord", Column::I64(vec![2, 8]))
+        .with("pos", Column::I32(vec![0, 10]))
+        .write(&t.path().join("occ.parquet"))
+        .expect("occurrences written");
+    let o = run("star-runs", "occ.parquet");
+    crate::util::assert_error(
+        &o,
+        "an occurrence of no document",
+        &["occ.parquet", "row 1", "no document (1, 8)"],
+    );
+    // a link to a parent without the child's own rows
+    let c = |v: i64| Column::I64(vec![v, v]);
+    Rows::new()
+        .with("c_shard", c(1))
+        .with("c_ord", c(2))
+        .with("c_run", c(0))
+        .with("shard", c(0))
+        .with("ord", c(0))
+        .with("run", c(0))
+        .with("hash", Column::I64(vec![5, 6]))
+        .with("pos", Column::I64(vec![0, 20]))
+        .write(&t.path().join("links.parquet"))
+        .expect("links written");
+    let o = run("star-pairs", "links.parquet");
+    crate::util::assert_error(
+        &o,
+        "a child without its rows",
+        &[
+            "links.parquet",
+            "row 0",
+            "run at 0 of (1, 2) has no rows of its own",
+        ],
+    );
+    assert!(!t.path().join("out.parquet").exists(), "no table written");
+}
