@@ -7,7 +7,8 @@
 # into 4 shards; the corpus comes from scripts/corpus.sh, cached under $BENCH_ROOT/data)
 # Needs Java 17 and a Python with pyspark: NEARDUP_SPARK_PYTHON (default: the venv .ci/run makes,
 # target/spark-venv). Extra flags for both runs: NEARDUP_FLAGS="--level doc"; a binary
-# already built: NEARDUP_BIN=path (default: cargo build --release).
+# already built: NEARDUP_BIN=path (default: cargo build --release). Another corpus (JSONL, e.g.
+# the boilerplate one of scripts/boilerplate.sh): NEARDUP_CORPUS=path (N is then only a label).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(dirname "$HERE")"
@@ -23,7 +24,7 @@ if [ -z "$BIN" ]; then
   (cd "$REPO" && cargo build --release --quiet)
   BIN="$REPO/target/release/neardup"
 fi
-C="$(corpus "$N")"
+C="${NEARDUP_CORPUS:-$(corpus "$N")}"
 TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT
 mkdir "$TMP/in"
 # whole lines into FILES files: shards are made of whole files

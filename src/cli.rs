@@ -70,10 +70,21 @@ enum Command {
     /// Stage of the sharded block level: chain and verify the seeds of rare block
     /// fingerprints (`block-pairs SEEDS.parquet --manifest MANIFEST.json --sign DIR -o
     /// REGIONS.parquet`).
-    BlockPairs(BlockPairsArgs),
+    BlockPairs(TableArgs),
+    /// Stage of the sharded block level's star path: cut the frequent occurrences of
+    /// whole documents into runs (`star-runs OCCURRENCES --manifest MANIFEST.json --sign
+    /// DIR -o RUNS.parquet`).
+    StarRuns(TableArgs),
+    /// Stage of the sharded block level's star path: align child runs to their parents
+    /// (`star-pairs LINKS --manifest MANIFEST.json --sign DIR -o ALIGNED.parquet`).
+    StarPairs(TableArgs),
+    /// Stage of the sharded block level's star path: cut the aligned pairs of whole
+    /// parent documents where passages meet (`star-split ALIGNED --manifest MANIFEST.json
+    /// --sign DIR -o REGIONS.parquet`).
+    StarSplit(TableArgs),
     /// Stage of the sharded block level, one process: clean's plan from the engine's
-    /// document clusters, region pairs and frequent fingerprints (`plan MANIFEST.json
-    /// --sign DIR --doc-clusters DIR --regions DIR --frequent DIR -o PLAN_DIR`).
+    /// document clusters and region pairs (`plan MANIFEST.json --sign DIR
+    /// --doc-clusters DIR --regions DIR --star DIR -o PLAN_DIR`).
     Plan(PlanArgs),
     /// Stage of the sharded clean: write one shard's cleaned files from
     /// its removed documents (`apply --shard N --clusters DIR MANIFEST.json -o
@@ -129,9 +140,13 @@ struct VerifyPairsArgs {
     output: PathBuf,
 }
 
+/// A stage over one table of a signed corpus (`block-pairs`, the star
+/// path's).
 #[derive(Debug, Args)]
-struct BlockPairsArgs {
-    /// The seeds (INPUT: a Parquet file or a folder of them) and clean's options.
+struct TableArgs {
+    /// The stage's table (INPUT: a Parquet file or a folder of them: the
+    /// seeds, the frequent occurrences, the links, the aligned pairs) and
+    /// clean's options.
     #[command(flatten)]
     common: Common,
     /// The manifest of `neardup shards`.
@@ -140,8 +155,8 @@ struct BlockPairsArgs {
     /// The folder `neardup sign` wrote the shards' folders into.
     #[arg(long, value_name = "DIR")]
     sign: PathBuf,
-    /// The region pairs (Parquet) to write.
-    #[arg(short = 'o', long, value_name = "REGIONS.parquet")]
+    /// The table (Parquet) to write.
+    #[arg(short = 'o', long, value_name = "OUT.parquet")]
     output: PathBuf,
 }
 
@@ -159,9 +174,9 @@ struct PlanArgs {
     /// The region pairs of `neardup block-pairs`.
     #[arg(long, value_name = "DIR")]
     regions: PathBuf,
-    /// The occurrences of frequent fingerprints: hash, shard, ord, pos.
+    /// The region pairs of `neardup star-split` (the star path's).
     #[arg(long, value_name = "DIR")]
-    frequent: PathBuf,
+    star: PathBuf,
     /// The plan's folder to write.
     #[arg(short = 'o', long, value_name = "PLAN_DIR")]
     output: PathBuf,
@@ -721,6 +736,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sign(args) => sign_cmd(args),
         Command::VerifyPairs(args) => verify_pairs_cmd(args),
         Command::BlockPairs(args) => block_pairs_cmd(args),
+        Command::StarRuns(args) => star_cmd(args, Star::Runs),
+        Command::StarPairs(args) => star_cmd(args, Star::Pairs),
+        Command::StarSplit(args) => star_cmd(args, Star::Split),
         Command::Plan(args) => plan_cmd(args),
         Command::Apply(args) => apply_cmd(args),
     }
@@ -1412,6 +1430,21 @@ fn single_input(c: &Common, what: &str) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// A stage over one table (INPUT) of a signed corpus: the table's path,
+/// the manifest and clean's options ([`enter_manifest`]; `sign` and
+/// `output` made absolute as the table).
+fn enter_table(
+    c: &Common,
+    what: &str,
+    manifest: &std::path::Path,
+    sign: &mut PathBuf,
+    output: &mut PathBuf,
+) -> anyhow::Result<(PathBuf, neardup::shard::Manifest, ScanOptions)> {
+    let mut table = single_input(c, what)?;
+    let (m, opts) = enter_manifest(c, manifest, &mut [&mut table, sign, output])?;
+    Ok((table, m, opts))
+}
+
 /// `neardup sign`: one shard's documents, band keys and signatures.
 fn sign_cmd(mut args: SignArgs) -> anyhow::Result<ExitCode> {
     let c = &args.common;
@@ -1435,13 +1468,13 @@ fn sign_cmd(mut args: SignArgs) -> anyhow::Result<ExitCode> {
 
 /// `neardup verify-pairs`: edges (or similarities) of candidate pairs.
 fn verify_pairs_cmd(mut args: VerifyPairsArgs) -> anyhow::Result<ExitCode> {
-    let c = &args.common;
-    let mut pairs = single_input(c, "table of pairs")?;
     let manifest = args.manifest.clone();
-    let (m, opts) = enter_manifest(
-        c,
+    let (pairs, m, opts) = enter_table(
+        &args.common,
+        "table of pairs",
         &manifest,
-        &mut [&mut pairs, &mut args.sign, &mut args.output],
+        &mut args.sign,
+        &mut args.output,
     )?;
     let c = &args.common;
     let n = neardup::shard::pairs::verify_pairs(
@@ -1460,14 +1493,14 @@ fn verify_pairs_cmd(mut args: VerifyPairsArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `neardup block-pairs`: region pairs of seeds.
-fn block_pairs_cmd(mut args: BlockPairsArgs) -> anyhow::Result<ExitCode> {
-    let c = &args.common;
-    let mut seeds = single_input(c, "table of seeds")?;
+fn block_pairs_cmd(mut args: TableArgs) -> anyhow::Result<ExitCode> {
     let manifest = args.manifest.clone();
-    let (m, opts) = enter_manifest(
-        c,
+    let (seeds, m, opts) = enter_table(
+        &args.common,
+        "table of seeds",
         &manifest,
-        &mut [&mut seeds, &mut args.sign, &mut args.output],
+        &mut args.sign,
+        &mut args.output,
     )?;
     let c = &args.common;
     let n = neardup::shard::blocks::block_pairs(
@@ -1485,6 +1518,53 @@ fn block_pairs_cmd(mut args: BlockPairsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The stages of the star path.
+#[derive(Debug, Clone, Copy)]
+enum Star {
+    Runs,
+    Pairs,
+    Split,
+}
+
+/// `neardup star-runs`, `star-pairs`, `star-split`.
+fn star_cmd(mut args: TableArgs, step: Star) -> anyhow::Result<ExitCode> {
+    let manifest = args.manifest.clone();
+    let (table, m, opts) = enter_table(
+        &args.common,
+        "table",
+        &manifest,
+        &mut args.sign,
+        &mut args.output,
+    )?;
+    let c = &args.common;
+    let ingest = c.ingest();
+    let stage = neardup::shard::star::Stage {
+        manifest: &m,
+        signed: &args.sign,
+        ingest: &ingest,
+        opts: &opts,
+        memory: c.memory as usize,
+    };
+    let (n, what) = match step {
+        Star::Runs => (
+            neardup::shard::star::star_runs(stage, &table, &args.output)?,
+            "occurrences in runs",
+        ),
+        Star::Pairs => (
+            neardup::shard::star::star_pairs(stage, &table, &args.output)?,
+            "aligned pairs",
+        ),
+        Star::Split => (
+            neardup::shard::star::star_split(stage, &table, &args.output)?,
+            "region pairs",
+        ),
+    };
+    if !c.quiet {
+        say!("neardup: {n} {what} to {}", args.output.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `neardup plan`: clean's plan of the whole corpus, a file a shard.
 fn plan_cmd(mut args: PlanArgs) -> anyhow::Result<ExitCode> {
     let c = &args.common;
@@ -1496,7 +1576,7 @@ fn plan_cmd(mut args: PlanArgs) -> anyhow::Result<ExitCode> {
             &mut args.sign,
             &mut args.doc_clusters,
             &mut args.regions,
-            &mut args.frequent,
+            &mut args.star,
             &mut args.output,
         ],
     )?;
@@ -1504,7 +1584,7 @@ fn plan_cmd(mut args: PlanArgs) -> anyhow::Result<ExitCode> {
     let found = neardup::shard::cuts::Found {
         doc_clusters: &args.doc_clusters,
         regions: &args.regions,
-        frequent: &args.frequent,
+        star: &args.star,
     };
     let p = neardup::shard::cuts::plan(
         &m,

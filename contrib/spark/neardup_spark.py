@@ -37,9 +37,19 @@ Stages (each writes WORK/<stage>/_SUCCESS holding the parameters' hash;
               -> groups/seeds
   blocks      (block level) `neardup block-pairs` on each seed file ->
               blocks/regions
+  star-runs   (block level) `neardup star-runs` on each file of frequent
+              occurrences (whole shards): each document's occurrences cut
+              into runs -> star-runs/runs
+  star-pairs  (block level) each hash's first run, each run's parents by
+              vote (DataFrame operations), the rows of each child run and
+              its parents grouped by the child's shard -> star-pairs/links;
+              `neardup star-pairs` on each file: each child aligned to its
+              parents -> star-pairs/aligned
+  star-split  (block level) the aligned pairs grouped by the parent's
+              document; `neardup star-split` on each file: cut where
+              passages meet -> star-split/regions
   plan        (block level) `neardup plan`, ONE process on the driver: the
-              star path of frequent passages, the block clustering and
-              clean's plan -> plan/out
+              block clustering and clean's plan -> plan/out
   apply       `neardup apply --shard N` (--clusters at --level doc, --plan
               at the block level), one Spark task a shard -> OUT
   finish      `neardup apply --finish`: removal log and manifest -> OUT
@@ -88,6 +98,9 @@ STAGES = [
     "clusters",
     "groups",
     "blocks",
+    "star-runs",
+    "star-pairs",
+    "star-split",
     "plan",
     "apply",
     "finish",
@@ -97,6 +110,12 @@ STAGES = [
 # many units give no seed (blocks::find_pairs_in, BlockOptions.k, which no
 # flag sets).
 SEED_K = 8
+
+# A run of frequent occurrences is aligned to each other run that is the
+# first run of at least MIN_VOTES of its fingerprints, at most MAX_PARENTS
+# of them, most votes first (src/blocks/frequent.rs, `neardup star-pairs`).
+MIN_VOTES = 3
+MAX_PARENTS = 8
 
 # Options of `neardup clean` the Spark path does not give identically (yet).
 REFUSED = {
@@ -322,6 +341,21 @@ class Driver:
             ]
         )
         self.edge_schema = T.StructType(self.pair_schema.fields + [T.StructField("similarity", T.DoubleType())])
+        self.run_schema = T.StructType(
+            [
+                T.StructField("shard", T.IntegerType()),
+                T.StructField("ord", T.LongType()),
+                T.StructField("run", T.IntegerType()),
+                T.StructField("hash", T.LongType()),
+                T.StructField("pos", T.IntegerType()),
+            ]
+        )
+        child = [T.StructField(n, t) for n, t in (("c_shard", T.IntegerType()), ("c_ord", T.LongType()), ("c_run", T.IntegerType()))]
+        self.link_schema = T.StructType(child + self.run_schema.fields)
+        region = [("a_shard", T.IntegerType()), ("a_ord", T.LongType()), ("a_start", T.LongType()), ("a_end", T.LongType())]
+        region += [("b_" + n[2:], t) for n, t in region]
+        region += [("similarity", T.DoubleType()), ("frequent", T.IntegerType())]
+        self.region_schema = T.StructType([T.StructField(n, t) for n, t in region])
 
     def stage(self, name, body):
         info = self.work.done(name)
@@ -345,6 +379,9 @@ class Driver:
         if self.blocks:
             self.stage("groups", self.groups)
             self.stage("blocks", self.block_pairs)
+            self.stage("star-runs", self.star_runs)
+            self.stage("star-pairs", self.star_pairs)
+            self.stage("star-split", self.star_split)
             self.stage("plan", self.plan)
         self.stage("apply", self.apply)
         self.stage("finish", self.finish)
@@ -769,7 +806,10 @@ class Driver:
         frequent = counted.where(F.col("n") > self.max_occurrences).select(
             F.col("hash").cast("long"), F.col("shard").cast("int"), F.col("ord").cast("long"), F.col("pos").cast("int")
         )
-        frequent.write.parquet(os.path.join(out, "frequent"))
+        # whole shards in a part file: one `star-runs` run a file
+        frequent.repartition(self.partitions, "shard").sortWithinPartitions("shard", "ord", "pos").write.parquet(
+            os.path.join(out, "frequent")
+        )
         rare = counted.where(F.col("n") <= self.max_occurrences).select("hash", "shard", "ord", "pos")
         a, b = rare.alias("a"), rare.alias("b")
         same_doc = (F.col("a.shard") == F.col("b.shard")) & (F.col("a.ord") == F.col("b.ord"))
@@ -815,9 +855,75 @@ class Driver:
         n = self.spark.read.parquet(*parquet_files(regions)).count() if parquet_files(regions) else 0
         return {"seed files": files, "region pairs": n}
 
+    def star_runs(self, out):
+        """`neardup star-runs` on each file of frequent occurrences (whole
+        shards), one Spark task a file: the runs, with their texts'
+        weights."""
+        frequent = os.path.join(self.work.dir("groups"), "frequent")
+        files = parquet_files(frequent)
+        if not files or not self.spark.read.parquet(*files).limit(1).count():
+            # no boilerplate: no star path (a run of the binary a file saved)
+            os.makedirs(os.path.join(out, "runs"))
+            return {"files": 0, "occurrences in runs": 0, "runs": 0}
+        files = self.per_file("star-runs", frequent, os.path.join(out, "runs"), [], "frequent file")
+        runs = self.read(os.path.join(out, "runs"), self.run_schema)
+        return {"files": files, "occurrences in runs": runs.count(), "runs": runs.select("shard", "ord", "run").distinct().count()}
+
+    def star_pairs(self, out):
+        """Each run's parents (`star_parents`), then `neardup star-pairs`
+        on the rows of each child run and its parents, partitioned by the
+        child's shard."""
+        from pyspark.sql import functions as F
+
+        runs = self.read(os.path.join(self.work.dir("star-runs"), "runs"), self.run_schema)
+        if not runs.limit(1).count():
+            os.makedirs(os.path.join(out, "aligned"))
+            return {"runs with parents": 0, "links": 0, "link rows": 0, "link files": 0, "aligned pairs": 0}
+        parents = star_parents(runs).cache()
+        children = parents.select("c_shard", "c_ord", "c_run").distinct()
+        run_cols = ["shard", "ord", "run", "hash", "pos"]
+
+        def rows_of(keys, prefix):
+            """The rows of the runs `prefix`_* of `keys`, each with its child."""
+            on = [F.col(prefix + c) == F.col(c) for c in ("shard", "ord", "run")]
+            return keys.join(runs, on[0] & on[1] & on[2]).select("c_shard", "c_ord", "c_run", *run_cols)
+
+        links = rows_of(children, "c_").unionByName(rows_of(parents, "p_"))
+        (
+            links.repartition(self.partitions, "c_shard")
+            .sortWithinPartitions("c_shard", "c_ord", "c_run", "shard", "ord", "run", "pos")
+            .write.parquet(os.path.join(out, "links"))
+        )
+        n_parents, n_children = parents.count(), children.count()
+        parents.unpersist()
+        files = self.per_file("star-pairs", os.path.join(out, "links"), os.path.join(out, "aligned"), [], "link file")
+        aligned = self.read(os.path.join(out, "aligned"), self.region_schema)
+        return {
+            "runs with parents": n_children,
+            "links": n_parents,
+            "link rows": self.read(os.path.join(out, "links"), self.link_schema).count(),
+            "link files": files,
+            "aligned pairs": aligned.count(),
+        }
+
+    def star_split(self, out):
+        """`neardup star-split` on the aligned pairs, partitioned by the
+        parent's document (a document's cuts need all its pairs)."""
+        aligned = self.read(os.path.join(self.work.dir("star-pairs"), "aligned"), self.region_schema)
+        if not aligned.limit(1).count():
+            os.makedirs(os.path.join(out, "regions"))
+            return {"aligned files": 0, "region pairs": 0}
+        ends = ["a_shard", "a_ord", "a_start", "a_end", "b_shard", "b_ord", "b_start", "b_end"]
+        aligned.repartition(self.partitions, "a_shard", "a_ord").sortWithinPartitions(*ends).write.parquet(
+            os.path.join(out, "by_parent")
+        )
+        files = self.per_file("star-split", os.path.join(out, "by_parent"), os.path.join(out, "regions"), [], "aligned file")
+        regions = self.read(os.path.join(out, "regions"), self.region_schema)
+        return {"aligned files": files, "region pairs": regions.count()}
+
     def plan(self, out):
         """`neardup plan`: one process, here on the driver machine."""
-        cdir, gdir = self.work.dir("clusters"), self.work.dir("groups")
+        cdir = self.work.dir("clusters")
         plan = os.path.join(out, "out")
         run_tool(
             [
@@ -830,8 +936,8 @@ class Driver:
                 os.path.join(cdir, "members"),
                 "--regions",
                 os.path.join(self.work.dir("blocks"), "regions"),
-                "--frequent",
-                os.path.join(gdir, "frequent"),
+                "--star",
+                os.path.join(self.work.dir("star-split"), "regions"),
                 "-o",
                 plan,
                 *self.flags,
@@ -896,6 +1002,35 @@ class Driver:
             with open(log, "rb") as f:
                 lines = sum(1 for _ in f)
         return {"removal log lines": lines, "output bytes": du(self.args.output)}
+
+
+def star_parents(runs):
+    """Each run's parents (the shard module's definition, item 11): each
+    hash's first run, the least (shard, ord, run) holding it; a run's votes,
+    its rows counted by their hash's first run (itself not counted); those
+    with at least MIN_VOTES, most votes first, then the least run, at most
+    MAX_PARENTS. Rows (c_shard, c_ord, c_run, p_shard, p_ord, p_run)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    first = runs.groupBy("hash").agg(F.min(F.struct("shard", "ord", "run")).alias("f"))
+    not_own = (F.col("f.shard") != F.col("shard")) | (F.col("f.ord") != F.col("ord")) | (F.col("f.run") != F.col("run"))
+    votes = (
+        runs.join(first, "hash")
+        .where(not_own)
+        .groupBy(
+            F.col("shard").alias("c_shard"),
+            F.col("ord").alias("c_ord"),
+            F.col("run").alias("c_run"),
+            F.col("f.shard").alias("p_shard"),
+            F.col("f.ord").alias("p_ord"),
+            F.col("f.run").alias("p_run"),
+        )
+        .agg(F.count(F.lit(1)).alias("votes"))
+        .where(F.col("votes") >= F.lit(MIN_VOTES))
+    )
+    most = Window.partitionBy("c_shard", "c_ord", "c_run").orderBy(F.desc("votes"), "p_shard", "p_ord", "p_run")
+    return votes.select("*", F.row_number().over(most).alias("n")).where(F.col("n") <= F.lit(MAX_PARENTS)).drop("n", "votes")
 
 
 def connected(edges):

@@ -182,6 +182,40 @@ class SparkDefinition(unittest.TestCase):
                 by_file.setdefault((r[0], r[1]), []).append(f)
         self.assertTrue(all(len(fs) == 1 for fs in by_file.values()), "a shard pair is in one file")
 
+    def test_star_parents_follow_the_definition(self):
+        rng = random.Random(13)
+        # runs of a few passages (hashes 0-39) and noise (hashes 40-99);
+        # some runs share many hashes with several earlier ones, so that
+        # more than MAX_PARENTS get MIN_VOTES and votes tie
+        rows = []
+        for shard in range(3):
+            for ord_ in range(12):
+                for run in (0, 500):
+                    base = rng.randrange(4) * 10
+                    hashes = [base + rng.randrange(10) for _ in range(rng.randrange(2, 9))]
+                    hashes += [rng.randrange(100) for _ in range(rng.randrange(0, 40))]
+                    rows += [(shard, ord_, run, h, run + i) for i, h in enumerate(hashes)]
+        runs = self.spark.createDataFrame(rows, "shard int, ord long, run int, hash long, pos int")
+        got = {}
+        for r in ns.star_parents(runs).collect():
+            got.setdefault((r[0], r[1], r[2]), []).append((r[3], r[4], r[5]))
+
+        # the definition, read plainly
+        first = {}
+        for s_, o, r, h, _ in rows:
+            first[h] = min(first.get(h, (s_, o, r)), (s_, o, r))
+        want = {}
+        for key in sorted({(s_, o, r) for s_, o, r, _, _ in rows}):
+            votes = {}
+            for s_, o, r, h, _ in rows:
+                if (s_, o, r) == key and first[h] != key:
+                    votes[first[h]] = votes.get(first[h], 0) + 1
+            ps = sorted((p for p, n in votes.items() if n >= ns.MIN_VOTES), key=lambda p: (-votes[p], p))
+            if ps:
+                want[key] = ps[: ns.MAX_PARENTS]
+        self.assertEqual({k: sorted(v) for k, v in got.items()}, {k: sorted(v) for k, v in want.items()})
+        self.assertTrue(any(len(v) == ns.MAX_PARENTS for v in want.values()), "some run has too many parents")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -70,7 +70,7 @@ pub const MAX_PARENTS: usize = 8;
 
 /// One occurrence of a frequent fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct Occ {
+pub(crate) struct Occ {
     pub doc: u32,
     pub pos: u32,
     /// Index of the fingerprint among the frequent ones, in hash order.
@@ -89,10 +89,7 @@ pub(super) fn star_pairs(
     if occ.is_empty() {
         return Ok(Vec::new());
     }
-    let k = opts.k.max(2);
-    occ.par_sort_unstable();
-    let spans = run_spans(src, &occ, k, budget)?;
-    let runs = cut_runs(&occ, &spans);
+    let runs = runs_of(src, &mut occ, opts, budget)?;
     // each fingerprint's first run
     let mut first = vec![u32::MAX; frequent];
     for (r, run) in runs.iter().enumerate() {
@@ -102,16 +99,46 @@ pub(super) fn star_pairs(
             }
         }
     }
-    let shortest = short_pair(opts);
     let items: Vec<(usize, Vec<u32>)> = runs
         .par_iter()
         .enumerate()
         .map(|(r, run)| (r, parents(&occ[run.clone()], &first, r as u32)))
         .filter(|(_, p)| !p.is_empty())
         .collect();
+    let pairs = align_runs(src, &occ, &runs, &items, opts, budget)?;
+    split_pairs(src, pairs, opts, budget)
+}
+
+/// Step 1: sorts the occurrences (by document, position, fingerprint) and
+/// cuts them into runs. The occurrences of a document are all it needs:
+/// the sharded path runs it a shard at a time.
+pub(crate) fn runs_of(
+    src: &dyn TextSource,
+    occ: &mut [Occ],
+    opts: &BlockOptions,
+    budget: Budget<'_>,
+) -> Result<Vec<Range<usize>>> {
+    occ.par_sort_unstable();
+    let spans = run_spans(src, occ, opts.k.max(2), budget)?;
+    Ok(cut_runs(occ, &spans))
+}
+
+/// Step 3: each run of `items` (an index into `runs`, ranges of `occ`)
+/// aligned to each of its parents (indices into `runs` too). Every pair
+/// stands alone: the sharded path aligns them in any partition.
+pub(crate) fn align_runs(
+    src: &dyn TextSource,
+    occ: &[Occ],
+    runs: &[Range<usize>],
+    items: &[(usize, Vec<u32>)],
+    opts: &BlockOptions,
+    budget: Budget<'_>,
+) -> Result<Vec<RegionPair>> {
+    let k = opts.k.max(2);
+    let shortest = short_pair(opts);
     let aligned = in_batches(
         src,
-        &items,
+        items,
         budget.texts(),
         |(r, parents), v| {
             v.push(occ[runs[*r].start].doc);
@@ -133,9 +160,20 @@ pub(super) fn star_pairs(
                 .collect::<Vec<_>>()
         },
     )?;
-    let mut pairs: Vec<RegionPair> = aligned.into_iter().flatten().collect();
+    Ok(aligned.into_iter().flatten().collect())
+}
+
+/// The aligned pairs cut where passages meet ([`split_at_boundaries`]).
+/// A pair's `a` is its parent's document; the cuts of a document depend
+/// on the pairs whose `a` it is, all of them and no other.
+pub(crate) fn split_pairs(
+    src: &dyn TextSource,
+    mut pairs: Vec<RegionPair>,
+    opts: &BlockOptions,
+    budget: Budget<'_>,
+) -> Result<Vec<RegionPair>> {
     pairs.par_sort_unstable_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
-    split_at_boundaries(src, pairs, shortest, opts, budget)
+    split_at_boundaries(src, pairs, short_pair(opts), opts, budget)
 }
 
 /// Shortest side of a pair on the star path: a copy of a

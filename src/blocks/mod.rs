@@ -59,7 +59,7 @@ use crate::shingle::char_bytes;
 
 mod chain;
 mod cluster;
-mod frequent;
+pub(crate) mod frequent;
 mod spill;
 pub mod texts;
 

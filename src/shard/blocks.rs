@@ -19,7 +19,7 @@
 
 use std::path::Path;
 
-use crate::blocks::{self, RegionPair};
+use crate::blocks::{self, Copy, RegionPair, TextSource};
 use crate::corpus::IngestOptions;
 use crate::documents::Texts;
 use crate::error::{Error, Result};
@@ -73,39 +73,26 @@ pub fn block_pairs(
         rows.push((da, pa, db, pb));
     }
     drop(table);
-
-    // every held document is a block document, by its held index
-    let all: Vec<usize> = (0..held.corpus.docs.len()).collect();
-    let chars: Vec<u32> = held.sk.sketch.iter().map(|s| s.len).collect();
-    let texts = Texts::Reload(ingest);
-    let src = CorpusTexts {
-        corpus: &held.corpus,
-        texts: &texts,
-        sizes: &held.sizes,
-        active: &all,
-        chars: &chars,
-        opts: &opts.normalize,
-        progress: &NoProgress,
-    };
     let budget = blocks::Budget { memory, work: None };
     // a seed's gram must lie inside its text, in the block stage's units
     // (checked as the texts are read: the sketch's characters are another
     // count, lower on text with punctuation the sketch drops)
-    let mut pairs = blocks::verify_seed_pairs(&src, &rows, &opts.blocks, budget)?.map_err(
-        |(da, pa, db, pb)| {
-            let r = rows
-                .iter()
-                .position(|&x| x == (da, pa, db, pb))
-                .unwrap_or_default();
-            let ((sa, oa), (sb, ob)) = (held.local(da), held.local(db));
-            bad(
-                r,
-                format!(
-                    "positions {pa} of ({sa}, {oa}) and {pb} of ({sb}, {ob}): a gram past its text"
-                ),
-            )
-        },
-    )?;
+    let found = held_source(&held, ingest, opts, |src| {
+        blocks::verify_seed_pairs(src, &rows, &opts.blocks, budget)
+    })?;
+    let mut pairs = found.map_err(|(da, pa, db, pb)| {
+        let r = rows
+            .iter()
+            .position(|&x| x == (da, pa, db, pb))
+            .unwrap_or_default();
+        let ((sa, oa), (sb, ob)) = (held.local(da), held.local(db));
+        bad(
+            r,
+            format!(
+                "positions {pa} of ({sa}, {oa}) and {pb} of ({sb}, {ob}): a gram past its text"
+            ),
+        )
+    })?;
     blocks::sort_pairs(&mut pairs);
     let table = region_rows(&pairs, |d| held.local(d));
     table.write(out)?;
@@ -135,4 +122,65 @@ pub(super) fn region_rows(pairs: &[RegionPair], local: impl Fn(u32) -> (i32, i64
             "frequent",
             Column::I32(pairs.iter().map(|p| i32::from(p.frequent)).collect()),
         )
+}
+
+/// Runs `f` over the texts of `held`'s documents, every one a block
+/// document by its held index.
+pub(super) fn held_source<R>(
+    held: &Held,
+    ingest: &IngestOptions,
+    opts: &ScanOptions,
+    f: impl FnOnce(&dyn TextSource) -> R,
+) -> R {
+    let all: Vec<usize> = (0..held.corpus.docs.len()).collect();
+    let chars: Vec<u32> = held.sk.sketch.iter().map(|s| s.len).collect();
+    let texts = Texts::Reload(ingest);
+    let src = CorpusTexts {
+        corpus: &held.corpus,
+        texts: &texts,
+        sizes: &held.sizes,
+        active: &all,
+        chars: &chars,
+        opts: &opts.normalize,
+        progress: &NoProgress,
+    };
+    f(&src)
+}
+
+/// The region pairs of a region table `t` (read from `path`); `docs`
+/// gives each row's document on a side (`"a_"`, `"b_"`).
+pub(super) fn read_regions(
+    path: &Path,
+    t: &Rows,
+    docs: impl Fn(&str) -> Result<Vec<u32>>,
+) -> Result<Vec<RegionPair>> {
+    let [a_start, a_end, b_start, b_end] =
+        ["a_start", "a_end", "b_start", "b_end"].map(|c| t.ints(c));
+    let (a_start, a_end, b_start, b_end) = (a_start?, a_end?, b_start?, b_end?);
+    let (sims, frequent) = (t.doubles("similarity")?, t.ints("frequent")?);
+    let (a, b) = (docs("a_")?, docs("b_")?);
+    (0..t.len())
+        .map(|r| {
+            let range = |s: i64, e: i64| {
+                let ok = 0 <= s && s <= e;
+                ok.then_some(s as usize..e as usize)
+                    .ok_or_else(|| Error::Stage {
+                        path: path.display().to_string(),
+                        reason: format!("row {r}: region {s}..{e}"),
+                    })
+            };
+            Ok(RegionPair {
+                a: Copy {
+                    doc: a[r],
+                    range: range(a_start[r], a_end[r])?,
+                },
+                b: Copy {
+                    doc: b[r],
+                    range: range(b_start[r], b_end[r])?,
+                },
+                similarity: sims[r],
+                frequent: frequent[r] != 0,
+            })
+        })
+        .collect()
 }

@@ -1,6 +1,5 @@
 //! `neardup plan`: what an engine found (document clusters, region pairs
-//! of rare fingerprints, occurrences of frequent ones) → clean's checked
-//! plan, cut into one file a shard.
+//! of both block paths) → clean's checked plan, cut into one file a shard.
 //!
 //! Takes the manifest, the shards' `sign` folders and three tables (each a
 //! Parquet file or a folder of part files):
@@ -10,32 +9,30 @@
 //!   similarity is 1.0; the other rows as `apply --clusters` has them),
 //!   and `cluster`;
 //! - `--regions`: `block-pairs`' output, every part;
-//! - `--frequent`: `hash`, `shard`, `ord`, `pos` of every active
-//!   occurrence of every frequent fingerprint.
+//! - `--star`: `star-split`'s output, every part (the star path's pairs,
+//!   [`super::star`]).
 //!
 //! Builds the document clusters single-machine builds from them (members
 //! read once for their places, keep by [`crate::cluster::choose_keep`]),
 //! then runs what one machine runs after finding pairs, with its own
-//! functions: the star path over the frequent occurrences, the merge of
-//! every region pair, block clustering, the report, and clean's plan with
-//! its later rounds (which look for repeats again in the text the cuts
-//! leave). Gives `PLAN_DIR/shard-NNNNN/stages/plan.bin` (the shard's drops
-//! and cuts), `PLAN_DIR/removed.jsonl` (the whole removal log, in
-//! single-machine order) and `PLAN_DIR/_SUCCESS`.
+//! functions: the merge of every region pair, block clustering, the
+//! report, and clean's plan with its later rounds (which look for repeats
+//! again in the text the cuts leave). Gives
+//! `PLAN_DIR/shard-NNNNN/stages/plan.bin` (the shard's drops and cuts),
+//! `PLAN_DIR/removed.jsonl` (the whole removal log, in single-machine
+//! order) and `PLAN_DIR/_SUCCESS`.
 //!
 //! **One process.** It holds the document table of the whole corpus
-//! (~700 bytes a document with the signatures), the region pairs, the
-//! frequent occurrences (16 bytes each) and one batch of texts: the memory
-//! of single-machine clean's later stages, not of its detection. The
-//! star path, the block clustering and the plan's rounds are what would
-//! be distributed next (the star path by frequent passage, the plan by
-//! connected block clusters).
+//! (~700 bytes a document with the signatures), the region pairs and one
+//! batch of texts: the memory of single-machine clean's later stages, not
+//! of its detection. The block clustering and the plan's rounds are what
+//! would be distributed next (by connected block clusters).
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::blocks::{self, Copy, RegionPair};
+use crate::blocks;
 use crate::clean::{checked_plan_of, encode_plan, log_lines, Plan};
 use crate::corpus::IngestOptions;
 use crate::documents::{clusters_of, keeps_of, Texts};
@@ -44,6 +41,7 @@ use crate::pipeline::{mark_removed, report_of, ScanOptions};
 use crate::stage::Stages;
 
 use super::apply::clean_options;
+use super::blocks::read_regions;
 use super::pairs::Held;
 use super::rows::Rows;
 use super::{mark_finished, shard_dir, Manifest};
@@ -67,8 +65,8 @@ pub struct Found<'p> {
     pub doc_clusters: &'p Path,
     /// The region pairs of `block-pairs`.
     pub regions: &'p Path,
-    /// The occurrences of frequent fingerprints.
-    pub frequent: &'p Path,
+    /// The region pairs of `star-split` (the star path's).
+    pub star: &'p Path,
 }
 
 /// Plans the clean of the whole corpus from what the engine `found` and
@@ -180,48 +178,24 @@ pub fn plan(
             })
             .collect()
     };
-    let table = Rows::read_any(found.frequent)?;
-    let (hash, pos) = (table.ints("hash")?, table.ints("pos")?);
-    let frequent: Vec<(u64, u32, u32)> = block_docs(found.frequent, &table, "")?
-        .into_iter()
-        .enumerate()
-        .map(|(r, d)| (hash[r] as u64, d, pos[r] as u32))
-        .collect();
-    let table = Rows::read_any(found.regions)?;
-    let ends = ["a_start", "a_end", "b_start", "b_end"].map(|c| table.ints(c));
-    let [a_start, a_end, b_start, b_end] = ends;
-    let (a_start, a_end, b_start, b_end) = (a_start?, a_end?, b_start?, b_end?);
-    let region_sims = table.doubles("similarity")?;
-    let (a_docs, b_docs) = (
-        block_docs(found.regions, &table, "a_")?,
-        block_docs(found.regions, &table, "b_")?,
-    );
-    let regions: Vec<RegionPair> = (0..table.len())
-        .map(|r| RegionPair {
-            a: Copy {
-                doc: a_docs[r],
-                range: a_start[r] as usize..a_end[r] as usize,
-            },
-            b: Copy {
-                doc: b_docs[r],
-                range: b_start[r] as usize..b_end[r] as usize,
-            },
-            similarity: region_sims[r],
-            frequent: false,
-        })
-        .collect();
+    // the star path's pairs first, as one machine merges them
+    let mut pairs = Vec::new();
+    for path in [found.star, found.regions] {
+        let table = Rows::read_any(path)?;
+        pairs.extend(read_regions(path, &table, |side| {
+            block_docs(path, &table, side)
+        })?);
+    }
 
     // the block level and clean's plan, with one machine's functions
-    let injected = Mutex::new(Some((frequent, regions)));
+    let injected = Mutex::new(Some(pairs));
     let find =
         |src: &dyn blocks::TextSource, bopts: &blocks::BlockOptions, budget: blocks::Budget<'_>| {
-            let (frequent, regions) = injected
+            let mut pairs = injected
                 .lock()
                 .ok()
                 .and_then(|mut g| g.take())
                 .unwrap_or_default();
-            let mut pairs = blocks::star_pairs_of(src, frequent, bopts, budget)?;
-            pairs.extend(regions);
             blocks::sort_pairs(&mut pairs);
             blocks::blocks_of_pairs(src, pairs, bopts, budget)
         };

@@ -51,8 +51,16 @@
 //!     sorted by `(shard, ord, pos)` and every `x < y` among them a seed,
 //!     except within one document when `pos_y < pos_x + k` (`k` = 8).
 //! 11. **Region pairs**: each document pair's seeds chained and verified
-//!     (`block-pairs`, [`blocks`]); with the star path's pairs over the
-//!     frequent occurrences, sorted and made distinct.
+//!     (`block-pairs`, [`blocks`]); and the star path's ([`star`]) over
+//!     the frequent occurrences: each document's occurrences cut into runs
+//!     (`star-runs`); each hash's first run, the least `(shard, ord,
+//!     run)` holding it; each run's parents, the other runs that are the
+//!     first of at least [`star::MIN_VOTES`] of its rows, most first, then
+//!     the least, at most [`star::MAX_PARENTS`]; each run aligned to each
+//!     parent (`star-pairs`); the aligned pairs cut where a parent
+//!     document's passages meet (`star-split`). Both paths' pairs, the
+//!     star path's first, sorted and made distinct (of equal regions the
+//!     least similar).
 //! 12. **Everything after**: block clusters, the report, clean's plan and
 //!     its later rounds, exactly as one machine ([`cuts`]).
 //!
@@ -64,16 +72,18 @@
 //! | `sign` ([`sign`]) | one shard's files | `DIR/shard-NNNNN/`: `docs.parquet`, `bands.parquet`, `stages/sign.bin`, decompressed copies of compressed inputs, `_SUCCESS` | ~700 bytes a document of the shard, one batch of text |
 //! | `verify-pairs` ([`pairs`]) | a table of pairs, the `sign.bin` of their shards | a table of edges | the document tables and signatures of those shards, one batch of text |
 //! | `block-pairs` ([`blocks`]) | a table of seeds (every seed of a document pair in one call), the `sign.bin` of their shards | a table of region pairs | the document tables of those shards, the seeds (16 bytes each), one batch of normalised texts |
-//! | `plan` ([`cuts`]), **one process** | every shard's `sign.bin`, the engine's document clusters, region pairs, frequent occurrences | `PLAN_DIR/`: a drop-and-cut file a shard, the whole removal log | the document table of the corpus (~700 bytes a document), the region pairs, the frequent occurrences (16 bytes each), one batch of texts |
+//! | `star-runs` ([`star`]) | the frequent occurrences of whole documents, the `sign.bin` of their shards | a table of the occurrences in runs | the document tables of those shards, the occurrences (16 bytes each), one batch of normalised texts |
+//! | `star-pairs` ([`star`]) | the rows of child runs and their parents, the `sign.bin` of their shards | a table of aligned pairs | the document tables of those shards, the rows, one batch of normalised texts |
+//! | `star-split` ([`star`]) | the aligned pairs of whole parent documents, the `sign.bin` of their shards | a table of region pairs | the document tables of those shards, the pairs, one batch of normalised texts |
+//! | `plan` ([`cuts`]), **one process** | every shard's `sign.bin`, the engine's document clusters, the region pairs of both paths | `PLAN_DIR/`: a drop-and-cut file a shard, the whole removal log | the document table of the corpus (~700 bytes a document), the region pairs, one batch of texts |
 //! | `apply` ([`apply`]) | one shard's files, its removed documents (`--clusters`) or its part of the plan (`--plan`) | the shard's cleaned files, `OUT/.neardup-parts/` | the shard's document table, one file |
 //! | `apply --finish` | the parts of every shard (and the plan's log) | `OUT/removed.jsonl`, the manifest | one line of each shard's log |
 //!
-//! `plan` is the one stage that sees the whole corpus: it runs the star
-//! path, the block clustering and clean's plan (with its later rounds,
-//! which search the text the cuts leave again) in one process, with the
-//! memory of one machine's clean after detection. Distributing it is the
-//! next step: the star path by frequent passage, the clustering and the
-//! plan by connected group of block clusters.
+//! `plan` is the one stage that sees the whole corpus: it runs the block
+//! clustering and clean's plan (with its later rounds, which search the
+//! text the cuts leave again) in one process, with the memory of one
+//! machine's clean after detection. Distributing them, by connected group
+//! of block clusters, is the next step.
 //!
 //! Bytes a document on disk (the generated 10,000-document corpus in 4
 //! shards, defaults: 128 permutations, 64 bands of 2 rows, snappy):
@@ -99,6 +109,7 @@ pub mod pairs;
 pub mod plan;
 pub mod rows;
 pub mod sign;
+pub mod star;
 
 pub use plan::{plan, Manifest};
 

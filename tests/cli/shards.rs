@@ -703,6 +703,24 @@ fn block_pairs(cwd: &Path, opts: &[&str], out: &str) {
 /// b_start, b_end)` and its similarity.
 type Region = ([i64; 8], f64);
 
+/// The region pairs of a table (a file or a folder of part files).
+fn regions_in(path: &Path) -> Vec<Region> {
+    let table = neardup::shard::rows::Rows::read_any(path).expect("regions");
+    let cols: Vec<Vec<i64>> = [
+        "a_shard", "a_ord", "a_start", "a_end", "b_shard", "b_ord", "b_start", "b_end",
+    ]
+    .iter()
+    .map(|c| table.ints(c).expect("column"))
+    .collect();
+    let sims = match table.column("similarity") {
+        Some(neardup::shard::rows::Column::F64(v)) => v.clone(),
+        other => panic!("similarity: {other:?}"),
+    };
+    (0..sims.len())
+        .map(|r| (std::array::from_fn(|k| cols[k][r]), sims[r]))
+        .collect()
+}
+
 #[test]
 fn block_pairs_gives_the_region_pairs_of_one_machine() {
     let t = TestDir::new();
@@ -724,21 +742,7 @@ fn block_pairs_gives_the_region_pairs_of_one_machine() {
     let seeds = seeds_of(&t.path().join("sig"), 3, 64);
     write_seeds(&t.path().join("seeds"), &seeds);
     block_pairs(t.path(), &["--quiet"], "regions.parquet");
-    let table =
-        neardup::shard::rows::Rows::read(&t.path().join("regions.parquet")).expect("regions");
-    let cols: Vec<Vec<i64>> = [
-        "a_shard", "a_ord", "a_start", "a_end", "b_shard", "b_ord", "b_start", "b_end",
-    ]
-    .iter()
-    .map(|c| table.ints(c).expect("column"))
-    .collect();
-    let sims = match table.column("similarity") {
-        Some(neardup::shard::rows::Column::F64(v)) => v.clone(),
-        other => panic!("similarity: {other:?}"),
-    };
-    let got: Vec<Region> = (0..sims.len())
-        .map(|r| (std::array::from_fn(|k| cols[k][r]), sims[r]))
-        .collect();
+    let got = regions_in(&t.path().join("regions.parquet"));
 
     // one machine: the block stage's pairs over the same documents
     let norms: Vec<neardup::normalize::NormText> = shards
@@ -805,15 +809,19 @@ fn block_opts<'a>(args: &[&'a str]) -> Vec<&'a str> {
 fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
     let t = TestDir::new();
     let mut shards = block_corpus(&t);
-    // boilerplate: one passage (two lines, a varying number) on 12 pages
-    // of every shard; whole-document copies: exact and edited, across
-    // shards
+    // boilerplate: two passages (lines, one with a varying number) side
+    // by side on 4 pages of every shard, each alone on 2 more (the star
+    // path cuts the pairs of the first page, which holds both, where they
+    // meet); whole-document copies: exact and edited, across shards
     let passage = crate::util::cjk_text(905, 60);
     let second = crate::util::cjk_text(906, 40);
     for (f, texts) in shards.iter_mut().enumerate() {
         for (d, text) in texts.iter_mut().enumerate() {
-            if d % 2 == 0 || d == 7 {
-                text.push_str(&format!("\n{passage}{}\n{second}", 10 * f + d));
+            let n = 10 * f + d;
+            match d {
+                0 | 2 | 4 | 6 => text.push_str(&format!("\n{passage}{n}\n{second}")),
+                1 | 7 => text.push_str(&format!("\n{passage}{n}")),
+                _ => text.push_str(&format!("\n{second}")),
             }
         }
     }
@@ -912,24 +920,12 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
         fingerprint_groups(&t.path().join("sig"), 5, 8, &|d| !removed.contains(&d));
     assert!(!frequent.is_empty(), "the star path runs");
     write_seeds(&t.path().join("seeds"), &seeds);
-    {
-        use neardup::shard::rows::{Column, Rows};
-        std::fs::create_dir_all(t.path().join("freq")).expect("mkdir");
-        let c = |k: usize| frequent.iter().map(|r| r[k]).collect::<Vec<i64>>();
-        Rows::new()
-            .with("hash", Column::I64(c(0)))
-            .with(
-                "shard",
-                Column::I32(c(1).into_iter().map(|x| x as i32).collect()),
-            )
-            .with("ord", Column::I64(c(2)))
-            .with(
-                "pos",
-                Column::I32(c(3).into_iter().map(|x| x as i32).collect()),
-            )
-            .write(&t.path().join("freq/part-0.parquet"))
-            .expect("frequent written");
-    }
+    let (aligned, star) = star_path(t.path(), &frequent, 5);
+    assert!(!star.is_empty(), "the star path gives region pairs");
+    assert!(
+        star.iter().any(|p| !aligned.contains(p)),
+        "star-split cuts some pair: {star:?}"
+    );
     std::fs::create_dir_all(t.path().join("regions")).expect("mkdir");
     block_pairs(t.path(), &BLOCK_OPTS, "regions/part-0.parquet");
     ok_in(
@@ -943,8 +939,8 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
             "dc",
             "--regions",
             "regions",
-            "--frequent",
-            "freq",
+            "--star",
+            "star",
             "-o",
             "planned",
         ]),
@@ -975,6 +971,159 @@ fn planned_and_applied_shards_give_the_bytes_of_clean_at_every_level() {
         "{log}"
     );
     succeeded(neardup().arg("verify").arg(t.path().join("sharded")));
+}
+
+/// A run of frequent occurrences: `(shard, ord, position of its first)`.
+type Run = (i64, i64, i64);
+
+/// Runs the star path's stages on the `frequent` occurrences `(hash,
+/// shard, ord, pos)` as an engine does, a shard at a time, with the
+/// engine's grouping (src/shard/star.rs) done here: `star-runs` a shard at
+/// a time into `runs/`; each hash's first run and each run's parents by
+/// vote; `star-pairs` a child shard at a time into `aligned/`; `star-split`
+/// a parent shard at a time into `star/`. Gives the pairs `star-pairs`
+/// and `star-split` wrote.
+fn star_path(cwd: &Path, frequent: &[[i64; 4]], shards: i64) -> (Vec<Region>, Vec<Region>) {
+    use neardup::shard::rows::{Column, Rows};
+    use neardup::shard::star::{MAX_PARENTS, MIN_VOTES};
+    let stage = |sub: &str, input: String, out: String| {
+        ok_in(
+            cwd,
+            &block_opts(&[
+                sub,
+                &input,
+                "--manifest",
+                "m.json",
+                "--sign",
+                "sig",
+                "-o",
+                &out,
+            ]),
+        );
+    };
+    let c32 = |v: Vec<i64>| Column::I32(v.into_iter().map(|x| x as i32).collect());
+    for dir in ["freq", "runs", "links", "aligned", "by-parent", "star"] {
+        std::fs::create_dir_all(cwd.join(dir)).expect("mkdir");
+    }
+    for n in 0..shards {
+        let rows: Vec<&[i64; 4]> = frequent.iter().filter(|r| r[1] == n).collect();
+        let c = |k: usize| rows.iter().map(|r| r[k]).collect::<Vec<i64>>();
+        Rows::new()
+            .with("hash", Column::I64(c(0)))
+            .with("shard", c32(c(1)))
+            .with("ord", Column::I64(c(2)))
+            .with("pos", c32(c(3)))
+            .write(&cwd.join(format!("freq/part-{n}.parquet")))
+            .expect("frequent written");
+        stage(
+            "star-runs",
+            format!("freq/part-{n}.parquet"),
+            format!("runs/part-{n}.parquet"),
+        );
+    }
+
+    // each hash's first run; each run's votes for the first runs of its
+    // hashes; its parents
+    let t = Rows::read_dir(&cwd.join("runs")).expect("runs");
+    let col = |c: &str| t.ints(c).expect("column");
+    let (shard, ord, run, hash, pos) = (
+        col("shard"),
+        col("ord"),
+        col("run"),
+        col("hash"),
+        col("pos"),
+    );
+    let key = |r: usize| (shard[r], ord[r], run[r]);
+    let mut first: HashMap<i64, Run> = HashMap::new();
+    let mut rows_of: HashMap<Run, Vec<(i64, i64)>> = HashMap::new();
+    for r in 0..t.len() {
+        let f = first.entry(hash[r]).or_insert(key(r));
+        *f = (*f).min(key(r));
+        rows_of.entry(key(r)).or_default().push((hash[r], pos[r]));
+    }
+    let mut votes: HashMap<(Run, Run), usize> = HashMap::new();
+    for r in 0..t.len() {
+        let f = first[&hash[r]];
+        if f != key(r) {
+            *votes.entry((key(r), f)).or_default() += 1;
+        }
+    }
+    let mut parents: HashMap<Run, Vec<(usize, Run)>> = HashMap::new();
+    for ((child, parent), n) in votes {
+        if n >= MIN_VOTES as usize {
+            parents.entry(child).or_default().push((n, parent));
+        }
+    }
+    // a table of links a child shard: the child's rows, its parents'
+    let mut links: HashMap<i64, Vec<[i64; 8]>> = HashMap::new();
+    for (child, mut ps) in parents {
+        ps.sort_by_key(|&(n, p)| (std::cmp::Reverse(n), p));
+        ps.truncate(MAX_PARENTS);
+        for r in std::iter::once(child).chain(ps.into_iter().map(|x| x.1)) {
+            for &(h, p) in &rows_of[&r] {
+                let row = [child.0, child.1, child.2, r.0, r.1, r.2, h, p];
+                links.entry(child.0).or_default().push(row);
+            }
+        }
+    }
+    assert!(!links.is_empty(), "runs with parents");
+    for (n, rows) in &links {
+        let c = |k: usize| rows.iter().map(|r| r[k]).collect::<Vec<i64>>();
+        let mut table = Rows::new();
+        for (k, name) in [
+            "c_shard", "c_ord", "c_run", "shard", "ord", "run", "hash", "pos",
+        ]
+        .iter()
+        .enumerate()
+        {
+            table = table.with(name, Column::I64(c(k)));
+        }
+        table
+            .write(&cwd.join(format!("links/part-{n}.parquet")))
+            .expect("links written");
+        stage(
+            "star-pairs",
+            format!("links/part-{n}.parquet"),
+            format!("aligned/part-{n}.parquet"),
+        );
+    }
+
+    // the aligned pairs by their parent's shard, then cut
+    let t = Rows::read_dir(&cwd.join("aligned")).expect("aligned");
+    let names = [
+        "a_shard", "a_ord", "a_start", "a_end", "b_shard", "b_ord", "b_start", "b_end", "frequent",
+    ];
+    let cols: Vec<Vec<i64>> = names.iter().map(|c| t.ints(c).expect("column")).collect();
+    let sims = t.doubles("similarity").expect("similarity");
+    for n in 0..shards {
+        let rows: Vec<usize> = (0..t.len()).filter(|&r| cols[0][r] == n).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let mut table = Rows::new();
+        for (k, name) in names.iter().enumerate() {
+            table = table.with(
+                name,
+                Column::I64(rows.iter().map(|&r| cols[k][r]).collect()),
+            );
+        }
+        table
+            .with(
+                "similarity",
+                Column::F64(rows.iter().map(|&r| sims[r]).collect()),
+            )
+            .write(&cwd.join(format!("by-parent/part-{n}.parquet")))
+            .expect("aligned pairs written");
+        stage(
+            "star-split",
+            format!("by-parent/part-{n}.parquet"),
+            format!("star/part-{n}.parquet"),
+        );
+    }
+    (
+        regions_in(&cwd.join("aligned")),
+        regions_in(&cwd.join("star")),
+    )
 }
 
 /// A seed whose gram lies past its text (in the block stage's units, which
@@ -1015,4 +1164,76 @@ fn block_pairs_refuses_a_seed_past_its_text() {
         &["seeds", &doc, "past its text"],
     );
     assert!(!t.path().join("bad.parquet").exists(), "no table written");
+}
+
+/// The star path's stages refuse a row naming no document, and a child
+/// run whose own rows are missing, naming the table and the row; they
+/// write nothing.
+#[test]
+fn star_stages_refuse_rows_naming_no_document_or_run() {
+    use neardup::shard::rows::{Column, Rows};
+    let t = TestDir::new();
+    block_corpus(&t);
+    let mut a = vec!["shards", "--shard-bytes", "1", "-o", "m.json", "--quiet"];
+    a.extend(["in/0.jsonl", "in/1.jsonl", "in/2.jsonl"]);
+    ok_in(t.path(), &a);
+    for n in ["0", "1", "2"] {
+        ok_in(
+            t.path(),
+            &["sign", "--shard", n, "m.json", "-o", "sig", "--quiet"],
+        );
+    }
+    let run = |sub: &str, table: &str| {
+        run_in(
+            t.path(),
+            &[
+                sub,
+                table,
+                "--manifest",
+                "m.json",
+                "--sign",
+                "sig",
+                "-o",
+                "out.parquet",
+            ],
+        )
+    };
+    // shard 1 holds 8 documents: (1, 8) is none
+    Rows::new()
+        .with("hash", Column::I64(vec![5, 5]))
+        .with("shard", Column::I32(vec![1, 1]))
+        .with("ord", Column::I64(vec![2, 8]))
+        .with("pos", Column::I32(vec![0, 10]))
+        .write(&t.path().join("occ.parquet"))
+        .expect("occurrences written");
+    let o = run("star-runs", "occ.parquet");
+    crate::util::assert_error(
+        &o,
+        "an occurrence of no document",
+        &["occ.parquet", "row 1", "no document (1, 8)"],
+    );
+    // a link to a parent without the child's own rows
+    let c = |v: i64| Column::I64(vec![v, v]);
+    Rows::new()
+        .with("c_shard", c(1))
+        .with("c_ord", c(2))
+        .with("c_run", c(0))
+        .with("shard", c(0))
+        .with("ord", c(0))
+        .with("run", c(0))
+        .with("hash", Column::I64(vec![5, 6]))
+        .with("pos", Column::I64(vec![0, 20]))
+        .write(&t.path().join("links.parquet"))
+        .expect("links written");
+    let o = run("star-pairs", "links.parquet");
+    crate::util::assert_error(
+        &o,
+        "a child without its rows",
+        &[
+            "links.parquet",
+            "row 0",
+            "run at 0 of (1, 2) has no rows of its own",
+        ],
+    );
+    assert!(!t.path().join("out.parquet").exists(), "no table written");
 }

@@ -335,12 +335,12 @@ fn the_driver_gives_what_single_machine_clean_gives() {
     let again = driver(&python, &args);
     let err = stderr_of(&again);
     assert!(again.status.success(), "resumed driver failed: {err}");
-    // every stage before apply (shards … plan) is skipped
+    // every stage before apply (shards … star-split, plan) is skipped
     let skipped: Vec<&str> = err
         .lines()
         .filter(|l| l.starts_with("stage ") && l.contains("done earlier"))
         .collect();
-    assert_eq!(skipped.len(), 10, "{err}");
+    assert_eq!(skipped.len(), 13, "{err}");
     assert!(
         err.lines()
             .any(|l| l.starts_with("stage apply") && !l.contains("done earlier")),
@@ -383,16 +383,25 @@ fn the_driver_gives_what_single_machine_clean_gives() {
         "the passage is kept once: {blocks:?}"
     );
     // the passage's fingerprints took the frequent path on Spark
-    let groups = first_err
-        .lines()
-        .find(|l| l.starts_with("stage groups"))
-        .unwrap_or_default();
-    let frequent: u64 = groups
-        .split(", ")
-        .find_map(|f| f.strip_prefix("frequent rows "))
-        .map(|n| n.replace(',', "").parse().expect("a count"))
-        .unwrap_or_default();
-    assert!(frequent > MAX_OCCURRENCES, "frequent rows: {groups}");
+    let count = |stage: &str, what: &str| -> u64 {
+        let line = first_err
+            .lines()
+            .find(|l| l.starts_with(&format!("stage {stage} ")))
+            .unwrap_or_default();
+        line.split(", ")
+            .find_map(|f| f.split_once(&format!("{what} ")).map(|x| x.1))
+            .map(|n| n.replace(',', "").parse().expect("a count"))
+            .unwrap_or_default()
+    };
+    let frequent = count("groups", "frequent rows");
+    assert!(frequent > MAX_OCCURRENCES, "frequent rows: {first_err}");
+    // and its stages: runs of every copy, each aligned to its first
+    // copy's run, the pairs cut and planned
+    assert!(
+        count("star-pairs", "runs with parents") >= BOILER_DOCS - 1,
+        "{first_err}"
+    );
+    assert!(count("star-split", "region pairs") > 0, "{first_err}");
     let giant_removed = log
         .iter()
         .filter(|r| {
