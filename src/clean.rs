@@ -53,7 +53,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::{Corpus, IngestOptions};
+use crate::corpus::{Compression, Corpus, Format, IngestOptions, InputFile};
 use crate::error::{Error, Result};
 use crate::pipeline::{NoProgress, Progress, ScanOptions};
 /// Where a removed or kept span is: what the removal log writes and
@@ -90,6 +90,74 @@ pub struct CleanOptions {
     /// Remove every copy of boilerplate blocks ([`crate::report::Cluster::boilerplate`]),
     /// the kept one too: a footer is never content.
     pub drop_boilerplate: bool,
+    /// How the cleaned files are compressed (`--output-compression`).
+    pub output_compression: OutputCompression,
+}
+
+/// How `clean` compresses the files it writes (`--output-compression`).
+/// Parquet outputs stay Parquet whatever the choice (their columns are
+/// compressed inside the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputCompression {
+    /// Each output as its input was: a `.gz` input gives a `.gz` output.
+    #[default]
+    Same,
+    /// Plain: a compressed input's `.gz`/`.zst` suffix is dropped.
+    None,
+    /// gzip ([`crate::corpus::GZIP_LEVEL`]): the name ends in `.gz`.
+    Gzip,
+    /// zstd ([`crate::corpus::ZSTD_LEVEL`]): the name ends in `.zst`.
+    Zstd,
+}
+
+impl OutputCompression {
+    /// The option's value on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputCompression::Same => "same",
+            OutputCompression::None => "none",
+            OutputCompression::Gzip => "gzip",
+            OutputCompression::Zstd => "zstd",
+        }
+    }
+
+    /// How the output of `input` is compressed, and its path below the
+    /// output folder: the input's own (`rel`) when its compression is
+    /// kept, else with the input's `.gz`/`.zst` suffix taken off and the
+    /// new one put on (`a.jsonl.gz` → `a.jsonl`, `a.jsonl.zst`, …).
+    pub fn of(self, input: &InputFile) -> (Compression, PathBuf) {
+        let to = match self {
+            _ if input.format == Format::Parquet => return (input.compression, input.rel.clone()),
+            OutputCompression::Same => input.compression,
+            OutputCompression::None => Compression::None,
+            OutputCompression::Gzip => Compression::Gzip,
+            OutputCompression::Zstd => Compression::Zstd,
+        };
+        if to == input.compression {
+            return (to, input.rel.clone());
+        }
+        let suffix = |c| match c {
+            Compression::None => "",
+            Compression::Gzip => "gz",
+            Compression::Zstd => "zst",
+        };
+        let mut rel = input.rel.clone();
+        if input.compression != Compression::None
+            && rel
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case(suffix(input.compression)))
+        {
+            rel.set_extension("");
+        }
+        if to != Compression::None {
+            let mut name = rel.into_os_string();
+            name.push(".");
+            name.push(suffix(to));
+            rel = PathBuf::from(name);
+        }
+        (to, rel)
+    }
 }
 
 /// Where a corpus came from: the paths as given and how they were read.
@@ -217,6 +285,14 @@ pub fn params(src: &Source, opts: &CleanOptions) -> stage::Params {
     let log = opts.log.as_ref().map(|l| l.display().to_string());
     p.insert("--output".into(), opts.out.display().to_string());
     p.insert("--log".into(), log.unwrap_or_default());
+    // recorded when not the default, so that the markers of earlier runs
+    // stay valid
+    if opts.output_compression != OutputCompression::Same {
+        p.insert(
+            "--output-compression".into(),
+            opts.output_compression.name().into(),
+        );
+    }
     p
 }
 

@@ -25,7 +25,7 @@ mod reread;
 mod stream;
 mod walk;
 
-pub use compress::{compress, Compressor};
+pub use compress::{compress, Compressor, GZIP_LEVEL, ZSTD_LEVEL};
 pub use decompress::Compression;
 pub use encoding::{Decoded, EncodingChoice, TextEncoding};
 pub use jsonl::SortKey;
