@@ -437,8 +437,13 @@ fn stream_jsonl(
     use std::io::{BufRead, Write};
     let input = &corpus.inputs[idx];
     let from = input.decompressed.as_deref().unwrap_or(&input.path);
-    let file = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut reader: Box<dyn BufRead> = match input.held.bytes() {
+        Some(bytes) => Box::new(bytes),
+        None => Box::new(std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(from).map_err(|e| Error::io(from, e))?,
+        )),
+    };
     if let Some(parent) = tmp.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(shown, e))?;
     }

@@ -37,8 +37,10 @@ pub const ZSTD_LEVEL: i32 = 1;
 /// each cut costs little.
 const GZIP_CHUNK: usize = 1 << 20;
 
-/// Chunks deflated together (in parallel) by a streaming [`Compressor`].
-const GZIP_BATCH: usize = 32;
+/// Chunks deflated together (in parallel) by a streaming [`Compressor`]
+/// (fewer in unit tests, which then cover several batches in little time:
+/// the bytes do not depend on it).
+const GZIP_BATCH: usize = if cfg!(test) { 3 } else { 32 };
 
 /// Compresses `body` as `c`; `path` names the input in errors.
 ///
@@ -60,7 +62,8 @@ pub fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {
 
 /// A writer that compresses what it is given as `c` into `W`, on all
 /// cores; [`Compressor::finish`] ends the stream. Holds about
-/// 32 MiB for gzip, libzstd's buffers for zstd.
+/// 64 MiB for gzip (a batch being filled, one being deflated), libzstd's
+/// buffers for zstd.
 pub struct Compressor<W: Write>(Inner<W>);
 
 enum Inner<W: Write> {
@@ -72,6 +75,9 @@ enum Inner<W: Write> {
         buf: Vec<u8>,
         crc: crc32fast::Hasher,
         len: u64,
+        /// The batch being deflated on the pool while the caller fills
+        /// the next one.
+        pending: Option<Pending>,
     },
     Zstd(zstd::stream::write::Encoder<'static, W>),
 }
@@ -94,6 +100,7 @@ impl<W: Write> Compressor<W> {
                     buf: Vec::new(),
                     crc: crc32fast::Hasher::new(),
                     len: 0,
+                    pending: None,
                 }
             }
             Compression::Zstd => {
@@ -124,8 +131,12 @@ impl<W: Write> Compressor<W> {
                 buf,
                 mut crc,
                 len,
+                pending,
             } => {
-                deflate_chunks(&mut out, &mut crc, &buf, true)?;
+                if let Some(p) = pending {
+                    p.write(&mut out, &mut crc)?;
+                }
+                write_parts(&mut out, &mut crc, deflate_chunks(&buf, true))?;
                 out.write_all(&crc.finalize().to_le_bytes())?;
                 // ISIZE is the length modulo 2^32
                 out.write_all(&(len as u32).to_le_bytes())?;
@@ -140,14 +151,25 @@ impl<W: Write> Write for Compressor<W> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         match &mut self.0 {
             Inner::Plain(out) => out.write(data),
-            Inner::Gzip { out, buf, crc, len } => {
+            Inner::Gzip {
+                out,
+                buf,
+                crc,
+                len,
+                pending,
+            } => {
                 buf.extend_from_slice(data);
                 *len += data.len() as u64;
                 if buf.len() > GZIP_BATCH * GZIP_CHUNK {
                     // whole chunks, keeping at least one byte back
                     let n = (buf.len() - 1) / GZIP_CHUNK * GZIP_CHUNK;
-                    deflate_chunks(out, crc, &buf[..n], false)?;
-                    buf.drain(..n);
+                    let rest = buf[n..].to_vec();
+                    buf.truncate(n);
+                    let batch = std::mem::replace(buf, rest);
+                    if let Some(p) = pending.take() {
+                        p.write(out, crc)?;
+                    }
+                    *pending = Some(Pending::start(batch));
                 }
                 Ok(data.len())
             }
@@ -163,24 +185,58 @@ impl<W: Write> Write for Compressor<W> {
     }
 }
 
-/// Deflates `body` in [`GZIP_CHUNK`] pieces in parallel into `out`, the
-/// last one finished if `last` (an empty body is then one empty chunk).
-fn deflate_chunks<W: Write>(
-    out: &mut W,
-    crc: &mut crc32fast::Hasher,
-    body: &[u8],
-    last: bool,
-) -> std::io::Result<()> {
+/// Deflated chunks and the CRC-32 of each, in order.
+type Parts = Vec<std::io::Result<(Vec<u8>, crc32fast::Hasher)>>;
+
+/// A batch of whole chunks deflated on the pool, in the background: the
+/// writer fills the next batch meanwhile (on 2 cores, the time it spends
+/// cutting lines is no longer time the pool waits).
+struct Pending(std::sync::mpsc::Receiver<Parts>);
+
+impl Pending {
+    fn start(batch: Vec<u8>) -> Pending {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rayon::spawn(move || {
+            let _ = tx.send(deflate_chunks(&batch, false));
+        });
+        Pending(rx)
+    }
+
+    /// Waits for the batch and writes it. A caller that is itself a
+    /// worker of the pool runs pending work meanwhile (with one thread, the
+    /// batch itself) rather than block it.
+    fn write<W: Write>(self, out: &mut W, crc: &mut crc32fast::Hasher) -> std::io::Result<()> {
+        use std::sync::mpsc::TryRecvError;
+        let stopped = || std::io::Error::other("the gzip compressor stopped");
+        let parts = loop {
+            match self.0.try_recv() {
+                Ok(parts) => break parts,
+                Err(TryRecvError::Disconnected) => return Err(stopped()),
+                Err(TryRecvError::Empty) => {
+                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        // the batch is being deflated elsewhere
+                        break self.0.recv().map_err(|_| stopped())?;
+                    }
+                }
+            }
+        };
+        write_parts(out, crc, parts)
+    }
+}
+
+/// Deflates `body` in [`GZIP_CHUNK`] pieces in parallel, the last one
+/// finished if `last` (an empty body is then one empty chunk).
+fn deflate_chunks(body: &[u8], last: bool) -> Parts {
     let chunks: Vec<&[u8]> = if body.is_empty() {
         if !last {
-            return Ok(());
+            return Vec::new();
         }
         vec![body]
     } else {
         body.chunks(GZIP_CHUNK).collect()
     };
     let end = chunks.len() - 1;
-    let parts: Vec<std::io::Result<(Vec<u8>, crc32fast::Hasher)>> = chunks
+    chunks
         .par_iter()
         .enumerate()
         .map(|(i, chunk)| {
@@ -188,7 +244,15 @@ fn deflate_chunks<W: Write>(
             crc.update(chunk);
             Ok((deflate(chunk, last && i == end)?, crc))
         })
-        .collect();
+        .collect()
+}
+
+/// Writes deflated chunks in order, combining their CRC-32s into `crc`.
+fn write_parts<W: Write>(
+    out: &mut W,
+    crc: &mut crc32fast::Hasher,
+    parts: Parts,
+) -> std::io::Result<()> {
     for part in parts {
         let (bytes, part_crc) = part?;
         out.write_all(&bytes)?;
@@ -283,6 +347,28 @@ mod tests {
                 assert_eq!(streamed, whole);
             }
         }
+    }
+
+    /// A worker of a one-thread pool streaming a large body does not wait
+    /// on itself.
+    #[test]
+    fn streams_from_inside_a_one_thread_pool() {
+        let b = body(GZIP_BATCH * GZIP_CHUNK * 3);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let streamed = pool.install(|| {
+            let mut w = Compressor::new(Vec::new(), Compression::Gzip, None).unwrap();
+            for piece in b.chunks(1 << 20) {
+                w.write_all(piece).unwrap();
+            }
+            w.finish().unwrap()
+        });
+        assert_eq!(
+            streamed,
+            compress(Path::new("x"), b, Compression::Gzip).unwrap()
+        );
     }
 
     #[test]
