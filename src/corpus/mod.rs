@@ -378,9 +378,13 @@ where
 }
 
 /// As [`read_corpus_with`], and with a `work` folder, each gzip/zstd input
-/// is decompressed once: the bytes are written to the work folder as they
-/// are read ([`InputFile::decompressed`]), and every later re-read
-/// ([`reload_texts`], [`read_decompressed`]) reads that copy.
+/// is decompressed once: the bytes are copied as they are read, and every
+/// later re-read ([`reload_texts`], [`read_decompressed`]) reads that
+/// copy. A streamed JSONL input's copy is held in memory
+/// ([`InputFile::held`]) while the run's copies fit a quarter of the
+/// folder's memory budget and the folder is the run's own (not one a
+/// resumed run reads), else written to the work folder
+/// ([`InputFile::decompressed`]).
 ///
 /// # Errors
 ///

@@ -1,6 +1,7 @@
 //! Reads JSONL files in bounded batches of lines, decompressing on the fly,
 //! so that a corpus far larger than memory can be sketched: only one batch
-//! of text is held at a time.
+//! of text is held at a time, and the decompressed copy of a compressed
+//! file ([`Copy`]), held in memory within its budget, else on disk.
 //!
 //! Only UTF-8 (BOM optional) is streamed. A UTF-16 file, a forced GB18030
 //! one, or a file whose first non-ASCII line is not UTF-8 (legacy encoding
