@@ -633,4 +633,58 @@ mod tests {
         assert_eq!(subtract(0..10, &[3..5, 20..30]), vec![0..3, 5..10]);
         assert_eq!(merge_ranges(vec![5..8, 0..3, 2..6]), vec![0..8]);
     }
+
+    /// Output names follow the compression written, not the input's
+    /// suffix alone: a compressed input without one gains the new one.
+    #[test]
+    fn output_names_follow_the_compression_written() {
+        let base = crate::corpus::Corpus::from_texts(&["x"]).inputs.remove(0);
+        let name = |rel: &str, c: Compression, how: OutputCompression| {
+            let input = InputFile {
+                rel: PathBuf::from(rel),
+                compression: c,
+                format: Format::Jsonl,
+                ..base.clone()
+            };
+            let (c, rel) = how.of(&input);
+            (c, rel.display().to_string())
+        };
+        use Compression as C;
+        use OutputCompression as O;
+        let same = |rel: &str, c| (c, rel.to_string());
+        assert_eq!(
+            name("d/a.jsonl.GZ", C::Gzip, O::Same),
+            same("d/a.jsonl.GZ", C::Gzip)
+        );
+        assert_eq!(
+            name("d/a.jsonl.GZ", C::Gzip, O::None),
+            same("d/a.jsonl", C::None)
+        );
+        assert_eq!(
+            name("a.jsonl.gz", C::Gzip, O::Zstd),
+            same("a.jsonl.zst", C::Zstd)
+        );
+        assert_eq!(
+            name("a.jsonl", C::None, O::Gzip),
+            same("a.jsonl.gz", C::Gzip)
+        );
+        assert_eq!(
+            name("a.jsonl.zst", C::Zstd, O::Zstd),
+            same("a.jsonl.zst", C::Zstd)
+        );
+        // gzip bytes under a name without the suffix
+        assert_eq!(name("a.jsonl", C::Gzip, O::None), same("a.jsonl", C::None));
+        assert_eq!(
+            name("a.jsonl", C::Gzip, O::Zstd),
+            same("a.jsonl.zst", C::Zstd)
+        );
+        // plain bytes under a .gz name stay plain under it
+        assert_eq!(name("a.gz", C::None, O::Same), same("a.gz", C::None));
+        let parquet = InputFile {
+            rel: PathBuf::from("p.parquet"),
+            format: Format::Parquet,
+            ..base.clone()
+        };
+        assert_eq!(O::Gzip.of(&parquet), (C::None, PathBuf::from("p.parquet")));
+    }
 }
