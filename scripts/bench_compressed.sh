@@ -11,9 +11,9 @@
 # timing is the best of REPEAT runs (on a shared machine, read the ratios,
 # not the seconds).
 #
-# `clean` writes its output compressed as the input was (gzip level 2 or
-# zstd level 1, on all cores), and compressing costs more than decoding:
-# the `clean` row also prints the ratio of the input side alone, the time
+# `clean` writes its output compressed as the input was (libdeflate gzip
+# level 1 or zstd level 1, on all cores), and compressing costs more than
+# decoding: the `clean` row also prints the ratio of the input side alone, the time
 # of the write stage (NEARDUP_TIMINGS) taken out of both runs:
 #   ((time(compressed) - write(compressed)) - (time(plain) - write(plain))) / decode
 # and the `clean none` row times the same runs writing plain output

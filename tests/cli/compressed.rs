@@ -50,8 +50,8 @@ impl Comp {
         match self {
             Comp::Plain => out.extend_from_slice(data),
             Comp::Gzip => {
-                // the single-member decoder: output must be one gzip member
-                flate2::read::GzDecoder::new(data)
+                // one gzip member per 1 MB chunk
+                flate2::read::MultiGzDecoder::new(data)
                     .read_to_end(&mut out)
                     .unwrap();
             }
