@@ -69,6 +69,7 @@ pub fn check_blocks(data: &[u8]) -> usize {
         scan: scan.clone(),
         text_field: "text".into(),
         drop_boilerplate: false,
+        output_compression: Default::default(),
     };
     let plan = clean::plan(&corpus, &report, &opts).expect("plan");
     clean::check_plan(&corpus, &plan, &opts).expect("check_plan");

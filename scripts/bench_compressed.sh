@@ -11,11 +11,13 @@
 # timing is the best of REPEAT runs (on a shared machine, read the ratios,
 # not the seconds).
 #
-# `clean` writes its output compressed as the input was (gzip level 2 or
-# zstd level 1, on all cores), and compressing costs more than decoding:
-# the `clean` row also prints the ratio of the input side alone, the time
+# `clean` writes its output compressed as the input was (libdeflate gzip
+# level 1 or zstd level 1, on all cores), and compressing costs more than
+# decoding: the `clean` row also prints the ratio of the input side alone, the time
 # of the write stage (NEARDUP_TIMINGS) taken out of both runs:
 #   ((time(compressed) - write(compressed)) - (time(plain) - write(plain))) / decode
+# and the `clean none` row times the same runs writing plain output
+# (`--output-compression none`): the input side, measured.
 #
 # Needs python3, gzip and zstd (`apt-get install -y zstd` if missing), and
 # a release build (`cargo build --release`).
@@ -96,4 +98,6 @@ for level in $LEVELS; do
 done
 if [ "${CLEAN:-1}" = 1 ]; then
     run_row "clean" "$BIN" clean --quiet --force -o "$DIR/out"
+    run_row "clean none" "$BIN" clean --quiet --force --output-compression none -o "$DIR/out"
+    rm -rf "$DIR/out"
 fi

@@ -53,7 +53,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::{Corpus, IngestOptions};
+use crate::corpus::{Compression, Corpus, Format, IngestOptions, InputFile};
 use crate::error::{Error, Result};
 use crate::pipeline::{NoProgress, Progress, ScanOptions};
 /// Where a removed or kept span is: what the removal log writes and
@@ -90,6 +90,74 @@ pub struct CleanOptions {
     /// Remove every copy of boilerplate blocks ([`crate::report::Cluster::boilerplate`]),
     /// the kept one too: a footer is never content.
     pub drop_boilerplate: bool,
+    /// How the cleaned files are compressed (`--output-compression`).
+    pub output_compression: OutputCompression,
+}
+
+/// How `clean` compresses the files it writes (`--output-compression`).
+/// Parquet outputs stay Parquet whatever the choice (their columns are
+/// compressed inside the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputCompression {
+    /// Each output as its input was: a `.gz` input gives a `.gz` output.
+    #[default]
+    Same,
+    /// Plain: a compressed input's `.gz`/`.zst` suffix is dropped.
+    None,
+    /// gzip ([`crate::corpus::GZIP_LEVEL`]): the name ends in `.gz`.
+    Gzip,
+    /// zstd ([`crate::corpus::ZSTD_LEVEL`]): the name ends in `.zst`.
+    Zstd,
+}
+
+impl OutputCompression {
+    /// The option's value on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputCompression::Same => "same",
+            OutputCompression::None => "none",
+            OutputCompression::Gzip => "gzip",
+            OutputCompression::Zstd => "zstd",
+        }
+    }
+
+    /// How the output of `input` is compressed, and its path below the
+    /// output folder: the input's own (`rel`) when its compression is
+    /// kept, else with the input's `.gz`/`.zst` suffix taken off and the
+    /// new one put on (`a.jsonl.gz` → `a.jsonl`, `a.jsonl.zst`, …).
+    pub fn of(self, input: &InputFile) -> (Compression, PathBuf) {
+        let to = match self {
+            _ if input.format == Format::Parquet => return (input.compression, input.rel.clone()),
+            OutputCompression::Same => input.compression,
+            OutputCompression::None => Compression::None,
+            OutputCompression::Gzip => Compression::Gzip,
+            OutputCompression::Zstd => Compression::Zstd,
+        };
+        if to == input.compression {
+            return (to, input.rel.clone());
+        }
+        let suffix = |c| match c {
+            Compression::None => "",
+            Compression::Gzip => "gz",
+            Compression::Zstd => "zst",
+        };
+        let mut rel = input.rel.clone();
+        if input.compression != Compression::None
+            && rel
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case(suffix(input.compression)))
+        {
+            rel.set_extension("");
+        }
+        if to != Compression::None {
+            let mut name = rel.into_os_string();
+            name.push(".");
+            name.push(suffix(to));
+            rel = PathBuf::from(name);
+        }
+        (to, rel)
+    }
 }
 
 /// Where a corpus came from: the paths as given and how they were read.
@@ -217,6 +285,14 @@ pub fn params(src: &Source, opts: &CleanOptions) -> stage::Params {
     let log = opts.log.as_ref().map(|l| l.display().to_string());
     p.insert("--output".into(), opts.out.display().to_string());
     p.insert("--log".into(), log.unwrap_or_default());
+    // recorded when not the default, so that the markers of earlier runs
+    // stay valid
+    if opts.output_compression != OutputCompression::Same {
+        p.insert(
+            "--output-compression".into(),
+            opts.output_compression.name().into(),
+        );
+    }
     p
 }
 
@@ -556,5 +632,59 @@ mod tests {
     fn subtract_and_merge() {
         assert_eq!(subtract(0..10, &[3..5, 20..30]), vec![0..3, 5..10]);
         assert_eq!(merge_ranges(vec![5..8, 0..3, 2..6]), vec![0..8]);
+    }
+
+    /// Output names follow the compression written, not the input's
+    /// suffix alone: a compressed input without one gains the new one.
+    #[test]
+    fn output_names_follow_the_compression_written() {
+        let base = crate::corpus::Corpus::from_texts(&["x"]).inputs.remove(0);
+        let name = |rel: &str, c: Compression, how: OutputCompression| {
+            let input = InputFile {
+                rel: PathBuf::from(rel),
+                compression: c,
+                format: Format::Jsonl,
+                ..base.clone()
+            };
+            let (c, rel) = how.of(&input);
+            (c, rel.display().to_string())
+        };
+        use Compression as C;
+        use OutputCompression as O;
+        let same = |rel: &str, c| (c, rel.to_string());
+        assert_eq!(
+            name("d/a.jsonl.GZ", C::Gzip, O::Same),
+            same("d/a.jsonl.GZ", C::Gzip)
+        );
+        assert_eq!(
+            name("d/a.jsonl.GZ", C::Gzip, O::None),
+            same("d/a.jsonl", C::None)
+        );
+        assert_eq!(
+            name("a.jsonl.gz", C::Gzip, O::Zstd),
+            same("a.jsonl.zst", C::Zstd)
+        );
+        assert_eq!(
+            name("a.jsonl", C::None, O::Gzip),
+            same("a.jsonl.gz", C::Gzip)
+        );
+        assert_eq!(
+            name("a.jsonl.zst", C::Zstd, O::Zstd),
+            same("a.jsonl.zst", C::Zstd)
+        );
+        // gzip bytes under a name without the suffix
+        assert_eq!(name("a.jsonl", C::Gzip, O::None), same("a.jsonl", C::None));
+        assert_eq!(
+            name("a.jsonl", C::Gzip, O::Zstd),
+            same("a.jsonl.zst", C::Zstd)
+        );
+        // plain bytes under a .gz name stay plain under it
+        assert_eq!(name("a.gz", C::None, O::Same), same("a.gz", C::None));
+        let parquet = InputFile {
+            rel: PathBuf::from("p.parquet"),
+            format: Format::Parquet,
+            ..base.clone()
+        };
+        assert_eq!(O::Gzip.of(&parquet), (C::None, PathBuf::from("p.parquet")));
     }
 }

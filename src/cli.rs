@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use neardup::blocks::BlockOptions;
-use neardup::clean::{self, CleanOptions};
+use neardup::clean::{self, CleanOptions, OutputCompression};
 use neardup::cluster::{Keep, KeepBy, KeepOrder};
 use neardup::corpus::{self, EncodingChoice, FormatChoice, IngestOptions, OnError};
 use neardup::lsh::LshParams;
@@ -322,6 +322,11 @@ struct CleanArgs {
     /// more: footers, disclaimers, navigation bars), the kept copy too.
     #[arg(long)]
     drop_boilerplate: bool,
+    /// How the cleaned files are compressed: as each input was (`same`:
+    /// .jsonl.gz gives .jsonl.gz), or all plain, gzip or zstd, the
+    /// .gz/.zst suffix of each name changed to match. Parquet stays Parquet.
+    #[arg(long, value_enum, value_name = "HOW", default_value = "same")]
+    output_compression: OutputCompressionArg,
     /// Plan as clean does (every round) and print what it would remove, writing
     /// nothing to the output folder; --log FILE writes the would-be removal log.
     #[arg(long)]
@@ -513,6 +518,14 @@ enum InputFormatArg {
 enum OnErrorArg {
     Stop,
     Skip,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OutputCompressionArg {
+    Same,
+    None,
+    Gzip,
+    Zstd,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -803,6 +816,12 @@ fn clean_options(args: &CleanArgs, scan: ScanOptions) -> CleanOptions {
         scan,
         text_field: args.common.text_field.clone(),
         drop_boilerplate: args.drop_boilerplate,
+        output_compression: match args.output_compression {
+            OutputCompressionArg::Same => OutputCompression::Same,
+            OutputCompressionArg::None => OutputCompression::None,
+            OutputCompressionArg::Gzip => OutputCompression::Gzip,
+            OutputCompressionArg::Zstd => OutputCompression::Zstd,
+        },
     }
 }
 

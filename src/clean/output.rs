@@ -39,16 +39,16 @@ pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
             });
         }
     }
-    let mut rels: Vec<(&Path, &Path)> = corpus
+    let mut rels: Vec<(PathBuf, &Path)> = corpus
         .inputs
         .iter()
-        .map(|i| (i.rel.as_path(), i.path.as_path()))
+        .map(|i| (opts.output_compression.of(i).1, i.path.as_path()))
         .collect();
     rels.sort();
     for w in rels.windows(2) {
         if w[0].0 == w[1].0 {
             return Err(Error::Output {
-                path: out.join(w[0].0).display().to_string(),
+                path: out.join(&w[0].0).display().to_string(),
                 reason: format!(
                     "inputs {} and {} would both be written here; give the folders that hold them, named differently (each folder is then written below its own name), or clean them separately",
                     w[0].1.display(),
@@ -131,7 +131,7 @@ pub(super) fn check_log_and_overwrites(
         .iter()
         .map(|i| {
             (
-                out_abs.join(&i.rel),
+                out_abs.join(opts.output_compression.of(i).1),
                 format!("the output of {}", i.path.display()),
             )
         })
@@ -339,29 +339,28 @@ pub(crate) fn stage_files(
         run.check()?;
         progress.advance(1);
         let mut output = None;
+        let (compression, rel) = opts.output_compression.of(input);
+        let (tmp, fin) = (files_dir.join(&rel), opts.out.join(&rel));
         if streams(input) && writes_output(input, plan, &docs) {
-            let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
             if !run.reuse_staged(opts, idx, &tmp)? {
-                stream_jsonl(corpus, plan, idx, &docs, &opts.text_field, &tmp, &fin)?;
+                let to = (tmp.as_path(), fin.as_path(), compression);
+                stream_jsonl(corpus, plan, idx, &docs, &opts.text_field, to)?;
                 run.staged_file(opts, &super::staged_unit(idx), &tmp)?;
             }
             staged.push((tmp, fin));
-            output = Some(RawPath(input.rel.clone()));
+            output = Some(RawPath(rel));
             if let Some(on_staged) = run.on_staged {
                 on_staged(staged.len());
             }
-        } else if writes_output(input, plan, &docs)
-            && run.reuse_staged(opts, idx, &files_dir.join(&input.rel))?
-        {
-            staged.push((files_dir.join(&input.rel), opts.out.join(&input.rel)));
-            output = Some(RawPath(input.rel.clone()));
+        } else if writes_output(input, plan, &docs) && run.reuse_staged(opts, idx, &tmp)? {
+            staged.push((tmp, fin));
+            output = Some(RawPath(rel));
         } else if let Some(body) = cleaned(corpus, plan, idx, &docs, &opts.text_field, run)? {
-            let body = compress(&input.path, body, input.compression)?;
-            let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
+            let body = compress(&input.path, body, compression)?;
             write_file(&tmp, &body, &fin)?;
             run.staged_file(opts, &super::staged_unit(idx), &tmp)?;
             staged.push((tmp, fin));
-            output = Some(RawPath(input.rel.clone()));
+            output = Some(RawPath(rel));
             if let Some(on_staged) = run.on_staged {
                 on_staged(staged.len());
             }
@@ -422,7 +421,7 @@ fn streams(input: &InputFile) -> bool {
 }
 
 /// Rewrites JSONL input `idx` into `tmp` a line at a time, compressed as
-/// the input was: lines of documents without changes are copied byte for
+/// `compression`: lines of documents without changes are copied byte for
 /// byte, lines of removed documents left out, lines with cuts decoded,
 /// re-serialised with the new text and encoded back. Memory is one line
 /// and the compressor's buffers. Errors name `shown`, the file's final
@@ -433,21 +432,25 @@ fn stream_jsonl(
     idx: usize,
     docs: &[usize],
     field: &str,
-    tmp: &Path,
-    shown: &Path,
+    (tmp, shown, compression): (&Path, &Path, Compression),
 ) -> Result<()> {
     use std::io::{BufRead, Write};
     let input = &corpus.inputs[idx];
     let from = input.decompressed.as_deref().unwrap_or(&input.path);
-    let file = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut reader: Box<dyn BufRead> = match input.held.bytes() {
+        Some(bytes) => Box::new(bytes),
+        None => Box::new(std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(from).map_err(|e| Error::io(from, e))?,
+        )),
+    };
     if let Some(parent) = tmp.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(shown, e))?;
     }
     let out = std::fs::File::create(tmp).map_err(|e| Error::io(shown, e))?;
     let out = std::io::BufWriter::with_capacity(1 << 20, out);
-    let mut w = crate::corpus::Compressor::new(out, input.compression, None)
-        .map_err(|e| Error::io(shown, e))?;
+    let mut w =
+        crate::corpus::Compressor::new(out, compression, None).map_err(|e| Error::io(shown, e))?;
     let utf8 = input.encoding == crate::corpus::TextEncoding::UTF8;
     let records = Records::of(corpus, docs);
     let mut line = Vec::new();
@@ -664,8 +667,12 @@ pub(super) fn reclaim_renamed(corpus: &Corpus, opts: &CleanOptions, run: &Run) -
         .iter()
         .enumerate()
         .map(|(idx, input)| {
-            let (tmp, fin) = (files_dir.join(&input.rel), opts.out.join(&input.rel));
-            (super::staged_unit(idx), tmp, fin)
+            let rel = opts.output_compression.of(input).1;
+            (
+                super::staged_unit(idx),
+                files_dir.join(&rel),
+                opts.out.join(&rel),
+            )
         })
         .collect();
     // a log outside OUT is staged beside it, and does not block OUT
@@ -879,7 +886,7 @@ fn rewrite_parquet(
     }
 }
 
-/// Compresses on all cores, as the input was ([`crate::corpus::compress`]).
+/// Compresses on all cores ([`crate::corpus::compress`]).
 pub(super) fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {
     crate::corpus::compress(path, body, c)
 }

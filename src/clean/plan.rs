@@ -1126,6 +1126,7 @@ mod tests {
             scan: pipeline::ScanOptions::default(),
             text_field: "text".into(),
             drop_boilerplate: false,
+            output_compression: Default::default(),
         };
         opts.scan.blocks.min_block = 50;
         let report = pipeline::scan(&corpus, &opts.scan, &pipeline::NoProgress).unwrap();

@@ -3,11 +3,11 @@
 //! plain: [`Compressor`] takes the output as it is written (a cleaned file
 //! is streamed, never built whole), [`compress`] a body held in memory.
 //!
-//! - gzip: the body is cut into fixed chunks deflated in parallel, each
-//!   ended with a sync flush (byte-aligned, not final) except the last. One
-//!   header, the chunks in order and one trailer (CRC-32 combined from the
-//!   chunks') make a single gzip member, as pigz writes: any gzip reader
-//!   takes it, not only those that read several members.
+//! - gzip: the body is cut into fixed chunks compressed in parallel by
+//!   libdeflate, each a whole gzip member; the members in order make the
+//!   file (RFC 1952 allows several: gzip, zcat, pigz, Python's `gzip`,
+//!   flate2's `MultiGzDecoder` and neardup read it whole; a reader that
+//!   stops after the first member, like flate2's `GzDecoder`, does not).
 //! - zstd: libzstd's own multithreaded compression, one frame.
 //!
 //! Chunk sizes and levels are fixed, so the bytes are the same at any
@@ -22,11 +22,12 @@ use rayon::prelude::*;
 use super::Compression;
 use crate::error::{Error, Result};
 
-/// gzip level: 2. On the 315 MB bench corpus (zlib-rs, one core) level 6
-/// writes 174 MB in 7.4 s, level 2 179 MB in 4.8 s, and level 1 247 MB in
-/// 2.6 s: level 1 is zlib-rs's "quick" strategy (static Huffman codes
-/// only), whose 40% larger output is not worth the time it saves.
-pub const GZIP_LEVEL: u32 = 2;
+/// gzip level: libdeflate's 1. On a 73 MB cleaned output of the bench
+/// corpus (1 MB chunks, one core) it writes 42.7 MB in about 0.9 s, the
+/// size zlib-rs writes at level 2 in 2.1 s; libdeflate's level 6 saves 3%
+/// more for twice the time, and zlib-rs's level 1 (static Huffman codes
+/// only) writes 58 MB in 1.2 s.
+pub const GZIP_LEVEL: i32 = 1;
 
 /// zstd level: 1, the fastest standard level (215 MB in 1.4 s on the bench
 /// corpus, against 178 MB in 2.7 s at the default level 3; the pure-Rust
@@ -37,8 +38,10 @@ pub const ZSTD_LEVEL: i32 = 1;
 /// each cut costs little.
 const GZIP_CHUNK: usize = 1 << 20;
 
-/// Chunks deflated together (in parallel) by a streaming [`Compressor`].
-const GZIP_BATCH: usize = 32;
+/// Chunks deflated together (in parallel) by a streaming [`Compressor`]
+/// (fewer in unit tests, which then cover several batches in little time:
+/// the bytes do not depend on it).
+const GZIP_BATCH: usize = if cfg!(test) { 3 } else { 32 };
 
 /// Compresses `body` as `c`; `path` names the input in errors.
 ///
@@ -60,18 +63,21 @@ pub fn compress(path: &Path, body: Vec<u8>, c: Compression) -> Result<Vec<u8>> {
 
 /// A writer that compresses what it is given as `c` into `W`, on all
 /// cores; [`Compressor::finish`] ends the stream. Holds about
-/// 32 MiB for gzip, libzstd's buffers for zstd.
+/// 64 MiB for gzip (a batch being filled, one being deflated), libzstd's
+/// buffers for zstd.
 pub struct Compressor<W: Write>(Inner<W>);
 
 enum Inner<W: Write> {
     Plain(W),
     Gzip {
         out: W,
-        /// Not yet deflated: always at least one byte once anything came,
-        /// so that the last chunk is only deflated by `finish`.
+        /// Not yet compressed: always at least one byte once anything
+        /// came, so that an empty stream is told from one that ended on a
+        /// whole chunk (only the first is given an empty member).
         buf: Vec<u8>,
-        crc: crc32fast::Hasher,
-        len: u64,
+        /// The batch being deflated on the pool while the caller fills
+        /// the next one.
+        pending: Option<Pending>,
     },
     Zstd(zstd::stream::write::Encoder<'static, W>),
 }
@@ -83,19 +89,14 @@ impl<W: Write> Compressor<W> {
     /// # Errors
     ///
     /// A write to `out` or the compressor's setup failed.
-    pub fn new(mut out: W, c: Compression, size: Option<u64>) -> std::io::Result<Self> {
+    pub fn new(out: W, c: Compression, size: Option<u64>) -> std::io::Result<Self> {
         Ok(Compressor(match c {
             Compression::None => Inner::Plain(out),
-            Compression::Gzip => {
-                // header: deflate, no flags, no time, unknown OS (as flate2 writes)
-                out.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff])?;
-                Inner::Gzip {
-                    out,
-                    buf: Vec::new(),
-                    crc: crc32fast::Hasher::new(),
-                    len: 0,
-                }
-            }
+            Compression::Gzip => Inner::Gzip {
+                out,
+                buf: Vec::new(),
+                pending: None,
+            },
             Compression::Zstd => {
                 let mut enc = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?;
                 // Any worker count gives the same bytes; at least one, so
@@ -110,8 +111,8 @@ impl<W: Write> Compressor<W> {
         }))
     }
 
-    /// Ends the stream (the last gzip chunk and trailer, the zstd frame's
-    /// end) and gives the writer back.
+    /// Ends the stream (the last gzip member, the zstd frame's end) and
+    /// gives the writer back.
     ///
     /// # Errors
     ///
@@ -122,13 +123,12 @@ impl<W: Write> Compressor<W> {
             Inner::Gzip {
                 mut out,
                 buf,
-                mut crc,
-                len,
+                pending,
             } => {
-                deflate_chunks(&mut out, &mut crc, &buf, true)?;
-                out.write_all(&crc.finalize().to_le_bytes())?;
-                // ISIZE is the length modulo 2^32
-                out.write_all(&(len as u32).to_le_bytes())?;
+                if let Some(p) = pending {
+                    p.write(&mut out)?;
+                }
+                write_parts(&mut out, gzip_chunks(&buf, true))?;
                 Ok(out)
             }
             Inner::Zstd(enc) => enc.finish(),
@@ -140,14 +140,18 @@ impl<W: Write> Write for Compressor<W> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         match &mut self.0 {
             Inner::Plain(out) => out.write(data),
-            Inner::Gzip { out, buf, crc, len } => {
+            Inner::Gzip { out, buf, pending } => {
                 buf.extend_from_slice(data);
-                *len += data.len() as u64;
                 if buf.len() > GZIP_BATCH * GZIP_CHUNK {
                     // whole chunks, keeping at least one byte back
                     let n = (buf.len() - 1) / GZIP_CHUNK * GZIP_CHUNK;
-                    deflate_chunks(out, crc, &buf[..n], false)?;
-                    buf.drain(..n);
+                    let rest = buf[n..].to_vec();
+                    buf.truncate(n);
+                    let batch = std::mem::replace(buf, rest);
+                    if let Some(p) = pending.take() {
+                        p.write(out)?;
+                    }
+                    *pending = Some(Pending::start(batch));
                 }
                 Ok(data.len())
             }
@@ -163,64 +167,81 @@ impl<W: Write> Write for Compressor<W> {
     }
 }
 
-/// Deflates `body` in [`GZIP_CHUNK`] pieces in parallel into `out`, the
-/// last one finished if `last` (an empty body is then one empty chunk).
-fn deflate_chunks<W: Write>(
-    out: &mut W,
-    crc: &mut crc32fast::Hasher,
-    body: &[u8],
-    last: bool,
-) -> std::io::Result<()> {
+/// Compressed chunks (gzip members), in order.
+type Parts = Vec<std::io::Result<Vec<u8>>>;
+
+/// A batch of whole chunks compressed on the pool, in the background: the
+/// writer fills the next batch meanwhile (on 2 cores, the time it spends
+/// cutting lines is no longer time the pool waits).
+struct Pending(std::sync::mpsc::Receiver<Parts>);
+
+impl Pending {
+    fn start(batch: Vec<u8>) -> Pending {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rayon::spawn(move || {
+            let _ = tx.send(gzip_chunks(&batch, false));
+        });
+        Pending(rx)
+    }
+
+    /// Waits for the batch and writes it. A caller that is itself a
+    /// worker of the pool runs pending work meanwhile (with one thread, the
+    /// batch itself) rather than block it.
+    fn write<W: Write>(self, out: &mut W) -> std::io::Result<()> {
+        use std::sync::mpsc::TryRecvError;
+        let stopped = || std::io::Error::other("the gzip compressor stopped");
+        let parts = loop {
+            match self.0.try_recv() {
+                Ok(parts) => break parts,
+                Err(TryRecvError::Disconnected) => return Err(stopped()),
+                Err(TryRecvError::Empty) => {
+                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        // the batch is being deflated elsewhere
+                        break self.0.recv().map_err(|_| stopped())?;
+                    }
+                }
+            }
+        };
+        write_parts(out, parts)
+    }
+}
+
+/// Compresses `body` in [`GZIP_CHUNK`] pieces in parallel, one gzip
+/// member each; an empty body gives none, or one empty member if it is
+/// the whole stream (`last`), so that the file is still gzip.
+fn gzip_chunks(body: &[u8], last: bool) -> Parts {
     let chunks: Vec<&[u8]> = if body.is_empty() {
         if !last {
-            return Ok(());
+            return Vec::new();
         }
         vec![body]
     } else {
         body.chunks(GZIP_CHUNK).collect()
     };
-    let end = chunks.len() - 1;
-    let parts: Vec<std::io::Result<(Vec<u8>, crc32fast::Hasher)>> = chunks
-        .par_iter()
-        .enumerate()
-        .map(|(i, chunk)| {
-            let mut crc = crc32fast::Hasher::new();
-            crc.update(chunk);
-            Ok((deflate(chunk, last && i == end)?, crc))
-        })
-        .collect();
+    chunks.par_iter().map(|chunk| gzip(chunk)).collect()
+}
+
+/// Writes compressed chunks in order.
+fn write_parts<W: Write>(out: &mut W, parts: Parts) -> std::io::Result<()> {
     for part in parts {
-        let (bytes, part_crc) = part?;
-        out.write_all(&bytes)?;
-        crc.combine(&part_crc);
+        out.write_all(&part?)?;
     }
     Ok(())
 }
 
-/// Raw deflate of one chunk: ended by a sync flush, or finished if `last`.
-fn deflate(chunk: &[u8], last: bool) -> std::io::Result<Vec<u8>> {
-    use flate2::{Compress, FlushCompress, Status};
-    let mut c = Compress::new(flate2::Compression::new(GZIP_LEVEL), false);
-    let mut out = Vec::with_capacity(chunk.len() / 2 + 1024);
-    let flush = if last {
-        FlushCompress::Finish
-    } else {
-        FlushCompress::Sync
-    };
-    loop {
-        if out.capacity() - out.len() < 1024 {
-            out.reserve(out.capacity());
-        }
-        let done = c.total_in() as usize;
-        let status = c
-            .compress_vec(&chunk[done..], &mut out, flush)
-            .map_err(std::io::Error::other)?;
-        let all_in = c.total_in() as usize == chunk.len();
-        // a flush is complete once the compressor leaves room unused
-        if status == Status::StreamEnd || (!last && all_in && out.len() < out.capacity()) {
-            return Ok(out);
-        }
-    }
+/// One chunk as a whole gzip member (libdeflate writes no name, no time
+/// and an unknown OS: the bytes depend on the chunk and the level only).
+fn gzip(chunk: &[u8]) -> std::io::Result<Vec<u8>> {
+    use libdeflater::{CompressionLvl, Compressor};
+    let level = CompressionLvl::new(GZIP_LEVEL)
+        .map_err(|e| std::io::Error::other(format!("gzip level: {e:?}")))?;
+    let mut c = Compressor::new(level);
+    let mut out = vec![0; c.gzip_compress_bound(chunk.len())];
+    let n = c
+        .gzip_compress(chunk, &mut out)
+        .map_err(|e| std::io::Error::other(format!("gzip: {e}")))?;
+    out.truncate(n);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -241,18 +262,39 @@ mod tests {
             .collect()
     }
 
+    /// One member per chunk, read whole by gzip itself, flate2's
+    /// multi-member decoder and neardup's own reader.
     #[test]
-    fn gzip_of_several_chunks_is_one_member_any_reader_takes() {
+    fn gzip_of_several_chunks_is_read_whole_by_gzip_readers() {
         let p = Path::new("x.gz");
         for n in [0, 1, GZIP_CHUNK, 2 * GZIP_CHUNK + 12345] {
             let b = body(n);
             let gz = compress(p, b.clone(), Compression::Gzip).unwrap();
-            // the single-member decoder stops after one member
             let mut back = Vec::new();
-            flate2::read::GzDecoder::new(&gz[..])
+            flate2::read::MultiGzDecoder::new(&gz[..])
                 .read_to_end(&mut back)
                 .unwrap();
             assert_eq!(back, b, "{n} bytes");
+            let (c, ours) = crate::corpus::decompress::decompress(p, gz.clone(), u64::MAX).unwrap();
+            assert_eq!((c, ours), (Compression::Gzip, b.clone()), "{n} bytes");
+            // the single-member decoder reads the first chunk only
+            let mut first = Vec::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_end(&mut first)
+                .unwrap();
+            assert_eq!(first, b[..n.min(GZIP_CHUNK)], "{n} bytes");
+            let mut gzip = std::process::Command::new("gzip")
+                .arg("-dc")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("gzip runs");
+            let mut stdin = gzip.stdin.take().unwrap();
+            let feed = std::thread::spawn(move || stdin.write_all(&gz).unwrap());
+            let out = gzip.wait_with_output().unwrap();
+            feed.join().unwrap();
+            assert!(out.status.success(), "{n} bytes: gzip -dc failed");
+            assert_eq!(out.stdout, b, "{n} bytes: gzip -dc");
         }
     }
 
@@ -269,7 +311,7 @@ mod tests {
             let back = |z: &[u8]| -> Vec<u8> {
                 let mut v = Vec::new();
                 match c {
-                    Compression::Gzip => flate2::read::GzDecoder::new(z).read_to_end(&mut v),
+                    Compression::Gzip => flate2::read::MultiGzDecoder::new(z).read_to_end(&mut v),
                     _ => zstd::stream::read::Decoder::new(z)
                         .unwrap()
                         .read_to_end(&mut v),
@@ -283,6 +325,28 @@ mod tests {
                 assert_eq!(streamed, whole);
             }
         }
+    }
+
+    /// A worker of a one-thread pool streaming a large body does not wait
+    /// on itself.
+    #[test]
+    fn streams_from_inside_a_one_thread_pool() {
+        let b = body(GZIP_BATCH * GZIP_CHUNK * 3);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let streamed = pool.install(|| {
+            let mut w = Compressor::new(Vec::new(), Compression::Gzip, None).unwrap();
+            for piece in b.chunks(1 << 20) {
+                w.write_all(piece).unwrap();
+            }
+            w.finish().unwrap()
+        });
+        assert_eq!(
+            streamed,
+            compress(Path::new("x"), b, Compression::Gzip).unwrap()
+        );
     }
 
     #[test]

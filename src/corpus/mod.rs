@@ -25,7 +25,7 @@ mod reread;
 mod stream;
 mod walk;
 
-pub use compress::{compress, Compressor};
+pub use compress::{compress, Compressor, GZIP_LEVEL, ZSTD_LEVEL};
 pub use decompress::Compression;
 pub use encoding::{Decoded, EncodingChoice, TextEncoding};
 pub use jsonl::parse_line;
@@ -146,9 +146,35 @@ pub struct InputFile {
     /// decompressing the input again. For a Parquet input, a copy of its
     /// texts ([`Document::offset`] says where each one is).
     pub decompressed: Option<PathBuf>,
+    /// The decompressed bytes of a compressed JSONL input, when they were
+    /// held in memory instead of copied to the work folder (while the
+    /// run's copies fit a quarter of its `--memory` budget, in a work
+    /// folder of the run's own): re-reads take them from there.
+    pub held: Held,
     /// A reference input ([`IngestOptions::reference`]): never modified,
     /// never written by `clean`, and its copy is the one kept.
     pub reference: bool,
+}
+
+/// Decompressed bytes held in memory ([`InputFile::held`]); shared by
+/// the clones of an input.
+#[derive(Clone, Default)]
+pub struct Held(Option<std::sync::Arc<Vec<u8>>>);
+
+impl Held {
+    /// The bytes, when held.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.0.as_deref().map(Vec::as_slice)
+    }
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.bytes() {
+            Some(b) => write!(f, "Held({} bytes)", b.len()),
+            None => f.write_str("Held(none)"),
+        }
+    }
 }
 
 impl InputFile {
@@ -353,9 +379,13 @@ where
 }
 
 /// As [`read_corpus_with`], and with a `work` folder, each gzip/zstd input
-/// is decompressed once: the bytes are written to the work folder as they
-/// are read ([`InputFile::decompressed`]), and every later re-read
-/// ([`reload_texts`], [`read_decompressed`]) reads that copy.
+/// is decompressed once: the bytes are copied as they are read, and every
+/// later re-read ([`reload_texts`], [`read_decompressed`]) reads that
+/// copy. A streamed JSONL input's copy is held in memory
+/// ([`InputFile::held`]) while the run's copies fit a quarter of the
+/// folder's memory budget and the folder is the run's own (not one a
+/// resumed run reads), else written to the work folder
+/// ([`InputFile::decompressed`]).
 ///
 /// # Errors
 ///
@@ -403,9 +433,16 @@ where
         ..Corpus::default()
     };
     let mut mapped = Vec::new();
+    // Copies are held in memory in a folder of the run's own; one the
+    // user named keeps them on disk, for a resumed run to read.
+    let budget = stream::CopyBudget::new(match work {
+        Some(w) if w.stages().is_none() => w.memory() / 4,
+        _ => 0,
+    });
+    let copies = work.map(|w| (w, &budget));
     let results: Vec<Result<FileRead<T>>> = listed
         .par_iter()
-        .map(|entry| read_one_filtered(entry, opts, kept, &map, &|_| true, work))
+        .map(|entry| read_one_filtered(entry, opts, kept, &map, &|_| true, copies))
         .collect();
     for res in results {
         match res {
@@ -498,7 +535,9 @@ fn reload_input(
         return parquet::reload(file, &corpus.docs, docs, opts);
     }
     if file.format == Format::Jsonl
-        && (file.compression == Compression::None || file.decompressed.is_some())
+        && (file.compression == Compression::None
+            || file.decompressed.is_some()
+            || file.held.bytes().is_some())
         && file.encoding == TextEncoding::UTF8
         && file.path != Path::new("-")
     {
@@ -604,16 +643,21 @@ struct FileRead<T> {
 /// Lines of about this many bytes are parsed and mapped at a time.
 const BATCH_BYTES: usize = 32 << 20;
 
+/// Where the decompressed copies of compressed inputs go: the work
+/// folder, and the memory they may hold first.
+type Copies<'a> = Option<(&'a WorkDir, &'a stream::CopyBudget)>;
+
 /// Reads one file; for JSONL only the lines `want` accepts become documents.
-/// A compressed file is decompressed into `work` as well, when given.
+/// A compressed file is decompressed into `copies` as well, when given.
 fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
     entry: &walk::Listed,
     opts: &IngestOptions,
     kept: TextKept,
     map: &F,
     want: &(dyn Fn(u64) -> bool + Sync),
-    work: Option<&WorkDir>,
+    copies: Copies,
 ) -> Result<FileRead<T>> {
+    let work = copies.map(|(w, _)| w);
     let path = entry.path.as_path();
     if path != Path::new("-") && opts.format == FormatChoice::Auto && walk::looks_like_parquet(path)
     {
@@ -635,7 +679,7 @@ fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
             .unwrap_or(false)
     };
     if streamable && regular() {
-        match stream_jsonl(entry, opts, kept, map, want, work) {
+        match stream_jsonl(entry, opts, kept, map, want, copies) {
             Ok(read) => return Ok(read),
             Err(stream::NotStreamable::Error(e)) => return Err(e),
             Err(stream::NotStreamable::WholeFile) => {}
@@ -700,25 +744,38 @@ fn reload_chunk(
     use std::io::{BufRead, Seek, SeekFrom};
     let path = file.path.as_path();
     let from = file.decompressed.as_deref().unwrap_or(path);
-    let mut f = std::io::BufReader::with_capacity(
-        1 << 16,
-        std::fs::File::open(from).map_err(|e| Error::io(from, e))?,
-    );
+    // the bytes held in memory, else a reader of the file
+    let mut source = match file.held.bytes() {
+        Some(all) => Ok(all),
+        None => Err(std::io::BufReader::with_capacity(
+            1 << 16,
+            std::fs::File::open(from).map_err(|e| Error::io(from, e))?,
+        )),
+    };
     let mut out = Vec::with_capacity(docs.len());
     let mut line = Vec::new();
     for &d in docs {
         let doc = &corpus.docs[d as usize];
         let lineno = doc.record.unwrap_or(0);
-        f.seek(SeekFrom::Start(doc.offset))
-            .map_err(|e| Error::io(from, e))?;
-        line.clear();
-        f.read_until(b'\n', &mut line)
-            .map_err(|e| Error::io(from, e))?;
         let changed = || Error::Jsonl {
             loc: Location::line(path, lineno),
             reason: "input changed since it was read".into(),
         };
-        let text = encoding::str_of(&line).map_err(|_| changed())?;
+        let bytes: &[u8] = match &mut source {
+            Ok(all) => {
+                let rest = all.get(doc.offset as usize..).ok_or_else(changed)?;
+                &rest[..memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1)]
+            }
+            Err(f) => {
+                f.seek(SeekFrom::Start(doc.offset))
+                    .map_err(|e| Error::io(from, e))?;
+                line.clear();
+                f.read_until(b'\n', &mut line)
+                    .map_err(|e| Error::io(from, e))?;
+                &line
+            }
+        };
+        let text = encoding::str_of(bytes).map_err(|_| changed())?;
         let text = text.trim_end_matches(['\n', '\r']);
         let parsed = jsonl::parse_line(path, lineno, text, opts).map_err(|_| changed())?;
         out.push((d, parsed.text));
@@ -739,18 +796,20 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
     kept: TextKept,
     map: &F,
     want: &(dyn Fn(u64) -> bool + Sync),
-    work: Option<&WorkDir>,
+    copies: Copies,
 ) -> std::result::Result<FileRead<T>, stream::NotStreamable> {
     let path = entry.path.as_path();
-    let (compression, lines) = stream::LineReader::open(path, opts.max_doc_bytes, work)?;
+    let (compression, lines) = stream::LineReader::open(path, opts.max_doc_bytes, copies)?;
     let copy = lines.copy();
     let result = stream_lines(path, lines, opts, kept, map, want);
+    // the reader thread is gone: the copy is this function's alone
+    let copy = copy.and_then(|c| std::sync::Arc::into_inner(c)?.into_inner().ok());
     let (docs, mapped, skipped, bom, nonblank) = match result {
         Ok(read) => read,
         Err(e) => {
             // A file read whole instead starts its copy again.
-            if let Some((to, _)) = &copy {
-                let _ = std::fs::remove_file(to);
+            if let Some(mut c) = copy {
+                c.discard();
             }
             return Err(e);
         }
@@ -761,13 +820,17 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
         }
         .into());
     }
-    let decompressed = match (copy, work) {
-        (Some((to, written)), Some(work)) => {
-            work.record(written.load(std::sync::atomic::Ordering::Relaxed));
-            Some(to)
+    let (mut decompressed, mut held) = (None, Held::default());
+    match (copy.map(stream::Copy::finish).transpose()?, copies) {
+        (Some(stream::Copied::File(to, written)), Some((work, _))) => {
+            work.record(written);
+            decompressed = Some(to);
         }
-        _ => None,
-    };
+        (Some(stream::Copied::Held(bytes)), _) => {
+            held = Held(Some(std::sync::Arc::new(bytes)));
+        }
+        _ => {}
+    }
     Ok(FileRead {
         input: InputFile {
             path: path.to_path_buf(),
@@ -778,6 +841,7 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
             bom,
             compression,
             decompressed,
+            held,
             reference: false,
         },
         docs,
@@ -926,6 +990,7 @@ fn read_whole(
         bom: decoded.bom,
         compression,
         decompressed,
+        held: Held::default(),
         reference: false,
     };
     let (docs, skipped) = match format {
@@ -1070,6 +1135,7 @@ impl Corpus {
                 bom: 0,
                 compression: Compression::None,
                 decompressed: None,
+                held: Held::default(),
                 reference: false,
             });
             corpus.docs.push(Document {
@@ -1093,6 +1159,9 @@ impl Corpus {
 ///
 /// A file that cannot be read, or a corrupt or truncated stream.
 pub fn read_decompressed(input: &InputFile) -> Result<Vec<u8>> {
+    if let Some(held) = input.held.bytes() {
+        return Ok(held.to_vec());
+    }
     if let Some(copy) = &input.decompressed {
         return std::fs::read(copy).map_err(|e| Error::io(copy, e));
     }

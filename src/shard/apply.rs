@@ -69,6 +69,7 @@ pub(super) fn clean_options(
         scan: opts.clone(),
         text_field: ingest.text_field.clone(),
         drop_boilerplate: false,
+        output_compression: crate::clean::OutputCompression::Same,
     }
 }
 

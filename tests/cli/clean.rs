@@ -406,8 +406,11 @@ fn verify_checks_jsonl_gzip_and_dropped_documents() {
     // an untouched record edited in the output
     let gz_out = std::fs::read(out.join("records.jsonl.gz")).unwrap();
     let mut plain = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz_out[..]), &mut plain)
-        .unwrap();
+    std::io::Read::read_to_string(
+        &mut flate2::read::MultiGzDecoder::new(&gz_out[..]),
+        &mut plain,
+    )
+    .unwrap();
     let edited = plain.replacen("\"n\":1", "\"n\":9", 1);
     assert_ne!(edited, plain);
     std::fs::write(out.join("records.jsonl.gz"), gzip(edited.as_bytes())).unwrap();

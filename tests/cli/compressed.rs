@@ -50,8 +50,8 @@ impl Comp {
         match self {
             Comp::Plain => out.extend_from_slice(data),
             Comp::Gzip => {
-                // the single-member decoder: output must be one gzip member
-                flate2::read::GzDecoder::new(data)
+                // one gzip member per 1 MB chunk
+                flate2::read::MultiGzDecoder::new(data)
                     .read_to_end(&mut out)
                     .unwrap();
             }
@@ -173,16 +173,17 @@ fn scan_reports_are_the_same_plain_gzip_and_zstd() {
 #[test]
 fn clean_outputs_are_the_same_plain_gzip_and_zstd() {
     let t = TestDir::new();
-    for level in ["doc", "all"] {
+    for (level, memory) in [("doc", "1G"), ("all", "1G"), ("all", "1K")] {
         let mut outputs = Vec::new();
+        let mut plain_peak = None;
         for (i, c) in ALL.into_iter().enumerate() {
-            let dir = format!("{level}{i}");
+            let dir = format!("{level}{memory}{i}");
             let inputs = write(&t, &dir, c);
             let out = t.path().join(format!("out-{dir}"));
             let run = neardup()
                 .arg("clean")
                 .args(&inputs)
-                .args(["--level", level, "-o"])
+                .args(["--level", level, "--memory", memory, "-o"])
                 .arg(&out)
                 .output()
                 .unwrap();
@@ -191,17 +192,26 @@ fn clean_outputs_are_the_same_plain_gzip_and_zstd() {
                 "{}",
                 String::from_utf8_lossy(&run.stderr)
             );
-            // every compressed input is decompressed once into the work folder
+            // every compressed input is decompressed once: a streamed
+            // JSONL file into memory while a quarter of --memory holds it,
+            // else into the work folder (from the byte that does not fit),
+            // a text file into the work folder
+            // (on top of what the plain run spilled there)
             let (jsonl, text) = corpus();
-            let peak = match c {
-                Comp::Plain => 0,
+            let copies = match (c, memory) {
+                (Comp::Plain, _) => 0,
+                (_, "1G") => text.len(),
                 _ => jsonl.len() + text.len(),
             };
             let stderr = String::from_utf8_lossy(&run.stderr);
-            assert!(
-                stderr.contains(&format!("work folder peak {peak} bytes")),
-                "{stderr}"
-            );
+            let peak: usize = stderr
+                .split("work folder peak ")
+                .nth(1)
+                .and_then(|r| r.split(' ').next()?.parse().ok())
+                .unwrap_or_else(|| panic!("{stderr}"));
+            let spilled = *plain_peak.get_or_insert(peak);
+            assert_eq!(peak, spilled + copies, "{level} {memory}: {stderr}");
+            assert_eq!(spilled > 0, memory == "1K", "{stderr}");
             let mut files: Vec<(String, String)> = Vec::new();
             for e in std::fs::read_dir(&out).unwrap() {
                 let name = e.unwrap().file_name().to_string_lossy().into_owned();
@@ -371,4 +381,96 @@ fn memory_takes_sizes_and_refuses_nonsense() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--memory") && err.contains("lots"), "{err}");
+}
+
+/// The file names of a `clean` output folder and their bodies, each
+/// decompressed as its name says (by other decoders than neardup's).
+fn outputs(out: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "neardup-manifest.json")
+        .map(|name| {
+            let body = std::fs::read(out.join(&name)).unwrap();
+            let c = match () {
+                _ if name.ends_with(".gz") => Comp::Gzip,
+                _ if name.ends_with(".zst") => Comp::Zstd,
+                _ => Comp::Plain,
+            };
+            (name, c.unpack(&body))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn output_compression_sets_each_outputs_format_and_name_and_verify_passes() {
+    let t = TestDir::new();
+    let mut plain_bodies = None;
+    for (i, input) in ALL.into_iter().enumerate() {
+        let inputs = write(&t, &format!("in{i}"), input);
+        for (how, suffix) in [
+            ("same", input.suffix()),
+            ("none", ""),
+            ("gzip", ".gz"),
+            ("zstd", ".zst"),
+        ] {
+            let out = t.path().join(format!("out{i}-{how}"));
+            neardup()
+                .arg("clean")
+                .args(&inputs)
+                .args(["--quiet", "--output-compression", how, "-o"])
+                .arg(&out)
+                .assert()
+                .success();
+            let files = outputs(&out);
+            let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+            let (data, notes) = (format!("data.jsonl{suffix}"), format!("notes.txt{suffix}"));
+            assert_eq!(names, [&data, &notes, "removed.jsonl"], "{how}");
+            // what is written is the same whatever the compression (the
+            // log names the inputs, which differ)
+            let bodies: Vec<Vec<u8>> = files[..2].iter().map(|(_, b)| b.clone()).collect();
+            assert_ne!(bodies[0], corpus().0.into_bytes(), "something was removed");
+            assert_eq!(plain_bodies.get_or_insert(bodies.clone()), &bodies, "{how}");
+            let o = neardup().arg("verify").arg(&out).output().unwrap();
+            assert!(
+                o.status.success(),
+                "{how}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+    // a compressed output cut short fails verification, naming it
+    for (how, name) in [("gzip", "data.jsonl.gz"), ("zstd", "data.jsonl.zst")] {
+        let out = t.path().join(format!("out0-{how}"));
+        let file = out.join(name);
+        let body = std::fs::read(&file).unwrap();
+        std::fs::write(&file, &body[..body.len() - 9]).unwrap();
+        let o = neardup().arg("verify").arg(&out).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{how}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(name), "{how}: {err}");
+    }
+}
+
+#[test]
+fn output_compression_refuses_two_inputs_written_to_one_name() {
+    let t = TestDir::new();
+    let (jsonl, _) = corpus();
+    let plain = t.write("in/data.jsonl", jsonl.as_bytes());
+    let gz = t.write("in2/data.jsonl.gz", Comp::Gzip.pack(jsonl.as_bytes()));
+    let out = t.path().join("out");
+    let o = neardup()
+        .arg("clean")
+        .arg(&plain)
+        .arg(&gz)
+        .args(["--output-compression", "none", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("would both be written here"), "{err}");
+    assert!(!out.join("data.jsonl").exists());
 }

@@ -73,6 +73,7 @@ fn clean_opts(scan: &ScanOptions) -> CleanOptions {
         scan: scan.clone(),
         text_field: "text".into(),
         drop_boilerplate: false,
+        output_compression: Default::default(),
     }
 }
 
