@@ -1126,13 +1126,9 @@ fn star_path(cwd: &Path, frequent: &[[i64; 4]], shards: i64) -> (Vec<Region>, Ve
     )
 }
 
-/// A seed whose gram lies past its text (in the block stage's units, which
-/// the sketch's characters do not bound) is refused, naming the seed file
-/// and the documents; the seeds of the same documents inside them are not.
-#[test]
-fn block_pairs_refuses_a_seed_past_its_text() {
-    let t = TestDir::new();
-    block_corpus(&t);
+/// [`block_corpus`] in three shards (`m.json`), each signed into `sig/`.
+fn signed_block_corpus(t: &TestDir) {
+    block_corpus(t);
     let mut a = vec!["shards", "--shard-bytes", "1", "-o", "m.json", "--quiet"];
     a.extend(["in/0.jsonl", "in/1.jsonl", "in/2.jsonl"]);
     ok_in(t.path(), &a);
@@ -1142,6 +1138,15 @@ fn block_pairs_refuses_a_seed_past_its_text() {
             &["sign", "--shard", n, "m.json", "-o", "sig", "--quiet"],
         );
     }
+}
+
+/// A seed whose gram lies past its text (in the block stage's units, which
+/// the sketch's characters do not bound) is refused, naming the seed file
+/// and the documents; the seeds of the same documents inside them are not.
+#[test]
+fn block_pairs_refuses_a_seed_past_its_text() {
+    let t = TestDir::new();
+    signed_block_corpus(&t);
     let seeds = seeds_of(&t.path().join("sig"), 3, 64);
     let first = seeds[0];
     let pair: Vec<[i64; 6]> = seeds
@@ -1173,16 +1178,7 @@ fn block_pairs_refuses_a_seed_past_its_text() {
 fn star_stages_refuse_rows_naming_no_document_or_run() {
     use neardup::shard::rows::{Column, Rows};
     let t = TestDir::new();
-    block_corpus(&t);
-    let mut a = vec!["shards", "--shard-bytes", "1", "-o", "m.json", "--quiet"];
-    a.extend(["in/0.jsonl", "in/1.jsonl", "in/2.jsonl"]);
-    ok_in(t.path(), &a);
-    for n in ["0", "1", "2"] {
-        ok_in(
-            t.path(),
-            &["sign", "--shard", n, "m.json", "-o", "sig", "--quiet"],
-        );
-    }
+    signed_block_corpus(&t);
     let run = |sub: &str, table: &str| {
         run_in(
             t.path(),
