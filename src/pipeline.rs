@@ -12,8 +12,9 @@
 //! block detection, `M` the `--memory` budget):
 //!
 //! - **read + sketch** (`src/corpus`, `src/sketch.rs`): the inputs, streamed
-//!   (JSONL in batches of ~32 MB; compressed inputs decompressed once into
-//!   the work folder) → per document its place (input, record, byte
+//!   (JSONL in batches of ~32 MB; compressed inputs decompressed once, the
+//!   copy held in memory within a quarter of `--memory`, else in the work
+//!   folder) → per document its place (input, record, byte
 //!   offset), id, text bytes, normalised length, exact hash and MinHash
 //!   signature or SimHash. Holds ~700 bytes a document; no text.
 //! - **documents** (`src/documents.rs`): the sketches, texts read back a
@@ -285,8 +286,9 @@ pub fn scan_within(
 /// and for block detection (the work folder's memory budget: fingerprints
 /// spill there in hash partitions when they do not fit). Memory is about
 /// 700 bytes per document (the signature, a few counters, the id) plus the
-/// budget. With a `work` folder, compressed inputs are decompressed there
-/// once, and read back from that copy.
+/// budget. Compressed inputs are decompressed once and read back from that
+/// copy: in memory while the copies fit a quarter of the budget, else in the
+/// `work` folder (always there when the user named it, for `--resume`).
 ///
 /// # Errors
 ///

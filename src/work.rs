@@ -6,8 +6,9 @@
 //! files, the bytes they hold on disk and the peak of that sum, and
 //! cleanup.
 //!
-//! Today ingest keeps there a decompressed copy of each gzip/zstd input it
-//! streams, so that later re-reads (verification, cluster members, report
+//! Ingest keeps there a decompressed copy of each gzip/zstd input it
+//! streams once the copies pass a quarter of `--memory` (below that they
+//! are held in memory; a folder the user named always gets them), so that later re-reads (verification, cluster members, report
 //! diffs, clean) seek in plain bytes instead of decompressing the input
 //! again; stages that spill to disk put their files there too.
 //!
