@@ -29,6 +29,12 @@ use crate::util::{cjk_text, gzip, json_lines, neardup, s, seeds, stderr_of, succ
 /// One Spark run at a time: each is a JVM on a 2-core machine.
 static SPARK: Mutex<()> = Mutex::new(());
 
+/// [`spark_python`], and the lock that keeps one Spark session at a time.
+fn spark_session() -> Option<(PathBuf, std::sync::MutexGuard<'static, ()>)> {
+    let python = spark_python()?;
+    Some((python, SPARK.lock().unwrap_or_else(|e| e.into_inner())))
+}
+
 /// The Python that has pyspark, or `None` (after saying so) when the
 /// tests are to be skipped.
 fn spark_python() -> Option<PathBuf> {
@@ -246,10 +252,9 @@ fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn the_driver_gives_what_single_machine_clean_gives() {
-    let Some(python) = spark_python() else {
+    let Some((python, _one)) = spark_session() else {
         return;
     };
-    let _one = SPARK.lock().unwrap_or_else(|e| e.into_inner());
     let c = corpus();
     let inputs: Vec<&str> = c.inputs.iter().map(|p| s(p)).collect();
     let single = c.dir.path().join("single");
@@ -442,10 +447,9 @@ fn same_output(single: &Path, spark: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn at_level_doc_the_driver_gives_what_clean_level_doc_gives() {
-    let Some(python) = spark_python() else {
+    let Some((python, _one)) = spark_session() else {
         return;
     };
-    let _one = SPARK.lock().unwrap_or_else(|e| e.into_inner());
     let c = corpus();
     // the .jsonl.gz and the GB18030 folder, a shard each: copies inside
     // one and across both
@@ -499,10 +503,9 @@ fn at_level_doc_the_driver_gives_what_clean_level_doc_gives() {
 
 #[test]
 fn a_corrupt_shard_stops_the_driver_naming_it() {
-    let Some(python) = spark_python() else {
+    let Some((python, _one)) = spark_session() else {
         return;
     };
-    let _one = SPARK.lock().unwrap_or_else(|e| e.into_inner());
     let t = TestDir::new();
     let good: String = (0..40u64)
         .map(|i| jsonl(format!("g{i}"), &cjk_text(i, 200)))
@@ -543,10 +546,9 @@ fn a_corrupt_shard_stops_the_driver_naming_it() {
 
 #[test]
 fn the_definition_in_spark_matches_its_plain_reading() {
-    let Some(python) = spark_python() else {
+    let Some((python, _one)) = spark_session() else {
         return;
     };
-    let _one = SPARK.lock().unwrap_or_else(|e| e.into_inner());
     let o = assert_cmd::Command::new(&python)
         .args(["-W", "ignore", "-m", "unittest", "-v", "test_neardup_spark"])
         .current_dir(driver_dir())
