@@ -27,6 +27,19 @@ for level in doc block; do
   echo "-- without the pairs of g2pE_taskc (mislabelled, scripts/clough_ignore.tsv)"
   python3 "$EVAL/score.py" "$DATA/labels.jsonl" "$TMP/$level.pred.jsonl" --ignore "$HERE/clough_ignore.tsv" |
     grep -E "pair_precision|recall\[(cut|light)\+orig\]"
+  # which cut and light answers blocks do not join with their source
+  if [ "$level" = block ]; then
+    python3 - "$DATA/labels.jsonl" "$TMP/$level.pred.jsonl" <<'PY'
+import json, sys
+labels = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+pred = {p["id"]: p["cluster"] for p in map(json.loads, open(sys.argv[2], encoding="utf-8"))}
+group = lambda i: pred.get(i, "single-" + i)
+for tier in ("cut", "light"):
+    missed = [l["id"] for l in labels if l["tier"] == tier
+              and group(l["id"]) != group("orig_" + l["cluster"])]
+    print(f"  {'missed[' + tier + '+orig]':<24}{' '.join(missed) or '-'}")
+PY
+  fi
 done
 
 # clean: every block removal starts and ends at a word boundary and at a sentence

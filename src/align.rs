@@ -841,7 +841,8 @@ mod tests {
         };
         assert_eq!(
             units("Привет, мир! Καλημέρα κόσμε"),
-            ["привет", ",", "мир", "!", "καλημέρα", "κόσμε"]
+            // (normalised: Greek accents fold away)
+            ["привет", ",", "мир", "!", "καλημερα", "κοσμε"]
         );
         // marks stay inside their word; Thai, like CJK, goes by character
         assert_eq!(units("नमस्ते दुनिया"), ["नमस्ते", "दुनिया"]);

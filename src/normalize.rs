@@ -2,11 +2,28 @@
 //! works on, with a map back to the original bytes.
 //!
 //! Per character: NFKC (compatibility forms, full-width ASCII → ASCII),
-//! lower case, CJK punctuation mapped to its ASCII counterpart (`。`→`.`,
+//! lower case, diacritics folded (below), CJK punctuation mapped to its ASCII counterpart (`。`→`.`,
 //! `、`→`,`, `“”`→`"`, `《》`→`<>`), and all whitespace removed, so that
 //! copies that differ only in wrapping, spacing or punctuation width become
 //! the same stream. With [`NormalizeOptions::mask_fold`], anonymisation masks
 //! (`*`, `**`, `X`, `XX`, `xx`, runs of `×`) become one `*`.
+//!
+//! # Diacritics
+//!
+//! Accents and other diacritics on Latin and Greek letters are folded away
+//! after lower-casing, as dedup normalisers do (CCNet strips accents: NFD,
+//! then drop the combining marks): `naïve` = `naive`, `café` = `cafe`,
+//! `Müller` = `muller`, `ά` = `α`, Vietnamese `tiếng` = `tieng`. Copies of
+//! a text lose or change their accents (ASCII-only keyboards, transcoding,
+//! `naïve`/`naive` house styles) far more often than two different words
+//! of one passage differ only by an accent, and a block is many words.
+//! Cyrillic folds only `ё` to `е` (Russian writes `ё` as `е` by
+//! convention); `й`, `ї`, `ў` stay letters of their own, which no one
+//! writes without the mark. Not folded: letters that do not decompose
+//! (`ø`, `ł`, `đ`, `æ`, `ß`), German `ä` spelled `ae` (`Müller` ≠
+//! `Mueller`), and the marks of other scripts (Arabic, Hebrew, Indic
+//! vowel signs). A combining mark of U+0300–U+036F written on its own
+//! (decomposed text) is dropped, so `e` + U+0301 = `é` = `e`.
 //!
 //! # Units: characters of CJK, words of other scripts
 //!
@@ -60,7 +77,8 @@
 //! NFKC is applied one source character at a time so that every output
 //! character knows the source character it came from; sequences that NFKC
 //! would compose across characters (a letter followed by a combining mark)
-//! stay decomposed, which changes nothing for comparison.
+//! stay decomposed, which changes nothing for comparison (and a combining
+//! diacritic goes, above).
 //!
 //! Gives [`NormText`]: `chars[i]` came from the source character (the
 //! first of the word, for a word unit) starting at byte `orig[i]`; `orig`
@@ -524,12 +542,48 @@ fn one_char(ch: char, mut emit: impl FnMut(char)) -> One {
                 continue;
             }
             let c = cjk_punct(c).unwrap_or(c);
-            for l in c.to_lowercase() {
+            for l in c.to_lowercase().filter_map(fold_diacritic) {
                 emit(l);
             }
         }
     }
     One::Chars
+}
+
+/// Folds a diacritic away (module docs, *Diacritics*): a lower-case Latin
+/// or Greek letter, or `ё`, whose canonical decomposition is a letter and
+/// combining diacritics (U+0300–U+036F) becomes that letter (`é`→`e`,
+/// `ä`→`a`, `ά`→`α`, `ё`→`е`); a lone combining diacritic (text written
+/// decomposed) goes (`None`). Other letters keep their marks: `й`, `ї`,
+/// `ў` are letters of their own that no one writes without the mark.
+/// Called once per BMP character to fill the table ([`bmp_entry`]), so
+/// it costs nothing per character of text.
+fn fold_diacritic(c: char) -> Option<char> {
+    if is_combining_diacritic(c) {
+        return None;
+    }
+    let folds = matches!(c,
+        '\u{00c0}'..='\u{024f}'   // Latin-1 letters, Latin Extended-A/B
+        | '\u{1e00}'..='\u{1eff}' // Latin Extended Additional (Vietnamese)
+        | '\u{0370}'..='\u{03ff}' // Greek
+        | '\u{1f00}'..='\u{1fff}' // Greek Extended (polytonic)
+        | 'ё');
+    if !folds {
+        return Some(c);
+    }
+    let mut parts = std::iter::once(c).nfd();
+    match parts.next() {
+        Some(base) if base != c && base.is_alphabetic() && parts.all(is_combining_diacritic) => {
+            Some(base)
+        }
+        _ => Some(c),
+    }
+}
+
+/// The Combining Diacritical Marks block (accents, diaeresis, cedilla,
+/// ogonek…), the marks of Latin, Greek and Cyrillic letters.
+fn is_combining_diacritic(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036f}')
 }
 
 /// Table entry: the character is whitespace (a gap).
@@ -903,6 +957,7 @@ pub(crate) mod tests {
                     .filter(|c| !c.is_whitespace())
                     .map(|c| cjk_punct(c).unwrap_or(c))
                     .flat_map(char::to_lowercase)
+                    .filter_map(fold_diacritic)
                     .collect(),
             };
             for c in chars {
@@ -949,6 +1004,27 @@ pub(crate) mod tests {
         // Cyrillic and Greek the same way
         assert_eq!(units("Привет, мир!"), units("привет\nмир"));
         assert_eq!(units("Привет, мир!").len(), 2);
+    }
+
+    #[test]
+    fn diacritics_of_latin_and_greek_letters_and_russian_yo_fold_away() {
+        assert_eq!(units("naïve Café, Müller"), units("naive cafe muller"));
+        assert_eq!(units("Tiếng Việt"), units("tieng viet"));
+        assert_eq!(units("άλφα"), units("αλφα"));
+        assert_eq!(units("ещё всё"), units("еще все"));
+        // written decomposed: the same as precomposed
+        assert_eq!(units("nai\u{308}ve cafe\u{301}"), units("naive cafe"));
+        assert_eq!(units("nai\u{308}ve").len(), 1);
+        // letters of their own, and letters that do not decompose, stay
+        assert_ne!(units("мой"), units("мои"));
+        assert_ne!(units("її"), units("іі"));
+        assert_ne!(units("søn"), units("son"));
+        assert_ne!(units("straße"), units("strase"));
+        // the per-character stream (sketches, diffs) folds them too, and
+        // still maps every character back to its source
+        let n = normalize_per_char("Ça été", &NormalizeOptions::default());
+        assert_eq!(n.chars.iter().collect::<String>(), "caete");
+        assert_eq!(n.orig, vec![0, 2, 4, 6, 7]);
     }
 
     #[test]
