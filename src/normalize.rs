@@ -477,43 +477,247 @@ pub fn normalize_chars(text: &str, opts: &NormalizeOptions) -> Vec<char> {
 pub(crate) fn each_char(text: &str, mut emit: impl FnMut(char, u32, u8)) {
     let mut space = GAP_NONE;
     for (off, ch) in text.char_indices() {
-        // The common cases first: ASCII and CJK ideographs, which need no
-        // table; then one table lookup for the rest of the BMP.
-        let c = if ch.is_ascii() {
-            if ch == '\n' {
-                space = GAP_LINE;
-                continue;
-            }
-            if ch.is_whitespace() {
-                space = space.max(GAP_SPACE);
-                continue;
-            }
-            ch.to_ascii_lowercase()
-        } else if is_cjk_ideograph(ch) {
-            ch
-        } else {
-            match bmp_entry(ch) {
-                Some(ONE_GAP) => {
-                    space = space.max(GAP_SPACE);
-                    continue;
-                }
-                Some(ONE_NOTHING) => continue,
-                Some(u) if u < 0x11_0000 => char::from_u32(u).unwrap_or(ch),
-                _ => {
-                    match one_char(ch, |l| {
-                        emit(l, off as u32, space);
-                        space = GAP_NONE;
-                    }) {
-                        One::Gap => space = space.max(GAP_SPACE),
-                        One::Chars => {}
-                    }
-                    continue;
-                }
-            }
-        };
-        emit(c, off as u32, space);
-        space = GAP_NONE;
+        let gap = char_units(ch, |c| {
+            emit(c, off as u32, space);
+            space = GAP_NONE;
+        });
+        space = space.max(gap);
     }
+}
+
+/// What one source character of [`each_char`] becomes: its characters go
+/// to `emit`; gives the whitespace it stands for ([`GAP_LINE`],
+/// [`GAP_SPACE`], or [`GAP_NONE`] for a character, or for nothing).
+#[inline(always)]
+fn char_units(ch: char, mut emit: impl FnMut(char)) -> u8 {
+    // The common cases first: ASCII and CJK ideographs, which need no
+    // table; then one table lookup for the rest of the BMP.
+    let c = if ch.is_ascii() {
+        if ch == '\n' {
+            return GAP_LINE;
+        }
+        if ch.is_whitespace() {
+            return GAP_SPACE;
+        }
+        ch.to_ascii_lowercase()
+    } else if is_cjk_ideograph(ch) {
+        ch
+    } else {
+        match bmp_entry(ch) {
+            Some(ONE_GAP) => return GAP_SPACE,
+            Some(ONE_NOTHING) => return GAP_NONE,
+            Some(u) if u < 0x11_0000 => char::from_u32(u).unwrap_or(ch),
+            _ => {
+                return match one_char(ch, emit) {
+                    One::Gap => GAP_SPACE,
+                    One::Chars => GAP_NONE,
+                }
+            }
+        }
+    };
+    emit(c);
+    GAP_NONE
+}
+
+/// Appends the characters [`each_char`] emits for `text` from byte `*at`
+/// on (offsets and gaps left out) to `out`, until `out` holds `until`
+/// characters or more or the text ends, and moves `*at` past what it read.
+/// Gives how many of the appended characters the fast path took: all CJK
+/// ideographs, a lower bound of the ideographs appended.
+///
+/// The sketch's fast path: a CJK ideograph (U+3400–U+4DBF, U+4E00–U+9FFF:
+/// NFKC-stable, caseless, no punctuation, so its own unit) is decoded from
+/// its 3 UTF-8 bytes and appended without the per-character branches and
+/// table of [`each_char`]. Where the CPU has AVX-512 VBMI, 16 3-byte
+/// characters are decoded at a time, ideographs and the common CJK
+/// punctuation (looked up in [`punct_table`], made from [`char_units`]).
+/// Every other character goes through [`char_units`], the step of
+/// [`each_char`]. `*at` must be a character boundary.
+pub(crate) fn units_until(text: &str, at: &mut usize, out: &mut Vec<char>, until: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512vbmi")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: the CPU supports AVX-512 F, BW and VBMI (BW implies
+            // F) and POPCNT, checked just above.
+            return unsafe { units_until_vbmi(text, at, out, until) };
+        }
+    }
+    units_with::<false>(text, at, out, until)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
+unsafe fn units_until_vbmi(text: &str, at: &mut usize, out: &mut Vec<char>, until: usize) -> usize {
+    units_with::<true>(text, at, out, until)
+}
+
+/// [`units_until`], with runs of 3-byte characters 16 at a time when
+/// `VBMI` (only in a function compiled for AVX-512 VBMI, BW and POPCNT).
+#[inline(always)]
+fn units_with<const VBMI: bool>(
+    text: &str,
+    at: &mut usize,
+    out: &mut Vec<char>,
+    until: usize,
+) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = *at;
+    let mut fast = 0;
+    // room for a vector of 16 beyond `until`
+    out.reserve(until.saturating_sub(out.len()) + 16);
+    while i < bytes.len() && out.len() < until {
+        #[cfg(target_arch = "x86_64")]
+        if VBMI {
+            // SAFETY: only instantiated with `VBMI` in `units_until_vbmi`.
+            let (k, ideographs) =
+                unsafe { units_vbmi(bytes, i, out, until - out.len(), punct_table()) };
+            fast += ideographs;
+            i += 3 * k;
+            if k == 16 {
+                continue;
+            }
+            if out.len() >= until || i >= bytes.len() {
+                break;
+            }
+        }
+        if let Some(c) = ideograph_at(bytes, i) {
+            out.push(c);
+            fast += 1;
+            i += 3;
+            continue;
+        }
+        let Some(ch) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        char_units(ch, |c| out.push(c));
+        i += ch.len_utf8();
+    }
+    *at = i;
+    fast
+}
+
+/// Where the tables of [`punct_table`] start: 32 characters from each,
+/// the 3-byte marks CJK text is full of besides its ideographs
+/// (–—‘’“”…, 、。《》「」【】, ！（），：；？ and full-width digits).
+#[cfg(target_arch = "x86_64")]
+const PUNCT_BASES: [u32; 3] = [0x2010, 0x3000, 0xFF00];
+
+/// What [`char_units`] makes of the characters from each of
+/// [`PUNCT_BASES`]: the one character it becomes, or [`ONE_MANY`] (gaps,
+/// nothing, several: the scalar step's business). Built from the
+/// definition the first time it is asked for.
+#[cfg(target_arch = "x86_64")]
+fn punct_table() -> &'static [u32; 96] {
+    static TABLE: std::sync::OnceLock<[u32; 96]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [ONE_MANY; 96];
+        for (i, e) in t.iter_mut().enumerate() {
+            let Some(ch) = char::from_u32(PUNCT_BASES[i / 32] + (i % 32) as u32) else {
+                continue;
+            };
+            let mut got = Vec::new();
+            if char_units(ch, |c| got.push(c)) == GAP_NONE && got.len() == 1 {
+                *e = got[0] as u32;
+            }
+        }
+        t
+    })
+}
+
+/// Appends the units of the 3-byte characters at the start of
+/// `bytes[i..]` that are CJK ideographs (as [`ideograph_at`]) or in
+/// `punct` ([`punct_table`]), at most 16 and at most `room`, decoded in
+/// one vector; gives how many characters it took and how many of them
+/// were ideographs. `(0, 0)` when fewer than 64 bytes are left or `out`
+/// has no room for 16 more (the caller goes one by one).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
+#[inline]
+unsafe fn units_vbmi(
+    bytes: &[u8],
+    i: usize,
+    out: &mut Vec<char>,
+    room: usize,
+    punct: &[u32; 96],
+) -> (usize, usize) {
+    use std::arch::x86_64::*;
+    let Some(src) = bytes.get(i..i + 64) else {
+        return (0, 0);
+    };
+    if out.capacity() - out.len() < 16 {
+        return (0, 0);
+    }
+    // lane j holds bytes 3j, 3j + 1, 3j + 2 (and a zero byte): the 3-byte
+    // sequence that starts there when the lanes before it were taken
+    const PICK: [u8; 64] = {
+        let mut pick = [0u8; 64];
+        let mut b = 0;
+        while b < 64 {
+            pick[b] = ((b / 4) * 3 + (b % 4) % 3) as u8;
+            b += 1;
+        }
+        pick
+    };
+    // SAFETY: `src`, `PICK` and each half of a table are 64 bytes;
+    // unaligned loads.
+    let (v, pick, tables) = unsafe {
+        let t = |at: usize| _mm512_loadu_si512(punct[at..at + 16].as_ptr().cast());
+        (
+            _mm512_loadu_si512(src.as_ptr().cast()),
+            _mm512_loadu_si512(PICK.as_ptr().cast()),
+            [(t(0), t(16)), (t(32), t(48)), (t(64), t(80))],
+        )
+    };
+    let x = _mm512_maskz_permutexvar_epi8(0x7777_7777_7777_7777, pick, v);
+    let k = |c: u32| _mm512_set1_epi32(c as i32);
+    // (b0 & 0x0F) << 12 | (b1 & 0x3F) << 6 | b2 & 0x3F
+    let u = _mm512_or_si512(
+        _mm512_or_si512(
+            _mm512_slli_epi32::<12>(_mm512_and_si512(x, k(0x0F))),
+            _mm512_and_si512(_mm512_srli_epi32::<2>(x), k(0xFC0)),
+        ),
+        _mm512_and_si512(_mm512_srli_epi32::<16>(x), k(0x3F)),
+    );
+    // `base <= a < base + n`
+    let within = |a, base: u32, n: u32| _mm512_cmplt_epu32_mask(_mm512_sub_epi32(a, k(base)), k(n));
+    // a 3-byte lead (E0–EF): with the lanes before it taken, a character
+    let lead = within(_mm512_and_si512(x, k(0xFF)), 0xE0, 16);
+    let ideographs = within(u, 0x4E00, 0x5200) | within(u, 0x3400, 0x19C0);
+    let mut units = _mm512_mask_mov_epi32(k(ONE_MANY), ideographs, u);
+    for (&base, &(lo, hi)) in PUNCT_BASES.iter().zip(&tables) {
+        let looked = _mm512_permutex2var_epi32(lo, _mm512_sub_epi32(u, k(base)), hi);
+        units = _mm512_mask_mov_epi32(units, within(u, base, 32), looked);
+    }
+    let ok = lead & _mm512_cmplt_epu32_mask(units, k(0x11_0000));
+    let n = (ok.trailing_ones() as usize).min(room);
+    let taken = ((1u32 << n) - 1) as u16;
+    // SAFETY: 16 lanes fit in the spare capacity (checked); the first `n`
+    // hold chars (ideographs, or table entries below 0x110000 made from
+    // chars) and become the vector's new elements.
+    unsafe {
+        _mm512_storeu_si512(out.as_mut_ptr().add(out.len()).cast(), units);
+        out.set_len(out.len() + n);
+    }
+    (n, (ideographs & taken).count_ones() as usize)
+}
+
+/// The CJK ideograph (U+3400–U+4DBF or U+4E00–U+9FFF, as
+/// [`is_cjk_ideograph`]) whose UTF-8 sequence starts at `bytes[i]`, if one
+/// does; `bytes` is valid UTF-8 and `i` a character boundary.
+#[inline(always)]
+fn ideograph_at(bytes: &[u8], i: usize) -> Option<char> {
+    let b0 = *bytes.get(i)?;
+    // lead bytes of U+3000–U+9FFF
+    if !(0xE3..=0xE9).contains(&b0) {
+        return None;
+    }
+    let (b1, b2) = (*bytes.get(i + 1)?, *bytes.get(i + 2)?);
+    let u = u32::from(b0 & 0x0F) << 12 | u32::from(b1 & 0x3F) << 6 | u32::from(b2 & 0x3F);
+    let ideograph = u.wrapping_sub(0x4E00) < 0x5200 || u.wrapping_sub(0x3400) < 0x19C0;
+    ideograph.then(|| char::from_u32(u)).flatten()
 }
 
 /// What normalising one non-ASCII character gave ([`one_char`]).
@@ -980,6 +1184,69 @@ pub(crate) mod tests {
         "😀\u{1D400}\u{20000}\u{F0041}\u{1F100}"
             .chars()
             .for_each(probe);
+    }
+
+    /// A way to fill units: [`units_until`] (vector steps where the CPU
+    /// has them), or its scalar steps alone.
+    type Fill = fn(&str, &mut usize, &mut Vec<char>, usize) -> usize;
+    const FILLS: [Fill; 2] = [units_until, units_with::<false>];
+
+    /// The characters of `text` by `fill`, asked for in steps of `step`
+    /// characters, and how many the fast path took.
+    fn units_in_steps(text: &str, step: usize, fill: Fill) -> (Vec<char>, usize) {
+        let (mut out, mut at, mut fast) = (Vec::new(), 0, 0);
+        while at < text.len() {
+            let want = out.len() + step;
+            fast += fill(text, &mut at, &mut out, want);
+            assert!(out.len() >= want || at == text.len(), "stopped short");
+        }
+        (out, fast)
+    }
+
+    fn each_char_units(text: &str) -> Vec<char> {
+        let mut out = Vec::new();
+        each_char(text, |c, _, _| out.push(c));
+        out
+    }
+
+    #[test]
+    fn the_ideograph_fast_path_normalises_every_bmp_character_as_each_char() {
+        // runs longer than a vector, with the ideograph blocks' ends
+        let run = "一鿿㐀䶿中文字句段落篇章节目录标题正文结尾一二三四";
+        for ch in (0..=0xFFFF).filter_map(char::from_u32) {
+            let text = format!("{run}{ch}{run} {ch}{ch}\n文{ch}{run}{ch}㐀");
+            let want = each_char_units(&text);
+            let sources = text.chars().filter(|&c| is_cjk_ideograph(c)).count();
+            for fill in FILLS {
+                for step in [1, 7, 100] {
+                    let (got, fast) = units_in_steps(&text, step, fill);
+                    assert_eq!(got, want, "U+{:04X}, step {step}", ch as u32);
+                    assert_eq!(fast, sources, "U+{:04X}", ch as u32);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_ideograph_fast_path_normalises_mixed_text_as_each_char() {
+        let mut next = crate::testutil::lcg(23);
+        for round in 0..600 {
+            // mostly ideographs (the first pieces), in runs of any length
+            let text: String = (0..next(400))
+                .map(|_| match next(10) {
+                    0..=6 => HOSTILE[next(4) as usize],
+                    _ => HOSTILE[next(HOSTILE.len() as u64) as usize],
+                })
+                .collect();
+            let step = 1 + next(if round % 2 == 0 { 20 } else { 5000 }) as usize;
+            let want = each_char_units(&text);
+            let ideographs = want.iter().filter(|&&c| is_cjk_ideograph(c)).count();
+            for fill in FILLS {
+                let (got, fast) = units_in_steps(&text, step, fill);
+                assert_eq!(got, want, "step {step}: {text:?}");
+                assert!(fast <= ideographs);
+            }
+        }
     }
 
     #[test]

@@ -429,9 +429,9 @@ mod scan {
         /// A key after its opening quote, without escapes.
         fn key(&mut self) -> Option<&'l [u8]> {
             let start = self.at;
-            let end = start + memchr::memchr2(b'"', b'\\', &self.bytes()[start..])?;
+            let end = special(self.bytes(), start)?;
             let key = &self.bytes()[start..end];
-            if self.bytes()[end] != b'"' || has_control(key) {
+            if self.bytes()[end] != b'"' {
                 return None;
             }
             self.at = end + 1;
@@ -444,11 +444,13 @@ mod scan {
             let mut out = String::new();
             loop {
                 let start = self.at;
-                let end = start + memchr::memchr2(b'"', b'\\', &self.bytes()[start..])?;
-                if has_control(&self.bytes()[start..end]) {
-                    return None;
-                }
-                let closed = self.bytes()[end] == b'"';
+                let end = special(self.bytes(), start)?;
+                let closed = match self.bytes()[end] {
+                    b'"' => true,
+                    b'\\' => false,
+                    // a control byte: JSON strings must escape them
+                    _ => return None,
+                };
                 if keep {
                     // both ends are ASCII bytes: character boundaries
                     let piece = self.line.get(start..end)?;
@@ -569,10 +571,35 @@ mod scan {
         }
     }
 
-    /// A byte below 0x20: JSON strings must escape them.
-    fn has_control(bytes: &[u8]) -> bool {
-        // no early exit: the compiler makes this a vector loop
-        bytes.iter().fold(false, |any, &b| any | (b < 0x20))
+    /// Where the plain bytes of a string that start at `from` end: the
+    /// first `"`, `\\` or control byte (below 0x20, which JSON strings must
+    /// escape) at or after it. One pass for the three, 16 bytes a step.
+    fn special(bytes: &[u8], from: usize) -> Option<usize> {
+        let mut i = from;
+        #[cfg(target_arch = "x86_64")]
+        while let Some(chunk) = bytes.get(i..i + 16) {
+            use std::arch::x86_64::*;
+            // SAFETY: SSE2 is part of x86-64; `chunk` is 16 bytes (an
+            // unaligned load).
+            let found = unsafe {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast());
+                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+                // v <= 0x1F, unsigned
+                let low = _mm_set1_epi8(0x1F);
+                let control = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
+                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+            };
+            if found != 0 {
+                return Some(i + found.trailing_zeros() as usize);
+            }
+            i += 16;
+        }
+        let rest = bytes.get(i..)?;
+        let at = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        Some(i + at)
     }
 }
 
