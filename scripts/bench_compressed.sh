@@ -80,10 +80,11 @@ measure() {
     local tag=$1
     shift
     if [ "$INSTR" = 1 ]; then
-        NEARDUP_TIMINGS=1 valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.%p" \
-            "$@" >/dev/null 2>"$TMP/err"
+        # every process counts (the decoders run under sh)
+        NEARDUP_TIMINGS=1 valgrind --tool=callgrind --trace-children=yes \
+            --callgrind-out-file="$TMP/cg.%p" "$@" >/dev/null 2>"$TMP/err"
         local ir
-        ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$TMP/err" | tail -1)
+        ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$TMP/err" | paste -sd+ | bc)
         rm -f "$TMP"/cg.*
         echo "$tag ${ir:-0} 0 0" >>"$RES"
         return
