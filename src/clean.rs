@@ -42,7 +42,7 @@ pub use output::check_output;
 use output::{docs_by_input, summary, write_all, writes_output};
 pub(crate) use output::{log_lines, LogTarget};
 // what the sharded path ([`crate::shard`]) writes with, a shard at a time
-pub(crate) use output::{manifest_of, stage_files};
+pub(crate) use output::{manifest_of, stage_files, written_twice};
 use plan::plan_run;
 // the sharded path's plan, kept a shard at a time
 pub use plan::{apply_cuts, check_plan, plan, snap_to_lines, Plan, MAX_ROUNDS};
@@ -127,26 +127,38 @@ impl OutputCompression {
     /// kept, else with the input's `.gz`/`.zst` suffix taken off and the
     /// new one put on (`a.jsonl.gz` → `a.jsonl`, `a.jsonl.zst`, …).
     pub fn of(self, input: &InputFile) -> (Compression, PathBuf) {
+        let parquet = input.format == Format::Parquet;
+        self.of_file(&input.rel, input.compression, parquet)
+    }
+
+    /// [`OutputCompression::of`] an input below the output folder at
+    /// `rel`, compressed as `compression`, Parquet or not.
+    pub fn of_file(
+        self,
+        rel: &Path,
+        compression: Compression,
+        parquet: bool,
+    ) -> (Compression, PathBuf) {
         let to = match self {
-            _ if input.format == Format::Parquet => return (input.compression, input.rel.clone()),
-            OutputCompression::Same => input.compression,
+            _ if parquet => return (compression, rel.to_path_buf()),
+            OutputCompression::Same => compression,
             OutputCompression::None => Compression::None,
             OutputCompression::Gzip => Compression::Gzip,
             OutputCompression::Zstd => Compression::Zstd,
         };
-        if to == input.compression {
-            return (to, input.rel.clone());
+        if to == compression {
+            return (to, rel.to_path_buf());
         }
         let suffix = |c| match c {
             Compression::None => "",
             Compression::Gzip => "gz",
             Compression::Zstd => "zst",
         };
-        let mut rel = input.rel.clone();
-        if input.compression != Compression::None
+        let mut rel = rel.to_path_buf();
+        if compression != Compression::None
             && rel
                 .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case(suffix(input.compression)))
+                .is_some_and(|e| e.eq_ignore_ascii_case(suffix(compression)))
         {
             rel.set_extension("");
         }

@@ -208,6 +208,17 @@ struct ApplyArgs {
     /// Write the removal log and the manifest once every shard is applied.
     #[arg(long)]
     finish: bool,
+    /// How the shard's cleaned files are compressed, as `neardup clean
+    /// --output-compression` (a shard's option, not the manifest's: the
+    /// other stages and --finish do not take it).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "HOW",
+        default_value = "same",
+        conflicts_with = "finish"
+    )]
+    output_compression: OutputCompressionArg,
     /// The manifest (INPUT) and clean's options, as given to `neardup shards`.
     #[command(flatten)]
     common: Common,
@@ -816,12 +827,18 @@ fn clean_options(args: &CleanArgs, scan: ScanOptions) -> CleanOptions {
         scan,
         text_field: args.common.text_field.clone(),
         drop_boilerplate: args.drop_boilerplate,
-        output_compression: match args.output_compression {
+        output_compression: args.output_compression.into(),
+    }
+}
+
+impl From<OutputCompressionArg> for OutputCompression {
+    fn from(a: OutputCompressionArg) -> OutputCompression {
+        match a {
             OutputCompressionArg::Same => OutputCompression::Same,
             OutputCompressionArg::None => OutputCompression::None,
             OutputCompressionArg::Gzip => OutputCompression::Gzip,
             OutputCompressionArg::Zstd => OutputCompression::Zstd,
-        },
+        }
     }
 }
 
@@ -1646,7 +1663,9 @@ fn apply_cmd(mut args: ApplyArgs) -> anyhow::Result<ExitCode> {
                 Some(dir) => neardup::shard::apply::From::Plan(dir),
                 None => neardup::shard::apply::From::Clusters(&clusters),
             };
-            let applied = neardup::shard::apply::apply(&m, n, from, &ingest, &opts, &args.output)?;
+            let how = args.output_compression.into();
+            let applied =
+                neardup::shard::apply::apply(&m, n, from, &ingest, &opts, how, &args.output)?;
             if !c.quiet {
                 say!(
                     "neardup: shard {n}: {} files written, {} documents removed",

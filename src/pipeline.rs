@@ -13,8 +13,7 @@
 //!
 //! - **read + sketch** (`src/corpus`, `src/sketch.rs`): the inputs, streamed
 //!   (JSONL in batches of ~32 MB; compressed inputs decompressed once, the
-//!   copy held in memory within a quarter of `--memory`, else in the work
-//!   folder) → per document its place (input, record, byte
+//!   copy written to the work folder) → per document its place (input, record, byte
 //!   offset), id, text bytes, normalised length, exact hash and MinHash
 //!   signature or SimHash. Holds ~700 bytes a document; no text.
 //! - **documents** (`src/documents.rs`): the sketches, texts read back a
@@ -287,8 +286,7 @@ pub fn scan_within(
 /// spill there in hash partitions when they do not fit). Memory is about
 /// 700 bytes per document (the signature, a few counters, the id) plus the
 /// budget. Compressed inputs are decompressed once and read back from that
-/// copy: in memory while the copies fit a quarter of the budget, else in the
-/// `work` folder (always there when the user named it, for `--resume`).
+/// copy, in the `work` folder.
 ///
 /// # Errors
 ///

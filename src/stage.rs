@@ -917,7 +917,6 @@ pub(crate) fn decode_corpus(d: &mut Decoder) -> Result<Corpus> {
             bom,
             compression,
             decompressed,
-            held: Default::default(),
             reference,
         });
     }

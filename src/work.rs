@@ -6,11 +6,10 @@
 //! files, the bytes they hold on disk and the peak of that sum, and
 //! cleanup.
 //!
-//! Ingest keeps there a decompressed copy of each gzip/zstd input it
-//! streams once the copies pass a quarter of `--memory` (below that they
-//! are held in memory; a folder the user named always gets them), so that later re-reads (verification, cluster members, report
-//! diffs, clean) seek in plain bytes instead of decompressing the input
-//! again; stages that spill to disk put their files there too.
+//! Ingest keeps there a decompressed copy of each gzip/zstd input, written
+//! as it is read, so that later re-reads (verification, cluster members,
+//! report diffs, clean) seek in plain bytes instead of decompressing the
+//! input again; stages that spill to disk put their files there too.
 //!
 //! Lifetime: a folder of the run's own is made when the first file is
 //! asked for, so a run that needs no disk (plain inputs) leaves no trace; a

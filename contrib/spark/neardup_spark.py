@@ -51,7 +51,8 @@ Stages (each writes WORK/<stage>/_SUCCESS holding the parameters' hash;
   plan        (block level) `neardup plan`, ONE process on the driver: the
               block clustering and clean's plan -> plan/out
   apply       `neardup apply --shard N` (--clusters at --level doc, --plan
-              at the block level), one Spark task a shard -> OUT
+              at the block level, and --output-compression), one Spark
+              task a shard -> OUT
   finish      `neardup apply --finish`: removal log and manifest -> OUT
 
 The clustering rule is the one neardup's single-machine path follows; it
@@ -145,6 +146,12 @@ def parse_args(argv):
     p.add_argument("--output", required=True, help="output folder: the layout neardup clean -o gives")
     p.add_argument("--resume", action="store_true", help="skip the stages and shards an earlier run finished")
     p.add_argument("--shard-bytes", default="256M", help="input bytes per shard (whole files; default 256M)")
+    p.add_argument(
+        "--output-compression",
+        choices=["same", "none", "gzip", "zstd"],
+        default="same",
+        help="how the cleaned files are compressed, as for neardup clean (given to `neardup apply` only)",
+    )
     p.add_argument(
         "--partitions",
         type=int,
@@ -953,6 +960,8 @@ class Driver:
 
     def apply(self, out):
         tool, manifest, flags, target = self.args.neardup, self.manifest, self.flags, self.args.output
+        # locals, not self: the task is shipped to the executors without the driver
+        how = ["--output-compression", self.args.output_compression]
         removed = os.path.join(self.work.dir("clusters"), "removed")
         plan = self.plan_dir()
         names = self.shard_files()
@@ -968,6 +977,7 @@ class Driver:
             shard, folder = item
             t = time.time()
             what = ["--plan", plan] if plan else ["--clusters", folder]
+            what += how
             run_tool(
                 [executor_tool(tool), "apply", "--shard", str(shard), *what, manifest, "-o", target, *flags],
                 f"neardup apply of shard {shard} ({names[shard]})",
@@ -1089,7 +1099,8 @@ def params(args, flags):
     """neardup's own check of the flags, the parameters' hash and the
     threshold: `neardup params --json clean`."""
     out = run_tool(
-        [args.neardup, "params", "--json", "clean", *args.input, "-o", args.output, *flags],
+        [args.neardup, "params", "--json", "clean", *args.input, "-o", args.output, *flags]
+        + ["--output-compression", args.output_compression],
         "neardup params (checking the flags)",
     )
     p = json.loads(out)

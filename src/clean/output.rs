@@ -12,6 +12,18 @@ use crate::util::{
     absolute_path, canonical_path, is_special, temp_beside, write_in_place, write_synced,
 };
 
+/// The error of two inputs `a` and `b` that would both be written to `to`.
+pub(crate) fn written_twice(to: &Path, a: &Path, b: &Path) -> Error {
+    Error::Output {
+        path: to.display().to_string(),
+        reason: format!(
+            "inputs {} and {} would both be written here; give the folders that hold them, named differently (each folder is then written below its own name), or clean them separately",
+            a.display(),
+            b.display()
+        ),
+    }
+}
+
 /// Refuses an output folder that is an input, lies inside one, or holds
 /// files (unless forced).
 ///
@@ -47,14 +59,7 @@ pub fn check_output(corpus: &Corpus, opts: &CleanOptions) -> Result<()> {
     rels.sort();
     for w in rels.windows(2) {
         if w[0].0 == w[1].0 {
-            return Err(Error::Output {
-                path: out.join(&w[0].0).display().to_string(),
-                reason: format!(
-                    "inputs {} and {} would both be written here; give the folders that hold them, named differently (each folder is then written below its own name), or clean them separately",
-                    w[0].1.display(),
-                    w[1].1.display()
-                ),
-            });
+            return Err(written_twice(&out.join(&w[0].0), w[0].1, w[1].1));
         }
     }
     if let Some(i) = corpus
@@ -437,13 +442,10 @@ fn stream_jsonl(
     use std::io::{BufRead, Write};
     let input = &corpus.inputs[idx];
     let from = input.decompressed.as_deref().unwrap_or(&input.path);
-    let mut reader: Box<dyn BufRead> = match input.held.bytes() {
-        Some(bytes) => Box::new(bytes),
-        None => Box::new(std::io::BufReader::with_capacity(
-            1 << 20,
-            std::fs::File::open(from).map_err(|e| Error::io(from, e))?,
-        )),
-    };
+    let mut reader = std::io::BufReader::with_capacity(
+        1 << 20,
+        std::fs::File::open(from).map_err(|e| Error::io(from, e))?,
+    );
     if let Some(parent) = tmp.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(shown, e))?;
     }

@@ -146,35 +146,9 @@ pub struct InputFile {
     /// decompressing the input again. For a Parquet input, a copy of its
     /// texts ([`Document::offset`] says where each one is).
     pub decompressed: Option<PathBuf>,
-    /// The decompressed bytes of a compressed JSONL input, when they were
-    /// held in memory instead of copied to the work folder (while the
-    /// run's copies fit a quarter of its `--memory` budget, in a work
-    /// folder of the run's own): re-reads take them from there.
-    pub held: Held,
     /// A reference input ([`IngestOptions::reference`]): never modified,
     /// never written by `clean`, and its copy is the one kept.
     pub reference: bool,
-}
-
-/// Decompressed bytes held in memory ([`InputFile::held`]); shared by
-/// the clones of an input.
-#[derive(Clone, Default)]
-pub struct Held(Option<std::sync::Arc<Vec<u8>>>);
-
-impl Held {
-    /// The bytes, when held.
-    pub fn bytes(&self) -> Option<&[u8]> {
-        self.0.as_deref().map(Vec::as_slice)
-    }
-}
-
-impl std::fmt::Debug for Held {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.bytes() {
-            Some(b) => write!(f, "Held({} bytes)", b.len()),
-            None => f.write_str("Held(none)"),
-        }
-    }
 }
 
 impl InputFile {
@@ -381,11 +355,7 @@ where
 /// As [`read_corpus_with`], and with a `work` folder, each gzip/zstd input
 /// is decompressed once: the bytes are copied as they are read, and every
 /// later re-read ([`reload_texts`], [`read_decompressed`]) reads that
-/// copy. A streamed JSONL input's copy is held in memory
-/// ([`InputFile::held`]) while the run's copies fit a quarter of the
-/// folder's memory budget and the folder is the run's own (not one a
-/// resumed run reads), else written to the work folder
-/// ([`InputFile::decompressed`]).
+/// copy, a file of the work folder ([`InputFile::decompressed`]).
 ///
 /// # Errors
 ///
@@ -433,16 +403,9 @@ where
         ..Corpus::default()
     };
     let mut mapped = Vec::new();
-    // Copies are held in memory in a folder of the run's own; one the
-    // user named keeps them on disk, for a resumed run to read.
-    let budget = stream::CopyBudget::new(match work {
-        Some(w) if w.stages().is_none() => w.memory() / 4,
-        _ => 0,
-    });
-    let copies = work.map(|w| (w, &budget));
     let results: Vec<Result<FileRead<T>>> = listed
         .par_iter()
-        .map(|entry| read_one_filtered(entry, opts, kept, &map, &|_| true, copies))
+        .map(|entry| read_one_filtered(entry, opts, kept, &map, &|_| true, work))
         .collect();
     for res in results {
         match res {
@@ -535,9 +498,7 @@ fn reload_input(
         return parquet::reload(file, &corpus.docs, docs, opts);
     }
     if file.format == Format::Jsonl
-        && (file.compression == Compression::None
-            || file.decompressed.is_some()
-            || file.held.bytes().is_some())
+        && (file.compression == Compression::None || file.decompressed.is_some())
         && file.encoding == TextEncoding::UTF8
         && file.path != Path::new("-")
     {
@@ -643,21 +604,16 @@ struct FileRead<T> {
 /// Lines of about this many bytes are parsed and mapped at a time.
 const BATCH_BYTES: usize = 32 << 20;
 
-/// Where the decompressed copies of compressed inputs go: the work
-/// folder, and the memory they may hold first.
-type Copies<'a> = Option<(&'a WorkDir, &'a stream::CopyBudget)>;
-
 /// Reads one file; for JSONL only the lines `want` accepts become documents.
-/// A compressed file is decompressed into `copies` as well, when given.
+/// A compressed file is decompressed into `work` as well, when given.
 fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
     entry: &walk::Listed,
     opts: &IngestOptions,
     kept: TextKept,
     map: &F,
     want: &(dyn Fn(u64) -> bool + Sync),
-    copies: Copies,
+    work: Option<&WorkDir>,
 ) -> Result<FileRead<T>> {
-    let work = copies.map(|(w, _)| w);
     let path = entry.path.as_path();
     if path != Path::new("-") && opts.format == FormatChoice::Auto && walk::looks_like_parquet(path)
     {
@@ -679,7 +635,7 @@ fn read_one_filtered<T: Send, F: Fn(&Document) -> T + Sync>(
             .unwrap_or(false)
     };
     if streamable && regular() {
-        match stream_jsonl(entry, opts, kept, map, want, copies) {
+        match stream_jsonl(entry, opts, kept, map, want, work) {
             Ok(read) => return Ok(read),
             Err(stream::NotStreamable::Error(e)) => return Err(e),
             Err(stream::NotStreamable::WholeFile) => {}
@@ -715,6 +671,11 @@ fn finish_docs<T: Send, F: Fn(&Document) -> T + Sync>(
     })
 }
 
+/// Bytes read at a time when records are read again from a file: a few
+/// documents of a typical corpus (~3.5 KB), so that reading one costs
+/// little more than its line, and reading many in a row few reads.
+const REREAD_BUFFER: usize = 16 << 10;
+
 /// Reads wanted records of an uncompressed UTF-8 JSONL file by seeking to
 /// their lines.
 fn reload_by_offset(
@@ -744,14 +705,13 @@ fn reload_chunk(
     use std::io::{BufRead, Seek, SeekFrom};
     let path = file.path.as_path();
     let from = file.decompressed.as_deref().unwrap_or(path);
-    // the bytes held in memory, else a reader of the file
-    let mut source = match file.held.bytes() {
-        Some(all) => Ok(all),
-        None => Err(std::io::BufReader::with_capacity(
-            1 << 16,
-            std::fs::File::open(from).map_err(|e| Error::io(from, e))?,
-        )),
-    };
+    let mut f = std::io::BufReader::with_capacity(
+        REREAD_BUFFER,
+        std::fs::File::open(from).map_err(|e| Error::io(from, e))?,
+    );
+    // where the reader is: the documents come in file order, so the next
+    // one is often in what the buffer holds already
+    let mut at = u64::MAX;
     let mut out = Vec::with_capacity(docs.len());
     let mut line = Vec::new();
     for &d in docs {
@@ -761,21 +721,18 @@ fn reload_chunk(
             loc: Location::line(path, lineno),
             reason: "input changed since it was read".into(),
         };
-        let bytes: &[u8] = match &mut source {
-            Ok(all) => {
-                let rest = all.get(doc.offset as usize..).ok_or_else(changed)?;
-                &rest[..memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1)]
-            }
-            Err(f) => {
-                f.seek(SeekFrom::Start(doc.offset))
-                    .map_err(|e| Error::io(from, e))?;
-                line.clear();
-                f.read_until(b'\n', &mut line)
-                    .map_err(|e| Error::io(from, e))?;
-                &line
-            }
-        };
-        let text = encoding::str_of(bytes).map_err(|_| changed())?;
+        match doc.offset.checked_sub(at) {
+            // forward: kept in the buffer when it holds the line
+            Some(ahead) => f.seek_relative(ahead as i64),
+            None => f.seek(SeekFrom::Start(doc.offset)).map(drop),
+        }
+        .map_err(|e| Error::io(from, e))?;
+        line.clear();
+        let n = f
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(from, e))?;
+        at = doc.offset + n as u64;
+        let text = encoding::str_of(&line).map_err(|_| changed())?;
         let text = text.trim_end_matches(['\n', '\r']);
         let parsed = jsonl::parse_line(path, lineno, text, opts).map_err(|_| changed())?;
         out.push((d, parsed.text));
@@ -796,10 +753,10 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
     kept: TextKept,
     map: &F,
     want: &(dyn Fn(u64) -> bool + Sync),
-    copies: Copies,
+    work: Option<&WorkDir>,
 ) -> std::result::Result<FileRead<T>, stream::NotStreamable> {
     let path = entry.path.as_path();
-    let (compression, lines) = stream::LineReader::open(path, opts.max_doc_bytes, copies)?;
+    let (compression, lines) = stream::LineReader::open(path, opts.max_doc_bytes, work)?;
     let copy = lines.copy();
     let result = stream_lines(path, lines, opts, kept, map, want);
     // the reader thread is gone: the copy is this function's alone
@@ -808,7 +765,7 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
         Ok(read) => read,
         Err(e) => {
             // A file read whole instead starts its copy again.
-            if let Some(mut c) = copy {
+            if let Some(c) = copy {
                 c.discard();
             }
             return Err(e);
@@ -820,16 +777,10 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
         }
         .into());
     }
-    let (mut decompressed, mut held) = (None, Held::default());
-    match (copy.map(stream::Copy::finish).transpose()?, copies) {
-        (Some(stream::Copied::File(to, written)), Some((work, _))) => {
-            work.record(written);
-            decompressed = Some(to);
-        }
-        (Some(stream::Copied::Held(bytes)), _) => {
-            held = Held(Some(std::sync::Arc::new(bytes)));
-        }
-        _ => {}
+    let mut decompressed = None;
+    if let (Some((to, written)), Some(work)) = (copy.map(stream::Copy::finish).transpose()?, work) {
+        work.record(written);
+        decompressed = Some(to);
     }
     Ok(FileRead {
         input: InputFile {
@@ -841,7 +792,6 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
             bom,
             compression,
             decompressed,
-            held,
             reference: false,
         },
         docs,
@@ -990,7 +940,6 @@ fn read_whole(
         bom: decoded.bom,
         compression,
         decompressed,
-        held: Held::default(),
         reference: false,
     };
     let (docs, skipped) = match format {
@@ -1135,7 +1084,6 @@ impl Corpus {
                 bom: 0,
                 compression: Compression::None,
                 decompressed: None,
-                held: Held::default(),
                 reference: false,
             });
             corpus.docs.push(Document {
@@ -1159,14 +1107,27 @@ impl Corpus {
 ///
 /// A file that cannot be read, or a corrupt or truncated stream.
 pub fn read_decompressed(input: &InputFile) -> Result<Vec<u8>> {
-    if let Some(held) = input.held.bytes() {
-        return Ok(held.to_vec());
-    }
     if let Some(copy) = &input.decompressed {
         return std::fs::read(copy).map_err(|e| Error::io(copy, e));
     }
     let raw = std::fs::read(&input.path).map_err(|e| Error::io(&input.path, e))?;
     decompress_bytes(&input.path, raw).map(|(_, bytes)| bytes)
+}
+
+/// How the file at `path` is stored, from its first bytes and name, as
+/// reading it finds: its compression (by magic number), and whether it is
+/// Parquet.
+///
+/// # Errors
+///
+/// A file that cannot be opened or read.
+pub fn stored_as(path: &Path) -> Result<(Compression, bool)> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4).read_to_end(&mut head))
+        .map_err(|e| Error::io(path, e))?;
+    Ok((decompress::sniff(&head), walk::looks_like_parquet(path)))
 }
 
 /// Decompresses bytes read again from an input (by magic number).

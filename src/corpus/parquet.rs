@@ -849,7 +849,6 @@ pub(super) fn read<T: Send, F: Fn(&Document) -> T + Sync>(
             bom: 0,
             compression: Compression::None,
             decompressed,
-            held: Default::default(),
             reference: false,
         },
         docs,

@@ -1,7 +1,7 @@
 //! Reads JSONL files in bounded batches of lines, decompressing on the fly,
 //! so that a corpus far larger than memory can be sketched: only one batch
-//! of text is held at a time, and the decompressed copy of a compressed
-//! file ([`Copy`]), held in memory within its budget, else on disk.
+//! of text is held at a time; the decompressed copy of a compressed file
+//! goes to the work folder as it is read ([`Copy`]).
 //!
 //! Only UTF-8 (BOM optional) is streamed. A UTF-16 file, a forced GB18030
 //! one, or a file whose first non-ASCII line is not UTF-8 (legacy encoding
@@ -10,7 +10,6 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::decompress::{self, Compression};
@@ -54,140 +53,61 @@ pub struct LineReader {
     copy: Option<Arc<Mutex<Copy>>>,
 }
 
-/// What is left of the memory the decompressed copies of one run's
-/// inputs may hold, shared by the inputs read in parallel.
-#[derive(Clone)]
-pub(super) struct CopyBudget(Arc<AtomicU64>);
-
-impl CopyBudget {
-    /// A budget of `bytes`.
-    pub(super) fn new(bytes: u64) -> CopyBudget {
-        CopyBudget(Arc::new(AtomicU64::new(bytes)))
-    }
-
-    /// Takes `bytes` of it, if that many are left.
-    fn take(&self, bytes: u64) -> bool {
-        self.0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                left.checked_sub(bytes)
-            })
-            .is_ok()
-    }
-
-    /// Gives `bytes` back.
-    fn give(&self, bytes: u64) {
-        self.0.fetch_add(bytes, Ordering::Relaxed);
-    }
-}
-
-/// The decompressed copy of one compressed input, made as it is read:
-/// held in memory while the run's copies fit their [`CopyBudget`], else
-/// (from the byte that does not fit) written to a file of the work
-/// folder, what it held in memory first.
+/// The decompressed copy of one compressed input, made as it is read: a
+/// file of the work folder. (Holding it in memory instead saved nothing
+/// measurable, and cost its size in RSS: BENCHMARKS.md, session 9.)
 pub(super) struct Copy {
-    /// The file it spills to.
+    /// The file.
     to: PathBuf,
-    budget: CopyBudget,
-    sink: Sink,
-}
-
-enum Sink {
-    Memory(Vec<u8>),
-    File { out: BufWriter<File>, written: u64 },
-}
-
-/// Where a finished copy is.
-pub(super) enum Copied {
-    /// In memory.
-    Held(Vec<u8>),
-    /// In this file of the work folder, of this many bytes.
-    File(PathBuf, u64),
+    out: BufWriter<File>,
+    written: u64,
 }
 
 impl Copy {
-    /// A copy held in memory (with room for `hint` bytes, the size the
-    /// compressed stream announces, if the budget has it) until it spills
-    /// to `to`; no memory at all with a budget of 0.
-    fn new(to: PathBuf, budget: CopyBudget, hint: Option<u64>) -> Copy {
-        let room = hint.filter(|&h| h <= MAX_HINT && budget.take(h));
-        let mut buf = Vec::new();
-        if let Some(h) = room {
-            // reserved, and given back as the copy is taken
-            buf.reserve_exact(h as usize);
-            budget.give(h);
-        }
-        Copy {
+    /// A copy written to `to`.
+    fn new(to: PathBuf) -> std::io::Result<Copy> {
+        let out = BufWriter::with_capacity(1 << 20, File::create(&to)?);
+        Ok(Copy {
             to,
-            budget,
-            sink: Sink::Memory(buf),
-        }
+            out,
+            written: 0,
+        })
     }
 
     fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
-        if let Sink::Memory(buf) = &mut self.sink {
-            if self.budget.take(data.len() as u64) {
-                buf.extend_from_slice(data);
-                return Ok(());
-            }
-            // spill: what was held goes first to the file, and its memory back
-            let mut out = BufWriter::with_capacity(1 << 20, File::create(&self.to)?);
-            out.write_all(buf)?;
-            let written = buf.len() as u64;
-            self.budget.give(written);
-            self.sink = Sink::File { out, written };
-        }
-        match &mut self.sink {
-            Sink::File { out, written } => {
-                out.write_all(data)?;
-                *written += data.len() as u64;
-                Ok(())
-            }
-            Sink::Memory(_) => unreachable!("spilled above"),
-        }
+        self.out.write_all(data)?;
+        self.written += data.len() as u64;
+        Ok(())
     }
 
-    /// The finished copy.
+    /// The finished copy: its file and size.
     ///
     /// # Errors
     ///
     /// The file cannot be written.
-    pub(super) fn finish(self) -> Result<Copied> {
-        match self.sink {
-            Sink::Memory(buf) => Ok(Copied::Held(buf)),
-            Sink::File { out, written } => {
-                out.into_inner()
-                    .map_err(|e| Error::io(&self.to, e.into_error()))?;
-                Ok(Copied::File(self.to, written))
-            }
-        }
+    pub(super) fn finish(self) -> Result<(PathBuf, u64)> {
+        self.out
+            .into_inner()
+            .map_err(|e| Error::io(&self.to, e.into_error()))?;
+        Ok((self.to, self.written))
     }
 
     /// Removes what was written: the file is read whole instead.
-    pub(super) fn discard(&mut self) {
-        if let Sink::File { .. } = self.sink {
-            let _ = std::fs::remove_file(&self.to);
-        }
-        if let Sink::Memory(buf) = &mut self.sink {
-            self.budget.give(buf.len() as u64);
-            *buf = Vec::new();
-        }
+    pub(super) fn discard(self) {
+        drop(self.out);
+        let _ = std::fs::remove_file(&self.to);
     }
 }
-
-/// Sizes announced by a stream that are not believed (a corrupt header):
-/// the copy then grows as it is filled.
-const MAX_HINT: u64 = 1 << 40;
 
 impl LineReader {
     /// Opens `path`, recognising gzip/zstd by magic bytes. Lines longer than
     /// `cap` bytes come back as [`Error::TooLarge`] without being held. A
-    /// compressed file is also copied, decompressed, as it is read, when
-    /// `copies` is given: into memory while `budget` lasts, else to a new
-    /// file of `work` ([`Copy`]).
+    /// compressed file is also copied, decompressed, as it is read, to a
+    /// new file of `work` when given ([`Copy`]).
     pub(super) fn open(
         path: &Path,
         cap: u64,
-        copies: Option<(&WorkDir, &CopyBudget)>,
+        work: Option<&WorkDir>,
     ) -> std::result::Result<(Compression, LineReader), NotStreamable> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut raw = BufReader::with_capacity(1 << 20, file);
@@ -200,22 +120,18 @@ impl LineReader {
             // a truncated archive: let the whole-file reader name the problem
             return Err(NotStreamable::WholeFile);
         }
-        let hint = match compression {
-            Compression::Zstd => zstd::zstd_safe::get_frame_content_size(head).ok().flatten(),
-            Compression::Gzip if copies.is_some() => gzip_size(path),
-            _ => None,
-        };
         let mut copy = None;
-        let reader: Box<dyn BufRead + Send> = match (compression, copies) {
+        let reader: Box<dyn BufRead + Send> = match (compression, work) {
             (Compression::None, _) => Box::new(raw),
             (c, None) => Box::new(BufReader::with_capacity(
                 1 << 20,
                 decompress::decoder(path, c, raw)?,
             )),
-            (c, Some((work, budget))) => {
+            (c, Some(work)) => {
                 let inner = decompress::decoder(path, c, raw)?;
                 let to = decompress::copy_path(work, path)?;
-                let shared = Arc::new(Mutex::new(Copy::new(to, budget.clone(), hint)));
+                let made = Copy::new(to.clone()).map_err(|e| Error::io(&to, e))?;
+                let shared = Arc::new(Mutex::new(made));
                 copy = Some(Arc::clone(&shared));
                 Box::new(BufReader::with_capacity(
                     1 << 20,
@@ -258,8 +174,8 @@ impl LineReader {
     /// Removes the copy made so far: the file is read whole instead.
     fn drop_copy(&mut self) {
         if let Some(copy) = self.copy.take() {
-            if let Ok(mut c) = copy.lock() {
-                c.discard();
+            if let Ok(c) = copy.lock() {
+                let _ = std::fs::remove_file(&c.to);
             }
         }
     }
@@ -397,17 +313,6 @@ struct RawLine {
 
 fn memchr_nl(buf: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', buf)
-}
-
-/// The size the gzip trailer of `path` announces: modulo 4 GiB, and only
-/// that of the last member, so a hint.
-fn gzip_size(path: &Path) -> Option<u64> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = File::open(path).ok()?;
-    let mut isize = [0u8; 4];
-    file.seek(SeekFrom::End(-4)).ok()?;
-    file.read_exact(&mut isize).ok()?;
-    Some(u32::from_le_bytes(isize) as u64)
 }
 
 /// Passes decompressed bytes on and copies them ([`Copy`]): the reader

@@ -9,7 +9,9 @@
 //! `kept_byte_end`, `kept_unit`, as `docs.parquet` has them). Rows of other
 //! shards are left out; without a `shard` column (the shard's folder of an
 //! output partitioned by shard) every row is the shard's. Reads the shard's files again and writes its
-//! cleaned files with clean's own writers ([`crate::clean`]): staged in
+//! cleaned files with clean's own writers ([`crate::clean`]), compressed
+//! as `--output-compression` says (a shard's option, as clean's; a name
+//! that files of two shards would both be written to is refused): staged in
 //! `OUT/.neardup-staging-N/`, then renamed into place. Then its parts, in
 //! `OUT/.neardup-parts/`: `removed-N.jsonl` (its log lines, by cluster
 //! then document) and `files-N.json` (what the manifest records of its
@@ -22,16 +24,16 @@
 //! writes the manifest last and removes the parts. An output whose parts
 //! are gone and whose manifest is there is finished: nothing is done.
 
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::clean::manifest::{ManifestFile, MANIFEST};
 use crate::clean::{
-    check_output, check_plan, log_lines, manifest_of, stage_files, ByteUnits, CleanOptions,
-    LogTarget, Place, Plan, Reason, Removal, Run, Source,
+    check_output, check_plan, log_lines, manifest_of, stage_files, written_twice, ByteUnits,
+    CleanOptions, LogTarget, OutputCompression, Place, Plan, Reason, Removal, Run, Source,
 };
-use crate::corpus::{read_listing_in, IngestOptions, TextKept};
+use crate::corpus::{read_listing_in, Corpus, IngestOptions, TextKept};
 use crate::error::{Error, Result};
 use crate::pipeline::ScanOptions;
 use crate::util::round4;
@@ -61,6 +63,7 @@ pub(super) fn clean_options(
     out: &Path,
     opts: &ScanOptions,
     ingest: &IngestOptions,
+    output_compression: OutputCompression,
 ) -> CleanOptions {
     CleanOptions {
         out: out.to_path_buf(),
@@ -69,8 +72,56 @@ pub(super) fn clean_options(
         scan: opts.clone(),
         text_field: ingest.text_field.clone(),
         drop_boilerplate: false,
-        output_compression: crate::clean::OutputCompression::Same,
+        output_compression,
     }
+}
+
+/// Refuses shard `n`'s files (`corpus`) when a file of another shard
+/// would be written to one of their names, as `neardup clean` refuses two
+/// inputs written to one name: only a compression other than `same` maps
+/// two listed files (`a.jsonl`, `a.jsonl.gz`) to one name, and the
+/// per-shard check sees one shard. Only the other shards' files whose name
+/// could collide are opened (for their magic number).
+///
+/// # Errors
+///
+/// The names of the two inputs, as `check_output` gives them; a file of
+/// another shard that cannot be opened.
+fn check_other_shards(
+    manifest: &Manifest,
+    n: usize,
+    corpus: &Corpus,
+    copts: &CleanOptions,
+) -> Result<()> {
+    let how = copts.output_compression;
+    if how == OutputCompression::Same {
+        return Ok(());
+    }
+    // a name without its .gz/.zst suffix: names that differ here never
+    // collide
+    let stem = |p: &Path| {
+        let s = p.to_string_lossy().to_ascii_lowercase();
+        let cut = [".gz", ".zst"].iter().find_map(|x| s.strip_suffix(x));
+        cut.map_or_else(|| s.clone(), str::to_string)
+    };
+    let ours: HashMap<PathBuf, &Path> = corpus
+        .inputs
+        .iter()
+        .map(|i| (how.of(i).1, i.path.as_path()))
+        .collect();
+    let stems: HashSet<String> = ours.keys().map(|p| stem(p)).collect();
+    let others = manifest.shards.iter().filter(|s| s.shard != n);
+    for f in others.flat_map(|s| &s.files) {
+        if !stems.contains(&stem(&f.rel.0)) {
+            continue;
+        }
+        let (compression, parquet) = crate::corpus::stored_as(&f.path.0)?;
+        let (_, rel) = how.of_file(&f.rel.0, compression, parquet);
+        if let Some(mine) = ours.get(&rel) {
+            return Err(written_twice(&copts.out.join(&rel), &f.path.0, mine));
+        }
+    }
+    Ok(())
 }
 
 /// Writes shard `n`'s cleaned files and parts into `out` (module docs).
@@ -85,14 +136,16 @@ pub fn apply(
     from: From<'_>,
     ingest: &IngestOptions,
     opts: &ScanOptions,
+    output_compression: OutputCompression,
     out: &Path,
 ) -> Result<Applied> {
     let listing = manifest.listing(n)?;
     // clean's writers stream a compressed input from its decompressed copy
     let work = WorkDir::create(&WorkOptions::default(), Placement::Temp)?;
     let (corpus, _) = read_listing_in(listing, ingest, TextKept::No, Some(&work), |_| ())?;
-    let copts = clean_options(out, opts, ingest);
+    let copts = clean_options(out, opts, ingest, output_compression);
     check_output(&corpus, &copts)?;
+    check_other_shards(manifest, n, &corpus, &copts)?;
 
     let plan = match from {
         From::Clusters(clusters) => removed_documents(&corpus, n, clusters, ingest)?,
@@ -336,7 +389,8 @@ pub fn finish(
         source: Some(&source),
         ..Run::default()
     };
-    let copts = clean_options(out, opts, ingest);
+    // the manifest records no output compression: any will do
+    let copts = clean_options(out, opts, ingest, OutputCompression::Same);
     let target = LogTarget::Staged {
         tmp,
         fin: log.clone(),

@@ -210,7 +210,8 @@ pub fn plan(
         doc_clusters,
         &find,
     )?;
-    let copts = clean_options(out, opts, ingest);
+    // the plan does not depend on how the output is compressed
+    let copts = clean_options(out, opts, ingest, crate::clean::OutputCompression::Same);
     let plan = checked_plan_of(corpus, &report, &copts, ingest, budget)?;
 
     // a file a shard, the log whole

@@ -192,15 +192,11 @@ fn clean_outputs_are_the_same_plain_gzip_and_zstd() {
                 "{}",
                 String::from_utf8_lossy(&run.stderr)
             );
-            // every compressed input is decompressed once: a streamed
-            // JSONL file into memory while a quarter of --memory holds it,
-            // else into the work folder (from the byte that does not fit),
-            // a text file into the work folder
-            // (on top of what the plain run spilled there)
+            // every compressed input is decompressed once, into the work
+            // folder (on top of what the plain run spilled there)
             let (jsonl, text) = corpus();
-            let copies = match (c, memory) {
-                (Comp::Plain, _) => 0,
-                (_, "1G") => text.len(),
+            let copies = match c {
+                Comp::Plain => 0,
                 _ => jsonl.len() + text.len(),
             };
             let stderr = String::from_utf8_lossy(&run.stderr);

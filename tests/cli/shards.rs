@@ -395,6 +395,70 @@ fn applied_shards_give_the_bytes_of_clean_and_verify() {
         &with(&["apply", "--finish", s(&manifest), "-o", "../sharded"]),
     );
     assert!(files(&t.path().join("sharded")) == sharded);
+
+    // the output's compression is a shard's option: clean's bytes again
+    for how in ["none", "zstd"] {
+        let (single, out) = (format!("single-{how}"), format!("../sharded-{how}"));
+        ok_in(
+            t.path(),
+            &with(&["clean", "in", "--output-compression", how, "-o", &single]),
+        );
+        for n in 0..shards {
+            let n = n.to_string();
+            let shard = ["apply", "--shard", &n, "--clusters", "../clusters/all"];
+            let mut args = shard.to_vec();
+            args.extend(["--output-compression", how, s(&manifest), "-o", &out]);
+            ok_in(&elsewhere, &with(&args));
+        }
+        ok_in(
+            &elsewhere,
+            &with(&["apply", "--finish", s(&manifest), "-o", &out]),
+        );
+        let (written, _) = same_files(&t.path().join(&single), &elsewhere.join(&out));
+        let gz = written
+            .keys()
+            .filter(|k| k.to_string_lossy().ends_with(".gz"));
+        assert_eq!(gz.count(), 0, "{how}: {:?}", written.keys());
+        succeeded(neardup().arg("verify").arg(elsewhere.join(&out)));
+    }
+}
+
+#[test]
+fn apply_refuses_files_of_two_shards_written_to_one_name() {
+    let t = TestDir::new();
+    let texts: Vec<String> = (0..20u64).map(|i| text(i, 400, &[])).collect();
+    let body = jsonl(&texts, "d");
+    t.write("in/d.jsonl", &body);
+    t.write("in/d.jsonl.gz", gzip(body.as_bytes()));
+    ok_in(
+        t.path(),
+        &with(&["shards", "in", "--shard-bytes", "1K", "-o", "m.json"]),
+    );
+    assert_eq!(manifest_shards(&t.path().join("m.json")), 2);
+    // nothing removed: an engine's empty partition
+    std::fs::create_dir_all(t.path().join("none")).expect("mkdir");
+    let apply = |n: &str, how: &str, out: &str| {
+        let shard = ["apply", "--shard", n, "--clusters", "none", "m.json"];
+        run_in(
+            t.path(),
+            &with(&[&shard[..], &["--output-compression", how, "-o", out]].concat()),
+        )
+    };
+    for n in ["0", "1"] {
+        let o = apply(n, "none", "out");
+        assert_eq!(o.status.code(), Some(2), "shard {n}");
+        let err = stderr_of(&o);
+        assert!(err.contains("would both be written here"), "{err}");
+        assert!(
+            err.contains("d.jsonl.gz") && err.contains("d.jsonl "),
+            "{err}"
+        );
+        assert!(!t.path().join("out/d.jsonl").exists());
+    }
+    // as the inputs were, the names differ
+    for n in ["0", "1"] {
+        assert!(apply(n, "same", "same").status.success());
+    }
 }
 
 #[test]

@@ -455,9 +455,18 @@ fn at_level_doc_the_driver_gives_what_clean_level_doc_gives() {
     // one and across both
     let inputs = [s(&c.inputs[0]), s(&c.inputs[2])];
     let single = c.dir.path().join("single");
+    // and the output's compression, a shard's option: the .jsonl.gz
+    // input gives a .jsonl
     succeeded(
         neardup()
-            .args(["clean", "--quiet", "--level", "doc"])
+            .args([
+                "clean",
+                "--quiet",
+                "--level",
+                "doc",
+                "--output-compression",
+                "none",
+            ])
             .args(inputs)
             .arg("-o")
             .arg(&single),
@@ -479,6 +488,8 @@ fn at_level_doc_the_driver_gives_what_clean_level_doc_gives() {
         &bytes,
         "--level",
         "doc",
+        "--output-compression",
+        "none",
     ]);
     let out = driver(&python, &args);
     assert!(out.status.success(), "driver failed: {}", stderr_of(&out));
@@ -487,7 +498,12 @@ fn at_level_doc_the_driver_gives_what_clean_level_doc_gives() {
         !err.contains("stage plan"),
         "no block stage at --level doc: {err}"
     );
-    same_output(&single, &spark);
+    let written = same_output(&single, &spark);
+    assert!(
+        written.iter().any(|(name, _)| name.ends_with("a.jsonl")),
+        "{:?}",
+        written.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
     let log = json_lines(&single.join("removed.jsonl"));
     assert!(log.iter().all(|r| r["reason"] == "document"), "{log:?}");
     let across = log
