@@ -1282,18 +1282,19 @@ fn star_stages_refuse_positions_past_their_text() {
             "past its text",
         ],
     );
-    // a child run (1, 2) at 0 and its parent (0, 0) at 0, the child's
-    // second occurrence moved past its text
-    let c = |v: [i64; 4]| Column::I64(v.to_vec());
+    // a child run (1, 2) and its parent (0, 0), the child's occurrences
+    // moved past its text, where they still chain (and a chain is
+    // verified)
+    let c = |v: [i64; 6]| Column::I64(v.to_vec());
     Rows::new()
-        .with("c_shard", c([1, 1, 1, 1]))
-        .with("c_ord", c([2, 2, 2, 2]))
-        .with("c_run", c([0, 0, 0, 0]))
-        .with("shard", c([1, 1, 0, 0]))
-        .with("ord", c([2, 2, 0, 0]))
-        .with("run", c([0, 0, 0, 0]))
-        .with("hash", c([5, 6, 5, 6]))
-        .with("pos", c([0, far, 0, 20]))
+        .with("c_shard", c([1; 6]))
+        .with("c_ord", c([2; 6]))
+        .with("c_run", c([far; 6]))
+        .with("shard", c([1, 1, 1, 0, 0, 0]))
+        .with("ord", c([2, 2, 2, 0, 0, 0]))
+        .with("run", c([far, far, far, 0, 0, 0]))
+        .with("hash", c([5, 6, 7, 5, 6, 7]))
+        .with("pos", c([far, far + 10, far + 20, 0, 10, 20]))
         .write(&t.path().join("links.parquet"))
         .expect("links written");
     refused(
@@ -1301,25 +1302,25 @@ fn star_stages_refuse_positions_past_their_text() {
         "links.parquet",
         &[
             "links.parquet",
-            "row 1",
+            "row 0",
             "pos 1000000 of (1, 2)",
             "past its text",
         ],
     );
-    // two aligned pairs of parent (0, 0); the second's child side ends
-    // past its text
-    let c = |v: [i64; 2]| Column::I64(v.to_vec());
+    // aligned pairs of parent (0, 0) meeting at 200, where the third is
+    // cut (and its child side read); that side ends past its text
+    let c = |v: [i64; 3]| Column::I64(v.to_vec());
     Rows::new()
-        .with("a_shard", c([0, 0]))
-        .with("a_ord", c([0, 0]))
-        .with("a_start", c([0, 0]))
-        .with("a_end", c([40, 40]))
-        .with("b_shard", c([1, 1]))
-        .with("b_ord", c([2, 2]))
-        .with("b_start", c([0, 5]))
-        .with("b_end", c([40, far]))
-        .with("similarity", Column::F64(vec![1.0, 1.0]))
-        .with("frequent", c([1, 1]))
+        .with("a_shard", c([0; 3]))
+        .with("a_ord", c([0; 3]))
+        .with("a_start", c([0, 200, 0]))
+        .with("a_end", c([200, 400, 400]))
+        .with("b_shard", c([1; 3]))
+        .with("b_ord", c([2; 3]))
+        .with("b_start", c([0, 200, 5]))
+        .with("b_end", c([200, 400, far]))
+        .with("similarity", Column::F64(vec![1.0; 3]))
+        .with("frequent", c([1; 3]))
         .write(&t.path().join("aligned.parquet"))
         .expect("aligned pairs written");
     refused(
@@ -1327,7 +1328,7 @@ fn star_stages_refuse_positions_past_their_text() {
         "aligned.parquet",
         &[
             "aligned.parquet",
-            "row 1",
+            "row 2",
             "5..1000000 of (1, 2)",
             "past its text",
         ],
