@@ -49,7 +49,7 @@ use crate::normalize::NormText;
 
 use super::chain::{self, accept, DocPair, Seed};
 use super::texts::{in_batches, NormTexts, TextSource};
-use super::{BlockOptions, Budget, RegionPair, SHORT_BLOCK};
+use super::{past_text, BlockOptions, Budget, RegionPair, SHORT_BLOCK};
 
 /// Largest distance between two frequent fingerprints of one run, in
 /// characters: a varying field (a date, a phone number) removes about
@@ -89,7 +89,8 @@ pub(super) fn star_pairs(
     if occ.is_empty() {
         return Ok(Vec::new());
     }
-    let runs = runs_of(src, &mut occ, opts, budget)?;
+    // the occurrences and pairs of these texts always lie inside them
+    let runs = runs_of(src, &mut occ, opts, budget)?.unwrap_or_default();
     // each fingerprint's first run
     let mut first = vec![u32::MAX; frequent];
     for (r, run) in runs.iter().enumerate() {
@@ -105,27 +106,36 @@ pub(super) fn star_pairs(
         .map(|(r, run)| (r, parents(&occ[run.clone()], &first, r as u32)))
         .filter(|(_, p)| !p.is_empty())
         .collect();
-    let pairs = align_runs(src, &occ, &runs, &items, opts, budget)?;
-    split_pairs(src, pairs, opts, budget)
+    let pairs = align_runs(src, &occ, &runs, &items, opts, budget)?.unwrap_or_default();
+    Ok(split_pairs(src, pairs, opts, budget)?.unwrap_or_default())
 }
 
 /// Step 1: sorts the occurrences (by document, position, fingerprint) and
-/// cuts them into runs. The occurrences of a document are all it needs:
-/// the sharded path runs it a shard at a time.
+/// cuts them into runs, or gives an occurrence past its text. The
+/// occurrences of a document are all it needs: the sharded path runs it a
+/// shard at a time.
 pub(crate) fn runs_of(
     src: &dyn TextSource,
     occ: &mut [Occ],
     opts: &BlockOptions,
     budget: Budget<'_>,
-) -> Result<Vec<Range<usize>>> {
+) -> Result<std::result::Result<Vec<Range<usize>>, Occ>> {
     occ.par_sort_unstable();
     let spans = run_spans(src, occ, opts.k.max(2), budget)?;
-    Ok(cut_runs(occ, &spans))
+    Ok(spans.map(|spans| cut_runs(occ, &spans)))
+}
+
+/// The first of `occ` whose gram lies past its text.
+fn first_past_text(texts: &dyn NormTexts, occ: &[Occ]) -> Option<Occ> {
+    occ.iter()
+        .find(|o| past_text(texts.get(o.doc), o.pos as usize + 1))
+        .copied()
 }
 
 /// Step 3: each run of `items` (an index into `runs`, ranges of `occ`)
-/// aligned to each of its parents (indices into `runs` too). Every pair
-/// stands alone: the sharded path aligns them in any partition.
+/// aligned to each of its parents (indices into `runs` too), or an
+/// occurrence past its text. Every pair stands alone: the sharded path
+/// aligns them in any partition.
 pub(crate) fn align_runs(
     src: &dyn TextSource,
     occ: &[Occ],
@@ -133,7 +143,7 @@ pub(crate) fn align_runs(
     items: &[(usize, Vec<u32>)],
     opts: &BlockOptions,
     budget: Budget<'_>,
-) -> Result<Vec<RegionPair>> {
+) -> Result<std::result::Result<Vec<RegionPair>, Occ>> {
     let k = opts.k.max(2);
     let shortest = short_pair(opts);
     let aligned = in_batches(
@@ -146,7 +156,12 @@ pub(crate) fn align_runs(
         },
         |texts, (r, parents)| {
             let mine = &occ[runs[*r].clone()];
-            parents
+            let all = std::iter::once(mine)
+                .chain(parents.iter().map(|&p| &occ[runs[p as usize].clone()]));
+            if let Some(o) = all.filter_map(|run| first_past_text(texts, run)).next() {
+                return Err(o);
+            }
+            Ok(parents
                 .iter()
                 .flat_map(|&p| {
                     let theirs = &occ[runs[p as usize].clone()];
@@ -157,21 +172,25 @@ pub(crate) fn align_runs(
                         align(texts, theirs, mine, k, shortest, opts)
                     }
                 })
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>())
         },
     )?;
-    Ok(aligned.into_iter().flatten().collect())
+    Ok(aligned
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map(|v| v.into_iter().flatten().collect()))
 }
 
-/// The aligned pairs cut where passages meet ([`split_at_boundaries`]).
-/// A pair's `a` is its parent's document; the cuts of a document depend
-/// on the pairs whose `a` it is, all of them and no other.
+/// The aligned pairs cut where passages meet ([`split_at_boundaries`]),
+/// or a pair with a side past its text. A pair's `a` is its parent's
+/// document; the cuts of a document depend on the pairs whose `a` it is,
+/// all of them and no other.
 pub(crate) fn split_pairs(
     src: &dyn TextSource,
     mut pairs: Vec<RegionPair>,
     opts: &BlockOptions,
     budget: Budget<'_>,
-) -> Result<Vec<RegionPair>> {
+) -> Result<std::result::Result<Vec<RegionPair>, RegionPair>> {
     pairs.par_sort_unstable_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
     split_at_boundaries(src, pairs, short_pair(opts), opts, budget)
 }
@@ -256,9 +275,10 @@ fn split_at_boundaries(
     min_len: usize,
     opts: &BlockOptions,
     budget: Budget<'_>,
-) -> Result<Vec<RegionPair>> {
+) -> Result<std::result::Result<Vec<RegionPair>, RegionPair>> {
     let groups: Vec<&[RegionPair]> = pairs.chunk_by(|x, y| x.a.doc == y.a.doc).collect();
-    // where each parent's passages meet (the parent's text alone) ...
+    // where each parent's passages meet (the parent's text alone; ranges
+    // past it only make no cut) ...
     let cuts: Vec<Vec<usize>> = in_batches(
         src,
         &groups,
@@ -277,9 +297,18 @@ fn split_at_boundaries(
         &items,
         budget.texts(),
         |(p, _), v| v.extend([p.a.doc, p.b.doc]),
-        |texts, &(p, cuts)| split_pair(texts, p, cuts, min_len, opts),
+        |texts, &(p, cuts)| {
+            let past = |c: &super::Copy| past_text(texts.get(c.doc), c.range.end);
+            if past(&p.a) || past(&p.b) {
+                return Err(p.clone());
+            }
+            Ok(split_pair(texts, p, cuts, min_len, opts))
+        },
     )?;
-    Ok(split.into_iter().flatten().collect())
+    Ok(split
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map(|v| v.into_iter().flatten().collect()))
 }
 
 /// Points of a parent where at least two of its pairs end or start
@@ -416,7 +445,12 @@ impl RunSpans {
 /// [`RunSpans`] of occurrences sorted by document and position, one
 /// document's text at a time (one pass over the texts that hold frequent
 /// fingerprints, within the budget like every other).
-fn run_spans(src: &dyn TextSource, occ: &[Occ], k: usize, budget: Budget<'_>) -> Result<RunSpans> {
+fn run_spans(
+    src: &dyn TextSource,
+    occ: &[Occ],
+    k: usize,
+    budget: Budget<'_>,
+) -> Result<std::result::Result<RunSpans, Occ>> {
     let docs: Vec<Range<usize>> = {
         let mut v = Vec::new();
         let mut s = 0;
@@ -433,6 +467,9 @@ fn run_spans(src: &dyn TextSource, occ: &[Occ], k: usize, budget: Budget<'_>) ->
         budget.texts(),
         |r, v| v.push(occ[r.start].doc),
         |texts, r| {
+            if let Some(o) = first_past_text(texts, &occ[r.clone()]) {
+                return Err(o);
+            }
             let t = texts.get(occ[r.start].doc);
             let (mut at, mut w) = (0usize, 0usize);
             let mut weight_to = |p: usize| {
@@ -453,18 +490,22 @@ fn run_spans(src: &dyn TextSource, occ: &[Occ], k: usize, budget: Budget<'_>) ->
                     s + crate::normalize::weight(&t.chars[p..end]) as u32
                 })
                 .collect();
-            (starts, ends)
+            Ok((starts, ends))
         },
     )?;
     let mut spans = RunSpans {
         start: Vec::with_capacity(occ.len()),
         end: Vec::with_capacity(occ.len()),
     };
-    for (s, e) in per_doc {
+    for doc in per_doc {
+        let (s, e) = match doc {
+            Ok(d) => d,
+            Err(o) => return Ok(Err(o)),
+        };
         spans.start.extend(s);
         spans.end.extend(e);
     }
-    Ok(spans)
+    Ok(Ok(spans))
 }
 
 /// The other runs that are parents of at least [`MIN_VOTES`] of this

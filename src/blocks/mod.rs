@@ -532,10 +532,9 @@ fn verify_seeds(
             // seeds made elsewhere are checked against the texts they name
             // (on one machine they come from these texts): a seed starts
             // inside its text
-            if let Some(s) = group
-                .iter()
-                .find(|s| s.pa as usize >= pair.na.len() || s.pb as usize >= pair.nb.len())
-            {
+            if let Some(s) = group.iter().find(|s| {
+                past_text(pair.na, s.pa as usize + 1) || past_text(pair.nb, s.pb as usize + 1)
+            }) {
                 return Err(*s);
             }
             let scale = match scale {
@@ -560,6 +559,15 @@ fn verify_seeds(
         }
     }
     Ok(Ok(out))
+}
+
+/// Whether a span of `t` ending at `end` (exclusive; a gram at `p` ends
+/// at `p + 1` or later) lies past its end. Positions made elsewhere (a
+/// stage file's rows, `src/shard`) are checked with it before use: a
+/// tampered row would index past the text. Those made from the texts on
+/// one machine always lie inside them.
+pub(crate) fn past_text(t: &NormText, end: usize) -> bool {
+    end > t.len()
 }
 
 /// Step 3 over seeds made elsewhere (an engine's grouping of the

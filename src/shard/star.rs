@@ -111,6 +111,21 @@ fn docs_of(path: &Path, held: &Held, shard: &[i64], ord: &[i64]) -> Result<Vec<u
         .collect()
 }
 
+/// The row of `docs` and `pos` holding `o`, an occurrence past its text
+/// (its gram starts at or after the end of its normalised text: the
+/// position a tampered row holds), named as an error.
+fn row_past_text(path: &Path, held: &Held, docs: &[u32], pos: &[u32], o: Occ) -> Error {
+    let r = (0..docs.len())
+        .find(|&r| (docs[r], pos[r]) == (o.doc, o.pos))
+        .unwrap_or_default();
+    let (s, d) = held.local(o.doc);
+    bad(
+        path,
+        r,
+        format!("pos {} of ({s}, {d}): a gram past its text", o.pos),
+    )
+}
+
 /// The fingerprints' indices among the distinct `hashes` in hash order
 /// (as one machine numbers the frequent ones: only their order and
 /// equality count), and the hash of each index.
@@ -130,9 +145,9 @@ fn numbered(hashes: &[i64]) -> (Vec<u32>, Vec<u64>) {
 ///
 /// # Errors
 ///
-/// A row naming no document or a negative position, a shard not signed
-/// with the manifest's parameters, an input that cannot be read again, a
-/// write that fails.
+/// A row naming no document, or a position negative or past its text, a
+/// shard not signed with the manifest's parameters, an input that cannot
+/// be read again, a write that fails.
 pub fn star_runs(stage: Stage<'_>, occurrences: &Path, out: &Path) -> Result<usize> {
     let t = Rows::read_any(occurrences)?;
     let (shard, ord) = (t.ints("shard")?, t.ints("ord")?);
@@ -151,7 +166,8 @@ pub fn star_runs(stage: Stage<'_>, occurrences: &Path, out: &Path) -> Result<usi
         .collect();
     let runs = held_source(&held, stage.ingest, stage.opts, |src| {
         frequent::runs_of(src, &mut occ, &stage.opts.blocks, stage.budget())
-    })?;
+    })?
+    .map_err(|o| row_past_text(occurrences, &held, &docs, &pos, o))?;
     let kept: Vec<(usize, &Occ)> = runs
         .iter()
         .flat_map(|r| occ[r.clone()].iter().map(move |o| (r.start, o)))
@@ -186,9 +202,9 @@ pub fn star_runs(stage: Stage<'_>, occurrences: &Path, out: &Path) -> Result<usi
 ///
 /// # Errors
 ///
-/// A row naming no document, a child without its own rows, a shard not
-/// signed with the manifest's parameters, an input that cannot be read
-/// again, a write that fails.
+/// A row naming no document or a position past its text, a child without
+/// its own rows, a shard not signed with the manifest's parameters, an
+/// input that cannot be read again, a write that fails.
 pub fn star_pairs(stage: Stage<'_>, links: &Path, out: &Path) -> Result<usize> {
     let t = Rows::read_any(links)?;
     let ints = |c: &str| t.ints(c);
@@ -262,7 +278,8 @@ pub fn star_pairs(stage: Stage<'_>, links: &Path, out: &Path) -> Result<usize> {
     }
     let mut pairs = held_source(&held, stage.ingest, stage.opts, |src| {
         frequent::align_runs(src, &occ, &runs, &items, &stage.opts.blocks, stage.budget())
-    })?;
+    })?
+    .map_err(|o| row_past_text(links, &held, &docs, &pos, o))?;
     // not made distinct: two equal pairs count twice where `star-split`
     // looks for the places passages meet, as on one machine
     pairs.sort_by(|x, y| {
@@ -279,7 +296,7 @@ pub fn star_pairs(stage: Stage<'_>, links: &Path, out: &Path) -> Result<usize> {
 ///
 /// # Errors
 ///
-/// As [`star_pairs`].
+/// As [`star_pairs`]; a region past its text.
 pub fn star_split(stage: Stage<'_>, aligned: &Path, out: &Path) -> Result<usize> {
     let t = Rows::read_any(aligned)?;
     let held = Held::load_named(
@@ -287,20 +304,44 @@ pub fn star_split(stage: Stage<'_>, aligned: &Path, out: &Path) -> Result<usize>
         stage.signed,
         &[&t.ints("a_shard")?, &t.ints("b_shard")?],
     )?;
-    let pairs = read_regions(aligned, &t, |side| {
+    let pairs = aligned_pairs(aligned, &t, &held)?;
+    drop(t);
+    let found = held_source(&held, stage.ingest, stage.opts, |src| {
+        frequent::split_pairs(src, pairs, &stage.opts.blocks, stage.budget())
+    })?;
+    let mut pairs = match found {
+        Ok(pairs) => pairs,
+        Err(p) => {
+            // the table is read again to name the row: only a tampered
+            // file gets here, and the pairs are not held twice
+            let t = Rows::read_any(aligned)?;
+            let r = aligned_pairs(aligned, &t, &held)?
+                .iter()
+                .position(|x| (&x.a, &x.b) == (&p.a, &p.b))
+                .unwrap_or_default();
+            let side = |c: &blocks::Copy| {
+                let (s, d) = held.local(c.doc);
+                format!("{}..{} of ({s}, {d})", c.range.start, c.range.end)
+            };
+            let why = format!("regions {} and {}: past its text", side(&p.a), side(&p.b));
+            return Err(bad(aligned, r, why));
+        }
+    };
+    blocks::sort_pairs(&mut pairs);
+    write_pairs(&held, &pairs, out)
+}
+
+/// The region pairs of the aligned table `t` (read from `path`), of
+/// `held`'s documents.
+fn aligned_pairs(path: &Path, t: &Rows, held: &Held) -> Result<Vec<RegionPair>> {
+    read_regions(path, t, |side| {
         docs_of(
-            aligned,
-            &held,
+            path,
+            held,
             &t.ints(&format!("{side}shard"))?,
             &t.ints(&format!("{side}ord"))?,
         )
-    })?;
-    drop(t);
-    let mut pairs = held_source(&held, stage.ingest, stage.opts, |src| {
-        frequent::split_pairs(src, pairs, &stage.opts.blocks, stage.budget())
-    })?;
-    blocks::sort_pairs(&mut pairs);
-    write_pairs(&held, &pairs, out)
+    })
 }
 
 /// Writes `pairs` (of held documents) as a region table.

@@ -1297,3 +1297,104 @@ fn star_stages_refuse_rows_naming_no_document_or_run() {
     );
     assert!(!t.path().join("out.parquet").exists(), "no table written");
 }
+
+/// The star path's stages refuse a position past its text (only a
+/// tampered row holds one: in the block stage's units, which the sketch's
+/// characters do not bound), naming the table, the row and the document;
+/// they write nothing.
+#[test]
+fn star_stages_refuse_positions_past_their_text() {
+    use neardup::shard::rows::{Column, Rows};
+    let t = TestDir::new();
+    signed_block_corpus(&t);
+    let run = |sub: &str, table: &str| {
+        run_in(
+            t.path(),
+            &[
+                sub,
+                table,
+                "--manifest",
+                "m.json",
+                "--sign",
+                "sig",
+                "-o",
+                "out.parquet",
+            ],
+        )
+    };
+    let refused = |sub: &str, table: &str, needles: &[&str]| {
+        let o = run(sub, table);
+        crate::util::assert_error(&o, sub, needles);
+        assert!(!t.path().join("out.parquet").exists(), "{sub}: no table");
+    };
+    // every document holds 500 characters or more: 1,000,000 is past all
+    let far = 1_000_000;
+    Rows::new()
+        .with("hash", Column::I64(vec![5, 5]))
+        .with("shard", Column::I32(vec![1, 1]))
+        .with("ord", Column::I64(vec![2, 2]))
+        .with("pos", Column::I32(vec![0, far as i32]))
+        .write(&t.path().join("occ.parquet"))
+        .expect("occurrences written");
+    refused(
+        "star-runs",
+        "occ.parquet",
+        &[
+            "occ.parquet",
+            "row 1",
+            "pos 1000000 of (1, 2)",
+            "past its text",
+        ],
+    );
+    // a child run (1, 2) and its parent (0, 0), the child's occurrences
+    // moved past its text, where they still chain (and a chain is
+    // verified)
+    let c = |v: [i64; 6]| Column::I64(v.to_vec());
+    Rows::new()
+        .with("c_shard", c([1; 6]))
+        .with("c_ord", c([2; 6]))
+        .with("c_run", c([far; 6]))
+        .with("shard", c([1, 1, 1, 0, 0, 0]))
+        .with("ord", c([2, 2, 2, 0, 0, 0]))
+        .with("run", c([far, far, far, 0, 0, 0]))
+        .with("hash", c([5, 6, 7, 5, 6, 7]))
+        .with("pos", c([far, far + 10, far + 20, 0, 10, 20]))
+        .write(&t.path().join("links.parquet"))
+        .expect("links written");
+    refused(
+        "star-pairs",
+        "links.parquet",
+        &[
+            "links.parquet",
+            "row 0",
+            "pos 1000000 of (1, 2)",
+            "past its text",
+        ],
+    );
+    // aligned pairs of parent (0, 0) meeting at 200, where the third is
+    // cut (and its child side read); that side ends past its text
+    let c = |v: [i64; 3]| Column::I64(v.to_vec());
+    Rows::new()
+        .with("a_shard", c([0; 3]))
+        .with("a_ord", c([0; 3]))
+        .with("a_start", c([0, 200, 0]))
+        .with("a_end", c([200, 400, 400]))
+        .with("b_shard", c([1; 3]))
+        .with("b_ord", c([2; 3]))
+        .with("b_start", c([0, 200, 5]))
+        .with("b_end", c([200, 400, far]))
+        .with("similarity", Column::F64(vec![1.0; 3]))
+        .with("frequent", c([1; 3]))
+        .write(&t.path().join("aligned.parquet"))
+        .expect("aligned pairs written");
+    refused(
+        "star-split",
+        "aligned.parquet",
+        &[
+            "aligned.parquet",
+            "row 2",
+            "5..1000000 of (1, 2)",
+            "past its text",
+        ],
+    );
+}
