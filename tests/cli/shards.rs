@@ -1235,6 +1235,24 @@ fn block_pairs_refuses_a_seed_past_its_text() {
     assert!(!t.path().join("bad.parquet").exists(), "no table written");
 }
 
+/// Runs the star stage `sub` on `table` of [`signed_block_corpus`]'s
+/// folder `cwd`, writing `out.parquet`.
+fn run_star_stage(cwd: &Path, sub: &str, table: &str) -> Output {
+    run_in(
+        cwd,
+        &[
+            sub,
+            table,
+            "--manifest",
+            "m.json",
+            "--sign",
+            "sig",
+            "-o",
+            "out.parquet",
+        ],
+    )
+}
+
 /// The star path's stages refuse a row naming no document, and a child
 /// run whose own rows are missing, naming the table and the row; they
 /// write nothing.
@@ -1243,21 +1261,7 @@ fn star_stages_refuse_rows_naming_no_document_or_run() {
     use neardup::shard::rows::{Column, Rows};
     let t = TestDir::new();
     signed_block_corpus(&t);
-    let run = |sub: &str, table: &str| {
-        run_in(
-            t.path(),
-            &[
-                sub,
-                table,
-                "--manifest",
-                "m.json",
-                "--sign",
-                "sig",
-                "-o",
-                "out.parquet",
-            ],
-        )
-    };
+    let run = |sub: &str, table: &str| run_star_stage(t.path(), sub, table);
     // shard 1 holds 8 documents: (1, 8) is none
     Rows::new()
         .with("hash", Column::I64(vec![5, 5]))
@@ -1307,21 +1311,7 @@ fn star_stages_refuse_positions_past_their_text() {
     use neardup::shard::rows::{Column, Rows};
     let t = TestDir::new();
     signed_block_corpus(&t);
-    let run = |sub: &str, table: &str| {
-        run_in(
-            t.path(),
-            &[
-                sub,
-                table,
-                "--manifest",
-                "m.json",
-                "--sign",
-                "sig",
-                "-o",
-                "out.parquet",
-            ],
-        )
-    };
+    let run = |sub: &str, table: &str| run_star_stage(t.path(), sub, table);
     let refused = |sub: &str, table: &str, needles: &[&str]| {
         let o = run(sub, table);
         crate::util::assert_error(&o, sub, needles);
