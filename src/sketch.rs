@@ -8,7 +8,7 @@
 //!
 //! The default (MinHash of character n-grams, no mask folding) runs as one
 //! pass per document: characters are normalised into a block of 4,096
-//! ([`crate::normalize::units_until`]: ideographs and common CJK
+//! (`normalize::units_until`: ideographs and common CJK
 //! punctuation decoded straight from their UTF-8 bytes, 16 at a time
 //! with AVX-512 VBMI), whose n-gram hashes are made inside the MinHash kernel's loop,
 //! and the exact hash is fed block by block; a thread holds one block of
