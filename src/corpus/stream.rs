@@ -1,7 +1,8 @@
 //! Reads JSONL files in bounded batches of lines, decompressing on the fly,
 //! so that a corpus far larger than memory can be sketched: only one batch
-//! of text is held at a time; the decompressed copy of a compressed file
-//! goes to the work folder as it is read ([`Copy`]).
+//! of text is held at a time. A compressed file is decompressed on a
+//! thread of its own, a few chunks ahead of the lines ([`Ahead`]), and its
+//! decompressed copy goes to the work folder as it is read ([`Copy`]).
 //!
 //! Only UTF-8 (BOM optional) is streamed. A UTF-16 file, a forced GB18030
 //! one, or a file whose first non-ASCII line is not UTF-8 (legacy encoding
@@ -10,7 +11,9 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use super::decompress::{self, Compression};
 use crate::error::{Error, Location, Result};
@@ -121,25 +124,16 @@ impl LineReader {
             return Err(NotStreamable::WholeFile);
         }
         let mut copy = None;
-        let reader: Box<dyn BufRead + Send> = match (compression, work) {
-            (Compression::None, _) => Box::new(raw),
-            (c, None) => Box::new(BufReader::with_capacity(
-                1 << 20,
-                decompress::decoder(path, c, raw)?,
-            )),
-            (c, Some(work)) => {
+        let reader: Box<dyn BufRead + Send> = match compression {
+            Compression::None => Box::new(raw),
+            c => {
                 let inner = decompress::decoder(path, c, raw)?;
-                let to = decompress::copy_path(work, path)?;
-                let made = Copy::new(to.clone()).map_err(|e| Error::io(&to, e))?;
-                let shared = Arc::new(Mutex::new(made));
-                copy = Some(Arc::clone(&shared));
-                Box::new(BufReader::with_capacity(
-                    1 << 20,
-                    Tee {
-                        inner,
-                        copy: shared,
-                    },
-                ))
+                if let Some(work) = work {
+                    let to = decompress::copy_path(work, path)?;
+                    let made = Copy::new(to.clone()).map_err(|e| Error::io(&to, e))?;
+                    copy = Some(Arc::new(Mutex::new(made)));
+                }
+                Box::new(Ahead::spawn(inner, copy.clone()).map_err(|e| Error::io(path, e))?)
             }
         };
         let mut lr = LineReader {
@@ -315,30 +309,218 @@ fn memchr_nl(buf: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', buf)
 }
 
-/// Passes decompressed bytes on and copies them ([`Copy`]): the reader
-/// thread that decompresses also copies, so the copy costs no second pass
-/// over the input.
-struct Tee<R> {
-    inner: R,
-    copy: Arc<Mutex<Copy>>,
+/// Bytes decompressed at a time ahead of the reader.
+const CHUNK: usize = 1 << 20;
+
+/// Chunks decompressed and not yet read, at most.
+const AHEAD: usize = 4;
+
+/// Decompressed bytes, read from a thread of their own that decompresses
+/// ahead (and writes the [`Copy`]) while the reader splits the lines it
+/// already has: the two run side by side, instead of one after the other
+/// on the reader's thread. At most [`AHEAD`] chunks of [`CHUNK`] bytes wait
+/// in between. An error (of the decoder, or writing the copy) comes after
+/// the bytes decompressed before it, at the same offset as reading in
+/// line would give it.
+struct Ahead {
+    rx: Option<Receiver<std::io::Result<Vec<u8>>>>,
+    /// Read chunks, back to the thread to be filled again.
+    back: Sender<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+    thread: Option<JoinHandle<()>>,
 }
 
-impl<R: Read> Read for Tee<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut copy = self
-            .copy
-            .lock()
-            .map_err(|_| std::io::Error::other("copy lock poisoned"))?;
-        copy.write(&buf[..n]).map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot write the decompressed copy {}: {e}",
-                    copy.to.display()
-                ),
-            )
-        })?;
+impl Ahead {
+    fn spawn(
+        inner: Box<dyn Read + Send>,
+        copy: Option<Arc<Mutex<Copy>>>,
+    ) -> std::io::Result<Ahead> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
+        let (back, spare) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("neardup-decompress".into())
+            .spawn(move || decompress_ahead(inner, copy.as_deref(), &tx, &spare))?;
+        Ok(Ahead {
+            rx: Some(rx),
+            back,
+            buf: Vec::new(),
+            pos: 0,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// The thread of [`Ahead`]: fills chunks, copies them, sends them on
+/// until the end, an error, or a reader that is gone.
+fn decompress_ahead(
+    mut inner: Box<dyn Read + Send>,
+    copy: Option<&Mutex<Copy>>,
+    tx: &SyncSender<std::io::Result<Vec<u8>>>,
+    spare: &Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut chunk = spare.try_recv().unwrap_or_default();
+        // a chunk comes back with its length: only a new one is zeroed
+        chunk.resize(CHUNK, 0);
+        let mut filled = 0;
+        let end = loop {
+            match inner.read(&mut chunk[filled..]) {
+                Ok(0) => break Ok(true),
+                Ok(n) => {
+                    filled += n;
+                    if filled == CHUNK {
+                        break Ok(false);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        chunk.truncate(filled);
+        if filled > 0 {
+            let sent = match copy.map_or(Ok(()), |c| copy_chunk(c, &chunk)) {
+                Ok(()) => tx.send(Ok(chunk)),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+        match end {
+            Ok(false) => {}
+            Ok(true) => return,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    }
+}
+
+fn copy_chunk(copy: &Mutex<Copy>, chunk: &[u8]) -> std::io::Result<()> {
+    let mut copy = copy
+        .lock()
+        .map_err(|_| std::io::Error::other("copy lock poisoned"))?;
+    copy.write(chunk).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot write the decompressed copy {}: {e}",
+                copy.to.display()
+            ),
+        )
+    })
+}
+
+impl Read for Ahead {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = {
+            let buf = self.fill_buf()?;
+            let n = buf.len().min(out.len());
+            out[..n].copy_from_slice(&buf[..n]);
+            n
+        };
+        self.consume(n);
         Ok(n)
+    }
+}
+
+impl BufRead for Ahead {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.pos == self.buf.len() {
+            if let Some(rx) = &self.rx {
+                match rx.recv() {
+                    Ok(Ok(chunk)) => {
+                        let used = std::mem::replace(&mut self.buf, chunk);
+                        let _ = self.back.send(used);
+                        self.pos = 0;
+                    }
+                    // the error is given once; what follows is the end
+                    Ok(Err(e)) => {
+                        self.rx = None;
+                        return Err(e);
+                    }
+                    Err(_) => self.rx = None,
+                }
+            }
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+    }
+}
+
+impl Drop for Ahead {
+    /// Stops the thread (its next send fails) and waits for it, so that
+    /// the [`Copy`] is the reader's alone once the reader is gone.
+    fn drop(&mut self) {
+        self.rx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Gives `good` bytes, a few at a time, then fails.
+    struct Failing {
+        good: Vec<u8>,
+        at: usize,
+    }
+
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at == self.good.len() {
+                return Err(std::io::Error::other("corrupt block"));
+            }
+            let n = buf.len().min(self.good.len() - self.at).min(7000);
+            buf[..n].copy_from_slice(&self.good[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// Every byte comes through in order and into the copy, and an error
+    /// comes after the bytes read before it, once.
+    #[test]
+    fn ahead_gives_the_bytes_then_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let good: Vec<u8> = (0..3 * CHUNK + 12345).map(|i| (i % 251) as u8).collect();
+        let copy = Arc::new(Mutex::new(Copy::new(dir.path().join("copy")).unwrap()));
+        let inner = Failing {
+            good: good.clone(),
+            at: 0,
+        };
+        let mut ahead = Ahead::spawn(Box::new(inner), Some(Arc::clone(&copy))).unwrap();
+        let mut got = Vec::new();
+        let err = ahead.read_to_end(&mut got).unwrap_err();
+        assert_eq!(err.to_string(), "corrupt block");
+        assert_eq!(got, good);
+        assert_eq!(ahead.fill_buf().unwrap(), b"", "the end after the error");
+        drop(ahead);
+        let copy = Arc::into_inner(copy).unwrap().into_inner().unwrap();
+        let (to, written) = copy.finish().unwrap();
+        assert_eq!(written, good.len() as u64);
+        assert_eq!(std::fs::read(to).unwrap(), good);
+    }
+
+    /// A reader that stops early stops the thread: dropping it returns
+    /// although the input never ends.
+    #[test]
+    fn ahead_stops_with_its_reader() {
+        let mut ahead = Ahead::spawn(Box::new(std::io::repeat(b'x')), None).unwrap();
+        let mut head = [0u8; 10];
+        ahead.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"xxxxxxxxxx");
+        drop(ahead);
     }
 }
