@@ -312,6 +312,10 @@ fn memchr_nl(buf: &[u8]) -> Option<usize> {
 /// Bytes decompressed at a time ahead of the reader.
 const CHUNK: usize = 1 << 20;
 
+/// The first chunk's size; each next one doubles up to [`CHUNK`], so that
+/// a small file (a corpus of many) is not given a whole chunk to fill.
+const FIRST_CHUNK: usize = 64 << 10;
+
 /// Chunks decompressed and not yet read, at most.
 const AHEAD: usize = 4;
 
@@ -359,17 +363,18 @@ fn decompress_ahead(
     tx: &SyncSender<std::io::Result<Vec<u8>>>,
     spare: &Receiver<Vec<u8>>,
 ) {
+    let mut size = FIRST_CHUNK;
     loop {
         let mut chunk = spare.try_recv().unwrap_or_default();
-        // a chunk comes back with its length: only a new one is zeroed
-        chunk.resize(CHUNK, 0);
+        // a chunk comes back with its length: only what is new is zeroed
+        chunk.resize(size, 0);
         let mut filled = 0;
         let end = loop {
             match inner.read(&mut chunk[filled..]) {
                 Ok(0) => break Ok(true),
                 Ok(n) => {
                     filled += n;
-                    if filled == CHUNK {
+                    if filled == size {
                         break Ok(false);
                     }
                 }
@@ -391,7 +396,7 @@ fn decompress_ahead(
             }
         }
         match end {
-            Ok(false) => {}
+            Ok(false) => size = (size * 2).min(CHUNK),
             Ok(true) => return,
             Err(e) => {
                 let _ = tx.send(Err(e));
