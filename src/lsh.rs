@@ -130,7 +130,7 @@ const BANDS_PER_PASS: usize = 4;
 /// Candidate pairs `(a, b)`, `a < b`, sorted and unique, among the
 /// documents listed in `docs`.
 ///
-/// Holds, per pass in flight, the keys of [`BANDS_PER_PASS`] bands (8 bytes
+/// Holds, per pass in flight, the keys of four bands (8 bytes
 /// a document each) and one band's grouped keys (16 bytes a document), and
 /// the pairs found, before they are merged.
 pub fn band_candidates<S: Signatures + ?Sized>(
