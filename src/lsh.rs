@@ -13,8 +13,9 @@
 //!   one whole block, so documents sharing a block are candidates (distance
 //!   `<= k`, checked exactly afterwards).
 //!
-//! Buckets are built by sorting `(key, doc)` pairs, not with hash maps of
-//! vectors: less memory, faster, and the candidate order is deterministic.
+//! Buckets are built by a counting sort of `(key, doc)` pairs on the keys'
+//! top bits, not with hash maps of vectors: less memory, linear time, and
+//! the candidate order is deterministic.
 //! A bucket with more than [`MAX_BUCKET`] documents (boilerplate that many
 //! documents share) yields only a star and a path through its members
 //! instead of all pairs, which keeps true duplicate groups connected
@@ -120,25 +121,46 @@ impl Signatures for Flat<'_> {
     }
 }
 
+/// Bands whose keys one pass over the signatures computes: their rows lie
+/// side by side in each signature, so the pass reads a cache line or two a
+/// document where a pass a band would read one a band (the signatures are
+/// far larger than the caches, and each is its own allocation).
+const BANDS_PER_PASS: usize = 4;
+
 /// Candidate pairs `(a, b)`, `a < b`, sorted and unique, among the
 /// documents listed in `docs`.
+///
+/// Holds, per pass in flight, the keys of four bands (8 bytes
+/// a document each) and one band's grouped keys (16 bytes a document), and
+/// the pairs found, before they are merged.
 pub fn band_candidates<S: Signatures + ?Sized>(
     sigs: &S,
     docs: &[u32],
     params: LshParams,
 ) -> Vec<(u32, u32)> {
-    let per_band: Vec<Vec<(u32, u32)>> = (0..params.bands)
+    let firsts: Vec<usize> = (0..params.bands).step_by(BANDS_PER_PASS).collect();
+    let per_pass: Vec<Vec<u64>> = firsts
         .into_par_iter()
-        .map(|band| {
-            let mut keys: Vec<(u64, u32)> = docs
-                .iter()
-                .map(|&d| (band_key(sigs.signature(d), band, params.rows), d))
+        .map(|first| {
+            let bands = first..(first + BANDS_PER_PASS).min(params.bands);
+            let mut keys: Vec<Vec<u64>> = bands
+                .clone()
+                .map(|_| Vec::with_capacity(docs.len()))
                 .collect();
-            keys.sort_unstable();
-            pairs_from_runs(&keys)
+            for &d in docs {
+                let sig = sigs.signature(d);
+                for (k, band) in keys.iter_mut().zip(bands.clone()) {
+                    k.push(grouping_key(sig, band, params.rows));
+                }
+            }
+            let mut grouper = Grouper::default();
+            for k in &keys {
+                grouper.pairs(k, docs);
+            }
+            grouper.out
         })
         .collect();
-    merge_pairs(per_band)
+    merge_pairs(per_pass)
 }
 
 /// The bucket key of band `band` (of `rows` rows) of signature `sig`: two
@@ -149,10 +171,34 @@ pub fn band_key(sig: &[u32], band: usize, rows: usize) -> u64 {
     hash_row(&sig[lo..lo + rows], band as u64)
 }
 
+/// The key [`band_candidates`] groups band `band` by: equal exactly when
+/// the band's rows are (up to a hash collision when they fill more than
+/// 64 bits), spread evenly over all 64 bits for [`Grouper`]. Bands of one
+/// or two rows (the default derived for threshold 0.8) are their own key,
+/// mixed by a bijection, so no hashing is needed and nothing collides.
+fn grouping_key(sig: &[u32], band: usize, rows: usize) -> u64 {
+    let lo = band * rows;
+    match rows {
+        1 => mix(u64::from(sig[lo])),
+        2 => mix(u64::from(sig[lo]) << 32 | u64::from(sig[lo + 1])),
+        _ => band_key(sig, band, rows),
+    }
+}
+
+/// A bijection of `u64` (the splitmix64 finaliser) whose top bits depend on
+/// every bit of its input: MinHash values are small numbers, and SimHash
+/// blocks are a few bits of the hash, so [`Grouper`] could not bucket them
+/// by their top bits as they are.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// Candidate pairs among `docs` whose SimHashes may be within `max_hamming` bits.
 pub fn hamming_candidates(hashes: &[u64], docs: &[u32], max_hamming: u32) -> Vec<(u32, u32)> {
     let blocks = (max_hamming as usize + 1).min(64);
-    let per_block: Vec<Vec<(u32, u32)>> = (0..blocks)
+    let per_block: Vec<Vec<u64>> = (0..blocks)
         .into_par_iter()
         .map(|blk| {
             let lo = blk * 64 / blocks;
@@ -162,12 +208,13 @@ pub fn hamming_candidates(hashes: &[u64], docs: &[u32], max_hamming: u32) -> Vec
             } else {
                 ((1u64 << (hi - lo)) - 1) << lo
             };
-            let mut keys: Vec<(u64, u32)> = docs
+            let keys: Vec<u64> = docs
                 .iter()
-                .map(|&d| (hashes[d as usize] & mask, d))
+                .map(|&d| mix(hashes[d as usize] & mask))
                 .collect();
-            keys.sort_unstable();
-            pairs_from_runs(&keys)
+            let mut grouper = Grouper::default();
+            grouper.pairs(&keys, docs);
+            grouper.out
         })
         .collect();
     merge_pairs(per_block)
@@ -185,8 +232,65 @@ fn hash_row(row: &[u32], band: u64) -> u64 {
     h
 }
 
-fn pairs_from_runs(keys: &[(u64, u32)]) -> Vec<(u32, u32)> {
-    let mut out = Vec::new();
+/// Groups documents by key and gives the pairs of each group, with its
+/// buffers reused from one band to the next.
+///
+/// Equal keys are brought together by one counting-sort pass on their top
+/// bits (about one bucket a document: keys are evenly spread) and a sort
+/// of each bucket, which holds a document or two: linear time, where
+/// sorting all keys took `n log n` and most of this stage's time.
+#[derive(Default)]
+struct Grouper {
+    /// Where each bucket starts, then ends.
+    counts: Vec<u32>,
+    /// `(key, doc)` by bucket, then sorted within each.
+    sorted: Vec<(u64, u32)>,
+    /// The pairs found so far, `a << 32 | b` with `a < b`.
+    out: Vec<u64>,
+}
+
+impl Grouper {
+    /// Adds the pairs of documents `docs[i]` whose `keys[i]` are equal:
+    /// every pair of a bucket of at most [`MAX_BUCKET`] documents, else a
+    /// path through the bucket's documents (in increasing order) and a
+    /// star from its first.
+    fn pairs(&mut self, keys: &[u64], docs: &[u32]) {
+        let n = keys.len();
+        // about one bucket a key, and at most 2^24 (64 MB of counts)
+        let bits = (usize::BITS - n.leading_zeros()).clamp(1, 24);
+        let shift = 64 - bits;
+        let buckets = 1usize << bits;
+        self.counts.clear();
+        self.counts.resize(buckets + 1, 0);
+        for &k in keys {
+            self.counts[(k >> shift) as usize + 1] += 1;
+        }
+        for b in 1..=buckets {
+            self.counts[b] += self.counts[b - 1];
+        }
+        self.sorted.clear();
+        self.sorted.resize(n, (0, 0));
+        for (&k, &d) in keys.iter().zip(docs) {
+            let slot = &mut self.counts[(k >> shift) as usize];
+            self.sorted[*slot as usize] = (k, d);
+            *slot += 1;
+        }
+        // counts[b] is now where bucket b ends; equal keys share a bucket
+        let mut start = 0;
+        for &end in &self.counts[..buckets] {
+            let end = end as usize;
+            if end - start > 1 {
+                self.sorted[start..end].sort_unstable();
+            }
+            start = end;
+        }
+        pairs_from_runs(&self.sorted, &mut self.out);
+    }
+}
+
+/// Pushes to `out` the pairs of each run of equal keys in `keys` (sorted).
+fn pairs_from_runs(keys: &[(u64, u32)], out: &mut Vec<u64>) {
+    let pair = |a: u32, b: u32| u64::from(a.min(b)) << 32 | u64::from(a.max(b));
     let mut start = 0;
     while start < keys.len() {
         let mut end = start + 1;
@@ -197,30 +301,66 @@ fn pairs_from_runs(keys: &[(u64, u32)]) -> Vec<(u32, u32)> {
         if run.len() <= MAX_BUCKET {
             for (x, &(_, a)) in run.iter().enumerate() {
                 for &(_, b) in &run[x + 1..] {
-                    out.push((a.min(b), a.max(b)));
+                    out.push(pair(a, b));
                 }
             }
         } else {
             let first = run[0].1;
             for w in run.windows(2) {
-                out.push((w[0].1.min(w[1].1), w[0].1.max(w[1].1)));
-                out.push((first.min(w[1].1), first.max(w[1].1)));
+                out.push(pair(w[0].1, w[1].1));
+                out.push(pair(first, w[1].1));
             }
         }
         start = end;
     }
-    out
 }
 
-fn merge_pairs(parts: Vec<Vec<(u32, u32)>>) -> Vec<(u32, u32)> {
-    let mut all: Vec<(u32, u32)> = parts
-        .into_iter()
+/// The pairs of `parts` (`a << 32 | b`, `a <= b`) as `(a, b)`, sorted,
+/// without repeats and without a document paired with itself.
+///
+/// Near-duplicates share most bands, so most pairs come many times (about
+/// a hundred each on generated corpora). Rather than sorting them all, a
+/// counting sort groups them by `a` (4 bytes a pair) and a mark per
+/// document drops the repeats of each `a`, leaving only the few distinct
+/// pairs of each `a` to sort.
+fn merge_pairs(parts: Vec<Vec<u64>>) -> Vec<(u32, u32)> {
+    // one past the largest document (`b`, the larger of each pair)
+    let end = parts
+        .iter()
         .flatten()
-        .filter(|(a, b)| a != b)
-        .collect();
-    all.par_sort_unstable();
-    all.dedup();
-    all
+        .map(|&p| p as u32 as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut starts = vec![0usize; end + 1];
+    for &p in parts.iter().flatten() {
+        starts[(p >> 32) as usize + 1] += 1;
+    }
+    for a in 1..=end {
+        starts[a] += starts[a - 1];
+    }
+    let mut seconds = vec![0u32; starts[end]];
+    let mut next = starts.clone();
+    for &p in parts.iter().flatten() {
+        let slot = &mut next[(p >> 32) as usize];
+        seconds[*slot] = p as u32;
+        *slot += 1;
+    }
+    drop((parts, next));
+    // seen[b] == a: (a, b) is already out
+    let mut seen = vec![u32::MAX; end];
+    let mut out = Vec::new();
+    for (a, range) in starts.windows(2).enumerate() {
+        let a = a as u32;
+        let first = out.len();
+        for &b in &seconds[range[0]..range[1]] {
+            if b != a && seen[b as usize] != a {
+                seen[b as usize] = a;
+                out.push((a, b));
+            }
+        }
+        out[first..].sort_unstable();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -246,6 +386,79 @@ mod tests {
         };
         let c = band_candidates(&flat, &[0, 1, 2], LshParams { bands: 2, rows: 2 });
         assert_eq!(c, vec![(0, 1)]);
+    }
+
+    /// Every pair sharing a band, found by comparing all pairs, whatever
+    /// the order of `docs`; values from a small range so that many bands
+    /// are equal, at 1, 2 and 3 rows (exact and hashed keys).
+    #[test]
+    fn candidates_are_the_pairs_sharing_a_band() {
+        let perms = 12;
+        let n = 300u32;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let values: Vec<u32> = (0..n as usize * perms)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 3) as u32
+            })
+            .collect();
+        let flat = Flat {
+            values: &values,
+            perms,
+        };
+        let docs: Vec<u32> = (0..n).rev().filter(|d| d % 7 != 3).collect();
+        for rows in 1..=3 {
+            let params = LshParams {
+                bands: perms / rows,
+                rows,
+            };
+            let mut want = Vec::new();
+            for &a in &docs {
+                for &b in &docs {
+                    let band = |d: u32, i: usize| &flat.signature(d)[i * rows..(i + 1) * rows];
+                    if a < b && (0..params.bands).any(|i| band(a, i) == band(b, i)) {
+                        want.push((a, b));
+                    }
+                }
+            }
+            want.sort_unstable();
+            // values in 0..3: with one or two rows, buckets are huge and
+            // give paths and stars only; with three, most are small
+            let got = band_candidates(&flat, &docs, params);
+            assert!(got.windows(2).all(|w| w[0] < w[1]));
+            assert!(
+                got.iter().all(|p| want.binary_search(p).is_ok()),
+                "{rows} rows"
+            );
+            if rows == 3 {
+                assert!(
+                    got.len() * 2 > want.len(),
+                    "{} of {}",
+                    got.len(),
+                    want.len()
+                );
+            }
+        }
+    }
+
+    /// A bucket above [`MAX_BUCKET`] documents keeps them connected by a
+    /// path and a star from its smallest document, in increasing order.
+    #[test]
+    fn a_giant_bucket_gives_a_path_and_a_star() {
+        let n = MAX_BUCKET as u32 + 2;
+        let values = vec![5u32; n as usize];
+        let flat = Flat {
+            values: &values,
+            perms: 1,
+        };
+        let docs: Vec<u32> = (0..n).rev().collect();
+        let got = band_candidates(&flat, &docs, LshParams { bands: 1, rows: 1 });
+        let mut want: Vec<(u32, u32)> = (1..n).map(|b| (0, b)).collect();
+        want.extend((1..n - 1).map(|a| (a, a + 1)));
+        want.sort_unstable();
+        assert_eq!(got, want);
     }
 
     #[test]
