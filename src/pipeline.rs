@@ -286,9 +286,11 @@ pub fn scan_within(
 /// for the documents of candidate pairs and of clusters ([`VERIFY_BUDGET`]),
 /// and for block detection (the work folder's memory budget: fingerprints
 /// spill there in hash partitions when they do not fit). Memory is about
-/// 700 bytes per document (the signature, a few counters, the id) plus the
-/// budget. Compressed inputs are decompressed once and read back from that
-/// copy, in the `work` folder.
+/// 1 KB per document until candidates are verified (the signature, an
+/// ideograph profile, a few counters, the id), a few hundred bytes after
+/// (the signatures and profiles are dropped before texts are read back),
+/// plus the budget. Compressed inputs are decompressed once and read back
+/// from that copy, in the `work` folder.
 ///
 /// # Errors
 ///
