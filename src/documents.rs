@@ -8,7 +8,9 @@
 //! Exact copies (same normalised text) join first without alignment; one
 //! of each goes to candidate search (LSH banding for MinHash, Hamming
 //! search for SimHash), then to the prefilter (lengths, signatures), the
-//! character-count bound and the alignment that verifies them
+//! ideograph-count bound (profiles the read pass made: no text is read back
+//! for a pair it drops), the character-count bound and the alignment that
+//! verifies them
 //! ([`crate::verify`]), a batch of texts at a time ([`VERIFY_BUDGET`]
 //! characters). Union-find groups the matches; each
 //! group keeps one copy ([`crate::cluster::Keep`]) and every member's
@@ -108,7 +110,7 @@ impl Texts<'_> {
 pub(crate) fn document_level(
     corpus: &Corpus,
     texts: &Texts<'_>,
-    sk: &Sketches,
+    sk: &mut Sketches,
     opts: &ScanOptions,
     progress: &dyn Progress,
 ) -> Result<Vec<Cluster>> {
@@ -152,9 +154,16 @@ pub(crate) fn document_level(
         SketchKind::MinHash { .. } => Some(&sk.sigs),
         SketchKind::SimHash => None,
     };
-    let pairs = verify::prefilter(&cands, &lens, sigs, &vopts);
+    let mut pairs = verify::prefilter(&cands, &lens, sigs, &vopts);
+    let prefiltered = pairs.len();
+    if sk.profiles.len() == n {
+        pairs = verify::within_ideograph_bound(&pairs, &lens, &sk.profiles, opts.threshold);
+    }
     let cands_len = cands.len();
     drop(cands);
+    // what only candidates needed goes before the texts come
+    sk.sigs = Vec::new();
+    sk.profiles = Vec::new();
     progress.finish();
 
     progress.stage("verify", pairs.len() as u64);
@@ -165,7 +174,8 @@ pub(crate) fn document_level(
     matches.retain(|m| m.similarity >= opts.threshold);
     progress.finish();
     show_count(progress, "candidate pairs", cands_len);
-    show_count(progress, "after prefilter", pairs.len());
+    show_count(progress, "after prefilter", prefiltered);
+    show_count(progress, "after ideograph bound", pairs.len());
     show_count(progress, "after character bound", hopeful);
     show_count(progress, "aligned", aligned);
     show_count(progress, "accepted", matches.len());

@@ -453,14 +453,18 @@ pub fn normalize_chars(text: &str, opts: &NormalizeOptions) -> Vec<char> {
     if !opts.mask_fold {
         // Most CJK documents hold no word and no prefix: their characters
         // are their units, and no `gap_before` is needed to find that out.
-        let mut words = false;
-        each_char(text, |c, _, gap| {
-            words |= is_word_char(c)
-                || is_word_unit(c)
-                || (gap == GAP_LINE || chars.is_empty()) && is_prefix_mark(c);
-            chars.push(c);
-        });
-        if !words {
+        // They come from the sketch's fast path (ideographs and common
+        // punctuation decoded in bulk), a block at a time.
+        let mut at = 0;
+        while at < text.len() {
+            let until = chars.len() + UNITS_BLOCK;
+            units_until(text, &mut at, &mut chars, until);
+        }
+        // ideographs, most of them, passed over before any call
+        let words = chars
+            .iter()
+            .any(|&c| !is_cjk_ideograph(c) && (is_word_char(c) || is_word_unit(c)));
+        if !words && !prefix_at_line_start(text) {
             return chars;
         }
     }
@@ -468,6 +472,33 @@ pub fn normalize_chars(text: &str, opts: &NormalizeOptions) -> Vec<char> {
     normalize_unmapped(text, opts, &mut chars, &mut gaps);
     fold_words(&mut chars, &mut gaps, None);
     chars
+}
+
+/// Characters [`normalize_chars`] asks [`units_until`] for at a time.
+const UNITS_BLOCK: usize = 4096;
+
+/// Whether the first character [`each_char`] emits for `text`, or the
+/// first after one of its line breaks, is a prefix mark: the one case in
+/// which [`fold_words`] changes text without words (it drops the mark).
+fn prefix_at_line_start(text: &str) -> bool {
+    let mut starts =
+        std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+    starts.any(|start| {
+        for ch in text[start..].chars() {
+            if ch == '\n' {
+                // the next start looks from there
+                return false;
+            }
+            let mut first = None;
+            char_units(ch, |c| {
+                first.get_or_insert(c);
+            });
+            if let Some(c) = first {
+                return is_prefix_mark(c);
+            }
+        }
+        false
+    })
 }
 
 /// Calls `emit(char, source byte offset, gap before)` for every normalised
@@ -1247,6 +1278,39 @@ pub(crate) mod tests {
                 assert!(fast <= ideographs);
             }
         }
+    }
+
+    #[test]
+    fn verification_units_are_the_units_of_normalize() {
+        // texts without words most of the time (the fast way out of
+        // `normalize_chars`), with prefix marks at line starts or not
+        let wordless: Vec<&str> = HOSTILE
+            .iter()
+            .copied()
+            .filter(|p| !p.chars().any(is_word_char))
+            .collect();
+        let mut next = crate::testutil::lcg(29);
+        let (mut fast, mut marked) = (0, 0);
+        for round in 0..3000 {
+            let pieces: &[&str] = if round % 4 == 0 { HOSTILE } else { &wordless };
+            let text: String = (0..next(60))
+                .map(|_| match next(2) {
+                    0 => pieces[next(4) as usize],
+                    _ => pieces[next(pieces.len() as u64) as usize],
+                })
+                .collect();
+            for mask_fold in [false, true] {
+                let opts = NormalizeOptions { mask_fold };
+                let want = normalize(&text, &opts).chars;
+                assert_eq!(normalize_chars(&text, &opts), want, "{text:?}");
+            }
+            let words = each_char_units(&text)
+                .iter()
+                .any(|&c| is_word_char(c) || is_word_unit(c));
+            fast += usize::from(!words && !prefix_at_line_start(&text));
+            marked += usize::from(!words && prefix_at_line_start(&text));
+        }
+        assert!(fast > 300 && marked > 100, "{fast} fast, {marked} marked");
     }
 
     #[test]

@@ -15,12 +15,14 @@
 //!   (JSONL in batches of ~32 MB; compressed inputs decompressed once, the
 //!   copy written to the work folder) → per document its place (input, record, byte
 //!   offset), id, text bytes, normalised length, exact hash and MinHash
-//!   signature or SimHash. Holds ~700 bytes a document; no text.
+//!   signature or SimHash, and a profile of its ideographs (260 bytes,
+//!   [`crate::verify::IdeographProfile`]). Holds ~1 KB a document; no text.
 //! - **documents** (`src/documents.rs`): the sketches, texts read back a
 //!   bounded batch at a time ([`VERIFY_BUDGET`]) → document clusters (exact
 //!   copies, LSH or Hamming candidates, prefilter, alignment, union-find,
 //!   kept copy). Holds the band keys (~16 bytes a document a band) and one
-//!   batch of texts. The signatures are dropped after it.
+//!   batch of texts. The signatures and the ideograph profiles are dropped
+//!   once the pairs are filtered, before any text is read back.
 //! - **blocks** ([`blocks`]): the documents not removed as duplicates →
 //!   block clusters (copies by document and character range). Normalised
 //!   texts (5 bytes a character) are held all at once when `5·C ≤ M/2`,
@@ -284,9 +286,11 @@ pub fn scan_within(
 /// for the documents of candidate pairs and of clusters ([`VERIFY_BUDGET`]),
 /// and for block detection (the work folder's memory budget: fingerprints
 /// spill there in hash partitions when they do not fit). Memory is about
-/// 700 bytes per document (the signature, a few counters, the id) plus the
-/// budget. Compressed inputs are decompressed once and read back from that
-/// copy, in the `work` folder.
+/// 1 KB per document until candidates are verified (the signature, an
+/// ideograph profile, a few counters, the id), a few hundred bytes after
+/// (the signatures and profiles are dropped before texts are read back),
+/// plus the budget. Compressed inputs are decompressed once and read back
+/// from that copy, in the `work` folder.
 ///
 /// # Errors
 ///
@@ -441,12 +445,12 @@ fn read_inputs(
         crate::corpus::read_corpus_in(paths, ingest, TextKept::No, work, |doc| {
             progress.advance(1);
             let bytes = doc.text.len() as u32;
-            (sketching.then(|| sk.sketch_doc(&doc.text)), bytes)
+            (sketching.then(|| sk.sketch_profiled(&doc.text)), bytes)
         })?;
     progress.finish();
     let (per_doc, sizes): (Vec<_>, Vec<u32>) = per_doc.into_iter().unzip();
     let sketches =
-        sketching.then(|| Sketches::collect(&sk, per_doc.into_iter().flatten().collect()));
+        sketching.then(|| Sketches::collect_profiled(&sk, per_doc.into_iter().flatten().collect()));
     Ok(Read {
         corpus,
         sketches,
@@ -547,7 +551,7 @@ fn staged(
 /// `sizes` are the documents' text bytes.
 fn scan_stages(
     run: &Run<'_>,
-    sketches: Option<Sketches>,
+    mut sketches: Option<Sketches>,
     staging: Staging<'_>,
 ) -> Result<Vec<Cluster>> {
     let Run {
@@ -561,7 +565,7 @@ fn scan_stages(
     let docs = &corpus.docs;
     let mut clusters: Vec<Cluster> = Vec::new();
     let mut removed_docs = vec![false; docs.len()];
-    if let Some(sketches) = &sketches {
+    if let Some(sketches) = &mut sketches {
         let found = staged(run, staging, Stage::Documents, || {
             if sketches.sigs.len() != docs.len() {
                 // read without them as the stage was to be reused: it was

@@ -17,6 +17,11 @@
 //! Word-shingled text (the first block decides), `--mask-fold`, OPH and
 //! SimHash run the stages one after the other on the whole text. Both ways
 //! give the same sketch.
+//!
+//! The read pass of a scan also counts each text's ideographs as its
+//! characters go by ([`IdeographProfile`], 260 bytes a document, kept
+//! until the documents stage has used them): they bound a pair's
+//! similarity before its texts are read back.
 
 use rayon::prelude::*;
 use xxhash_rust::xxh3::{xxh3_128, Xxh3Default};
@@ -28,6 +33,7 @@ use crate::shingle::{
     char_bytes, char_shingles, shingle_chars_into, xxh3_20, Script, SCRIPT_PREFIX,
 };
 use crate::signature::{simhash, MinHasher};
+use crate::verify::{IdeographProfile, IdeographTally};
 
 /// Per-document summary kept by the document-level path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,22 +74,48 @@ impl SketchKind {
 }
 
 /// Sketches of every document, in document order: summaries and, for
-/// [`SketchKind::MinHash`], the signatures (empty for SimHash).
+/// [`SketchKind::MinHash`], the signatures (empty for SimHash), and the
+/// ideograph profiles when the read pass made them (else empty; the
+/// documents stage empties both once it is done with them).
 pub(crate) struct Sketches {
     pub sketch: Vec<Sketch>,
     pub sigs: Vec<Box<[u32]>>,
+    pub profiles: Vec<Option<Box<IdeographProfile>>>,
     pub kind: SketchKind,
 }
 
+/// What [`Sketcher::sketch_profiled`] gives for one document.
+pub(crate) type Profiled = (Sketch, Box<[u32]>, Option<Box<IdeographProfile>>);
+
 impl Sketches {
-    /// Collects per-document results made by `sk` (in document order).
+    /// Collects per-document results made by `sk` (in document order),
+    /// without profiles.
     pub fn collect(sk: &Sketcher<'_>, per_doc: Vec<(Sketch, Box<[u32]>)>) -> Sketches {
         let (sketch, sigs) = per_doc.into_iter().unzip();
         Sketches {
             sketch,
             sigs,
+            profiles: Vec::new(),
             kind: sk.kind,
         }
+    }
+
+    /// Collects per-document results of [`Sketcher::sketch_profiled`] (in
+    /// document order).
+    pub fn collect_profiled(sk: &Sketcher<'_>, per_doc: Vec<Profiled>) -> Sketches {
+        let n = per_doc.len();
+        let mut out = Sketches {
+            sketch: Vec::with_capacity(n),
+            sigs: Vec::with_capacity(n),
+            profiles: Vec::with_capacity(n),
+            kind: sk.kind,
+        };
+        for (sketch, sig, profile) in per_doc {
+            out.sketch.push(sketch);
+            out.sigs.push(sig);
+            out.profiles.push(profile);
+        }
+        out
     }
 }
 
@@ -119,32 +151,66 @@ impl<'a> Sketcher<'a> {
     /// Sketches one document: its summary and signature.
     pub fn sketch_doc(&self, text: &str) -> (Sketch, Box<[u32]>) {
         let mut sig = vec![0u32; self.kind.sig_len()].into_boxed_slice();
-        let s = self.sketch(text, &mut sig);
+        let s = self.sketch(text, &mut sig, None);
         (s, sig)
     }
 
-    fn sketch(&self, text: &str, sig: &mut [u32]) -> Sketch {
+    /// [`Self::sketch_doc`] and the document's [`IdeographProfile`] (what
+    /// a scan's read pass keeps for the documents stage).
+    pub(crate) fn sketch_profiled(&self, text: &str) -> Profiled {
+        thread_local! {
+            static TALLY: std::cell::RefCell<IdeographTally> = std::cell::RefCell::default();
+        }
+        let mut sig = vec![0u32; self.kind.sig_len()].into_boxed_slice();
+        TALLY.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut tally) => {
+                let s = self.sketch(text, &mut sig, Some(&mut tally));
+                (s, sig, tally.finish())
+            }
+            Err(_) => {
+                let mut tally = IdeographTally::default();
+                let s = self.sketch(text, &mut sig, Some(&mut tally));
+                (s, sig, tally.finish())
+            }
+        })
+    }
+
+    fn sketch(&self, text: &str, sig: &mut [u32], tally: Option<&mut IdeographTally>) -> Sketch {
         // One set of buffers per worker thread: no allocation per document.
         thread_local! {
             static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
         }
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut scratch) => {
-                let sketch = self.sketch_with(text, sig, &mut scratch);
+                let sketch = self.sketch_with(text, sig, &mut scratch, tally);
                 scratch.trim();
                 sketch
             }
-            Err(_) => self.sketch_with(text, sig, &mut Scratch::default()),
+            Err(_) => self.sketch_with(text, sig, &mut Scratch::default(), tally),
         })
     }
 
-    fn sketch_with(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Sketch {
+    /// The sketch of `text` (its signature into `sig`), its ideographs
+    /// counted into `tally` if given (which starts empty).
+    fn sketch_with(
+        &self,
+        text: &str,
+        sig: &mut [u32],
+        s: &mut Scratch,
+        mut tally: Option<&mut IdeographTally>,
+    ) -> Sketch {
         if self.fused {
-            if let Some(sketch) = self.sketch_fused(text, sig, s) {
+            // `None` before any character was counted (word text, found
+            // on its first block)
+            if let Some(sketch) = self.sketch_fused(text, sig, s, tally.as_deref_mut()) {
                 return sketch;
             }
         }
-        self.sketch_apart(text, sig, s)
+        let sketch = self.sketch_apart(text, sig, s);
+        if let Some(t) = tally {
+            t.add(&s.chars);
+        }
+        sketch
     }
 
     /// The stages one after the other: the whole text normalised, then
@@ -184,7 +250,13 @@ impl Sketcher<'_> {
     /// [`Self::sketch_apart`]. `None` for text of word shingles (the first
     /// block says so), which needs the whole text's characters and gaps:
     /// the caller goes the other way.
-    fn sketch_fused(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Option<Sketch> {
+    fn sketch_fused(
+        &self,
+        text: &str,
+        sig: &mut [u32],
+        s: &mut Scratch,
+        tally: Option<&mut IdeographTally>,
+    ) -> Option<Sketch> {
         let n = self.char_ngram;
         let mut f = Fused {
             hasher: &self.hasher,
@@ -194,6 +266,7 @@ impl Sketcher<'_> {
             shingles: &mut s.shingles,
             exact: None,
             dropped: 0,
+            tally,
         };
         f.chars.clear();
         f.sig.fill(u32::MAX);
@@ -214,6 +287,9 @@ impl Sketcher<'_> {
         let exact = match f.exact.take() {
             // never a full block: the characters are all there
             None => {
+                if let Some(t) = f.tally.as_deref_mut() {
+                    t.add(f.chars);
+                }
                 sign_windows(f.hasher, f.chars, n, f.shingles, f.sig);
                 xxh3_128(char_bytes(f.chars))
             }
@@ -253,6 +329,9 @@ struct Fused<'s> {
     exact: Option<Box<Xxh3Default>>,
     /// Characters flushed and no longer in `chars`.
     dropped: usize,
+    /// Counts the ideographs of the text, if asked, as the exact hash
+    /// takes them.
+    tally: Option<&'s mut IdeographTally>,
 }
 
 impl Fused<'_> {
@@ -274,6 +353,9 @@ impl Fused<'_> {
     fn flush(&mut self, state: &mut Xxh3Default) {
         let carried = if self.dropped == 0 { 0 } else { self.n - 1 };
         state.update(char_bytes(&self.chars[carried..]));
+        if let Some(t) = self.tally.as_deref_mut() {
+            t.add(&self.chars[carried..]);
+        }
         if self.chars.len() >= self.n {
             sign_windows(self.hasher, self.chars, self.n, self.shingles, self.sig);
         }
@@ -324,7 +406,8 @@ impl Scratch {
     }
 }
 
-/// Sketches documents held in memory, in parallel, in document order.
+/// Sketches documents held in memory, in parallel, in document order,
+/// with their profiles.
 pub(crate) fn sketch_corpus(
     docs: &[Document],
     opts: &ScanOptions,
@@ -332,19 +415,15 @@ pub(crate) fn sketch_corpus(
 ) -> Sketches {
     let sk = Sketcher::new(opts);
     progress.stage("sketch", docs.len() as u64);
-    let (sketch, sigs) = docs
+    let per_doc: Vec<Profiled> = docs
         .par_iter()
         .map(|doc| {
             progress.advance(1);
-            sk.sketch_doc(&doc.text)
+            sk.sketch_profiled(&doc.text)
         })
-        .unzip();
+        .collect();
     progress.finish();
-    Sketches {
-        sketch,
-        sigs,
-        kind: sk.kind,
-    }
+    Sketches::collect_profiled(&sk, per_doc)
 }
 
 #[cfg(test)]
@@ -358,8 +437,8 @@ mod tests {
         picks.iter().map(|&i| PIECES[i]).collect()
     }
 
-    /// Length, exact hash and signature.
-    type Got = (u32, u128, Box<[u32]>);
+    /// Length, exact hash, signature and ideograph profile.
+    type Got = (u32, u128, Box<[u32]>, Option<Box<IdeographProfile>>);
 
     /// The sketch of `text` by the fused pass and by the stages apart.
     fn both(text: &str, opts: &ScanOptions) -> (Got, Got) {
@@ -368,12 +447,15 @@ mod tests {
         let run = |fused: bool| {
             let mut sig = vec![0u32; opts.perms].into_boxed_slice();
             let mut s = Scratch::default();
+            let mut tally = IdeographTally::default();
             let got = if fused {
-                sk.sketch_with(text, &mut sig, &mut s)
+                sk.sketch_with(text, &mut sig, &mut s, Some(&mut tally))
             } else {
-                sk.sketch_apart(text, &mut sig, &mut s)
+                let got = sk.sketch_apart(text, &mut sig, &mut s);
+                tally.add(&s.chars);
+                got
             };
-            (got.len, got.exact, sig)
+            (got.len, got.exact, sig, tally.finish())
         };
         (run(true), run(false))
     }

@@ -1069,6 +1069,7 @@ pub(crate) fn decode_sketches(
         let sketches = Sketches {
             sketch,
             sigs: Vec::new(),
+            profiles: Vec::new(),
             kind,
         };
         return Ok((Some(sketches), sizes));
@@ -1083,7 +1084,17 @@ pub(crate) fn decode_sketches(
                 .collect(),
         );
     }
-    Ok((Some(Sketches { sketch, sigs, kind }), sizes))
+    // the ideograph profiles are not kept: the documents stage does without
+    let profiles = Vec::new();
+    Ok((
+        Some(Sketches {
+            sketch,
+            sigs,
+            profiles,
+            kind,
+        }),
+        sizes,
+    ))
 }
 
 /// Writes clusters as the stages after reading give them: every field,

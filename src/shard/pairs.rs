@@ -130,6 +130,7 @@ impl Held {
             sk: Sketches {
                 sketch: Vec::new(),
                 sigs: Vec::new(),
+                profiles: Vec::new(),
                 kind: SketchKind::MinHash { perms: 0 },
             },
             sizes: Vec::new(),
