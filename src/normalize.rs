@@ -1121,14 +1121,6 @@ fn is_prefix_mark(c: char) -> bool {
 /// before a line break joined. A digit stays a character (numbers are
 /// characters in every script).
 fn word_unit(chars: &[char], gaps: &[u8], i: usize) -> (Option<char>, usize) {
-    // Numbers stay characters, in every script: a date, a phone number or
-    // a counter that varies from copy to copy (boilerplate) then differs by
-    // a few characters, not by a whole unit of word weight. (Before the
-    // scan below: a digit's word is not needed, and scanning it from each
-    // of its digits would cost the square of its length.)
-    if chars[i].is_ascii_digit() {
-        return (Some(chars[i]), i + 1);
-    }
     let n = chars.len();
     let glued = |j: usize| gaps[j] == GAP_NONE;
     let mut j = i + 1;
@@ -1144,6 +1136,12 @@ fn word_unit(chars: &[char], gaps: &[u8], i: usize) -> (Option<char>, usize) {
         } else {
             break;
         }
+    }
+    // Numbers stay characters, in every script: a date, a phone number or
+    // a counter that varies from copy to copy (boilerplate) then differs by
+    // a few characters, not by a whole unit of word weight.
+    if chars[i].is_ascii_digit() {
+        return (Some(chars[i]), i + 1);
     }
     let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
     for &c in chars[i..j].iter().filter(|&&c| is_word_char(c)) {
