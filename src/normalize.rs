@@ -617,22 +617,21 @@ fn mapped_with<const VBMI: bool>(text: &str, out: &mut NormText) {
                 continue;
             }
         }
-        if let Some(c) = ideograph_at(bytes, i) {
+        let mut push = |c: char| {
             out.chars.push(c);
-            offsets(out, i, 1, 3, space);
+            out.orig.push(i as u32);
+            out.gap_before.push(space);
             space = GAP_NONE;
+        };
+        if let Some(c) = ideograph_at(bytes, i) {
+            push(c);
             i += 3;
             continue;
         }
         let Some(ch) = text.get(i..).and_then(|rest| rest.chars().next()) else {
             break;
         };
-        let gap = char_units(ch, |c| {
-            out.chars.push(c);
-            out.orig.push(i as u32);
-            out.gap_before.push(space);
-            space = GAP_NONE;
-        });
+        let gap = char_units(ch, push);
         space = space.max(gap);
         i += ch.len_utf8();
     }
