@@ -412,11 +412,7 @@ pub fn normalize_per_char(text: &str, opts: &NormalizeOptions) -> NormText {
 
 fn normalize_per_char_into(text: &str, opts: &NormalizeOptions, out: &mut NormText) {
     out.clear_for(text);
-    each_char(text, |c, off, gap| {
-        out.chars.push(c);
-        out.orig.push(off);
-        out.gap_before.push(gap);
-    });
+    mapped_units(text, out);
     if opts.mask_fold {
         fold_masks(&mut out.chars, &mut out.gap_before, Some(&mut out.orig));
     }
@@ -566,17 +562,110 @@ fn char_units(ch: char, mut emit: impl FnMut(char)) -> u8 {
 /// [`each_char`]. `*at` must be a character boundary.
 pub(crate) fn units_until(text: &str, at: &mut usize, out: &mut Vec<char>, until: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512vbmi")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("popcnt")
-        {
-            // SAFETY: the CPU supports AVX-512 F, BW and VBMI (BW implies
-            // F) and POPCNT, checked just above.
-            return unsafe { units_until_vbmi(text, at, out, until) };
-        }
+    if has_vbmi() {
+        // SAFETY: the CPU supports AVX-512 F, BW and VBMI and POPCNT.
+        return unsafe { units_until_vbmi(text, at, out, until) };
     }
     units_with::<false>(text, at, out, until)
+}
+
+/// Whether the CPU has what [`units_vbmi`] needs: AVX-512 F, BW and VBMI
+/// (BW implies F) and POPCNT.
+#[cfg(target_arch = "x86_64")]
+fn has_vbmi() -> bool {
+    std::is_x86_feature_detected!("avx512vbmi")
+        && std::is_x86_feature_detected!("avx512bw")
+        && std::is_x86_feature_detected!("popcnt")
+}
+
+/// Appends what [`each_char`] emits for `text` to `out`'s three vectors:
+/// the same characters, offsets and gaps, by runs where it can. A run of
+/// printable ASCII (U+0021–U+007E: each byte one character, lower-cased,
+/// the boilerplate and English of mixed pages) is copied a run at a
+/// time; ideographs and the common CJK punctuation go 16 at a time where
+/// the CPU has AVX-512 VBMI ([`units_vbmi`], the sketch's fast path), else
+/// one by one from their 3 bytes ([`ideograph_at`]); a space only widens
+/// the gap. Every other character goes through [`char_units`], the step
+/// of [`each_char`]. The block stage and the copies of the report
+/// normalise every text they read back this way.
+fn mapped_units(text: &str, out: &mut NormText) {
+    #[cfg(target_arch = "x86_64")]
+    if has_vbmi() {
+        // SAFETY: the CPU supports AVX-512 F, BW and VBMI and POPCNT.
+        return unsafe { mapped_units_vbmi(text, out) };
+    }
+    mapped_with::<false>(text, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
+unsafe fn mapped_units_vbmi(text: &str, out: &mut NormText) {
+    mapped_with::<true>(text, out);
+}
+
+/// [`mapped_units`], with runs of 3-byte characters 16 at a time when
+/// `VBMI` (only in a function compiled for AVX-512 VBMI, BW and POPCNT).
+#[inline(always)]
+fn mapped_with<const VBMI: bool>(text: &str, out: &mut NormText) {
+    let bytes = text.as_bytes();
+    let printable = |b: u8| (0x21..0x7f).contains(&b);
+    // `n` characters from bytes `i`, `i + step`, …: the first after the
+    // whitespace `space`, the others right after the one before
+    let offsets = |out: &mut NormText, i: usize, n: usize, step: usize, space: u8| {
+        out.orig.extend((0..n).map(|j| (i + step * j) as u32));
+        out.gap_before.push(space);
+        out.gap_before
+            .resize(out.gap_before.len() + n - 1, GAP_NONE);
+    };
+    let mut i = 0;
+    let mut space = GAP_NONE;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if printable(b) {
+            let run = &bytes[i..];
+            let n = run.iter().position(|&b| !printable(b)).unwrap_or(run.len());
+            out.chars
+                .extend(run[..n].iter().map(|&b| char::from(b.to_ascii_lowercase())));
+            offsets(out, i, n, 1, space);
+            space = GAP_NONE;
+            i += n;
+            continue;
+        }
+        if b == b' ' {
+            space = space.max(GAP_SPACE);
+            i += 1;
+            continue;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if VBMI && b >= 0xE0 {
+            out.chars.reserve(16);
+            // SAFETY: only instantiated with `VBMI` in `mapped_units_vbmi`.
+            let (k, _) = unsafe { units_vbmi(bytes, i, &mut out.chars, usize::MAX, punct_table()) };
+            if k > 0 {
+                offsets(out, i, k, 3, space);
+                space = GAP_NONE;
+                i += 3 * k;
+                continue;
+            }
+        }
+        let mut push = |c: char| {
+            out.chars.push(c);
+            out.orig.push(i as u32);
+            out.gap_before.push(space);
+            space = GAP_NONE;
+        };
+        if let Some(c) = ideograph_at(bytes, i) {
+            push(c);
+            i += 3;
+            continue;
+        }
+        let Some(ch) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        let gap = char_units(ch, push);
+        space = space.max(gap);
+        i += ch.len_utf8();
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -1277,6 +1366,55 @@ pub(crate) mod tests {
                 assert_eq!(got, want, "step {step}: {text:?}");
                 assert!(fast <= ideographs);
             }
+        }
+    }
+
+    /// A way to fill the mapped stream: [`mapped_units`] (vector steps
+    /// where the CPU has them), or its scalar steps alone.
+    const MAPPED: [fn(&str, &mut NormText); 2] = [mapped_units, mapped_with::<false>];
+
+    /// Every fill of [`MAPPED`] gives what [`each_char`] emits for `text`:
+    /// characters, offsets and gaps.
+    fn assert_mapped_as_each_char(text: &str) {
+        let mut want = NormText::default();
+        each_char(text, |c, off, gap| {
+            want.chars.push(c);
+            want.orig.push(off);
+            want.gap_before.push(gap);
+        });
+        for fill in MAPPED {
+            let mut got = NormText::default();
+            fill(text, &mut got);
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_run_fast_path_maps_every_bmp_character_as_each_char() {
+        // runs longer than a vector, of ideographs and of ASCII, with
+        // spaces, line breaks and capitals between them
+        let run = "一鿿㐀䶿中文字句段落篇章节目录标题正文结尾一二三四";
+        let ascii = "Copyright (C) 2024 Example.com, All Rights Reserved";
+        for ch in (0..=0xFFFF).filter_map(char::from_u32) {
+            assert_mapped_as_each_char(&format!(
+                "{run}{ch}{run} {ch}{ch}\n文{ch}{ascii}{ch}{ascii} \t{ch} {run}{ch}㐀{ch}"
+            ));
+        }
+    }
+
+    #[test]
+    fn the_run_fast_path_maps_mixed_text_as_each_char() {
+        let mut next = crate::testutil::lcg(29);
+        for _ in 0..600 {
+            // ideographs, ASCII words and anything else, in runs of any length
+            let text: String = (0..next(400))
+                .map(|_| match next(10) {
+                    0..=4 => HOSTILE[next(4) as usize],
+                    5..=6 => ["the", "Word", "2024", " ", ".", "(", "\n"][next(7) as usize],
+                    _ => HOSTILE[next(HOSTILE.len() as u64) as usize],
+                })
+                .collect();
+            assert_mapped_as_each_char(&text);
         }
     }
 
