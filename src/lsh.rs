@@ -25,6 +25,7 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::error::{Error, Result};
+use crate::signature::mix;
 
 /// Buckets above this size give linear instead of quadratic pairs.
 pub const MAX_BUCKET: usize = 64;
@@ -185,15 +186,10 @@ fn grouping_key(sig: &[u32], band: usize, rows: usize) -> u64 {
     }
 }
 
-/// A bijection of `u64` (the splitmix64 finaliser) whose top bits depend on
-/// every bit of its input: MinHash values are small numbers, and SimHash
-/// blocks are a few bits of the hash, so [`Grouper`] could not bucket them
-/// by their top bits as they are.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+// Keys go through `mix` (the splitmix64 finaliser, a bijection whose top
+// bits depend on every input bit): MinHash values are small numbers and
+// SimHash blocks a few bits of the hash, so [`Grouper`] could not bucket
+// them by their top bits as they are.
 
 /// Candidate pairs among `docs` whose SimHashes may be within `max_hamming` bits.
 pub fn hamming_candidates(hashes: &[u64], docs: &[u32], max_hamming: u32) -> Vec<(u32, u32)> {

@@ -30,10 +30,7 @@ pub struct MinHasher {
 /// SplitMix64: a tiny, well-mixed generator for the permutation constants.
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    mix(*state)
 }
 
 impl MinHasher {
@@ -168,9 +165,10 @@ impl MinHasher {
 }
 
 /// A strong 64-bit finaliser (SplitMix64's), to make bins and values of
-/// one-permutation hashing independent.
+/// one-permutation hashing independent; a bijection of `u64` whose top
+/// bits depend on every bit of its input (LSH buckets keys by them).
 #[inline(always)]
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

@@ -20,5 +20,6 @@
 mod minhash;
 mod simhash;
 
+pub(crate) use minhash::mix;
 pub use minhash::MinHasher;
 pub use simhash::{hamming, simhash};
