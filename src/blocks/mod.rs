@@ -70,7 +70,7 @@ use chain::{DocPair, Seed};
 use spill::{Fp, Sink};
 use texts::{each_batch, in_batches};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Options of block detection.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -283,13 +283,35 @@ pub fn find_blocks_in(
 ///
 /// # Errors
 ///
-/// A text that cannot be read again.
+/// A text that cannot be read again, or a pair with a side past its text.
 pub fn blocks_of_pairs(
     src: &dyn TextSource,
     pairs: Vec<RegionPair>,
     opts: &BlockOptions,
     budget: Budget<'_>,
 ) -> Result<Vec<BlockCluster>> {
+    blocks_of_checked_pairs(src, pairs, opts, budget)?.map_err(|(c, len)| Error::Stage {
+        path: "region pairs".to_string(),
+        reason: format!(
+            "region {}..{} of document {} is past its text ({len} characters)",
+            c.range.start, c.range.end, c.doc
+        ),
+    })
+}
+
+/// [`blocks_of_pairs`], or a copy that ends past its text, with that
+/// text's length. Only pairs read from an engine's tables can hold one
+/// (`neardup plan`, which names the row).
+///
+/// # Errors
+///
+/// A text that cannot be read again.
+pub(crate) fn blocks_of_checked_pairs(
+    src: &dyn TextSource,
+    pairs: Vec<RegionPair>,
+    opts: &BlockOptions,
+    budget: Budget<'_>,
+) -> Result<std::result::Result<Vec<BlockCluster>, (Copy, usize)>> {
     let clusters = cluster_pairs(&pairs);
     drop(pairs);
     // Copies cut apart where they overlapped may leave a scrap (`65182次`)
@@ -307,7 +329,11 @@ pub fn blocks_of_pairs(
             let mut stay = Vec::new();
             let mut long = Vec::new();
             for x in &c.copies {
-                let w = texts.get(x.doc).weight(x.range.clone());
+                let t = texts.get(x.doc);
+                if x.range.end > t.len() {
+                    return Err((x.clone(), t.len()));
+                }
+                let w = t.weight(x.range.clone());
                 if w >= floor {
                     stay.push(x.clone());
                 }
@@ -315,9 +341,16 @@ pub fn blocks_of_pairs(
                     long.push(x.clone());
                 }
             }
-            (BlockCluster { copies: stay }, long)
+            Ok((BlockCluster { copies: stay }, long))
         },
     )?;
+    let measured = match measured
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, _>>()
+    {
+        Ok(m) => m,
+        Err(past) => return Ok(Err(past)),
+    };
     let mut long: Vec<Copy> = Vec::new();
     let big = |c: &BlockCluster| c.documents() >= opts.boilerplate_docs;
     let mut out = Vec::with_capacity(measured.len());
@@ -332,7 +365,7 @@ pub fn blocks_of_pairs(
     long.sort_unstable();
     let is_long = |x: &Copy| long.binary_search(x).is_ok();
     out.retain(|c| c.copies.len() >= 2 && (c.copies.iter().any(is_long) || big(c)));
-    Ok(out)
+    Ok(Ok(out))
 }
 
 /// Splits off the copies of a boilerplate cluster that share less than

@@ -155,11 +155,11 @@ pub fn plan(
     let mut removed = vec![false; corpus.docs.len()];
     mark_removed(&doc_clusters, opts.threshold, &mut removed);
     let mut active: Vec<Option<u32>> = vec![None; corpus.docs.len()];
-    let mut next = 0u32;
+    let mut global: Vec<u32> = Vec::new();
     for (d, a) in active.iter_mut().enumerate() {
         if !removed[d] {
-            *a = Some(next);
-            next += 1;
+            *a = Some(global.len() as u32);
+            global.push(d as u32);
         }
     }
     let block_docs = |path: &Path, t: &Rows, side: &str| -> Result<Vec<u32>> {
@@ -178,14 +178,38 @@ pub fn plan(
             })
             .collect()
     };
+    let pairs_of = |path: &Path| -> Result<Vec<blocks::RegionPair>> {
+        let table = Rows::read_any(path)?;
+        read_regions(path, &table, |side| block_docs(path, &table, side))
+    };
     // the star path's pairs first, as one machine merges them
     let mut pairs = Vec::new();
     for path in [found.star, found.regions] {
-        let table = Rows::read_any(path)?;
-        pairs.extend(read_regions(path, &table, |side| {
-            block_docs(path, &table, side)
-        })?);
+        pairs.extend(pairs_of(path)?);
     }
+    // A side past its text (only a tampered row holds one) is found where
+    // the texts are read; the tables are read again to name its row.
+    let past_text = |(c, len): (blocks::Copy, usize)| -> Error {
+        let (s, d) = held.local(global[c.doc as usize]);
+        let why = |x: &blocks::Copy| {
+            format!(
+                "region {}..{} of ({s}, {d}) is past its text ({len} characters)",
+                x.range.start, x.range.end
+            )
+        };
+        for path in [found.star, found.regions] {
+            let Ok(pairs) = pairs_of(path) else { continue };
+            for (r, p) in pairs.iter().enumerate() {
+                if let Some(x) = [&p.a, &p.b]
+                    .into_iter()
+                    .find(|x| x.doc == c.doc && x.range.end > len)
+                {
+                    return bad(path, format!("row {r}: {}", why(x)));
+                }
+            }
+        }
+        bad(found.regions, why(&c))
+    };
 
     // the block level and clean's plan, with one machine's functions
     let injected = Mutex::new(Some(pairs));
@@ -197,7 +221,7 @@ pub fn plan(
                 .and_then(|mut g| g.take())
                 .unwrap_or_default();
             blocks::sort_pairs(&mut pairs);
-            blocks::blocks_of_pairs(src, pairs, bopts, budget)
+            blocks::blocks_of_checked_pairs(src, pairs, bopts, budget)?.map_err(past_text)
         };
     let budget = blocks::Budget { memory, work: None };
     let report = report_of(

@@ -1388,3 +1388,69 @@ fn star_stages_refuse_positions_past_their_text() {
         ],
     );
 }
+
+/// `plan` refuses a region pair whose side ends past its text (only a
+/// tampered table holds one), naming the table, the row and the document,
+/// and writes no plan.
+#[test]
+fn plan_refuses_a_region_past_its_text() {
+    use neardup::shard::rows::{Column, Rows};
+    let t = TestDir::new();
+    signed_block_corpus(&t);
+    let c = |v: [i64; 2]| Column::I64(v.to_vec());
+    // no document clusters: every document is a block document
+    Rows::new()
+        .with("shard", Column::I32(Vec::new()))
+        .with("ord", Column::I64(Vec::new()))
+        .with("cluster", Column::I64(Vec::new()))
+        .with("similarity", Column::F64(Vec::new()))
+        .write(&t.path().join("dc.parquet"))
+        .expect("clusters written");
+    let regions = |b_end: i64| {
+        Rows::new()
+            .with("a_shard", c([0; 2]))
+            .with("a_ord", c([0; 2]))
+            .with("a_start", c([0, 200]))
+            .with("a_end", c([200, 400]))
+            .with("b_shard", c([1; 2]))
+            .with("b_ord", c([2; 2]))
+            .with("b_start", c([0, 200]))
+            .with("b_end", c([200, b_end]))
+            .with("similarity", Column::F64(vec![1.0; 2]))
+            .with("frequent", c([0; 2]))
+    };
+    regions(1_000_000)
+        .write(&t.path().join("regions.parquet"))
+        .expect("regions written");
+    regions(400)
+        .write(&t.path().join("star.parquet"))
+        .expect("star pairs written");
+    let o = run_in(
+        t.path(),
+        &[
+            "plan",
+            "m.json",
+            "--sign",
+            "sig",
+            "--doc-clusters",
+            "dc.parquet",
+            "--regions",
+            "regions.parquet",
+            "--star",
+            "star.parquet",
+            "-o",
+            "planned",
+        ],
+    );
+    crate::util::assert_error(
+        &o,
+        "a region past its text",
+        &[
+            "regions.parquet",
+            "row 1",
+            "200..1000000 of (1, 2)",
+            "past its text",
+        ],
+    );
+    assert!(!t.path().join("planned/_SUCCESS").exists(), "no plan");
+}
