@@ -1197,3 +1197,33 @@ mod reload_tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_id_gets_its_line_and_never_takes_an_id_in_use() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("c.jsonl");
+        let ids = ["a", "a", "a@2", "b", "a"];
+        let body: String = ids
+            .iter()
+            .map(|id| format!("{}\n", serde_json::json!({"id": id, "text": "正文"})))
+            .collect();
+        std::fs::write(&path, body).expect("write");
+        let corpus = read_corpus(&[path], &IngestOptions::default()).expect("reads");
+        let got: Vec<&str> = corpus.docs.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(got, ["a", "a@2", "a@2@3", "b", "a@5"]);
+        // distinct ids stay as they are
+        let path = dir.path().join("d.jsonl");
+        std::fs::write(
+            &path,
+            "{\"id\": \"x\", \"text\": \"一\"}\n{\"id\": \"y\", \"text\": \"二\"}\n",
+        )
+        .expect("write");
+        let corpus = read_corpus(&[path], &IngestOptions::default()).expect("reads");
+        let got: Vec<&str> = corpus.docs.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(got, ["x", "y"]);
+    }
+}
