@@ -118,6 +118,25 @@ fn json_report_schema() {
 }
 
 #[test]
+fn a_large_json_report_is_rendered_as_serde_renders_it_whole() {
+    // clusters are rendered in parallel pieces past a few hundred: the
+    // bytes must be those of the one-piece printer, across piece bounds
+    let mut r = fixture().report;
+    if let Some(m) = r.clusters[0].members.first_mut() {
+        m.preview = "line\nbreak, \"quoted\" [] {}\n  \"clusters\": []".into();
+    }
+    let one = r.clusters.clone();
+    while r.clusters.len() < 4096 + 300 {
+        r.clusters.extend(one.iter().cloned());
+    }
+    let whole = serde_json::to_string_pretty(&r).expect("serialises") + "\n";
+    assert_eq!(rendered(&r, Format::Json), whole);
+    r.skipped.clear();
+    let whole = serde_json::to_string_pretty(&r).expect("serialises") + "\n";
+    assert_eq!(rendered(&r, Format::Json), whole);
+}
+
+#[test]
 fn text_report() {
     let fx = fixture();
     insta::assert_snapshot!(pinned(&fx, Format::Text));
