@@ -343,24 +343,33 @@ pub(super) const CONTAINED_SHARE: f64 = 0.7;
 /// path, boilerplate), copies that lack a line of the other also are: the
 /// shorter needs [`CONTAINED_SHARE`] of the longer's length and
 /// `LCS / shorter` at the threshold (a footer that lost a line is still
-/// that footer), and numbers are fields ([`template_lcs`]).
+/// that footer), and numbers are fields ([`template_lcs_at_least`]).
 pub(super) fn accept(a: &[char], b: &[char], opts: &BlockOptions, contained: bool) -> Option<f64> {
     let (short, long) = (a.len().min(b.len()), a.len().max(b.len()));
-    let need = if contained {
+    let share = if contained {
         CONTAINED_SHARE
     } else {
         opts.threshold
     };
-    if (short as f64) < need * long as f64 || short == 0 {
+    if (short as f64) < share * long as f64 || short == 0 {
         return None;
     }
-    let lcs = if contained {
-        template_lcs(a, b)
-    } else {
-        align::lcs_len(a, b)
-    };
     let base = if contained { short } else { long };
-    (lcs as f64 >= opts.threshold * base as f64).then(|| lcs as f64 / long as f64)
+    // The smallest LCS that passes: the alignment stops once it is out of
+    // reach (most chains between texts that only share a passage), and is
+    // exact, banded, for the copies that pass.
+    let at_least = opts.threshold * base as f64;
+    let need = if at_least > 0.0 {
+        at_least.ceil() as usize
+    } else {
+        0
+    };
+    let lcs = if contained {
+        template_lcs_at_least(a, b, need)
+    } else {
+        align::lcs_at_least(a, b, need)
+    };
+    (lcs as f64 >= at_least).then(|| lcs as f64 / long as f64)
 }
 
 /// LCS of two copies of a frequent passage with every digit matching every
@@ -370,16 +379,19 @@ pub(super) fn accept(a: &[char], b: &[char], opts: &BlockOptions, contained: boo
 /// is one footer. Its words and characters must still match. Only the
 /// star path compares this way: between rare passages a changed number is
 /// a change.
-pub(super) fn template_lcs(a: &[char], b: &[char]) -> usize {
+///
+/// Exact when it is at least `need`, otherwise some value below `need`
+/// ([`align::lcs_at_least`]): callers only compare it with a threshold.
+pub(super) fn template_lcs_at_least(a: &[char], b: &[char], need: usize) -> usize {
     let fold = |s: &[char]| -> Vec<char> {
         s.iter()
             .map(|&c| if c.is_ascii_digit() { '0' } else { c })
             .collect()
     };
     if a.iter().chain(b).any(char::is_ascii_digit) {
-        align::lcs_len(&fold(a), &fold(b))
+        align::lcs_at_least(&fold(a), &fold(b), need)
     } else {
-        align::lcs_len(a, b)
+        align::lcs_at_least(a, b, need)
     }
 }
 
@@ -447,4 +459,77 @@ pub(super) fn verify_chain(
         // the star path is the one that accepts by containment
         frequent: pair.contained,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What [`accept`] decides, from the whole LCS (digits folded on the
+    /// star path): its early stop must not change a verdict or a value.
+    fn accept_by_full_lcs(
+        a: &[char],
+        b: &[char],
+        opts: &BlockOptions,
+        contained: bool,
+    ) -> Option<f64> {
+        let (short, long) = (a.len().min(b.len()), a.len().max(b.len()));
+        let share = if contained {
+            CONTAINED_SHARE
+        } else {
+            opts.threshold
+        };
+        if (short as f64) < share * long as f64 || short == 0 {
+            return None;
+        }
+        let fold = |s: &[char]| -> Vec<char> {
+            s.iter()
+                .map(|&c| if c.is_ascii_digit() { '0' } else { c })
+                .collect()
+        };
+        let lcs = if contained {
+            align::lcs_len(&fold(a), &fold(b))
+        } else {
+            align::lcs_len(a, b)
+        };
+        let base = if contained { short } else { long };
+        (lcs as f64 >= opts.threshold * base as f64).then(|| lcs as f64 / long as f64)
+    }
+
+    #[test]
+    fn accepting_a_copy_gives_the_verdict_and_similarity_of_the_whole_lcs() {
+        let mut rnd = crate::testutil::lcg(17);
+        let opts = BlockOptions::default();
+        let (mut accepted, mut rejected) = (0, 0);
+        for _ in 0..300 {
+            // a passage of ideographs and digits, and a copy with a share
+            // of its characters replaced, dropped or inserted
+            let len = 20 + rnd(400) as usize;
+            let pick = |rnd: &mut dyn FnMut(u64) -> u64| match rnd(5) {
+                0 => char::from(b'0' + rnd(10) as u8),
+                _ => char::from_u32(0x4e00 + rnd(300) as u32).unwrap_or('一'),
+            };
+            let a: Vec<char> = (0..len).map(|_| pick(&mut rnd)).collect();
+            let rate = rnd(45);
+            let mut b = Vec::new();
+            for &c in &a {
+                match rnd(100) {
+                    r if r < rate / 3 => {}
+                    r if r < 2 * rate / 3 => b.extend([pick(&mut rnd), c]),
+                    r if r < rate => b.push(pick(&mut rnd)),
+                    _ => b.push(c),
+                }
+            }
+            for contained in [false, true] {
+                let want = accept_by_full_lcs(&a, &b, &opts, contained);
+                assert_eq!(accept(&a, &b, &opts, contained), want, "{a:?} {b:?}");
+                accepted += usize::from(want.is_some());
+                rejected += usize::from(want.is_none());
+            }
+        }
+        assert!(
+            accepted > 100 && rejected > 100,
+            "{accepted} accepted, {rejected} rejected"
+        );
+    }
 }

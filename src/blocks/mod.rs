@@ -196,9 +196,9 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
     ring.extend_from_within(..);
     let mut last: Option<usize> = None;
     let mut start = 0usize;
-    loop {
-        // rightmost minimum of the window, as in the paper, so that runs
-        // of equal hashes give one fingerprint
+    // rightmost minimum of the window, as in the paper, so that runs of
+    // equal hashes give one fingerprint
+    let rightmost_min = |ring: &[u64], start: usize| -> (usize, u64) {
         let s = start % w;
         let mut best = 0;
         for (o, &h) in ring[s..s + w].iter().enumerate() {
@@ -206,16 +206,30 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
                 best = o;
             }
         }
-        let best = start + best;
+        (start + best, ring[s + best])
+    };
+    let (mut best, mut min) = rightmost_min(&ring, 0);
+    loop {
         if last != Some(best) {
-            out.push((ring[s + best - start], best as u32));
+            out.push((min, best as u32));
             last = Some(best);
         }
         let Some(h) = hashes.next() else { break };
         // gram `start + w` takes the place of gram `start`, leaving
+        let s = start % w;
         ring[s] = h;
         ring[s + w] = h;
         start += 1;
+        // The window's minimum changes only when the new gram's hash is at
+        // most it (the new gram is then the rightmost minimum) or when the
+        // minimum leaves (then the window is scanned again): the same
+        // fingerprints as scanning every window, in about one comparison a
+        // gram for random hashes instead of `w`.
+        if h <= min {
+            (best, min) = (start + w - 1, h);
+        } else if best < start {
+            (best, min) = rightmost_min(&ring, start);
+        }
     }
 }
 
@@ -389,7 +403,9 @@ fn unchain(src: &dyn TextSource, c: BlockCluster, budget: Budget<'_>) -> Result<
             |texts, x| {
                 let first = &texts.get(first.doc).chars[first.range.clone()];
                 let t = &texts.get(x.doc).chars[x.range.clone()];
-                2 * chain::template_lcs(t, first) >= t.len().min(first.len())
+                // `2 * lcs >= shorter`, the alignment stopping below it
+                let need = t.len().min(first.len()).div_ceil(2);
+                chain::template_lcs_at_least(t, first, need) >= need
             },
         )?;
         let (mut stay, mut away) = (vec![first], Vec::new());
