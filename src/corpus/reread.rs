@@ -3,7 +3,9 @@
 //! error whole-file decoding gives (a corrupt stream, else the first NUL
 //! byte, else the first invalid byte) kept until [`Relines::finish`]. So a
 //! file far larger than memory can be compared with another a line at a
-//! time, and fail with the message it would have failed with whole.
+//! time, and fail with the message it would have failed with whole. A
+//! compressed file is decompressed ahead, on a thread of its own
+//! ([`super::stream::Ahead`]).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -52,7 +54,8 @@ impl Relines {
         };
         match decompress::decoder(path, compression, raw) {
             Ok(r) if compression == Compression::None => lines.reader = Box::new(BufReader::new(r)),
-            Ok(r) => lines.reader = Box::new(BufReader::with_capacity(1 << 20, r)),
+            // decompressed on a thread of its own, ahead of the comparison
+            Ok(r) => lines.reader = Box::new(super::stream::Ahead::spawn(r, None)?),
             Err(e) => lines.broken = Some(e),
         }
         if lines.broken.is_none() {
