@@ -189,4 +189,30 @@ mod tests {
         assert!(Relines::open(&p).unwrap().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// A compressed file, decompressed ahead on its own thread, gives the
+    /// lines whole-file decoding gives, and a truncated stream fails with
+    /// the same message and offset, after the lines decoded before it.
+    #[test]
+    fn compressed_lines_and_truncation_are_those_of_whole_file_decoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl.zst");
+        let text: String = (0..20_000)
+            .map(|i| format!("{{\"text\":\"行{i}\"}}\n"))
+            .collect();
+        let packed = zstd::encode_all(text.as_bytes(), 3).unwrap();
+        std::fs::write(&p, &packed).unwrap();
+        let (lines, end) = lines_of(&p);
+        assert!(end.is_ok());
+        assert_eq!(lines.concat(), text);
+
+        let cut = packed[..packed.len() * 2 / 3].to_vec();
+        std::fs::write(&p, &cut).unwrap();
+        let whole = super::super::decompress_bytes(&p, cut)
+            .unwrap_err()
+            .to_string();
+        let (lines, end) = lines_of(&p);
+        assert!(!lines.is_empty() && text.starts_with(&lines.concat()));
+        assert_eq!(end.unwrap_err().to_string(), whole);
+    }
 }
