@@ -3,7 +3,9 @@
 //! error whole-file decoding gives (a corrupt stream, else the first NUL
 //! byte, else the first invalid byte) kept until [`Relines::finish`]. So a
 //! file far larger than memory can be compared with another a line at a
-//! time, and fail with the message it would have failed with whole.
+//! time, and fail with the message it would have failed with whole. A
+//! compressed file is decompressed ahead, on a thread of its own
+//! ([`super::stream::Ahead`]).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -52,7 +54,8 @@ impl Relines {
         };
         match decompress::decoder(path, compression, raw) {
             Ok(r) if compression == Compression::None => lines.reader = Box::new(BufReader::new(r)),
-            Ok(r) => lines.reader = Box::new(BufReader::with_capacity(1 << 20, r)),
+            // decompressed on a thread of its own, ahead of the comparison
+            Ok(r) => lines.reader = Box::new(super::stream::Ahead::spawn(r, None)?),
             Err(e) => lines.broken = Some(e),
         }
         if lines.broken.is_none() {
@@ -185,5 +188,31 @@ mod tests {
         std::fs::write(&p, b"\xff\xfea\0").unwrap();
         assert!(Relines::open(&p).unwrap().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A compressed file, decompressed ahead on its own thread, gives the
+    /// lines whole-file decoding gives, and a truncated stream fails with
+    /// the same message and offset, after the lines decoded before it.
+    #[test]
+    fn compressed_lines_and_truncation_are_those_of_whole_file_decoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl.zst");
+        let text: String = (0..20_000)
+            .map(|i| format!("{{\"text\":\"行{i}\"}}\n"))
+            .collect();
+        let packed = zstd::encode_all(text.as_bytes(), 3).unwrap();
+        std::fs::write(&p, &packed).unwrap();
+        let (lines, end) = lines_of(&p);
+        assert!(end.is_ok());
+        assert_eq!(lines.concat(), text);
+
+        let cut = packed[..packed.len() * 2 / 3].to_vec();
+        std::fs::write(&p, &cut).unwrap();
+        let whole = super::super::decompress_bytes(&p, cut)
+            .unwrap_err()
+            .to_string();
+        let (lines, end) = lines_of(&p);
+        assert!(!lines.is_empty() && text.starts_with(&lines.concat()));
+        assert_eq!(end.unwrap_err().to_string(), whole);
     }
 }
