@@ -1074,7 +1074,10 @@ fn fold_words(chars: &mut Vec<char>, gaps: &mut Vec<u8>, mut orig: Option<&mut V
     // the cost of the pass below.
     let changes = |i: usize| {
         let c = chars[i];
-        is_word_char(c) || is_word_unit(c) || (i == 0 || gaps[i] == GAP_LINE) && is_prefix_mark(c)
+        !is_cjk_ideograph(c)
+            && (is_word_char(c)
+                || is_word_unit(c)
+                || (i == 0 || gaps[i] == GAP_LINE) && is_prefix_mark(c))
     };
     let Some(first) = (0..n).find(|&i| changes(i)) else {
         return;
@@ -1094,10 +1097,30 @@ fn fold_words(chars: &mut Vec<char>, gaps: &mut Vec<u8>, mut orig: Option<&mut V
         let c = chars[i];
         let gap = gaps[i].max(carry);
         line_start |= gaps[i] == GAP_LINE;
-        let (unit, next) = if is_cjk_ideograph(c) {
-            // the common case in CJK text first
-            (Some(c), i + 1)
-        } else if line_start && is_prefix_mark(c) {
+        if is_cjk_ideograph(c) {
+            // The common case in CJK text first: a run of ideographs, each
+            // its own unit with its own gap (the carry goes to the first),
+            // moved in one copy once something before it went (a number
+            // folded into one unit shifts all the text after it).
+            let end = chars[i + 1..]
+                .iter()
+                .position(|&c| !is_cjk_ideograph(c))
+                .map_or(n, |p| i + 1 + p);
+            if w != i {
+                chars.copy_within(i..end, w);
+                gaps.copy_within(i..end, w);
+                if let Some(o) = orig.as_deref_mut() {
+                    o.copy_within(i..end, w);
+                }
+            }
+            gaps[w] = gap;
+            w += end - i;
+            carry = GAP_NONE;
+            line_start = false;
+            i = end;
+            continue;
+        }
+        let (unit, next) = if line_start && is_prefix_mark(c) {
             let mut j = i + 1;
             while j < n && gaps[j] == GAP_NONE && is_prefix_mark(chars[j]) {
                 j += 1;
