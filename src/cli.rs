@@ -261,7 +261,7 @@ struct DiffArgs {
     /// or .txt; else text).
     #[arg(long, value_enum)]
     format: Option<ReportFormat>,
-    /// Write to FILE instead of standard output.
+    /// Write to FILE instead of standard output (`-`: standard output).
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Fold anonymisation masks (*, **, X, XX, xx) into one symbol before comparing.
@@ -300,7 +300,8 @@ struct ScanArgs {
     /// or .txt; else text).
     #[arg(long, value_enum)]
     format: Option<ReportFormat>,
-    /// Write the report to FILE instead of standard output.
+    /// Write the report to FILE instead of standard output (`-`: standard
+    /// output).
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Exit with 1 when duplicates were found (for CI pipelines).
@@ -958,16 +959,16 @@ impl From<ReportFormat> for report::Format {
     }
 }
 
-/// Renders to `path` (atomically, no colour) or to standard output;
-/// `false` when standard output was closed early (`… | head`), which is not
-/// an error.
+/// Renders to `path` (atomically, no colour) or to standard output (no
+/// path, or `-` as for every Unix tool); `false` when standard output was
+/// closed early (`… | head`), which is not an error.
 fn emit(
     path: Option<&std::path::Path>,
     color: ColorArg,
     base: RenderOptions,
     render: impl Fn(&RenderOptions, &mut dyn Write) -> std::io::Result<()>,
 ) -> anyhow::Result<bool> {
-    match path {
+    match path.filter(|p| p.as_os_str() != "-") {
         Some(path) => {
             let mut buf = Vec::new();
             render(

@@ -182,3 +182,20 @@ fn the_text_diff_folds_unchanged_lines_like_diff_u() {
     assert!(same.contains("identical after normalisation"), "{same}");
     assert!(!same.contains(&lines[0]), "{same}");
 }
+
+#[test]
+fn dash_as_the_output_file_means_standard_output() {
+    let dir = TestDir::new();
+    let out = succeeded(
+        neardup()
+            .current_dir(dir.path())
+            .args(["scan", "--quiet", "--format", "json", "-o", "-"])
+            .arg(crate::util::seeds()),
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report on stdout");
+    assert!(report["clusters"].as_array().is_some_and(|c| !c.is_empty()));
+    assert!(
+        !dir.path().join("-").exists(),
+        "`-o -` wrote a file named '-'"
+    );
+}
