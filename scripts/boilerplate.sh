@@ -4,7 +4,8 @@
 # usage: [NEARDUP_BIN=path] scripts/boilerplate.sh [DOCS]   (default 100000 docs, seed 1234)
 # Generates the corpus with ../shared/bench/make_corpus.py (cached under $BENCH_ROOT), adds six
 # boilerplate passages with scripts/make_boilerplate.py, runs `neardup scan` at default flags
-# on both, prints wall time and peak RSS of each and their ratios, then scores the report
+# on both (ROUNDS times each, alternating; default 3), prints the median wall time, peak RSS
+# and CPU time of each and their ratios, then scores the report
 # (scripts/score_boilerplate.py: each passage one cluster holding >= 99% of its copies).
 # Also: one 266-character disclaimer in half of a 10k corpus (the issue's 5,000-copy footer).
 set -euo pipefail
@@ -31,9 +32,20 @@ run() { # name corpus -> "seconds kilobytes cpu-seconds"
   read -r e m u s < "$TMP/$1.time"
   echo "$e $m $(python3 -c "print(round($u + $s, 2))")"
 }
-read -r tp mp cp < <(run plain "$PLAIN")
-read -r tb mb cb < <(run boiler "$BOILER")
-echo "scan $DOCS docs, default flags: plain ${tp} s ${mp} KB; with boilerplate ${tb} s ${mb} KB"
+# ROUNDS runs of each, alternating, medians compared: one run's wall time or peak
+# RSS moves by more than the margins the ratios are held to
+ROUNDS="${ROUNDS:-3}"
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+TP=""; MP=""; CP=""; TB=""; MB=""; CB=""
+for r in $(seq "$ROUNDS"); do
+  read -r t m c < <(run plain "$PLAIN"); TP="$TP $t"; MP="$MP $m"; CP="$CP $c"
+  read -r t2 m c < <(run boiler "$BOILER"); TB="$TB $t2"; MB="$MB $m"; CB="$CB $c"
+  echo "round $r: plain $t s, with boilerplate $t2 s" >&2
+done
+tp=$(echo "$TP" | median); mp=$(echo "$MP" | median); cp=$(echo "$CP" | median)
+tb=$(echo "$TB" | median); mb=$(echo "$MB" | median); cb=$(echo "$CB" | median)
+echo "scan $DOCS docs, default flags, median of $ROUNDS: plain ${tp} s ${mp} KB; with boilerplate ${tb} s ${mb} KB"
+echo "  runs: plain [${TP# }] s [${MP# }] KB; with boilerplate [${TB# }] s [${MB# }] KB"
 python3 -c "print(f'ratio: time {$tb/$tp:.2f}x (<= 1.5), peak RSS {$mb/$mp:.2f}x (<= 1.3)')"
 # CPU time (user + system) depends less on what else the machine runs than wall time
 python3 -c "print(f'cpu: plain {$cp} s, with boilerplate {$cb} s, ratio {$cb/$cp:.2f}x')"
