@@ -382,17 +382,32 @@ pub(super) fn accept(a: &[char], b: &[char], opts: &BlockOptions, contained: boo
 ///
 /// Exact when it is at least `need`, otherwise some value below `need`
 /// ([`align::lcs_at_least`]): callers only compare it with a threshold.
+///
+/// The common prefix and suffix (digits matching digits) are taken off
+/// first, as [`align::lcs_at_least`] would take them off the folded
+/// texts, and only the rest is folded: copies of a passage that differ
+/// only in their numbers cost two scans and nothing more.
 pub(super) fn template_lcs_at_least(a: &[char], b: &[char], need: usize) -> usize {
+    let same = |(x, y): &(&char, &char)| x == y || (x.is_ascii_digit() && y.is_ascii_digit());
+    let pre = a.iter().zip(b).take_while(same).count();
+    let (a, b) = (&a[pre..], &b[pre..]);
+    let suf = a.iter().rev().zip(b.iter().rev()).take_while(same).count();
+    let (a, b) = (&a[..a.len() - suf], &b[..b.len() - suf]);
+    if a.is_empty() || b.is_empty() {
+        return pre + suf;
+    }
+    let need = need.saturating_sub(pre + suf);
     let fold = |s: &[char]| -> Vec<char> {
         s.iter()
             .map(|&c| if c.is_ascii_digit() { '0' } else { c })
             .collect()
     };
-    if a.iter().chain(b).any(char::is_ascii_digit) {
+    let inner = if a.iter().chain(b).any(char::is_ascii_digit) {
         align::lcs_at_least(&fold(a), &fold(b), need)
     } else {
         align::lcs_at_least(a, b, need)
-    }
+    };
+    pre + suf + inner
 }
 
 /// Turns a chain into a verified region pair whose sides have at least

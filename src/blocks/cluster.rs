@@ -6,6 +6,8 @@
 //! (star path) keeping its characters against a pairwise copy; copies
 //! linked by verified pairs form a cluster (union-find).
 
+use rayon::prelude::*;
+
 use crate::cluster::UnionFind;
 
 use super::{BlockCluster, Copy, RegionPair};
@@ -17,7 +19,8 @@ pub fn cluster_pairs(pairs: &[RegionPair]) -> Vec<BlockCluster> {
         .flat_map(|p| [(p.a.clone(), p.frequent), (p.b.clone(), p.frequent)])
         .collect();
     // one entry per occurrence; found on both paths counts as pairwise
-    tagged.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.cmp(&y.1)));
+    // (entries equal in this order are identical: unstable is exact)
+    tagged.par_sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.cmp(&y.1)));
     tagged.dedup_by(|x, y| x.0 == y.0);
     let occ: Vec<Copy> = tagged.iter().map(|(c, _)| c.clone()).collect();
     // Merge overlapping occurrences of one document into copies: pairwise

@@ -120,7 +120,7 @@ pub(crate) fn runs_of(
     opts: &BlockOptions,
     budget: Budget<'_>,
 ) -> Result<std::result::Result<Vec<Range<usize>>, Occ>> {
-    occ.par_sort_unstable();
+    super::sort_by_doc(occ, |o| o.doc);
     let spans = run_spans(src, occ, opts.k.max(2), budget)?;
     Ok(spans.map(|spans| cut_runs(occ, &spans)))
 }
