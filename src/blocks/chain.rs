@@ -345,15 +345,7 @@ pub(super) const CONTAINED_SHARE: f64 = 0.7;
 /// `LCS / shorter` at the threshold (a footer that lost a line is still
 /// that footer), and numbers are fields ([`template_lcs_at_least`]).
 pub(super) fn accept(a: &[char], b: &[char], opts: &BlockOptions, contained: bool) -> Option<f64> {
-    let (short, long) = (a.len().min(b.len()), a.len().max(b.len()));
-    let share = if contained {
-        CONTAINED_SHARE
-    } else {
-        opts.threshold
-    };
-    if (short as f64) < share * long as f64 || short == 0 {
-        return None;
-    }
+    let (short, long) = lengths_fit(a, b, opts, contained)?;
     let base = if contained { short } else { long };
     // The smallest LCS that passes: the alignment stops once it is out of
     // reach (most chains between texts that only share a passage), and is
@@ -370,6 +362,31 @@ pub(super) fn accept(a: &[char], b: &[char], opts: &BlockOptions, contained: boo
         align::lcs_at_least(a, b, need)
     };
     (lcs as f64 >= at_least).then(|| lcs as f64 / long as f64)
+}
+
+/// The shorter and longer length of two regions when the shorter is long
+/// enough for [`accept`] to take them as copies: [`CONTAINED_SHARE`] of
+/// the longer with `contained`, else the threshold's share.
+fn lengths_fit(
+    a: &[char],
+    b: &[char],
+    opts: &BlockOptions,
+    contained: bool,
+) -> Option<(usize, usize)> {
+    let (short, long) = (a.len().min(b.len()), a.len().max(b.len()));
+    let share = if contained {
+        CONTAINED_SHARE
+    } else {
+        opts.threshold
+    };
+    ((short as f64) >= share * long as f64 && short > 0).then_some((short, long))
+}
+
+/// `s` with every ASCII digit turned into `0`: numbers as fields.
+fn fold_digits(s: &[char]) -> Vec<char> {
+    s.iter()
+        .map(|&c| if c.is_ascii_digit() { '0' } else { c })
+        .collect()
 }
 
 /// LCS of two copies of a frequent passage with every digit matching every
@@ -397,13 +414,8 @@ pub(super) fn template_lcs_at_least(a: &[char], b: &[char], need: usize) -> usiz
         return pre + suf;
     }
     let need = need.saturating_sub(pre + suf);
-    let fold = |s: &[char]| -> Vec<char> {
-        s.iter()
-            .map(|&c| if c.is_ascii_digit() { '0' } else { c })
-            .collect()
-    };
     let inner = if a.iter().chain(b).any(char::is_ascii_digit) {
-        align::lcs_at_least(&fold(a), &fold(b), need)
+        align::lcs_at_least(&fold_digits(a), &fold_digits(b), need)
     } else {
         align::lcs_at_least(a, b, need)
     };
@@ -488,22 +500,9 @@ mod tests {
         opts: &BlockOptions,
         contained: bool,
     ) -> Option<f64> {
-        let (short, long) = (a.len().min(b.len()), a.len().max(b.len()));
-        let share = if contained {
-            CONTAINED_SHARE
-        } else {
-            opts.threshold
-        };
-        if (short as f64) < share * long as f64 || short == 0 {
-            return None;
-        }
-        let fold = |s: &[char]| -> Vec<char> {
-            s.iter()
-                .map(|&c| if c.is_ascii_digit() { '0' } else { c })
-                .collect()
-        };
+        let (short, long) = lengths_fit(a, b, opts, contained)?;
         let lcs = if contained {
-            align::lcs_len(&fold(a), &fold(b))
+            align::lcs_len(&fold_digits(a), &fold_digits(b))
         } else {
             align::lcs_len(a, b)
         };
