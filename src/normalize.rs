@@ -695,10 +695,14 @@ fn units_with<const VBMI: bool>(
             let (k, ideographs) =
                 unsafe { units_vbmi(bytes, i, out, until - out.len(), punct_table()) };
             fast += ideographs;
-            i += 3 * k;
             if k == 16 {
+                // a branch, not `3 * k`: the next load's address waits
+                // for no result of this vector (predicted in runs of
+                // ideographs, the next vectors decode while this one does)
+                i += 48;
                 continue;
             }
+            i += 3 * k;
             if out.len() >= until || i >= bytes.len() {
                 break;
             }
