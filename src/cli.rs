@@ -970,15 +970,11 @@ fn emit(
 ) -> anyhow::Result<bool> {
     match path.filter(|p| p.as_os_str() != "-") {
         Some(path) => {
-            let mut buf = Vec::new();
-            render(
-                &RenderOptions {
-                    color: false,
-                    ..base
-                },
-                &mut buf,
-            )?;
-            neardup::util::write_atomic(path, &buf)
+            let opts = RenderOptions {
+                color: false,
+                ..base
+            };
+            neardup::util::write_atomic_with(path, |w| render(&opts, w))
                 .with_context(|| format!("{}: cannot write report", path.display()))?;
         }
         None => {

@@ -109,6 +109,39 @@ pub fn write_atomic(path: &Path, body: &[u8]) -> io::Result<()> {
     res
 }
 
+/// [`write_atomic`] with the body written by `write` as it is made (a
+/// report of tens of megabytes is never held whole): through a buffer into
+/// the temporary file, synced, then renamed; a device or pipe is written
+/// in place.
+///
+/// # Errors
+///
+/// The first failing write (`write`'s own included), sync or rename.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    if is_special(path) {
+        let f = OpenOptions::new().write(true).truncate(true).open(path)?;
+        let mut w = io::BufWriter::with_capacity(1 << 20, f);
+        write(&mut w)?;
+        return w.flush();
+    }
+    let tmp = temp_beside(path);
+    let res = (|| {
+        let mut w = io::BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        write(&mut w)?;
+        w.into_inner()
+            .map_err(io::IntoInnerError::into_error)?
+            .sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
 /// The bytes of a path as the OS holds them (lossy only where paths are
 /// not bytes), to store it exactly: in the manifest and stage files.
 #[cfg(unix)]
@@ -164,6 +197,28 @@ mod tests {
                 real.join("b/new.txt")
             );
         }
+    }
+
+    #[test]
+    fn a_report_written_as_made_appears_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, "old").unwrap();
+        // a writer that fails half-way leaves the old file and no temporary
+        let failed = write_atomic_with(&path, |w| {
+            w.write_all(b"half of a new")?;
+            Err(io::Error::other("render failed"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert!(!temp_beside(&path).exists());
+        write_atomic_with(&path, |w| {
+            w.write_all(b"new ")?;
+            w.write_all(b"report")
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new report");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -15,14 +15,14 @@ use super::{BlockCluster, Copy, RegionPair};
 /// Step 5: merges overlapping occurrences and groups them by verified pairs.
 pub fn cluster_pairs(pairs: &[RegionPair]) -> Vec<BlockCluster> {
     let mut tagged: Vec<(Copy, bool)> = pairs
-        .iter()
-        .flat_map(|p| [(p.a.clone(), p.frequent), (p.b.clone(), p.frequent)])
+        .par_iter()
+        .flat_map_iter(|p| [(p.a.clone(), p.frequent), (p.b.clone(), p.frequent)])
         .collect();
     // one entry per occurrence; found on both paths counts as pairwise
     // (entries equal in this order are identical: unstable is exact)
     tagged.par_sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.cmp(&y.1)));
     tagged.dedup_by(|x, y| x.0 == y.0);
-    let occ: Vec<Copy> = tagged.iter().map(|(c, _)| c.clone()).collect();
+    let occ: Vec<Copy> = tagged.par_iter().map(|(c, _)| c.clone()).collect();
     // Merge overlapping occurrences of one document into copies: pairwise
     // ones when they overlap by half of the shorter (copy A found against
     // a shorter B and against C is one copy), frequent-passage ones only by
@@ -76,9 +76,14 @@ pub fn cluster_pairs(pairs: &[RegionPair]) -> Vec<BlockCluster> {
         // occ is sorted and unique: binary search finds the occurrence
         occ.binary_search(c).map(|i| copy_of[i]).unwrap_or(0)
     };
+    // the searches (a cache miss or more each) in parallel, the unions in order
+    let ends: Vec<(u32, u32)> = pairs
+        .par_iter()
+        .map(|p| (index(&p.a) as u32, index(&p.b) as u32))
+        .collect();
     let mut uf = UnionFind::new(copies.len());
-    for p in pairs {
-        uf.union(index(&p.a) as u32, index(&p.b) as u32);
+    for (a, b) in ends {
+        uf.union(a, b);
     }
     uf.groups()
         .into_iter()

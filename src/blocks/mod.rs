@@ -493,10 +493,13 @@ fn find_pairs_in(
                 })
                 .collect();
             src.read_through(batch.len());
-            for (&d, (fps, w)) in batch.iter().zip(per_doc) {
+            let (fps, weights): (Vec<Vec<Fp>>, Vec<f64>) = per_doc.into_iter().unzip();
+            for (&d, w) in batch.iter().zip(weights) {
                 scale[d as usize] = w;
-                sink.push(&fps)?;
             }
+            sink.push_batch(&fps)?;
+            // a few hundred thousand vectors: freed by the pool, not one by one here
+            fps.into_par_iter().for_each(drop);
             Ok(())
         },
     )?;
@@ -507,25 +510,18 @@ fn find_pairs_in(
     let mut frequent_fps = 0u32;
     sink.drain(|mut fps| {
         fps.par_sort_unstable();
-        let mut rare: Vec<Range<usize>> = Vec::new();
-        let mut s = 0;
-        while s < fps.len() {
-            let mut e = s + 1;
-            while e < fps.len() && fps[e].0 == fps[s].0 {
-                e += 1;
-            }
-            if e - s > opts.max_occurrences {
-                occ.extend(fps[s..e].iter().map(|&(_, doc, pos)| frequent::Occ {
+        let (frequent, rare) = hash_runs(&fps, opts.max_occurrences);
+        let first = frequent_fps;
+        occ.par_extend(frequent.par_iter().enumerate().flat_map_iter(|(i, r)| {
+            fps[r.clone()]
+                .iter()
+                .map(move |&(_, doc, pos)| frequent::Occ {
                     doc,
                     pos,
-                    fp: frequent_fps,
-                }));
-                frequent_fps += 1;
-            } else if e - s >= 2 {
-                rare.push(s..e);
-            }
-            s = e;
-        }
+                    fp: first + i as u32,
+                })
+        }));
+        frequent_fps += frequent.len() as u32;
         seeds.par_extend(rare.par_iter().flat_map_iter(|r| {
             let run = &fps[r.clone()];
             let mut v = Vec::new();
@@ -547,6 +543,47 @@ fn find_pairs_in(
     pairs.extend(verify_seeds(src, seeds, opts, budget, Some(&scale))?.unwrap_or_default());
     sort_pairs(&mut pairs);
     Ok(pairs)
+}
+
+/// Runs of one hash: ranges of the sorted fingerprints.
+type Runs = Vec<Range<usize>>;
+
+/// The runs of one hash in sorted `fps`: those of more than `max` occurrences
+/// (frequent) and those of 2 to `max` (rare), each in hash order. Scanned
+/// in parallel, a share of the fingerprints per task, each share starting
+/// where a run starts.
+fn hash_runs(fps: &[Fp], max: usize) -> (Runs, Runs) {
+    let tasks = rayon::current_num_threads() * 4;
+    let mut starts: Vec<usize> = (0..tasks).map(|t| t * fps.len() / tasks).collect();
+    for s in &mut starts {
+        while *s > 0 && *s < fps.len() && fps[*s].0 == fps[*s - 1].0 {
+            *s += 1;
+        }
+    }
+    starts.push(fps.len());
+    starts.dedup();
+    let shares: Vec<(Runs, Runs)> = starts
+        .par_windows(2)
+        .map(|w| {
+            let (mut frequent, mut rare) = (Vec::new(), Vec::new());
+            let mut s = w[0];
+            while s < w[1] {
+                let mut e = s + 1;
+                while e < w[1] && fps[e].0 == fps[s].0 {
+                    e += 1;
+                }
+                if e - s > max {
+                    frequent.push(s..e);
+                } else if e - s >= 2 {
+                    rare.push(s..e);
+                }
+                s = e;
+            }
+            (frequent, rare)
+        })
+        .collect();
+    let (frequent, rare): (Vec<_>, Vec<_>) = shares.into_iter().unzip();
+    (frequent.concat(), rare.concat())
 }
 
 /// Step 3: each document pair's seeds chained and verified ([`chain`]),
@@ -749,6 +786,33 @@ mod tests {
         (0..n)
             .map(|_| char::from_u32(0x4e00 + rnd(2000) as u32).unwrap_or('一'))
             .collect()
+    }
+
+    /// Runs of one hash are found whole wherever the parallel shares cut
+    /// the fingerprints (runs longer than a share, runs at a share's edge):
+    /// the same runs, in the same order, as one scan from the start.
+    #[test]
+    fn hash_runs_are_whole_across_shares() {
+        let mut rnd = crate::testutil::lcg(7);
+        for len in [0usize, 1, 2, 5, 40, 333, 5000] {
+            // few distinct hashes: long runs that span several shares
+            let mut fps: Vec<Fp> = (0..len)
+                .map(|i| (rnd(1 + len as u64 / 30), (i % 13) as u32, i as u32))
+                .collect();
+            fps.sort_unstable();
+            let mut want = (Vec::new(), Vec::new());
+            let mut s = 0;
+            while s < fps.len() {
+                let e = s + fps[s..].iter().take_while(|f| f.0 == fps[s].0).count();
+                match e - s {
+                    n if n > 20 => want.0.push(s..e),
+                    n if n >= 2 => want.1.push(s..e),
+                    _ => {}
+                }
+                s = e;
+            }
+            assert_eq!(hash_runs(&fps, 20), want, "{len} fingerprints");
+        }
     }
 
     /// The fingerprints are those of winnowing over every gram's hash at

@@ -11,8 +11,10 @@
 //! character (0.22 at the defaults): 3.5 bytes of fingerprint a character.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
+
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::work::WorkDir;
@@ -22,6 +24,15 @@ pub(super) type Fp = (u64, u32, u32);
 
 const RECORD: usize = 16;
 
+/// Bytes of a partition file read and decoded at a time.
+const READ_SLICE: usize = 8 << 20;
+
+/// A partition file: its path, writer and bytes written.
+type Part = (PathBuf, BufWriter<File>, u64);
+
+/// Fingerprints encoded at a time when spilling (16 bytes each).
+const ROUND: usize = 1 << 22;
+
 /// Where fingerprints go.
 pub(super) enum Sink<'w> {
     /// All in memory.
@@ -30,7 +41,7 @@ pub(super) enum Sink<'w> {
     Disk {
         work: &'w WorkDir,
         bits: u32,
-        files: Vec<(PathBuf, BufWriter<File>, u64)>,
+        files: Vec<Part>,
     },
 }
 
@@ -63,21 +74,35 @@ impl<'w> Sink<'w> {
         Ok(Sink::Disk { work, bits, files })
     }
 
-    /// Adds fingerprints.
-    pub(super) fn push(&mut self, fps: &[Fp]) -> Result<()> {
+    /// Adds the fingerprints of a batch of documents, `per_doc` in document
+    /// order. On disk they go in rounds of at most [`ROUND`] fingerprints
+    /// (a large document's in several): each round's records are encoded
+    /// by several tasks and each partition file is written by a task of its
+    /// own. Written one record at a time on the calling thread, this was most
+    /// of the block stage's serial time. The order of records inside a
+    /// partition does not matter: each is sorted when drained.
+    pub(super) fn push_batch(&mut self, per_doc: &[Vec<Fp>]) -> Result<()> {
         match self {
-            Sink::Memory(v) => v.extend_from_slice(fps),
-            Sink::Disk { work, bits, files } => {
-                for &(h, d, p) in fps {
-                    let (path, w, n) = &mut files[(h >> (64 - *bits)) as usize];
-                    let mut rec = [0u8; RECORD];
-                    rec[..8].copy_from_slice(&h.to_le_bytes());
-                    rec[8..12].copy_from_slice(&d.to_le_bytes());
-                    rec[12..].copy_from_slice(&p.to_le_bytes());
-                    w.write_all(&rec).map_err(|e| Error::io(path, e))?;
-                    *n += RECORD as u64;
+            Sink::Memory(v) => {
+                for fps in per_doc {
+                    v.extend_from_slice(fps);
                 }
-                work.record((fps.len() * RECORD) as u64);
+            }
+            Sink::Disk { work, bits, files } => {
+                let mut round: Vec<&[Fp]> = Vec::new();
+                let mut held = 0;
+                for piece in per_doc.iter().flat_map(|fps| fps.chunks(ROUND)) {
+                    if held + piece.len() > ROUND {
+                        write_round(&round, *bits, files)?;
+                        round.clear();
+                        held = 0;
+                    }
+                    round.push(piece);
+                    held += piece.len();
+                }
+                write_round(&round, *bits, files)?;
+                let total: usize = per_doc.iter().map(Vec::len).sum();
+                work.record((total * RECORD) as u64);
             }
         }
         Ok(())
@@ -111,18 +136,56 @@ impl<'w> Sink<'w> {
     }
 }
 
+/// Encodes `round` (pieces of fingerprints) by partition, a share of the
+/// pieces per task, and appends each partition's records to its file.
+fn write_round(round: &[&[Fp]], bits: u32, files: &mut [Part]) -> Result<()> {
+    if round.is_empty() {
+        return Ok(());
+    }
+    let parts = files.len();
+    let tasks = (rayon::current_num_threads() * 4).min(round.len());
+    // encoded[task][partition]
+    let encoded: Vec<Vec<Vec<u8>>> = round
+        .par_chunks(round.len().div_ceil(tasks))
+        .map(|pieces| {
+            let mut out = vec![Vec::new(); parts];
+            for &(h, d, p) in pieces.iter().copied().flatten() {
+                let rec = &mut out[(h >> (64 - bits)) as usize];
+                rec.extend_from_slice(&h.to_le_bytes());
+                rec.extend_from_slice(&d.to_le_bytes());
+                rec.extend_from_slice(&p.to_le_bytes());
+            }
+            out
+        })
+        .collect();
+    files
+        .par_iter_mut()
+        .enumerate()
+        .try_for_each(|(i, (path, w, n))| {
+            for task in &encoded {
+                w.write_all(&task[i]).map_err(|e| Error::io(path, e))?;
+                *n += task[i].len() as u64;
+            }
+            Ok(())
+        })
+}
+
+/// A partition file back as fingerprints: read in slices of
+/// [`READ_SLICE`] bytes, each decoded in parallel straight into the result.
 fn read_part(path: &PathBuf, bytes: u64) -> Result<Vec<Fp>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut r = BufReader::with_capacity(1 << 16, file);
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let n = (bytes as usize) / RECORD;
-    let mut out = Vec::with_capacity(n);
-    let mut rec = [0u8; RECORD];
-    for _ in 0..n {
-        r.read_exact(&mut rec).map_err(|e| Error::io(path, e))?;
-        let h = u64::from_le_bytes(rec[..8].try_into().unwrap_or_default());
-        let d = u32::from_le_bytes(rec[8..12].try_into().unwrap_or_default());
-        let p = u32::from_le_bytes(rec[12..].try_into().unwrap_or_default());
-        out.push((h, d, p));
+    let mut out: Vec<Fp> = Vec::with_capacity(n);
+    let mut buf = vec![0u8; READ_SLICE.min(n * RECORD)];
+    while out.len() < n {
+        let len = buf.len().min((n - out.len()) * RECORD);
+        file.read_exact(&mut buf[..len])
+            .map_err(|e| Error::io(path, e))?;
+        out.par_extend(buf[..len].par_chunks_exact(RECORD).map(|r| {
+            let word = |at: usize| u32::from_le_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
+            let h = u64::from(word(0)) | u64::from(word(4)) << 32;
+            (h, word(8), word(12))
+        }));
     }
     Ok(out)
 }
