@@ -40,7 +40,6 @@
 //! result is then a lower bound on the LCS, never an overestimate.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::ops::Range;
 
 use similar::{capture_diff_slices, Algorithm, DiffOp};
@@ -48,7 +47,7 @@ use similar::{capture_diff_slices, Algorithm, DiffOp};
 use crate::fxhash::FxHasher;
 use crate::normalize::{is_unspaced, is_word_char, weight, NormText, GAP_NONE};
 
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+type FxMap<K, V> = HashMap<K, V, crate::fxhash::FxBuild>;
 
 /// Word operations above which the exact LCS gives way to anchoring.
 pub const EXACT_BUDGET: usize = 1 << 25;

@@ -2,9 +2,12 @@
 //! maps keyed by characters and hashes on hot paths. Output order of such
 //! maps never reaches a report: results are always sorted.
 
-use std::hash::Hasher;
+use std::hash::{BuildHasherDefault, Hasher};
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+/// What hash maps and sets keyed this way are built with.
+pub type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// The rustc Fx hasher.
 #[derive(Debug, Default, Clone, Copy)]

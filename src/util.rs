@@ -92,21 +92,13 @@ pub fn write_in_place(path: &Path, body: &[u8]) -> io::Result<()> {
 
 /// Writes `path` through [`temp_beside`] and a rename, so that `path` holds
 /// either its old content or all of `body`; a device or pipe is written in
-/// place ([`write_in_place`]). The temporary file is removed on failure.
+/// place. The temporary file is removed on failure ([`write_atomic_with`]).
 ///
 /// # Errors
 ///
 /// The failing write, sync or rename.
 pub fn write_atomic(path: &Path, body: &[u8]) -> io::Result<()> {
-    if is_special(path) {
-        return write_in_place(path, body);
-    }
-    let tmp = temp_beside(path);
-    let res = write_synced(&tmp, body).and_then(|()| std::fs::rename(&tmp, path));
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
+    write_atomic_with(path, |w| w.write_all(body))
 }
 
 /// [`write_atomic`] with the body written by `write` as it is made (a

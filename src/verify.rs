@@ -39,7 +39,6 @@ use rayon::prelude::*;
 
 use crate::align;
 use crate::cluster::UnionFind;
-use crate::fxhash::FxHasher;
 use crate::lsh::Signatures;
 use crate::signature::MinHasher;
 
@@ -349,7 +348,7 @@ pub fn verify_joins<'t, F>(
 where
     F: Fn(u32) -> &'t [char] + Sync,
 {
-    type Hasher = std::hash::BuildHasherDefault<FxHasher>;
+    type Hasher = crate::fxhash::FxBuild;
     type Roots = std::collections::HashMap<u32, u32, Hasher>;
     fn root(tentative: &Roots, mut x: u32) -> u32 {
         while let Some(&p) = tentative.get(&x) {

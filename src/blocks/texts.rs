@@ -272,10 +272,7 @@ where
 {
     // documents of the batch so far (Fx: this runs on the calling thread,
     // once for every item)
-    let mut seen: std::collections::HashSet<
-        u32,
-        std::hash::BuildHasherDefault<crate::fxhash::FxHasher>,
-    > = Default::default();
+    let mut seen: std::collections::HashSet<u32, crate::fxhash::FxBuild> = Default::default();
     let mut ids: Vec<u32> = Vec::new();
     let mut mine: Vec<u32> = Vec::new();
     let mut start = 0;
