@@ -32,7 +32,7 @@ use crate::report::{Cluster, ClusterKind, Member};
 use crate::shingle::DEFAULT_CHAR_NGRAM;
 use crate::signature::hamming;
 use crate::sketch::{SketchKind, Sketches};
-use crate::util::round4;
+use crate::util::{batches_by_cost, round4};
 use crate::verify::{self, CharProfile, VerifyOptions};
 
 /// Where document texts come from after sketching.
@@ -62,23 +62,19 @@ impl Texts<'_> {
     where
         F: FnMut(&[u32], &[&str]),
     {
-        let mut start = 0;
-        while start < docs.len() {
-            let mut end = start;
-            let mut size = 0usize;
-            while end < docs.len()
-                && (end == start || size + lens[docs[end] as usize] as usize <= VERIFY_BUDGET)
-            {
-                size += lens[docs[end] as usize] as usize;
-                end += 1;
-            }
-            let batch = &docs[start..end];
-            let owned = self.load(corpus, batch)?;
-            let texts: Vec<&str> = owned.iter().map(|t| t.as_ref()).collect();
-            f(batch, &texts);
-            start = end;
-        }
-        Ok(())
+        let cost = |d: u32| lens[d as usize] as usize;
+        batches_by_cost(
+            docs,
+            VERIFY_BUDGET,
+            |&d, v| v.push(d),
+            cost,
+            |batch, _| {
+                let owned = self.load(corpus, batch)?;
+                let texts: Vec<&str> = owned.iter().map(|t| t.as_ref()).collect();
+                f(batch, &texts);
+                Ok(())
+            },
+        )
     }
 }
 
@@ -430,77 +426,56 @@ impl<'a> Aligner<'a> {
     {
         let lens = self.lens;
         let mut out = Vec::with_capacity(pairs.len());
-        let mut in_batch = vec![false; lens.len()];
-        let mut start = 0;
-        while start < pairs.len() {
-            // take pairs while the documents they need fit in the budget
-            let mut docs: Vec<u32> = Vec::new();
-            let mut size = 0usize;
-            let mut end = start;
-            while end < pairs.len() {
-                let (a, b) = pairs[end];
-                let add: usize = [a, b]
+        // take pairs while the documents they need fit in the budget
+        let docs_of = |&(a, b): &(u32, u32), v: &mut Vec<u32>| v.extend([a, b]);
+        batches_by_cost(
+            pairs,
+            VERIFY_BUDGET,
+            docs_of,
+            |d| lens[d as usize] as usize,
+            |batch, docs| {
+                let raw = self.texts.load(self.corpus, docs)?;
+                let norm: Vec<Vec<char>> = raw
+                    .par_iter()
+                    .map(|t| normalize_chars(t, &self.opts.normalize))
+                    .collect();
+                let profiled: Vec<Option<CharProfile>> = if profiles {
+                    norm.par_iter().map(|t| CharProfile::of(t)).collect()
+                } else {
+                    Vec::new()
+                };
+                let texts = Batch {
+                    docs,
+                    norm: &norm,
+                    profiles: &profiled,
+                };
+                let verified = align(batch, &texts);
+                // report members of the documents that matched, while their text is here
+                let mut new: Vec<u32> = verified
                     .iter()
-                    .filter(|&&d| !in_batch[d as usize])
-                    .map(|&d| lens[d as usize] as usize)
-                    .sum();
-                if end > start && size + add > VERIFY_BUDGET {
-                    break;
-                }
-                for d in [a, b] {
-                    if !in_batch[d as usize] {
-                        in_batch[d as usize] = true;
-                        docs.push(d);
-                    }
-                }
-                size += add;
-                end += 1;
-            }
-            docs.sort_unstable();
-            for &d in &docs {
-                in_batch[d as usize] = false;
-            }
-            let raw = self.texts.load(self.corpus, &docs)?;
-            let norm: Vec<Vec<char>> = raw
-                .par_iter()
-                .map(|t| normalize_chars(t, &self.opts.normalize))
-                .collect();
-            let profiled: Vec<Option<CharProfile>> = if profiles {
-                norm.par_iter().map(|t| CharProfile::of(t)).collect()
-            } else {
-                Vec::new()
-            };
-            let batch = Batch {
-                docs: &docs,
-                norm: &norm,
-                profiles: &profiled,
-            };
-            let verified = align(&pairs[start..end], &batch);
-            // report members of the documents that matched, while their text is here
-            let mut new: Vec<u32> = verified
-                .iter()
-                .filter(|_| self.with_members)
-                .flat_map(|m| [m.a, m.b])
-                .filter(|d| !self.members.contains_key(d))
-                .collect();
-            new.sort_unstable();
-            new.dedup();
-            let corpus = self.corpus;
-            let made: Vec<(u32, Member)> = new
-                .par_iter()
-                .filter_map(|&d| {
-                    let i = docs.binary_search(&d).ok()?;
-                    Some((
-                        d,
-                        whole_doc_member(corpus, d as usize, &raw[i], norm[i].len()),
-                    ))
-                })
-                .collect();
-            self.members.extend(made);
-            out.extend(verified);
-            progress.advance((end - start) as u64);
-            start = end;
-        }
+                    .filter(|_| self.with_members)
+                    .flat_map(|m| [m.a, m.b])
+                    .filter(|d| !self.members.contains_key(d))
+                    .collect();
+                new.sort_unstable();
+                new.dedup();
+                let corpus = self.corpus;
+                let made: Vec<(u32, Member)> = new
+                    .par_iter()
+                    .filter_map(|&d| {
+                        let i = docs.binary_search(&d).ok()?;
+                        Some((
+                            d,
+                            whole_doc_member(corpus, d as usize, &raw[i], norm[i].len()),
+                        ))
+                    })
+                    .collect();
+                self.members.extend(made);
+                out.extend(verified);
+                progress.advance(batch.len() as u64);
+                Ok(())
+            },
+        )?;
         Ok(out)
     }
 }

@@ -1,13 +1,17 @@
 //! Small helpers more than one stage needs: the rounding of the figures a
-//! report or log shows, the two ways a path is made absolute, and writing a
-//! file so that it never appears half-written under its final name.
+//! report or log shows, the two ways a path is made absolute, writing a
+//! file so that it never appears half-written under its final name, and
+//! cutting work into batches whose texts fit a memory budget.
 //!
 //! Each lived in two or three places before and had begun to drift; one copy
 //! keeps the report, the removal log and the manifest agreeing.
 
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use crate::fxhash::FxBuild;
 
 /// `x` rounded to 4 decimals, as similarities and containments are shown
 /// in reports and removal logs (stable digits, no float noise).
@@ -134,6 +138,72 @@ pub fn write_atomic_with(
     res
 }
 
+/// Cuts `items` into consecutive batches by the documents they need:
+/// `docs_of` pushes an item's documents, `cost(d)` is what holding the text
+/// of document `d` costs, and a batch ends before the cost of its distinct
+/// documents would pass `budget`. An item whose documents the batch already
+/// holds always joins it, and an item alone may pass the budget (a large
+/// document is still read, by itself). Calls `each(items, docs)` for every
+/// batch in order, `docs` sorted and distinct.
+///
+/// The one batching rule of every stage that reads texts back (block
+/// steps, document verification, clean's checks): results never depend on
+/// where batches end, so a smaller budget only means more, smaller batches.
+///
+/// # Errors
+///
+/// The first error of `each`.
+pub(crate) fn batches_by_cost<T, E>(
+    items: &[T],
+    budget: usize,
+    mut docs_of: impl FnMut(&T, &mut Vec<u32>),
+    cost: impl Fn(u32) -> usize,
+    mut each: impl FnMut(&[T], &[u32]) -> Result<(), E>,
+) -> Result<(), E> {
+    // documents of the batch so far (Fx: this runs on the calling thread,
+    // once for every item)
+    let mut held: HashSet<u32, FxBuild> = HashSet::default();
+    let mut docs: Vec<u32> = Vec::new();
+    let mut mine: Vec<u32> = Vec::new();
+    let (mut start, mut spent) = (0, 0usize);
+    let mut flush =
+        |batch: &[T],
+         docs: &mut Vec<u32>,
+         held: &mut std::collections::HashSet<u32, crate::fxhash::FxBuild>| {
+            docs.sort_unstable();
+            let res = each(batch, docs);
+            docs.clear();
+            held.clear();
+            res
+        };
+    for (i, item) in items.iter().enumerate() {
+        mine.clear();
+        docs_of(item, &mut mine);
+        mine.sort_unstable();
+        mine.dedup();
+        let extra: usize = mine
+            .iter()
+            .filter(|d| !held.contains(*d))
+            .map(|&d| cost(d))
+            .sum();
+        if i > start && extra > 0 && spent + extra > budget {
+            flush(&items[start..i], &mut docs, &mut held)?;
+            start = i;
+            spent = 0;
+        }
+        for &d in &mine {
+            if held.insert(d) {
+                docs.push(d);
+                spent += cost(d);
+            }
+        }
+    }
+    if start < items.len() {
+        flush(&items[start..], &mut docs, &mut held)?;
+    }
+    Ok(())
+}
+
 /// The bytes of a path as the OS holds them (lossy only where paths are
 /// not bytes), to store it exactly: in the manifest and stage files.
 #[cfg(unix)]
@@ -229,5 +299,59 @@ mod tests {
         std::fs::write(blocked.join("x"), "").unwrap();
         assert!(write_atomic(&blocked, b"body").is_err());
         assert!(!temp_beside(&blocked).exists());
+    }
+
+    #[test]
+    fn batches_hold_each_item_once_in_order_within_the_budget() {
+        // items name documents; document d costs d + 1
+        let items: Vec<Vec<u32>> = vec![
+            vec![1, 2],   // 5
+            vec![2, 1],   // held already: joins for free
+            vec![3],      // 5 + 4 = 9 <= 10
+            vec![4],      // 9 + 5 > 10: a new batch
+            vec![9],      // 10 alone: passes nothing, but 5 + 10 > 10
+            vec![20, 20], // 21 alone passes the budget: a batch of its own
+            vec![20],     // held: joins it though the batch is over budget
+            vec![0],      // 1 more on an over-budget batch: a new batch
+        ];
+        let mut got: Vec<(usize, Vec<u32>)> = Vec::new();
+        let mut seen = 0;
+        batches_by_cost(
+            &items,
+            10,
+            |it, v| v.extend(it),
+            |d| d as usize + 1,
+            |batch, docs| {
+                assert!(std::ptr::eq(&batch[0], &items[seen]), "batches in order");
+                seen += batch.len();
+                got.push((batch.len(), docs.to_vec()));
+                Ok::<(), ()>(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, items.len());
+        assert_eq!(
+            got,
+            vec![
+                (3, vec![1, 2, 3]),
+                (1, vec![4]),
+                (1, vec![9]),
+                (2, vec![20]),
+                (1, vec![0]),
+            ]
+        );
+        // the first error stops the walk
+        let mut calls = 0;
+        let res = batches_by_cost(
+            &items,
+            10,
+            |it, v| v.extend(it),
+            |d| d as usize + 1,
+            |_, _| {
+                calls += 1;
+                Err("unreadable")
+            },
+        );
+        assert_eq!((res, calls), (Err("unreadable"), 1));
     }
 }

@@ -270,47 +270,17 @@ where
     D: Fn(&T, &mut Vec<u32>),
     G: FnMut(&dyn NormTexts, &[T]) -> Result<()>,
 {
-    // documents of the batch so far (Fx: this runs on the calling thread,
-    // once for every item)
-    let mut seen: std::collections::HashSet<u32, crate::fxhash::FxBuild> = Default::default();
-    let mut ids: Vec<u32> = Vec::new();
-    let mut mine: Vec<u32> = Vec::new();
-    let mut start = 0;
-    let mut cost = 0usize;
-    let mut flush = |batch: &[T], ids: &mut Vec<u32>| -> Result<()> {
-        ids.sort_unstable();
-        let mut res = Ok(());
-        src.with_texts(ids, &mut |texts| res = g(texts, batch))?;
-        ids.clear();
-        res
-    };
-    for (i, item) in items.iter().enumerate() {
-        mine.clear();
-        docs_of(item, &mut mine);
-        let extra: usize = mine
-            .iter()
-            .filter(|d| !seen.contains(*d))
-            .map(|&d| src.cost(d))
-            .sum();
-        // an item whose documents are all loaded joins the batch, even
-        // when one large document alone passed the budget
-        if i > start && extra > 0 && cost + extra > budget {
-            flush(&items[start..i], &mut ids)?;
-            seen.clear();
-            start = i;
-            cost = 0;
-        }
-        for &d in &mine {
-            if seen.insert(d) {
-                ids.push(d);
-                cost += src.cost(d);
-            }
-        }
-    }
-    if start < items.len() {
-        flush(&items[start..], &mut ids)?;
-    }
-    Ok(())
+    crate::util::batches_by_cost(
+        items,
+        budget,
+        docs_of,
+        |d| src.cost(d),
+        |batch, ids| {
+            let mut res = Ok(());
+            src.with_texts(ids, &mut |texts| res = g(texts, batch))?;
+            res
+        },
+    )
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@
 //! batch of at most half the `memory` budget at a time, the log's lines
 //! taken in the order of the documents they remove.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::io::BufRead;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -174,44 +174,25 @@ impl Table {
     /// its texts would pass the budget (an item alone may pass it).
     fn each_batch<T, D, F>(&self, items: &[T], docs_of: D, mut f: F) -> Result<()>
     where
-        D: Fn(&T, &mut Vec<usize>),
+        D: Fn(&T, &mut Vec<u32>),
         F: FnMut(&Held, &[T]) -> Result<()>,
     {
-        let mut held: HashSet<usize> = HashSet::new();
-        let mut cost = 0usize;
-        let mut start = 0;
-        let mut mine = Vec::new();
-        let mut flush = |batch: &[T], held: &mut HashSet<usize>| -> Result<()> {
-            let mut docs: Vec<u32> = held.drain().map(|d| d as u32).collect();
-            docs.sort_unstable();
-            let texts = corpus::reload_texts(&self.corpus, &docs, &self.ingest)?;
-            f(&Held { docs, texts }, batch)
-        };
-        for (i, item) in items.iter().enumerate() {
-            mine.clear();
-            docs_of(item, &mut mine);
-            mine.sort_unstable();
-            mine.dedup();
-            let extra: usize = mine
-                .iter()
-                .filter(|d| !held.contains(d))
-                .map(|&d| self.sizes[d])
-                .sum();
-            if i > start && cost + extra > self.batch {
-                flush(&items[start..i], &mut held)?;
-                start = i;
-                cost = 0;
-            }
-            for &d in &mine {
-                if held.insert(d) {
-                    cost += self.sizes[d];
-                }
-            }
-        }
-        if start < items.len() {
-            flush(&items[start..], &mut held)?;
-        }
-        Ok(())
+        crate::util::batches_by_cost(
+            items,
+            self.batch,
+            docs_of,
+            |d| self.sizes[d as usize],
+            |batch, docs| {
+                let texts = corpus::reload_texts(&self.corpus, docs, &self.ingest)?;
+                f(
+                    &Held {
+                        docs: docs.to_vec(),
+                        texts,
+                    },
+                    batch,
+                )
+            },
+        )
     }
 }
 
@@ -564,7 +545,7 @@ fn check_removals(
     let mut first = FirstError::default();
     t.each_batch(
         &order,
-        |&k, docs| docs.extend([entries[k].removed, entries[k].kept]),
+        |&k, docs| docs.extend([entries[k].removed as u32, entries[k].kept as u32]),
         |held, batch| {
             first.extend(batch.par_iter().filter_map(|&k| {
                 check_removal(t, held, &entries[k], dropped, m, &norm, log_path)
@@ -689,7 +670,7 @@ fn resolve_ranges(path: &Path, t: &Table, entries: &mut [Entry]) -> Result<()> {
     let view: &[Entry] = entries;
     t.each_batch(
         &later,
-        |&k, docs| docs.push(view[k].removed),
+        |&k, docs| docs.push(view[k].removed as u32),
         |held, batch| {
             let res: Vec<(usize, Result<Vec<Range<usize>>>)> = batch
                 .par_iter()
