@@ -76,14 +76,12 @@ pub struct ManifestOptions {
     /// `--encoding`: `auto`, `utf8` or `gb18030`.
     pub encoding: EncodingChoice,
     /// `--input-format`: `auto`, `text` or `jsonl`.
-    #[serde(with = "FormatChoiceDef")]
     pub input_format: FormatChoice,
     /// `--include` globs.
     pub include: Vec<String>,
     /// `--exclude` globs.
     pub exclude: Vec<String>,
     /// `--on-error`: `stop` or `skip`.
-    #[serde(with = "OnErrorDef")]
     pub on_error: OnError,
     /// `--max-doc-bytes`.
     pub max_doc_bytes: u64,
@@ -110,7 +108,6 @@ pub struct ManifestFile {
     /// was removed and nothing was written.
     pub output: Option<RawPath>,
     /// `text` or `jsonl`.
-    #[serde(with = "FormatDef")]
     pub format: Format,
     /// Documents read from it.
     pub documents: usize,
@@ -170,33 +167,6 @@ fn absolute_reference(p: &Path) -> PathBuf {
     } else {
         crate::util::absolute_path(p)
     }
-}
-
-// Serde for the ingest enums, as the manifest spells them. They live here,
-// not as derives on the enums, while `corpus` is being reshaped; a value no
-// version of neardup writes fails the manifest's parse, naming it.
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "FormatChoice", rename_all = "lowercase")]
-enum FormatChoiceDef {
-    Auto,
-    Text,
-    Jsonl,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "OnError", rename_all = "lowercase")]
-enum OnErrorDef {
-    Stop,
-    Skip,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "Format", rename_all = "lowercase")]
-enum FormatDef {
-    Text,
-    Jsonl,
-    Parquet,
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ use crate::error::{Error, Location, Result};
 use crate::work::WorkDir;
 
 /// How a file holds its documents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// The whole file is one document.
@@ -55,7 +55,8 @@ pub enum Format {
 }
 
 /// Which format to read inputs as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FormatChoice {
     /// By file name (`.jsonl`, `.ndjson`, `.json`, also under `.gz`/`.zst`);
     /// standard input is JSONL when it starts with `{`.
@@ -68,7 +69,8 @@ pub enum FormatChoice {
 }
 
 /// What to do with an input that cannot be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnError {
     /// Stop at the first bad input, before any output is written.
     #[default]
