@@ -288,7 +288,7 @@ struct VerifyArgs {
     threads: Option<usize>,
     /// Memory budget of the texts read back from the inputs, a batch at
     /// a time (e.g. 2G, 512M; suffixes are powers of 1024).
-    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_memory)]
+    #[arg(long, value_name = "SIZE", default_value = work::DEFAULT_MEMORY_ARG, value_parser = parse_memory)]
     memory: u64,
 }
 
@@ -457,7 +457,7 @@ struct Common {
     /// Memory budget of block detection's texts and fingerprints, which
     /// are read back in batches and spill to the work folder beyond it
     /// (e.g. 2G, 512M; suffixes are powers of 1024).
-    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_memory)]
+    #[arg(long, value_name = "SIZE", default_value = work::DEFAULT_MEMORY_ARG, value_parser = parse_memory)]
     memory: u64,
     /// No progress bars or warnings.
     #[arg(short, long)]

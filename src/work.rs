@@ -37,6 +37,9 @@ use crate::error::{Error, Result};
 /// not spilled (about 700 bytes a document) and the page cache.
 pub const DEFAULT_MEMORY: u64 = 1 << 30;
 
+/// [`DEFAULT_MEMORY`] as `--memory` is written, for the command line's help.
+pub const DEFAULT_MEMORY_ARG: &str = "1G";
+
 /// Name of the default work folder inside a `clean` output folder.
 pub const WORK_NAME: &str = ".neardup-work";
 
@@ -439,6 +442,10 @@ mod tests {
         assert_eq!(parse_size("memory", "1.5GiB").unwrap(), 3 << 29);
         assert_eq!(parse_size("memory", "64k").unwrap(), 64 << 10);
         assert_eq!(parse_size("memory", "1000").unwrap(), 1000);
+        assert_eq!(
+            parse_size("memory", DEFAULT_MEMORY_ARG).unwrap(),
+            DEFAULT_MEMORY
+        );
         for bad in ["", "G", "two", "0", "-1G", "1X"] {
             let err = parse_size("memory", bad).unwrap_err().to_string();
             assert!(err.starts_with("invalid option --memory"), "{bad}: {err}");
