@@ -489,11 +489,10 @@ impl Stages {
         encode: impl FnOnce(&mut Encoder) -> std::io::Result<()>,
     ) -> Result<()> {
         let path = self.file_path(name);
-        let tmp = crate::util::temp_beside(&path);
         let params_hash = Marker::new(name, params, inputs, None, 0).params_hash;
-        let bytes = (|| -> std::io::Result<u64> {
+        let written = |tmp: &Path| -> std::io::Result<u64> {
             let mut enc = Encoder {
-                w: BufWriter::with_capacity(1 << 20, File::create(&tmp)?),
+                w: BufWriter::with_capacity(1 << 20, File::create(tmp)?),
                 n: 0,
             };
             enc.raw(MAGIC)?;
@@ -510,13 +509,10 @@ impl Stages {
             file.seek(SeekFrom::Start(start - 8))?;
             file.write_all(&len.to_le_bytes())?;
             file.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
             Ok(len)
-        })()
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(&path, e)
-        })?;
+        };
+        let bytes = crate::util::replace_via_temp(&path, written, |e| e)
+            .map_err(|e| Error::io(&path, e))?;
         self.write_marker(name, params, inputs, bytes)
     }
 

@@ -72,6 +72,28 @@ pub fn temp_beside(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.neardup-tmp"))
 }
 
+/// Makes `path` whole or not at all: `write` fills the temporary file
+/// [`temp_beside`] `path` (given its path), which is then renamed to `path`;
+/// when `write` or the rename fails, the temporary file is removed and
+/// `path` keeps what it held. The one temp/rename/cleanup of every output
+/// and stage file; `io_err` turns a failed rename into the caller's error.
+///
+/// # Errors
+///
+/// `write`'s error, or the failed rename through `io_err`.
+pub fn replace_via_temp<T, E>(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<T, E>,
+    io_err: impl FnOnce(io::Error) -> E,
+) -> Result<T, E> {
+    let tmp = temp_beside(path);
+    let res = write(&tmp).and_then(|v| std::fs::rename(&tmp, path).map(|()| v).map_err(io_err));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
 /// Creates (or truncates) `path` and writes `body`, flushed to disk.
 ///
 /// # Errors
@@ -123,19 +145,17 @@ pub fn write_atomic_with(
         write(&mut w)?;
         return w.flush();
     }
-    let tmp = temp_beside(path);
-    let res = (|| {
-        let mut w = io::BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        write(&mut w)?;
-        w.into_inner()
-            .map_err(io::IntoInnerError::into_error)?
-            .sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
+    replace_via_temp(
+        path,
+        |tmp| {
+            let mut w = io::BufWriter::with_capacity(1 << 20, File::create(tmp)?);
+            write(&mut w)?;
+            w.into_inner()
+                .map_err(io::IntoInnerError::into_error)?
+                .sync_all()
+        },
+        |e| e,
+    )
 }
 
 /// Cuts `items` into consecutive batches by the documents they need:

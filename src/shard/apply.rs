@@ -370,16 +370,15 @@ pub fn finish(
         files.extend(part);
         logs.push(parts.join(format!("removed-{}.jsonl", s.shard)));
     }
-    let tmp = crate::util::temp_beside(&log);
     // with a plan, its log is whole already (the shards' parts are empty)
-    let merged = match plan {
-        Some(dir) => copy_log(&dir.join(super::cuts::LOG), &tmp),
-        None => merge_logs(&logs, &tmp),
-    };
-    let removed = merged.inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
-    std::fs::rename(&tmp, &log).map_err(|e| Error::io(&log, e))?;
+    let removed = crate::util::replace_via_temp(
+        &log,
+        |tmp| match plan {
+            Some(dir) => copy_log(&dir.join(super::cuts::LOG), tmp),
+            None => merge_logs(&logs, tmp),
+        },
+        |e| Error::io(&log, e),
+    )?;
 
     let source = Source {
         inputs: manifest.input_paths(),
@@ -392,7 +391,7 @@ pub fn finish(
     // the manifest records no output compression: any will do
     let copts = clean_options(out, opts, ingest, OutputCompression::Same);
     let target = LogTarget::Staged {
-        tmp,
+        tmp: crate::util::temp_beside(&log),
         fin: log.clone(),
     };
     let path = out.join(MANIFEST);

@@ -307,37 +307,35 @@ mod io {
             let props = WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
                 .build();
-            let tmp = crate::util::temp_beside(path);
-            let file = File::create(&tmp).map_err(|e| crate::Error::io(&tmp, e))?;
-            let written = (|| -> std::result::Result<(), ParquetError> {
-                let mut w = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props))?;
+            let written = |tmp: &Path| -> crate::Result<()> {
+                let file = File::create(tmp).map_err(|e| crate::Error::io(tmp, e))?;
+                let mut w = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props))
+                    .map_err(failed)?;
                 let n = self.len();
                 let mut start = 0;
                 // an empty table still gets its schema (one empty group)
                 while start < n || start == 0 {
                     let end = (start + GROUP_ROWS).min(n);
-                    let mut group = w.next_row_group()?;
+                    let mut group = w.next_row_group().map_err(failed)?;
                     for c in &self.columns {
-                        let Some(mut col) = group.next_column()? else {
-                            return Err(ParquetError::General("fewer columns than given".into()));
+                        let Some(mut col) = group.next_column().map_err(failed)? else {
+                            return Err(failed(ParquetError::General(
+                                "fewer columns than given".into(),
+                            )));
                         };
-                        write_column(col.untyped(), c, start..end)?;
-                        col.close()?;
+                        write_column(col.untyped(), c, start..end).map_err(failed)?;
+                        col.close().map_err(failed)?;
                     }
-                    group.close()?;
+                    group.close().map_err(failed)?;
                     if end == n {
                         break;
                     }
                     start = end;
                 }
-                w.close()?;
+                w.close().map_err(failed)?;
                 Ok(())
-            })();
-            if let Err(e) = written {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(failed(e));
-            }
-            std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))
+            };
+            crate::util::replace_via_temp(path, written, |e| crate::Error::io(path, e))
         }
 
         /// Reads the table in `path`: every column holding one value per row.
