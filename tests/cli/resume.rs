@@ -81,6 +81,11 @@ fn clean_killed_in_any_stage_resumes_to_the_same_bytes() {
         ("verify:1", "reused read"),
         ("blocks", "reused read, documents"),
         ("blocks:1", "reused read, documents"),
+        // the blocks found, their copies not yet placed: the block stage
+        // is not saved until they are
+        ("block copies", "reused read, documents\n"),
+        // every detection stage saved, the plan not
+        ("plan", "reused read, documents, blocks\n"),
         // after the plan is saved, before any output file
         ("write", "reused read, documents, blocks, plan\n"),
         (
