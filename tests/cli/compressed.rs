@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::util::{cjk_text, clusters, neardup, TestDir};
+use crate::util::{cjk_text, clusters, gzip, neardup, zstd, TestDir};
 
 /// A compression and the suffix it adds.
 #[derive(Clone, Copy)]
@@ -32,15 +32,8 @@ impl Comp {
     fn pack(self, data: &[u8]) -> Vec<u8> {
         match self {
             Comp::Plain => data.to_vec(),
-            Comp::Gzip => {
-                let mut enc =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                std::io::Write::write_all(&mut enc, data).unwrap();
-                enc.finish().unwrap()
-            }
-            Comp::Zstd => {
-                ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
-            }
+            Comp::Gzip => gzip(data),
+            Comp::Zstd => zstd(data),
         }
     }
 

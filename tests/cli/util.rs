@@ -124,6 +124,17 @@ pub fn cjk_text(seed: u64, n: usize) -> String {
     out
 }
 
+/// A long text (600 characters), different for every seed.
+pub fn text(seed: u64) -> String {
+    cjk_text(seed, 600)
+}
+
+/// The file name of a report member's path.
+pub fn file_of(m: &Value) -> String {
+    let p = m["path"].as_str().expect("path");
+    p.rsplit('/').next().unwrap_or(p).to_string()
+}
+
 /// The path as the binary prints it (temporary folders are UTF-8).
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")
@@ -146,6 +157,11 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(data).expect("gzip");
     enc.finish().expect("gzip")
+}
+
+/// `data` zstd-compressed.
+pub fn zstd(data: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
 }
 
 /// A refused run (`what` names it in failures): exit code 2, no panic, and
