@@ -203,6 +203,21 @@ pub fn assert_fails(cmd: &mut Command, code: i32, needle: &str) {
     assert!(!stderr.contains("panicked"), "panic: {stderr}");
 }
 
+/// `neardup verify OUT EXTRA` passes: exit code 0 and one line on
+/// standard output, `verified …`.
+pub fn assert_verifies(out: &Path, extra: &[&str]) {
+    let o = neardup()
+        .arg("verify")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{extra:?}: {}", stderr_of(&o));
+    assert_eq!(stdout.lines().count(), 1, "{extra:?}: {stdout}");
+    assert!(stdout.starts_with("verified "), "{extra:?}: {stdout}");
+}
+
 /// Runs `neardup clean --quiet INPUT -o OUT`, asserting success.
 pub fn clean_ok(input: &Path, out: &Path) {
     clean_ok_with(input, out, &[]);
