@@ -7,7 +7,9 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::util::*;
+use crate::util::{
+    assert_error, assert_verifies, cjk_text, clean_ok, json_lines, neardup, TestDir,
+};
 
 /// `neardup verify OUT --memory MEMORY`.
 fn verify(out: &Path, memory: &str) -> Output {
