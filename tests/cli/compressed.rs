@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::util::{cjk_text, clusters, neardup, TestDir};
+use crate::util::{
+    assert_error, assert_fails, cjk_text, clusters, gzip, neardup, s, zstd, TestDir,
+};
 
 /// A compression and the suffix it adds.
 #[derive(Clone, Copy)]
@@ -32,15 +34,8 @@ impl Comp {
     fn pack(self, data: &[u8]) -> Vec<u8> {
         match self {
             Comp::Plain => data.to_vec(),
-            Comp::Gzip => {
-                let mut enc =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                std::io::Write::write_all(&mut enc, data).unwrap();
-                enc.finish().unwrap()
-            }
-            Comp::Zstd => {
-                ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
-            }
+            Comp::Gzip => gzip(data),
+            Comp::Zstd => zstd(data),
         }
     }
 
@@ -268,12 +263,8 @@ fn the_work_folder_goes_after_success_and_after_failure() {
             .env("TMPDIR", &tmp)
             .output()
             .unwrap();
-        assert_eq!(o.status.code(), Some(2));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            err.contains(cut.to_str().unwrap()) && err.contains("cannot decompress gzip"),
-            "{err}"
-        );
+        let what = format!("scan --level {level}, cut gzip");
+        assert_error(&o, &what, &[s(&cut), "cannot decompress gzip"]);
         assert_eq!(no_work_folders(&tmp), Vec::<String>::new());
     }
     // clean: OUT/.neardup-work, and OUT itself when the run made it
@@ -286,7 +277,7 @@ fn the_work_folder_goes_after_success_and_after_failure() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    assert_error(&o, "clean, cut gzip", &[s(&cut), "cannot decompress gzip"]);
     assert!(!out.exists(), "nothing left");
     neardup()
         .arg("clean")
@@ -318,7 +309,7 @@ fn a_named_work_folder_is_used_and_kept_after_an_error() {
         .arg(&work)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    assert_error(&o, "non-empty output", &[s(&out), "not empty"]);
     // beside the stage files (`stages/`, what `--resume` reuses)
     let mut kept: Vec<Vec<u8>> = std::fs::read_dir(&work)
         .unwrap()
@@ -368,15 +359,15 @@ fn memory_takes_sizes_and_refuses_nonsense() {
             .assert()
             .success();
     }
-    let o = neardup()
-        .arg("scan")
-        .args(&inputs)
-        .args(["--memory", "lots"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("--memory") && err.contains("lots"), "{err}");
+    // refused by the option parser: its message is not one line
+    assert_fails(
+        neardup()
+            .arg("scan")
+            .args(&inputs)
+            .args(["--memory", "lots"]),
+        2,
+        r#"--memory: "lots""#,
+    );
 }
 
 /// The file names of a `clean` output folder and their bodies, each
@@ -444,9 +435,7 @@ fn output_compression_sets_each_outputs_format_and_name_and_verify_passes() {
         let body = std::fs::read(&file).unwrap();
         std::fs::write(&file, &body[..body.len() - 9]).unwrap();
         let o = neardup().arg("verify").arg(&out).output().unwrap();
-        assert_eq!(o.status.code(), Some(2), "{how}");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(name), "{how}: {err}");
+        assert_error(&o, how, &[name]);
     }
 }
 
@@ -465,8 +454,6 @@ fn output_compression_refuses_two_inputs_written_to_one_name() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("would both be written here"), "{err}");
+    assert_error(&o, "one name", &["would both be written here"]);
     assert!(!out.join("data.jsonl").exists());
 }

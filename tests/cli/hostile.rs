@@ -11,29 +11,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::util::{
-    assert_error, assert_input_refused, cjk_text, clusters, neardup, run, s, seeds, TestDir,
+    assert_error, assert_input_refused, cjk_text, clusters, files, neardup, run, s, seeds, TestDir,
 };
-
-/// Every file below `dir` (relative), hidden ones included.
-fn files_below(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).expect("below").to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// `scan` and `clean` both refuse `bad` (given among `inputs`) with a
 /// message holding the needles, and `clean` writes nothing; with
@@ -207,7 +186,7 @@ fn outputs_that_reach_an_input_are_refused() {
     let corpus = t.path().join("corpus");
     let a = t.write("corpus/a.txt", cjk_text(8, 600));
     t.write("corpus/b.txt", cjk_text(9, 600));
-    let before = files_below(&corpus);
+    let before = files(&corpus);
     let bytes = std::fs::read(&a).expect("read");
     let alias = t.path().join("alias");
     std::os::unix::fs::symlink(&corpus, &alias).expect("symlink");
@@ -261,7 +240,8 @@ fn outputs_that_reach_an_input_are_refused() {
         let mut needles = vec![needle];
         needles.extend(names.iter().map(String::as_str));
         assert_error(&o, &args.join(" "), &needles);
-        assert_eq!(files_below(&corpus), before, "{args:?}");
+        let now = files(&corpus);
+        assert!(now == before, "{args:?}: {:?}", now.keys());
         assert_eq!(std::fs::read(&a).expect("read"), bytes, "{args:?}");
         assert!(!out.exists(), "{args:?}");
     }
@@ -316,7 +296,7 @@ fn full_disk_while_writing_leaves_no_final_file() {
         .output()
         .expect("runs");
     assert_error(&o, "log", &["/dev/full", "No space left on device"]);
-    assert!(!out.exists(), "{:?}", files_below(&out));
+    assert!(!out.exists(), "{:?}", files(&out).keys());
     // the same for a report
     let o = neardup()
         .args(["scan", "--quiet", "-o", "/dev/full"])
@@ -342,7 +322,7 @@ fn full_disk_while_writing_leaves_no_final_file() {
         "ulimit",
         &[s(&out.join("001_87fb1114b3afc742.txt")), "too large"],
     );
-    assert!(!out.exists(), "{:?}", files_below(&out));
+    assert!(!out.exists(), "{:?}", files(&out).keys());
     // into an existing folder: what was there stays, nothing is added
     t.write("out/keep.txt", "mine");
     let o = std::process::Command::new("sh")
@@ -355,18 +335,12 @@ fn full_disk_while_writing_leaves_no_final_file() {
         .output()
         .expect("runs");
     assert_error(&o, "ulimit --force", &["too large"]);
-    assert_eq!(files_below(&out), [PathBuf::from("keep.txt")]);
-}
-
-/// Every file below `dir` with its bytes.
-fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    files_below(dir)
-        .into_iter()
-        .map(|rel| {
-            let bytes = std::fs::read(dir.join(&rel)).expect("read");
-            (rel, bytes)
-        })
-        .collect()
+    let kept = files(&out);
+    assert!(
+        kept == [(PathBuf::from("keep.txt"), b"mine".to_vec())].into(),
+        "{:?}",
+        kept.keys()
+    );
 }
 
 #[test]
@@ -397,20 +371,15 @@ fn clean_output_is_byte_identical_with_1_and_8_threads() {
             .arg(&out)
             .assert()
             .success();
-        trees.push(tree(&out));
+        trees.push(files(&out));
     }
-    let names: Vec<&PathBuf> = trees[0].iter().map(|(p, _)| p).collect();
+    let names: Vec<&PathBuf> = trees[0].keys().collect();
     assert!(
-        names.contains(&&PathBuf::from("records.jsonl")),
+        trees[0].contains_key(Path::new("records.jsonl")),
         "{names:?}"
     );
-    assert!(names.contains(&&PathBuf::from("neardup-manifest.json")));
-    let log = &trees[0]
-        .iter()
-        .find(|(p, _)| p == Path::new("removed.jsonl"))
-        .expect("log")
-        .1;
-    let log = String::from_utf8_lossy(log);
+    assert!(trees[0].contains_key(Path::new("neardup-manifest.json")));
+    let log = String::from_utf8_lossy(&trees[0][Path::new("removed.jsonl")]);
     assert!(
         log.contains("\"document\"") && log.contains("\"block\""),
         "{log}"

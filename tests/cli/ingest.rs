@@ -8,13 +8,8 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use crate::util::{
-    assert_fails, cjk_text, clusters, gzip, neardup, s, scan_json, succeeded, TestDir,
+    assert_fails, cjk_text, clusters, gzip, neardup, s, scan_json, succeeded, text, zstd, TestDir,
 };
-
-/// A long text, different for every seed.
-fn text(seed: u64) -> String {
-    cjk_text(seed, 600)
-}
 
 /// `scan --level doc` of `inputs` (plus `extra` options).
 fn scan_doc(inputs: &[&Path], extra: &[&str]) -> Value {
@@ -61,10 +56,6 @@ fn gunzip(data: &[u8]) -> String {
         .read_to_string(&mut out)
         .expect("valid gzip of UTF-8 text");
     out
-}
-
-fn zstd(data: &[u8]) -> Vec<u8> {
-    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
 }
 
 #[test]

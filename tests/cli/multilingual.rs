@@ -13,15 +13,10 @@ use serde_json::Value;
 use neardup::corpus::Corpus;
 use neardup::pipeline::{scan, Level, NoProgress, ScanOptions};
 
-use crate::util::{clusters, fixtures, neardup, s, scan_json, succeeded, TestDir};
+use crate::util::{clusters, file_of, fixtures, neardup, s, scan_json, succeeded, TestDir};
 
 fn multilingual() -> PathBuf {
     fixtures().join("multilingual")
-}
-
-fn file_of(m: &Value) -> String {
-    let p = m["path"].as_str().expect("path");
-    p.rsplit('/').next().unwrap_or(p).to_string()
 }
 
 /// The files each block cluster's copies are in.

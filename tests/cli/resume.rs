@@ -29,7 +29,7 @@ fn corpus(t: &TestDir) -> PathBuf {
 }
 
 /// Runs `neardup SUB INPUT ARGS` with `env` set.
-fn run(sub: &str, input: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+fn run_env(sub: &str, input: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = neardup();
     cmd.arg(sub).arg(input).args(args);
     for (k, v) in env {
@@ -51,7 +51,7 @@ fn cleaned_whole(
 ) {
     let input = corpus(t);
     let out = t.path().join("out");
-    let o = run("clean", &input, &["-o", s(&out)], &[]);
+    let o = run_env("clean", &input, &["-o", s(&out)], &[]);
     assert!(o.status.success(), "{}", stderr_of(&o));
     let whole = files(&out);
     (input, out, whole)
@@ -81,6 +81,11 @@ fn clean_killed_in_any_stage_resumes_to_the_same_bytes() {
         ("verify:1", "reused read"),
         ("blocks", "reused read, documents"),
         ("blocks:1", "reused read, documents"),
+        // the blocks found, their copies not yet placed: the block stage
+        // is not saved until they are
+        ("block copies", "reused read, documents\n"),
+        // every detection stage saved, the plan not
+        ("plan", "reused read, documents, blocks\n"),
         // after the plan is saved, before any output file
         ("write", "reused read, documents, blocks, plan\n"),
         (
@@ -93,7 +98,7 @@ fn clean_killed_in_any_stage_resumes_to_the_same_bytes() {
         let work = t.path().join(format!("work{i}"));
         let args = ["-o", s(&out), "--work", s(&work)];
         killed(
-            &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", at)]),
+            &run_env("clean", &input, &args, &[("NEARDUP_TEST_KILL", at)]),
             at,
         );
         assert!(work.join("stages").is_dir(), "{at}: stage files kept");
@@ -104,7 +109,7 @@ fn clean_killed_in_any_stage_resumes_to_the_same_bytes() {
             &["--resume", "--threads", threads, "--memory", "64K"],
         ]
         .concat();
-        let o = run("clean", &input, &more, &[]);
+        let o = run_env("clean", &input, &more, &[]);
         assert!(o.status.success(), "{at}: {}", stderr_of(&o));
         assert!(stderr_of(&o).contains(reused), "{at}: {}", stderr_of(&o));
         assert!(files(&out) == whole, "{at}: output differs");
@@ -124,7 +129,7 @@ fn clean_killed_while_renaming_into_the_output_resumes_to_the_same_bytes() {
         let args = ["-o", s(&out), "--work", s(&work)];
         let at = format!("rename:{done}");
         killed(
-            &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", &at)]),
+            &run_env("clean", &input, &args, &[("NEARDUP_TEST_KILL", &at)]),
             &at,
         );
         // some files have their final name, the manifest has not
@@ -136,7 +141,7 @@ fn clean_killed_while_renaming_into_the_output_resumes_to_the_same_bytes() {
         assert_eq!(finals, done, "{at}: {:?}", there.keys());
         assert!(!out.join("manifest.json").exists());
         let resume = [&args[..], &["--resume"]].concat();
-        let o = run("clean", &input, &resume, &[]);
+        let o = run_env("clean", &input, &resume, &[]);
         assert!(o.status.success(), "{at}: {}", stderr_of(&o));
         let staged = format!("plan, {} staged output files", renames - 2);
         assert!(stderr_of(&o).contains(&staged), "{at}: {}", stderr_of(&o));
@@ -147,7 +152,7 @@ fn clean_killed_while_renaming_into_the_output_resumes_to_the_same_bytes() {
     let work = t.path().join("work-other");
     let args = ["-o", s(&out), "--work", s(&work)];
     killed(
-        &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", "rename:1")]),
+        &run_env("clean", &input, &args, &[("NEARDUP_TEST_KILL", "rename:1")]),
         "rename:1",
     );
     let first = whole
@@ -157,7 +162,7 @@ fn clean_killed_while_renaming_into_the_output_resumes_to_the_same_bytes() {
     std::fs::write(out.join(first), "someone else's\n").expect("write");
     let resume = [&args[..], &["--resume"]].concat();
     assert_error(
-        &run("clean", &input, &resume, &[]),
+        &run_env("clean", &input, &resume, &[]),
         "not ours",
         &["not empty"],
     );
@@ -170,13 +175,13 @@ fn a_changed_option_or_input_file_is_refused() {
     let (out, work) = (t.path().join("out"), t.path().join("work"));
     let args = ["-o", s(&out), "--work", s(&work), "--quiet"];
     killed(
-        &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", "blocks:1")]),
+        &run_env("clean", &input, &args, &[("NEARDUP_TEST_KILL", "blocks:1")]),
         "blocks",
     );
     let resume = [&args[..], &["--resume"]].concat();
     let changed = [&resume[..], &["--threshold", "0.9"]].concat();
     assert_error(
-        &run("clean", &input, &changed, &[]),
+        &run_env("clean", &input, &changed, &[]),
         "--threshold",
         &[
             s(&work),
@@ -185,7 +190,7 @@ fn a_changed_option_or_input_file_is_refused() {
     );
     let changed = [&resume[..], &["--text-field", "body"]].concat();
     assert_error(
-        &run("clean", &input, &changed, &[]),
+        &run_env("clean", &input, &changed, &[]),
         "--text-field",
         &["--text-field was text in the work folder's run, is body now"],
     );
@@ -194,7 +199,7 @@ fn a_changed_option_or_input_file_is_refused() {
     body.extend_from_slice(mixed_lines()[0].as_bytes());
     std::fs::write(&b, body).expect("write");
     assert_error(
-        &run("clean", &input, &resume, &[]),
+        &run_env("clean", &input, &resume, &[]),
         "changed input",
         &[&format!(
             "input {} changed since the work folder's run",
@@ -203,7 +208,7 @@ fn a_changed_option_or_input_file_is_refused() {
     );
     // nothing was reused or written by the refused runs; a fresh run works
     assert!(!out.join("removed.jsonl").exists());
-    let o = run("clean", &input, &args, &[]);
+    let o = run_env("clean", &input, &args, &[]);
     assert!(o.status.success(), "{}", stderr_of(&o));
 }
 
@@ -213,16 +218,16 @@ fn scan_killed_in_the_block_stage_resumes_to_the_same_report() {
     let input = corpus(&t);
     let work = t.path().join("work");
     let json = ["--format", "json"];
-    let o = run("scan", &input, &json, &[]);
+    let o = run_env("scan", &input, &json, &[]);
     assert!(o.status.success(), "{}", stderr_of(&o));
     let whole = o.stdout;
     let args = [&json[..], &["--work", s(&work)]].concat();
     killed(
-        &run("scan", &input, &args, &[("NEARDUP_TEST_KILL", "blocks:1")]),
+        &run_env("scan", &input, &args, &[("NEARDUP_TEST_KILL", "blocks:1")]),
         "blocks",
     );
     let resume = [&args[..], &["--resume", "--threads", "1"]].concat();
-    let o = run("scan", &input, &resume, &[]);
+    let o = run_env("scan", &input, &resume, &[]);
     assert!(o.status.success(), "{}", stderr_of(&o));
     assert!(
         stderr_of(&o).contains("reused read, documents"),
@@ -257,7 +262,7 @@ fn params_prints_what_the_stage_markers_record() {
     let (out, work) = (t.path().join("out"), t.path().join("work"));
     let args = ["-o", s(&out), "--work", s(&work), "--min-block", "150"];
     killed(
-        &run("clean", &input, &args, &[("NEARDUP_TEST_KILL", "staged:1")]),
+        &run_env("clean", &input, &args, &[("NEARDUP_TEST_KILL", "staged:1")]),
         "staged:1",
     );
     let marker: serde_json::Value = serde_json::from_slice(

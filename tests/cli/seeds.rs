@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::util::{clusters, neardup, s, scan_json, seeds};
+use crate::util::{clusters, file_of, neardup, s, scan_json, seeds};
 
 const F000: &str = "000_e9ae08571794868f.txt";
 const F002: &str = "002_213c1cc202ead32c.txt";
@@ -11,11 +11,6 @@ const F004: &str = "004_792cc556aa004db2.txt";
 
 fn seed_report() -> Value {
     scan_json(&[s(&seeds())])
-}
-
-fn file_of(m: &Value) -> String {
-    let p = m["path"].as_str().expect("path");
-    p.rsplit('/').next().unwrap_or(p).to_string()
 }
 
 fn lines(m: &Value) -> (u64, u64) {

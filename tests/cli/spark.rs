@@ -17,6 +17,7 @@
 //! (`.ci/run` makes one). Without it the tests say so loudly and pass,
 //! except in CI (`CI` set), where they fail.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Mutex;
@@ -24,7 +25,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::util::{cjk_text, gzip, json_lines, neardup, s, seeds, stderr_of, succeeded, TestDir};
+use crate::util::{
+    cjk_text, files, gzip, json_lines, neardup, s, seeds, stderr_of, succeeded, TestDir,
+};
 
 /// One Spark run at a time: each is a JVM on a 2-core machine.
 static SPARK: Mutex<()> = Mutex::new(());
@@ -231,25 +234,6 @@ fn corpus() -> Corpus {
     }
 }
 
-/// Every file under `root` (relative path → bytes).
-fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("readable output") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(root).expect("under root");
-                out.push((rel.display().to_string(), std::fs::read(&p).expect("read")));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn the_driver_gives_what_single_machine_clean_gives() {
     let Some((python, _one)) = spark_session() else {
@@ -351,7 +335,7 @@ fn the_driver_gives_what_single_machine_clean_gives() {
             .any(|l| l.starts_with("stage apply") && !l.contains("done earlier")),
         "{err}"
     );
-    assert!(tree(&spark) == want, "the same output after --resume");
+    assert!(files(&spark) == want, "the same output after --resume");
 
     // the corpus holds what it is meant to: removals inside one input and
     // across inputs, exact and edited, and the giant group; blocks too,
@@ -427,15 +411,20 @@ fn the_driver_gives_what_single_machine_clean_gives() {
 /// Asserts that `spark` holds the files of `single`, byte for byte
 /// (cleaned inputs, removal log, manifest), and that `neardup verify`
 /// passes on it; gives the files.
-fn same_output(single: &Path, spark: &Path) -> Vec<(String, Vec<u8>)> {
-    let (want, got) = (tree(single), tree(spark));
-    let names = |t: &[(String, Vec<u8>)]| t.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
-    assert_eq!(names(&got), names(&want), "the same output files");
-    for ((name, w), (_, g)) in want.iter().zip(&got) {
+fn same_output(single: &Path, spark: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let (want, got) = (files(single), files(spark));
+    assert!(
+        got.keys().eq(want.keys()),
+        "the same output files: {:?} from spark, {:?} from one machine",
+        got.keys(),
+        want.keys()
+    );
+    for ((name, w), g) in want.iter().zip(got.values()) {
         if w != g {
             let show = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(3000)]).into_owned();
             panic!(
-                "{name} differs\nsingle machine:\n{}\nspark:\n{}",
+                "{} differs\nsingle machine:\n{}\nspark:\n{}",
+                name.display(),
                 show(w),
                 show(g)
             );
@@ -500,9 +489,11 @@ fn at_level_doc_the_driver_gives_what_clean_level_doc_gives() {
     );
     let written = same_output(&single, &spark);
     assert!(
-        written.iter().any(|(name, _)| name.ends_with("a.jsonl")),
+        written
+            .keys()
+            .any(|name| name.to_string_lossy().ends_with("a.jsonl")),
         "{:?}",
-        written.iter().map(|(n, _)| n).collect::<Vec<_>>()
+        written.keys()
     );
     let log = json_lines(&single.join("removed.jsonl"));
     assert!(log.iter().all(|r| r["reason"] == "document"), "{log:?}");

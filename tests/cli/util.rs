@@ -124,6 +124,17 @@ pub fn cjk_text(seed: u64, n: usize) -> String {
     out
 }
 
+/// A long text (600 characters), different for every seed.
+pub fn text(seed: u64) -> String {
+    cjk_text(seed, 600)
+}
+
+/// The file name of a report member's path.
+pub fn file_of(m: &Value) -> String {
+    let p = m["path"].as_str().expect("path");
+    p.rsplit('/').next().unwrap_or(p).to_string()
+}
+
 /// The path as the binary prints it (temporary folders are UTF-8).
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")
@@ -146,6 +157,11 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(data).expect("gzip");
     enc.finish().expect("gzip")
+}
+
+/// `data` zstd-compressed.
+pub fn zstd(data: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
 }
 
 /// A refused run (`what` names it in failures): exit code 2, no panic, and
@@ -185,6 +201,21 @@ pub fn assert_fails(cmd: &mut Command, code: i32, needle: &str) {
     assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
     assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
     assert!(!stderr.contains("panicked"), "panic: {stderr}");
+}
+
+/// `neardup verify OUT EXTRA` passes: exit code 0 and one line on
+/// standard output, `verified …`.
+pub fn assert_verifies(out: &Path, extra: &[&str]) {
+    let o = neardup()
+        .arg("verify")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{extra:?}: {}", stderr_of(&o));
+    assert_eq!(stdout.lines().count(), 1, "{extra:?}: {stdout}");
+    assert!(stdout.starts_with("verified "), "{extra:?}: {stdout}");
 }
 
 /// Runs `neardup clean --quiet INPUT -o OUT`, asserting success.

@@ -7,7 +7,9 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::util::*;
+use crate::util::{
+    assert_error, assert_verifies, cjk_text, clean_ok, json_lines, neardup, TestDir,
+};
 
 /// `neardup verify OUT --memory MEMORY`.
 fn verify(out: &Path, memory: &str) -> Output {
@@ -32,14 +34,10 @@ fn assert_refused(out: &Path, needles: &[&str]) {
     );
 }
 
+/// Both budgets pass `out`.
 fn assert_passes(out: &Path) {
     for memory in ["1K", "1G"] {
-        let o = verify(out, memory);
-        assert!(
-            o.status.success(),
-            "--memory {memory}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert_verifies(out, &["--memory", memory]);
     }
 }
 
