@@ -445,14 +445,14 @@ pub fn normalize_unmapped(
 /// (texts held while verifying).
 ///
 /// The cost of a mixed page is about that of its non-CJK stretches: the
-/// text is read by the fast path ([`clean_until`]: ideographs and common
-/// punctuation decoded in bulk, as the sketch reads them) up to the first
-/// character whose unit [`fold_words`] or [`fold_masks`] may change (a
-/// letter, a mask, a prefix mark at a line start); only the stretch
-/// around it, from the last place before it to the first place after it
-/// where normalisation is local (between two CJK ideographs, as
-/// [`normalize_in_pieces`] cuts), goes through the slow path, and the
-/// fast path goes on from there. A footer with a site name no longer
+/// text is read by the fast path (ideographs and common punctuation
+/// decoded in bulk, as the sketch reads them) up to the first character
+/// whose unit the word pass may change (a letter, a mask, a prefix mark at
+/// a line start); only the stretch around it, from the last place before
+/// it to the first place after it where normalisation is local (between
+/// two CJK ideographs, where [`normalize_into`] cuts a long text), goes
+/// through the slow path ([`normalize_unmapped`], then words folded), and
+/// the fast path goes on from there. A footer with a site name no longer
 /// sends its whole page down the slow path.
 pub fn normalize_chars(text: &str, opts: &NormalizeOptions) -> Vec<char> {
     chars_by(text, opts, clean_until)
