@@ -112,55 +112,9 @@ pub(crate) fn document_level(
 ) -> Result<Vec<Cluster>> {
     let n = sk.sketch.len();
     let lens: Vec<u32> = sk.sketch.iter().map(|s| s.len).collect();
-    // Exact copies (same normalised text) join without alignment; only the
-    // first of each goes on to LSH.
     let mut uf = UnionFind::new(n);
-    let mut by_hash: Vec<(u128, u32)> = (0..n as u32)
-        .filter(|&d| lens[d as usize] > 0)
-        .map(|d| (sk.sketch[d as usize].exact, d))
-        .collect();
-    by_hash.sort_unstable();
-    let mut reps: Vec<u32> = Vec::new();
-    for (i, &(h, d)) in by_hash.iter().enumerate() {
-        if i > 0 && by_hash[i - 1].0 == h {
-            uf.union(by_hash[i - 1].1, d);
-        } else {
-            reps.push(d);
-        }
-    }
-    reps.sort_unstable();
-
-    progress.stage("candidates", 1);
-    let cands = if let SketchKind::MinHash { .. } = sk.kind {
-        lsh::band_candidates(&sk.sigs, &reps, opts.lsh_params())
-    } else {
-        let hashes: Vec<u64> = sk.sketch.iter().map(|s| s.simhash).collect();
-        lsh::hamming_candidates(&hashes, &reps, opts.max_hamming)
-            .into_iter()
-            .filter(|&(a, b)| hamming(hashes[a as usize], hashes[b as usize]) <= opts.max_hamming)
-            .collect()
-    };
-    progress.finish();
-    progress.stage("prefilter", cands.len() as u64);
-    let vopts = VerifyOptions {
-        threshold: opts.threshold,
-        jaccard_floor: jaccard_floor(opts),
-    };
-    let sigs: Option<&dyn lsh::Signatures> = match sk.kind {
-        SketchKind::MinHash { .. } => Some(&sk.sigs),
-        SketchKind::SimHash => None,
-    };
-    let mut pairs = verify::prefilter(&cands, &lens, sigs, &vopts);
-    let prefiltered = pairs.len();
-    if sk.profiles.len() == n {
-        pairs = verify::within_ideograph_bound(&pairs, &lens, &sk.profiles, opts.threshold);
-    }
-    let cands_len = cands.len();
-    drop(cands);
-    // what only candidates needed goes before the texts come
-    sk.sigs = Vec::new();
-    sk.profiles = Vec::new();
-    progress.finish();
+    let reps = join_exact_copies(sk, &lens, &mut uf);
+    let (pairs, cands_len, prefiltered) = candidate_pairs(sk, &reps, &lens, opts, progress);
 
     progress.stage("verify", pairs.len() as u64);
     // Members of clusters are built from the texts verification loads
@@ -186,29 +140,12 @@ pub(crate) fn document_level(
         if a == b || sk.sketch[a as usize].exact == sk.sketch[b as usize].exact {
             return Some(1.0);
         }
-        let key = (a.min(b), a.max(b));
-        matches
-            .binary_search_by_key(&key, |m| (m.a, m.b))
-            .ok()
-            .map(|i| matches[i].similarity)
+        found_similarity(&matches, a, b)
     };
-    let mut unknown: Vec<(u32, u32)> = Vec::new();
-    for (g, &k) in groups.iter().zip(&keeps) {
-        for &d in g {
-            if known(g[k], d).is_none() {
-                unknown.push((g[k].min(d), g[k].max(d)));
-            }
-        }
-    }
-    unknown.sort_unstable();
+    let unknown = unknown_pairs(&groups, &keeps, known);
     let extra = aligner.similarities(&unknown)?;
     let similarity = |a: u32, b: u32| -> f64 {
-        known(a, b).unwrap_or_else(|| {
-            let key = (a.min(b), a.max(b));
-            extra
-                .binary_search_by_key(&key, |m| (m.a, m.b))
-                .map_or(0.0, |i| extra[i].similarity)
-        })
+        known(a, b).unwrap_or_else(|| found_similarity(&extra, a, b).unwrap_or(0.0))
     };
     let clusters = clusters_of(
         corpus,
@@ -224,6 +161,102 @@ pub(crate) fn document_level(
     // pairs aligned a second time (exactly) are among these
     show_count(progress, "member alignments", unknown.len());
     Ok(clusters)
+}
+
+/// Joins exact copies (same normalised text) in `uf` without alignment;
+/// gives the first of each (sorted), the only ones that go on to
+/// candidate search. Empty documents join nothing.
+fn join_exact_copies(sk: &Sketches, lens: &[u32], uf: &mut UnionFind) -> Vec<u32> {
+    let n = sk.sketch.len();
+    let mut by_hash: Vec<(u128, u32)> = (0..n as u32)
+        .filter(|&d| lens[d as usize] > 0)
+        .map(|d| (sk.sketch[d as usize].exact, d))
+        .collect();
+    by_hash.sort_unstable();
+    let mut reps: Vec<u32> = Vec::new();
+    for (i, &(h, d)) in by_hash.iter().enumerate() {
+        if i > 0 && by_hash[i - 1].0 == h {
+            uf.union(by_hash[i - 1].1, d);
+        } else {
+            reps.push(d);
+        }
+    }
+    reps.sort_unstable();
+    reps
+}
+
+/// The pairs of `reps` worth aligning: candidates (LSH banding for
+/// MinHash, Hamming search for SimHash) that pass the prefilter and the
+/// ideograph-count bound. What only candidates needed (signatures,
+/// profiles) is dropped before the texts come. Also gives the number of
+/// candidates and of pairs after the prefilter.
+fn candidate_pairs(
+    sk: &mut Sketches,
+    reps: &[u32],
+    lens: &[u32],
+    opts: &ScanOptions,
+    progress: &dyn Progress,
+) -> (Vec<(u32, u32)>, usize, usize) {
+    progress.stage("candidates", 1);
+    let cands = if let SketchKind::MinHash { .. } = sk.kind {
+        lsh::band_candidates(&sk.sigs, reps, opts.lsh_params())
+    } else {
+        let hashes: Vec<u64> = sk.sketch.iter().map(|s| s.simhash).collect();
+        lsh::hamming_candidates(&hashes, reps, opts.max_hamming)
+            .into_iter()
+            .filter(|&(a, b)| hamming(hashes[a as usize], hashes[b as usize]) <= opts.max_hamming)
+            .collect()
+    };
+    progress.finish();
+    progress.stage("prefilter", cands.len() as u64);
+    let vopts = VerifyOptions {
+        threshold: opts.threshold,
+        jaccard_floor: jaccard_floor(opts),
+    };
+    let sigs: Option<&dyn lsh::Signatures> = match sk.kind {
+        SketchKind::MinHash { .. } => Some(&sk.sigs),
+        SketchKind::SimHash => None,
+    };
+    let mut pairs = verify::prefilter(&cands, lens, sigs, &vopts);
+    let prefiltered = pairs.len();
+    if sk.profiles.len() == sk.sketch.len() {
+        pairs = verify::within_ideograph_bound(&pairs, lens, &sk.profiles, opts.threshold);
+    }
+    let cands_len = cands.len();
+    drop(cands);
+    sk.sigs = Vec::new();
+    sk.profiles = Vec::new();
+    progress.finish();
+    (pairs, cands_len, prefiltered)
+}
+
+/// The similarity of documents `a` and `b` in `found` (sorted by pair),
+/// if it is there.
+fn found_similarity(found: &[verify::Match], a: u32, b: u32) -> Option<f64> {
+    let key = (a.min(b), a.max(b));
+    found
+        .binary_search_by_key(&key, |m| (m.a, m.b))
+        .ok()
+        .map(|i| found[i].similarity)
+}
+
+/// The pairs (smaller document first, sorted) of each group's kept member
+/// (`keeps`) and another whose similarity `known` does not give.
+fn unknown_pairs(
+    groups: &[Vec<u32>],
+    keeps: &[usize],
+    known: impl Fn(u32, u32) -> Option<f64>,
+) -> Vec<(u32, u32)> {
+    let mut unknown: Vec<(u32, u32)> = Vec::new();
+    for (g, &k) in groups.iter().zip(keeps) {
+        for &d in g {
+            if known(g[k], d).is_none() {
+                unknown.push((g[k].min(d), g[k].max(d)));
+            }
+        }
+    }
+    unknown.sort_unstable();
+    unknown
 }
 
 /// The kept member of each of `groups` (documents of normalised lengths

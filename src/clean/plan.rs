@@ -103,16 +103,7 @@ pub(super) fn plan_run(
         &mut plan.drop_doc,
         &mut protected,
     )?;
-    let mut in_blocks = vec![false; n];
-    for c in report
-        .clusters
-        .iter()
-        .filter(|c| c.kind == ClusterKind::Block)
-    {
-        for m in &c.members {
-            in_blocks[m.doc_index] = true;
-        }
-    }
+    let in_blocks = in_block_clusters(report, n);
     let identity = |_, r| vec![r];
     add_pieces(
         corpus, texts, &mut plan, &protected, pieces, identity, 1, opts,
@@ -124,32 +115,9 @@ pub(super) fn plan_run(
         // needs it. Only documents with block copies can hold a leftover
         // repeat; the others, and dropped ones, are empty.
         let cuts_before = plan.cuts.clone();
-        let view_sizes: Vec<u32> = (0..n)
-            .map(|d| {
-                if !in_blocks[d] || plan.drop_doc[d] {
-                    return 0;
-                }
-                let cut: usize = cuts_before[d].iter().map(|r| r.len()).sum();
-                sizes[d] - cut as u32
-            })
-            .collect();
+        let view_sizes = sizes_after_cuts(&in_blocks, &plan.drop_doc, &cuts_before, &sizes);
         let make = |corpus: &Corpus, docs: &[u32]| -> Result<Vec<String>> {
-            let wanted: Vec<u32> = docs
-                .iter()
-                .copied()
-                .filter(|&d| view_sizes[d as usize] > 0)
-                .collect();
-            let mut made = base.load(corpus, &wanted)?.into_iter();
-            Ok(docs
-                .iter()
-                .map(|&d| match view_sizes[d as usize] {
-                    0 => String::new(),
-                    _ => {
-                        let text = made.next().unwrap_or_default();
-                        apply_cuts(&text, &cuts_before[d as usize])
-                    }
-                })
-                .collect())
+            texts_after_cuts(&base, corpus, docs, &view_sizes, &cuts_before)
         };
         let view = Texts::Made(&make);
         let mut so = opts.scan.clone();
@@ -158,12 +126,7 @@ pub(super) fn plan_run(
         if rep.clusters.is_empty() {
             break;
         }
-        // Numbered after every earlier round's clusters, so that an id in
-        // the log names one cluster (round 1's are the report's).
-        for c in &mut rep.clusters {
-            c.id += last_id;
-        }
-        last_id = rep.clusters.iter().map(|c| c.id).max().unwrap_or(last_id);
+        last_id = number_after(&mut rep, last_id);
         let mut no_drop = vec![false; n];
         let mut prot_view: Vec<Vec<Range<usize>>> = vec![Vec::new(); n];
         let pieces = round_pieces(
@@ -176,14 +139,7 @@ pub(super) fn plan_run(
         )?;
         let cut_maps: Vec<CutMap<'_>> = cuts_before.iter().map(|c| CutMap::new(c)).collect();
         let map = |d: usize, r: Range<usize>| view_to_orig(&cut_maps[d], r);
-        for (d, ranges) in prot_view.into_iter().enumerate() {
-            if ranges.is_empty() {
-                continue;
-            }
-            let mut p = std::mem::take(&mut protected[d]);
-            p.extend(ranges.into_iter().flat_map(|r| map(d, r)));
-            protected[d] = merge_ranges(p);
-        }
+        protect_mapped(&mut protected, prot_view, map);
         let before = plan.removals.len();
         add_pieces(
             corpus, texts, &mut plan, &protected, pieces, map, round, opts,
@@ -193,6 +149,94 @@ pub(super) fn plan_run(
         }
     }
     Ok(plan)
+}
+
+/// Which of `n` documents hold a copy of a block cluster of `report`.
+fn in_block_clusters(report: &Report, n: usize) -> Vec<bool> {
+    let mut in_blocks = vec![false; n];
+    for c in report
+        .clusters
+        .iter()
+        .filter(|c| c.kind == ClusterKind::Block)
+    {
+        for m in &c.members {
+            in_blocks[m.doc_index] = true;
+        }
+    }
+    in_blocks
+}
+
+/// The bytes each document keeps after its `cuts` (of its `sizes`): 0 for
+/// one not `in_blocks` or dropped, whose text a later round skips.
+fn sizes_after_cuts(
+    in_blocks: &[bool],
+    drop_doc: &[bool],
+    cuts: &[Vec<Range<usize>>],
+    sizes: &[u32],
+) -> Vec<u32> {
+    (0..sizes.len())
+        .map(|d| {
+            if !in_blocks[d] || drop_doc[d] {
+                return 0;
+            }
+            let cut: usize = cuts[d].iter().map(|r| r.len()).sum();
+            sizes[d] - cut as u32
+        })
+        .collect()
+}
+
+/// The texts of `docs` as their `cuts` leave them, read from `base`; empty
+/// for a document of view size 0 ([`sizes_after_cuts`]), which is not read.
+fn texts_after_cuts(
+    base: &Texts<'_>,
+    corpus: &Corpus,
+    docs: &[u32],
+    view_sizes: &[u32],
+    cuts: &[Vec<Range<usize>>],
+) -> Result<Vec<String>> {
+    let wanted: Vec<u32> = docs
+        .iter()
+        .copied()
+        .filter(|&d| view_sizes[d as usize] > 0)
+        .collect();
+    let mut made = base.load(corpus, &wanted)?.into_iter();
+    Ok(docs
+        .iter()
+        .map(|&d| match view_sizes[d as usize] {
+            0 => String::new(),
+            _ => {
+                let text = made.next().unwrap_or_default();
+                apply_cuts(&text, &cuts[d as usize])
+            }
+        })
+        .collect())
+}
+
+/// Numbers the clusters of a later round's `rep` after every earlier
+/// round's (the last id `last_id`), so that an id in the log names one
+/// cluster (round 1's are the report's); gives the new last id.
+fn number_after(rep: &mut Report, last_id: usize) -> usize {
+    for c in &mut rep.clusters {
+        c.id += last_id;
+    }
+    rep.clusters.iter().map(|c| c.id).max().unwrap_or(last_id)
+}
+
+/// Adds to `protected` (by document, in source bytes) the ranges of
+/// `prot_view` (in the text the cuts leave), mapped back by `map`.
+fn protect_mapped(
+    protected: &mut [Vec<Range<usize>>],
+    prot_view: Vec<Vec<Range<usize>>>,
+    map: impl Fn(usize, Range<usize>) -> Vec<Range<usize>>,
+) {
+    for (d, ranges) in prot_view.into_iter().enumerate() {
+        if ranges.is_empty() {
+            continue;
+        }
+        let mut p = std::mem::take(&mut protected[d]);
+        p.extend(ranges.into_iter().flat_map(|r| map(d, r)));
+        protected[d] = merge_ranges(p);
+    }
 }
 
 /// Where a step of planning gets its texts: held or made a slice at a

@@ -23,7 +23,8 @@ use crate::blocks::{self, Copy, RegionPair, TextSource};
 use crate::corpus::IngestOptions;
 use crate::documents::Texts;
 use crate::error::{Error, Result};
-use crate::pipeline::{CorpusTexts, NoProgress, ScanOptions};
+use crate::members::blocks::CorpusTexts;
+use crate::pipeline::{NoProgress, ScanOptions};
 
 use super::pairs::Held;
 use super::rows::{Column, Rows};

@@ -38,6 +38,7 @@ use crate::corpus::IngestOptions;
 use crate::documents::{clusters_of, keeps_of, Texts};
 use crate::error::{Error, Result};
 use crate::pipeline::{mark_removed, report_of, ScanOptions};
+use crate::report::Cluster;
 use crate::stage::Stages;
 
 use super::apply::clean_options;
@@ -90,31 +91,84 @@ pub fn plan(
     let held = Held::load(manifest, signed, &shards)?;
     let corpus = &held.corpus;
     let lens: Vec<u32> = held.sk.sketch.iter().map(|s| s.len).collect();
-    let bad = |path: &Path, why: String| Error::Stage {
+    let doc_clusters = doc_clusters_of(&held, found.doc_clusters, ingest, opts, &lens)?;
+    let (active, global) = block_docs(corpus.docs.len(), &doc_clusters, opts.threshold);
+    // the star path's pairs first, as one machine merges them
+    let mut pairs = Vec::new();
+    for path in [found.star, found.regions] {
+        pairs.extend(pairs_of(&held, &active, path)?);
+    }
+    let past = |x| past_text(&held, &active, &global, found, x);
+
+    // the block level and clean's plan, with one machine's functions
+    let injected = Mutex::new(Some(pairs));
+    let find =
+        |src: &dyn blocks::TextSource, bopts: &blocks::BlockOptions, budget: blocks::Budget<'_>| {
+            let mut pairs = injected
+                .lock()
+                .ok()
+                .and_then(|mut g| g.take())
+                .unwrap_or_default();
+            blocks::sort_pairs(&mut pairs);
+            blocks::blocks_of_checked_pairs(src, pairs, bopts, budget)?.map_err(past)
+        };
+    let budget = blocks::Budget { memory, work: None };
+    let report = report_of(
+        corpus,
+        ingest,
+        &held.sizes,
+        &lens,
+        opts,
+        budget,
+        doc_clusters,
+        &find,
+    )?;
+    // the plan does not depend on how the output is compressed
+    let copts = clean_options(out, opts, ingest, crate::clean::OutputCompression::Same);
+    let plan = checked_plan_of(corpus, &report, &copts, ingest, budget)?;
+    write_plan(manifest, &held, &shards, &plan, out)?;
+    Ok(Planned {
+        dropped: plan.drop_doc.iter().filter(|&&d| d).count(),
+        removals: plan.removals.len(),
+    })
+}
+
+/// The error of table `path`, which is not what the plan needs.
+fn bad(path: &Path, why: String) -> Error {
+    Error::Stage {
         path: path.display().to_string(),
         reason: why,
-    };
-    // each row's document, by its held index
-    let docs_of = |path: &Path, t: &Rows, side: &str| -> Result<Vec<u32>> {
-        let shard = t.ints(&format!("{side}shard"))?;
-        let ord = t.ints(&format!("{side}ord"))?;
-        (0..shard.len())
-            .map(|r| {
-                let (s, o) = (shard[r], ord[r]);
-                held.global(s, o)
-                    .ok_or_else(|| bad(path, format!("row {r}: no document ({s}, {o})")))
-            })
-            .collect()
-    };
+    }
+}
 
-    // the document clusters, as one machine builds them
-    let table = Rows::read_any(found.doc_clusters)?;
+/// The document of each row of table `t` (its `{side}shard` and
+/// `{side}ord` columns), by its held index.
+fn docs_of(held: &Held, path: &Path, t: &Rows, side: &str) -> Result<Vec<u32>> {
+    let shard = t.ints(&format!("{side}shard"))?;
+    let ord = t.ints(&format!("{side}ord"))?;
+    (0..shard.len())
+        .map(|r| {
+            let (s, o) = (shard[r], ord[r]);
+            held.global(s, o)
+                .ok_or_else(|| bad(path, format!("row {r}: no document ({s}, {o})")))
+        })
+        .collect()
+}
+
+/// The document clusters of table `path` (`--doc-clusters`), as one
+/// machine builds them (`lens` every document's normalised length).
+fn doc_clusters_of(
+    held: &Held,
+    path: &Path,
+    ingest: &IngestOptions,
+    opts: &ScanOptions,
+    lens: &[u32],
+) -> Result<Vec<Cluster>> {
+    let corpus = &held.corpus;
+    let table = Rows::read_any(path)?;
     let (ids, sims) = (table.ints("cluster")?, table.doubles("similarity")?);
     let mut by_id: HashMap<i64, Vec<(u32, f64)>> = HashMap::new();
-    for (r, d) in docs_of(found.doc_clusters, &table, "")?
-        .into_iter()
-        .enumerate()
-    {
+    for (r, d) in docs_of(held, path, &table, "")?.into_iter().enumerate() {
         by_id.entry(ids[r]).or_default().push((d, sims[r]));
     }
     let mut groups: Vec<Vec<(u32, f64)>> = by_id.into_values().collect();
@@ -131,7 +185,7 @@ pub fn plan(
         .into_iter()
         .map(|g| g.into_iter().map(|m| m.0).collect())
         .collect();
-    let (keeps, reasons) = keeps_of(corpus, &groups, &lens, opts);
+    let (keeps, reasons) = keeps_of(corpus, &groups, lens, opts);
     let similarity = |kept: u32, d: u32| -> f64 {
         if kept == d {
             1.0
@@ -140,21 +194,25 @@ pub fn plan(
         }
     };
     let texts = Texts::Reload(ingest);
-    let doc_clusters = clusters_of(
+    clusters_of(
         corpus,
         &texts,
-        &lens,
+        lens,
         &groups,
         (&keeps, reasons),
         HashMap::new(),
         &similarity,
         opts,
-    )?;
+    )
+}
 
-    // block documents: those the document level leaves
-    let mut removed = vec![false; corpus.docs.len()];
-    mark_removed(&doc_clusters, opts.threshold, &mut removed);
-    let mut active: Vec<Option<u32>> = vec![None; corpus.docs.len()];
+/// Block documents: those `doc_clusters` leave (of `n`). Gives each
+/// document's block index (none when removed) and each block document's
+/// index in the corpus.
+fn block_docs(n: usize, doc_clusters: &[Cluster], threshold: f64) -> (Vec<Option<u32>>, Vec<u32>) {
+    let mut removed = vec![false; n];
+    mark_removed(doc_clusters, threshold, &mut removed);
+    let mut active: Vec<Option<u32>> = vec![None; n];
     let mut global: Vec<u32> = Vec::new();
     for (d, a) in active.iter_mut().enumerate() {
         if !removed[d] {
@@ -162,85 +220,86 @@ pub fn plan(
             global.push(d as u32);
         }
     }
-    let block_docs = |path: &Path, t: &Rows, side: &str| -> Result<Vec<u32>> {
-        let docs = docs_of(path, t, side)?;
-        docs.iter()
-            .enumerate()
-            .map(|(r, &d)| {
-                active[d as usize].ok_or_else(|| {
-                    bad(
-                        path,
-                        format!(
-                            "row {r}: document {d} is removed as a duplicate, not a block document"
-                        ),
-                    )
-                })
+    (active, global)
+}
+
+/// The block document of each row of table `t` (`side` as in
+/// [`docs_of`]); a row naming a removed document is an error.
+fn block_docs_of(
+    held: &Held,
+    active: &[Option<u32>],
+    path: &Path,
+    t: &Rows,
+    side: &str,
+) -> Result<Vec<u32>> {
+    let docs = docs_of(held, path, t, side)?;
+    docs.iter()
+        .enumerate()
+        .map(|(r, &d)| {
+            active[d as usize].ok_or_else(|| {
+                bad(
+                    path,
+                    format!(
+                        "row {r}: document {d} is removed as a duplicate, not a block document"
+                    ),
+                )
             })
-            .collect()
+        })
+        .collect()
+}
+
+/// The region pairs of table `path`, by block document.
+fn pairs_of(held: &Held, active: &[Option<u32>], path: &Path) -> Result<Vec<blocks::RegionPair>> {
+    let table = Rows::read_any(path)?;
+    read_regions(path, &table, |side| {
+        block_docs_of(held, active, path, &table, side)
+    })
+}
+
+/// The error of side `c` past its text of `len` characters. Only a
+/// tampered row holds one, and it is found where the texts are read; the
+/// tables are read again to name its row.
+fn past_text(
+    held: &Held,
+    active: &[Option<u32>],
+    global: &[u32],
+    found: Found<'_>,
+    (c, len): (blocks::Copy, usize),
+) -> Error {
+    let (s, d) = held.local(global[c.doc as usize]);
+    let why = |x: &blocks::Copy| {
+        format!(
+            "region {}..{} of ({s}, {d}) is past its text ({len} characters)",
+            x.range.start, x.range.end
+        )
     };
-    let pairs_of = |path: &Path| -> Result<Vec<blocks::RegionPair>> {
-        let table = Rows::read_any(path)?;
-        read_regions(path, &table, |side| block_docs(path, &table, side))
-    };
-    // the star path's pairs first, as one machine merges them
-    let mut pairs = Vec::new();
     for path in [found.star, found.regions] {
-        pairs.extend(pairs_of(path)?);
-    }
-    // A side past its text (only a tampered row holds one) is found where
-    // the texts are read; the tables are read again to name its row.
-    let past_text = |(c, len): (blocks::Copy, usize)| -> Error {
-        let (s, d) = held.local(global[c.doc as usize]);
-        let why = |x: &blocks::Copy| {
-            format!(
-                "region {}..{} of ({s}, {d}) is past its text ({len} characters)",
-                x.range.start, x.range.end
-            )
+        let Ok(pairs) = pairs_of(held, active, path) else {
+            continue;
         };
-        for path in [found.star, found.regions] {
-            let Ok(pairs) = pairs_of(path) else { continue };
-            for (r, p) in pairs.iter().enumerate() {
-                if let Some(x) = [&p.a, &p.b]
-                    .into_iter()
-                    .find(|x| x.doc == c.doc && x.range.end > len)
-                {
-                    return bad(path, format!("row {r}: {}", why(x)));
-                }
+        for (r, p) in pairs.iter().enumerate() {
+            if let Some(x) = [&p.a, &p.b]
+                .into_iter()
+                .find(|x| x.doc == c.doc && x.range.end > len)
+            {
+                return bad(path, format!("row {r}: {}", why(x)));
             }
         }
-        bad(found.regions, why(&c))
-    };
+    }
+    bad(found.regions, why(&c))
+}
 
-    // the block level and clean's plan, with one machine's functions
-    let injected = Mutex::new(Some(pairs));
-    let find =
-        |src: &dyn blocks::TextSource, bopts: &blocks::BlockOptions, budget: blocks::Budget<'_>| {
-            let mut pairs = injected
-                .lock()
-                .ok()
-                .and_then(|mut g| g.take())
-                .unwrap_or_default();
-            blocks::sort_pairs(&mut pairs);
-            blocks::blocks_of_checked_pairs(src, pairs, bopts, budget)?.map_err(past_text)
-        };
-    let budget = blocks::Budget { memory, work: None };
-    let report = report_of(
-        corpus,
-        ingest,
-        &held.sizes,
-        &lens,
-        opts,
-        budget,
-        doc_clusters,
-        &find,
-    )?;
-    // the plan does not depend on how the output is compressed
-    let copts = clean_options(out, opts, ingest, crate::clean::OutputCompression::Same);
-    let plan = checked_plan_of(corpus, &report, &copts, ingest, budget)?;
-
-    // a file a shard, the log whole
+/// Writes `plan` into `out`: a file a shard (its drops and cuts), the
+/// removal log whole; then marks the folder finished.
+fn write_plan(
+    manifest: &Manifest,
+    held: &Held,
+    shards: &[usize],
+    plan: &Plan,
+    out: &Path,
+) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    for &n in &shards {
+    for &n in shards {
         let docs = held.range(n);
         let part = Plan {
             drop_doc: plan.drop_doc[docs.clone()].to_vec(),
@@ -253,11 +312,7 @@ pub fn plan(
     let log = out.join(LOG);
     let body = log_lines(&plan.removals, &log)?;
     crate::util::write_atomic(&log, &body).map_err(|e| Error::io(&log, e))?;
-    mark_finished(out, &manifest.params_hash)?;
-    Ok(Planned {
-        dropped: plan.drop_doc.iter().filter(|&&d| d).count(),
-        removals: plan.removals.len(),
-    })
+    mark_finished(out, &manifest.params_hash)
 }
 
 /// Name of the whole removal log in the plan's folder.

@@ -10,6 +10,11 @@
 //! clusters as they are reported: a reference copy kept, the other
 //! reference copies left out (the reference is not being cleaned), and
 //! clusters of reference text only dropped.
+//!
+//! [`blocks`] runs the block stage over the corpus and makes the members
+//! of its clusters (each copy mapped back to its source bytes).
+
+pub(crate) mod blocks;
 
 use std::ops::Range;
 
