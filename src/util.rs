@@ -186,16 +186,13 @@ pub(crate) fn batches_by_cost<T, E>(
     let mut docs: Vec<u32> = Vec::new();
     let mut mine: Vec<u32> = Vec::new();
     let (mut start, mut spent) = (0, 0usize);
-    let mut flush =
-        |batch: &[T],
-         docs: &mut Vec<u32>,
-         held: &mut std::collections::HashSet<u32, crate::fxhash::FxBuild>| {
-            docs.sort_unstable();
-            let res = each(batch, docs);
-            docs.clear();
-            held.clear();
-            res
-        };
+    let mut flush = |batch: &[T], docs: &mut Vec<u32>, held: &mut HashSet<u32, FxBuild>| {
+        docs.sort_unstable();
+        let res = each(batch, docs);
+        docs.clear();
+        held.clear();
+        res
+    };
     for (i, item) in items.iter().enumerate() {
         mine.clear();
         docs_of(item, &mut mine);

@@ -137,12 +137,12 @@ struct Table {
 }
 
 /// Texts read back: documents `docs` (sorted) and their `texts`.
-struct Held {
-    docs: Vec<u32>,
+struct Held<'a> {
+    docs: &'a [u32],
     texts: Vec<String>,
 }
 
-impl Held {
+impl Held<'_> {
     /// Document `d`'s text; `None` when the batch does not hold it.
     fn text(&self, d: usize) -> Option<&str> {
         let i = self.docs.binary_search(&(d as u32)).ok()?;
@@ -184,13 +184,7 @@ impl Table {
             |d| self.sizes[d as usize],
             |batch, docs| {
                 let texts = corpus::reload_texts(&self.corpus, docs, &self.ingest)?;
-                f(
-                    &Held {
-                        docs: docs.to_vec(),
-                        texts,
-                    },
-                    batch,
-                )
+                f(&Held { docs, texts }, batch)
             },
         )
     }
@@ -908,7 +902,7 @@ impl OneFile<'_> {
                 .collect();
             let held = Held {
                 texts: corpus::reload_texts(&t.corpus, &cut, &t.ingest)?,
-                docs: cut,
+                docs: &cut,
             };
             let records = super::output::Records::of(&t.corpus, self.docs);
             let at = |j: usize| format!("{}:{}", out_path.display(), j + 1);
