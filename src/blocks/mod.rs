@@ -464,7 +464,7 @@ fn find_pairs_in(
         .collect();
     let chars: usize = docs.iter().map(|&d| src.chars(d)).sum();
     let expected = chars * 2 / (opts.window.max(1) + 1);
-    let mut sink = Sink::new(expected, budget.fingerprints(), budget.work)?;
+    let mut sink = Sink::new(expected, opts.window, budget.fingerprints(), budget.work)?;
     // each document's mean unit weight, taken here where every text is read
     // once: chaining needs it for every pair a document is in
     let mut scale = vec![1.0f64; src.docs()];
