@@ -443,59 +443,224 @@ pub fn normalize_unmapped(
 
 /// The units of [`normalize`] alone, in a vector of about their size
 /// (texts held while verifying).
+///
+/// The cost of a mixed page is about that of its non-CJK stretches: the
+/// text is read by the fast path (ideographs and common punctuation
+/// decoded in bulk, as the sketch reads them) up to the first character
+/// whose unit the word pass may change (a letter, a mask, a prefix mark at
+/// a line start); only the stretch around it, from the last place before
+/// it to the first place after it where normalisation is local (between
+/// two CJK ideographs, where [`normalize_into`] cuts a long text), goes
+/// through the slow path ([`normalize_unmapped`], then words folded), and
+/// the fast path goes on from there. A footer with a site name no longer
+/// sends its whole page down the slow path.
 pub fn normalize_chars(text: &str, opts: &NormalizeOptions) -> Vec<char> {
+    chars_by(text, opts, clean_until)
+}
+
+/// What reads the clean stretches for [`normalize_chars`]: [`clean_until`]
+/// (vector steps where the CPU has them), or its scalar steps alone.
+type Scan = fn(&str, &mut usize, &mut Vec<char>, &mut bool, bool) -> Option<(usize, usize)>;
+
+/// [`normalize_chars`], its clean stretches read by `scan`.
+#[inline(always)]
+fn chars_by(text: &str, opts: &NormalizeOptions, scan: Scan) -> Vec<char> {
     // about one character per three bytes of CJK text; grows if not
     let mut chars = Vec::with_capacity(text.len() / 3 + 16);
-    if !opts.mask_fold {
-        // Most CJK documents hold no word and no prefix: their characters
-        // are their units, and no `gap_before` is needed to find that out.
-        // They come from the sketch's fast path (ideographs and common
-        // punctuation decoded in bulk), a block at a time.
-        let mut at = 0;
-        while at < text.len() {
-            let until = chars.len() + UNITS_BLOCK;
-            units_until(text, &mut at, &mut chars, until);
-        }
-        // ideographs, most of them, passed over before any call
-        let words = chars
-            .iter()
-            .any(|&c| !is_cjk_ideograph(c) && (is_word_char(c) || is_word_unit(c)));
-        if !words && !prefix_at_line_start(text) {
-            return chars;
-        }
+    let (mut piece, mut gaps) = (Vec::new(), Vec::new());
+    // text[..done] is final in chars[..kept], `done` a local place
+    let (mut done, mut kept) = (0, 0);
+    let mut at = 0;
+    let mut line_start = true;
+    while let Some((stop, units)) = scan(text, &mut at, &mut chars, &mut line_start, opts.mask_fold)
+    {
+        let (from, from_units) = local_before(text, stop, units, (done, kept));
+        let to = local_after(text, stop);
+        normalize_unmapped(&text[from..to], opts, &mut piece, &mut gaps);
+        fold_words(&mut piece, &mut gaps, None);
+        chars.truncate(from_units);
+        chars.extend_from_slice(&piece);
+        (done, kept, at) = (to, chars.len(), to);
+        // the next unit, if any, is an ideograph
+        line_start = false;
     }
-    let mut gaps = Vec::new();
-    normalize_unmapped(text, opts, &mut chars, &mut gaps);
-    fold_words(&mut chars, &mut gaps, None);
     chars
 }
 
-/// Characters [`normalize_chars`] asks [`units_until`] for at a time.
-const UNITS_BLOCK: usize = 4096;
+/// Whether the fast path of [`normalize_chars`] stops at the unit `c`:
+/// a letter or word unit ([`fold_words`] makes words of them and drops
+/// punctuation next to them) or, with `mask_fold`, a `*` ([`fold_masks`];
+/// an `x` is a letter). ASCII digits do not stop it: without a letter in
+/// the text they stay characters, and so does the punctuation around them.
+#[inline(always)]
+fn stops_fast(c: char, mask_fold: bool) -> bool {
+    !is_cjk_ideograph(c)
+        && (is_word_unit(c) || is_word_char(c) && !c.is_ascii_digit() || mask_fold && c == '*')
+}
 
-/// Whether the first character [`each_char`] emits for `text`, or the
-/// first after one of its line breaks, is a prefix mark: the one case in
-/// which [`fold_words`] changes text without words (it drops the mark).
-fn prefix_at_line_start(text: &str) -> bool {
-    let mut starts =
-        std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-    starts.any(|start| {
-        for ch in text[start..].chars() {
-            if ch == '\n' {
-                // the next start looks from there
-                return false;
-            }
-            let mut first = None;
-            char_units(ch, |c| {
-                first.get_or_insert(c);
-            });
-            if let Some(c) = first {
-                return is_prefix_mark(c);
+/// Appends the characters [`each_char`] emits for `text` from byte `*at`
+/// on to `out` while [`fold_words`] and [`fold_masks`] would leave them
+/// as they are (no unit that [`stops_fast`], no prefix mark as the first
+/// unit of a line; `*line_start`: no unit since the start or the last line
+/// break). Gives `None` at the end of the text, else the byte offset of
+/// the source character that stops it and the number of units before it
+/// (`out` may hold some of its units); `*at` is moved past what was read.
+fn clean_until(
+    text: &str,
+    at: &mut usize,
+    out: &mut Vec<char>,
+    line_start: &mut bool,
+    mask_fold: bool,
+) -> Option<(usize, usize)> {
+    #[cfg(target_arch = "x86_64")]
+    if has_vbmi() {
+        // SAFETY: the CPU supports AVX-512 F, BW and VBMI and POPCNT.
+        return unsafe { clean_until_vbmi(text, at, out, line_start, mask_fold) };
+    }
+    clean_with::<false>(text, at, out, line_start, mask_fold)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
+unsafe fn clean_until_vbmi(
+    text: &str,
+    at: &mut usize,
+    out: &mut Vec<char>,
+    line_start: &mut bool,
+    mask_fold: bool,
+) -> Option<(usize, usize)> {
+    clean_with::<true>(text, at, out, line_start, mask_fold)
+}
+
+/// [`clean_until`], with runs of 3-byte characters 16 at a time when
+/// `VBMI` (only in a function compiled for AVX-512 VBMI, BW and POPCNT).
+#[inline(always)]
+fn clean_with<const VBMI: bool>(
+    text: &str,
+    at: &mut usize,
+    out: &mut Vec<char>,
+    line_start: &mut bool,
+    mask_fold: bool,
+) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut i = *at;
+    while i < bytes.len() {
+        if out.capacity() - out.len() < 16 {
+            out.reserve(UNITS_BLOCK);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if VBMI {
+            let from = out.len();
+            // SAFETY: only instantiated with `VBMI` in `clean_until_vbmi`.
+            let (k, ideographs) = unsafe { units_vbmi(bytes, i, out, usize::MAX, punct_table()) };
+            if k > 0 {
+                if *line_start && is_prefix_mark(out[from]) {
+                    *at = i;
+                    return Some((i, from));
+                }
+                *line_start = false;
+                // the punctuation among them: lane `j` came from byte `i + 3j`
+                let mut rest = !ideographs & ((1u32 << k) - 1) as u16;
+                while rest != 0 {
+                    let j = rest.trailing_zeros() as usize;
+                    if stops_fast(out[from + j], mask_fold) {
+                        *at = i + 3 * j;
+                        return Some((i + 3 * j, from + j));
+                    }
+                    rest &= rest - 1;
+                }
+                i += 3 * k;
+                continue;
             }
         }
-        false
-    })
+        if let Some(c) = ideograph_at(bytes, i) {
+            out.push(c);
+            *line_start = false;
+            i += 3;
+            continue;
+        }
+        let Some(ch) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        let from = out.len();
+        let gap = char_units(ch, |c| out.push(c));
+        if let Some(&first) = out.get(from) {
+            let stop = *line_start && is_prefix_mark(first)
+                || out[from..].iter().any(|&c| stops_fast(c, mask_fold));
+            if stop {
+                *at = i;
+                return Some((i, from));
+            }
+            *line_start = false;
+        }
+        *line_start |= gap == GAP_LINE;
+        i += ch.len_utf8();
+    }
+    *at = i;
+    None
 }
+
+/// The last place at or before byte `at` of `text` (whose characters
+/// before it make `units` units) where normalisation is local: right
+/// after a CJK ideograph whose next unit is an ideograph too (only
+/// whitespace or nothing-making characters between, which go with the
+/// second). Gives the byte offset and the units before it; `floor`
+/// (such a place, or the start) if none lies after it.
+fn local_before(
+    text: &str,
+    mut at: usize,
+    mut units: usize,
+    floor: (usize, usize),
+) -> (usize, usize) {
+    // an ideograph was the next unit (walking back)
+    let mut ideograph_next = false;
+    while at > floor.0 {
+        let Some(ch) = text[..at].chars().next_back() else {
+            break;
+        };
+        if is_cjk_ideograph(ch) {
+            if ideograph_next {
+                return (at, units);
+            }
+            ideograph_next = true;
+            units -= 1;
+        } else {
+            let mut n = 0;
+            char_units(ch, |_| n += 1);
+            if n > 0 {
+                ideograph_next = false;
+                units -= n;
+            }
+        }
+        at -= ch.len_utf8();
+    }
+    floor
+}
+
+/// The first place after the character at byte `at` of `text` where
+/// normalisation is local (as [`local_before`]), or the end of the text.
+fn local_after(text: &str, at: usize) -> usize {
+    // the end of the last unit, if it was an ideograph
+    let mut ideograph_end = None;
+    for (off, ch) in text[at..].char_indices() {
+        if is_cjk_ideograph(ch) {
+            if let Some(end) = ideograph_end {
+                return end;
+            }
+            ideograph_end = Some(at + off + ch.len_utf8());
+        } else {
+            let mut n = 0;
+            char_units(ch, |_| n += 1);
+            if n > 0 {
+                ideograph_end = None;
+            }
+        }
+    }
+    text.len()
+}
+
+/// Characters [`clean_until`] reserves room for at a time.
+const UNITS_BLOCK: usize = 4096;
 
 /// Calls `emit(char, source byte offset, gap before)` for every normalised
 /// character of `text`: the one definition of normalisation (before
@@ -694,7 +859,7 @@ fn units_with<const VBMI: bool>(
             // SAFETY: only instantiated with `VBMI` in `units_until_vbmi`.
             let (k, ideographs) =
                 unsafe { units_vbmi(bytes, i, out, until - out.len(), punct_table()) };
-            fast += ideographs;
+            fast += ideographs.count_ones() as usize;
             if k == 16 {
                 // a branch, not `3 * k`: the next load's address waits
                 // for no result of this vector (predicted in runs of
@@ -754,8 +919,8 @@ fn punct_table() -> &'static [u32; 96] {
 /// Appends the units of the 3-byte characters at the start of
 /// `bytes[i..]` that are CJK ideographs (as [`ideograph_at`]) or in
 /// `punct` ([`punct_table`]), at most 16 and at most `room`, decoded in
-/// one vector; gives how many characters it took and how many of them
-/// were ideographs. `(0, 0)` when fewer than 64 bytes are left or `out`
+/// one vector; gives how many characters it took and which of them were
+/// ideographs (bit `j` for the `j`-th). `(0, 0)` when fewer than 64 bytes are left or `out`
 /// has no room for 16 more (the caller goes one by one).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
@@ -766,7 +931,7 @@ unsafe fn units_vbmi(
     out: &mut Vec<char>,
     room: usize,
     punct: &[u32; 96],
-) -> (usize, usize) {
+) -> (usize, u16) {
     use std::arch::x86_64::*;
     let Some(src) = bytes.get(i..i + 64) else {
         return (0, 0);
@@ -825,7 +990,7 @@ unsafe fn units_vbmi(
         _mm512_storeu_si512(out.as_mut_ptr().add(out.len()).cast(), units);
         out.set_len(out.len() + n);
     }
-    (n, (ideographs & taken).count_ones() as usize)
+    (n, ideographs & taken)
 }
 
 /// The CJK ideograph (U+3400–U+4DBF or U+4E00–U+9FFF, as
@@ -1476,6 +1641,162 @@ pub(crate) mod tests {
             marked += usize::from(!words && prefix_at_line_start(&text));
         }
         assert!(fast > 300 && marked > 100, "{fast} fast, {marked} marked");
+    }
+
+    /// Whether the first character [`each_char`] emits for `text`, or the
+    /// first after one of its line breaks, is a prefix mark: the one case
+    /// in which [`fold_words`] changes text without words (it drops the
+    /// mark).
+    fn prefix_at_line_start(text: &str) -> bool {
+        let mut starts =
+            std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        starts.any(|start| {
+            for ch in text[start..].chars() {
+                if ch == '\n' {
+                    // the next start looks from there
+                    return false;
+                }
+                let mut first = None;
+                char_units(ch, |c| {
+                    first.get_or_insert(c);
+                });
+                if let Some(c) = first {
+                    return is_prefix_mark(c);
+                }
+            }
+            false
+        })
+    }
+
+    /// Pieces of mixed pages for [`verification_units_of_mixed_text_are_the_slow_paths`]:
+    /// what lies next to the CJK runs (words, numbers, punctuation of both
+    /// widths, hyphens at line ends, masks, prefix marks after line breaks).
+    const MIXED: &[&str] = &[
+        "Example",
+        "com",
+        "www.example.com",
+        "Tel",
+        ": ",
+        "010-8888-1234",
+        "2024",
+        "年",
+        "3.5",
+        "第3.5条",
+        " ",
+        "\n",
+        "\n\n",
+        "-\n",
+        "exam-\nple",
+        "well-known",
+        "don't",
+        "’",
+        ",",
+        ".",
+        "。",
+        "，",
+        "、",
+        "：",
+        "（",
+        "）",
+        "(",
+        ")",
+        "\"",
+        "“",
+        "”",
+        "《",
+        "》",
+        "!",
+        "！",
+        "？",
+        "\n* ",
+        "\n# ",
+        "\n// ",
+        "\n> ",
+        "\n- ",
+        "\n .\n",
+        "\n*",
+        "\n-",
+        "\n。",
+        "\n—",
+        "\n１２",
+        "\n12. ",
+        "*",
+        "**",
+        "x",
+        "XX",
+        "xx县",
+        "×",
+        "＊",
+        "ｘ",
+        "－",
+        "—",
+        "·",
+        "〇",
+        "\u{200b}",
+        "\u{3000}",
+        "\t",
+        "\r\n",
+        "ÉCOLE",
+        "naïve",
+        "Привет",
+        "Ω",
+        "ﬁ",
+        "\u{F0041}",
+        "\u{7}",
+        "①",
+        "カナ",
+        "안녕",
+        "ไทย",
+    ];
+
+    #[test]
+    fn verification_units_of_mixed_text_are_the_slow_paths() {
+        // CJK runs of every length (vectors of 16 start at 22 characters)
+        // with mixed pieces between them, and now and then a piece at the
+        // start or the end of the text
+        let han: Vec<char> = "切实做好小时值班工作中文字句段落篇章节目录标题正文结尾一二三四鿿㐀"
+            .chars()
+            .collect();
+        let mut next = crate::testutil::lcg(31);
+        let (mut mixed, mut cut) = (0, 0);
+        for _ in 0..4000 {
+            let mut text = String::new();
+            for _ in 0..1 + next(8) {
+                let run = [0, 1, 2, 3, 5, 30, 80][next(7) as usize];
+                text.extend((0..run).map(|_| han[next(han.len() as u64) as usize]));
+                for _ in 0..next(5) {
+                    text.push_str(match next(4) {
+                        0 => HOSTILE[next(HOSTILE.len() as u64) as usize],
+                        _ => MIXED[next(MIXED.len() as u64) as usize],
+                    });
+                }
+            }
+            for mask_fold in [false, true] {
+                let opts = NormalizeOptions { mask_fold };
+                let (mut want, mut gaps) = (Vec::new(), Vec::new());
+                normalize_unmapped(&text, &opts, &mut want, &mut gaps);
+                fold_words(&mut want, &mut gaps, None);
+                let scans: [Scan; 2] = [clean_until, clean_with::<false>];
+                for scan in scans {
+                    assert_eq!(chars_by(&text, &opts, scan), want, "{mask_fold} {text:?}");
+                }
+            }
+            let words = want_words(&text);
+            mixed += usize::from(words);
+            // a slow stretch that ends before the text does
+            let (mut at, mut out, mut line) = (0, Vec::new(), true);
+            if let Some((stop, _)) = clean_until(&text, &mut at, &mut out, &mut line, false) {
+                cut += usize::from(local_after(&text, stop) < text.len());
+            }
+        }
+        assert!(mixed > 2000 && cut > 1000, "{mixed} mixed, {cut} cut");
+    }
+
+    /// Whether `text` holds a word (its units are no longer its characters).
+    fn want_words(text: &str) -> bool {
+        each_char_units(text)
+            .iter()
+            .any(|&c| !c.is_ascii_digit() && is_word_char(c))
     }
 
     #[test]
