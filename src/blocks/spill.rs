@@ -7,8 +7,8 @@
 //! consecutive intervals, so visiting them in order visits the hashes in
 //! sorted order, as one sorted vector would). The intervals are not equal:
 //! a fingerprint is the smallest of a window of hashes, so low hashes are
-//! far more common than high ones ([`bounds`]). A partition file is 16 bytes a fingerprint
-//! (hash, document, position; little-endian), written to the run's work
+//! far more common than high ones ([`bounds`]). A partition file is 16
+//! bytes a fingerprint (hash, document, position; little-endian), written to the run's work
 //! folder and removed once read. About `2 / (w + 1)` fingerprints a
 //! character (0.22 at the defaults): 3.5 bytes of fingerprint a character.
 
@@ -157,8 +157,8 @@ impl<'w> Sink<'w> {
 /// low hashes are picked far more often than high ones: partitions cut at
 /// equal hashes held 27% of the fingerprints in the first of 16 and almost
 /// none in the last four (1M documents: 47 million fingerprints, 750 MB,
-/// in the first partition against a budget of 256 MB). For uniform gram hashes, a gram
-/// whose hash is `x * 2^64` is picked when the grams with larger hashes on
+/// in the first partition against a budget of 256 MB). For uniform gram
+/// hashes, a gram whose hash is `x * 2^64` is picked when the grams with larger hashes on
 /// either side of it number `w - 1` together, with probability
 /// `g(y) = y^n (1 + n (1 - y))`, `y = 1 - x`, `n = w - 1` (two geometric
 /// runs); the cuts are where the share of picked hashes above them,
@@ -263,21 +263,27 @@ mod tests {
                 picked.push(m);
             }
         }
+        let count = |cuts: &[u64]| {
+            let mut count = vec![0usize; cuts.len() + 1];
+            for &h in &picked {
+                count[cuts.partition_point(|&b| b <= h)] += 1;
+            }
+            count
+        };
         for parts in [2, 16, 256] {
             let cuts = bounds(parts, 8);
             assert_eq!(cuts.len(), parts - 1);
             assert!(cuts.windows(2).all(|c| c[0] < c[1]), "cuts increase");
-            let mut count = vec![0usize; parts];
-            for &h in &picked {
-                count[cuts.partition_point(|&b| b <= h)] += 1;
-            }
+            let count = count(&cuts);
             let mean = picked.len() / parts;
             let (lo, hi) = (count.iter().min(), count.iter().max());
-            // equal cuts of the hash range gave 40% in the first of 16
             assert!(
                 lo.is_some_and(|&n| n * 10 > mean * 7) && hi.is_some_and(|&n| n * 10 < mean * 13),
                 "{parts} partitions: {count:?}"
             );
         }
+        // what equal cuts of the hash range did: a quarter in the first of 16
+        let equal: Vec<u64> = (1..16u64).map(|i| i << 60).collect();
+        assert!(count(&equal)[0] * 16 > picked.len() * 4);
     }
 }
