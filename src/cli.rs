@@ -1291,7 +1291,8 @@ mod interrupt {
 struct Bars {
     on: bool,
     bar: std::sync::RwLock<Option<ProgressBar>>,
-    timings: Option<std::sync::Mutex<(&'static str, std::time::Instant, u64)>>,
+    /// With `NEARDUP_TIMINGS`: the current stage.
+    timings: Option<std::sync::Mutex<StageClock>>,
     /// The test-only kill point ([`interrupt::kill_point`]): armed while
     /// its stage runs, with the units done so far.
     kill: Option<(String, Option<u64>)>,
@@ -1299,13 +1300,17 @@ struct Bars {
     done: std::sync::atomic::AtomicU64,
 }
 
+/// A stage as `NEARDUP_TIMINGS` times it: its name, when it started, its
+/// units and the process's CPU seconds then.
+type StageClock = (&'static str, std::time::Instant, u64, Option<f64>);
+
 impl Bars {
     fn new(on: bool) -> Bars {
         Bars {
             on,
             bar: std::sync::RwLock::new(None),
             timings: std::env::var_os("NEARDUP_TIMINGS")
-                .map(|_| std::sync::Mutex::new(("", std::time::Instant::now(), 0))),
+                .map(|_| std::sync::Mutex::new(("", std::time::Instant::now(), 0, None))),
             kill: interrupt::kill_point(),
             armed: std::sync::atomic::AtomicBool::new(false),
             done: std::sync::atomic::AtomicU64::new(0),
@@ -1356,7 +1361,7 @@ impl Progress for Bars {
         }
         if let Some(t) = &self.timings {
             if let Ok(mut t) = t.lock() {
-                *t = (name, std::time::Instant::now(), total);
+                *t = (name, std::time::Instant::now(), total, cpu_seconds());
             }
         }
         self.clear();
@@ -1407,15 +1412,32 @@ impl Progress for Bars {
         self.clear();
         if let Some(t) = &self.timings {
             if let Ok(t) = t.lock() {
-                say!(
-                    "neardup: timing: {} {:.3}s ({} units)",
-                    t.0,
-                    t.1.elapsed().as_secs_f64(),
-                    t.2
-                );
+                let wall = t.1.elapsed().as_secs_f64();
+                // CPU over wall: how many cores the stage kept busy
+                let cpu = match (t.3, cpu_seconds()) {
+                    (Some(a), Some(b)) if wall > 0.0 => {
+                        format!(", cpu {:.2}s, {:.2} cores", b - a, (b - a) / wall)
+                    }
+                    _ => String::new(),
+                };
+                say!("neardup: timing: {} {:.3}s ({} units{cpu})", t.0, wall, t.2);
             }
         }
     }
+}
+
+/// User and system CPU seconds of the whole process so far, from
+/// `/proc/self/stat` (Linux; `None` elsewhere), in 10 ms ticks: what
+/// `NEARDUP_TIMINGS` shows beside each stage's wall time.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // fields after the command name, which is in parentheses and may hold
+    // spaces: utime and stime are the 12th and 13th
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace().skip(11);
+    let user: f64 = f.next()?.parse().ok()?;
+    let system: f64 = f.next()?.parse().ok()?;
+    Some((user + system) / 100.0)
 }
 
 /// `neardup shards`: the manifest of shards.

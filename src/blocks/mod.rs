@@ -654,11 +654,19 @@ fn verify_seeds(
 /// millions of them over a few thousand documents each; moving each once
 /// and sorting a document's few at a time costs a fraction of sorting them
 /// all at once. Holds a second copy of `v` while it runs.
-pub(crate) fn sort_by_doc<T>(v: &mut [T], doc: impl Fn(&T) -> u32)
+///
+/// The counting sort runs on every core too: the documents are cut into
+/// one range a thread, each holding about as many items, and each thread
+/// reads all of `v` and moves the items of its range into its own part of
+/// the output. On the boilerplate corpus (2.6 million seeds over 78,000
+/// documents) the one-thread scatter, a cache miss an item, was most of
+/// the block stage's serial time; reading `v` once more a thread costs
+/// far less than that miss.
+pub(crate) fn sort_by_doc<T>(v: &mut [T], doc: impl Fn(&T) -> u32 + Sync)
 where
-    T: Ord + std::marker::Copy + Send,
+    T: Ord + std::marker::Copy + Send + Sync,
 {
-    let Some(last) = v.iter().map(&doc).max() else {
+    let Some(last) = v.par_iter().map(&doc).max() else {
         return;
     };
     // few items over many documents (a shard's, or indices made
@@ -667,33 +675,60 @@ where
         v.par_sort_unstable();
         return;
     }
-    // where each document's items start, then (moving them) where the
-    // next one goes
-    let mut at = vec![0usize; last as usize + 2];
+    // where each document's items start in the output
+    let mut start = vec![0usize; last as usize + 2];
     for x in v.iter() {
-        at[doc(x) as usize + 1] += 1;
+        start[doc(x) as usize + 1] += 1;
     }
-    for d in 1..at.len() {
-        at[d] += at[d - 1];
+    for d in 1..start.len() {
+        start[d] += start[d - 1];
     }
-    let bounds = at.clone();
+    // documents `cuts[t]..cuts[t + 1]` are thread t's, about an equal share
+    // of the items each
+    let threads = rayon::current_num_threads().clamp(1, 64);
+    let mut cuts: Vec<usize> = (0..threads)
+        .map(|t| {
+            start
+                .partition_point(|&s| s < t * v.len() / threads)
+                .saturating_sub(1)
+        })
+        .collect();
+    cuts[0] = 0;
+    cuts.push(last as usize + 1);
+    cuts.dedup();
     let mut out = vec![v[0]; v.len()];
-    for &x in v.iter() {
-        let d = doc(&x) as usize;
-        out[at[d]] = x;
-        at[d] += 1;
-    }
-    let mut parts: Vec<&mut [T]> = Vec::new();
+    let mut parts: Vec<(std::ops::Range<usize>, &mut [T])> = Vec::with_capacity(cuts.len());
     let mut rest = out.as_mut_slice();
-    for w in bounds.windows(2) {
+    for w in cuts.windows(2) {
+        let (part, tail) = rest.split_at_mut(start[w[1]] - start[w[0]]);
+        parts.push((w[0]..w[1], part));
+        rest = tail;
+    }
+    let items: &[T] = v;
+    parts.par_iter_mut().for_each(|(docs, part)| {
+        let base = start[docs.start];
+        let mut at: Vec<usize> = start[docs.clone()].iter().map(|&s| s - base).collect();
+        for &x in items {
+            let d = doc(&x) as usize;
+            if docs.contains(&d) {
+                part[at[d - docs.start]] = x;
+                at[d - docs.start] += 1;
+            }
+        }
+    });
+    let mut each: Vec<&mut [T]> = Vec::new();
+    let mut rest = out.as_mut_slice();
+    for w in start.windows(2) {
         let (part, tail) = rest.split_at_mut(w[1] - w[0]);
         if part.len() > 1 {
-            parts.push(part);
+            each.push(part);
         }
         rest = tail;
     }
-    parts.par_iter_mut().for_each(|p| p.sort_unstable());
-    v.copy_from_slice(&out);
+    each.par_iter_mut().for_each(|p| p.sort_unstable());
+    v.par_chunks_mut(1 << 16)
+        .zip(out.par_chunks(1 << 16))
+        .for_each(|(to, from)| to.copy_from_slice(from));
 }
 
 /// Whether a span of `t` ending at `end` (exclusive; a gram at `p` ends
@@ -867,7 +902,15 @@ mod tests {
     #[test]
     fn sorting_by_document_gives_the_order_of_a_full_sort() {
         let mut rnd = crate::testutil::lcg(31);
-        for (n, docs) in [(0, 1), (1, 1), (500, 7), (3000, 200), (50, 100_000)] {
+        for (n, docs) in [
+            (0, 1),
+            (1, 1),
+            (2, 1),
+            (500, 7),
+            (3000, 200),
+            (50, 100_000),
+            (20_000, 3),
+        ] {
             let mut v: Vec<Seed> = (0..n)
                 .map(|_| Seed {
                     da: rnd(docs) as u32,
@@ -878,6 +921,19 @@ mod tests {
                 .collect();
             let mut want = v.clone();
             want.sort_unstable();
+            // one range of documents a thread: 1, 3 and 8 of them
+            for threads in [1, 3, 8] {
+                let mut got = v.clone();
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| sort_by_doc(&mut got, |s| s.da));
+                assert_eq!(
+                    got, want,
+                    "{n} seeds over {docs} documents, {threads} threads"
+                );
+            }
             sort_by_doc(&mut v, |s| s.da);
             assert_eq!(v, want, "{n} seeds over {docs} documents");
         }

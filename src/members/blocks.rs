@@ -346,8 +346,11 @@ fn block_cluster(
     // twice. A copy identical to the kept one (most of a navigation
     // bar's) costs a prefix compare; other boilerplate copies differ in
     // dates and counters, so aligning each distinct text once saves little.
+    // In parallel: a navigation bar's cluster holds nearly half of a
+    // boilerplate corpus's copies, and clusters are one task each.
     let sims: Vec<(f64, f64)> = copies
-        .iter()
+        .par_iter()
+        .with_min_len(64)
         .map(|c| {
             let lcs = align::lcs_len(&c.chars, kept);
             let sim = lcs as f64 / c.chars.len().max(kept.len()).max(1) as f64;
