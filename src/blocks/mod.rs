@@ -196,19 +196,22 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
     ring.extend_from_within(..);
     let mut last: Option<usize> = None;
     let mut start = 0usize;
-    // rightmost minimum of the window, as in the paper, so that runs of
-    // equal hashes give one fingerprint
-    let rightmost_min = |ring: &[u64], start: usize| -> (usize, u64) {
-        let s = start % w;
+    // `start % w`, kept as it goes (a division a gram cost more than the
+    // winnowing itself)
+    let mut slot = 0usize;
+    // rightmost minimum of the window starting at gram `start` (held at
+    // `slot`), as in the paper, so that runs of equal hashes give one
+    // fingerprint
+    let rightmost_min = |ring: &[u64], start: usize, slot: usize| -> (usize, u64) {
         let mut best = 0;
-        for (o, &h) in ring[s..s + w].iter().enumerate() {
-            if h <= ring[s + best] {
+        for (o, &h) in ring[slot..slot + w].iter().enumerate() {
+            if h <= ring[slot + best] {
                 best = o;
             }
         }
-        (start + best, ring[s + best])
+        (start + best, ring[slot + best])
     };
-    let (mut best, mut min) = rightmost_min(&ring, 0);
+    let (mut best, mut min) = rightmost_min(&ring, 0, 0);
     loop {
         if last != Some(best) {
             out.push((min, best as u32));
@@ -216,10 +219,13 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
         }
         let Some(h) = hashes.next() else { break };
         // gram `start + w` takes the place of gram `start`, leaving
-        let s = start % w;
-        ring[s] = h;
-        ring[s + w] = h;
+        ring[slot] = h;
+        ring[slot + w] = h;
         start += 1;
+        slot += 1;
+        if slot == w {
+            slot = 0;
+        }
         // The window's minimum changes only when the new gram's hash is at
         // most it (the new gram is then the rightmost minimum) or when the
         // minimum leaves (then the window is scanned again): the same
@@ -228,7 +234,7 @@ pub fn fingerprints(chars: &[char], k: usize, window: usize, out: &mut Vec<(u64,
         if h <= min {
             (best, min) = (start + w - 1, h);
         } else if best < start {
-            (best, min) = rightmost_min(&ring, start);
+            (best, min) = rightmost_min(&ring, start, slot);
         }
     }
 }
