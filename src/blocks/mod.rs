@@ -690,16 +690,12 @@ where
         start[d] += start[d - 1];
     }
     // documents `cuts[t]..cuts[t + 1]` are thread t's, about an equal share
-    // of the items each
+    // of the items each: thread t's range starts at the first document
+    // with `t / threads` of the items before it
     let threads = rayon::current_num_threads().clamp(1, 64);
     let mut cuts: Vec<usize> = (0..threads)
-        .map(|t| {
-            start
-                .partition_point(|&s| s < t * v.len() / threads)
-                .saturating_sub(1)
-        })
+        .map(|t| start.partition_point(|&s| s < t * v.len() / threads))
         .collect();
-    cuts[0] = 0;
     cuts.push(last as usize + 1);
     cuts.dedup();
     let mut out = vec![v[0]; v.len()];
