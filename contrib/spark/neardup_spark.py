@@ -35,11 +35,13 @@ Stages (each writes WORK/<stage>/_SUCCESS holding the parameters' hash;
               seeds (every pair of occurrences in (shard, ord, pos) order
               but those close inside one document), grouped by shard pair
               -> groups/seeds
-  blocks      (block level) `neardup block-pairs` on each seed file ->
-              blocks/regions
   star-runs   (block level) `neardup star-runs` on each file of frequent
               occurrences (whole shards): each document's occurrences cut
               into runs -> star-runs/runs
+  blocks      (block level) the seeds but those of document pairs whose
+              every seed lies inside runs on both sides (the star path
+              aligns those copies), grouped by shard pair -> blocks/seeds;
+              `neardup block-pairs` on each seed file -> blocks/regions
   star-pairs  (block level) each hash's first run, each run's parents by
               vote (DataFrame operations), the rows of each child run and
               its parents grouped by the child's shard -> star-pairs/links;
@@ -98,8 +100,8 @@ STAGES = [
     "keep",
     "clusters",
     "groups",
-    "blocks",
     "star-runs",
+    "blocks",
     "star-pairs",
     "star-split",
     "plan",
@@ -111,6 +113,12 @@ STAGES = [
 # many units give no seed (blocks::find_pairs_in, BlockOptions.k, which no
 # flag sets).
 SEED_K = 8
+
+# Winnowing window, in grams (BlockOptions.window, which no flag sets): a
+# run of frequent occurrences covers the seeds from SEED_W units before its
+# first occurrence to SEED_K + SEED_W units past its last (src/blocks/frequent.rs,
+# RunIndex).
+SEED_W = 8
 
 # A run of frequent occurrences is aligned to each other run that is the
 # first run of at least MIN_VOTES of its fingerprints, at most MAX_PARENTS
@@ -385,8 +393,8 @@ class Driver:
         self.stage("clusters", self.clusters)
         if self.blocks:
             self.stage("groups", self.groups)
-            self.stage("blocks", self.block_pairs)
             self.stage("star-runs", self.star_runs)
+            self.stage("blocks", self.block_pairs)
             self.stage("star-pairs", self.star_pairs)
             self.stage("star-split", self.star_split)
             self.stage("plan", self.plan)
@@ -855,12 +863,21 @@ class Driver:
         return rows
 
     def block_pairs(self, out):
-        """`neardup block-pairs` on each seed file, one Spark task a file."""
+        """The seeds of document pairs the star path leaves out (`outside_runs`),
+        then `neardup block-pairs` on each seed file, one Spark task a file."""
         regions = os.path.join(out, "regions")
-        seeds = os.path.join(self.work.dir("groups"), "seeds")
-        files = self.per_file("block-pairs", seeds, regions, [], "seed file")
+        seeds = self.spark.read.parquet(os.path.join(self.work.dir("groups"), "seeds"))
+        runs = self.read(os.path.join(self.work.dir("star-runs"), "runs"), self.run_schema)
+        kept = os.path.join(out, "seeds")
+        (
+            outside_runs(seeds, runs)
+            .repartition(self.partitions, "a_shard", "b_shard")
+            .sortWithinPartitions("a_shard", "a_ord", "b_shard", "b_ord", "a_pos", "b_pos")
+            .write.parquet(kept)
+        )
+        files = self.per_file("block-pairs", kept, regions, [], "seed file")
         n = self.spark.read.parquet(*parquet_files(regions)).count() if parquet_files(regions) else 0
-        return {"seed files": files, "region pairs": n}
+        return {"seeds kept": self.spark.read.parquet(kept).count(), "seed files": files, "region pairs": n}
 
     def star_runs(self, out):
         """`neardup star-runs` on each file of frequent occurrences (whole
@@ -1012,6 +1029,33 @@ class Driver:
             with open(log, "rb") as f:
                 lines = sum(1 for _ in f)
         return {"removal log lines": lines, "output bytes": du(self.args.output)}
+
+
+def outside_runs(seeds, runs):
+    """The seeds of the document pairs block-pairs chains (the shard module's
+    definition, item 11): those of every pair but the ones whose every seed
+    lies inside a run on both sides, a run spanning from SEED_W units before
+    its first occurrence to SEED_K + SEED_W units past its last."""
+    from pyspark.sql import functions as F
+
+    spans = runs.groupBy("shard", "ord", "run").agg(
+        (F.min("pos") - F.lit(SEED_W)).alias("start"), (F.max("pos") + F.lit(SEED_K + SEED_W)).alias("end")
+    )
+    pair = ["a_shard", "a_ord", "b_shard", "b_ord"]
+
+    def covered(rows, side):
+        s = spans.alias("s")
+        on = (
+            (F.col(side + "_shard") == F.col("s.shard"))
+            & (F.col(side + "_ord") == F.col("s.ord"))
+            & (F.col(side + "_pos") >= F.col("s.start"))
+            & (F.col(side + "_pos") < F.col("s.end"))
+        )
+        return rows.join(s, on, "left_semi")
+
+    inside = covered(covered(seeds, "a"), "b").groupBy(*pair).agg(F.count(F.lit(1)).alias("inside"))
+    left = seeds.groupBy(*pair).agg(F.count(F.lit(1)).alias("all")).join(inside, pair).where(F.col("all") == F.col("inside"))
+    return seeds.join(left.select(*pair), pair, "left_anti")
 
 
 def star_parents(runs):

@@ -77,20 +77,27 @@ pub(crate) struct Occ {
     pub fp: u32,
 }
 
-/// Region pairs linking each frequent passage occurrence to its parents.
-/// `occ` are the occurrences of the `frequent` frequent fingerprints.
+/// Region pairs linking each frequent passage occurrence to its parents,
+/// and where the runs lie. `occ` are the occurrences of the `frequent`
+/// frequent fingerprints.
 pub(super) fn star_pairs(
     src: &dyn TextSource,
     mut occ: Vec<Occ>,
     frequent: usize,
     opts: &BlockOptions,
     budget: Budget<'_>,
-) -> Result<Vec<RegionPair>> {
+) -> Result<(Vec<RegionPair>, RunIndex)> {
     if occ.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), RunIndex::default()));
     }
     // the occurrences and pairs of these texts always lie inside them
     let runs = runs_of(src, &mut occ, opts, budget)?.unwrap_or_default();
+    let index = RunIndex::of(
+        &occ,
+        &runs,
+        super::gram_len(opts) as u32,
+        opts.window as u32,
+    );
     // each fingerprint's first run
     let mut first = vec![u32::MAX; frequent];
     for (r, run) in runs.iter().enumerate() {
@@ -107,7 +114,48 @@ pub(super) fn star_pairs(
         .filter(|(_, p)| !p.is_empty())
         .collect();
     let pairs = align_runs(src, &occ, &runs, &items, opts, budget)?.unwrap_or_default();
-    Ok(split_pairs(src, pairs, opts, budget)?.unwrap_or_default())
+    Ok((
+        split_pairs(src, pairs, opts, budget)?.unwrap_or_default(),
+        index,
+    ))
+}
+
+/// Where the runs lie, to leave to the star path the rare seeds inside
+/// them (step 2 of the block method): each run as `(doc, start, end)`,
+/// sorted, from a window before its first occurrence to a window past its
+/// last's gram. Around a passage, whether a gram is a fingerprint depends
+/// on the text beside the passage, so its first and last fingerprints are
+/// often rare: a copy's neighbours in a window's reach decide them.
+#[derive(Debug, Default)]
+pub(crate) struct RunIndex {
+    spans: Vec<(u32, u32, u32)>,
+}
+
+impl RunIndex {
+    /// The spans of `runs` (ranges of `occ`, sorted by document and
+    /// position), grams `k` units long, windows of `w` grams.
+    pub(super) fn of(occ: &[Occ], runs: &[Range<usize>], k: u32, w: u32) -> Self {
+        let mut spans: Vec<(u32, u32, u32)> = runs
+            .iter()
+            .map(|r| {
+                let (first, last) = (occ[r.start], occ[r.end - 1]);
+                (first.doc, first.pos.saturating_sub(w), last.pos + k + w)
+            })
+            .collect();
+        spans.sort_unstable();
+        RunIndex { spans }
+    }
+
+    /// Whether the gram at `pos` of `doc` starts inside a run.
+    pub(crate) fn covers(&self, doc: u32, pos: u32) -> bool {
+        let i = self
+            .spans
+            .partition_point(|&(d, s, _)| (d, s) <= (doc, pos));
+        i > 0 && {
+            let (d, _, e) = self.spans[i - 1];
+            d == doc && pos < e
+        }
+    }
 }
 
 /// Step 1: sorts the occurrences (by document, position, fingerprint) and

@@ -26,6 +26,11 @@
 //!    holds most of its fingerprints (its *parent*), so `k` copies cost
 //!    about `k` alignments, not `k²/2`. Copies that vary (a date, a site
 //!    name, a missing line) share most fingerprints and so the same parent.
+//!    What varies is rare, and so gives pairwise seeds between copies that
+//!    happen to share it (two pages of one date): a document pair whose
+//!    every seed lies inside runs on both sides is left to the star path,
+//!    which aligns those copies already (a pair with one seed outside
+//!    keeps all its seeds: a shared article beside a footer).
 //! 4. **Chains and verification** (`blocks/chain.rs`), the same for both paths:
 //!    seeds are chained greedily along near-diagonals, the chain's region is
 //!    extended past substitutions at its ends, moved back to line breaks it
@@ -543,10 +548,12 @@ fn find_pairs_in(
         }));
         Ok(())
     })?;
-    let mut pairs = frequent::star_pairs(src, occ, frequent_fps as usize, opts, budget)?;
+    let (mut pairs, runs) = frequent::star_pairs(src, occ, frequent_fps as usize, opts, budget)?;
     // 3. chains, per document pair
     // seeds of these texts always lie inside them
-    pairs.extend(verify_seeds(src, seeds, opts, budget, Some(&scale))?.unwrap_or_default());
+    pairs.extend(
+        verify_seeds(src, seeds, opts, budget, Some(&scale), Some(&runs))?.unwrap_or_default(),
+    );
     sort_pairs(&mut pairs);
     Ok(pairs)
 }
@@ -593,8 +600,9 @@ fn hash_runs(fps: &[Fp], max: usize) -> (Runs, Runs) {
 }
 
 /// Step 3: each document pair's seeds chained and verified ([`chain`]),
-/// a batch of texts at a time; the pairs in seed order, or a seed whose
-/// gram lies past its text. `scale` is each
+/// a batch of texts at a time, but those left to the star path (`runs`,
+/// the frequent runs, when the star path ran here); the pairs in seed
+/// order, or a seed whose gram lies past its text. `scale` is each
 /// document's mean unit weight ([`chain::unit_weight`]) when the caller
 /// took it while reading every text once; else it is taken a pair at a time.
 fn verify_seeds(
@@ -603,16 +611,30 @@ fn verify_seeds(
     opts: &BlockOptions,
     budget: Budget<'_>,
     scale: Option<&[f64]>,
+    runs: Option<&frequent::RunIndex>,
 ) -> Result<std::result::Result<Vec<RegionPair>, Seed>> {
     sort_by_doc(&mut seeds, |s| s.da);
     // A pair with one seed has no chain (a chain is two seeds or more):
     // with boilerplate, most pairs are two pages that share only a date
     // or a counter (on b100000, 1.0 of 1.1 million pairs), and skipping
     // them spares loading and chaining them.
-    let groups: Vec<&[Seed]> = seeds
+    let mut groups: Vec<&[Seed]> = seeds
         .chunk_by(|x, y| x.da == y.da && x.db == y.db)
         .filter(|g| g.len() >= 2)
         .collect();
+    // A pair whose every seed lies inside frequent runs on both sides is
+    // two copies of boilerplate sharing what varies in it (a date, a site
+    // name): the star path aligns each copy to its parent; chaining them
+    // here too found the same copies again (on b100000, 90 thousand pairs).
+    if let Some(runs) = runs {
+        groups = groups
+            .into_par_iter()
+            .filter(|g| {
+                !g.iter()
+                    .all(|s| runs.covers(s.da, s.pa) && runs.covers(s.db, s.pb))
+            })
+            .collect();
+    }
     let verified = in_batches(
         src,
         &groups,
@@ -762,7 +784,7 @@ pub fn verify_seed_pairs(
         .iter()
         .map(|&(da, pa, db, pb)| Seed { da, db, pa, pb })
         .collect();
-    Ok(verify_seeds(src, seeds, opts, budget, None)?.map_err(|s| (s.da, s.pa, s.db, s.pb)))
+    Ok(verify_seeds(src, seeds, opts, budget, None, None)?.map_err(|s| (s.da, s.pa, s.db, s.pb)))
 }
 
 /// The star path (step 3 of the method) over frequent fingerprints found
@@ -791,7 +813,7 @@ pub fn star_pairs_of(
     }
     let fingerprints = if fps.is_empty() { 0 } else { n as usize + 1 };
     drop(fps);
-    frequent::star_pairs(src, occ, fingerprints, opts, budget)
+    Ok(frequent::star_pairs(src, occ, fingerprints, opts, budget)?.0)
 }
 
 /// Sorts verified pairs by their regions and keeps one of each (the
@@ -1049,6 +1071,61 @@ mod tests {
         assert_eq!(shape(&clusters), vec![(300, 300)]);
         for c in &clusters[0].copies {
             assert!(c.range.start.abs_diff(300) <= 1, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn copies_sharing_what_varies_in_boilerplate_are_left_to_the_star_path() {
+        // a 300-character footer on 300 pages whose 40-character site name
+        // is one of 10: pages of one site share rare fingerprints inside
+        // the footer, which alone would chain them pairwise
+        let lines = [text(110, 135), text(111, 30), text(112, 135)];
+        let docs: Vec<NormText> = (0..300u64)
+            .map(|d| {
+                let footer = varied(&lines[0], 60..100, 1000 + d % 10);
+                page(&[
+                    text(2000 + d, 300),
+                    footer,
+                    lines[1].clone(),
+                    lines[2].clone(),
+                ])
+            })
+            .collect();
+        let refs: Vec<&NormText> = docs.iter().collect();
+        let opts = BlockOptions::default();
+        let pairs = find_pairs(&refs, &opts);
+        assert!(!pairs.is_empty());
+        let pairwise: Vec<_> = pairs.iter().filter(|p| !p.frequent).collect();
+        assert!(
+            pairwise.is_empty(),
+            "{:?}",
+            &pairwise[..pairwise.len().min(3)]
+        );
+        assert_eq!(shape(&find_blocks(&refs, &opts)), vec![(300, 300)]);
+    }
+
+    #[test]
+    fn a_run_covers_its_grams_and_a_window_around() {
+        let occ = |doc, pos| frequent::Occ { doc, pos, fp: 0 };
+        let occ = [occ(1, 10), occ(1, 40), occ(1, 90), occ(3, 5), occ(3, 20)];
+        // grams of 8, windows of 4
+        let runs = frequent::RunIndex::of(&occ, &[0..2, 3..5], 8, 4);
+        let inside = [(1, 6), (1, 10), (1, 51), (3, 1), (3, 31)];
+        let outside = [
+            (1, 5),
+            (1, 52),
+            (1, 90),
+            (0, 20),
+            (2, 20),
+            (3, 0),
+            (3, 32),
+            (4, 10),
+        ];
+        for (d, p) in inside {
+            assert!(runs.covers(d, p), "{d} {p}");
+        }
+        for (d, p) in outside {
+            assert!(!runs.covers(d, p), "{d} {p}");
         }
     }
 

@@ -50,17 +50,20 @@
 //!     star path. `2 ≤ n ≤ --max-occurrences`: **rare**, the occurrences
 //!     sorted by `(shard, ord, pos)` and every `x < y` among them a seed,
 //!     except within one document when `pos_y < pos_x + k` (`k` = 8).
-//! 11. **Region pairs**: each document pair's seeds chained and verified
-//!     (`block-pairs`, [`blocks`]); and the star path's ([`star`]) over
-//!     the frequent occurrences: each document's occurrences cut into runs
+//! 11. **Region pairs**: the star path's ([`star`]) over the frequent
+//!     occurrences: each document's occurrences cut into runs
 //!     (`star-runs`); each hash's first run, the least `(shard, ord,
 //!     run)` holding it; each run's parents, the other runs that are the
 //!     first of at least [`star::MIN_VOTES`] of its rows, most first, then
 //!     the least, at most [`star::MAX_PARENTS`]; each run aligned to each
 //!     parent (`star-pairs`); the aligned pairs cut where a parent
-//!     document's passages meet (`star-split`). Both paths' pairs, the
-//!     star path's first, sorted and made distinct (of equal regions the
-//!     least similar).
+//!     document's passages meet (`star-split`). And each document pair's
+//!     seeds chained and verified (`block-pairs`, [`blocks`]), but those
+//!     of a pair whose every seed lies inside a run on both sides: from
+//!     `w` units before the run's first occurrence to `k + w` past its
+//!     last (`w` = 8, the winnowing window); the star path aligns those
+//!     copies. Both paths' pairs, the star path's first, sorted and made
+//!     distinct (of equal regions the least similar).
 //! 12. **Everything after**: block clusters, the report, clean's plan and
 //!     its later rounds, exactly as one machine ([`cuts`]).
 //!
