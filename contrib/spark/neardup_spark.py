@@ -1055,7 +1055,7 @@ def outside_runs(seeds, runs):
 
     inside = covered(covered(seeds, "a"), "b").groupBy(*pair).agg(F.count(F.lit(1)).alias("inside"))
     left = seeds.groupBy(*pair).agg(F.count(F.lit(1)).alias("all")).join(inside, pair).where(F.col("all") == F.col("inside"))
-    return seeds.join(left.select(*pair), pair, "left_anti")
+    return seeds.join(left.select(*pair), pair, "left_anti").select(*seeds.columns)
 
 
 def star_parents(runs):

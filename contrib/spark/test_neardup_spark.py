@@ -1,8 +1,8 @@
 """The Spark side of the clustering definition, against a plain-Python
 reading of it (neardup's shard module docs): exact groups and their
 representatives, band buckets with the giant-bucket guard
-(src/lsh.rs `pairs_from_runs`), and connected components by large-star /
-small-star. Run by tests/cli/spark.rs: `python -m unittest` in this folder.
+(src/lsh.rs `pairs_from_runs`), connected components by large-star /
+small-star, each run's parents and the seeds left to the star path. Run by tests/cli/spark.rs: `python -m unittest` in this folder.
 """
 
 import os
@@ -215,6 +215,45 @@ class SparkDefinition(unittest.TestCase):
                 want[key] = ps[: ns.MAX_PARENTS]
         self.assertEqual({k: sorted(v) for k, v in got.items()}, {k: sorted(v) for k, v in want.items()})
         self.assertTrue(any(len(v) == ns.MAX_PARENTS for v in want.values()), "some run has too many parents")
+
+    def test_seeds_inside_runs_on_both_sides_are_the_star_paths(self):
+        rng = random.Random(17)
+        # two runs a document; seeds near, inside and across their edges
+        runs, seeds = [], []
+        docs = [(s_, o) for s_ in range(2) for o in range(6)]
+        for s_, o in docs:
+            for run in (40, 400):
+                runs += [(s_, o, run, rng.randrange(50), run + p) for p in [0] + sorted(rng.sample(range(1, 120), 5))]
+        for i, a in enumerate(docs):
+            for b in docs[i:]:
+                for _ in range(rng.randrange(1, 4)):
+                    pa = rng.choice([rng.randrange(600), rng.randrange(30, 50), rng.randrange(400, 530)])
+                    pb = rng.choice([rng.randrange(600), rng.randrange(30, 50), rng.randrange(400, 530)])
+                    seeds.append((a[0], a[1], pa, b[0], b[1], pb))
+        seeds = sorted(set(seeds))
+        got = ns.outside_runs(
+            self.spark.createDataFrame(seeds, "a_shard int, a_ord long, a_pos int, b_shard int, b_ord long, b_pos int"),
+            self.spark.createDataFrame(runs, "shard int, ord long, run int, hash long, pos int"),
+        ).collect()
+
+        # the definition, read plainly
+        spans = {}
+        for s_, o, r, _, p in runs:
+            lo, hi = spans.get((s_, o, r), (p, p))
+            spans[(s_, o, r)] = (min(lo, p), max(hi, p))
+
+        def inside(s_, o, p):
+            return any((k[0], k[1]) == (s_, o) and lo - ns.SEED_W <= p < hi + ns.SEED_K + ns.SEED_W for k, (lo, hi) in spans.items())
+
+        pairs = {}
+        for x in seeds:
+            pairs.setdefault((x[0], x[1], x[3], x[4]), []).append(x)
+        want = sorted(
+            x for g in pairs.values() if not all(inside(*x[:3]) and inside(*x[3:]) for x in g) for x in g
+        )
+        self.assertEqual(sorted(tuple(r) for r in got), want)
+        self.assertTrue(len(want) < len(seeds), "some pair is the star path's")
+        self.assertTrue(len(want) > 0, "some pair is chained")
 
 
 if __name__ == "__main__":
