@@ -129,6 +129,15 @@ pub fn similarity_at_least(a: &[char], b: &[char], threshold: f64) -> f64 {
     lcs_at_least(a, b, need) as f64 / longer as f64
 }
 
+/// `s` with every ASCII digit made `0`: compared this way, any digit
+/// matches any digit (numbers are the fields of boilerplate, a date, a
+/// counter or a phone number that varies from page to page).
+pub fn fold_digits(s: &[char]) -> Vec<char> {
+    s.iter()
+        .map(|&c| if c.is_ascii_digit() { '0' } else { c })
+        .collect()
+}
+
 /// `LCS / |a|`: the share of `a` found in order in `b`.
 pub fn containment(a: &[char], b: &[char]) -> f64 {
     if a.is_empty() {

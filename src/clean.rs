@@ -390,6 +390,12 @@ pub struct Removal {
     /// duplicates the reference (written only when true).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reference: bool,
+    /// Measured with numbers as fields (any digit matching any digit):
+    /// a copy of boilerplate, whose dates, counters and phone numbers vary
+    /// from page to page as they did when it was found (written only when
+    /// true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub numbers_as_fields: bool,
 }
 
 /// The units of a [`Removal`]'s byte fields, each `file:ENCODING` (bytes

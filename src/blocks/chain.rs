@@ -382,13 +382,6 @@ fn lengths_fit(
     ((short as f64) >= share * long as f64 && short > 0).then_some((short, long))
 }
 
-/// `s` with every ASCII digit turned into `0`: numbers as fields.
-fn fold_digits(s: &[char]) -> Vec<char> {
-    s.iter()
-        .map(|&c| if c.is_ascii_digit() { '0' } else { c })
-        .collect()
-}
-
 /// LCS of two copies of a frequent passage with every digit matching every
 /// other: in boilerplate, numbers are the fields that vary from page to
 /// page (a date, a counter, a phone number, a licence number), and a
@@ -415,7 +408,7 @@ pub(super) fn template_lcs_at_least(a: &[char], b: &[char], need: usize) -> usiz
     }
     let need = need.saturating_sub(pre + suf);
     let inner = if a.iter().chain(b).any(char::is_ascii_digit) {
-        align::lcs_at_least(&fold_digits(a), &fold_digits(b), need)
+        align::lcs_at_least(&align::fold_digits(a), &align::fold_digits(b), need)
     } else {
         align::lcs_at_least(a, b, need)
     };
@@ -502,7 +495,7 @@ mod tests {
     ) -> Option<f64> {
         let (short, long) = lengths_fit(a, b, opts, contained)?;
         let lcs = if contained {
-            align::lcs_len(&fold_digits(a), &fold_digits(b))
+            align::lcs_len(&align::fold_digits(a), &align::fold_digits(b))
         } else {
             align::lcs_len(a, b)
         };

@@ -60,6 +60,8 @@ pub(super) struct Piece {
     kept_range: Range<usize>,
     similarity: f64,
     containment: f64,
+    /// Measured with numbers as fields (a copy of boilerplate).
+    fields: bool,
     /// Where a whole document removed in round 1 and its kept copy are:
     /// the report's places, so that no text is read again for them.
     places: Option<Box<(Place, Place)>>,
@@ -403,6 +405,7 @@ fn round_pieces(
                 kept_range: k.text_range.clone(),
                 similarity: m.similarity,
                 containment: m.similarity,
+                fields: false,
                 places: Some(Box::new((m.place.clone(), k.place.clone()))),
             });
         }
@@ -544,7 +547,7 @@ fn add_piece<F>(
     if p.reason != Reason::Document {
         let text = held.get(p.doc);
         let kept_text = (p.kept_doc, held.get(p.kept_doc), &kept);
-        let (c, s) = cache.measure(text, &ranges, kept_text, opts);
+        let (c, s) = cache.measure(text, &ranges, kept_text, p.fields, opts);
         if c + 1e-9 < opts.scan.blocks.threshold {
             return;
         }
@@ -583,6 +586,7 @@ fn add_piece<F>(
         bytes_removed,
         units: ByteUnits::of(corpus, p.doc, p.kept_doc),
         reference: corpus.is_reference(p.kept_doc),
+        numbers_as_fields: p.fields,
     });
 }
 
@@ -612,12 +616,14 @@ impl SliceCache {
     /// Containment (`LCS / removed`, as [`align::containment`], which
     /// `verify` uses) and similarity (`LCS / longer`) of the `removed`
     /// ranges of a document's text against the `kept` range of another's.
-    /// `ranges` are of `text`; `kept` is document, its text and the range.
+    /// `ranges` are of `text`; `kept` is document, its text and the range;
+    /// with `fields`, numbers are fields ([`align::fold_digits`]).
     fn measure(
         &mut self,
         text: &str,
         ranges: &[Range<usize>],
         kept: (usize, &str, &Range<usize>),
+        fields: bool,
         opts: &CleanOptions,
     ) -> (f64, f64) {
         let (kept_doc, kept_text, kept) = kept;
@@ -627,7 +633,11 @@ impl SliceCache {
             .norms
             .entry((kept_doc, kept.start, kept.end))
             .or_insert_with(|| normalize(&kept_text[kept.clone()], &opts.scan.normalize).chars);
-        let lcs = align::lcs_len(&a, b);
+        let lcs = if fields {
+            align::lcs_len(&align::fold_digits(&a), &align::fold_digits(b))
+        } else {
+            align::lcs_len(&a, b)
+        };
         let containment = if a.is_empty() {
             1.0
         } else {
@@ -648,13 +658,24 @@ fn block_pieces(
     opts: &CleanOptions,
 ) -> Vec<Piece> {
     let k = &c.members[c.keep];
-    let kchars = &knorm.chars[k.norm_range.clone()];
-    let mchars = &mnorm.chars[m.norm_range.clone()];
+    // Copies of boilerplate are compared as they were found: numbers are
+    // fields (a footer's phone and licence numbers vary from page to page;
+    // exactly, its copies share too little to be cut, line by line).
+    let fields = c.boilerplate;
+    let fold = |v: &[char]| -> Vec<char> {
+        if fields {
+            align::fold_digits(v)
+        } else {
+            v.to_vec()
+        }
+    };
+    let kchars = &fold(&knorm.chars[k.norm_range.clone()]);
+    let mchars = &fold(&mnorm.chars[m.norm_range.clone()]);
     // A removal widened to whole sentences is measured against the kept
     // copy's whole sentences too: the copies' edges are where they differ
     // (a year, a name), and the alignment stops short of them on both sides.
     let kept_range = widen_to_sentences(kdoc, k.text_range.clone());
-    let kept_units = normalize(&kdoc[kept_range.clone()], &opts.scan.normalize).chars;
+    let kept_units = fold(&normalize(&kdoc[kept_range.clone()], &opts.scan.normalize).chars);
     let mut out = Vec::new();
     for r in align::covered_ranges(mchars, kchars, MAX_UNMATCHED) {
         if crate::normalize::weight(&mchars[r.clone()]) < MIN_PIECE {
@@ -669,7 +690,7 @@ fn block_pieces(
         let (s, e) = (m.norm_range.start + r.start, m.norm_range.start + r.end);
         let raw = mnorm.source_range(mdoc, s, e);
         let Some(range) = clean_cut(mdoc, raw, |r| {
-            let cut = normalize(&mdoc[r], &opts.scan.normalize).chars;
+            let cut = fold(&normalize(&mdoc[r], &opts.scan.normalize).chars);
             let lcs = align::lcs_len(&cut, &kept_units);
             lcs as f64 >= opts.scan.blocks.threshold * cut.len() as f64
         }) else {
@@ -688,6 +709,7 @@ fn block_pieces(
             kept_range: kept_range.clone(),
             similarity: round4(lcs as f64 / piece.len().max(kchars.len()) as f64),
             containment: round4(containment),
+            fields,
             places: None,
         });
     }
@@ -1029,6 +1051,7 @@ pub(crate) fn encode_plan(e: &mut Encoder, plan: &Plan) -> std::io::Result<()> {
             e.str(u)?;
         }
         e.bool(r.reference)?;
+        e.bool(r.numbers_as_fields)?;
     }
     Ok(())
 }
@@ -1074,6 +1097,7 @@ pub(crate) fn decode_plan(d: &mut Decoder, docs: usize) -> Result<Plan> {
             bytes_removed: d.str()?,
         };
         let reference = d.bool()?;
+        let numbers_as_fields = d.bool()?;
         plan.removals.push(Removal {
             reason,
             cluster,
@@ -1086,6 +1110,7 @@ pub(crate) fn decode_plan(d: &mut Decoder, docs: usize) -> Result<Plan> {
             bytes_removed,
             units,
             reference,
+            numbers_as_fields,
         });
     }
     Ok(plan)

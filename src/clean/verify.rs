@@ -1068,10 +1068,11 @@ fn check_removal(
     } else {
         m.options.block_threshold
     };
-    let c = align::containment(
-        &normalize(&removed, norm).chars,
-        &normalize(kept, norm).chars,
-    );
+    let (mut removed, mut kept) = (normalize(&removed, norm).chars, normalize(kept, norm).chars);
+    if r.numbers_as_fields {
+        (removed, kept) = (align::fold_digits(&removed), align::fold_digits(&kept));
+    }
+    let c = align::containment(&removed, &kept);
     if c + 1e-9 < limit {
         return Err(fail(
             log_path,

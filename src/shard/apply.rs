@@ -234,6 +234,7 @@ fn removed_documents(
             bytes_removed: corpus.docs[d].len as u64,
             units: ByteUnits::between(ByteUnits::unit(corpus, d), r.kept_unit.clone()),
             reference: false,
+            numbers_as_fields: false,
         });
     }
     Ok(plan)

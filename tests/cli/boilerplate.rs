@@ -102,6 +102,68 @@ fn clean_keeps_one_copy_and_drop_boilerplate_none() {
     }
 }
 
+/// `pages` documents of unique text ending with a footer whose two
+/// numbers (a serial number, a checksum) differ on every page: half of its
+/// characters.
+fn numbered_corpus(dir: &Path, pages: u64) -> std::path::PathBuf {
+    let mut jsonl = String::new();
+    for d in 0..pages {
+        let mut x = d.wrapping_mul(2_654_435_761).wrapping_add(12_345);
+        let mut digits = |n: usize| -> String {
+            (0..n)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    char::from(b'0' + ((x >> 33) % 10) as u8)
+                })
+                .collect()
+        };
+        let footer = format!(
+            "本站部分内容来自互联网，如有侵权请联系删除。未经书面授权，禁止复制或建立镜像。\n\
+             产品序列号：{}\n建议使用谷歌浏览器、火狐浏览器或极速模式访问本站。\n数字证书校验码：{}",
+            digits(40),
+            digits(36)
+        );
+        let text = format!("{}\n{footer}", cjk_text(20_000 + d, 400));
+        jsonl.push_str(&serde_json::json!({ "id": format!("p{d}"), "text": text }).to_string());
+        jsonl.push('\n');
+    }
+    let path = dir.join("pages.jsonl");
+    std::fs::write(&path, jsonl).unwrap();
+    path
+}
+
+#[test]
+fn clean_keeps_one_copy_of_a_footer_whose_numbers_vary() {
+    // numbers are the footer's fields when it is cut, as when it is found:
+    // compared exactly, a copy shares 0.68 of its characters with the kept
+    // one, and every page would keep its footer
+    let t = TestDir::new();
+    let input = numbered_corpus(t.path(), 150);
+    let kept = t.path().join("kept");
+    clean_ok_with(&input, &kept, &[]);
+    verified(&kept);
+    let out = std::fs::read_to_string(kept.join("pages.jsonl")).unwrap();
+    for line in [
+        "禁止复制或建立镜像",
+        "产品序列号",
+        "极速模式",
+        "数字证书校验码",
+    ] {
+        assert_eq!(out.matches(line).count(), 1, "{line}");
+    }
+    let log = std::fs::read_to_string(kept.join("removed.jsonl")).unwrap();
+    assert!(
+        log.lines()
+            .all(|l| l.contains("\"numbers_as_fields\":true")),
+        "{log}"
+    );
+    for d in [0u64, 77, 149] {
+        assert!(out.contains(&cjk_text(20_000 + d, 400)), "page {d}");
+    }
+}
+
 #[test]
 fn boilerplate_reports_do_not_depend_on_threads() {
     let t = TestDir::new();
