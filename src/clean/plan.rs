@@ -633,17 +633,24 @@ impl SliceCache {
             .norms
             .entry((kept_doc, kept.start, kept.end))
             .or_insert_with(|| normalize(&kept_text[kept.clone()], &opts.scan.normalize).chars);
-        let lcs = if fields {
-            align::lcs_len(&align::fold_digits(&a), &align::fold_digits(b))
-        } else {
-            align::lcs_len(&a, b)
-        };
+        let lcs = align::lcs_len(&as_compared(&a, fields), &as_compared(b, fields));
         let containment = if a.is_empty() {
             1.0
         } else {
             lcs as f64 / a.len() as f64
         };
         (containment, lcs as f64 / a.len().max(b.len()).max(1) as f64)
+    }
+}
+
+/// `units` as a block copy is compared with its kept copy: with numbers as
+/// fields (any digit matching any digit, [`align::fold_digits`]) when
+/// `fields`, as in boilerplate, else as they are.
+fn as_compared(units: &[char], fields: bool) -> std::borrow::Cow<'_, [char]> {
+    if fields {
+        std::borrow::Cow::Owned(align::fold_digits(units))
+    } else {
+        std::borrow::Cow::Borrowed(units)
     }
 }
 
@@ -662,20 +669,14 @@ fn block_pieces(
     // fields (a footer's phone and licence numbers vary from page to page;
     // exactly, its copies share too little to be cut, line by line).
     let fields = c.boilerplate;
-    let fold = |v: &[char]| -> Vec<char> {
-        if fields {
-            align::fold_digits(v)
-        } else {
-            v.to_vec()
-        }
-    };
-    let kchars = &fold(&knorm.chars[k.norm_range.clone()]);
-    let mchars = &fold(&mnorm.chars[m.norm_range.clone()]);
+    let kchars = &*as_compared(&knorm.chars[k.norm_range.clone()], fields);
+    let mchars = &*as_compared(&mnorm.chars[m.norm_range.clone()], fields);
     // A removal widened to whole sentences is measured against the kept
     // copy's whole sentences too: the copies' edges are where they differ
     // (a year, a name), and the alignment stops short of them on both sides.
     let kept_range = widen_to_sentences(kdoc, k.text_range.clone());
-    let kept_units = fold(&normalize(&kdoc[kept_range.clone()], &opts.scan.normalize).chars);
+    let kept_units = normalize(&kdoc[kept_range.clone()], &opts.scan.normalize).chars;
+    let kept_units = as_compared(&kept_units, fields);
     let mut out = Vec::new();
     for r in align::covered_ranges(mchars, kchars, MAX_UNMATCHED) {
         if crate::normalize::weight(&mchars[r.clone()]) < MIN_PIECE {
@@ -690,7 +691,8 @@ fn block_pieces(
         let (s, e) = (m.norm_range.start + r.start, m.norm_range.start + r.end);
         let raw = mnorm.source_range(mdoc, s, e);
         let Some(range) = clean_cut(mdoc, raw, |r| {
-            let cut = fold(&normalize(&mdoc[r], &opts.scan.normalize).chars);
+            let cut = normalize(&mdoc[r], &opts.scan.normalize).chars;
+            let cut = as_compared(&cut, fields);
             let lcs = align::lcs_len(&cut, &kept_units);
             lcs as f64 >= opts.scan.blocks.threshold * cut.len() as f64
         }) else {
