@@ -625,7 +625,8 @@ fn verify_seeds(
     // A pair whose every seed lies inside frequent runs on both sides is
     // two copies of boilerplate sharing what varies in it (a date, a site
     // name): the star path aligns each copy to its parent; chaining them
-    // here too found the same copies again (on b100000, 90 thousand pairs).
+    // here too found the same copies again (on b100000, 66 of 142 thousand
+    // pairs).
     if let Some(runs) = runs {
         groups = groups
             .into_par_iter()
