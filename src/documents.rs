@@ -271,7 +271,8 @@ pub(crate) fn keeps_of(
         .iter()
         .map(|g| {
             let glens: Vec<usize> = g.iter().map(|&d| lens[d as usize] as usize).collect();
-            choose_keep(corpus, g.iter().map(|&d| d as usize), &glens, opts)
+            let docs = g.iter().map(|&d| d as usize);
+            choose_keep(corpus, docs, &glens, opts.keep, opts.keep_by.as_ref())
         })
         .unzip()
 }

@@ -50,8 +50,9 @@ use crate::pipeline::ScanOptions;
 
 /// Version of the stage files' and markers' layout, and of what they
 /// hold (3: diacritics fold in normalisation, so fingerprints of accented
-/// text changed); a work folder written with another one is not resumed.
-pub const FORMAT: u32 = 4;
+/// text changed; 5: boilerplate keeps its fullest copy, so clusters and
+/// plans changed); a work folder written with another one is not resumed.
+pub const FORMAT: u32 = 5;
 
 /// Name of the folder of stage files and markers inside the work folder.
 pub const STAGES: &str = "stages";

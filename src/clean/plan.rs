@@ -411,13 +411,26 @@ fn round_pieces(
         }
     }
     let dropped = |c: &Cluster| c.boilerplate && opts.drop_boilerplate;
-    // Text of boilerplate to drop is protected nowhere, not even inside the
-    // kept copy of another block (a section that runs into a footer).
-    let mut to_drop: Vec<Vec<Range<usize>>> = vec![Vec::new(); protected.len()];
-    for c in report.clusters.iter().filter(|c| dropped(c)) {
-        for m in &c.members {
-            to_drop[m.doc_index].push(m.text_range.clone());
+    // Copies of boilerplate that go are protected nowhere, not even inside
+    // the kept copy of another block (a section that runs into a footer, a
+    // body two pages share that runs through their navigation bar): every
+    // copy with `--drop-boilerplate`, else all but the kept one, which
+    // stays whole. Their text stays in that kept copy.
+    let mut holes: Vec<Vec<Range<usize>>> = vec![Vec::new(); protected.len()];
+    let boilerplate = report
+        .clusters
+        .iter()
+        .filter(|c| c.kind == ClusterKind::Block && c.boilerplate);
+    for c in boilerplate {
+        for (i, m) in c.members.iter().enumerate() {
+            if i != c.keep || dropped(c) {
+                holes[m.doc_index].push(m.text_range.clone());
+            }
         }
+    }
+    // merged, as `subtract` wants them
+    for h in holes.iter_mut().filter(|h| h.len() > 1) {
+        *h = merge_ranges(std::mem::take(h));
     }
     for c in report
         .clusters
@@ -425,9 +438,11 @@ fn round_pieces(
         .filter(|c| c.kind == ClusterKind::Block && !dropped(c))
     {
         let k = &c.members[c.keep];
-        let holes = merge_ranges(std::mem::take(&mut to_drop[k.doc_index]));
-        protected[k.doc_index].extend(subtract(k.text_range.clone(), &holes));
-        to_drop[k.doc_index] = holes;
+        if c.boilerplate {
+            protected[k.doc_index].push(k.text_range.clone());
+            continue;
+        }
+        protected[k.doc_index].extend(subtract(k.text_range.clone(), &holes[k.doc_index]));
     }
     // merged, as `subtract` wants its holes
     for p in protected.iter_mut().filter(|p| p.len() > 1) {
@@ -654,6 +669,11 @@ fn as_compared(units: &[char], fields: bool) -> std::borrow::Cow<'_, [char]> {
     }
 }
 
+/// The longest unmatched stretch inside a part of a boilerplate copy cut
+/// apart from the rest, when the copy as a whole is too little contained
+/// in the kept copy to go ([`block_pieces`]).
+const FINE_UNMATCHED: usize = 8;
+
 /// The parts of one non-kept block copy that may be cut; `kept` and
 /// `copy` are the texts and normalised texts of the kept copy's and this
 /// copy's documents. Cuts never leave broken text ([`clean_cut`]).
@@ -677,28 +697,32 @@ fn block_pieces(
     let kept_range = widen_to_sentences(kdoc, k.text_range.clone());
     let kept_units = normalize(&kdoc[kept_range.clone()], &opts.scan.normalize).chars;
     let kept_units = as_compared(&kept_units, fields);
-    let mut out = Vec::new();
-    for r in align::covered_ranges(mchars, kchars, MAX_UNMATCHED) {
+    let piece_at = |r: Range<usize>| -> Option<Piece> {
         if crate::normalize::weight(&mchars[r.clone()]) < MIN_PIECE {
-            continue;
+            return None;
         }
         let piece = &mchars[r.clone()];
         let lcs = align::lcs_len(piece, kchars);
         let containment = lcs as f64 / piece.len() as f64;
         if containment < opts.scan.blocks.threshold {
-            continue;
+            return None;
         }
         let (s, e) = (m.norm_range.start + r.start, m.norm_range.start + r.end);
         let raw = mnorm.source_range(mdoc, s, e);
-        let Some(range) = clean_cut(mdoc, raw, |r| {
+        let cut = clean_cut(mdoc, raw.clone(), |r| {
             let cut = normalize(&mdoc[r], &opts.scan.normalize).chars;
             let cut = as_compared(&cut, fields);
             let lcs = align::lcs_len(&cut, &kept_units);
             lcs as f64 >= opts.scan.blocks.threshold * cut.len() as f64
-        }) else {
-            continue;
+        });
+        // Boilerplate that is whole lines goes as those lines, though the
+        // line above ends as wrapped prose does (`…能，⏎首页 | 新闻中心…`):
+        // a navigation bar is no part of the sentence before it.
+        let range = match cut {
+            None if fields && whole_lines(mdoc, &raw) => snap_to_lines(mdoc, raw),
+            cut => cut?,
         };
-        out.push(Piece {
+        Some(Piece {
             reason: if c.boilerplate && opts.drop_boilerplate {
                 Reason::Boilerplate
             } else {
@@ -713,7 +737,25 @@ fn block_pieces(
             containment: round4(containment),
             fields,
             places: None,
-        });
+        })
+    };
+    let mut out = Vec::new();
+    for r in align::covered_ranges(mchars, kchars, MAX_UNMATCHED) {
+        if let Some(p) = piece_at(r.clone()) {
+            out.push(p);
+        } else if fields {
+            // A copy of boilerplate run into a line of its page's own (a
+            // `上一篇…下一篇…` line above a share line) is too little
+            // contained to go whole: its parts apart from short unmatched
+            // stretches may still go, each held to the same bar.
+            let fine = align::covered_ranges(&mchars[r.clone()], kchars, FINE_UNMATCHED);
+            if fine.len() > 1 {
+                out.extend(
+                    fine.into_iter()
+                        .filter_map(|f| piece_at(r.start + f.start..r.start + f.end)),
+                );
+            }
+        }
     }
     out
 }
@@ -890,6 +932,15 @@ fn narrow_to_sentences(text: &str, r: Range<usize>) -> Range<usize> {
     }
     let end = end + text[end..].len() - text[end..].trim_start_matches(is_blank).len();
     start..end
+}
+
+/// Whether only blanks lie between `r` and the edges of the lines it starts
+/// and ends in.
+fn whole_lines(text: &str, r: &Range<usize>) -> bool {
+    let before = text[..r.start].trim_end_matches(is_blank);
+    let after = text[r.end..].trim_start_matches(is_blank);
+    (before.is_empty() || before.ends_with('\n'))
+        && (after.is_empty() || after.starts_with(['\n', '\r']))
 }
 
 /// Widens a cut to whole lines when only whitespace lies between it and the
@@ -1222,5 +1273,64 @@ mod tests {
             .load("plan", &params, &[], |d| decode_plan(d, 2))
             .unwrap_err();
         assert!(err.to_string().contains("plan.bin"), "{err}");
+    }
+
+    /// A member covering all of `text` (document `doc`).
+    fn whole(doc: usize, text: &str, opts: &CleanOptions) -> Member {
+        Member {
+            place: Place {
+                doc: format!("d{doc}"),
+                path: String::new(),
+                record: None,
+                lines: [1, 1],
+                bytes: [0, text.len() as u64],
+            },
+            chars: text.chars().count(),
+            similarity: 1.0,
+            containment: None,
+            preview: String::new(),
+            diff: None,
+            reference: false,
+            doc_index: doc,
+            text_range: 0..text.len(),
+            norm_range: 0..normalize(text, &opts.scan.normalize).chars.len(),
+        }
+    }
+
+    #[test]
+    fn a_boilerplate_line_goes_though_its_copy_ran_into_a_line_the_kept_lacks() {
+        let opts = super::super::CleanOptions {
+            out: "out".into(),
+            log: None,
+            force: false,
+            scan: pipeline::ScanOptions::default(),
+            text_field: "text".into(),
+            drop_boilerplate: false,
+            output_compression: Default::default(),
+        };
+        let share = "分享到：微信 朋友圈 新浪微博 QQ空间 豆瓣 | 扫一扫在手机上打开当前页面，随时随地阅读 | 阅读：";
+        let kept = format!("扫描二维码关注本站官方微信，获取更多资讯。\n{share}123次");
+        let links = "上一篇：关于开展年度专项检查的通知 下一篇：无\n";
+        let copy = format!("{links}{share}4567次");
+        let mut c = crate::members::finish_cluster(
+            ClusterKind::Block,
+            vec![whole(0, &kept, &opts), whole(1, &copy, &opts)],
+            0,
+            0.8,
+            true,
+        );
+        let norm = |t: &str| normalize(t, &opts.scan.normalize);
+        let (kn, cn) = (norm(&kept), norm(&copy));
+        let pieces = |c: &Cluster| {
+            block_pieces(c, &c.members[1], (&kept, &kn), (&copy, &cn), &opts)
+                .into_iter()
+                .map(|p| p.range)
+                .collect::<Vec<_>>()
+        };
+        // as a whole, the copy is too little contained in the kept one
+        assert!(pieces(&c).is_empty());
+        // as boilerplate, its share line goes, and the links stay
+        c.boilerplate = true;
+        assert_eq!(pieces(&c), vec![links.len()..copy.len()]);
     }
 }

@@ -337,7 +337,19 @@ fn block_cluster(
 ) -> Cluster {
     let lens: Vec<usize> = copies.iter().map(|c| c.chars.len()).collect();
     let docs = bc.copies.iter().map(|c| active[c.doc as usize]);
-    let (keep, reason) = choose_keep(corpus, docs, &lens, opts);
+    // Boilerplate keeps its fullest copy, whatever `--keep` says: its
+    // copies are one passage, some with a line or an item lost, some run
+    // into the text beside them, and a kept copy without a line leaves that
+    // line on every page that has it (too little of a copy for it to be cut
+    // with the rest, too short to be a block of its own). Which page keeps
+    // a footer matters little; reference text still comes first.
+    let boilerplate = bc.documents() >= opts.blocks.boilerplate_docs;
+    let (keep, reason) = if boilerplate && !docs.clone().any(|d| corpus.is_reference(d)) {
+        let chars: Vec<&[char]> = copies.iter().map(|c| &c.chars[..]).collect();
+        (fullest(&chars), "fullest (boilerplate)".to_string())
+    } else {
+        choose_keep(corpus, docs, &lens, opts.keep, opts.keep_by.as_ref())
+    };
     let kept = &copies[keep].chars;
     // Exact LCS, unthresholded. Aligning first only as far as the block
     // threshold needs (`lcs_at_least`, exact when reached) cost more than
@@ -373,9 +385,39 @@ fn block_cluster(
         opts.blocks.threshold,
         true,
     );
-    c.boilerplate = c.documents >= opts.blocks.boilerplate_docs;
+    c.boilerplate = boilerplate;
     c.keep_reason = reason;
     c
+}
+
+/// Which of `copies` holds the most of what they share: the one whose
+/// distinct 3-grams (numbers as fields) are held by the most copies in
+/// all, the first of equals. A copy that lost a line scores less than one
+/// that has it; one run into text of its own page gains almost nothing
+/// from that text, and loses what it lacks. Linear in the copies' length.
+fn fullest(copies: &[&[char]]) -> usize {
+    let grams = |c: &[char]| -> Vec<u64> {
+        let fold = |c: char| if c.is_ascii_digit() { '0' } else { c } as u64;
+        let mut g: Vec<u64> = c
+            .windows(3)
+            .map(|w| fold(w[0]) << 42 | fold(w[1]) << 21 | fold(w[2]))
+            .collect();
+        g.sort_unstable();
+        g.dedup();
+        g
+    };
+    let held: Vec<Vec<u64>> = copies.par_iter().map(|c| grams(c)).collect();
+    let mut count: std::collections::HashMap<u64, u32, crate::fxhash::FxBuild> = Default::default();
+    for g in held.iter().flatten() {
+        *count.entry(*g).or_default() += 1;
+    }
+    let scores: Vec<u64> = held
+        .par_iter()
+        .map(|h| h.iter().map(|g| u64::from(count[g])).sum())
+        .collect();
+    // the first of the highest
+    let best = scores.iter().copied().max().unwrap_or(0);
+    scores.iter().position(|&s| s == best).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -449,5 +491,29 @@ mod tests {
         }
         // the pieces did start inside the texts, not at their beginnings
         assert!(pieces > 1000, "{pieces}");
+    }
+
+    #[test]
+    fn boilerplate_keeps_the_copy_that_holds_most_of_the_others() {
+        let chars = |s: &str| -> Vec<char> { s.chars().collect() };
+        let (l1, l2, l3) = (
+            "版权所有保留所有权利",
+            "联系电话：010-12345678",
+            "未经书面授权禁止复制或建立镜像",
+        );
+        let copies = [
+            // the first lost its second line
+            chars(&format!("{l1}{l3}")),
+            // one runs into the text of its page, but lacks the first line
+            chars(&format!("孤立的正文内容在这里结束了{l2}{l3}")),
+            // whole, with other numbers (fields): the fullest
+            chars(&format!("{l1}联系电话：010-87654321{l3}")),
+            chars(&format!("{l1}{l2}{l3}")),
+            chars(&format!("{l1}{l3}")),
+        ];
+        let refs: Vec<&[char]> = copies.iter().map(|c| &c[..]).collect();
+        // the first of the two whole copies
+        assert_eq!(fullest(&refs), 2);
+        assert_eq!(fullest(&refs[3..]), 0);
     }
 }

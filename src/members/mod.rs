@@ -18,21 +18,24 @@ pub(crate) mod blocks;
 
 use std::ops::Range;
 
+use crate::cluster::{Keep, KeepBy};
 use crate::corpus::Corpus;
 use crate::place::Place;
 use crate::report::{Cluster, ClusterKind, Member, ReferenceSummary};
 use crate::util::round4;
 
 /// The copy to keep among those of documents `docs` (in input order, with
-/// lengths `lens`), and why ([`crate::cluster::choose_keep`]).
+/// lengths `lens`) by rule `keep` (and `by`, when given), and why
+/// ([`crate::cluster::choose_keep`]).
 pub(crate) fn choose_keep(
     corpus: &Corpus,
     docs: impl Iterator<Item = usize>,
     lens: &[usize],
-    opts: &crate::pipeline::ScanOptions,
+    keep: Keep,
+    by: Option<&KeepBy>,
 ) -> (usize, String) {
     let docs: Vec<usize> = docs.collect();
-    let keys: Vec<Option<&crate::corpus::SortKey>> = if opts.keep_by.is_some() {
+    let keys: Vec<Option<&crate::corpus::SortKey>> = if by.is_some() {
         docs.iter()
             .map(|&d| corpus.docs[d].sort_key.as_ref())
             .collect()
@@ -40,7 +43,7 @@ pub(crate) fn choose_keep(
         Vec::new()
     };
     let reference: Vec<bool> = docs.iter().map(|&d| corpus.is_reference(d)).collect();
-    crate::cluster::choose_keep(lens, &keys, &reference, opts.keep, opts.keep_by.as_ref())
+    crate::cluster::choose_keep(lens, &keys, &reference, keep, by)
 }
 
 /// The clusters as reported against reference inputs: every member marked

@@ -172,3 +172,90 @@ fn boilerplate_reports_do_not_depend_on_threads() {
     let four = crate::util::scan_json_bytes(&[s(&input), "--threads", "4"]);
     assert!(one == four, "reports differ between 1 and 4 threads");
 }
+
+const NAV: &str = "首页 | 新闻中心 | 通知公告 | 政务公开 | 领导讲话 | 工作总结 | 心得体会 | \
+                   述职报告 | 调研报告 | 范文大全 | 党建材料 | 演讲稿 | 会员中心";
+
+/// A footer line of 40 characters, a fifth of the footer: a copy with it
+/// is too little contained in one without it to be cut.
+const LINE3: &str =
+    "本站部分内容来自互联网，如有侵权请联系删除。未经书面授权，禁止复制或建立镜像。";
+
+/// 150 pages, each a paragraph, a navigation bar, another paragraph, a
+/// share line, a third paragraph and a four-line footer whose third line
+/// the first page and every fifth page lack. On every sixth page the first
+/// paragraph ends as wrapped prose does (with `，`).
+/// Pages 10 and 11 share their first two paragraphs, with the bar between
+/// them: a block whose kept copy (page 10's) holds a bar.
+fn site_corpus(dir: &Path) -> std::path::PathBuf {
+    let mut jsonl = String::new();
+    for d in 0..150u64 {
+        let shared = if d == 11 { 10 } else { d };
+        let mut footer = vec![
+            format!("版权所有 © 2008-2024 第{}范文网 保留所有权利", d % 7),
+            "地址：北京市朝阳区建国路88号 联系电话：010-12345678".to_string(),
+            LINE3.to_string(),
+            "建议使用谷歌浏览器、火狐浏览器或360浏览器极速模式访问本站，最佳分辨率1920×1080。"
+                .to_string(),
+        ];
+        if d % 5 == 0 {
+            footer.remove(2);
+        }
+        let wrapped = if d % 6 == 3 { "，" } else { "" };
+        let share = format!(
+            "分享到：微信 朋友圈 新浪微博 QQ空间 豆瓣 | 扫一扫在手机上打开当前页面，随时随地阅读 | 阅读：{}次",
+            d * 37 % 1000
+        );
+        let text = format!(
+            "{}{wrapped}\n{NAV}\n{}\n{share}\n{}\n{}",
+            cjk_text(30_000 + shared, 200),
+            cjk_text(40_000 + shared, 300),
+            cjk_text(50_000 + d, 800),
+            footer.join("\n")
+        );
+        jsonl.push_str(&serde_json::json!({ "id": format!("p{d}"), "text": text }).to_string());
+        jsonl.push('\n');
+    }
+    let path = dir.join("pages.jsonl");
+    std::fs::write(&path, jsonl).unwrap();
+    path
+}
+
+#[test]
+fn clean_keeps_exactly_one_copy_of_each_line_of_boilerplate() {
+    // The kept copy of boilerplate is its fullest, not the first: a first
+    // footer without its third line would leave that line on 120 pages.
+    // A copy of the bar inside the kept copy of another block (page 10's
+    // paragraphs) goes too: its text stays in the bar's kept copy. So does
+    // a bar below a line that ends as wrapped prose.
+    let t = TestDir::new();
+    let input = site_corpus(t.path());
+    let report = scan_json(&[s(&input)]);
+    let blocks = clusters(&report, "block");
+    let boilerplate: Vec<_> = blocks.iter().filter(|c| c["documents"] == 150).collect();
+    // the bar, the share line, the footer
+    assert_eq!(boilerplate.len(), 3, "{report:#}");
+    for c in boilerplate {
+        assert_eq!(c["boilerplate"], true, "{c:#}");
+        assert_eq!(c["keep_reason"], "fullest (boilerplate)");
+    }
+    let kept = t.path().join("kept");
+    clean_ok_with(&input, &kept, &[]);
+    verified(&kept);
+    let out = std::fs::read_to_string(kept.join("pages.jsonl")).unwrap();
+    for line in [
+        "版权所有",
+        "联系电话",
+        "禁止复制",
+        "最佳分辨率",
+        "新闻中心",
+        "分享到",
+    ] {
+        assert_eq!(out.matches(line).count(), 1, "{line}");
+    }
+    for d in [0u64, 10, 11, 149] {
+        assert!(out.contains(&cjk_text(50_000 + d, 800)), "page {d}");
+    }
+    // page 10's paragraphs are kept, page 11's copy of them goes
+    assert_eq!(out.matches(&cjk_text(40_010, 300)).count(), 1);
+}
