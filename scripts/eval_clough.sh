@@ -11,7 +11,7 @@ REPO="$(dirname "$HERE")"
 EVAL="${EVAL:-$REPO/../shared/eval}"
 DATA="$EVAL/clough_short_answers"
 (cd "$REPO" && cargo build --release --quiet)
-BIN="$REPO/target/release/neardup"
+BIN="${NEARDUP_BIN:-$REPO/target/release/neardup}"
 TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT
 for level in doc block; do
   kind=document; [ "$level" = block ] && kind=block

@@ -229,8 +229,8 @@ fn trim(
 /// Shortest run of seeds kept at the end of a chain, in characters.
 const MIN_END_RUN: u32 = 40;
 
-/// A copy that starts or ends up to this many characters past a line
-/// break is moved back to the break: a heading that follows both copies
+/// A copy that starts or ends up to this many characters (a weight: one
+/// word of English) past a line break is moved back to the break: a heading that follows both copies
 /// (`第四篇：市长在市政府…`, `第五篇：市长在市政府…`) is not part of them.
 const LINE_SLACK: usize = 12;
 
@@ -249,33 +249,49 @@ fn snap_to_lines(
     eb: usize,
 ) -> (usize, usize, usize, usize) {
     let (ta, tb) = (&na.chars, &nb.chars);
+    // Slack and fragments are weights, as every length (a word counts ten
+    // characters): counted in units, the slack was twelve words of English,
+    // a whole line, and two re-wrapped copies lost their first and last.
     // end: the largest overshoot past a break on either side
     let tail = |t: &NormText, s: usize, e: usize| {
-        (e.saturating_sub(LINE_SLACK).max(s + 1)..e)
-            .find(|&i| t.gap_before[i] == GAP_LINE)
-            .map_or(0, |i| e - i)
+        let mut over = 0;
+        for i in (s + 1..e).rev() {
+            if t.weight(i..e) > LINE_SLACK {
+                break;
+            }
+            if t.gap_before[i] == GAP_LINE {
+                over = e - i;
+            }
+        }
+        over
     };
     let l = tail(na, sa, ea).max(tail(nb, sb, eb));
     let (ea, eb) = if l > 0
         && l < ea - sa
         && l < eb - sb
-        && (l < MIN_FRAGMENT || ta[ea - l..ea] != tb[eb - l..eb])
+        && (na.weight(ea - l..ea) < MIN_FRAGMENT || ta[ea - l..ea] != tb[eb - l..eb])
     {
         (ea - l, eb - l)
     } else {
         (ea, eb)
     };
     let head = |t: &NormText, s: usize, e: usize| {
-        (s + 1..=(s + LINE_SLACK).min(e.saturating_sub(1)))
-            .rev()
-            .find(|&i| t.gap_before[i] == GAP_LINE)
-            .map_or(0, |i| i - s)
+        let mut over = 0;
+        for i in s + 1..e {
+            if t.weight(s..i) > LINE_SLACK {
+                break;
+            }
+            if t.gap_before[i] == GAP_LINE {
+                over = i - s;
+            }
+        }
+        over
     };
     let l = head(na, sa, ea).max(head(nb, sb, eb));
     let (sa, sb) = if l > 0
         && l < ea - sa
         && l < eb - sb
-        && (l < MIN_FRAGMENT || ta[sa..sa + l] != tb[sb..sb + l])
+        && (na.weight(sa..sa + l) < MIN_FRAGMENT || ta[sa..sa + l] != tb[sb..sb + l])
     {
         (sa + l, sb + l)
     } else {
