@@ -305,6 +305,123 @@ fn grow_to_lines(pair: &DocPair<'_>, p: RegionPair, opts: &BlockOptions) -> Regi
     p
 }
 
+/// Longest line [`grow_by_lines`] compares, in characters: boilerplate's
+/// lines are short, and longer ones are left to the alignment.
+const LINE_MAX: usize = 80;
+
+/// Grows a pair past whole lines that match on both sides but lie beyond a
+/// line that only one side has: a related-articles box that lost one title
+/// still ends with the same `更多精彩内容请访问…专题栏目。` line, which the
+/// gapless extension, stopped at the missing title, never reaches. At
+/// each end, up to twice, the next (or previous) line of one side is
+/// compared with the next line of the other or the one after it (numbers
+/// as fields, [`LINE_ALIKE`] of the shorter);
+/// the pair grows to it when the grown pair still verifies.
+fn grow_by_lines(pair: &DocPair<'_>, mut p: RegionPair, opts: &BlockOptions) -> RegionPair {
+    let (na, nb) = (pair.na, pair.nb);
+    let alike = |x: &Range<usize>, y: &Range<usize>| {
+        let (a, b) = (&na.chars[x.clone()], &nb.chars[y.clone()]);
+        let lcs =
+            crate::align::lcs_len(&crate::align::fold_digits(a), &crate::align::fold_digits(b));
+        // of the shorter, and below the block threshold: a site name is a
+        // field of such a line (`…请访问瑞文网专题栏目。`, `…请访问星期五
+        // 文库专题栏目。`: 14 of 19 characters alike), and two unrelated
+        // lines of six characters or more share 70% of the shorter's in
+        // order by no chance; the grown pair is still verified whole
+        a.len().min(b.len()) >= MIN_LINE && lcs as f64 >= LINE_ALIKE * a.len().min(b.len()) as f64
+    };
+    for forward in [true, false] {
+        for _ in 0..2 {
+            let line = |t: &NormText, at: usize| {
+                if forward {
+                    line_after(t, at)
+                } else {
+                    line_before(t, at)
+                }
+            };
+            let (ra, rb) = (p.a.range.clone(), p.b.range.clone());
+            let (ea, eb) = if forward {
+                (ra.end, rb.end)
+            } else {
+                (ra.start, rb.start)
+            };
+            let (Some(a1), Some(b1)) = (line(na, ea), line(nb, eb)) else {
+                break;
+            };
+            let next =
+                |t: &NormText, l: &Range<usize>| line(t, if forward { l.end } else { l.start });
+            // the next lines, or past one line only one side has
+            let tries = [
+                Some((a1.clone(), b1.clone())),
+                next(na, &a1).map(|a2| (a2, b1.clone())),
+                next(nb, &b1).map(|b2| (a1.clone(), b2)),
+            ];
+            let grown = tries.into_iter().flatten().find_map(|(x, y)| {
+                if !alike(&x, &y) {
+                    return None;
+                }
+                let (a, b) = if forward {
+                    (ra.start..x.end, rb.start..y.end)
+                } else {
+                    (x.start..ra.end, y.start..rb.end)
+                };
+                // two copies inside one document never grow into each other
+                if pair.da == pair.db && a.end > b.start {
+                    return None;
+                }
+                let similarity = accept(&na.chars[a.clone()], &nb.chars[b.clone()], opts, true)?;
+                Some(RegionPair {
+                    a: super::Copy {
+                        doc: pair.da,
+                        range: a,
+                    },
+                    b: super::Copy {
+                        doc: pair.db,
+                        range: b,
+                    },
+                    similarity,
+                    frequent: true,
+                })
+            });
+            match grown {
+                Some(g) => p = g,
+                None => break,
+            }
+        }
+    }
+    p
+}
+
+/// Shortest line [`grow_by_lines`] grows by, in characters.
+const MIN_LINE: usize = 6;
+
+/// Share of the shorter of two lines [`grow_by_lines`] must find in order
+/// in the other.
+const LINE_ALIKE: f64 = 0.7;
+
+/// The line that starts at unit `at` of `t` (a line break just before it),
+/// when at most [`LINE_MAX`] long.
+fn line_after(t: &NormText, at: usize) -> Option<Range<usize>> {
+    if at >= t.len() || t.gap_before[at] != crate::normalize::GAP_LINE {
+        return None;
+    }
+    let end = (at + 1..=(at + LINE_MAX).min(t.len()))
+        .find(|&i| i == t.len() || t.gap_before[i] == crate::normalize::GAP_LINE)?;
+    Some(at..end)
+}
+
+/// The line that ends at unit `at` of `t` (a line break just after it),
+/// when at most [`LINE_MAX`] long.
+fn line_before(t: &NormText, at: usize) -> Option<Range<usize>> {
+    if at == 0 || at > t.len() || (at < t.len() && t.gap_before[at] != crate::normalize::GAP_LINE) {
+        return None;
+    }
+    let start = (at.saturating_sub(LINE_MAX)..at)
+        .rev()
+        .find(|&i| i == 0 || t.gap_before[i] == crate::normalize::GAP_LINE)?;
+    Some(start..at)
+}
+
 /// Where pieces of a parent's region end or start, a line break within
 /// this many characters is taken instead.
 const SNAP: usize = 12;
@@ -634,7 +751,7 @@ fn verify_or_split(
         return;
     }
     let found = chain::verify_chain(pair, chain::Chain::spanning(seeds), k, 1, opts)
-        .map(|p| grow_to_lines(pair, p, opts));
+        .map(|p| grow_by_lines(pair, grow_to_lines(pair, p, opts), opts));
     if let Some(p) = found {
         if pair
             .na

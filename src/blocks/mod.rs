@@ -25,7 +25,10 @@
 //!    passage occurrences); every run is aligned to the earliest run that
 //!    holds most of its fingerprints (its *parent*), so `k` copies cost
 //!    about `k` alignments, not `k²/2`. Copies that vary (a date, a site
-//!    name, a missing line) share most fingerprints and so the same parent.
+//!    name, a missing line) share most fingerprints and so the same parent;
+//!    past a line only one side has, the alignment grows by whole lines
+//!    that match on both sides (a box that lost a title still ends with
+//!    its last line).
 //!    What varies is rare, and so gives pairwise seeds between copies that
 //!    happen to share it (two pages of one date): a document pair whose
 //!    every seed lies inside runs on both sides is left to the star path,
@@ -1103,6 +1106,44 @@ mod tests {
             &pairwise[..pairwise.len().min(3)]
         );
         assert_eq!(shape(&find_blocks(&refs, &opts)), vec![(300, 300)]);
+    }
+
+    #[test]
+    fn a_box_that_lost_its_last_title_still_ends_with_its_last_line() {
+        // a related-articles box: a heading, nine titles and a line naming
+        // the site (one of seven names of 3 to 6 characters); a third of
+        // the pages lose one title, the last one included. Past a missing
+        // title the gapless extension stops; every copy still ends where
+        // the box does.
+        let titles: Vec<Vec<char>> = (0..9).map(|i| text(300 + i, 20)).collect();
+        let head: Vec<char> = "相关文章推荐：".chars().collect();
+        let more: Vec<char> = "更多精彩内容请访问".chars().collect();
+        let topic: Vec<char> = "专题栏目。".chars().collect();
+        let mut ends = Vec::new();
+        let docs: Vec<NormText> = (0..300u64)
+            .map(|d| {
+                let mut parts = vec![text(5000 + d, 200), head.clone()];
+                let lost = (d % 3 == 0).then_some((d / 3 % 9) as usize);
+                parts.extend(
+                    (0..9)
+                        .filter(|&i| Some(i) != lost)
+                        .map(|i| titles[i].clone()),
+                );
+                let site = text(400 + d % 7, 3 + (d % 7) as usize / 2);
+                parts.push([more.clone(), site, topic.clone()].concat());
+                let page_len: usize = parts.iter().map(Vec::len).sum();
+                ends.push(page_len);
+                parts.push(text(6000 + d, 200));
+                page(&parts)
+            })
+            .collect();
+        let refs: Vec<&NormText> = docs.iter().collect();
+        let clusters = find_blocks(&refs, &BlockOptions::default());
+        let boxes: Vec<&BlockCluster> = clusters.iter().filter(|c| c.documents() == 300).collect();
+        assert_eq!(boxes.len(), 1, "{:?}", shape(&clusters));
+        for c in &boxes[0].copies {
+            assert_eq!(c.range.end, ends[c.doc as usize], "{c:?}");
+        }
     }
 
     #[test]

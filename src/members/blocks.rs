@@ -390,11 +390,17 @@ fn block_cluster(
     c
 }
 
+/// Copies [`fullest`] weighs at most: evenly spaced through a large
+/// cluster, every line or item more than a few copies have is among them.
+const FULLEST_SAMPLE: usize = 256;
+
 /// Which of `copies` holds the most of what they share: the one whose
 /// distinct 3-grams (numbers as fields) are held by the most copies in
 /// all, the first of equals. A copy that lost a line scores less than one
 /// that has it; one run into text of its own page gains almost nothing
-/// from that text, and loses what it lacks. Linear in the copies' length.
+/// from that text, and loses what it lacks. Of a large cluster only
+/// [`FULLEST_SAMPLE`] copies are weighed (a navigation bar has tens of
+/// thousands, nearly all alike).
 fn fullest(copies: &[&[char]]) -> usize {
     let grams = |c: &[char]| -> Vec<u64> {
         let fold = |c: char| if c.is_ascii_digit() { '0' } else { c } as u64;
@@ -406,18 +412,29 @@ fn fullest(copies: &[&[char]]) -> usize {
         g.dedup();
         g
     };
-    let held: Vec<Vec<u64>> = copies.par_iter().map(|c| grams(c)).collect();
+    // one copy from each of FULLEST_SAMPLE equal stretches, at a place
+    // that varies from stretch to stretch (every n-th copy could see only
+    // pages of one template where pages alternate)
+    let step = copies.len().div_ceil(FULLEST_SAMPLE).max(1);
+    let weighed: Vec<usize> = (0..copies.len())
+        .step_by(step)
+        .map(|i| {
+            let mix = (i as u64 ^ 0x9e37_79b9_7f4a_7c15).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            (i + (mix >> 32) as usize % step).min(copies.len() - 1)
+        })
+        .collect();
+    let held: Vec<Vec<u64>> = weighed.par_iter().map(|&i| grams(copies[i])).collect();
     let mut count: std::collections::HashMap<u64, u32, crate::fxhash::FxBuild> = Default::default();
     for g in held.iter().flatten() {
         *count.entry(*g).or_default() += 1;
     }
     let scores: Vec<u64> = held
-        .par_iter()
+        .iter()
         .map(|h| h.iter().map(|g| u64::from(count[g])).sum())
         .collect();
     // the first of the highest
     let best = scores.iter().copied().max().unwrap_or(0);
-    scores.iter().position(|&s| s == best).unwrap_or(0)
+    weighed[scores.iter().position(|&s| s == best).unwrap_or(0)]
 }
 
 #[cfg(test)]
@@ -515,5 +532,10 @@ mod tests {
         // the first of the two whole copies
         assert_eq!(fullest(&refs), 2);
         assert_eq!(fullest(&refs[3..]), 0);
+        // of a large cluster a sample is weighed: a whole copy still wins
+        let many: Vec<&[char]> = (0..5000)
+            .map(|i| refs[if i % 5 == 0 { 4 } else { 3 }])
+            .collect();
+        assert_eq!(many[fullest(&many)].len(), copies[3].len());
     }
 }
