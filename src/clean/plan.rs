@@ -1241,15 +1241,7 @@ mod tests {
     fn a_plan_comes_back_whole_from_its_stage_file() {
         let texts = crate::testutil::passage_texts();
         let corpus = Corpus::from_texts(&texts);
-        let mut opts = super::super::CleanOptions {
-            out: "out".into(),
-            log: None,
-            force: false,
-            scan: pipeline::ScanOptions::default(),
-            text_field: "text".into(),
-            drop_boilerplate: false,
-            output_compression: Default::default(),
-        };
+        let mut opts = options();
         opts.scan.blocks.min_block = 50;
         let report = pipeline::scan(&corpus, &opts.scan, &pipeline::NoProgress).unwrap();
         let plan = plan(&corpus, &report, &opts).unwrap();
@@ -1273,6 +1265,19 @@ mod tests {
             .load("plan", &params, &[], |d| decode_plan(d, 2))
             .unwrap_err();
         assert!(err.to_string().contains("plan.bin"), "{err}");
+    }
+
+    /// `clean`'s options at their defaults.
+    fn options() -> CleanOptions {
+        CleanOptions {
+            out: "out".into(),
+            log: None,
+            force: false,
+            scan: pipeline::ScanOptions::default(),
+            text_field: "text".into(),
+            drop_boilerplate: false,
+            output_compression: Default::default(),
+        }
     }
 
     /// A member covering all of `text` (document `doc`).
@@ -1299,15 +1304,7 @@ mod tests {
 
     #[test]
     fn a_boilerplate_line_goes_though_its_copy_ran_into_a_line_the_kept_lacks() {
-        let opts = super::super::CleanOptions {
-            out: "out".into(),
-            log: None,
-            force: false,
-            scan: pipeline::ScanOptions::default(),
-            text_field: "text".into(),
-            drop_boilerplate: false,
-            output_compression: Default::default(),
-        };
+        let opts = options();
         let share = "分享到：微信 朋友圈 新浪微博 QQ空间 豆瓣 | 扫一扫在手机上打开当前页面，随时随地阅读 | 阅读：";
         let kept = format!("扫描二维码关注本站官方微信，获取更多资讯。\n{share}123次");
         let links = "上一篇：关于开展年度专项检查的通知 下一篇：无\n";

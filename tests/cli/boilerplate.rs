@@ -12,14 +12,22 @@ const FOOTER: &str =
 /// `pages` documents of unique text with the footer (and a varying
 /// counter) as their last line, as one JSONL file.
 fn corpus(dir: &Path, pages: u64) -> std::path::PathBuf {
-    let mut jsonl = String::new();
-    for d in 0..pages {
+    let texts = (0..pages).map(|d| {
         let text = format!(
             "{}\n{}\n{FOOTER}阅读{}次",
             cjk_text(100 + d, 300),
             cjk_text(10_000 + d, 300),
             d * 37 % 1000
         );
+        text
+    });
+    write_pages(dir, texts)
+}
+
+/// `texts` as the documents `p0`, `p1`, … of `pages.jsonl` in `dir`.
+fn write_pages(dir: &Path, texts: impl Iterator<Item = String>) -> std::path::PathBuf {
+    let mut jsonl = String::new();
+    for (d, text) in texts.enumerate() {
         jsonl.push_str(&serde_json::json!({ "id": format!("p{d}"), "text": text }).to_string());
         jsonl.push('\n');
     }
@@ -106,8 +114,7 @@ fn clean_keeps_one_copy_and_drop_boilerplate_none() {
 /// numbers (a serial number, a checksum) differ on every page: half of its
 /// characters.
 fn numbered_corpus(dir: &Path, pages: u64) -> std::path::PathBuf {
-    let mut jsonl = String::new();
-    for d in 0..pages {
+    let texts = (0..pages).map(|d| {
         let mut x = d.wrapping_mul(2_654_435_761).wrapping_add(12_345);
         let mut digits = |n: usize| -> String {
             (0..n)
@@ -126,12 +133,9 @@ fn numbered_corpus(dir: &Path, pages: u64) -> std::path::PathBuf {
             digits(36)
         );
         let text = format!("{}\n{footer}", cjk_text(20_000 + d, 400));
-        jsonl.push_str(&serde_json::json!({ "id": format!("p{d}"), "text": text }).to_string());
-        jsonl.push('\n');
-    }
-    let path = dir.join("pages.jsonl");
-    std::fs::write(&path, jsonl).unwrap();
-    path
+        text
+    });
+    write_pages(dir, texts)
 }
 
 #[test]
@@ -188,8 +192,7 @@ const LINE3: &str =
 /// Pages 10 and 11 share their first two paragraphs, with the bar between
 /// them: a block whose kept copy (page 10's) holds a bar.
 fn site_corpus(dir: &Path) -> std::path::PathBuf {
-    let mut jsonl = String::new();
-    for d in 0..150u64 {
+    let texts = (0..150u64).map(|d| {
         let shared = if d == 11 { 10 } else { d };
         let mut footer = vec![
             format!("版权所有 © 2008-2024 第{}范文网 保留所有权利", d % 7),
@@ -213,12 +216,9 @@ fn site_corpus(dir: &Path) -> std::path::PathBuf {
             cjk_text(50_000 + d, 800),
             footer.join("\n")
         );
-        jsonl.push_str(&serde_json::json!({ "id": format!("p{d}"), "text": text }).to_string());
-        jsonl.push('\n');
-    }
-    let path = dir.join("pages.jsonl");
-    std::fs::write(&path, jsonl).unwrap();
-    path
+        text
+    });
+    write_pages(dir, texts)
 }
 
 #[test]
