@@ -749,12 +749,11 @@ fn block_pieces(
             // contained to go whole: its parts apart from short unmatched
             // stretches may still go, each held to the same bar.
             let fine = align::covered_ranges(&mchars[r.clone()], kchars, FINE_UNMATCHED);
-            if fine.len() > 1 {
-                out.extend(
-                    fine.into_iter()
-                        .filter_map(|f| piece_at(r.start + f.start..r.start + f.end)),
-                );
-            }
+            out.extend(
+                fine.into_iter()
+                    .filter(|f| f.len() < r.len())
+                    .filter_map(|f| piece_at(r.start + f.start..r.start + f.end)),
+            );
         }
     }
     out

@@ -390,7 +390,7 @@ fn block_cluster(
     c
 }
 
-/// Copies [`fullest`] weighs at most: evenly spaced through a large
+/// Copies [`fullest`] weighs at most: spread through a large
 /// cluster, every line or item more than a few copies have is among them.
 const FULLEST_SAMPLE: usize = 256;
 
