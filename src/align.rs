@@ -133,9 +133,16 @@ pub fn similarity_at_least(a: &[char], b: &[char], threshold: f64) -> f64 {
 /// matches any digit (numbers are the fields of boilerplate, a date, a
 /// counter or a phone number that varies from page to page).
 pub fn fold_digits(s: &[char]) -> Vec<char> {
-    s.iter()
-        .map(|&c| if c.is_ascii_digit() { '0' } else { c })
-        .collect()
+    s.iter().map(|&c| fold_digit(c)).collect()
+}
+
+/// `c`, or `0` for any ASCII digit ([`fold_digits`]).
+pub fn fold_digit(c: char) -> char {
+    if c.is_ascii_digit() {
+        '0'
+    } else {
+        c
+    }
 }
 
 /// `LCS / |a|`: the share of `a` found in order in `b`.

@@ -230,8 +230,9 @@ fn trim(
 const MIN_END_RUN: u32 = 40;
 
 /// A copy that starts or ends up to this many characters (a weight: one
-/// word of English) past a line break is moved back to the break: a heading that follows both copies
-/// (`第四篇：市长在市政府…`, `第五篇：市长在市政府…`) is not part of them.
+/// word of English) past a line break is moved back to the break: a
+/// heading that follows both copies (`第四篇：市长在市政府…`,
+/// `第五篇：市长在市政府…`) is not part of them.
 const LINE_SLACK: usize = 12;
 
 /// Moves region edges that overshoot a line break by a few characters back

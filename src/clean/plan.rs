@@ -605,13 +605,14 @@ fn add_piece<F>(
     });
 }
 
-/// What a slice of [`add_pieces`] computes once: kept copies normalised,
-/// by (document, range), as one kept copy serves every removal of its
+/// What a slice of [`add_pieces`] computes once: kept copies normalised
+/// (numbers folded for boilerplate), by (document, range, folded), as one
+/// kept copy serves every removal of its
 /// cluster; and the line index of a large document, whose places would
 /// else count lines from its start for each of its (many) copies.
 #[derive(Default)]
 struct SliceCache {
-    norms: std::collections::HashMap<(usize, usize, usize), Vec<char>>,
+    norms: std::collections::HashMap<(usize, usize, usize, bool), Vec<char>>,
     lines: std::collections::HashMap<usize, crate::corpus::LineIndex>,
 }
 
@@ -644,11 +645,15 @@ impl SliceCache {
         let (kept_doc, kept_text, kept) = kept;
         let cut_text: String = ranges.iter().map(|r| &text[r.clone()]).collect();
         let a = normalize(&cut_text, &opts.scan.normalize).chars;
+        // the kept copy normalised (and folded) once a slice
         let b = self
             .norms
-            .entry((kept_doc, kept.start, kept.end))
-            .or_insert_with(|| normalize(&kept_text[kept.clone()], &opts.scan.normalize).chars);
-        let lcs = align::lcs_len(&as_compared(&a, fields), &as_compared(b, fields));
+            .entry((kept_doc, kept.start, kept.end, fields))
+            .or_insert_with(|| {
+                let units = normalize(&kept_text[kept.clone()], &opts.scan.normalize).chars;
+                as_compared(&units, fields).into_owned()
+            });
+        let lcs = align::lcs_len(&as_compared(&a, fields), b);
         let containment = if a.is_empty() {
             1.0
         } else {
@@ -936,15 +941,13 @@ fn narrow_to_sentences(text: &str, r: Range<usize>) -> Range<usize> {
 /// Whether only blanks lie between `r` and the edges of the lines it starts
 /// and ends in.
 fn whole_lines(text: &str, r: &Range<usize>) -> bool {
-    let before = text[..r.start].trim_end_matches(is_blank);
-    let after = text[r.end..].trim_start_matches(is_blank);
-    (before.is_empty() || before.ends_with('\n'))
-        && (after.is_empty() || after.starts_with(['\n', '\r']))
+    let (_, start_ok, end_ok) = line_edges(text, r);
+    start_ok && end_ok
 }
 
-/// Widens a cut to whole lines when only whitespace lies between it and the
-/// line's ends, taking the line break along when whole lines go.
-pub fn snap_to_lines(text: &str, r: Range<usize>) -> Range<usize> {
+/// The blanks around `r` taken in (`line_start..line_end`), and whether a
+/// line starts and ends there.
+fn line_edges(text: &str, r: &Range<usize>) -> (Range<usize>, bool, bool) {
     // Only the blanks next to the cut are read, not its whole line: a
     // document of one long line is cut many times.
     let blank = |c: char| c != '\n' && c.is_whitespace();
@@ -952,11 +955,17 @@ pub fn snap_to_lines(text: &str, r: Range<usize>) -> Range<usize> {
     let line_end = text.len() - text[r.end..].trim_start_matches(blank).len();
     let start_ok = line_start == 0 || text.as_bytes()[line_start - 1] == b'\n';
     let end_ok = line_end == text.len() || text.as_bytes()[line_end] == b'\n';
-    match (start_ok, end_ok) {
+    (line_start..line_end, start_ok, end_ok)
+}
+
+/// Widens a cut to whole lines when only whitespace lies between it and the
+/// line's ends, taking the line break along when whole lines go.
+pub fn snap_to_lines(text: &str, r: Range<usize>) -> Range<usize> {
+    match line_edges(text, &r) {
         // whole lines: take the indentation and the line break too
-        (true, true) => line_start..(line_end + 1).min(text.len()),
+        (lines, true, true) => lines.start..(lines.end + 1).min(text.len()),
         // the rest of a line: take its trailing spaces
-        (false, true) => r.start..line_end,
+        (lines, false, true) => r.start..lines.end,
         _ => r,
     }
 }

@@ -403,7 +403,7 @@ const FULLEST_SAMPLE: usize = 256;
 /// thousands, nearly all alike).
 fn fullest(copies: &[&[char]]) -> usize {
     let grams = |c: &[char]| -> Vec<u64> {
-        let fold = |c: char| if c.is_ascii_digit() { '0' } else { c } as u64;
+        let fold = |c: char| align::fold_digit(c) as u64;
         let mut g: Vec<u64> = c
             .windows(3)
             .map(|w| fold(w[0]) << 42 | fold(w[1]) << 21 | fold(w[2]))
