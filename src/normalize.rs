@@ -517,7 +517,12 @@ fn clean_until(
         // SAFETY: the CPU supports AVX-512 F, BW and VBMI and POPCNT.
         return unsafe { clean_until_vbmi(text, at, out, line_start, mask_fold) };
     }
-    clean_with::<false>(text, at, out, line_start, mask_fold)
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2.
+        return unsafe { clean_until_avx2(text, at, out, line_start, mask_fold) };
+    }
+    clean_with::<0>(text, at, out, line_start, mask_fold)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -529,13 +534,25 @@ unsafe fn clean_until_vbmi(
     line_start: &mut bool,
     mask_fold: bool,
 ) -> Option<(usize, usize)> {
-    clean_with::<true>(text, at, out, line_start, mask_fold)
+    clean_with::<16>(text, at, out, line_start, mask_fold)
 }
 
-/// [`clean_until`], with runs of 3-byte characters 16 at a time when
-/// `VBMI` (only in a function compiled for AVX-512 VBMI, BW and POPCNT).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn clean_until_avx2(
+    text: &str,
+    at: &mut usize,
+    out: &mut Vec<char>,
+    line_start: &mut bool,
+    mask_fold: bool,
+) -> Option<(usize, usize)> {
+    clean_with::<8>(text, at, out, line_start, mask_fold)
+}
+
+/// [`clean_until`], with runs of 3-byte characters `LANES` at a time
+/// ([`units_vector`]; 0: one by one).
 #[inline(always)]
-fn clean_with<const VBMI: bool>(
+fn clean_with<const LANES: usize>(
     text: &str,
     at: &mut usize,
     out: &mut Vec<char>,
@@ -549,10 +566,12 @@ fn clean_with<const VBMI: bool>(
             out.reserve(UNITS_BLOCK);
         }
         #[cfg(target_arch = "x86_64")]
-        if VBMI {
+        if LANES > 0 {
             let from = out.len();
-            // SAFETY: only instantiated with `VBMI` in `clean_until_vbmi`.
-            let (k, ideographs) = unsafe { units_vbmi(bytes, i, out, usize::MAX, punct_table()) };
+            // SAFETY: only instantiated with `LANES` > 0 in functions
+            // compiled for what `units_vector` needs.
+            let (k, ideographs) =
+                unsafe { units_vector::<LANES>(bytes, i, out, usize::MAX, punct_table()) };
             if k > 0 {
                 if *line_start && is_prefix_mark(out[from]) {
                     *at = i;
@@ -731,7 +750,12 @@ pub(crate) fn units_until(text: &str, at: &mut usize, out: &mut Vec<char>, until
         // SAFETY: the CPU supports AVX-512 F, BW and VBMI and POPCNT.
         return unsafe { units_until_vbmi(text, at, out, until) };
     }
-    units_with::<false>(text, at, out, until)
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2.
+        return unsafe { units_until_avx2(text, at, out, until) };
+    }
+    units_with::<0>(text, at, out, until)
 }
 
 /// Whether the CPU has what [`units_vbmi`] needs: AVX-512 F, BW and VBMI
@@ -741,6 +765,12 @@ fn has_vbmi() -> bool {
     std::is_x86_feature_detected!("avx512vbmi")
         && std::is_x86_feature_detected!("avx512bw")
         && std::is_x86_feature_detected!("popcnt")
+}
+
+/// Whether the CPU has what [`units_avx2`] needs: AVX2 and POPCNT.
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt")
 }
 
 /// Appends what [`each_char`] emits for `text` to `out`'s three vectors:
@@ -759,19 +789,30 @@ fn mapped_units(text: &str, out: &mut NormText) {
         // SAFETY: the CPU supports AVX-512 F, BW and VBMI and POPCNT.
         return unsafe { mapped_units_vbmi(text, out) };
     }
-    mapped_with::<false>(text, out);
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2.
+        return unsafe { mapped_units_avx2(text, out) };
+    }
+    mapped_with::<0>(text, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
 unsafe fn mapped_units_vbmi(text: &str, out: &mut NormText) {
-    mapped_with::<true>(text, out);
+    mapped_with::<16>(text, out);
 }
 
-/// [`mapped_units`], with runs of 3-byte characters 16 at a time when
-/// `VBMI` (only in a function compiled for AVX-512 VBMI, BW and POPCNT).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn mapped_units_avx2(text: &str, out: &mut NormText) {
+    mapped_with::<8>(text, out);
+}
+
+/// [`mapped_units`], with runs of 3-byte characters `LANES` at a time
+/// ([`units_vector`]; 0: one by one).
 #[inline(always)]
-fn mapped_with<const VBMI: bool>(text: &str, out: &mut NormText) {
+fn mapped_with<const LANES: usize>(text: &str, out: &mut NormText) {
     let bytes = text.as_bytes();
     let printable = |b: u8| (0x21..0x7f).contains(&b);
     // `n` characters from bytes `i`, `i + step`, …: the first after the
@@ -802,10 +843,13 @@ fn mapped_with<const VBMI: bool>(text: &str, out: &mut NormText) {
             continue;
         }
         #[cfg(target_arch = "x86_64")]
-        if VBMI && b >= 0xE0 {
-            out.chars.reserve(16);
-            // SAFETY: only instantiated with `VBMI` in `mapped_units_vbmi`.
-            let (k, _) = unsafe { units_vbmi(bytes, i, &mut out.chars, usize::MAX, punct_table()) };
+        if LANES > 0 && b >= 0xE0 {
+            out.chars.reserve(LANES);
+            // SAFETY: only instantiated with `LANES` > 0 in functions
+            // compiled for what `units_vector` needs.
+            let (k, _) = unsafe {
+                units_vector::<LANES>(bytes, i, &mut out.chars, usize::MAX, punct_table())
+            };
             if k > 0 {
                 offsets(out, i, k, 3, space);
                 space = GAP_NONE;
@@ -836,13 +880,19 @@ fn mapped_with<const VBMI: bool>(text: &str, out: &mut NormText) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
 unsafe fn units_until_vbmi(text: &str, at: &mut usize, out: &mut Vec<char>, until: usize) -> usize {
-    units_with::<true>(text, at, out, until)
+    units_with::<16>(text, at, out, until)
 }
 
-/// [`units_until`], with runs of 3-byte characters 16 at a time when
-/// `VBMI` (only in a function compiled for AVX-512 VBMI, BW and POPCNT).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn units_until_avx2(text: &str, at: &mut usize, out: &mut Vec<char>, until: usize) -> usize {
+    units_with::<8>(text, at, out, until)
+}
+
+/// [`units_until`], with runs of 3-byte characters `LANES` at a time
+/// ([`units_vector`]; 0: one by one).
 #[inline(always)]
-fn units_with<const VBMI: bool>(
+fn units_with<const LANES: usize>(
     text: &str,
     at: &mut usize,
     out: &mut Vec<char>,
@@ -855,16 +905,17 @@ fn units_with<const VBMI: bool>(
     out.reserve(until.saturating_sub(out.len()) + 16);
     while i < bytes.len() && out.len() < until {
         #[cfg(target_arch = "x86_64")]
-        if VBMI {
-            // SAFETY: only instantiated with `VBMI` in `units_until_vbmi`.
+        if LANES > 0 {
+            // SAFETY: only instantiated with `LANES` > 0 in functions
+            // compiled for what `units_vector` needs.
             let (k, ideographs) =
-                unsafe { units_vbmi(bytes, i, out, until - out.len(), punct_table()) };
+                unsafe { units_vector::<LANES>(bytes, i, out, until - out.len(), punct_table()) };
             fast += ideographs.count_ones() as usize;
-            if k == 16 {
+            if k == LANES {
                 // a branch, not `3 * k`: the next load's address waits
                 // for no result of this vector (predicted in runs of
                 // ideographs, the next vectors decode while this one does)
-                i += 48;
+                i += 3 * LANES;
                 continue;
             }
             i += 3 * k;
@@ -895,21 +946,32 @@ fn units_with<const VBMI: bool>(
 const PUNCT_BASES: [u32; 3] = [0x2010, 0x3000, 0xFF00];
 
 /// What [`char_units`] makes of the characters from each of
-/// [`PUNCT_BASES`]: the one character it becomes, or [`ONE_MANY`] (gaps,
-/// nothing, several: the scalar step's business). Built from the
-/// definition the first time it is asked for.
+/// [`PUNCT_BASES`] (`units[32 * t + j]` for `PUNCT_BASES[t] + j`): the one
+/// character it becomes, or [`ONE_MANY`] (gaps, nothing, several: the
+/// scalar step's business); bit `j` of `single[t]` says which are one
+/// character. Built from the definition the first time it is asked for.
 #[cfg(target_arch = "x86_64")]
-fn punct_table() -> &'static [u32; 96] {
-    static TABLE: std::sync::OnceLock<[u32; 96]> = std::sync::OnceLock::new();
+struct Punct {
+    units: [u32; 96],
+    single: [u32; 3],
+}
+
+#[cfg(target_arch = "x86_64")]
+fn punct_table() -> &'static Punct {
+    static TABLE: std::sync::OnceLock<Punct> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut t = [ONE_MANY; 96];
-        for (i, e) in t.iter_mut().enumerate() {
+        let mut t = Punct {
+            units: [ONE_MANY; 96],
+            single: [0; 3],
+        };
+        for (i, e) in t.units.iter_mut().enumerate() {
             let Some(ch) = char::from_u32(PUNCT_BASES[i / 32] + (i % 32) as u32) else {
                 continue;
             };
             let mut got = Vec::new();
             if char_units(ch, |c| got.push(c)) == GAP_NONE && got.len() == 1 {
                 *e = got[0] as u32;
+                t.single[i / 32] |= 1 << (i % 32);
             }
         }
         t
@@ -930,7 +992,7 @@ unsafe fn units_vbmi(
     i: usize,
     out: &mut Vec<char>,
     room: usize,
-    punct: &[u32; 96],
+    punct: &Punct,
 ) -> (usize, u16) {
     use std::arch::x86_64::*;
     let Some(src) = bytes.get(i..i + 64) else {
@@ -953,7 +1015,7 @@ unsafe fn units_vbmi(
     // SAFETY: `src`, `PICK` and each half of a table are 64 bytes;
     // unaligned loads.
     let (v, pick, tables) = unsafe {
-        let t = |at: usize| _mm512_loadu_si512(punct[at..at + 16].as_ptr().cast());
+        let t = |at: usize| _mm512_loadu_si512(punct.units[at..at + 16].as_ptr().cast());
         (
             _mm512_loadu_si512(src.as_ptr().cast()),
             _mm512_loadu_si512(PICK.as_ptr().cast()),
@@ -991,6 +1053,120 @@ unsafe fn units_vbmi(
         out.set_len(out.len() + n);
     }
     (n, ideographs & taken)
+}
+
+/// [`units_vbmi`] (`LANES` 16) or [`units_avx2`] (8); `(0, 0)` for any
+/// other `LANES` (the caller goes one by one).
+///
+/// # Safety
+/// The CPU must support what the chosen function is compiled for.
+#[inline(always)]
+#[allow(unused_variables)]
+unsafe fn units_vector<const LANES: usize>(
+    bytes: &[u8],
+    i: usize,
+    out: &mut Vec<char>,
+    room: usize,
+    punct: &Punct,
+) -> (usize, u16) {
+    #[cfg(target_arch = "x86_64")]
+    match LANES {
+        // SAFETY: the caller's CPU supports it.
+        16 => return unsafe { units_vbmi(bytes, i, out, room, punct) },
+        // SAFETY: the caller's CPU supports it.
+        8 => return unsafe { units_avx2(bytes, i, out, room, punct) },
+        _ => {}
+    }
+    (0, 0)
+}
+
+/// [`units_vbmi`] with AVX2: at most 8 characters from 24 bytes, each
+/// 128-bit half decoding 4 (the upper half loaded from byte 12), the
+/// punctuation's units gathered from `punct` when there is any. `(0, 0)`
+/// when fewer than 28 bytes are left or `out` has no room for 8 more.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+#[inline]
+unsafe fn units_avx2(
+    bytes: &[u8],
+    i: usize,
+    out: &mut Vec<char>,
+    room: usize,
+    punct: &Punct,
+) -> (usize, u16) {
+    use std::arch::x86_64::*;
+    let Some(src) = bytes.get(i..i + 28) else {
+        return (0, 0);
+    };
+    if out.capacity() - out.len() < 8 {
+        return (0, 0);
+    }
+    // in each half, lane j holds bytes 3j, 3j + 1, 3j + 2 and a zero (an
+    // index with its top bit set)
+    const PICK: [i8; 16] = [0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1];
+    // SAFETY: `src` holds 12 + 16 bytes and `PICK` 16; unaligned loads.
+    let (lo, hi, pick) = unsafe {
+        (
+            _mm_loadu_si128(src.as_ptr().cast()),
+            _mm_loadu_si128(src.as_ptr().add(12).cast()),
+            _mm_loadu_si128(PICK.as_ptr().cast()),
+        )
+    };
+    let x = _mm256_shuffle_epi8(
+        _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(lo), hi),
+        _mm256_broadcastsi128_si256(pick),
+    );
+    let k = |c: u32| _mm256_set1_epi32(c as i32);
+    // (b0 & 0x0F) << 12 | (b1 & 0x3F) << 6 | b2 & 0x3F
+    let u = _mm256_or_si256(
+        _mm256_or_si256(
+            _mm256_slli_epi32::<12>(_mm256_and_si256(x, k(0x0F))),
+            _mm256_and_si256(_mm256_srli_epi32::<2>(x), k(0xFC0)),
+        ),
+        _mm256_and_si256(_mm256_srli_epi32::<16>(x), k(0x3F)),
+    );
+    // `base <= a < base + n`, unsigned: no unsigned compare in AVX2
+    let within = |a, base: u32, n: u32| {
+        let d = _mm256_sub_epi32(a, k(base));
+        _mm256_cmpeq_epi32(_mm256_min_epu32(d, k(n - 1)), d)
+    };
+    // a 3-byte lead (E0–EF): with the lanes before it taken, a character
+    let lead = within(_mm256_and_si256(x, k(0xFF)), 0xE0, 16);
+    let ideographs = _mm256_or_si256(within(u, 0x4E00, 0x5200), within(u, 0x3400, 0x19C0));
+    // the punctuation that is one character, and its place in `punct`
+    let (mut single, mut at) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    for (t, &base) in PUNCT_BASES.iter().enumerate() {
+        let j = _mm256_sub_epi32(u, k(base));
+        let inside = within(u, base, 32);
+        let one = _mm256_and_si256(_mm256_srlv_epi32(k(punct.single[t]), j), k(1));
+        single = _mm256_or_si256(
+            single,
+            _mm256_and_si256(inside, _mm256_cmpeq_epi32(one, k(1))),
+        );
+        at = _mm256_blendv_epi8(at, _mm256_add_epi32(j, k(32 * t as u32)), inside);
+    }
+    let ok = _mm256_and_si256(lead, _mm256_or_si256(ideographs, single));
+    let lanes = |m: __m256i| _mm256_movemask_ps(_mm256_castsi256_ps(m)) as u32;
+    let n = (lanes(ok).trailing_ones() as usize).min(room);
+    let taken = (1u32 << n) - 1;
+    // the units: ideographs are their own; the gather is off the path to
+    // `n`, which the next step's load waits for
+    let mut units = u;
+    let single = _mm256_and_si256(single, lead);
+    if _mm256_testz_si256(single, single) == 0 {
+        // SAFETY: every lane of `single` indexes `punct.units` (0..96).
+        units = unsafe {
+            _mm256_mask_i32gather_epi32::<4>(units, punct.units.as_ptr().cast(), at, single)
+        };
+    }
+    // SAFETY: 8 lanes fit in the spare capacity (checked); the first `n`
+    // hold chars (ideographs, or the table's entries of one character,
+    // made from chars) and become the vector's new elements.
+    unsafe {
+        _mm256_storeu_si256(out.as_mut_ptr().add(out.len()).cast(), units);
+        out.set_len(out.len() + n);
+    }
+    (n, (lanes(ideographs) & taken) as u16)
 }
 
 /// The CJK ideograph (U+3400–U+4DBF or U+4E00–U+9FFF, as
@@ -1498,10 +1674,25 @@ pub(crate) mod tests {
             .for_each(probe);
     }
 
-    /// A way to fill units: [`units_until`] (vector steps where the CPU
-    /// has them), or its scalar steps alone.
+    /// A way to fill units: [`units_until`] (the widest vector steps the
+    /// CPU has), its AVX2 steps (tested on a CPU that also has AVX-512),
+    /// or its scalar steps alone.
     type Fill = fn(&str, &mut usize, &mut Vec<char>, usize) -> usize;
-    const FILLS: [Fill; 2] = [units_until, units_with::<false>];
+    const FILLS: [Fill; 3] = [units_until, units_avx2_or_scalar, units_with::<0>];
+
+    fn units_avx2_or_scalar(
+        text: &str,
+        at: &mut usize,
+        out: &mut Vec<char>,
+        until: usize,
+    ) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: the CPU supports AVX2.
+            return unsafe { units_until_avx2(text, at, out, until) };
+        }
+        units_with::<0>(text, at, out, until)
+    }
 
     /// The characters of `text` by `fill`, asked for in steps of `step`
     /// characters, and how many the fast path took.
@@ -1563,7 +1754,32 @@ pub(crate) mod tests {
 
     /// A way to fill the mapped stream: [`mapped_units`] (vector steps
     /// where the CPU has them), or its scalar steps alone.
-    const MAPPED: [fn(&str, &mut NormText); 2] = [mapped_units, mapped_with::<false>];
+    const MAPPED: [fn(&str, &mut NormText); 3] =
+        [mapped_units, mapped_avx2_or_scalar, mapped_with::<0>];
+
+    fn mapped_avx2_or_scalar(text: &str, out: &mut NormText) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: the CPU supports AVX2.
+            return unsafe { mapped_units_avx2(text, out) };
+        }
+        mapped_with::<0>(text, out);
+    }
+
+    fn clean_avx2_or_scalar(
+        text: &str,
+        at: &mut usize,
+        out: &mut Vec<char>,
+        line_start: &mut bool,
+        mask_fold: bool,
+    ) -> Option<(usize, usize)> {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: the CPU supports AVX2.
+            return unsafe { clean_until_avx2(text, at, out, line_start, mask_fold) };
+        }
+        clean_with::<0>(text, at, out, line_start, mask_fold)
+    }
 
     /// Every fill of [`MAPPED`] gives what [`each_char`] emits for `text`:
     /// characters, offsets and gaps.
@@ -1776,7 +1992,7 @@ pub(crate) mod tests {
                 let (mut want, mut gaps) = (Vec::new(), Vec::new());
                 normalize_unmapped(&text, &opts, &mut want, &mut gaps);
                 fold_words(&mut want, &mut gaps, None);
-                let scans: [Scan; 2] = [clean_until, clean_with::<false>];
+                let scans: [Scan; 3] = [clean_until, clean_avx2_or_scalar, clean_with::<0>];
                 for scan in scans {
                     assert_eq!(chars_by(&text, &opts, scan), want, "{mask_fold} {text:?}");
                 }
