@@ -166,6 +166,8 @@ struct Slots {
     /// ~100 KB of masks per pair cost more than the alignment itself.
     masks: Vec<u64>,
     spans: Vec<(u32, u32)>,
+    /// Whether every word of the masks is valid, not only their spans.
+    zeroed: bool,
     v: Vec<u64>,
 }
 
@@ -247,6 +249,7 @@ impl Slots {
             other: FxMap::default(),
             masks: Vec::new(),
             spans: Vec::new(),
+            zeroed: false,
             v: Vec::new(),
         }
     }
@@ -282,12 +285,16 @@ impl Slots {
     }
 
     /// The match masks of `short`: slot `s` (in order of first occurrence)
-    /// has words `s * words ..` of `masks`, valid only within its span
-    /// (`spans[s]`, first and last word with a bit set): words outside are
-    /// left from earlier pairs and never read, so no pair pays for zeroing
-    /// a mask of every word per distinct character.
+    /// has words `s * words ..` of `masks`, valid within its span
+    /// (`spans[s]`, first and last word with a bit set). A text of at most
+    /// [`ZEROED_WORDS`] words has every word of every mask zeroed
+    /// ([`Slots::zeroed`]: a narrow band reads them all); in a longer one
+    /// words outside the span are left from earlier pairs and never read,
+    /// so no pair pays for zeroing a mask of every word per distinct
+    /// character.
     fn build_masks(&mut self, short: &[char]) {
         let words = short.len().div_ceil(64);
+        self.zeroed = words <= ZEROED_WORDS;
         self.spans.clear();
         for (i, &c) in short.iter().enumerate() {
             let next = self.spans.len() as u32;
@@ -299,11 +306,17 @@ impl Slots {
                     self.masks.resize(grown, 0);
                 }
                 self.spans.push((w as u32, w as u32));
-                self.masks[at + w] = 0;
+                if self.zeroed {
+                    self.masks[at..at + words].fill(0);
+                } else {
+                    self.masks[at + w] = 0;
+                }
             } else {
                 let last = self.spans[slot].1 as usize;
                 if w > last {
-                    self.masks[at + last + 1..=at + w].fill(0);
+                    if !self.zeroed {
+                        self.masks[at + last + 1..=at + w].fill(0);
+                    }
                     self.spans[slot].1 = w as u32;
                 }
             }
@@ -355,11 +368,18 @@ impl Slots {
             let (first, last) = self.spans[slot];
             let band_lo = j.saturating_sub(right) / 64;
             let band_hi = words.min((j + left) / 64 + 1);
-            let lo = (first as usize).max(band_lo);
-            let hi = (last as usize + 1).min(band_hi);
-            if lo >= hi {
-                continue;
-            }
+            let (lo, hi) = if self.zeroed && band_hi - band_lo <= NARROW {
+                // the whole band: a loop of the same length row after row
+                // is predicted, one of the words where `c` occurs is not
+                (band_lo, band_hi)
+            } else {
+                let lo = (first as usize).max(band_lo);
+                let hi = (last as usize + 1).min(band_hi);
+                if lo >= hi {
+                    continue;
+                }
+                (lo, hi)
+            };
             // Words where the mask has bits: one add-with-carry each.
             let mask = &self.masks[slot * words + lo..slot * words + hi];
             let mut carry = 0u8;
@@ -385,6 +405,16 @@ impl Slots {
         zeros
     }
 }
+
+/// Bands of at most this many words are updated whole on every row
+/// (close copies, aligned first in the narrow band of their hint) when
+/// the masks are [`Slots::zeroed`].
+const NARROW: usize = 12;
+
+/// Texts of at most this many words (4,096 characters) have their masks
+/// zeroed whole: at most 32 KB a distinct character, less than the
+/// alignment costs.
+const ZEROED_WORDS: usize = 64;
 
 /// Rows of `long` between two checks of the early stop.
 const CHECK_EVERY: usize = 128;
