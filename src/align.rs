@@ -355,20 +355,48 @@ impl Slots {
         // there, not near its end.
         let check_every = if stop > 0 { CHECK_EVERY } else { usize::MAX };
         let mut next_check = check_every;
-        for (j, &c) in long.iter().enumerate() {
+        let mut j = 0;
+        while j < long.len() {
             if j == next_check {
-                next_check += check_every;
+                next_check = next_check.saturating_add(check_every);
                 let rest = long.len() - j;
                 if rest < m && zeros_before(&v, m - rest) + rest < stop {
                     break;
                 }
             }
+            let band_lo = j.saturating_sub(right) / 64;
+            let band_hi = words.min((j + left) / 64 + 1);
+            let width = band_hi - band_lo;
+            if self.zeroed && width <= HELD {
+                // the rows up to the next check or change of the band's
+                // words, with those words held in registers
+                let lo_moves = right + 64 * (band_lo + 1);
+                let hi_moves = if band_hi < words {
+                    64 * band_hi - left
+                } else {
+                    usize::MAX
+                };
+                let end = long.len().min(next_check).min(lo_moves).min(hi_moves);
+                let (rows, v) = (&long[j..end], &mut v[band_lo..band_hi]);
+                match width {
+                    1 => self.band_rows::<1>(v, band_lo, words, rows),
+                    2 => self.band_rows::<2>(v, band_lo, words, rows),
+                    3 => self.band_rows::<3>(v, band_lo, words, rows),
+                    4 => self.band_rows::<4>(v, band_lo, words, rows),
+                    5 => self.band_rows::<5>(v, band_lo, words, rows),
+                    6 => self.band_rows::<6>(v, band_lo, words, rows),
+                    7 => self.band_rows::<7>(v, band_lo, words, rows),
+                    _ => self.band_rows::<HELD>(v, band_lo, words, rows),
+                }
+                j = end;
+                continue;
+            }
+            let c = long[j];
+            j += 1;
             let Some(slot) = self.get(c) else { continue };
             let slot = slot as usize;
             let (first, last) = self.spans[slot];
-            let band_lo = j.saturating_sub(right) / 64;
-            let band_hi = words.min((j + left) / 64 + 1);
-            let (lo, hi) = if self.zeroed && band_hi - band_lo <= NARROW {
+            let (lo, hi) = if self.zeroed && width <= NARROW {
                 // the whole band: a loop of the same length row after row
                 // is predicted, one of the words where `c` occurs is not
                 (band_lo, band_hi)
@@ -404,7 +432,34 @@ impl Slots {
         self.v = v;
         zeros
     }
+
+    /// The rows `rows` of [`Slots::align`] in a band of `K` words from word
+    /// `lo` (`v`, the band's words of the state; every mask
+    /// [`Slots::zeroed`]): the words stay in registers from row to row
+    /// rather than going through memory, and every row is the same `K`
+    /// add-with-carry steps, a carry out of the band dropped as there.
+    #[inline(always)]
+    fn band_rows<const K: usize>(&self, v: &mut [u64], lo: usize, words: usize, rows: &[char]) {
+        let mut x = [0u64; K];
+        x.copy_from_slice(v);
+        for &c in rows {
+            let Some(slot) = self.get(c) else { continue };
+            let at = slot as usize * words + lo;
+            let mask: &[u64; K] = self.masks[at..at + K].try_into().unwrap_or(&[0; K]);
+            let mut carry = 0u8;
+            for w in 0..K {
+                let (c, sum) = add_with_carry(carry, x[w], x[w] & mask[w]);
+                carry = c;
+                x[w] = sum | (x[w] & !mask[w]);
+            }
+        }
+        v.copy_from_slice(&x);
+    }
 }
+
+/// Bands of at most this many words are held in registers
+/// ([`Slots::band_rows`]) when the masks are [`Slots::zeroed`].
+const HELD: usize = 8;
 
 /// Bands of at most this many words are updated whole on every row
 /// (close copies, aligned first in the narrow band of their hint) when
