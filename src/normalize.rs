@@ -519,7 +519,7 @@ fn clean_until(
     }
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
-        // SAFETY: the CPU supports AVX2.
+        // SAFETY: the CPU supports AVX2 and POPCNT.
         return unsafe { clean_until_avx2(text, at, out, line_start, mask_fold) };
     }
     clean_with::<0>(text, at, out, line_start, mask_fold)
@@ -740,8 +740,9 @@ fn char_units(ch: char, mut emit: impl FnMut(char)) -> u8 {
 /// NFKC-stable, caseless, no punctuation, so its own unit) is decoded from
 /// its 3 UTF-8 bytes and appended without the per-character branches and
 /// table of [`each_char`]. Where the CPU has AVX-512 VBMI, 16 3-byte
-/// characters are decoded at a time, ideographs and the common CJK
-/// punctuation (looked up in [`punct_table`], made from [`char_units`]).
+/// characters are decoded at a time, with AVX2 8 ([`units_vector`]),
+/// ideographs and the common CJK punctuation (looked up in
+/// [`punct_table`], made from [`char_units`]).
 /// Every other character goes through [`char_units`], the step of
 /// [`each_char`]. `*at` must be a character boundary.
 pub(crate) fn units_until(text: &str, at: &mut usize, out: &mut Vec<char>, until: usize) -> usize {
@@ -752,7 +753,7 @@ pub(crate) fn units_until(text: &str, at: &mut usize, out: &mut Vec<char>, until
     }
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
-        // SAFETY: the CPU supports AVX2.
+        // SAFETY: the CPU supports AVX2 and POPCNT.
         return unsafe { units_until_avx2(text, at, out, until) };
     }
     units_with::<0>(text, at, out, until)
@@ -778,11 +779,11 @@ fn has_avx2() -> bool {
 /// printable ASCII (U+0021–U+007E: each byte one character, lower-cased,
 /// the boilerplate and English of mixed pages) is copied a run at a
 /// time; ideographs and the common CJK punctuation go 16 at a time where
-/// the CPU has AVX-512 VBMI ([`units_vbmi`], the sketch's fast path), else
-/// one by one from their 3 bytes ([`ideograph_at`]); a space only widens
-/// the gap. Every other character goes through [`char_units`], the step
-/// of [`each_char`]. The block stage and the copies of the report
-/// normalise every text they read back this way.
+/// the CPU has AVX-512 VBMI, 8 with AVX2 ([`units_vector`], the sketch's
+/// fast path), else one by one from their 3 bytes ([`ideograph_at`]); a
+/// space only widens the gap. Every other character goes through
+/// [`char_units`], the step of [`each_char`]. The block stage and the
+/// copies of the report normalise every text they read back this way.
 fn mapped_units(text: &str, out: &mut NormText) {
     #[cfg(target_arch = "x86_64")]
     if has_vbmi() {
@@ -791,7 +792,7 @@ fn mapped_units(text: &str, out: &mut NormText) {
     }
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
-        // SAFETY: the CPU supports AVX2.
+        // SAFETY: the CPU supports AVX2 and POPCNT.
         return unsafe { mapped_units_avx2(text, out) };
     }
     mapped_with::<0>(text, out);
@@ -1688,7 +1689,7 @@ pub(crate) mod tests {
     ) -> usize {
         #[cfg(target_arch = "x86_64")]
         if has_avx2() {
-            // SAFETY: the CPU supports AVX2.
+            // SAFETY: the CPU supports AVX2 and POPCNT.
             return unsafe { units_until_avx2(text, at, out, until) };
         }
         units_with::<0>(text, at, out, until)
@@ -1760,7 +1761,7 @@ pub(crate) mod tests {
     fn mapped_avx2_or_scalar(text: &str, out: &mut NormText) {
         #[cfg(target_arch = "x86_64")]
         if has_avx2() {
-            // SAFETY: the CPU supports AVX2.
+            // SAFETY: the CPU supports AVX2 and POPCNT.
             return unsafe { mapped_units_avx2(text, out) };
         }
         mapped_with::<0>(text, out);
@@ -1775,7 +1776,7 @@ pub(crate) mod tests {
     ) -> Option<(usize, usize)> {
         #[cfg(target_arch = "x86_64")]
         if has_avx2() {
-            // SAFETY: the CPU supports AVX2.
+            // SAFETY: the CPU supports AVX2 and POPCNT.
             return unsafe { clean_until_avx2(text, at, out, line_start, mask_fold) };
         }
         clean_with::<0>(text, at, out, line_start, mask_fold)
