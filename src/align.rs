@@ -386,7 +386,9 @@ impl Slots {
                     5 => self.band_rows::<5>(v, band_lo, words, rows),
                     6 => self.band_rows::<6>(v, band_lo, words, rows),
                     7 => self.band_rows::<7>(v, band_lo, words, rows),
-                    _ => self.band_rows::<HELD>(v, band_lo, words, rows),
+                    8 => self.band_rows::<8>(v, band_lo, words, rows),
+                    // no word in the band: nothing to update
+                    _ => {}
                 }
                 j = end;
                 continue;
@@ -458,7 +460,9 @@ impl Slots {
 }
 
 /// Bands of at most this many words are held in registers
-/// ([`Slots::band_rows`]) when the masks are [`Slots::zeroed`].
+/// ([`Slots::band_rows`], one arm of `align`'s match a width) when the
+/// masks are [`Slots::zeroed`]: 8 words and the masks' addresses fit the
+/// general registers.
 const HELD: usize = 8;
 
 /// Bands of at most this many words are updated whole on every row
