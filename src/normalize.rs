@@ -1061,8 +1061,8 @@ unsafe fn units_vbmi(
 ///
 /// # Safety
 /// The CPU must support what the chosen function is compiled for.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-#[allow(unused_variables)]
 unsafe fn units_vector<const LANES: usize>(
     bytes: &[u8],
     i: usize,
@@ -1070,7 +1070,6 @@ unsafe fn units_vector<const LANES: usize>(
     room: usize,
     punct: &Punct,
 ) -> (usize, u16) {
-    #[cfg(target_arch = "x86_64")]
     match LANES {
         // SAFETY: the caller's CPU supports it.
         16 => return unsafe { units_vbmi(bytes, i, out, room, punct) },
