@@ -11,11 +11,11 @@
 //! (`normalize::units_until`: ideographs and common CJK
 //! punctuation decoded straight from their UTF-8 bytes, 16 at a time
 //! with AVX-512 VBMI, 8 with AVX2), whose n-gram hashes are made inside
-//! the MinHash kernel's loop (AVX-512; with AVX2 a block's hashes are
-//! stored, then signed),
-//! and the exact hash is fed block by block; a thread holds one block of
-//! characters, never the whole normalised text. A first block that is at
-//! least 30% ideographs is of character shingles without a second look.
+//! the MinHash kernel's loop (AVX-512 or AVX2: the scalar hash runs while
+//! the vector multiplies do), and the exact hash is fed block by block; a
+//! thread holds one block of characters, never the whole normalised text.
+//! A first block that is at least 30% ideographs is of character shingles
+//! without a second look.
 //! Word-shingled text (the first block decides), `--mask-fold`, OPH and
 //! SimHash run the stages one after the other on the whole text. Both ways
 //! give the same sketch.

@@ -82,8 +82,10 @@ impl MinHasher {
     /// `hash(count - 1)` computed inside the kernel's loop rather than
     /// read from memory: on a CPU that runs the scalar hash and the vector
     /// multiplies on separate units, each hides the other. Only for 128
-    /// permutations on AVX-512 (one pass over the shingles); `false`
-    /// (nothing done) otherwise.
+    /// permutations on AVX-512 or AVX2 (one pass over the shingles: with
+    /// AVX2 the 16 running minima fill the vector registers and the
+    /// multipliers are read from memory, still faster than two passes
+    /// over stored hashes); `false` (nothing done) otherwise.
     #[inline]
     pub(crate) fn update_by(
         &self,
@@ -96,6 +98,11 @@ impl MinHasher {
             if sig.len() == 128 && self.a.len() == 128 && std::is_x86_feature_detected!("avx512f") {
                 // SAFETY: the CPU supports AVX-512F, checked just above.
                 unsafe { by_avx512(&self.a, self.salt, count, hash, sig) };
+                return true;
+            }
+            if sig.len() == 128 && self.a.len() == 128 && std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                unsafe { by_avx2(&self.a, self.salt, count, hash, sig) };
                 return true;
             }
         }
@@ -244,6 +251,28 @@ unsafe fn sign_avx512(a: &[u32], salt: u32, shingles: &[u64], sig: &mut [u32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn by_avx512(
+    a: &[u32],
+    salt: u32,
+    count: usize,
+    hash: impl Fn(usize) -> u64,
+    sig: &mut [u32],
+) {
+    let (Ok(a), Ok(sig)) = (<&[u32; 128]>::try_from(a), <&mut [u32; 128]>::try_from(sig)) else {
+        return;
+    };
+    let mut acc = *sig;
+    for k in 0..count {
+        let x = lane(hash(k), salt);
+        for i in 0..128 {
+            acc[i] = acc[i].min(a[i].wrapping_mul(x));
+        }
+    }
+    *sig = acc;
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn by_avx2(
     a: &[u32],
     salt: u32,
     count: usize,
