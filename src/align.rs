@@ -168,6 +168,9 @@ struct Slots {
     spans: Vec<(u32, u32)>,
     /// Whether every word of the masks is valid, not only their spans.
     zeroed: bool,
+    /// The slot of each character of the short text
+    /// ([`Slots::build_zeroed`]).
+    slot_of: Vec<u32>,
     v: Vec<u64>,
 }
 
@@ -250,6 +253,7 @@ impl Slots {
             masks: Vec::new(),
             spans: Vec::new(),
             zeroed: false,
+            slot_of: Vec::new(),
             v: Vec::new(),
         }
     }
@@ -296,6 +300,10 @@ impl Slots {
         let words = short.len().div_ceil(64);
         self.zeroed = words <= ZEROED_WORDS;
         self.spans.clear();
+        if self.zeroed {
+            self.build_zeroed(short, words);
+            return;
+        }
         for (i, &c) in short.iter().enumerate() {
             let next = self.spans.len() as u32;
             let slot = self.get_or_insert(c, next) as usize;
@@ -306,22 +314,64 @@ impl Slots {
                     self.masks.resize(grown, 0);
                 }
                 self.spans.push((w as u32, w as u32));
-                if self.zeroed {
-                    self.masks[at..at + words].fill(0);
-                } else {
-                    self.masks[at + w] = 0;
-                }
+                self.masks[at + w] = 0;
             } else {
                 let last = self.spans[slot].1 as usize;
                 if w > last {
-                    if !self.zeroed {
-                        self.masks[at + last + 1..=at + w].fill(0);
-                    }
+                    self.masks[at + last + 1..=at + w].fill(0);
                     self.spans[slot].1 = w as u32;
                 }
             }
             self.masks[at + w] |= 1u64 << (i % 64);
         }
+    }
+
+    /// [`Slots::build_masks`] of a text of `words` words, at most
+    /// [`ZEROED_WORDS`], every mask zeroed whole. Whether a character is
+    /// new is a coin toss in CJK text (half its characters are first
+    /// occurrences), so the slots are found without a branch on it, then
+    /// the bits set in a second pass.
+    fn build_zeroed(&mut self, short: &[char], words: usize) {
+        let mut slots = std::mem::take(&mut self.slot_of);
+        slots.clear();
+        // room for every character to be new: written before it is known
+        self.spans.resize(short.len() + 1, (0, 0));
+        let mut used = self.used.len();
+        self.used.resize(used + short.len(), 0);
+        let mut n = 0u32;
+        for (i, &c) in short.iter().enumerate() {
+            let w = (i / 64) as u32;
+            let slot = match table_index(c) {
+                Some(t) => {
+                    let e = self.table[t];
+                    let new = e == NO_SLOT;
+                    let slot = if new { n } else { e };
+                    self.table[t] = slot;
+                    // kept when the slot is new
+                    self.used[used] = t as u32;
+                    used += usize::from(new);
+                    slot
+                }
+                None => *self.other.entry(c).or_insert(n),
+            };
+            // the span of slot `n` starts here if it is this character's
+            self.spans[n as usize] = (w, w);
+            n += u32::from(slot == n);
+            slots.push(slot);
+        }
+        self.used.truncate(used);
+        self.spans.truncate(n as usize);
+        let need = n as usize * words;
+        if self.masks.len() < need {
+            self.masks.resize(need.max(2 * self.masks.len()), 0);
+        }
+        self.masks[..need].fill(0);
+        for (i, &slot) in slots.iter().enumerate() {
+            let (slot, w) = (slot as usize, i / 64);
+            self.masks[slot * words + w] |= 1u64 << (i % 64);
+            self.spans[slot].1 = w as u32;
+        }
+        self.slot_of = slots;
     }
 
     /// The LCS of the `m` characters whose masks are built and `long`,
@@ -518,10 +568,11 @@ fn common_chars(a: &[char], b: &[char]) -> usize {
                 Some(i) => &mut table[i],
                 None => other.entry(c).or_insert(0),
             };
-            if *n > 0 {
-                *n -= 1;
-                common += 1;
-            }
+            // without a branch: whether a character is still in `a`'s
+            // counts is no pattern a predictor learns
+            let held = u32::from(*n > 0);
+            *n -= held;
+            common += held as usize;
         }
         for &c in a {
             if let Some(i) = table_index(c) {
