@@ -494,8 +494,12 @@ fn chars_by(text: &str, opts: &NormalizeOptions, scan: Scan) -> Vec<char> {
 /// the text they stay characters, and so does the punctuation around them.
 #[inline(always)]
 fn stops_fast(c: char, mask_fold: bool) -> bool {
-    !is_cjk_ideograph(c)
-        && (is_word_unit(c) || is_word_char(c) && !c.is_ascii_digit() || mask_fold && c == '*')
+    if c.is_ascii() {
+        // the punctuation of CJK text, as units: of ASCII, `is_word_char`
+        // takes letters and digits
+        return c.is_ascii_alphabetic() || mask_fold && c == '*';
+    }
+    !is_cjk_ideograph(c) && (is_word_unit(c) || is_word_char(c))
 }
 
 /// Appends the characters [`each_char`] emits for `text` from byte `*at`
@@ -597,6 +601,19 @@ fn clean_with<const LANES: usize>(
             *line_start = false;
             i += 3;
             continue;
+        }
+        // gaps, which make no unit: what `char_units` gives them
+        match bytes[i] {
+            b'\n' => {
+                *line_start = true;
+                i += 1;
+                continue;
+            }
+            b' ' => {
+                i += 1;
+                continue;
+            }
+            _ => {}
         }
         let Some(ch) = text.get(i..).and_then(|rest| rest.chars().next()) else {
             break;
