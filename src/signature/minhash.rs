@@ -248,15 +248,11 @@ unsafe fn sign_avx512(a: &[u32], salt: u32, shingles: &[u64], sig: &mut [u32]) {
     kernel::<64>(&a[full..n], salt, shingles, rest);
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn by_avx512(
-    a: &[u32],
-    salt: u32,
-    count: usize,
-    hash: impl Fn(usize) -> u64,
-    sig: &mut [u32],
-) {
+/// Lowers the 128 minima `sig` by the hashes `hash(0)`, …, `hash(count - 1)`
+/// in one pass, each made inside the loop: the body of [`by_avx512`] and
+/// [`by_avx2`], compiled for each.
+#[inline(always)]
+fn by_kernel(a: &[u32], salt: u32, count: usize, hash: impl Fn(usize) -> u64, sig: &mut [u32]) {
     let (Ok(a), Ok(sig)) = (<&[u32; 128]>::try_from(a), <&mut [u32; 128]>::try_from(sig)) else {
         return;
     };
@@ -271,6 +267,18 @@ unsafe fn by_avx512(
 }
 
 #[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn by_avx512(
+    a: &[u32],
+    salt: u32,
+    count: usize,
+    hash: impl Fn(usize) -> u64,
+    sig: &mut [u32],
+) {
+    by_kernel(a, salt, count, hash, sig);
+}
+
+#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn by_avx2(
     a: &[u32],
@@ -279,17 +287,7 @@ unsafe fn by_avx2(
     hash: impl Fn(usize) -> u64,
     sig: &mut [u32],
 ) {
-    let (Ok(a), Ok(sig)) = (<&[u32; 128]>::try_from(a), <&mut [u32; 128]>::try_from(sig)) else {
-        return;
-    };
-    let mut acc = *sig;
-    for k in 0..count {
-        let x = lane(hash(k), salt);
-        for i in 0..128 {
-            acc[i] = acc[i].min(a[i].wrapping_mul(x));
-        }
-    }
-    *sig = acc;
+    by_kernel(a, salt, count, hash, sig);
 }
 
 #[cfg(test)]
