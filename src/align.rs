@@ -166,8 +166,6 @@ struct Slots {
     /// ~100 KB of masks per pair cost more than the alignment itself.
     masks: Vec<u64>,
     spans: Vec<(u32, u32)>,
-    /// Whether every word of the masks is valid, not only their spans.
-    zeroed: bool,
     /// The slot of each character of the short text
     /// ([`Slots::build_zeroed`]).
     slot_of: Vec<u32>,
@@ -252,7 +250,6 @@ impl Slots {
             other: FxMap::default(),
             masks: Vec::new(),
             spans: Vec::new(),
-            zeroed: false,
             slot_of: Vec::new(),
             v: Vec::new(),
         }
@@ -291,16 +288,15 @@ impl Slots {
     /// The match masks of `short`: slot `s` (in order of first occurrence)
     /// has words `s * words ..` of `masks`, valid within its span
     /// (`spans[s]`, first and last word with a bit set). A text of at most
-    /// [`ZEROED_WORDS`] words has every word of every mask zeroed
-    /// ([`Slots::zeroed`]: a narrow band reads them all); in a longer one
+    /// [`ZEROED_WORDS`] words has every word of every mask zeroed (a
+    /// narrow band reads them all); in a longer one
     /// words outside the span are left from earlier pairs and never read,
     /// so no pair pays for zeroing a mask of every word per distinct
     /// character.
     fn build_masks(&mut self, short: &[char]) {
         let words = short.len().div_ceil(64);
-        self.zeroed = words <= ZEROED_WORDS;
         self.spans.clear();
-        if self.zeroed {
+        if words <= ZEROED_WORDS {
             self.build_zeroed(short, words);
             return;
         }
@@ -384,6 +380,8 @@ impl Slots {
         let mut v = std::mem::take(&mut self.v);
         v.clear();
         v.resize(words, !0u64);
+        // every word of every mask is valid (`build_masks`), not only spans
+        let zeroed = words <= ZEROED_WORDS;
         // Ukkonen's band: an alignment with `need` matches leaves at most
         // `m - need` characters of `short` and `n - need` of `long`
         // unmatched, so row j can match only columns j - (n - need) ..=
@@ -417,7 +415,7 @@ impl Slots {
             let band_lo = j.saturating_sub(right) / 64;
             let band_hi = words.min((j + left) / 64 + 1);
             let width = band_hi - band_lo;
-            if self.zeroed && width <= HELD {
+            if zeroed && width <= HELD {
                 // the rows up to the next check or change of the band's
                 // words, with those words held in registers
                 let lo_moves = right + 64 * (band_lo + 1);
@@ -448,7 +446,7 @@ impl Slots {
             let Some(slot) = self.get(c) else { continue };
             let slot = slot as usize;
             let (first, last) = self.spans[slot];
-            let (lo, hi) = if self.zeroed && width <= NARROW {
+            let (lo, hi) = if zeroed && width <= NARROW {
                 // the whole band: a loop of the same length row after row
                 // is predicted, one of the words where `c` occurs is not
                 (band_lo, band_hi)
@@ -486,8 +484,8 @@ impl Slots {
     }
 
     /// The rows `rows` of [`Slots::align`] in a band of `K` words from word
-    /// `lo` (`v`, the band's words of the state; every mask
-    /// [`Slots::zeroed`]): the words stay in registers from row to row
+    /// `lo` (`v`, the band's words of the state; every mask zeroed whole,
+    /// [`ZEROED_WORDS`]): the words stay in registers from row to row
     /// rather than going through memory, and every row is the same `K`
     /// add-with-carry steps, a carry out of the band dropped as there.
     #[inline(always)]
@@ -511,13 +509,13 @@ impl Slots {
 
 /// Bands of at most this many words are held in registers
 /// ([`Slots::band_rows`], one arm of `align`'s match a width) when the
-/// masks are [`Slots::zeroed`]: 8 words and the masks' addresses fit the
+/// masks are zeroed whole ([`ZEROED_WORDS`]): 8 words and the masks' addresses fit the
 /// general registers.
 const HELD: usize = 8;
 
 /// Bands of at most this many words are updated whole on every row
 /// (close copies, aligned first in the narrow band of their hint) when
-/// the masks are [`Slots::zeroed`].
+/// the masks are zeroed whole ([`ZEROED_WORDS`]).
 const NARROW: usize = 12;
 
 /// Texts of at most this many words (4,096 characters) have their masks

@@ -1000,25 +1000,13 @@ fn punct_table() -> &'static Punct {
 /// `bytes[i..]` that are CJK ideographs (as [`ideograph_at`]) or in
 /// `punct` ([`punct_table`]), at most 16 and at most `room`, decoded in
 /// one vector; gives how many characters it took and which of them were
-/// ideographs (bit `j` for the `j`-th). `(0, 0)` when fewer than 64 bytes are left or `out`
-/// has no room for 16 more (the caller goes one by one).
+/// ideographs (bit `j` for the `j`-th). `src` holds 64 bytes and `out`
+/// room for 16 more characters ([`units_vector`] checks both).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
 #[inline]
-unsafe fn units_vbmi(
-    bytes: &[u8],
-    i: usize,
-    out: &mut Vec<char>,
-    room: usize,
-    punct: &Punct,
-) -> (usize, u16) {
+unsafe fn units_vbmi(src: &[u8], out: &mut Vec<char>, room: usize, punct: &Punct) -> (usize, u16) {
     use std::arch::x86_64::*;
-    let Some(src) = bytes.get(i..i + 64) else {
-        return (0, 0);
-    };
-    if out.capacity() - out.len() < 16 {
-        return (0, 0);
-    }
     // lane j holds bytes 3j, 3j + 1, 3j + 2 (and a zero byte): the 3-byte
     // sequence that starts there when the lanes before it were taken
     const PICK: [u8; 64] = {
@@ -1063,7 +1051,7 @@ unsafe fn units_vbmi(
     let ok = lead & _mm512_cmplt_epu32_mask(units, k(0x11_0000));
     let n = (ok.trailing_ones() as usize).min(room);
     let taken = ((1u32 << n) - 1) as u16;
-    // SAFETY: 16 lanes fit in the spare capacity (checked); the first `n`
+    // SAFETY: 16 lanes fit in the spare capacity (`units_vector`); the first `n`
     // hold chars (ideographs, or table entries below 0x110000 made from
     // chars) and become the vector's new elements.
     unsafe {
@@ -1073,8 +1061,10 @@ unsafe fn units_vbmi(
     (n, ideographs & taken)
 }
 
-/// [`units_vbmi`] (`LANES` 16) or [`units_avx2`] (8); `(0, 0)` for any
-/// other `LANES` (the caller goes one by one).
+/// [`units_vbmi`] (`LANES` 16) or [`units_avx2`] (8) at byte `i`; `(0, 0)`
+/// for any other `LANES`, or when too few bytes are left for a vector's
+/// load or `out` has no room for `LANES` more (the caller goes one by
+/// one).
 ///
 /// # Safety
 /// The CPU must support what the chosen function is compiled for.
@@ -1087,37 +1077,37 @@ unsafe fn units_vector<const LANES: usize>(
     room: usize,
     punct: &Punct,
 ) -> (usize, u16) {
-    match LANES {
-        // SAFETY: the caller's CPU supports it.
-        16 => return unsafe { units_vbmi(bytes, i, out, room, punct) },
-        // SAFETY: the caller's CPU supports it.
-        8 => return unsafe { units_avx2(bytes, i, out, room, punct) },
-        _ => {}
+    // the bytes each vector loads
+    let load = match LANES {
+        16 => 64,
+        8 => 28,
+        _ => return (0, 0),
+    };
+    let Some(src) = bytes.get(i..i + load) else {
+        return (0, 0);
+    };
+    if out.capacity() - out.len() < LANES {
+        return (0, 0);
     }
-    (0, 0)
+    if LANES == 16 {
+        // SAFETY: the caller's CPU supports it; `src` and `out` checked.
+        unsafe { units_vbmi(src, out, room, punct) }
+    } else {
+        // SAFETY: the caller's CPU supports it; `src` and `out` checked.
+        unsafe { units_avx2(src, out, room, punct) }
+    }
 }
 
 /// [`units_vbmi`] with AVX2: at most 8 characters from 24 bytes, each
 /// 128-bit half decoding 4 (the upper half loaded from byte 12), the
-/// punctuation's units gathered from `punct` when there is any. `(0, 0)`
-/// when fewer than 28 bytes are left or `out` has no room for 8 more.
+/// punctuation's units gathered from `punct` when there is any. `src`
+/// holds 28 bytes and `out` room for 8 more characters ([`units_vector`]
+/// checks both).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 #[inline]
-unsafe fn units_avx2(
-    bytes: &[u8],
-    i: usize,
-    out: &mut Vec<char>,
-    room: usize,
-    punct: &Punct,
-) -> (usize, u16) {
+unsafe fn units_avx2(src: &[u8], out: &mut Vec<char>, room: usize, punct: &Punct) -> (usize, u16) {
     use std::arch::x86_64::*;
-    let Some(src) = bytes.get(i..i + 28) else {
-        return (0, 0);
-    };
-    if out.capacity() - out.len() < 8 {
-        return (0, 0);
-    }
     // in each half, lane j holds bytes 3j, 3j + 1, 3j + 2 and a zero (an
     // index with its top bit set)
     const PICK: [i8; 16] = [0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1];
@@ -1176,7 +1166,7 @@ unsafe fn units_avx2(
             _mm256_mask_i32gather_epi32::<4>(units, punct.units.as_ptr().cast(), at, single)
         };
     }
-    // SAFETY: 8 lanes fit in the spare capacity (checked); the first `n`
+    // SAFETY: 8 lanes fit in the spare capacity (`units_vector`); the first `n`
     // hold chars (ideographs, or the table's entries of one character,
     // made from chars) and become the vector's new elements.
     unsafe {

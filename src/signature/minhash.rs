@@ -94,13 +94,13 @@ impl MinHasher {
         sig: &mut [u32],
     ) -> bool {
         #[cfg(target_arch = "x86_64")]
-        {
-            if sig.len() == 128 && self.a.len() == 128 && std::is_x86_feature_detected!("avx512f") {
+        if sig.len() == 128 && self.a.len() == 128 {
+            if std::is_x86_feature_detected!("avx512f") {
                 // SAFETY: the CPU supports AVX-512F, checked just above.
                 unsafe { by_avx512(&self.a, self.salt, count, hash, sig) };
                 return true;
             }
-            if sig.len() == 128 && self.a.len() == 128 && std::is_x86_feature_detected!("avx2") {
+            if std::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2, checked just above.
                 unsafe { by_avx2(&self.a, self.salt, count, hash, sig) };
                 return true;
