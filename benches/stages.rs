@@ -28,7 +28,7 @@ use neardup::corpus::{read_corpus, IngestOptions};
 use neardup::lsh::{self, LshParams};
 use neardup::normalize::{normalize, NormText, NormalizeOptions};
 use neardup::shingle::{char_shingles, shingle_into, ShingleOptions};
-use neardup::signature::{simhash, MinHasher};
+use neardup::signature::{simhash, MinHasher, OnePerm};
 use neardup::sketch::Sketcher;
 use neardup::{align, corpus, report, verify};
 use xxhash_rust::xxh3::xxh3_64;
@@ -304,15 +304,20 @@ fn minhash128_sign(bencher: Bencher) {
     });
 }
 
-/// One-permutation MinHash-128 with densification on the same shingles
-/// (`MinHasher::sign_oph_into`, `--method oph`).
+/// One-permutation MinHash-128 (`--method oph`) of the same documents'
+/// character 5-grams, hashed from the normalised characters as the read
+/// pass does (`OnePerm::update_grams`, then the rounds that fill empty bins).
 #[divan::bench]
 fn oph128_sign(bencher: Bencher) {
-    let m = minhasher();
+    let o = OnePerm::new(PERMS, NGRAM, 42);
     let mut sig = vec![0u32; PERMS];
+    let mut kept = Vec::new();
     bencher.counter(bytes()).bench_local(|| {
-        for s in &DOCS.shingles {
-            m.sign_oph_into(black_box(s), &mut sig);
+        for n in &DOCS.norm {
+            sig.fill(u32::MAX);
+            kept.clear();
+            o.update_grams(black_box(&n.chars), &mut sig, &mut kept, usize::MAX);
+            o.finish(&kept, &mut sig);
             black_box(&sig);
         }
     });
@@ -403,9 +408,19 @@ fn sketch_doc(bencher: Bencher) {
 /// The whole per-document chain of the read stage: a JSONL line →
 /// `corpus::parse_line` (scanned, text unescaped) → `sketch_doc`. Bytes
 /// are the source text's, as for the other stages (the lines are 2% more).
-#[divan::bench]
-fn fused_read_sign(bencher: Bencher) {
-    let opts = neardup::pipeline::ScanOptions::default();
+/// With the default method, and each method by name.
+#[divan::bench(args = ["default", "minhash", "oph"])]
+fn fused_read_sign(bencher: Bencher, method: &str) {
+    use neardup::pipeline::{Method, ScanOptions};
+    let defaults = ScanOptions::default();
+    let opts = ScanOptions {
+        method: match method {
+            "minhash" => Method::MinHash,
+            "oph" => Method::Oph,
+            _ => defaults.method,
+        },
+        ..defaults
+    };
     let iopts = IngestOptions::default();
     let sk = Sketcher::new(&opts);
     let jsonl = docs_jsonl();

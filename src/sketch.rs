@@ -16,7 +16,11 @@
 //! thread holds one block of characters, never the whole normalised text.
 //! A first block that is at least 30% ideographs is of character shingles
 //! without a second look.
-//! Word-shingled text (the first block decides), `--mask-fold`, OPH and
+//! One-permutation MinHash (`--method oph`) runs the same pass, each block's
+//! n-gram hashes made from its characters eight at a time
+//! ([`OnePerm::update_grams`]) and kept for the rounds that fill a short
+//! text's empty bins.
+//! Word-shingled text (the first block decides), `--mask-fold` and
 //! SimHash run the stages one after the other on the whole text. Both ways
 //! give the same sketch.
 //!
@@ -34,7 +38,7 @@ use crate::pipeline::{Method, Progress, ScanOptions};
 use crate::shingle::{
     char_bytes, char_shingles, shingle_chars_into, xxh3_20, Script, SCRIPT_PREFIX,
 };
-use crate::signature::{simhash, MinHasher};
+use crate::signature::{simhash, MinHasher, OnePerm};
 use crate::verify::{IdeographProfile, IdeographTally};
 
 /// Per-document summary kept by the document-level path.
@@ -126,9 +130,11 @@ impl Sketches {
 pub struct Sketcher<'a> {
     opts: &'a ScanOptions,
     hasher: MinHasher,
+    /// The one-permutation sketcher, for `--method oph`.
+    oph: Option<OnePerm>,
     kind: SketchKind,
-    /// Whether [`Self::sketch_fused`] can take the document: MinHash, no
-    /// masks folded, character n-grams shorter than a block.
+    /// Whether [`Self::sketch_fused`] can take the document: MinHash or
+    /// OPH, no masks folded, character n-grams shorter than a block.
     fused: bool,
     /// The character n-gram size.
     char_ngram: usize,
@@ -142,8 +148,10 @@ impl<'a> Sketcher<'a> {
         Sketcher {
             opts,
             hasher: MinHasher::new(opts.perms, opts.seed),
+            oph: (opts.method == Method::Oph)
+                .then(|| OnePerm::new(opts.perms, char_ngram, opts.seed)),
             kind: SketchKind::of(opts),
-            fused: opts.method == Method::MinHash
+            fused: matches!(opts.method, Method::MinHash | Method::Oph)
                 && !opts.normalize.mask_fold
                 && char_ngram < BLOCK / 2,
             char_ngram,
@@ -202,14 +210,15 @@ impl<'a> Sketcher<'a> {
         mut tally: Option<&mut IdeographTally>,
     ) -> Sketch {
         if self.fused {
-            // `None` before any character was counted (word text, found
-            // on its first block)
+            // `None` for word text (found on its first block), or a long
+            // text of so few distinct shingles that OPH needs them all
             if let Some(sketch) = self.sketch_fused(text, sig, s, tally.as_deref_mut()) {
                 return sketch;
             }
         }
         let sketch = self.sketch_apart(text, sig, s);
         if let Some(t) = tally {
+            t.clear();
             t.add(&s.chars);
         }
         sketch
@@ -220,16 +229,26 @@ impl<'a> Sketcher<'a> {
     fn sketch_apart(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Sketch {
         normalize_unmapped(text, &self.opts.normalize, &mut s.chars, &mut s.gaps);
         shingle_chars_into(&s.chars, &s.gaps, &self.opts.shingle, &mut s.shingles);
-        let simhash = match self.kind {
-            SketchKind::MinHash { .. } => {
-                if self.opts.method == Method::Oph {
-                    self.hasher.sign_oph_into(&s.shingles, sig);
+        let simhash = match (self.kind, &self.oph) {
+            (SketchKind::MinHash { .. }, Some(oph)) => {
+                // character n-grams hashed from their characters, as the
+                // fused pass does; word n-grams from their shingle hashes
+                sig.fill(u32::MAX);
+                s.hashes.clear();
+                if Script::of(&s.chars) == Script::Chars {
+                    oph.update_grams(&s.chars, sig, &mut s.hashes, usize::MAX);
                 } else {
-                    self.hasher.sign_into(&s.shingles, sig);
+                    s.hashes.extend(s.shingles.iter().map(|&h| oph.of_hash(h)));
+                    oph.update(&s.hashes, sig);
                 }
+                oph.finish(&s.hashes, sig);
                 0
             }
-            SketchKind::SimHash => simhash(&s.shingles),
+            (SketchKind::MinHash { .. }, None) => {
+                self.hasher.sign_into(&s.shingles, sig);
+                0
+            }
+            (SketchKind::SimHash, _) => simhash(&s.shingles),
         };
         Sketch {
             len: s.chars.len() as u32,
@@ -250,8 +269,9 @@ impl Sketcher<'_> {
     /// [`Sketch::exact`]) before the next is normalised; only the last
     /// `n - 1` characters carry over. The same sketch as
     /// [`Self::sketch_apart`]. `None` for text of word shingles (the first
-    /// block says so), which needs the whole text's characters and gaps:
-    /// the caller goes the other way.
+    /// block says so), which needs the whole text's characters and gaps,
+    /// and for OPH's rare text of more than [`OPH_KEPT`] shingles that
+    /// leaves a bin empty: the caller goes the other way.
     fn sketch_fused(
         &self,
         text: &str,
@@ -262,14 +282,18 @@ impl Sketcher<'_> {
         let n = self.char_ngram;
         let mut f = Fused {
             hasher: &self.hasher,
+            oph: self.oph.as_ref(),
             n,
             sig,
             chars: &mut s.chars,
             shingles: &mut s.shingles,
+            hashes: &mut s.hashes,
+            signed: 0,
             exact: None,
             dropped: 0,
             tally,
         };
+        f.hashes.clear();
         f.chars.clear();
         f.sig.fill(u32::MAX);
         let mut at = 0;
@@ -292,7 +316,7 @@ impl Sketcher<'_> {
                 if let Some(t) = f.tally.as_deref_mut() {
                     t.add(f.chars);
                 }
-                sign_windows(f.hasher, f.chars, n, f.shingles, f.sig);
+                f.sign();
                 xxh3_128(char_bytes(f.chars))
             }
             Some(mut state) => {
@@ -300,6 +324,15 @@ impl Sketcher<'_> {
                 state.digest128()
             }
         };
+        if let Some(oph) = f.oph {
+            if f.sig.contains(&u32::MAX) {
+                // bins left empty: the further rounds need every hash
+                if f.hashes.len() < f.signed {
+                    return None;
+                }
+                oph.finish(f.hashes, f.sig);
+            }
+        }
         Some(Sketch {
             len: len as u32,
             exact,
@@ -307,6 +340,11 @@ impl Sketcher<'_> {
         })
     }
 }
+
+/// Shingle hashes OPH's fused pass keeps for its further rounds: a text of
+/// more shingles that still leaves a bin empty (one of very few distinct
+/// shingles) is sketched again the other way, which holds them all.
+const OPH_KEPT: usize = 1 << 16;
 
 /// Whether the first block `chars`, of which at least `ideographs` are
 /// CJK ideographs, is of [`Script::Words`]: at least 30% of its first
@@ -321,12 +359,18 @@ fn is_words(chars: &[char], ideographs: usize) -> bool {
 /// The state of [`Sketcher::sketch_fused`] over one text.
 struct Fused<'s> {
     hasher: &'s MinHasher,
+    /// The one-permutation sketcher instead of `hasher`, if given.
+    oph: Option<&'s OnePerm>,
     n: usize,
     sig: &'s mut [u32],
     /// The block being filled; after a flush it starts with the last
     /// `n - 1` characters of the one before (already hashed for `exact`).
     chars: &'s mut Vec<char>,
     shingles: &'s mut Vec<u64>,
+    /// OPH's shingle hashes so far (at most [`OPH_KEPT`]).
+    hashes: &'s mut Vec<u32>,
+    /// Shingles signed so far.
+    signed: usize,
     /// The exact hash of the flushed characters, once a block was full.
     exact: Option<Box<Xxh3Default>>,
     /// Characters flushed and no longer in `chars`.
@@ -359,7 +403,20 @@ impl Fused<'_> {
             t.add(&self.chars[carried..]);
         }
         if self.chars.len() >= self.n {
-            sign_windows(self.hasher, self.chars, self.n, self.shingles, self.sig);
+            self.sign();
+        }
+    }
+
+    /// Signs the windows of the block (the whole block when shorter than
+    /// one, as a text of fewer than `n` characters).
+    fn sign(&mut self) {
+        match self.oph {
+            Some(oph) => {
+                oph.update_grams(self.chars, self.sig, self.hashes, OPH_KEPT);
+                let windows = self.chars.len().saturating_sub(self.n - 1);
+                self.signed += windows.max(usize::from(!self.chars.is_empty()));
+            }
+            None => sign_windows(self.hasher, self.chars, self.n, self.shingles, self.sig),
         }
     }
 }
@@ -396,13 +453,17 @@ struct Scratch {
     chars: Vec<char>,
     gaps: Vec<u8>,
     shingles: Vec<u64>,
+    hashes: Vec<u32>,
 }
 
 impl Scratch {
     /// Frees the buffers when a large document grew them: kept, they would
     /// hold about 17 bytes a character of it for the rest of the run.
     fn trim(&mut self) {
-        if self.shingles.capacity() > 1 << 20 || self.chars.capacity() > 1 << 20 {
+        if self.shingles.capacity() > 1 << 20
+            || self.chars.capacity() > 1 << 20
+            || self.hashes.capacity() > 1 << 20
+        {
             *self = Scratch::default();
         }
     }
@@ -462,9 +523,21 @@ mod tests {
         (run(true), run(false))
     }
 
+    fn with_method(method: Method) -> ScanOptions {
+        ScanOptions {
+            method,
+            ..ScanOptions::default()
+        }
+    }
+
     #[test]
     fn fused_pass_gives_the_sketch_of_the_stages_apart() {
-        let opts = ScanOptions::default();
+        for method in [Method::MinHash, Method::Oph] {
+            fused_pass_gives_the_sketch_of_the_stages_apart_with(&with_method(method));
+        }
+    }
+
+    fn fused_pass_gives_the_sketch_of_the_stages_apart_with(opts: &ScanOptions) {
         let mut next = crate::testutil::lcg(17);
         // lengths around one block and several, mostly ideographs
         for len in [
@@ -492,22 +565,37 @@ mod tests {
                     })
                     .collect();
                 let text = text_of(&picks);
-                let (fused, apart) = both(&text, &opts);
-                assert_eq!(fused, apart, "{len} pieces");
+                let (fused, apart) = both(&text, opts);
+                assert_eq!(fused, apart, "{len} pieces, {:?}", opts.method);
             }
         }
         // word text decides on its first block and goes the other way
         let english = "the quick brown fox jumps over the lazy dog ".repeat(200);
-        let (fused, apart) = both(&english, &opts);
+        let (fused, apart) = both(&english, opts);
         assert_eq!(fused, apart);
     }
 
     #[test]
+    fn a_long_text_of_few_shingles_fills_every_bin() {
+        // more shingles than OPH's fused pass keeps, a few distinct 5-grams:
+        // its rounds need them all, and the other way has them (and counts
+        // the ideographs afresh: two, and Hangul that is no ideograph)
+        let text = format!("中文{}", "한국".repeat(OPH_KEPT));
+        let (fused, apart) = both(&text, &with_method(Method::Oph));
+        assert_eq!(fused, apart);
+        assert!(fused.2.iter().all(|&v| v != u32::MAX));
+        assert!(fused.3.is_some(), "an ideograph profile");
+    }
+
+    #[test]
     fn fused_pass_keeps_other_n_gram_sizes() {
-        for n in [1, 2, 9] {
+        for (n, method) in [1, 2, 9]
+            .into_iter()
+            .flat_map(|n| [(n, Method::MinHash), (n, Method::Oph)])
+        {
             let opts = ScanOptions {
                 shingle: crate::shingle::ShingleOptions { ngram: Some(n) },
-                ..ScanOptions::default()
+                ..with_method(method)
             };
             let text: String = (0..2 * BLOCK as u32 + 3)
                 .filter_map(|i| char::from_u32(0x4e00 + (i * 37) % 5000))

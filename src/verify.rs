@@ -196,6 +196,11 @@ impl IdeographTally {
         }
     }
 
+    /// Forgets what was counted.
+    pub fn clear(&mut self) {
+        self.counts.fill(0);
+    }
+
     /// The profile of the characters counted, `None` when a bucket holds
     /// more than 255 (long texts: their pairs are aligned without this
     /// bound); the tally is emptied for the next text.

@@ -18,8 +18,10 @@
 //! pipeline runs them in parallel over documents with rayon.
 
 mod minhash;
+mod oph;
 mod simhash;
 
 pub(crate) use minhash::mix;
 pub use minhash::MinHasher;
+pub use oph::OnePerm;
 pub use simhash::{hamming, simhash};
