@@ -13,7 +13,7 @@
 # shared/bench/make_corpus.py when missing), builds `cargo build --release`,
 # and runs under /usr/bin/time -v:
 #   neardup          scan --level doc with default parameters
-#   neardup-oph      the same with one-permutation MinHash (--method oph)
+#   neardup-minhash  the same with 128-permutation MinHash (--method minhash)
 #   neardup-peerparams  the same with the peers' --ngram 5 --perms 128 --bands 16 --rows 8
 #   gaoya, rensa     shared/bench/peers/peer_<name>.py CORPUS PRED --workers $WORKERS
 # neardup reports become predictions with scripts/report_to_pred.py; everything
@@ -105,9 +105,10 @@ for N in $SIZES; do
   run neardup "$N" "$MB" "$CORPUS" "$PRED" \
     "$BIN" scan "$CORPUS" --level doc --format json -o "$REPORT" --quiet --threads "$WORKERS"
 
-  PRED="$RES/pred_neardup-oph_${N}.jsonl"; REPORT="$RES/report_neardup-oph_${N}.json"; rm -f "$PRED" "$REPORT"
-  run neardup-oph "$N" "$MB" "$CORPUS" "$PRED" \
-    "$BIN" scan "$CORPUS" --level doc --format json -o "$REPORT" --quiet --threads "$WORKERS" --method oph
+  PRED="$RES/pred_neardup-minhash_${N}.jsonl"; REPORT="$RES/report_neardup-minhash_${N}.json"
+  rm -f "$PRED" "$REPORT"
+  run neardup-minhash "$N" "$MB" "$CORPUS" "$PRED" \
+    "$BIN" scan "$CORPUS" --level doc --format json -o "$REPORT" --quiet --threads "$WORKERS" --method minhash
 
   PRED="$RES/pred_neardup-peerparams_${N}.jsonl"; REPORT="$RES/report_neardup-peerparams_${N}.json"
   rm -f "$PRED" "$REPORT"

@@ -364,7 +364,8 @@ struct Common {
     /// Shingle size: characters for CJK text (default 5), words otherwise (default 3).
     #[arg(long)]
     ngram: Option<usize>,
-    /// MinHash permutations.
+    /// Signature length: bins of one-permutation MinHash, permutations of
+    /// --method minhash.
     #[arg(long, default_value_t = 128)]
     perms: usize,
     /// LSH bands (default: derived from --threshold; give with --rows).
@@ -373,8 +374,10 @@ struct Common {
     /// LSH rows per band (give with --bands).
     #[arg(long, requires = "bands")]
     rows: Option<usize>,
-    /// Candidate search for documents.
-    #[arg(long, value_enum, default_value_t = MethodArg::Minhash)]
+    /// Candidate search for documents: one-permutation MinHash (one hash a
+    /// shingle), MinHash of --perms permutations (as many products a
+    /// shingle; the same estimate), or SimHash (near-exact copies only).
+    #[arg(long, value_enum, default_value_t = MethodArg::Oph)]
     method: MethodArg,
     /// With --method simhash: largest Hamming distance (inclusive).
     #[arg(long, default_value_t = 4)]

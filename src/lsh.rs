@@ -122,33 +122,44 @@ impl Signatures for Flat<'_> {
     }
 }
 
-/// Bands whose keys one pass over the signatures computes: their rows lie
-/// side by side in each signature, so the pass reads a cache line or two a
-/// document where a pass a band would read one a band (the signatures are
-/// far larger than the caches, and each is its own allocation).
-const BANDS_PER_PASS: usize = 4;
+/// The rows whose bands one pass over the signatures keys: a 64-byte cache
+/// line of each signature (the signatures are far larger than the caches,
+/// and each is its own allocation), so each line is read once.
+const ROWS_PER_PASS: usize = 16;
+
+/// At most this many bands a pass (each holds 8 bytes a document in flight).
+const MAX_BANDS_PER_PASS: usize = 8;
+
+/// How many documents ahead a pass asks for its signature's line.
+const PREFETCH: usize = 8;
 
 /// Candidate pairs `(a, b)`, `a < b`, sorted and unique, among the
 /// documents listed in `docs`.
 ///
-/// Holds, per pass in flight, the keys of four bands (8 bytes
-/// a document each) and one band's grouped keys (16 bytes a document), and
-/// the pairs found, before they are merged.
+/// Holds, per pass in flight, the keys of the bands of 16 rows (at most
+/// eight, 8 bytes a document each) and one band's grouped keys (16 bytes a
+/// document), and the pairs found, before they are merged.
 pub fn band_candidates<S: Signatures + ?Sized>(
     sigs: &S,
     docs: &[u32],
     params: LshParams,
 ) -> Vec<(u32, u32)> {
-    let firsts: Vec<usize> = (0..params.bands).step_by(BANDS_PER_PASS).collect();
+    let per_pass = (ROWS_PER_PASS / params.rows).clamp(1, MAX_BANDS_PER_PASS);
+    let firsts: Vec<usize> = (0..params.bands).step_by(per_pass).collect();
     let per_pass: Vec<Vec<u64>> = firsts
         .into_par_iter()
         .map(|first| {
-            let bands = first..(first + BANDS_PER_PASS).min(params.bands);
+            let bands = first..(first + per_pass).min(params.bands);
             let mut keys: Vec<Vec<u64>> = bands
                 .clone()
                 .map(|_| Vec::with_capacity(docs.len()))
                 .collect();
-            for &d in docs {
+            for (i, &d) in docs.iter().enumerate() {
+                if let Some(&ahead) = docs.get(i + PREFETCH) {
+                    if let Some(line) = sigs.signature(ahead).get(first * params.rows..) {
+                        prefetch(line);
+                    }
+                }
                 let sig = sigs.signature(d);
                 for (k, band) in keys.iter_mut().zip(bands.clone()) {
                     k.push(grouping_key(sig, band, params.rows));
@@ -162,6 +173,19 @@ pub fn band_candidates<S: Signatures + ?Sized>(
         })
         .collect();
     merge_pairs(per_pass)
+}
+
+/// Asks for the cache line that `values` starts on, for a read soon.
+#[inline(always)]
+fn prefetch(values: &[u32]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing and faults on no address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = values;
 }
 
 /// The bucket key of band `band` (of `rows` rows) of signature `sig`: two

@@ -101,11 +101,13 @@ pub enum Level {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
-    /// MinHash + banding.
-    #[default]
+    /// MinHash of `perms` permutations + banding: `perms` products a
+    /// shingle.
     MinHash,
-    /// One-permutation MinHash with densification + banding: one hash per
-    /// shingle instead of one per permutation.
+    /// One-permutation MinHash + banding (default): one hash a shingle,
+    /// the estimate and banding of `perms` independent minima
+    /// ([`crate::signature::OnePerm`]).
+    #[default]
     Oph,
     /// SimHash + Hamming search.
     SimHash,
@@ -146,7 +148,7 @@ impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
             level: Level::All,
-            method: Method::MinHash,
+            method: Method::Oph,
             normalize: NormalizeOptions::default(),
             shingle: ShingleOptions::default(),
             threshold: 0.8,

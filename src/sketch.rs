@@ -6,20 +6,19 @@
 //! `perms` values. Normalise → shingle → MinHash, one-permutation MinHash or
 //! SimHash; nothing else of the text is kept.
 //!
-//! The default (MinHash of character n-grams, no mask folding) runs as one
-//! pass per document: characters are normalised into a block of 4,096
+//! Character n-grams without mask folding run as one pass per document:
+//! characters are normalised into a block of 4,096
 //! (`normalize::units_until`: ideographs and common CJK
 //! punctuation decoded straight from their UTF-8 bytes, 16 at a time
-//! with AVX-512 VBMI, 8 with AVX2), whose n-gram hashes are made inside
-//! the MinHash kernel's loop (AVX-512 or AVX2: the scalar hash runs while
-//! the vector multiplies do), and the exact hash is fed block by block; a
-//! thread holds one block of characters, never the whole normalised text.
-//! A first block that is at least 30% ideographs is of character shingles
-//! without a second look.
-//! One-permutation MinHash (`--method oph`) runs the same pass, each block's
-//! n-gram hashes made from its characters eight at a time
-//! ([`OnePerm::update_grams`]) and kept for the rounds that fill a short
-//! text's empty bins.
+//! with AVX-512 VBMI, 8 with AVX2), the block is signed, and the exact
+//! hash is fed block by block; a thread holds one block of characters,
+//! never the whole normalised text. A first block that is at least 30%
+//! ideographs is of character shingles without a second look. The default
+//! one-permutation MinHash makes a block's n-gram hashes from its
+//! characters eight at a time ([`OnePerm::update_grams`]) and keeps them
+//! for the rounds that fill a short text's empty bins; `--method minhash`
+//! makes each n-gram's xxh3 inside the MinHash kernel's loop (AVX-512 or
+//! AVX2: the scalar hash runs while the vector multiplies do).
 //! Word-shingled text (the first block decides), `--mask-fold` and
 //! SimHash run the stages one after the other on the whole text. Both ways
 //! give the same sketch.
