@@ -252,6 +252,19 @@ fn normalize_text(bencher: Bencher) {
     });
 }
 
+/// The units verification aligns (`normalize::normalize_chars`: words
+/// folded into one unit each, no offset map), as the documents stage makes
+/// them for every text it loads.
+#[divan::bench]
+fn normalize_verify_units(bencher: Bencher) {
+    let opts = NormalizeOptions::default();
+    bencher.counter(bytes()).bench(|| {
+        for t in &DOCS.texts {
+            black_box(neardup::normalize::normalize_chars(black_box(t), &opts));
+        }
+    });
+}
+
 /// Character 5-gram xxh3 hashes into a reused vector (script detection included).
 #[divan::bench]
 fn shingle(bencher: Bencher) {

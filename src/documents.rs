@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use crate::cluster::UnionFind;
 use crate::corpus::Corpus;
 use crate::error::Result;
+use crate::fxhash::FxBuild;
 use crate::lsh;
 use crate::members::{choose_keep, finish_cluster, whole_doc_member};
 use crate::normalize::normalize_chars;
@@ -277,6 +278,10 @@ pub(crate) fn keeps_of(
         .unzip()
 }
 
+/// Report members already made, by document (Fx: tens of thousands of
+/// them go in and out on one thread).
+pub(crate) type Built = HashMap<u32, Member, FxBuild>;
+
 /// The report clusters of `groups` (each sorted, in the order of their
 /// first member), `keeps` each one's kept member (index in the group) and
 /// why: every member a whole-document member (`built` those made already;
@@ -290,7 +295,7 @@ pub(crate) fn clusters_of(
     lens: &[u32],
     groups: &[Vec<u32>],
     (keeps, reasons): (&[usize], Vec<String>),
-    mut built: HashMap<u32, Member>,
+    mut built: Built,
     similarity: &(dyn Fn(u32, u32) -> f64 + Sync),
     opts: &ScanOptions,
 ) -> Result<Vec<Cluster>> {
@@ -341,7 +346,7 @@ pub(crate) struct Aligner<'a> {
     lens: &'a [u32],
     opts: &'a ScanOptions,
     /// Report members built so far, by document.
-    members: HashMap<u32, Member>,
+    members: Built,
     /// Whether members are built.
     with_members: bool,
 }
@@ -382,7 +387,7 @@ impl<'a> Aligner<'a> {
             texts,
             lens,
             opts,
-            members: HashMap::new(),
+            members: Built::default(),
             with_members: true,
         }
     }

@@ -200,7 +200,7 @@ fn doc_clusters_of(
         lens,
         &groups,
         (&keeps, reasons),
-        HashMap::new(),
+        crate::documents::Built::default(),
         &similarity,
         opts,
     )
