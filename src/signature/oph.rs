@@ -108,12 +108,22 @@ impl OnePerm {
     /// `hashes`.
     #[inline]
     pub fn update(&self, hashes: &[u32], sig: &mut [u32]) {
+        self.update_round(hashes, 0, sig);
+    }
+
+    /// Lowers `sig` by round `round` of shingles hashed for it to
+    /// `hashes`; gives how many bins were empty before.
+    #[inline]
+    fn update_round(&self, hashes: &[u32], round: u32, sig: &mut [u32]) -> usize {
+        let mut filled = 0;
         for &h in hashes {
-            let (b, v) = self.place(h, 0);
+            let (b, v) = self.place(h, round);
             if let Some(slot) = sig.get_mut(b) {
+                filled += usize::from(*slot == u32::MAX);
                 *slot = (*slot).min(v);
             }
         }
+        filled
     }
 
     /// [`Self::update`] with the hashes of the `ngram`-grams of `chars`
@@ -154,13 +164,12 @@ impl OnePerm {
         if empty == 0 || hashes.is_empty() {
             return;
         }
+        let mut buf = [0u32; CHUNK];
         for (round, &salt) in (1..ROUNDS).zip(&self.salts) {
-            for &h in hashes {
-                let (b, v) = self.place(fmix32(h ^ salt), round);
-                if let Some(slot) = sig.get_mut(b) {
-                    empty -= usize::from(*slot == u32::MAX);
-                    *slot = (*slot).min(v);
-                }
+            for chunk in hashes.chunks(CHUNK) {
+                let again = &mut buf[..chunk.len()];
+                rehash_into(chunk, salt, again);
+                empty -= self.update_round(again, round, sig);
             }
             if empty == 0 {
                 return;
@@ -185,6 +194,31 @@ impl OnePerm {
     /// Bins (the signature's length).
     pub fn bins(&self) -> usize {
         self.bins
+    }
+}
+
+/// `out[i]` = `fmix32(hashes[i] ^ salt)`: a round's fresh hashes.
+fn rehash_into(hashes: &[u32], salt: u32, out: &mut [u32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { rehash_avx2(hashes, salt, out) };
+        return;
+    }
+    rehash_with(hashes, salt, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn rehash_avx2(hashes: &[u32], salt: u32, out: &mut [u32]) {
+    rehash_with(hashes, salt, out);
+}
+
+/// The body of [`rehash_into`], a loop the compiler vectorises.
+#[inline(always)]
+fn rehash_with(hashes: &[u32], salt: u32, out: &mut [u32]) {
+    for (o, &h) in out.iter_mut().zip(hashes) {
+        *o = fmix32(h ^ salt);
     }
 }
 
