@@ -1100,7 +1100,7 @@ unsafe fn units_vector<const LANES: usize>(
 
 /// [`units_vbmi`] with AVX2: at most 8 characters from 24 bytes, each
 /// 128-bit half decoding 4 (the upper half loaded from byte 12), the
-/// punctuation's units gathered from `punct` when there is any. `src`
+/// punctuation's units then looked up in `punct` one by one. `src`
 /// holds 28 bytes and `out` room for 8 more characters ([`units_vector`]
 /// checks both).
 #[cfg(target_arch = "x86_64")]
@@ -1156,23 +1156,35 @@ unsafe fn units_avx2(src: &[u8], out: &mut Vec<char>, room: usize, punct: &Punct
     let lanes = |m: __m256i| _mm256_movemask_ps(_mm256_castsi256_ps(m)) as u32;
     let n = (lanes(ok).trailing_ones() as usize).min(room);
     let taken = (1u32 << n) - 1;
-    // the units: ideographs are their own; the gather is off the path to
-    // `n`, which the next step's load waits for
-    let mut units = u;
-    let single = _mm256_and_si256(single, lead);
-    if _mm256_testz_si256(single, single) == 0 {
-        // SAFETY: every lane of `single` indexes `punct.units` (0..96).
-        units = unsafe {
-            _mm256_mask_i32gather_epi32::<4>(units, punct.units.as_ptr().cast(), at, single)
-        };
+    // the units: ideographs are their own, stored with the rest
+    // SAFETY: 8 lanes fit in the spare capacity (`units_vector`).
+    let dst = unsafe { out.as_mut_ptr().add(out.len()) };
+    // SAFETY: `dst` has room for 8 lanes; an unaligned store.
+    unsafe { _mm256_storeu_si256(dst.cast(), u) };
+    // the punctuation's units looked up one by one (about one character in
+    // ten): a gather of eight cost more than the rest of the step
+    let mut punctuation = lanes(single) & taken;
+    if punctuation != 0 {
+        let mut slots = [0u32; 8];
+        // SAFETY: `slots` holds 8 lanes; an unaligned store.
+        unsafe { _mm256_storeu_si256(slots.as_mut_ptr().cast(), at) };
+        while punctuation != 0 {
+            let j = punctuation.trailing_zeros() as usize;
+            // a lane of `single` indexes `punct.units` (0..96)
+            let unit = punct
+                .units
+                .get(slots[j] as usize)
+                .copied()
+                .unwrap_or(ONE_MANY);
+            // SAFETY: lane `j` < 8 is in the room checked above.
+            unsafe { *dst.add(j).cast::<u32>() = unit };
+            punctuation &= punctuation - 1;
+        }
     }
-    // SAFETY: 8 lanes fit in the spare capacity (`units_vector`); the first `n`
-    // hold chars (ideographs, or the table's entries of one character,
-    // made from chars) and become the vector's new elements.
-    unsafe {
-        _mm256_storeu_si256(out.as_mut_ptr().add(out.len()).cast(), units);
-        out.set_len(out.len() + n);
-    }
+    // SAFETY: the first `n` lanes hold chars (ideographs, or the table's
+    // entries of one character, made from chars) and become the vector's
+    // new elements.
+    unsafe { out.set_len(out.len() + n) };
     (n, (lanes(ideographs) & taken) as u16)
 }
 
