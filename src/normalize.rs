@@ -1170,14 +1170,12 @@ unsafe fn units_avx2(src: &[u8], out: &mut Vec<char>, room: usize, punct: &Punct
         unsafe { _mm256_storeu_si256(slots.as_mut_ptr().cast(), at) };
         while punctuation != 0 {
             let j = punctuation.trailing_zeros() as usize;
-            // a lane of `single` indexes `punct.units` (0..96)
-            let unit = punct
-                .units
-                .get(slots[j] as usize)
-                .copied()
-                .unwrap_or(ONE_MANY);
-            // SAFETY: lane `j` < 8 is in the room checked above.
-            unsafe { *dst.add(j).cast::<u32>() = unit };
+            // a lane of `single` indexes `punct.units` (0..96), an entry
+            // of one character (else the lane would keep its own)
+            if let Some(&unit) = punct.units.get(slots[j] as usize) {
+                // SAFETY: lane `j` < 8 is in the room checked above.
+                unsafe { *dst.add(j).cast::<u32>() = unit };
+            }
             punctuation &= punctuation - 1;
         }
     }
