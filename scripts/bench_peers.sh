@@ -8,10 +8,13 @@
 #        BENCH_ROOT=/tmp/neardup-bench   corpora, peer virtualenv, results
 #        PEERS="gaoya rensa"             peers to run (gaoya is the speed reference)
 #        TIMEOUT=1800    seconds per run
+#        ROUNDS=3        runs of each tool on each size (1 for 1,000,000 documents or more);
+#                        the table gives the median wall time, and its range
 #
 # For each size N it uses $BENCH_ROOT/data/c${N}_s${SEED}.jsonl (generated with
 # shared/bench/make_corpus.py when missing), builds `cargo build --release`,
-# and runs under /usr/bin/time -v:
+# and runs each ROUNDS times back to back under /usr/bin/time -v (wall time from the
+# nanosecond clock, peak RSS the largest of the rounds):
 #   neardup          scan --level doc with default parameters
 #   neardup-minhash  the same with 128-permutation MinHash (--method minhash)
 #   neardup-peerparams  the same with the peers' --ngram 5 --perms 128 --bands 16 --rows 8
@@ -32,6 +35,7 @@ WORKERS="${WORKERS:-2}"
 SEED="${SEED:-1234}"
 PEERS="${PEERS:-gaoya rensa}"
 TIMEOUT="${TIMEOUT:-1800}"
+ROUNDS="${ROUNDS:-3}"
 SIZES="${*:-10000 100000}"
 PY="$ROOT/venv/bin/python"
 BIN="$REPO/target/release/neardup"
@@ -46,30 +50,34 @@ echo ">> cargo build --release" >&2
 (cd "$REPO" && cargo build --release --quiet) || exit 1
 
 TSV="$RES/results.tsv"
-printf "tool\tdocs\tmb\twall_s\tpeak_rss_mb\texit\tprecision\trecall\tf1\n" > "$TSV"
+printf "tool\tdocs\tmb\twall_s\tpeak_rss_mb\texit\tprecision\trecall\tf1\twalls\n" > "$TSV"
 
-# wall seconds and peak RSS (MB) from a `/usr/bin/time -v` log
-time_of() {
+# peak RSS (MB) from a `/usr/bin/time -v` log
+rss_of() {
   python3 - "$1" <<'PY'
 import re, sys
-t = open(sys.argv[1]).read()
-m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", t)
-s = 0.0
-for x in (m.group(1).split(":") if m else ["nan"]):
-    s = s * 60 + float(x)
-r = re.search(r"Maximum resident set size \(kbytes\): (\d+)", t)
-print(f"{s:.2f}", f"{int(r.group(1)) / 1024:.0f}" if r else "nan")
+r = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(sys.argv[1]).read())
+print(f"{int(r.group(1)) / 1024:.0f}" if r else "nan")
 PY
 }
 
-# run TOOL N MB CORPUS PRED CMD...: time CMD, score PRED, append a row
+# run TOOL N MB CORPUS PRED CMD...: time CMD (ROUNDS times), score PRED, append a row
 run() {
   local tool="$1" n="$2" mb="$3" corpus="$4" pred="$5"
   shift 5
   local log="$RES/log_${tool}_${n}.txt" timef="$RES/time_${tool}_${n}.txt"
-  echo ">> $tool on $n docs ($mb MB)" >&2
-  /usr/bin/time -v -o "$timef" timeout -k 10 "$TIMEOUT" "$@" > "$log" 2>&1
-  local rc=$?
+  local rounds="$ROUNDS" walls="" rss=0 rc=0 r start end
+  [ "$n" -ge 1000000 ] && rounds=1
+  echo ">> $tool on $n docs ($mb MB), $rounds round(s)" >&2
+  for ((r = 1; r <= rounds; r++)); do
+    start=$(date +%s%N)
+    /usr/bin/time -v -o "$timef" timeout -k 10 "$TIMEOUT" "$@" > "$log" 2>&1
+    rc=$?
+    end=$(date +%s%N)
+    walls="$walls $(( (end - start) / 1000000 ))"
+    rss=$(python3 -c "import sys; print(max(float(sys.argv[1]), float(sys.argv[2])))" "$rss" "$(rss_of "$timef")")
+    [ "$rc" -eq 0 ] || break
+  done
   if [ "$rc" -eq 0 ] && [ "${tool#neardup}" != "$tool" ]; then
     python3 "$HERE/report_to_pred.py" "$RES/report_${tool}_${n}.json" "$pred" >> "$log" 2>&1 || rc=99
   fi
@@ -80,9 +88,11 @@ run() {
   else
     echo "   $tool failed or timed out (exit $rc), see $log" >&2
   fi
-  # shellcheck disable=SC2046
-  set -- $(time_of "$timef") $prf
-  printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$tool" "$n" "$mb" "$1" "$2" "$rc" "$3" "$4" "$5" >> "$TSV"
+  local median
+  median=$(python3 -c "import statistics, sys; print(f'{statistics.median(map(int, sys.argv[1:])) / 1000:.3f}')" $walls)
+  # shellcheck disable=SC2086
+  set -- $prf
+  printf "%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\n" "$tool" "$n" "$mb" "$median" "$rss" "$rc" "$1" "$2" "$3" "${walls# }" >> "$TSV"
   tail -n 1 "$TSV" >&2
 }
 
@@ -123,7 +133,8 @@ rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 ok = lambda r: r["exit"] == "0"
 gaoya = {r["docs"]: float(r["mb"]) / float(r["wall_s"]) for r in rows if r["tool"] == "gaoya" and ok(r)}
 hdr = ["tool", "docs", "MB", "wall s", "MB/s", "peak RSS MB", "precision", "recall", "F1", "speed vs gaoya"]
-print(f"{sys.argv[2]} threads per tool; document level, partial copies excluded from scoring.\n")
+print(f"{sys.argv[2]} threads per tool; document level, partial copies excluded from scoring.")
+print("wall s: the median of the rounds, their range in brackets.\n")
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
 f4 = lambda x: f"{float(x):.4f}" if x not in ("-", "") else "-"
@@ -131,7 +142,9 @@ for r in rows:
     w = float(r["wall_s"])
     mbs = float(r["mb"]) / w if ok(r) and w > 0 else None
     g = gaoya.get(r["docs"])
-    wall = r["wall_s"] if ok(r) else f"{r['wall_s']} (exit {r['exit']})"
+    walls = [int(x) / 1000 for x in r["walls"].split()]
+    wall = r["wall_s"] + (f" ({min(walls):.3f}–{max(walls):.3f})" if len(walls) > 1 else "")
+    wall = wall if ok(r) else f"{r['wall_s']} (exit {r['exit']})"
     print("| " + " | ".join([
         r["tool"], r["docs"], r["mb"], wall,
         f"{mbs:.2f}" if mbs else "-", r["peak_rss_mb"],
