@@ -227,14 +227,17 @@ impl<'a> Sketcher<'a> {
     /// all its shingles, then the signature.
     fn sketch_apart(&self, text: &str, sig: &mut [u32], s: &mut Scratch) -> Sketch {
         normalize_unmapped(text, &self.opts.normalize, &mut s.chars, &mut s.gaps);
-        shingle_chars_into(&s.chars, &s.gaps, &self.opts.shingle, &mut s.shingles);
+        // OPH hashes character n-grams from their characters, as the fused
+        // pass does, and only word n-grams from their shingle hashes
+        let oph_chars = self.oph.is_some() && Script::of(&s.chars) == Script::Chars;
+        if !oph_chars {
+            shingle_chars_into(&s.chars, &s.gaps, &self.opts.shingle, &mut s.shingles);
+        }
         let simhash = match (self.kind, &self.oph) {
             (SketchKind::MinHash { .. }, Some(oph)) => {
-                // character n-grams hashed from their characters, as the
-                // fused pass does; word n-grams from their shingle hashes
                 sig.fill(u32::MAX);
                 s.hashes.clear();
-                if Script::of(&s.chars) == Script::Chars {
+                if oph_chars {
                     oph.update_grams(&s.chars, sig, &mut s.hashes, usize::MAX);
                 } else {
                     s.hashes.extend(s.shingles.iter().map(|&h| oph.of_hash(h)));
