@@ -21,7 +21,7 @@
 //! A character n-gram's hash is made from its characters with no byte
 //! hashing: `fmix32(s + Σ c_j · K_j)` (odd multipliers `K_j` and start
 //! `s` drawn from the seed, murmur3's finaliser), which the compiler
-//! turns into vector multiplies eight or sixteen n-grams at a time. Two
+//! turns into vector multiplies eight n-grams at a time (AVX2). Two
 //! n-grams that differ in one character never collide (each `K_j` is odd,
 //! a bijection), and `fmix32` is a bijection.
 
@@ -112,7 +112,7 @@ impl OnePerm {
     }
 
     /// Lowers `sig` by round `round` of shingles hashed for it to
-    /// `hashes`; gives how many bins were empty before.
+    /// `hashes`; gives how many empty bins it filled.
     #[inline]
     fn update_round(&self, hashes: &[u32], round: u32, sig: &mut [u32]) -> usize {
         let mut filled = 0;
