@@ -144,12 +144,12 @@ pub fn band_candidates<S: Signatures + ?Sized>(
     docs: &[u32],
     params: LshParams,
 ) -> Vec<(u32, u32)> {
-    let per_pass = (ROWS_PER_PASS / params.rows).clamp(1, MAX_BANDS_PER_PASS);
-    let firsts: Vec<usize> = (0..params.bands).step_by(per_pass).collect();
+    let bands_per_pass = (ROWS_PER_PASS / params.rows).clamp(1, MAX_BANDS_PER_PASS);
+    let firsts: Vec<usize> = (0..params.bands).step_by(bands_per_pass).collect();
     let per_pass: Vec<Vec<u64>> = firsts
         .into_par_iter()
         .map(|first| {
-            let bands = first..(first + per_pass).min(params.bands);
+            let bands = first..(first + bands_per_pass).min(params.bands);
             let mut keys: Vec<Vec<u64>> = bands
                 .clone()
                 .map(|_| Vec::with_capacity(docs.len()))

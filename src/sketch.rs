@@ -272,8 +272,8 @@ impl Sketcher<'_> {
     /// `n - 1` characters carry over. The same sketch as
     /// [`Self::sketch_apart`]. `None` for text of word shingles (the first
     /// block says so), which needs the whole text's characters and gaps,
-    /// and for OPH's rare text of more than [`OPH_KEPT`] shingles that
-    /// leaves a bin empty: the caller goes the other way.
+    /// and for OPH's rare text of [`OPH_KEPT`] shingles or more that leaves
+    /// a bin empty: the caller goes the other way.
     fn sketch_fused(
         &self,
         text: &str,
@@ -290,7 +290,6 @@ impl Sketcher<'_> {
             chars: &mut s.chars,
             shingles: &mut s.shingles,
             hashes: &mut s.hashes,
-            signed: 0,
             exact: None,
             dropped: 0,
             tally,
@@ -328,8 +327,9 @@ impl Sketcher<'_> {
         };
         if let Some(oph) = f.oph {
             if f.sig.contains(&u32::MAX) {
-                // bins left empty: the further rounds need every hash
-                if f.hashes.len() < f.signed {
+                // bins left empty: the further rounds need every hash,
+                // which a text that filled the kept ones may not have left
+                if f.hashes.len() >= OPH_KEPT {
                     return None;
                 }
                 oph.finish(f.hashes, f.sig);
@@ -343,8 +343,8 @@ impl Sketcher<'_> {
     }
 }
 
-/// Shingle hashes OPH's fused pass keeps for its further rounds: a text of
-/// more shingles that still leaves a bin empty (one of very few distinct
+/// Shingle hashes OPH's fused pass keeps for its further rounds: a text
+/// that fills them and still leaves a bin empty (one of very few distinct
 /// shingles) is sketched again the other way, which holds them all.
 const OPH_KEPT: usize = 1 << 16;
 
@@ -371,8 +371,6 @@ struct Fused<'s> {
     shingles: &'s mut Vec<u64>,
     /// OPH's shingle hashes so far (at most [`OPH_KEPT`]).
     hashes: &'s mut Vec<u32>,
-    /// Shingles signed so far.
-    signed: usize,
     /// The exact hash of the flushed characters, once a block was full.
     exact: Option<Box<Xxh3Default>>,
     /// Characters flushed and no longer in `chars`.
@@ -413,11 +411,7 @@ impl Fused<'_> {
     /// one, as a text of fewer than `n` characters).
     fn sign(&mut self) {
         match self.oph {
-            Some(oph) => {
-                oph.update_grams(self.chars, self.sig, self.hashes, OPH_KEPT);
-                let windows = self.chars.len().saturating_sub(self.n - 1);
-                self.signed += windows.max(usize::from(!self.chars.is_empty()));
-            }
+            Some(oph) => oph.update_grams(self.chars, self.sig, self.hashes, OPH_KEPT),
             None => sign_windows(self.hasher, self.chars, self.n, self.shingles, self.sig),
         }
     }
@@ -579,10 +573,11 @@ mod tests {
 
     #[test]
     fn a_long_text_of_few_shingles_fills_every_bin() {
-        // more shingles than OPH's fused pass keeps, a few distinct 5-grams:
-        // its rounds need them all, and the other way has them (and counts
-        // the ideographs afresh: two, and Hangul that is no ideograph)
-        let text = format!("中文{}", "한국".repeat(OPH_KEPT));
+        // more shingles than OPH's fused pass keeps, the few distinct ones
+        // among them past what it keeps: its rounds need them, and the
+        // other way has them (and counts the ideographs afresh: six, and
+        // Hangul that is no ideograph)
+        let text = format!("{}中文字句段落", "한".repeat(OPH_KEPT + 10));
         let (fused, apart) = both(&text, &with_method(Method::Oph));
         assert_eq!(fused, apart);
         assert!(fused.2.iter().all(|&v| v != u32::MAX));

@@ -1,7 +1,8 @@
 //! Small helpers more than one stage needs: the rounding of the figures a
 //! report or log shows, the two ways a path is made absolute, writing a
 //! file so that it never appears half-written under its final name, and
-//! cutting work into batches whose texts fit a memory budget.
+//! cutting work into batches whose texts fit a memory budget, and loops
+//! compiled for AVX2 where the CPU has it ([`avx2_fn`]).
 //!
 //! Each lived in two or three places before and had begun to drift; one copy
 //! keeps the report, the removal log and the manifest agreeing.
@@ -12,6 +13,34 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::fxhash::FxBuild;
+
+/// Defines a function whose body runs compiled with AVX2 enabled where the
+/// CPU has it (so the compiler vectorises its loops eight 32-bit lanes a
+/// step) and as plain x86-64 or other code elsewhere: the one place of the
+/// runtime check and its `unsafe` call. For loops written plainly for
+/// the compiler to vectorise, returning nothing.
+macro_rules! avx2_fn {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$attr])*
+        $vis fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+pub(crate) use avx2_fn;
 
 /// `x` rounded to 4 decimals, as similarities and containments are shown
 /// in reports and removal logs (stable digits, no float noise).

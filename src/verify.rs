@@ -181,35 +181,20 @@ impl Default for IdeographTally {
 /// Characters [`IdeographTally::add`] takes at a time.
 const TALLY_CHUNK: usize = 256;
 
-/// The slot of each character in [`IdeographTally`]'s counts: its bucket
-/// for a CJK ideograph, the upper half (which nothing reads) for any other
-/// character. Without a branch: punctuation among ideographs is no pattern
-/// a branch predictor learns.
-fn tally_slots(chars: &[char], slots: &mut [u16]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { tally_slots_avx2(chars, slots) };
-        return;
-    }
-    tally_slots_with(chars, slots);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn tally_slots_avx2(chars: &[char], slots: &mut [u16]) {
-    tally_slots_with(chars, slots);
-}
-
-#[inline(always)]
-fn tally_slots_with(chars: &[char], slots: &mut [u16]) {
-    for (s, &c) in slots.iter_mut().zip(chars) {
-        let u = c as u32;
-        // `normalize::is_cjk_ideograph`, with `|` for `||`
-        let ideograph = (u.wrapping_sub(0x4e00) <= 0x9fff - 0x4e00)
-            | (u.wrapping_sub(0x3400) <= 0x4dbf - 0x3400);
-        let other = u32::from(!ideograph) * IDEOGRAPH_BUCKETS as u32;
-        *s = (ideograph_bucket(c) as u32 | other) as u16;
+crate::util::avx2_fn! {
+    /// The slot of each character in [`IdeographTally`]'s counts: its
+    /// bucket for a CJK ideograph, the upper half (which nothing reads) for
+    /// any other character. Without a branch: punctuation among ideographs
+    /// is no pattern a branch predictor learns.
+    fn tally_slots(chars: &[char], slots: &mut [u16]) {
+        for (s, &c) in slots.iter_mut().zip(chars) {
+            let u = c as u32;
+            // `normalize::is_cjk_ideograph`, with `|` for `||`
+            let ideograph = (u.wrapping_sub(0x4e00) <= 0x9fff - 0x4e00)
+                | (u.wrapping_sub(0x3400) <= 0x4dbf - 0x3400);
+            let other = u32::from(!ideograph) * IDEOGRAPH_BUCKETS as u32;
+            *s = (ideograph_bucket(c) as u32 | other) as u16;
+        }
     }
 }
 

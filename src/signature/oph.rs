@@ -197,81 +197,50 @@ impl OnePerm {
     }
 }
 
-/// `out[i]` = `fmix32(hashes[i] ^ salt)`: a round's fresh hashes.
-fn rehash_into(hashes: &[u32], salt: u32, out: &mut [u32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { rehash_avx2(hashes, salt, out) };
-        return;
-    }
-    rehash_with(hashes, salt, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn rehash_avx2(hashes: &[u32], salt: u32, out: &mut [u32]) {
-    rehash_with(hashes, salt, out);
-}
-
-/// The body of [`rehash_into`], a loop the compiler vectorises.
-#[inline(always)]
-fn rehash_with(hashes: &[u32], salt: u32, out: &mut [u32]) {
-    for (o, &h) in out.iter_mut().zip(hashes) {
-        *o = fmix32(h ^ salt);
-    }
-}
-
-/// `out[i]` = the hash of the n-gram at `chars[i]` (`n = keys.len()`,
-/// `chars` holding `out.len() + n - 1` characters), as [`OnePerm::gram`].
-fn grams_into(chars: &[char], keys: &[u32], start: u32, out: &mut [u32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { grams_avx2(chars, keys, start, out) };
-        return;
-    }
-    grams_with(chars, keys, start, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn grams_avx2(chars: &[char], keys: &[u32], start: u32, out: &mut [u32]) {
-    grams_with(chars, keys, start, out);
-}
-
-/// The body of [`grams_into`]: one pass a position of the n-gram, each a
-/// loop the compiler vectorises (loads of consecutive characters, a
-/// multiply and an add), then the finaliser over them all.
-#[inline(always)]
-fn grams_with(chars: &[char], keys: &[u32], start: u32, out: &mut [u32]) {
-    let m = out.len();
-    if chars.len() + 1 < m + keys.len() {
-        return;
-    }
-    if let Ok(k) = <&[u32; 5]>::try_from(keys) {
-        // the default size, unrolled: one pass
-        for (i, o) in out.iter_mut().enumerate() {
-            let w = &chars[i..i + 5];
-            *o = fmix32(
-                start
-                    .wrapping_add((w[0] as u32).wrapping_mul(k[0]))
-                    .wrapping_add((w[1] as u32).wrapping_mul(k[1]))
-                    .wrapping_add((w[2] as u32).wrapping_mul(k[2]))
-                    .wrapping_add((w[3] as u32).wrapping_mul(k[3]))
-                    .wrapping_add((w[4] as u32).wrapping_mul(k[4])),
-            );
-        }
-        return;
-    }
-    out.fill(start);
-    for (j, &k) in keys.iter().enumerate() {
-        for (o, &c) in out.iter_mut().zip(&chars[j..j + m]) {
-            *o = o.wrapping_add((c as u32).wrapping_mul(k));
+crate::util::avx2_fn! {
+    /// `out[i]` = `fmix32(hashes[i] ^ salt)`: a round's fresh hashes.
+    fn rehash_into(hashes: &[u32], salt: u32, out: &mut [u32]) {
+        for (o, &h) in out.iter_mut().zip(hashes) {
+            *o = fmix32(h ^ salt);
         }
     }
-    for o in out.iter_mut() {
-        *o = fmix32(*o);
+}
+
+crate::util::avx2_fn! {
+    /// `out[i]` = the hash of the n-gram at `chars[i]` (`n = keys.len()`,
+    /// `chars` holding `out.len() + n - 1` characters), as
+    /// [`OnePerm::gram`]: one pass a position of the n-gram, each a loop
+    /// the compiler vectorises (loads of consecutive characters, a multiply
+    /// and an add), then the finaliser over them all.
+    fn grams_into(chars: &[char], keys: &[u32], start: u32, out: &mut [u32]) {
+        let m = out.len();
+        if chars.len() + 1 < m + keys.len() {
+            return;
+        }
+        if let Ok(k) = <&[u32; 5]>::try_from(keys) {
+            // the default size, unrolled: one pass
+            for (i, o) in out.iter_mut().enumerate() {
+                let w = &chars[i..i + 5];
+                *o = fmix32(
+                    start
+                        .wrapping_add((w[0] as u32).wrapping_mul(k[0]))
+                        .wrapping_add((w[1] as u32).wrapping_mul(k[1]))
+                        .wrapping_add((w[2] as u32).wrapping_mul(k[2]))
+                        .wrapping_add((w[3] as u32).wrapping_mul(k[3]))
+                        .wrapping_add((w[4] as u32).wrapping_mul(k[4])),
+                );
+            }
+            return;
+        }
+        out.fill(start);
+        for (j, &k) in keys.iter().enumerate() {
+            for (o, &c) in out.iter_mut().zip(&chars[j..j + m]) {
+                *o = o.wrapping_add((c as u32).wrapping_mul(k));
+            }
+        }
+        for o in out.iter_mut() {
+            *o = fmix32(*o);
+        }
     }
 }
 
