@@ -2,7 +2,7 @@
 //! report or log shows, the two ways a path is made absolute, writing a
 //! file so that it never appears half-written under its final name, and
 //! cutting work into batches whose texts fit a memory budget, and loops
-//! compiled for AVX2 where the CPU has it ([`avx2_fn`]).
+//! compiled for AVX2 where the CPU has it (`avx2_fn!`).
 //!
 //! Each lived in two or three places before and had begun to drift; one copy
 //! keeps the report, the removal log and the manifest agreeing.
