@@ -3,7 +3,6 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -24,6 +23,8 @@ use neardup::work::{self, Placement, WorkDir, WorkOptions};
 /// Exit codes (documented in README): 0 ok, 1 duplicates found with
 /// `--exit-code`, 2 usage, configuration or input error, 130 interrupted.
 pub mod exit {
+    /// The run finished (and found nothing, or `--exit-code` was not given).
+    pub const SUCCESS: u8 = 0;
     /// Duplicates were found and `--exit-code` was given.
     pub const FOUND: u8 = 1;
     /// Usage, configuration or input error.
@@ -753,7 +754,7 @@ impl Common {
 /// # Errors
 ///
 /// Any error of the library, with context.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Scan(args) => scan(args),
         Command::Clean(args) => clean_cmd(args),
@@ -774,7 +775,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// `neardup params`: the parameters the command line's run would record,
 /// checked as the command checks them; no input is read.
-fn params_cmd(args: ParamsArgs) -> anyhow::Result<ExitCode> {
+fn params_cmd(args: ParamsArgs) -> anyhow::Result<u8> {
     let (command, params) = match &args.of {
         ParamsOf::Scan(a) => {
             let opts = checked_scan(&a.common)?;
@@ -810,7 +811,7 @@ fn params_cmd(args: ParamsArgs) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(out.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(ExitCode::SUCCESS),
+        _ => Ok(exit::SUCCESS),
     }
 }
 
@@ -846,7 +847,7 @@ impl From<OutputCompressionArg> for OutputCompression {
     }
 }
 
-fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let c = &args.common;
     c.setup_threads()?;
     let opts = checked_scan(c)?;
@@ -888,12 +889,12 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     std::mem::forget(report);
     std::mem::forget(corpus);
     if !done {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit::SUCCESS);
     }
     Ok(if args.exit_code && found {
-        ExitCode::from(exit::FOUND)
+        exit::FOUND
     } else {
-        ExitCode::SUCCESS
+        exit::SUCCESS
     })
 }
 
@@ -1017,7 +1018,7 @@ fn emit(
     Ok(true)
 }
 
-fn diff_cmd(args: DiffArgs) -> anyhow::Result<ExitCode> {
+fn diff_cmd(args: DiffArgs) -> anyhow::Result<u8> {
     let ingest = IngestOptions {
         text_field: args.text_field.clone(),
         encoding: args.encoding.into(),
@@ -1046,10 +1047,10 @@ fn diff_cmd(args: DiffArgs) -> anyhow::Result<ExitCode> {
     emit(args.output.as_deref(), args.color, base, |o, out| {
         report::render_variants(&v, format, o, out)
     })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
-fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
+fn clean_cmd(args: CleanArgs) -> anyhow::Result<u8> {
     let c = &args.common;
     c.setup_threads()?;
     let opts = checked_scan(c)?;
@@ -1115,7 +1116,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
             args.output.display(),
             removed_phrase(s),
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit::SUCCESS);
     }
     let on_staged = interrupt::test_hook();
     let run = clean::Run {
@@ -1148,7 +1149,7 @@ fn clean_cmd(args: CleanArgs) -> anyhow::Result<ExitCode> {
             peak
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// What a clean removes, in the words `clean` and `clean --dry-run` share:
@@ -1164,7 +1165,7 @@ fn removed_phrase(s: &clean::CleanSummary) -> String {
     )
 }
 
-fn verify_cmd(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -1182,7 +1183,7 @@ fn verify_cmd(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         s.removals,
         s.bytes_removed
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// Ctrl-C and SIGTERM during `scan` and `clean`.
@@ -1444,7 +1445,7 @@ fn cpu_seconds() -> Option<f64> {
 }
 
 /// `neardup shards`: the manifest of shards.
-fn shards_cmd(args: ShardsArgs) -> anyhow::Result<ExitCode> {
+fn shards_cmd(args: ShardsArgs) -> anyhow::Result<u8> {
     let c = &args.common;
     let opts = checked_scan(c)?;
     let m = neardup::shard::plan(&c.inputs, &c.ingest(), &opts, args.shard_bytes)?;
@@ -1457,7 +1458,7 @@ fn shards_cmd(args: ShardsArgs) -> anyhow::Result<ExitCode> {
             args.output.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// The manifest named by `path`, checked against the stage's options; the
@@ -1509,7 +1510,7 @@ fn enter_table(
 }
 
 /// `neardup sign`: one shard's documents, band keys and signatures.
-fn sign_cmd(mut args: SignArgs) -> anyhow::Result<ExitCode> {
+fn sign_cmd(mut args: SignArgs) -> anyhow::Result<u8> {
     let c = &args.common;
     let manifest = single_input(c, "manifest")?;
     let (m, opts) = enter_manifest(c, &manifest, &mut [&mut args.output])?;
@@ -1526,11 +1527,11 @@ fn sign_cmd(mut args: SignArgs) -> anyhow::Result<ExitCode> {
             }
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// `neardup verify-pairs`: edges (or similarities) of candidate pairs.
-fn verify_pairs_cmd(mut args: VerifyPairsArgs) -> anyhow::Result<ExitCode> {
+fn verify_pairs_cmd(mut args: VerifyPairsArgs) -> anyhow::Result<u8> {
     let manifest = args.manifest.clone();
     let (pairs, m, opts) = enter_table(
         &args.common,
@@ -1552,11 +1553,11 @@ fn verify_pairs_cmd(mut args: VerifyPairsArgs) -> anyhow::Result<ExitCode> {
     if !c.quiet {
         say!("neardup: {n} edges to {}", args.output.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// `neardup block-pairs`: region pairs of seeds.
-fn block_pairs_cmd(mut args: TableArgs) -> anyhow::Result<ExitCode> {
+fn block_pairs_cmd(mut args: TableArgs) -> anyhow::Result<u8> {
     let manifest = args.manifest.clone();
     let (seeds, m, opts) = enter_table(
         &args.common,
@@ -1578,7 +1579,7 @@ fn block_pairs_cmd(mut args: TableArgs) -> anyhow::Result<ExitCode> {
     if !c.quiet {
         say!("neardup: {n} region pairs to {}", args.output.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// The stages of the star path.
@@ -1590,7 +1591,7 @@ enum Star {
 }
 
 /// `neardup star-runs`, `star-pairs`, `star-split`.
-fn star_cmd(mut args: TableArgs, step: Star) -> anyhow::Result<ExitCode> {
+fn star_cmd(mut args: TableArgs, step: Star) -> anyhow::Result<u8> {
     let manifest = args.manifest.clone();
     let (table, m, opts) = enter_table(
         &args.common,
@@ -1625,11 +1626,11 @@ fn star_cmd(mut args: TableArgs, step: Star) -> anyhow::Result<ExitCode> {
     if !c.quiet {
         say!("neardup: {n} {what} to {}", args.output.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// `neardup plan`: clean's plan of the whole corpus, a file a shard.
-fn plan_cmd(mut args: PlanArgs) -> anyhow::Result<ExitCode> {
+fn plan_cmd(mut args: PlanArgs) -> anyhow::Result<u8> {
     let c = &args.common;
     let manifest = single_input(c, "manifest")?;
     let (m, opts) = enter_manifest(
@@ -1666,12 +1667,12 @@ fn plan_cmd(mut args: PlanArgs) -> anyhow::Result<ExitCode> {
             args.output.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }
 
 /// `neardup apply`: a shard's cleaned files, or (`--finish`) the log and
 /// the manifest of the whole output.
-fn apply_cmd(mut args: ApplyArgs) -> anyhow::Result<ExitCode> {
+fn apply_cmd(mut args: ApplyArgs) -> anyhow::Result<u8> {
     let c = &args.common;
     let manifest = single_input(c, "manifest")?;
     let mut clusters = args.clusters.clone().unwrap_or_default();
@@ -1712,5 +1713,5 @@ fn apply_cmd(mut args: ApplyArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::SUCCESS)
 }

@@ -114,7 +114,7 @@ pub(crate) fn document_level(
     let n = sk.sketch.len();
     let lens: Vec<u32> = sk.sketch.iter().map(|s| s.len).collect();
     let mut uf = UnionFind::new(n);
-    let reps = join_exact_copies(sk, &lens, &mut uf);
+    let (reps, first) = join_exact_copies(sk, &lens, &mut uf);
     let (pairs, cands_len, prefiltered) = candidate_pairs(sk, &reps, &lens, opts, progress);
 
     progress.stage("verify", pairs.len() as u64);
@@ -134,19 +134,30 @@ pub(crate) fn document_level(
     let groups = uf.groups();
 
     // Similarity of every member to its cluster's kept document: known from
-    // verification or exact hashes, aligned only where it is not.
+    // verification or exact hashes, aligned only where it is not. An exact
+    // copy stands for its first copy (same normalised text, same
+    // similarity): pairs verification aligned are between first copies, and
+    // the texts it has in memory are theirs.
     progress.stage("clusters", groups.len() as u64);
     let (keeps, reasons) = keeps_of(corpus, &groups, &lens, opts);
+    let first_pair = |a: u32, b: u32| {
+        let (a, b) = (first[a as usize], first[b as usize]);
+        (a.min(b), a.max(b))
+    };
     let known = |a: u32, b: u32| -> Option<f64> {
         if a == b || sk.sketch[a as usize].exact == sk.sketch[b as usize].exact {
             return Some(1.0);
         }
+        let (a, b) = first_pair(a, b);
         found_similarity(&matches, a, b)
     };
-    let unknown = unknown_pairs(&groups, &keeps, known);
+    let unknown = unknown_pairs(&groups, &keeps, known, first_pair);
     let extra = aligner.similarities(&unknown)?;
     let similarity = |a: u32, b: u32| -> f64 {
-        known(a, b).unwrap_or_else(|| found_similarity(&extra, a, b).unwrap_or(0.0))
+        known(a, b).unwrap_or_else(|| {
+            let (a, b) = first_pair(a, b);
+            found_similarity(&extra, a, b).unwrap_or(0.0)
+        })
     };
     let clusters = clusters_of(
         corpus,
@@ -166,8 +177,9 @@ pub(crate) fn document_level(
 
 /// Joins exact copies (same normalised text) in `uf` without alignment;
 /// gives the first of each (sorted), the only ones that go on to
-/// candidate search. Empty documents join nothing.
-fn join_exact_copies(sk: &Sketches, lens: &[u32], uf: &mut UnionFind) -> Vec<u32> {
+/// candidate search, and each document's first copy (itself if it is
+/// one). Empty documents join nothing.
+fn join_exact_copies(sk: &Sketches, lens: &[u32], uf: &mut UnionFind) -> (Vec<u32>, Vec<u32>) {
     let n = sk.sketch.len();
     let mut by_hash: Vec<(u128, u32)> = (0..n as u32)
         .filter(|&d| lens[d as usize] > 0)
@@ -175,15 +187,17 @@ fn join_exact_copies(sk: &Sketches, lens: &[u32], uf: &mut UnionFind) -> Vec<u32
         .collect();
     by_hash.sort_unstable();
     let mut reps: Vec<u32> = Vec::new();
+    let mut first: Vec<u32> = (0..n as u32).collect();
     for (i, &(h, d)) in by_hash.iter().enumerate() {
         if i > 0 && by_hash[i - 1].0 == h {
             uf.union(by_hash[i - 1].1, d);
+            first[d as usize] = first[by_hash[i - 1].1 as usize];
         } else {
             reps.push(d);
         }
     }
     reps.sort_unstable();
-    reps
+    (reps, first)
 }
 
 /// The pairs of `reps` worth aligning: candidates (LSH banding for
@@ -241,22 +255,25 @@ fn found_similarity(found: &[verify::Match], a: u32, b: u32) -> Option<f64> {
         .map(|i| found[i].similarity)
 }
 
-/// The pairs (smaller document first, sorted) of each group's kept member
-/// (`keeps`) and another whose similarity `known` does not give.
+/// The pairs to align (`pair` of them: smaller document first; sorted, no
+/// repeats) for each group's kept member (`keeps`) and another whose
+/// similarity `known` does not give.
 fn unknown_pairs(
     groups: &[Vec<u32>],
     keeps: &[usize],
     known: impl Fn(u32, u32) -> Option<f64>,
+    pair: impl Fn(u32, u32) -> (u32, u32),
 ) -> Vec<(u32, u32)> {
     let mut unknown: Vec<(u32, u32)> = Vec::new();
     for (g, &k) in groups.iter().zip(keeps) {
         for &d in g {
             if known(g[k], d).is_none() {
-                unknown.push((g[k].min(d), g[k].max(d)));
+                unknown.push(pair(g[k], d));
             }
         }
     }
     unknown.sort_unstable();
+    unknown.dedup();
     unknown
 }
 
@@ -349,6 +366,16 @@ pub(crate) struct Aligner<'a> {
     members: Built,
     /// Whether members are built.
     with_members: bool,
+    /// The last batch verification loaded, kept for the members' similarities
+    /// ([`Aligner::similarities`]): at small scale it is every text.
+    last: Option<Loaded<'a>>,
+}
+
+/// One batch's documents (sorted) with their texts as read and normalised.
+struct Loaded<'c> {
+    docs: Vec<u32>,
+    raw: Vec<std::borrow::Cow<'c, str>>,
+    norm: Vec<Vec<char>>,
 }
 
 /// The normalised texts of one batch of documents, and their character
@@ -389,6 +416,7 @@ impl<'a> Aligner<'a> {
             opts,
             members: Built::default(),
             with_members: true,
+            last: None,
         }
     }
 
@@ -443,16 +471,64 @@ impl<'a> Aligner<'a> {
         Ok((matches, hopeful_pairs, aligned))
     }
 
-    /// `LCS / longer` of every pair (sorted), however low.
+    /// `LCS / longer` of every pair (sorted), however low. Pairs whose texts
+    /// are both in verification's last batch are aligned from it; the others
+    /// are read again.
     pub(crate) fn similarities(&mut self, pairs: &[(u32, u32)]) -> Result<Vec<verify::Match>> {
-        self.in_batches(pairs, false, &NoProgress, |batch, texts| {
+        let align = |batch: &[(u32, u32)], texts: &Batch<'_>| {
             verify::verify(batch, |d| texts.text(d), f64::NEG_INFINITY)
-        })
+        };
+        let Some(last) = self.last.take() else {
+            return self.in_batches(pairs, false, &NoProgress, align);
+        };
+        let held = |d: u32| last.docs.binary_search(&d).is_ok();
+        let (here, rest): (Vec<_>, Vec<_>) = pairs.iter().partition(|&&(a, b)| held(a) && held(b));
+        let texts = Batch {
+            docs: &last.docs,
+            norm: &last.norm,
+            profiles: &[],
+        };
+        let verified = align(&here, &texts);
+        self.add_members(&verified, &last);
+        drop(last);
+        let mut out = verified;
+        out.extend(self.in_batches(&rest, false, &NoProgress, align)?);
+        out.sort_unstable_by_key(|m| (m.a, m.b));
+        Ok(out)
+    }
+
+    /// Builds the report member of every document of `verified` that has
+    /// none yet, from its text in `loaded`.
+    fn add_members(&mut self, verified: &[verify::Match], loaded: &Loaded<'_>) {
+        if !self.with_members {
+            return;
+        }
+        let mut new: Vec<u32> = verified
+            .iter()
+            .flat_map(|m| [m.a, m.b])
+            .filter(|d| !self.members.contains_key(d))
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        let (corpus, lens) = (self.corpus, self.lens);
+        let made: Vec<(u32, Member)> = new
+            .par_iter()
+            .filter_map(|&d| {
+                let i = loaded.docs.binary_search(&d).ok()?;
+                let chars = lens[d as usize] as usize;
+                Some((
+                    d,
+                    whole_doc_member(corpus, d as usize, &loaded.raw[i], chars),
+                ))
+            })
+            .collect();
+        self.members.extend(made);
     }
 
     /// Runs `align` over batches of `pairs` whose documents fit the budget
     /// (with their character profiles if `profiles`); the documents of the
-    /// matches it gives get members.
+    /// matches it gives get members. With `profiles` (verification) the last
+    /// batch is kept.
     fn in_batches<F>(
         &mut self,
         pairs: &[(u32, u32)],
@@ -473,6 +549,8 @@ impl<'a> Aligner<'a> {
             docs_of,
             |d| lens[d as usize] as usize,
             |batch, docs| {
+                // one batch in memory at a time
+                self.last = None;
                 let raw = self.texts.load(self.corpus, docs)?;
                 let norm: Vec<Vec<char>> = raw
                     .par_iter()
@@ -489,27 +567,17 @@ impl<'a> Aligner<'a> {
                     profiles: &profiled,
                 };
                 let verified = align(batch, &texts);
+                drop(profiled);
                 // report members of the documents that matched, while their text is here
-                let mut new: Vec<u32> = verified
-                    .iter()
-                    .filter(|_| self.with_members)
-                    .flat_map(|m| [m.a, m.b])
-                    .filter(|d| !self.members.contains_key(d))
-                    .collect();
-                new.sort_unstable();
-                new.dedup();
-                let corpus = self.corpus;
-                let made: Vec<(u32, Member)> = new
-                    .par_iter()
-                    .filter_map(|&d| {
-                        let i = docs.binary_search(&d).ok()?;
-                        Some((
-                            d,
-                            whole_doc_member(corpus, d as usize, &raw[i], norm[i].len()),
-                        ))
-                    })
-                    .collect();
-                self.members.extend(made);
+                let loaded = Loaded {
+                    docs: docs.to_vec(),
+                    raw,
+                    norm,
+                };
+                self.add_members(&verified, &loaded);
+                if profiles && self.with_members {
+                    self.last = Some(loaded);
+                }
                 out.extend(verified);
                 progress.advance(batch.len() as u64);
                 Ok(())

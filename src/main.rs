@@ -17,7 +17,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    match cli::run(args) {
+    let code = match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
             // a path or record in the message must not drive the terminal
@@ -29,12 +29,32 @@ fn main() -> ExitCode {
                 err.downcast_ref::<neardup::Error>(),
                 Some(neardup::Error::Interrupted)
             ) {
-                ExitCode::from(cli::exit::INTERRUPTED)
+                cli::exit::INTERRUPTED
             } else {
-                ExitCode::from(cli::exit::ERROR)
+                cli::exit::ERROR
             }
         }
+    };
+    end(code)
+}
+
+/// Ends the process with `code`. Everything of the run has been dropped,
+/// flushed and renamed by now; on Unix the process ends without its exit
+/// handlers, whose only work left is the allocator giving every page back
+/// one `madvise` at a time (perf: 3% of a 10k-document scan, ~13 ms on the
+/// main thread after the report was written) when the kernel frees them
+/// all at once anyway.
+fn end(code: u8) -> ExitCode {
+    #[cfg(unix)]
+    {
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        // SAFETY: `_exit` ends the process; no Rust code runs after it, and
+        // stdout (the one buffered stream) was flushed above.
+        unsafe { libc::_exit(i32::from(code)) }
     }
+    #[cfg(not(unix))]
+    ExitCode::from(code)
 }
 
 #[cfg(test)]

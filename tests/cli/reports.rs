@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::util::{cjk_text, neardup, succeeded, TestDir};
+use crate::util::{cjk_text, clusters, neardup, scan_json, succeeded, TestDir};
 
 /// No byte of `out` is a control character a terminal would act on: below
 /// 0x20 only line feed and tab, no DEL, no C1 (U+0080–U+009F).
@@ -198,4 +198,50 @@ fn dash_as_the_output_file_means_standard_output() {
         !dir.path().join("-").exists(),
         "`-o -` wrote a file named '-'"
     );
+}
+
+// Exact copies (the same text once normalised) are one text to the report:
+// the copy verification aligned and the copy that joined it by its exact
+// hash show the same length and the same similarity to the kept copy, and
+// `--keep longest` keeps a copy no other outmeasures. Latin words inside the
+// Chinese make the case: `ab cd` and `abcd` are the same characters, but
+// two words against one to the alignment.
+#[test]
+fn exact_copies_report_one_length_and_one_similarity() {
+    let dir = TestDir::new();
+    let (p1, p2) = (cjk_text(41, 300), cjk_text(42, 300));
+    let kept = format!("{p1} XX 报告 ab cd {p2}");
+    let edited = format!("{p1} XX 报告 ab cd {}{}", cjk_text(43, 12), &p2[36..]);
+    let copy = edited.replace("ab cd", "abcd").replace('。', "。\n");
+    let lines: String = [("kept", &kept), ("edited", &edited), ("copy", &copy)]
+        .iter()
+        .map(|(id, t)| format!("{}\n", serde_json::json!({"id": id, "text": t})))
+        .collect();
+    let path = dir.write("c.jsonl", lines);
+    for keep in ["first", "longest"] {
+        let report = scan_json(&[path.to_str().expect("utf-8"), "--keep", keep]);
+        let docs = clusters(&report, "document");
+        assert_eq!(docs.len(), 1, "{report:#}");
+        let members = docs[0]["members"].as_array().expect("members");
+        assert_eq!(members.len(), 3, "{report:#}");
+        let by_id = |id: &str| {
+            members
+                .iter()
+                .find(|m| m["doc"] == id)
+                .unwrap_or_else(|| panic!("{id} in {report:#}"))
+        };
+        let (e, c) = (by_id("edited"), by_id("copy"));
+        assert_eq!(e["chars"], c["chars"], "{report:#}");
+        if keep == "first" {
+            assert_eq!(e["similarity"], c["similarity"], "{report:#}");
+            assert!(e["similarity"].as_f64().expect("number") < 1.0);
+        }
+        let k = docs[0]["keep"].as_u64().expect("keep") as usize;
+        let most = members.iter().map(|m| m["chars"].as_u64().expect("chars"));
+        assert_eq!(
+            members[k]["chars"].as_u64(),
+            most.max(),
+            "{keep}: {report:#}"
+        );
+    }
 }
