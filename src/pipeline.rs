@@ -12,7 +12,7 @@
 //! block detection, `M` the `--memory` budget):
 //!
 //! - **read + sketch** (`src/corpus`, `src/sketch.rs`): the inputs, streamed
-//!   (JSONL in batches of ~32 MB; compressed inputs decompressed once, the
+//!   (JSONL in batches of ~4 MB; compressed inputs decompressed once, the
 //!   copy written to the work folder) → per document its place (input, record, byte
 //!   offset), id, text bytes, normalised length, exact hash and MinHash
 //!   signature or SimHash, and a profile of its ideographs (260 bytes,

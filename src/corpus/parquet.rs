@@ -38,7 +38,7 @@ use rayon::prelude::*;
 use super::jsonl::SortKey;
 use super::{
     Compression, Document, FileRead, Format, IngestOptions, InputFile, OnError, Skipped,
-    TextEncoding, TextKept, BATCH_BYTES,
+    TextEncoding, TextKept, PARQUET_BATCH_BYTES,
 };
 use crate::error::{Error, Location, Result};
 use crate::work::WorkDir;
@@ -542,7 +542,7 @@ struct Row {
 }
 
 /// Reads the rows of `path` that `want` accepts, in row groups `groups`
-/// accepts, a batch of about [`BATCH_BYTES`] of text at a time, giving
+/// accepts, a batch of about [`PARQUET_BATCH_BYTES`] of text at a time, giving
 /// each batch to `sink`.
 fn read_batches(
     path: &Path,
@@ -617,7 +617,7 @@ fn read_batches(
                 });
             }
             row += n as u64;
-            if bytes >= BATCH_BYTES {
+            if bytes >= PARQUET_BATCH_BYTES {
                 sink(std::mem::take(&mut batch))?;
                 bytes = 0;
             }

@@ -21,14 +21,41 @@ use super::decompress::{self, Compression};
 use crate::error::{Error, Location, Result};
 use crate::work::WorkDir;
 
-/// One line of a JSONL file.
+/// One line of a JSONL file, in the buffer of its [`Lines`].
 pub struct Line {
     /// 1-based line number.
     pub lineno: u64,
     /// Byte offset of the line in the (decompressed) file.
     pub offset: u64,
-    /// The text, or why it cannot be read.
-    pub text: Result<String>,
+    /// Where the text (without its line break) is in the buffer, or why it
+    /// cannot be read. Its UTF-8 is checked by [`Lines::text`], on the
+    /// thread that parses it.
+    pub text: Result<std::ops::Range<usize>>,
+}
+
+/// A batch of lines, their bytes one after the other in one buffer: a
+/// line costs no allocation of its own, and a buffer given back
+/// ([`Lines::into_buffer`]) is filled again without touching new memory.
+pub struct Lines {
+    /// The lines' bytes.
+    pub bytes: Vec<u8>,
+    /// The lines, in file order.
+    pub lines: Vec<Line>,
+}
+
+impl Lines {
+    /// The text of `line` of these `bytes` (of `path`), checked to be UTF-8.
+    pub fn text<'b>(path: &Path, bytes: &'b [u8], line: Line) -> Result<&'b str> {
+        let range = line.text?;
+        super::encoding::str_of(&bytes[range]).map_err(|e| Error::Decode {
+            loc: Location::at(
+                path,
+                Some(line.lineno),
+                line.offset + e.valid_up_to() as u64,
+            ),
+            encoding: "utf-8",
+        })
+    }
 }
 
 /// Why a file cannot be streamed.
@@ -183,7 +210,8 @@ impl LineReader {
         }
     }
 
-    /// Reads about `bytes` bytes worth of lines; `None` at the end.
+    /// Reads about `bytes` bytes worth of lines into `buffer` (emptied
+    /// first); `None` at the end.
     ///
     /// # Errors
     ///
@@ -193,71 +221,80 @@ impl LineReader {
     pub fn next_batch(
         &mut self,
         bytes: usize,
-    ) -> std::result::Result<Option<Vec<Line>>, NotStreamable> {
+        mut buffer: Vec<u8>,
+    ) -> std::result::Result<Option<Lines>, NotStreamable> {
         if self.done {
             return Ok(None);
         }
-        let mut out = Vec::new();
-        let mut taken = 0usize;
-        while taken < bytes {
-            let Some(raw) = self.read_line()? else {
+        // room for the batch and the line that ends it, made at once: a
+        // buffer grown by doubling would copy itself into new memory
+        let room = bytes + (64 << 10);
+        if buffer.capacity() < room {
+            buffer = Vec::with_capacity(room);
+        }
+        buffer.clear();
+        let mut lines = Vec::new();
+        while buffer.len() < bytes {
+            let start = buffer.len();
+            let Some(raw) = self.read_line(&mut buffer)? else {
                 self.done = true;
                 break;
             };
             self.lineno += 1;
             let offset = self.offset;
             self.offset += raw.len as u64;
-            taken += raw.bytes.len().max(1);
-            let mut buf = raw.bytes;
-            if buf.last() == Some(&b'\n') {
-                buf.pop();
-            }
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-            let text = if raw.too_long {
-                Err(Error::TooLarge {
-                    loc: Location::line(&self.path, self.lineno),
-                    size: raw.len as u64,
-                    limit: self.cap,
-                })
-            } else {
-                match super::encoding::str_of(&buf) {
-                    Ok(_) => {
-                        if self.all_ascii {
-                            self.all_ascii = buf.is_ascii();
-                        }
-                        // SAFETY: `str_of` has just validated these bytes.
-                        Ok(unsafe { String::from_utf8_unchecked(buf) })
-                    }
-                    Err(_) if self.all_ascii => return Err(NotStreamable::WholeFile),
-                    Err(e) => Err(Error::Decode {
-                        loc: Location::at(
-                            &self.path,
-                            Some(self.lineno),
-                            offset + e.valid_up_to() as u64,
-                        ),
-                        encoding: "utf-8",
+            let mut end = buffer.len();
+            if raw.too_long {
+                buffer.truncate(start);
+                // the batch still moves on by the line it skipped
+                buffer.push(b'\n');
+                lines.push(Line {
+                    lineno: self.lineno,
+                    offset,
+                    text: Err(Error::TooLarge {
+                        loc: Location::line(&self.path, self.lineno),
+                        size: raw.len as u64,
+                        limit: self.cap,
                     }),
+                });
+                continue;
+            }
+            if end > start && buffer[end - 1] == b'\n' {
+                end -= 1;
+            }
+            if end > start && buffer[end - 1] == b'\r' {
+                end -= 1;
+            }
+            // The first line that is not ASCII decides: UTF-8 streams on
+            // (the parsing threads check each line), anything else is a
+            // legacy encoding to detect on the whole file.
+            let line = &buffer[start..end];
+            if self.all_ascii && !line.is_ascii() {
+                if super::encoding::str_of(line).is_err() {
+                    return Err(NotStreamable::WholeFile);
                 }
-            };
-            out.push(Line {
+                self.all_ascii = false;
+            }
+            lines.push(Line {
                 lineno: self.lineno,
                 offset,
-                text,
+                text: Ok(start..end),
             });
         }
-        if out.is_empty() {
+        if lines.is_empty() {
             return Ok(None);
         }
-        Ok(Some(out))
+        Ok(Some(Lines {
+            bytes: buffer,
+            lines,
+        }))
     }
 
-    /// One line with its terminator; past `cap` bytes the rest of the line
-    /// is skipped, only its length counted.
-    fn read_line(&mut self) -> Result<Option<RawLine>> {
+    /// One line with its terminator, appended to `to`; past `cap` bytes
+    /// the rest of the line is skipped, only its length counted (what was
+    /// appended is then the caller's to drop).
+    fn read_line(&mut self, to: &mut Vec<u8>) -> Result<Option<RawLine>> {
         let mut line = RawLine {
-            bytes: Vec::new(),
             len: 0,
             too_long: false,
         };
@@ -274,11 +311,10 @@ impl LineReader {
                 Some(i) => (i + 1, true),
                 None => (buf.len(), false),
             };
-            if !line.too_long && (line.bytes.len() + n) as u64 <= self.cap.saturating_add(2) {
-                line.bytes.extend_from_slice(&buf[..n]);
-            } else if !line.too_long {
+            if !line.too_long && (line.len + n) as u64 <= self.cap.saturating_add(2) {
+                to.extend_from_slice(&buf[..n]);
+            } else {
                 line.too_long = true;
-                line.bytes = Vec::new();
             }
             line.len += n;
             self.reader.consume(n);
@@ -302,7 +338,6 @@ impl LineReader {
 }
 
 struct RawLine {
-    bytes: Vec<u8>,
     len: usize,
     too_long: bool,
 }
