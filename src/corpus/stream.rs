@@ -571,4 +571,85 @@ mod tests {
         assert_eq!(&head, b"xxxxxxxxxx");
         drop(ahead);
     }
+
+    /// What the batches give for a file: each line's number, offset and
+    /// text, or the size of a line too long to hold.
+    fn batched(path: &Path, cap: u64, sizes: &[usize]) -> Vec<(u64, u64, Result<String>)> {
+        let (_, mut reader) = LineReader::open(path, cap, None).unwrap_or_else(|_| panic!("opens"));
+        let mut out = Vec::new();
+        let mut buffer = Vec::new();
+        for k in 0.. {
+            let size = sizes[k % sizes.len()];
+            let got = reader.next_batch(size, std::mem::take(&mut buffer));
+            let Some(Lines { bytes, lines }) = got.unwrap_or_else(|_| panic!("reads")) else {
+                break;
+            };
+            for line in lines {
+                let (n, at) = (line.lineno, line.offset);
+                out.push((n, at, Lines::text(path, &bytes, line).map(str::to_string)));
+            }
+            buffer = bytes;
+        }
+        out
+    }
+
+    /// Lines of every length around the reads' size, CRLF and LF, blank
+    /// and too long ones, the last without a line break: batched at any
+    /// size, from a plain or a gzip file, they come out as the file's lines.
+    #[test]
+    fn batches_give_the_files_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let cap = 300_000u64;
+        let mut body = String::new();
+        let mut want: Vec<(u64, u64, Option<String>)> = Vec::new();
+        let mut seed = 7u64;
+        for n in 1..=400u64 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = match n % 9 {
+                0 => 0,
+                1 => (seed >> 40) as usize % 400_000,
+                _ => (seed >> 40) as usize % 20_000,
+            };
+            let text: String = "行".repeat(len / 3) + &"a".repeat(len % 3);
+            let end = if n == 400 {
+                ""
+            } else if n % 4 == 0 {
+                "\r\n"
+            } else {
+                "\n"
+            };
+            let line_len = (text.len() + end.len()) as u64;
+            let kept = line_len <= cap + 2;
+            want.push((n, body.len() as u64, kept.then(|| text.clone())));
+            body.push_str(&text);
+            body.push_str(end);
+        }
+        let plain = dir.path().join("c.jsonl");
+        std::fs::write(&plain, &body).unwrap();
+        let gz = dir.path().join("c.jsonl.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(body.as_bytes()).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        for path in [&plain, &gz] {
+            for sizes in [&[1usize][..], &[4 << 20], &[1 << 20, 3_000_000, 10]] {
+                let got = batched(path, cap, sizes);
+                assert_eq!(got.len(), want.len(), "{}", path.display());
+                for (g, w) in got.iter().zip(&want) {
+                    assert_eq!((g.0, g.1), (w.0, w.1), "line {}", w.0);
+                    match (&g.2, &w.2) {
+                        (Ok(t), Some(x)) => assert!(t == x, "line {} differs", w.0),
+                        (Err(Error::TooLarge { .. }), None) => {}
+                        _ => panic!(
+                            "line {}: {:?} against {:?}",
+                            w.0,
+                            g.2.is_ok(),
+                            w.2.is_some()
+                        ),
+                    }
+                }
+            }
+        }
+    }
 }
