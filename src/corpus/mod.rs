@@ -618,10 +618,6 @@ struct FileRead<T> {
 /// thousand documents) still keeps both cores of the pool busy.
 const BATCH_BYTES: usize = 4 << 20;
 
-/// Row groups of Parquet are read in batches of about this many bytes of
-/// text (as JSONL's were before they came in recycled buffers).
-const PARQUET_BATCH_BYTES: usize = 32 << 20;
-
 /// The first streamed batch's size; each next one doubles up to
 /// [`BATCH_BYTES`]. The pool waits while the first batch is read (a
 /// single thread copying): with a whole 32 MB batch first, a 35 MB corpus

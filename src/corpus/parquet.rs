@@ -38,7 +38,7 @@ use rayon::prelude::*;
 use super::jsonl::SortKey;
 use super::{
     Compression, Document, FileRead, Format, IngestOptions, InputFile, OnError, Skipped,
-    TextEncoding, TextKept, PARQUET_BATCH_BYTES,
+    TextEncoding, TextKept,
 };
 use crate::error::{Error, Location, Result};
 use crate::work::WorkDir;
@@ -540,6 +540,10 @@ struct Row {
     id: Option<String>,
     key: Option<SortKey>,
 }
+
+/// Rows are read in batches of about this many bytes of text (JSONL's
+/// batches, read into recycled buffers, are smaller: `BATCH_BYTES`).
+const PARQUET_BATCH_BYTES: usize = 32 << 20;
 
 /// Reads the rows of `path` that `want` accepts, in row groups `groups`
 /// accepts, a batch of about [`PARQUET_BATCH_BYTES`] of text at a time, giving
