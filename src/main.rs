@@ -41,9 +41,9 @@ fn main() -> ExitCode {
 /// Ends the process with `code`. Everything of the run has been dropped,
 /// flushed and renamed by now; on Unix the process ends without its exit
 /// handlers, whose only work left is the allocator giving every page back
-/// one `madvise` at a time (perf: 3% of a 10k-document scan, ~13 ms on the
-/// main thread after the report was written) when the kernel frees them
-/// all at once anyway.
+/// one `madvise` at a time (perf: 2.6% of a 10k-document scan's samples,
+/// all on the main thread after the report was written) when the kernel
+/// frees them all at once anyway.
 fn end(code: u8) -> ExitCode {
     #[cfg(unix)]
     {
