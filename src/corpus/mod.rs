@@ -919,7 +919,7 @@ fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
                 .with_min_len(64)
                 .map(|line| {
                     let (lineno, offset) = (line.lineno, line.offset);
-                    let text = match stream::Lines::text(path, &bytes, line) {
+                    let text = match line.text_in(path, &bytes) {
                         Ok(t) => t,
                         Err(e) => return Parsed::Doc(Err(e)),
                     };

@@ -28,14 +28,14 @@ pub struct Line {
     /// Byte offset of the line in the (decompressed) file.
     pub offset: u64,
     /// Where the text (without its line break) is in the buffer, or why it
-    /// cannot be read. Its UTF-8 is checked by [`Lines::text`], on the
+    /// cannot be read. Its UTF-8 is checked by [`Line::text_in`], on the
     /// thread that parses it.
     pub text: Result<std::ops::Range<usize>>,
 }
 
 /// A batch of lines, their bytes one after the other in one buffer: a
-/// line costs no allocation of its own, and a buffer given back
-/// ([`Lines::into_buffer`]) is filled again without touching new memory.
+/// line costs no allocation of its own, and a buffer given back to
+/// [`LineReader::next_batch`] is filled again without touching new memory.
 pub struct Lines {
     /// The lines' bytes.
     pub bytes: Vec<u8>,
@@ -43,15 +43,16 @@ pub struct Lines {
     pub lines: Vec<Line>,
 }
 
-impl Lines {
-    /// The text of `line` of these `bytes` (of `path`), checked to be UTF-8.
-    pub fn text<'b>(path: &Path, bytes: &'b [u8], line: Line) -> Result<&'b str> {
-        let range = line.text?;
+impl Line {
+    /// The line's text in `bytes`, its batch's buffer (of `path`), checked
+    /// to be UTF-8.
+    pub fn text_in<'b>(self, path: &Path, bytes: &'b [u8]) -> Result<&'b str> {
+        let range = self.text?;
         super::encoding::str_of(&bytes[range]).map_err(|e| Error::Decode {
             loc: Location::at(
                 path,
-                Some(line.lineno),
-                line.offset + e.valid_up_to() as u64,
+                Some(self.lineno),
+                self.offset + e.valid_up_to() as u64,
             ),
             encoding: "utf-8",
         })
@@ -586,7 +587,7 @@ mod tests {
             };
             for line in lines {
                 let (n, at) = (line.lineno, line.offset);
-                out.push((n, at, Lines::text(path, &bytes, line).map(str::to_string)));
+                out.push((n, at, line.text_in(path, &bytes).map(str::to_string)));
             }
             buffer = bytes;
         }
