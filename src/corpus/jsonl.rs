@@ -643,6 +643,35 @@ mod tests {
         r#"{"text": "x", "id": "y"}{"#,
     ];
 
+    /// Long strings, whose plain runs the scanner finds 16 bytes a step:
+    /// escapes, multi-byte characters and the closing quote at every
+    /// offset of a step, and a control byte past the first steps.
+    #[test]
+    fn long_strings_unescape_as_serde_json_does() {
+        let path = Path::new("in.jsonl");
+        let opts = IngestOptions::default();
+        let pieces = ["\\n", "今", "a", "\\u00e9", "\\\"", "é", "\\\\", "  "];
+        for seed in 0..200usize {
+            let mut text = String::new();
+            let mut x = seed.wrapping_mul(2654435761) + 1;
+            for _ in 0..(seed % 97) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push_str(pieces[x % pieces.len()]);
+            }
+            for line in [
+                format!(r#"{{"id": "{seed}", "text": "{text}"}}"#),
+                format!(r#"{{"text": "{text}", "id": "{seed}", "other": "{text}"}}"#),
+                format!("{{\"text\": \"{text}\u{1}\"}}"),
+            ] {
+                let fast = parse_line(path, 1, &line, &opts).map(|d| (d.id, d.text, d.len));
+                let serde = parse_serde(path, 1, &line, &opts).map(|d| (d.id, d.text, d.len));
+                assert_eq!(format!("{fast:?}"), format!("{serde:?}"), "{line}");
+            }
+        }
+    }
+
     #[test]
     fn the_scanner_reads_what_serde_json_reads_and_leaves_it_the_rest() {
         let path = Path::new("in.jsonl");
