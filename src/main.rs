@@ -16,6 +16,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    stop_on_bus_error();
     let args = cli::Cli::parse();
     let code = match cli::run(args) {
         Ok(code) => code,
@@ -36,6 +38,31 @@ fn main() -> ExitCode {
         }
     };
     end(code)
+}
+
+/// Plain input files are read by mapping their pages. One cut short by
+/// another program while it is mapped makes the pages past its new end
+/// fault (SIGBUS): the run stops with a message and the error exit code,
+/// not the shell's "Bus error". Output files, written to a temporary name
+/// and renamed once whole, are not touched.
+#[cfg(unix)]
+fn stop_on_bus_error() {
+    extern "C" fn on_bus_error(_: libc::c_int) {
+        const MESSAGE: &[u8] =
+            b"neardup: error: an input file was cut short by another program while it was read\n";
+        // SAFETY: `write` and `_exit` are async-signal-safe.
+        unsafe {
+            libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
+            libc::_exit(i32::from(cli::exit::ERROR));
+        }
+    }
+    // SAFETY: the handler only calls async-signal-safe functions.
+    unsafe {
+        libc::signal(
+            libc::SIGBUS,
+            on_bus_error as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
 }
 
 /// Ends the process with `code`. Everything of the run has been dropped,

@@ -882,17 +882,22 @@ fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
     let mut nonblank = 0usize;
     // One thread reads (and decompresses) the next batch while the pool
     // parses and sketches this one; the channel holds one batch, so at most
-    // three batches of text are alive at once. Their buffers come back to
-    // the reader to be filled again.
+    // three batches of text are alive at once. Their bytes come back to
+    // the reader: a buffer to be filled again, a mapped window to be
+    // unmapped there (0.3 ms for 4 MB, while the pool would wait).
     let (tx, rx) = std::sync::mpsc::sync_channel::<
         std::result::Result<stream::Lines, stream::NotStreamable>,
     >(1);
-    let (back, used) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (back, used) = std::sync::mpsc::channel::<stream::Bytes>();
     std::thread::scope(|scope| -> std::result::Result<(), stream::NotStreamable> {
         scope.spawn(move || {
             let mut size = FIRST_BATCH_BYTES;
             loop {
-                let buffer = used.try_recv().unwrap_or_default();
+                // windows dropped (unmapped) until a buffer comes
+                let buffer = used
+                    .try_iter()
+                    .find_map(stream::Bytes::into_buffer)
+                    .unwrap_or_default();
                 let next = lines.next_batch(size, buffer);
                 size = (size * 2).min(BATCH_BYTES);
                 let stop = !matches!(next, Ok(Some(_)));
