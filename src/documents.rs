@@ -368,15 +368,29 @@ pub(crate) struct Aligner<'a> {
     with_members: bool,
     /// The last batch verification loaded, kept for the members' similarities
     /// ([`Aligner::similarities`]): at small scale it is every text.
-    last: Option<Loaded<'a>>,
+    last: Option<Loaded>,
 }
 
-/// One batch's documents (sorted) with their texts as read and normalised.
-struct Loaded<'c> {
+/// One batch's documents (sorted) with their texts normalised, and the
+/// report members not taken yet of those read when members are built.
+struct Loaded {
     docs: Vec<u32>,
-    raw: Vec<std::borrow::Cow<'c, str>>,
     norm: Vec<Vec<char>>,
+    members: Vec<Option<Member>>,
 }
+
+/// A document's normalised text, character profile and report member.
+type Normalised = (Vec<char>, Option<CharProfile>, Option<Member>);
+
+/// A loaded batch and, for verification, its documents' character profiles.
+struct Profiled {
+    loaded: Loaded,
+    profiles: Vec<Option<CharProfile>>,
+}
+
+/// Documents read and normalised at a time by one thread of
+/// [`Aligner::load`].
+const LOAD_CHUNK: usize = 64;
 
 /// The normalised texts of one batch of documents, and their character
 /// profiles when the batch is for verification.
@@ -478,7 +492,7 @@ impl<'a> Aligner<'a> {
         let align = |batch: &[(u32, u32)], texts: &Batch<'_>| {
             verify::verify(batch, |d| texts.text(d), f64::NEG_INFINITY)
         };
-        let Some(last) = self.last.take() else {
+        let Some(mut last) = self.last.take() else {
             return self.in_batches(pairs, false, &NoProgress, align);
         };
         let held = |d: u32| last.docs.binary_search(&d).is_ok();
@@ -489,7 +503,7 @@ impl<'a> Aligner<'a> {
             profiles: &[],
         };
         let verified = align(&here, &texts);
-        self.add_members(&verified, &last);
+        self.add_members(&verified, &mut last);
         drop(last);
         let mut out = verified;
         out.extend(self.in_batches(&rest, false, &NoProgress, align)?);
@@ -497,32 +511,67 @@ impl<'a> Aligner<'a> {
         Ok(out)
     }
 
-    /// Builds the report member of every document of `verified` that has
-    /// none yet, from its text in `loaded`.
-    fn add_members(&mut self, verified: &[verify::Match], loaded: &Loaded<'_>) {
-        if !self.with_members {
-            return;
+    /// Gives every document of `verified` that has no report member yet
+    /// its member from `loaded`.
+    fn add_members(&mut self, verified: &[verify::Match], loaded: &mut Loaded) {
+        for d in verified.iter().flat_map(|m| [m.a, m.b]) {
+            let Ok(i) = loaded.docs.binary_search(&d) else {
+                continue;
+            };
+            if let Some(member) = loaded.members[i].take() {
+                self.members.entry(d).or_insert(member);
+            }
         }
-        let mut new: Vec<u32> = verified
-            .iter()
-            .flat_map(|m| [m.a, m.b])
-            .filter(|d| !self.members.contains_key(d))
-            .collect();
-        new.sort_unstable();
-        new.dedup();
-        let (corpus, lens) = (self.corpus, self.lens);
-        let made: Vec<(u32, Member)> = new
-            .par_iter()
-            .filter_map(|&d| {
-                let i = loaded.docs.binary_search(&d).ok()?;
-                let chars = lens[d as usize] as usize;
-                Some((
-                    d,
-                    whole_doc_member(corpus, d as usize, &loaded.raw[i], chars),
-                ))
+    }
+
+    /// The texts of `docs` (sorted) normalised, with their character
+    /// profiles if `profiles`, and their members when members are built.
+    /// Read a few at a time on each thread and dropped once normalised:
+    /// the read texts take the same memory over and over, and only the
+    /// normalised ones stay.
+    fn load(&self, docs: &[u32], profiles: bool) -> Result<Profiled> {
+        let (corpus, lens, opts) = (self.corpus, self.lens, self.opts);
+        let parts: Vec<Result<Vec<Normalised>>> = docs
+            .par_chunks(LOAD_CHUNK)
+            .map(|chunk| {
+                let raw = self.texts.load(corpus, chunk)?;
+                Ok(chunk
+                    .iter()
+                    .zip(raw)
+                    .map(|(&d, text)| {
+                        let norm = normalize_chars(&text, &opts.normalize);
+                        let profile = if profiles {
+                            CharProfile::of(&norm)
+                        } else {
+                            None
+                        };
+                        let chars = lens[d as usize] as usize;
+                        let member = self
+                            .with_members
+                            .then(|| whole_doc_member(corpus, d as usize, &text, chars));
+                        (norm, profile, member)
+                    })
+                    .collect())
             })
             .collect();
-        self.members.extend(made);
+        let mut out = Profiled {
+            loaded: Loaded {
+                docs: docs.to_vec(),
+                norm: Vec::with_capacity(docs.len()),
+                members: Vec::with_capacity(docs.len()),
+            },
+            profiles: Vec::with_capacity(if profiles { docs.len() } else { 0 }),
+        };
+        for part in parts {
+            for (norm, profile, member) in part? {
+                out.loaded.norm.push(norm);
+                out.loaded.members.push(member);
+                if profiles {
+                    out.profiles.push(profile);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Runs `align` over batches of `pairs` whose documents fit the budget
@@ -551,30 +600,18 @@ impl<'a> Aligner<'a> {
             |batch, docs| {
                 // one batch in memory at a time
                 self.last = None;
-                let raw = self.texts.load(self.corpus, docs)?;
-                let norm: Vec<Vec<char>> = raw
-                    .par_iter()
-                    .map(|t| normalize_chars(t, &self.opts.normalize))
-                    .collect();
-                let profiled: Vec<Option<CharProfile>> = if profiles {
-                    norm.par_iter().map(|t| CharProfile::of(t)).collect()
-                } else {
-                    Vec::new()
-                };
+                let Profiled {
+                    mut loaded,
+                    profiles: profiled,
+                } = self.load(docs, profiles)?;
                 let texts = Batch {
                     docs,
-                    norm: &norm,
+                    norm: &loaded.norm,
                     profiles: &profiled,
                 };
                 let verified = align(batch, &texts);
                 drop(profiled);
-                // report members of the documents that matched, while their text is here
-                let loaded = Loaded {
-                    docs: docs.to_vec(),
-                    raw,
-                    norm,
-                };
-                self.add_members(&verified, &loaded);
+                self.add_members(&verified, &mut loaded);
                 if profiles && self.with_members {
                     self.last = Some(loaded);
                 }
