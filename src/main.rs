@@ -43,8 +43,8 @@ fn main() -> ExitCode {
 /// Plain input files are read by mapping their pages. One cut short by
 /// another program while it is mapped makes the pages past its new end
 /// fault (SIGBUS): the run stops with a message and the error exit code,
-/// not the shell's "Bus error". Output files, written to a temporary name
-/// and renamed once whole, are not touched.
+/// not the shell's "Bus error". Output files are written under a temporary
+/// name and renamed once whole, so none is left half-written under its own.
 #[cfg(unix)]
 fn stop_on_bus_error() {
     extern "C" fn on_bus_error(_: libc::c_int) {
