@@ -1,8 +1,8 @@
 //! Reads JSONL files in bounded batches of lines, decompressing on the fly,
 //! so that a corpus far larger than memory can be sketched: only one batch
 //! of text is held at a time. A plain file is not read but mapped, a
-//! window of its pages a batch ([`LineReader::next_mapped`]). A compressed file is decompressed on a
-//! thread of its own, a few chunks ahead of the lines ([`Ahead`]), and its
+//! window of its pages a batch ([`LineReader::next_mapped`]). A
+//! compressed file is decompressed on a thread of its own, a few chunks ahead of the lines ([`Ahead`]), and its
 //! decompressed copy goes to the work folder as the chunks are taken
 //! ([`Copy`]), by the thread that splits the lines: the decoder, the
 //! slowest step, does nothing else.
@@ -314,7 +314,6 @@ impl LineReader {
             self.lineno += 1;
             let offset = self.offset;
             self.offset += raw.len as u64;
-            let mut end = buffer.len();
             if raw.too_long {
                 buffer.truncate(start);
                 // the batch still moves on by the line it skipped
@@ -322,20 +321,11 @@ impl LineReader {
                 lines.push(Line {
                     lineno: self.lineno,
                     offset,
-                    text: Err(Error::TooLarge {
-                        loc: Location::line(&self.path, self.lineno),
-                        size: raw.len as u64,
-                        limit: self.cap,
-                    }),
+                    text: Err(self.too_large(raw.len as u64)),
                 });
                 continue;
             }
-            if end > start && buffer[end - 1] == b'\n' {
-                end -= 1;
-            }
-            if end > start && buffer[end - 1] == b'\r' {
-                end -= 1;
-            }
+            let end = without_line_break(&buffer, start, buffer.len());
             self.check_first_non_ascii(&buffer[start..end])?;
             lines.push(Line {
                 lineno: self.lineno,
@@ -350,6 +340,15 @@ impl LineReader {
             bytes: Bytes::Read(buffer),
             lines,
         }))
+    }
+
+    /// The error of the current line, `size` bytes, over the cap.
+    fn too_large(&self, size: u64) -> Error {
+        Error::TooLarge {
+            loc: Location::line(&self.path, self.lineno),
+            size,
+            limit: self.cap,
+        }
     }
 
     /// The first line that is not ASCII decides: UTF-8 streams on (the
@@ -399,8 +398,6 @@ impl LineReader {
             self.done = true;
             return Ok(None);
         }
-        let cap = self.cap;
-        let too_long = move |n: usize| n as u64 > cap.saturating_add(2);
         let mut window = bytes.max(1) + (64 << 10);
         let (map, ends) = loop {
             let end = len.min(start.saturating_add(window as u64));
@@ -414,7 +411,7 @@ impl LineReader {
             if !ends.is_empty() {
                 break (map, ends);
             }
-            if too_long(map.len()) {
+            if over_cap(self.cap, map.len() as u64) {
                 // one line longer than the cap: skipped, not held
                 let size = line_len(file, start, len).map_err(|e| Error::io(&self.path, e))?;
                 self.lineno += 1;
@@ -423,11 +420,7 @@ impl LineReader {
                 let line = Line {
                     lineno: self.lineno,
                     offset: start,
-                    text: Err(Error::TooLarge {
-                        loc: Location::line(&self.path, self.lineno),
-                        size,
-                        limit: self.cap,
-                    }),
+                    text: Err(self.too_large(size)),
                 };
                 return Ok(Some(Lines {
                     bytes: Bytes::Read(Vec::new()),
@@ -441,20 +434,10 @@ impl LineReader {
         for to in ends {
             self.lineno += 1;
             let offset = start + from as u64;
-            let text = if too_long(to - from) {
-                Err(Error::TooLarge {
-                    loc: Location::line(&self.path, self.lineno),
-                    size: (to - from) as u64,
-                    limit: self.cap,
-                })
+            let text = if over_cap(self.cap, (to - from) as u64) {
+                Err(self.too_large((to - from) as u64))
             } else {
-                let mut end = to;
-                if end > from && map[end - 1] == b'\n' {
-                    end -= 1;
-                }
-                if end > from && map[end - 1] == b'\r' {
-                    end -= 1;
-                }
+                let end = without_line_break(&map, from, to);
                 self.check_first_non_ascii(&map[from..end])?;
                 Ok(from..end)
             };
@@ -494,7 +477,7 @@ impl LineReader {
                 Some(i) => (i + 1, true),
                 None => (buf.len(), false),
             };
-            if !line.too_long && (line.len + n) as u64 <= self.cap.saturating_add(2) {
+            if !line.too_long && !over_cap(self.cap, (line.len + n) as u64) {
                 to.extend_from_slice(&buf[..n]);
             } else {
                 line.too_long = true;
@@ -525,8 +508,26 @@ struct RawLine {
     too_long: bool,
 }
 
+/// Whether a line of `size` bytes is longer than `cap` (its line break,
+/// CRLF at most, not counted).
+fn over_cap(cap: u64, size: u64) -> bool {
+    size > cap.saturating_add(2)
+}
+
 fn memchr_nl(buf: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', buf)
+}
+
+/// Where the line `bytes[start..end]` ends without its line break (LF or
+/// CRLF).
+fn without_line_break(bytes: &[u8], start: usize, mut end: usize) -> usize {
+    if end > start && bytes[end - 1] == b'\n' {
+        end -= 1;
+    }
+    if end > start && bytes[end - 1] == b'\r' {
+        end -= 1;
+    }
+    end
 }
 
 /// A plain regular file read by mapping.
@@ -899,15 +900,14 @@ mod tests {
             assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
             fifo
         };
+        // each path, and whether it is the pipe (written as it is read)
         #[cfg(unix)]
-        let paths = [&plain, &gz, &fifo];
+        let paths = [(&plain, false), (&gz, false), (&fifo, true)];
         #[cfg(not(unix))]
-        let paths = [&plain, &gz];
-        for path in paths {
+        let paths = [(&plain, false), (&gz, false)];
+        for (path, pipe) in paths {
             for sizes in [&[1usize][..], &[4 << 20], &[1 << 20, 3_000_000, 10]] {
-                let writer = (path.extension() == plain.extension()
-                    && path.file_name() != plain.file_name())
-                .then(|| {
+                let writer = pipe.then(|| {
                     let (path, body) = (path.to_path_buf(), body.clone());
                     std::thread::spawn(move || std::fs::write(path, body).unwrap())
                 });
