@@ -972,6 +972,13 @@ const PUNCT_BASES: [u32; 3] = [0x2010, 0x3000, 0xFF00];
 struct Punct {
     units: [u32; 96],
     single: [u32; 3],
+    /// The same for [`units_avx2`], as bytes it looks up 16 at a time:
+    /// `bytes[32 * t + j]` is the ASCII character `PUNCT_BASES[t] + j`
+    /// becomes, or 0 when it stays itself; bit `j` of `byte_single[t]`
+    /// says which are one of these (the rest, a mark made another
+    /// non-ASCII character such as U+2011 → U+2010, go the scalar way).
+    bytes: [u8; 96],
+    byte_single: [u32; 3],
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -981,15 +988,23 @@ fn punct_table() -> &'static Punct {
         let mut t = Punct {
             units: [ONE_MANY; 96],
             single: [0; 3],
+            bytes: [0; 96],
+            byte_single: [0; 3],
         };
-        for (i, e) in t.units.iter_mut().enumerate() {
-            let Some(ch) = char::from_u32(PUNCT_BASES[i / 32] + (i % 32) as u32) else {
+        for i in 0..96 {
+            let u = PUNCT_BASES[i / 32] + (i % 32) as u32;
+            let Some(ch) = char::from_u32(u) else {
                 continue;
             };
             let mut got = Vec::new();
             if char_units(ch, |c| got.push(c)) == GAP_NONE && got.len() == 1 {
-                *e = got[0] as u32;
+                let unit = got[0];
+                t.units[i] = unit as u32;
                 t.single[i / 32] |= 1 << (i % 32);
+                if unit == ch || unit.is_ascii() {
+                    t.bytes[i] = if unit == ch { 0 } else { unit as u8 };
+                    t.byte_single[i / 32] |= 1 << (i % 32);
+                }
             }
         }
         t
@@ -1140,45 +1155,47 @@ unsafe fn units_avx2(src: &[u8], out: &mut Vec<char>, room: usize, punct: &Punct
     // a 3-byte lead (E0–EF): with the lanes before it taken, a character
     let lead = within(_mm256_and_si256(x, k(0xFF)), 0xE0, 16);
     let ideographs = _mm256_or_si256(within(u, 0x4E00, 0x5200), within(u, 0x3400, 0x19C0));
-    // the punctuation that is one character, and its place in `punct`
-    let (mut single, mut at) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    // the punctuation that is one character, and the ASCII it becomes (0:
+    // itself), looked up in `punct.bytes` 16 at a time: byte 0 of each
+    // lane takes the entry its low 4 bits index, the others zero
+    let (mut single, mut ascii) = (_mm256_setzero_si256(), _mm256_setzero_si256());
     for (t, &base) in PUNCT_BASES.iter().enumerate() {
         let j = _mm256_sub_epi32(u, k(base));
         let inside = within(u, base, 32);
-        let one = _mm256_and_si256(_mm256_srlv_epi32(k(punct.single[t]), j), k(1));
+        let one = _mm256_and_si256(_mm256_srlv_epi32(k(punct.byte_single[t]), j), k(1));
         single = _mm256_or_si256(
             single,
             _mm256_and_si256(inside, _mm256_cmpeq_epi32(one, k(1))),
         );
-        at = _mm256_blendv_epi8(at, _mm256_add_epi32(j, k(32 * t as u32)), inside);
+        // SAFETY: 16 bytes each, within the 96 of `punct.bytes`;
+        // unaligned loads.
+        let (lo, hi) = unsafe {
+            (
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(punct.bytes[32 * t..].as_ptr().cast())),
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(
+                    punct.bytes[32 * t + 16..].as_ptr().cast(),
+                )),
+            )
+        };
+        let index = _mm256_or_si256(_mm256_and_si256(j, k(0x0F)), k(0x8080_8000));
+        let upper = _mm256_cmpeq_epi32(_mm256_and_si256(j, k(0x10)), k(0x10));
+        let byte = _mm256_blendv_epi8(
+            _mm256_shuffle_epi8(lo, index),
+            _mm256_shuffle_epi8(hi, index),
+            upper,
+        );
+        ascii = _mm256_blendv_epi8(ascii, byte, inside);
     }
     let ok = _mm256_and_si256(lead, _mm256_or_si256(ideographs, single));
     let lanes = |m: __m256i| _mm256_movemask_ps(_mm256_castsi256_ps(m)) as u32;
     let n = (lanes(ok).trailing_ones() as usize).min(room);
     let taken = (1u32 << n) - 1;
-    // the units: ideographs are their own, stored with the rest
-    // SAFETY: 8 lanes fit in the spare capacity (`units_vector`).
-    let dst = unsafe { out.as_mut_ptr().add(out.len()) };
-    // SAFETY: `dst` has room for 8 lanes; an unaligned store.
-    unsafe { _mm256_storeu_si256(dst.cast(), u) };
-    // the punctuation's units looked up one by one (about one character in
-    // ten): a gather of eight cost more than the rest of the step
-    let mut punctuation = lanes(single) & taken;
-    if punctuation != 0 {
-        let mut slots = [0u32; 8];
-        // SAFETY: `slots` holds 8 lanes; an unaligned store.
-        unsafe { _mm256_storeu_si256(slots.as_mut_ptr().cast(), at) };
-        while punctuation != 0 {
-            let j = punctuation.trailing_zeros() as usize;
-            // a lane of `single` indexes `punct.units` (0..96), an entry
-            // of one character (else the lane would keep its own)
-            if let Some(&unit) = punct.units.get(slots[j] as usize) {
-                // SAFETY: lane `j` < 8 is in the room checked above.
-                unsafe { *dst.add(j).cast::<u32>() = unit };
-            }
-            punctuation &= punctuation - 1;
-        }
-    }
+    // ideographs and marks that stay themselves keep their code point
+    let swap = _mm256_andnot_si256(_mm256_cmpeq_epi32(ascii, _mm256_setzero_si256()), single);
+    let units = _mm256_blendv_epi8(u, ascii, swap);
+    // SAFETY: 8 lanes fit in the spare capacity (`units_vector`); an
+    // unaligned store.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(out.len()).cast(), units) };
     // SAFETY: the first `n` lanes hold chars (ideographs, or the table's
     // entries of one character, made from chars) and become the vector's
     // new elements.
