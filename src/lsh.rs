@@ -13,9 +13,10 @@
 //!   one whole block, so documents sharing a block are candidates (distance
 //!   `<= k`, checked exactly afterwards).
 //!
-//! Buckets are built by a counting sort of `(key, doc)` pairs on the keys'
-//! top bits, not with hash maps of vectors: less memory, linear time, and
-//! the candidate order is deterministic.
+//! Buckets are found in an open-addressing table of 4-byte slots, the
+//! documents of a key chained through an array, not with hash maps of
+//! vectors: less memory, linear time, and the candidates (sorted at the
+//! end) do not depend on the order the keys came in.
 //! A bucket with more than [`MAX_BUCKET`] documents (boilerplate that many
 //! documents share) yields only a star and a path through its members
 //! instead of all pairs, which keeps true duplicate groups connected
@@ -137,7 +138,7 @@ const PREFETCH: usize = 8;
 /// documents listed in `docs`.
 ///
 /// Holds, per pass in flight, the keys of the bands of 16 rows (at most
-/// eight, 8 bytes a document each) and one band's grouped keys (16 bytes a
+/// eight, 8 bytes a document each) and one band's table (8 to 16 bytes a
 /// document), and the pairs found, before they are merged.
 pub fn band_candidates<S: Signatures + ?Sized>(
     sigs: &S,
@@ -255,83 +256,89 @@ fn hash_row(row: &[u32], band: u64) -> u64 {
 /// Groups documents by key and gives the pairs of each group, with its
 /// buffers reused from one band to the next.
 ///
-/// Equal keys are brought together by one counting-sort pass on their top
-/// bits (about one bucket a document: keys are evenly spread) and a sort
-/// of each bucket, which holds a document or two: linear time, where
-/// sorting all keys took `n log n` and most of this stage's time.
+/// Keys go into an open-addressing table indexed by their top bits (they
+/// are evenly spread), at most half full, each slot the last of its key's
+/// documents, which chain back to the first: one probe a document, nearly
+/// always to an empty slot, where a counting sort of every band's keys
+/// took four passes over them (and the sort of `n log n` before it, most of
+/// this stage's time). 4 bytes a slot and 4 a document.
 #[derive(Default)]
 struct Grouper {
-    /// Where each bucket starts, then ends.
-    counts: Vec<u32>,
-    /// `(key, doc)` by bucket, then sorted within each.
-    sorted: Vec<(u64, u32)>,
+    /// The table: for each slot, the index (into `keys`) of the last
+    /// document of its key so far, or [`EMPTY`].
+    slots: Vec<u32>,
+    /// For each document index, the one before it with the same key, or
+    /// [`EMPTY`] for the first.
+    before: Vec<u32>,
+    /// The slots of keys with two documents or more.
+    shared: Vec<u32>,
+    /// One group's documents, sorted.
+    group: Vec<u32>,
     /// The pairs found so far, `a << 32 | b` with `a < b`.
     out: Vec<u64>,
 }
 
+/// No document: a free slot, or the first of its key.
+const EMPTY: u32 = u32::MAX;
+
 impl Grouper {
     /// Adds the pairs of documents `docs[i]` whose `keys[i]` are equal:
-    /// every pair of a bucket of at most [`MAX_BUCKET`] documents, else a
-    /// path through the bucket's documents (in increasing order) and a
+    /// every pair of a group of at most [`MAX_BUCKET`] documents, else a
+    /// path through the group's documents (in increasing order) and a
     /// star from its first.
     fn pairs(&mut self, keys: &[u64], docs: &[u32]) {
         let n = keys.len();
-        // about one bucket a key, and at most 2^24 (64 MB of counts)
-        let bits = (usize::BITS - n.leading_zeros()).clamp(1, 24);
-        let shift = 64 - bits;
-        let buckets = 1usize << bits;
-        self.counts.clear();
-        self.counts.resize(buckets + 1, 0);
-        for &k in keys {
-            self.counts[(k >> shift) as usize + 1] += 1;
-        }
-        for b in 1..=buckets {
-            self.counts[b] += self.counts[b - 1];
-        }
-        self.sorted.clear();
-        self.sorted.resize(n, (0, 0));
-        for (&k, &d) in keys.iter().zip(docs) {
-            let slot = &mut self.counts[(k >> shift) as usize];
-            self.sorted[*slot as usize] = (k, d);
-            *slot += 1;
-        }
-        // counts[b] is now where bucket b ends; equal keys share a bucket
-        let mut start = 0;
-        for &end in &self.counts[..buckets] {
-            let end = end as usize;
-            if end - start > 1 {
-                self.sorted[start..end].sort_unstable();
+        // at least twice as many slots as keys
+        let bits = (usize::BITS - (2 * n).leading_zeros()).max(1);
+        let (shift, mask) = (64 - bits, (1usize << bits) - 1);
+        self.slots.clear();
+        self.slots.resize(1 << bits, EMPTY);
+        self.before.clear();
+        self.before.resize(n, EMPTY);
+        self.shared.clear();
+        for (i, &k) in keys.iter().enumerate() {
+            let mut s = (k >> shift) as usize;
+            loop {
+                let last = self.slots[s];
+                if last == EMPTY {
+                    self.slots[s] = i as u32;
+                    break;
+                }
+                if keys[last as usize] == k {
+                    if self.before[last as usize] == EMPTY {
+                        self.shared.push(s as u32);
+                    }
+                    self.before[i] = last;
+                    self.slots[s] = i as u32;
+                    break;
+                }
+                s = (s + 1) & mask;
             }
-            start = end;
         }
-        pairs_from_runs(&self.sorted, &mut self.out);
-    }
-}
-
-/// Pushes to `out` the pairs of each run of equal keys in `keys` (sorted).
-fn pairs_from_runs(keys: &[(u64, u32)], out: &mut Vec<u64>) {
-    let pair = |a: u32, b: u32| u64::from(a.min(b)) << 32 | u64::from(a.max(b));
-    let mut start = 0;
-    while start < keys.len() {
-        let mut end = start + 1;
-        while end < keys.len() && keys[end].0 == keys[start].0 {
-            end += 1;
-        }
-        let run = &keys[start..end];
-        if run.len() <= MAX_BUCKET {
-            for (x, &(_, a)) in run.iter().enumerate() {
-                for &(_, b) in &run[x + 1..] {
-                    out.push(pair(a, b));
+        let pair = |a: u32, b: u32| u64::from(a.min(b)) << 32 | u64::from(a.max(b));
+        for &s in &self.shared {
+            self.group.clear();
+            let mut i = self.slots[s as usize];
+            while i != EMPTY {
+                self.group.push(docs[i as usize]);
+                i = self.before[i as usize];
+            }
+            self.group.sort_unstable();
+            let group = &self.group;
+            if group.len() <= MAX_BUCKET {
+                for (x, &a) in group.iter().enumerate() {
+                    for &b in &group[x + 1..] {
+                        self.out.push(pair(a, b));
+                    }
+                }
+            } else {
+                let first = group[0];
+                for w in group.windows(2) {
+                    self.out.push(pair(w[0], w[1]));
+                    self.out.push(pair(first, w[1]));
                 }
             }
-        } else {
-            let first = run[0].1;
-            for w in run.windows(2) {
-                out.push(pair(w[0].1, w[1].1));
-                out.push(pair(first, w[1].1));
-            }
         }
-        start = end;
     }
 }
 
