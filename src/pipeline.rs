@@ -448,9 +448,12 @@ fn read_inputs(
             (sketching.then(|| sk.sketch_profiled(&doc.text)), bytes)
         })?;
     progress.finish();
-    let (per_doc, sizes): (Vec<_>, Vec<u32>) = per_doc.into_iter().unzip();
-    let sketches =
-        sketching.then(|| Sketches::collect_profiled(&sk, per_doc.into_iter().flatten().collect()));
+    // one pass, into room made once: no vector of the pairs in between
+    let sizes: Vec<u32> = per_doc.iter().map(|(_, bytes)| *bytes).collect();
+    let sketches = sketching.then(|| {
+        let sketched = per_doc.into_iter().filter_map(|(p, _)| p);
+        Sketches::collect_profiled(&sk, sizes.len(), sketched)
+    });
     Ok(Read {
         corpus,
         sketches,

@@ -106,9 +106,12 @@ impl Sketches {
     }
 
     /// Collects per-document results of [`Sketcher::sketch_profiled`] (in
-    /// document order).
-    pub fn collect_profiled(sk: &Sketcher<'_>, per_doc: Vec<Profiled>) -> Sketches {
-        let n = per_doc.len();
+    /// document order), `n` of them.
+    pub fn collect_profiled(
+        sk: &Sketcher<'_>,
+        n: usize,
+        per_doc: impl IntoIterator<Item = Profiled>,
+    ) -> Sketches {
         let mut out = Sketches {
             sketch: Vec::with_capacity(n),
             sigs: Vec::with_capacity(n),
@@ -482,7 +485,7 @@ pub(crate) fn sketch_corpus(
         })
         .collect();
     progress.finish();
-    Sketches::collect_profiled(&sk, per_doc)
+    Sketches::collect_profiled(&sk, per_doc.len(), per_doc)
 }
 
 #[cfg(test)]

@@ -404,11 +404,15 @@ where
         repeated: listing.repeated,
         ..Corpus::default()
     };
-    let mut mapped = Vec::new();
     let results: Vec<Result<FileRead<T>>> = listed
         .par_iter()
         .map(|entry| read_one_filtered(entry, opts, kept, &map, &|_| true, work))
         .collect();
+    // Documents are moved once, into room made once (growing by doubling
+    // copied them over and over, into new pages: serial time); one file's
+    // are taken as they are.
+    let total: usize = results.iter().flatten().map(|r| r.docs.len()).sum();
+    let mut mapped = Vec::new();
     for res in results {
         match res {
             Ok(mut read) => {
@@ -419,11 +423,18 @@ where
                 }
                 read.input.reference = is_reference(&read.input.path);
                 corpus.inputs.push(read.input);
-                for mut doc in read.docs {
+                for doc in &mut read.docs {
                     doc.input = idx;
-                    corpus.docs.push(doc);
                 }
-                mapped.extend(read.mapped);
+                if read.docs.len() == total {
+                    corpus.docs = read.docs;
+                    mapped = read.mapped;
+                } else {
+                    corpus.docs.reserve_exact(total - corpus.docs.len());
+                    mapped.reserve_exact(total - mapped.len());
+                    corpus.docs.append(&mut read.docs);
+                    mapped.append(&mut read.mapped);
+                }
             }
             Err(err) if opts.on_error == OnError::Skip && err.is_recoverable_input() => {
                 corpus
@@ -821,7 +832,14 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
     let path = entry.path.as_path();
     let (compression, lines) = stream::LineReader::open(path, opts.max_doc_bytes, work)?;
     let copy = lines.copy();
-    let result = stream_lines(path, lines, opts, kept, map, want);
+    // what the file holds, to make room for its documents once: its size
+    // when it is read as it is
+    let size = (compression == Compression::None)
+        .then(|| std::fs::metadata(path).ok())
+        .flatten()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.len());
+    let result = stream_lines(path, lines, size, opts, kept, map, want);
     // the reader thread is gone: the copy is this function's alone
     let copy = copy.and_then(|c| std::sync::Arc::into_inner(c)?.into_inner().ok());
     let (docs, mapped, skipped, bom, nonblank) = match result {
@@ -870,6 +888,7 @@ type Streamed<T> = (Vec<Document>, Vec<T>, Vec<Skipped>, usize, usize);
 fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
     path: &Path,
     mut lines: stream::LineReader,
+    size: Option<u64>,
     opts: &IngestOptions,
     kept: TextKept,
     map: &F,
@@ -911,8 +930,12 @@ fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
                 }
             }
         });
+        let mut first = true;
         for batch in rx {
             let stream::Lines { bytes, lines } = batch?;
+            let read_to = lines
+                .last()
+                .map(|l| l.offset + l.text.as_ref().map_or(0, |r| r.len()) as u64);
             if lines
                 .first()
                 .is_some_and(|l| l.lineno == 1 && l.offset == 3)
@@ -966,6 +989,19 @@ fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
                     Err(err) => return Err(err.into()),
                 }
             }
+            // Room for as many documents as the first batch says the file
+            // holds: growing by doubling, the vectors were copied again and
+            // again into new pages while the pool waited. Room never
+            // written takes no memory; if even its addresses cannot be
+            // had, the vectors grow as before.
+            if let (true, Some(size), Some(read_to)) = (first, size, read_to) {
+                let expected = (docs.len() as u64).saturating_mul(size) / read_to.max(1);
+                let more = (expected + expected / 16).saturating_sub(docs.len() as u64);
+                let more = usize::try_from(more).unwrap_or(0);
+                let _ = docs.try_reserve(more);
+                let _ = mapped.try_reserve(more);
+            }
+            first = false;
         }
         Ok(())
     })?;
