@@ -636,32 +636,6 @@ fn verify_threshold_3k(bencher: Bencher) {
     bench_pairs(bencher, |a, b| align::similarity_at_least(a, b, 0.8));
 }
 
-/// `verify::CharProfile::common_bound` on the same pairs (profiles built
-/// beforehand, as verification builds them once per document): the
-/// character-count bound without a pass over either text.
-#[divan::bench]
-fn verify_profile_bound_3k(bencher: Bencher) {
-    let pairs = &*PAIRS;
-    let profiles: Vec<(verify::CharProfile, verify::CharProfile)> = pairs
-        .iter()
-        .map(|(a, b)| {
-            let of = |t: &[char]| verify::CharProfile::of(t).unwrap();
-            (of(a), of(b))
-        })
-        .collect();
-    let utf8 = |v: &[char]| v.iter().map(|c| c.len_utf8()).sum::<usize>();
-    let total: usize = pairs.iter().map(|(a, b)| utf8(a) + utf8(b)).sum();
-    bencher
-        .counter(BytesCount::new(total))
-        .counter(ItemsCount::new(pairs.len()))
-        .bench(|| {
-            profiles
-                .iter()
-                .map(|(a, b)| black_box(a).common_bound(black_box(b)))
-                .sum::<usize>()
-        });
-}
-
 fn bench_pairs(bencher: Bencher, f: impl Fn(&[char], &[char]) -> f64 + Sync) {
     let pairs = &*PAIRS;
     let utf8 = |v: &[char]| v.iter().map(|c| c.len_utf8()).sum::<usize>();

@@ -9,8 +9,7 @@
 //! of each goes to candidate search (LSH banding for MinHash, Hamming
 //! search for SimHash), then to the prefilter (lengths, signatures), the
 //! ideograph-count bound (profiles the read pass made: no text is read back
-//! for a pair it drops), the character-count bound and the alignment that
-//! verifies them
+//! for a pair it drops) and the alignment that verifies them
 //! ([`crate::verify`]), a batch of texts at a time ([`VERIFY_BUDGET`]
 //! characters). Union-find groups the matches; each
 //! group keeps one copy ([`crate::cluster::Keep`]) and every member's
@@ -34,7 +33,7 @@ use crate::shingle::DEFAULT_CHAR_NGRAM;
 use crate::signature::hamming;
 use crate::sketch::{SketchKind, Sketches};
 use crate::util::{batches_by_cost, round4};
-use crate::verify::{self, CharProfile, VerifyOptions};
+use crate::verify::{self, VerifyOptions};
 
 /// Where document texts come from after sketching.
 pub(crate) enum Texts<'a> {
@@ -121,13 +120,12 @@ pub(crate) fn document_level(
     // Members of clusters are built from the texts verification loads
     // anyway; only the rest is read again at the end.
     let mut aligner = Aligner::new(corpus, texts, &lens, opts);
-    let (mut matches, hopeful, aligned) = aligner.verify_joining(&pairs, &mut uf, progress)?;
+    let (mut matches, aligned) = aligner.verify_joining(&pairs, &mut uf, progress)?;
     matches.retain(|m| m.similarity >= opts.threshold);
     progress.finish();
     show_count(progress, "candidate pairs", cands_len);
     show_count(progress, "after prefilter", prefiltered);
     show_count(progress, "after ideograph bound", pairs.len());
-    show_count(progress, "after character bound", hopeful);
     show_count(progress, "aligned", aligned);
     show_count(progress, "accepted", matches.len());
     matches.sort_unstable_by_key(|m| (m.a, m.b));
@@ -379,25 +377,17 @@ struct Loaded {
     members: Vec<Option<Member>>,
 }
 
-/// A document's normalised text, character profile and report member.
-type Normalised = (Vec<char>, Option<CharProfile>, Option<Member>);
-
-/// A loaded batch and, for verification, its documents' character profiles.
-struct Profiled {
-    loaded: Loaded,
-    profiles: Vec<Option<CharProfile>>,
-}
+/// A document's normalised text and report member.
+type Normalised = (Vec<char>, Option<Member>);
 
 /// Documents read and normalised at a time by one thread of
 /// [`Aligner::load`].
 const LOAD_CHUNK: usize = 64;
 
-/// The normalised texts of one batch of documents, and their character
-/// profiles when the batch is for verification.
+/// The normalised texts of one batch of documents.
 struct Batch<'s> {
     docs: &'s [u32],
     norm: &'s [Vec<char>],
-    profiles: &'s [Option<CharProfile>],
 }
 
 impl<'s> Batch<'s> {
@@ -407,12 +397,6 @@ impl<'s> Batch<'s> {
             Ok(i) => &self.norm[i],
             Err(_) => &[],
         }
-    }
-
-    /// The character profile of `d`, if the batch has one.
-    fn profile(&self, d: u32) -> Option<&'s CharProfile> {
-        let i = self.docs.binary_search(&d).ok()?;
-        self.profiles.get(i)?.as_ref()
     }
 }
 
@@ -445,44 +429,28 @@ impl<'a> Aligner<'a> {
     pub(crate) fn verify_all(&mut self, pairs: &[(u32, u32)]) -> Result<Vec<verify::Match>> {
         let threshold = self.opts.threshold;
         self.in_batches(pairs, true, &NoProgress, |batch, texts| {
-            let hopeful = verify::within_profile_bound(
-                batch,
-                |d| texts.text(d),
-                |d| texts.profile(d),
-                threshold,
-            );
-            verify::verify(&hopeful, |d| texts.text(d), threshold)
+            verify::verify(batch, |d| texts.text(d), threshold)
         })
     }
 
     /// Verifies candidate pairs (sorted): only pairs that could join two
     /// sets of `clusters` are aligned, and those at or above the threshold
-    /// join them ([`verify::verify_joins`]), after the character-count
-    /// bound ([`verify::within_profile_bound`]). Gives those matches, how
-    /// many pairs passed the bound, and how many were aligned.
+    /// join them ([`verify::verify_joins`]). Gives those matches and how
+    /// many pairs were aligned.
     fn verify_joining(
         &mut self,
         pairs: &[(u32, u32)],
         clusters: &mut UnionFind,
         progress: &dyn Progress,
-    ) -> Result<(Vec<verify::Match>, usize, usize)> {
+    ) -> Result<(Vec<verify::Match>, usize)> {
         let threshold = self.opts.threshold;
-        let (mut hopeful_pairs, mut aligned) = (0, 0);
+        let mut aligned = 0;
         let matches = self.in_batches(pairs, true, progress, |batch, texts| {
-            // pairs the character counts rule out would fail alignment: the
-            // clusters come out the same without them
-            let hopeful = verify::within_profile_bound(
-                batch,
-                |d| texts.text(d),
-                |d| texts.profile(d),
-                threshold,
-            );
-            hopeful_pairs += hopeful.len();
-            let joins = verify::verify_joins(&hopeful, |d| texts.text(d), threshold, clusters);
+            let joins = verify::verify_joins(batch, |d| texts.text(d), threshold, clusters);
             aligned += joins.aligned;
             joins.matches
         })?;
-        Ok((matches, hopeful_pairs, aligned))
+        Ok((matches, aligned))
     }
 
     /// `LCS / longer` of every pair (sorted), however low. Pairs whose texts
@@ -500,7 +468,6 @@ impl<'a> Aligner<'a> {
         let texts = Batch {
             docs: &last.docs,
             norm: &last.norm,
-            profiles: &[],
         };
         let verified = align(&here, &texts);
         self.add_members(&verified, &mut last);
@@ -524,12 +491,11 @@ impl<'a> Aligner<'a> {
         }
     }
 
-    /// The texts of `docs` (sorted) normalised, with their character
-    /// profiles if `profiles`, and their members when members are built.
-    /// Read a few at a time on each thread and dropped once normalised:
-    /// the read texts take the same memory over and over, and only the
-    /// normalised ones stay.
-    fn load(&self, docs: &[u32], profiles: bool) -> Result<Profiled> {
+    /// The texts of `docs` (sorted) normalised, and their members when
+    /// members are built. Read a few at a time on each thread and dropped
+    /// once normalised: the read texts take the same memory over and over,
+    /// and only the normalised ones stay.
+    fn load(&self, docs: &[u32]) -> Result<Loaded> {
         let (corpus, lens, opts) = (self.corpus, self.lens, self.opts);
         let parts: Vec<Result<Vec<Normalised>>> = docs
             .par_chunks(LOAD_CHUNK)
@@ -540,48 +506,36 @@ impl<'a> Aligner<'a> {
                     .zip(raw)
                     .map(|(&d, text)| {
                         let norm = normalize_chars(&text, &opts.normalize);
-                        let profile = if profiles {
-                            CharProfile::of(&norm)
-                        } else {
-                            None
-                        };
                         let chars = lens[d as usize] as usize;
                         let member = self
                             .with_members
                             .then(|| whole_doc_member(corpus, d as usize, &text, chars));
-                        (norm, profile, member)
+                        (norm, member)
                     })
                     .collect())
             })
             .collect();
-        let mut out = Profiled {
-            loaded: Loaded {
-                docs: docs.to_vec(),
-                norm: Vec::with_capacity(docs.len()),
-                members: Vec::with_capacity(docs.len()),
-            },
-            profiles: Vec::with_capacity(if profiles { docs.len() } else { 0 }),
+        let mut out = Loaded {
+            docs: docs.to_vec(),
+            norm: Vec::with_capacity(docs.len()),
+            members: Vec::with_capacity(docs.len()),
         };
         for part in parts {
-            for (norm, profile, member) in part? {
-                out.loaded.norm.push(norm);
-                out.loaded.members.push(member);
-                if profiles {
-                    out.profiles.push(profile);
-                }
+            for (norm, member) in part? {
+                out.norm.push(norm);
+                out.members.push(member);
             }
         }
         Ok(out)
     }
 
-    /// Runs `align` over batches of `pairs` whose documents fit the budget
-    /// (with their character profiles if `profiles`); the documents of the
-    /// matches it gives get members. With `profiles` (verification) the last
-    /// batch is kept.
+    /// Runs `align` over batches of `pairs` whose documents fit the budget;
+    /// the documents of the matches it gives get members. In `verifying`
+    /// the last batch is kept (for [`Aligner::similarities`]).
     fn in_batches<F>(
         &mut self,
         pairs: &[(u32, u32)],
-        profiles: bool,
+        verifying: bool,
         progress: &dyn Progress,
         mut align: F,
     ) -> Result<Vec<verify::Match>>
@@ -600,19 +554,14 @@ impl<'a> Aligner<'a> {
             |batch, docs| {
                 // one batch in memory at a time
                 self.last = None;
-                let Profiled {
-                    mut loaded,
-                    profiles: profiled,
-                } = self.load(docs, profiles)?;
+                let mut loaded = self.load(docs)?;
                 let texts = Batch {
                     docs,
                     norm: &loaded.norm,
-                    profiles: &profiled,
                 };
                 let verified = align(batch, &texts);
-                drop(profiled);
                 self.add_members(&verified, &mut loaded);
-                if profiles && self.with_members {
+                if verifying && self.with_members {
                     self.last = Some(loaded);
                 }
                 out.extend(verified);

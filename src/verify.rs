@@ -10,11 +10,18 @@
 //!    2b. ideograph counts: before any text is read back, the
 //!    [`IdeographProfile`]s the read pass made bound the similarity from
 //!    the ideographs two texts have in common (exact);
-//! 3. character counts: once the texts are loaded, `LCS ≤` the characters
-//!    two texts have in common, bounded from each text's [`CharProfile`]
-//!    (exact: never rejects a pair the alignment would accept);
-//! 4. [`crate::align::similarity_at_least`] on the normalised text
-//!    decides (with its own exact character-count bound and early stop).
+//! 3. [`crate::align::similarity_at_least`] on the normalised text
+//!    decides, its first step the exact character-count bound (`LCS ≤` the
+//!    characters two texts have in common, two passes over them), then the
+//!    alignment with its early stop.
+//!
+//! A bound from per-text character profiles between steps 2b and 3 (512
+//! one-byte buckets of each loaded text) cost more than it saved: it is
+//! weaker than step 3's own bound, every loaded text paid for its profile,
+//! and a pair it dropped saved only that bound's two passes. Without it,
+//! verification took 42.5 instead of 45 ms on the generated 10k corpus,
+//! 443 instead of 495 ms on 100k, and no longer on the 100k boilerplate
+//! corpus (688 against 701 ms), with the same clusters.
 //!
 //! Exact copies never reach this stage: they share an exact hash and join
 //! before candidate search, so no pair here has equal texts.
@@ -124,9 +131,9 @@ const IDEOGRAPH_BUCKETS: usize = 256;
 /// whose bound is below the threshold would fail alignment.
 ///
 /// 256 buckets bound nearly as well as 512 on text that shares a passage
-/// (98.8% of the pairs the 512-bucket [`CharProfile`] drops, against 67%
-/// for 128, in a sample of the 100k boilerplate corpus), at 260 bytes a
-/// document.
+/// (98.8% of the pairs a 512-bucket profile of all characters dropped,
+/// against 67% for 128, in a sample of the 100k boilerplate corpus), at
+/// 260 bytes a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdeographProfile {
     counts: [u8; IDEOGRAPH_BUCKETS],
@@ -263,78 +270,7 @@ pub fn within_ideograph_bound(
         .collect()
 }
 
-/// Buckets of a [`CharProfile`].
-const PROFILE_BUCKETS: usize = 512;
-
-/// A text's character counts folded into 512 one-byte buckets by a hash of the
-/// character. Folding only adds counts together, and `min(a + b, c + d) ≥
-/// min(a, c) + min(b, d)`, so `Σ min` over two profiles is at least the
-/// number of characters the texts have in common, which bounds their LCS:
-/// the character-count bound of [`crate::align`], from 512 bytes a text
-/// that are compared in a few dozen vector instructions instead of three
-/// passes over both texts. (1,024 two-byte buckets bound hardly better: on
-/// the 100k boilerplate corpus 41,017 pairs pass instead of 41,721, for 4×
-/// the memory.) Pairs that share a passage (boilerplate) but are
-/// otherwise unrelated fail it before any alignment.
-#[derive(Debug, Clone)]
-pub struct CharProfile(Box<[u8]>);
-
-impl CharProfile {
-    /// The profile of `text`; `None` when a bucket would count past 255
-    /// (long texts; their pairs are just aligned).
-    pub fn of(text: &[char]) -> Option<CharProfile> {
-        let mut counts = vec![0u8; PROFILE_BUCKETS].into_boxed_slice();
-        for &c in text {
-            // top 9 bits of a multiplicative hash: neighbouring code points
-            // (consecutive ideographs) land far apart
-            let n = &mut counts[((c as u32).wrapping_mul(0x9e37_79b1) >> 23) as usize];
-            *n = n.checked_add(1)?;
-        }
-        Some(CharProfile(counts))
-    }
-
-    /// At least the number of characters the two texts have in common
-    /// (counted with repeats), and so at least their LCS.
-    pub fn common_bound(&self, other: &CharProfile) -> usize {
-        self.0
-            .iter()
-            .zip(other.0.iter())
-            .map(|(&x, &y)| u32::from(x.min(y)))
-            .sum::<u32>() as usize
-    }
-}
-
-/// Step 3: the pairs whose [`CharProfile`]s leave `threshold` reachable
-/// (`text(d)` and `profile(d)` give document `d`'s normalised chars and
-/// profile; a pair without both profiles is kept). The rest would fail
-/// alignment: `LCS ≤ common_bound`, so `common_bound / longer < threshold`
-/// means `similarity < threshold`.
-pub fn within_profile_bound<'t, F, P>(
-    pairs: &[(u32, u32)],
-    text: F,
-    profile: P,
-    threshold: f64,
-) -> Vec<(u32, u32)>
-where
-    F: Fn(u32) -> &'t [char] + Sync,
-    P: Fn(u32) -> Option<&'t CharProfile> + Sync,
-{
-    pairs
-        .par_iter()
-        .copied()
-        .filter(|&(a, b)| {
-            let longer = text(a).len().max(text(b).len());
-            match (profile(a), profile(b)) {
-                (Some(pa), Some(pb)) if longer > 0 => {
-                    pa.common_bound(pb) as f64 / longer as f64 >= threshold
-                }
-                _ => true,
-            }
-        })
-        .collect()
-}
-
-/// Aligns each pair (step 4); `text(d)` gives document `d`'s normalised
+/// Aligns each pair (step 3); `text(d)` gives document `d`'s normalised
 /// chars. Only pairs at or above `threshold` come back, with their exact
 /// similarity (an alignment stops once the threshold is out of reach).
 pub fn verify<'t, F>(pairs: &[(u32, u32)], text: F, threshold: f64) -> Vec<Match>
@@ -499,21 +435,7 @@ mod tests {
     }
 
     #[test]
-    fn profile_bound_never_falls_below_the_lcs() {
-        let texts = family_texts();
-        let profiles: Vec<CharProfile> = texts
-            .iter()
-            .map(|t| CharProfile::of(t).expect("short text"))
-            .collect();
-        for (a, b) in all_pairs(texts.len()) {
-            let (a, b) = (a as usize, b as usize);
-            let lcs = align::lcs_len(&texts[a], &texts[b]);
-            assert!(profiles[a].common_bound(&profiles[b]) >= lcs, "{a} {b}");
-        }
-    }
-
-    #[test]
-    fn profile_bound_drops_texts_sharing_only_a_passage_and_keeps_every_match() {
+    fn ideograph_bound_drops_texts_sharing_only_a_passage_and_keeps_every_match() {
         // families as above, and two unrelated texts sharing 40% of a passage
         let mut rnd = crate::testutil::lcg(3);
         let passage = random_text(&mut rnd, 200, 3000);
@@ -524,11 +446,8 @@ mod tests {
             texts.push(t);
         }
         let (x, y) = (texts.len() as u32 - 2, texts.len() as u32 - 1);
-        let profiles: Vec<Option<CharProfile>> = texts.iter().map(|t| CharProfile::of(t)).collect();
         let text = |d: u32| texts[d as usize].as_slice();
-        let profile = |d: u32| profiles[d as usize].as_ref();
         let pairs = all_pairs(texts.len());
-        let kept = within_profile_bound(&pairs, text, profile, 0.8);
         // the ideograph bound, before texts are loaded (all ideographs here)
         let lens: Vec<u32> = texts.iter().map(|t| t.len() as u32).collect();
         let early: Vec<Option<Box<IdeographProfile>>> = texts
@@ -540,23 +459,17 @@ mod tests {
             })
             .collect();
         let kept_early = within_ideograph_bound(&pairs, &lens, &early, 0.8);
-        for kept in [&kept, &kept_early] {
-            assert!(
-                !kept.contains(&(x, y)),
-                "a shared passage alone is not a copy"
-            );
-            assert!(kept.len() < pairs.len());
-        }
-        // every pair the alignment accepts survives the bounds
+        assert!(
+            !kept_early.contains(&(x, y)),
+            "a shared passage alone is not a copy"
+        );
+        assert!(kept_early.len() < pairs.len());
+        // every pair the alignment accepts survives the bound
         let all = verify(&pairs, text, 0.8);
         assert!(!all.is_empty());
         for m in &all {
-            assert!(kept.contains(&(m.a, m.b)), "{m:?} dropped");
             assert!(kept_early.contains(&(m.a, m.b)), "{m:?} dropped early");
         }
-        // and a text too long to profile is always kept
-        let long = vec!['字'; 70_000];
-        assert!(CharProfile::of(&long).is_none());
     }
 
     /// Texts of every kind normalisation meets, in families: each family
