@@ -530,8 +530,9 @@ impl<'a> Aligner<'a> {
     }
 
     /// Runs `align` over batches of `pairs` whose documents fit the budget;
-    /// the documents of the matches it gives get members. In `verifying`
-    /// the last batch is kept (for [`Aligner::similarities`]).
+    /// the documents of the matches it gives get members. When
+    /// `verifying` and members are built, the last batch is kept (for
+    /// [`Aligner::similarities`]).
     fn in_batches<F>(
         &mut self,
         pairs: &[(u32, u32)],

@@ -138,7 +138,7 @@ const PREFETCH: usize = 8;
 /// documents listed in `docs`.
 ///
 /// Holds, per pass in flight, the keys of the bands of 16 rows (at most
-/// eight, 8 bytes a document each) and one band's table (8 to 16 bytes a
+/// eight, 8 bytes a document each) and one band's table (12 to 20 bytes a
 /// document), and the pairs found, before they are merged.
 pub fn band_candidates<S: Signatures + ?Sized>(
     sigs: &S,
@@ -258,8 +258,8 @@ fn hash_row(row: &[u32], band: u64) -> u64 {
 ///
 /// Keys go into an open-addressing table indexed by their top bits (they
 /// are evenly spread), at most half full, each slot the last of its key's
-/// documents, which chain back to the first: one probe a document, nearly
-/// always to an empty slot, where a counting sort of every band's keys
+/// documents, which chain back to the first: a probe or two a document,
+/// where a counting sort of every band's keys
 /// took four passes over them (and the sort of `n log n` before it, most of
 /// this stage's time). 4 bytes a slot and 4 a document.
 #[derive(Default)]
@@ -271,7 +271,7 @@ struct Grouper {
     /// [`EMPTY`] for the first.
     before: Vec<u32>,
     /// The slots of keys with two documents or more.
-    shared: Vec<u32>,
+    shared: Vec<usize>,
     /// One group's documents, sorted.
     group: Vec<u32>,
     /// The pairs found so far, `a << 32 | b` with `a < b`.
@@ -288,6 +288,8 @@ impl Grouper {
     /// star from its first.
     fn pairs(&mut self, keys: &[u64], docs: &[u32]) {
         let n = keys.len();
+        // indices are `u32` (documents are), `EMPTY` none of them
+        debug_assert!(n < EMPTY as usize);
         // at least twice as many slots as keys
         let bits = (usize::BITS - (2 * n).leading_zeros()).max(1);
         let (shift, mask) = (64 - bits, (1usize << bits) - 1);
@@ -306,7 +308,7 @@ impl Grouper {
                 }
                 if keys[last as usize] == k {
                     if self.before[last as usize] == EMPTY {
-                        self.shared.push(s as u32);
+                        self.shared.push(s);
                     }
                     self.before[i] = last;
                     self.slots[s] = i as u32;
@@ -318,7 +320,7 @@ impl Grouper {
         let pair = |a: u32, b: u32| u64::from(a.min(b)) << 32 | u64::from(a.max(b));
         for &s in &self.shared {
             self.group.clear();
-            let mut i = self.slots[s as usize];
+            let mut i = self.slots[s];
             while i != EMPTY {
                 self.group.push(docs[i as usize]);
                 i = self.before[i as usize];

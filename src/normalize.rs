@@ -964,15 +964,15 @@ fn units_with<const LANES: usize>(
 const PUNCT_BASES: [u32; 3] = [0x2010, 0x3000, 0xFF00];
 
 /// What [`char_units`] makes of the characters from each of
-/// [`PUNCT_BASES`] (`units[32 * t + j]` for `PUNCT_BASES[t] + j`): the one
-/// character it becomes, or [`ONE_MANY`] (gaps, nothing, several: the
-/// scalar step's business); bit `j` of `single[t]` says which are one
-/// character. Built from the definition the first time it is asked for.
+/// [`PUNCT_BASES`], built from the definition the first time it is asked
+/// for.
 #[cfg(target_arch = "x86_64")]
 struct Punct {
+    /// For [`units_vbmi`]: `units[32 * t + j]` is the one character
+    /// `PUNCT_BASES[t] + j` becomes, or [`ONE_MANY`] (gaps, nothing,
+    /// several: the scalar step's business).
     units: [u32; 96],
-    single: [u32; 3],
-    /// The same for [`units_avx2`], as bytes it looks up 16 at a time:
+    /// For [`units_avx2`], as bytes it looks up 16 at a time:
     /// `bytes[32 * t + j]` is the ASCII character `PUNCT_BASES[t] + j`
     /// becomes, or 0 when it stays itself; bit `j` of `byte_single[t]`
     /// says which are one of these (the rest, a mark made another
@@ -987,7 +987,6 @@ fn punct_table() -> &'static Punct {
     TABLE.get_or_init(|| {
         let mut t = Punct {
             units: [ONE_MANY; 96],
-            single: [0; 3],
             bytes: [0; 96],
             byte_single: [0; 3],
         };
@@ -1000,7 +999,6 @@ fn punct_table() -> &'static Punct {
             if char_units(ch, |c| got.push(c)) == GAP_NONE && got.len() == 1 {
                 let unit = got[0];
                 t.units[i] = unit as u32;
-                t.single[i / 32] |= 1 << (i % 32);
                 if unit == ch || unit.is_ascii() {
                     t.bytes[i] = if unit == ch { 0 } else { unit as u8 };
                     t.byte_single[i / 32] |= 1 << (i % 32);
@@ -1115,7 +1113,8 @@ unsafe fn units_vector<const LANES: usize>(
 
 /// [`units_vbmi`] with AVX2: at most 8 characters from 24 bytes, each
 /// 128-bit half decoding 4 (the upper half loaded from byte 12), the
-/// punctuation's units then looked up in `punct` one by one. `src`
+/// punctuation's units looked up in `punct.bytes` 16 at a time by byte
+/// shuffles. `src`
 /// holds 28 bytes and `out` room for 8 more characters ([`units_vector`]
 /// checks both).
 #[cfg(target_arch = "x86_64")]
@@ -1196,9 +1195,9 @@ unsafe fn units_avx2(src: &[u8], out: &mut Vec<char>, room: usize, punct: &Punct
     // SAFETY: 8 lanes fit in the spare capacity (`units_vector`); an
     // unaligned store.
     unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(out.len()).cast(), units) };
-    // SAFETY: the first `n` lanes hold chars (ideographs, or the table's
-    // entries of one character, made from chars) and become the vector's
-    // new elements.
+    // SAFETY: the first `n` lanes hold chars (ideographs, marks that stay
+    // themselves, or ASCII bytes from `punct.bytes`) and become the
+    // vector's new elements.
     unsafe { out.set_len(out.len() + n) };
     (n, (lanes(ideographs) & taken) as u16)
 }

@@ -20,8 +20,9 @@
 //! - **documents** (`src/documents.rs`): the sketches, texts read back a
 //!   bounded batch at a time ([`VERIFY_BUDGET`]) → document clusters (exact
 //!   copies, LSH or Hamming candidates, prefilter, alignment, union-find,
-//!   kept copy). Holds the band keys (~16 bytes a document a band) and one
-//!   batch of texts. The signatures and the ideograph profiles are dropped
+//!   kept copy). Holds, per LSH pass in flight, the keys of up to eight
+//!   bands (8 bytes a document each) and one band's table (12 to 20 bytes a
+//!   document), and one batch of texts. The signatures and the ideograph profiles are dropped
 //!   once the pairs are filtered, before any text is read back.
 //! - **blocks** ([`blocks`]): the documents not removed as duplicates →
 //!   block clusters (copies by document and character range). Normalised

@@ -12,13 +12,15 @@
 //!    the ideographs two texts have in common (exact);
 //! 3. [`crate::align::similarity_at_least`] on the normalised text
 //!    decides, its first step the exact character-count bound (`LCS ≤` the
-//!    characters two texts have in common, two passes over them), then the
-//!    alignment with its early stop.
+//!    characters two texts have in common, a pass over each text and one
+//!    to reset the counts), then the alignment with its early stop (texts
+//!    too large to align exactly, past [`crate::align::EXACT_BUDGET`], get
+//!    an anchored lower bound of their LCS instead, without the bound).
 //!
 //! A bound from per-text character profiles between steps 2b and 3 (512
 //! one-byte buckets of each loaded text) cost more than it saved: it is
 //! weaker than step 3's own bound, every loaded text paid for its profile,
-//! and a pair it dropped saved only that bound's two passes. Without it,
+//! and a pair it dropped saved only that bound's passes. Without it,
 //! verification took 42.5 instead of 45 ms on the generated 10k corpus,
 //! 443 instead of 495 ms on 100k, and no longer on the 100k boilerplate
 //! corpus (688 against 701 ms), with the same clusters.

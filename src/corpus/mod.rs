@@ -427,6 +427,7 @@ where
                     doc.input = idx;
                 }
                 if read.docs.len() == total {
+                    debug_assert!(corpus.docs.is_empty());
                     corpus.docs = read.docs;
                     mapped = read.mapped;
                 } else {
@@ -834,12 +835,12 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
     let copy = lines.copy();
     // what the file holds, to make room for its documents once: its size
     // when it is read as it is
-    let size = (compression == Compression::None)
+    let file_len = (compression == Compression::None)
         .then(|| std::fs::metadata(path).ok())
         .flatten()
         .filter(std::fs::Metadata::is_file)
         .map(|m| m.len());
-    let result = stream_lines(path, lines, size, opts, kept, map, want);
+    let result = stream_lines(path, lines, file_len, opts, kept, map, want);
     // the reader thread is gone: the copy is this function's alone
     let copy = copy.and_then(|c| std::sync::Arc::into_inner(c)?.into_inner().ok());
     let (docs, mapped, skipped, bom, nonblank) = match result {
@@ -888,7 +889,7 @@ type Streamed<T> = (Vec<Document>, Vec<T>, Vec<Skipped>, usize, usize);
 fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
     path: &Path,
     mut lines: stream::LineReader,
-    size: Option<u64>,
+    file_len: Option<u64>,
     opts: &IngestOptions,
     kept: TextKept,
     map: &F,
@@ -992,10 +993,11 @@ fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
             // Room for as many documents as the first batch says the file
             // holds: growing by doubling, the vectors were copied again and
             // again into new pages while the pool waited. Room never
-            // written takes no memory; if even its addresses cannot be
-            // had, the vectors grow as before.
-            if let (true, Some(size), Some(read_to)) = (first, size, read_to) {
-                let expected = (docs.len() as u64).saturating_mul(size) / read_to.max(1);
+            // written is address space, not memory, where the system
+            // overcommits (Linux does by default); where it cannot be had,
+            // the vectors grow as before.
+            if let (true, Some(file_len), Some(read_to)) = (first, file_len, read_to) {
+                let expected = (docs.len() as u64).saturating_mul(file_len) / read_to.max(1);
                 let more = (expected + expected / 16).saturating_sub(docs.len() as u64);
                 let more = usize::try_from(more).unwrap_or(0);
                 let _ = docs.try_reserve(more);
