@@ -259,9 +259,9 @@ fn hash_row(row: &[u32], band: u64) -> u64 {
 /// Keys go into an open-addressing table indexed by their top bits (they
 /// are evenly spread), at most half full, each slot the last of its key's
 /// documents, which chain back to the first: a probe or two a document,
-/// where a counting sort of every band's keys
-/// took four passes over them (and the sort of `n log n` before it, most of
-/// this stage's time). 4 bytes a slot and 4 a document.
+/// where a counting sort of every band's keys took four passes over them
+/// (and the sort of `n log n` before it, most of this stage's time).
+/// 4 bytes a slot and 4 a document.
 #[derive(Default)]
 struct Grouper {
     /// The table: for each slot, the index (into `keys`) of the last

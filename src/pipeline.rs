@@ -22,8 +22,9 @@
 //!   copies, LSH or Hamming candidates, prefilter, alignment, union-find,
 //!   kept copy). Holds, per LSH pass in flight, the keys of up to eight
 //!   bands (8 bytes a document each) and one band's table (12 to 20 bytes a
-//!   document), and one batch of texts. The signatures and the ideograph profiles are dropped
-//!   once the pairs are filtered, before any text is read back.
+//!   document), and one batch of texts. The signatures and the ideograph
+//!   profiles are dropped once the pairs are filtered, before any text is
+//!   read back.
 //! - **blocks** ([`blocks`]): the documents not removed as duplicates →
 //!   block clusters (copies by document and character range). Normalised
 //!   texts (5 bytes a character) are held all at once when `5·C ≤ M/2`,

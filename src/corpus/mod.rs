@@ -833,13 +833,8 @@ fn stream_jsonl<T: Send, F: Fn(&Document) -> T + Sync>(
     let path = entry.path.as_path();
     let (compression, lines) = stream::LineReader::open(path, opts.max_doc_bytes, work)?;
     let copy = lines.copy();
-    // what the file holds, to make room for its documents once: its size
-    // when it is read as it is
-    let file_len = (compression == Compression::None)
-        .then(|| std::fs::metadata(path).ok())
-        .flatten()
-        .filter(std::fs::Metadata::is_file)
-        .map(|m| m.len());
+    // what the file holds, to make room for its documents once
+    let file_len = lines.file_len();
     let result = stream_lines(path, lines, file_len, opts, kept, map, want);
     // the reader thread is gone: the copy is this function's alone
     let copy = copy.and_then(|c| std::sync::Arc::into_inner(c)?.into_inner().ok());
@@ -934,8 +929,10 @@ fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
         let mut first = true;
         for batch in rx {
             let stream::Lines { bytes, lines } = batch?;
+            // how far into the file the first batch reached
             let read_to = lines
                 .last()
+                .filter(|_| first)
                 .map(|l| l.offset + l.text.as_ref().map_or(0, |r| r.len()) as u64);
             if lines
                 .first()
@@ -996,7 +993,7 @@ fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
             // written is address space, not memory, where the system
             // overcommits (Linux does by default); where it cannot be had,
             // the vectors grow as before.
-            if let (true, Some(file_len), Some(read_to)) = (first, file_len, read_to) {
+            if let (Some(file_len), Some(read_to)) = (file_len, read_to) {
                 let expected = (docs.len() as u64).saturating_mul(file_len) / read_to.max(1);
                 let more = (expected + expected / 16).saturating_sub(docs.len() as u64);
                 let more = usize::try_from(more).unwrap_or(0);

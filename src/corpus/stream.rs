@@ -256,6 +256,12 @@ impl LineReader {
         Ok((compression, lr))
     }
 
+    /// The length of the file when it was opened, if it is read by mapping
+    /// (a plain regular file): what its lines are read from.
+    pub(super) fn file_len(&self) -> Option<u64> {
+        self.mapped.as_ref().map(|m| m.len)
+    }
+
     /// The decompressed copy, if one is made: complete once the last
     /// batch is read.
     pub(super) fn copy(&self) -> Option<Arc<Mutex<Copy>>> {
