@@ -322,14 +322,25 @@ pub(crate) fn clusters_of(
         .filter(|d| !built.contains_key(d))
         .collect();
     missing.sort_unstable();
+    // by place in `missing` (batches are consecutive runs of it), not into
+    // `built`: growing that table moved every member it held
+    let mut made: Vec<Option<Member>> = Vec::with_capacity(missing.len());
     texts.batches(corpus, &missing, lens, |batch, batch_texts| {
-        let made: Vec<Member> = batch
-            .par_iter()
-            .zip(batch_texts)
-            .map(|(&d, text)| whole_doc_member(corpus, d as usize, text, lens[d as usize] as usize))
-            .collect();
-        built.extend(batch.iter().copied().zip(made));
+        made.par_extend(batch.par_iter().zip(batch_texts).map(|(&d, text)| {
+            Some(whole_doc_member(
+                corpus,
+                d as usize,
+                text,
+                lens[d as usize] as usize,
+            ))
+        }));
     })?;
+    let mut take = |d: u32| {
+        built.remove(&d).or_else(|| {
+            let i = missing.binary_search(&d).ok()?;
+            made.get_mut(i)?.take()
+        })
+    };
     let clusters = groups
         .iter()
         .zip(keeps)
@@ -338,7 +349,7 @@ pub(crate) fn clusters_of(
             let ms: Vec<Member> = g
                 .iter()
                 .filter_map(|d| {
-                    let mut m = built.remove(d)?;
+                    let mut m = take(*d)?;
                     m.similarity = round4(similarity(g[k], *d));
                     Some(m)
                 })
@@ -481,6 +492,10 @@ impl<'a> Aligner<'a> {
     /// Gives every document of `verified` that has no report member yet
     /// its member from `loaded`.
     fn add_members(&mut self, verified: &[verify::Match], loaded: &mut Loaded) {
+        // room for every document of the batch at once: growing the
+        // table by doubling rehashed it into fresh pages several times
+        self.members
+            .reserve(loaded.docs.len().min(2 * verified.len()));
         for d in verified.iter().flat_map(|m| [m.a, m.b]) {
             let Ok(i) = loaded.docs.binary_search(&d) else {
                 continue;

@@ -593,7 +593,15 @@ fn clean_with<const LANES: usize>(
                     rest &= rest - 1;
                 }
                 i += 3 * k;
-                continue;
+                // a full vector: the next may be one too; else the
+                // character that stopped it goes the scalar way now, not
+                // after a vector that would take nothing
+                if k == LANES {
+                    continue;
+                }
+                if i >= bytes.len() {
+                    break;
+                }
             }
         }
         if let Some(c) = ideograph_at(bytes, i) {
