@@ -926,65 +926,27 @@ fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
                 }
             }
         });
-        let mut first = true;
-        for batch in rx {
-            let stream::Lines { bytes, lines } = batch?;
-            // how far into the file the first batch reached
-            let read_to = lines
-                .last()
-                .filter(|_| first)
-                .map(|l| l.offset + l.text.as_ref().map_or(0, |r| r.len()) as u64);
-            if lines
-                .first()
-                .is_some_and(|l| l.lineno == 1 && l.offset == 3)
-            {
-                bom = 3;
-            }
-            let parsed: Vec<Parsed<T>> = lines
-                .into_par_iter()
-                .with_min_len(64)
-                .map(|line| {
-                    let (lineno, offset) = (line.lineno, line.offset);
-                    let text = match line.text_in(path, &bytes) {
-                        Ok(t) => t,
-                        Err(e) => return Parsed::Doc(Err(e)),
-                    };
-                    if text.trim().is_empty() {
-                        return Parsed::Blank;
-                    }
-                    if !want(lineno) {
-                        return Parsed::Unwanted;
-                    }
-                    Parsed::Doc(jsonl::parse_line(path, lineno, text, opts).map(|mut doc| {
-                        doc.offset = offset;
-                        let t = map(&doc);
-                        if kept == TextKept::No {
-                            doc.text = String::new();
-                        }
-                        (doc, t)
-                    }))
-                })
-                .collect();
-            // the reader may be gone (it stops after the last batch)
-            let _ = back.send(bytes);
+        // What the pool made of a batch goes into the vectors while it
+        // parses the next one: on the main thread between batches, the
+        // copies (and the first touch of the room made for them) left a
+        // core idle.
+        let mut pending: Option<(Vec<Parsed<T>>, Option<u64>)> = None;
+        let mut keep = |(parsed, read_to): (Vec<Parsed<T>>, Option<u64>)| -> Result<()> {
             nonblank += parsed
                 .iter()
                 .filter(|p| !matches!(p, Parsed::Blank))
                 .count();
-            let parsed = parsed.into_iter().filter_map(|p| match p {
-                Parsed::Doc(r) => Some(r),
-                Parsed::Blank | Parsed::Unwanted => None,
-            });
             for p in parsed {
                 match p {
-                    Ok((doc, t)) => {
+                    Parsed::Doc(Ok((doc, t))) => {
                         docs.push(doc);
                         mapped.push(t);
                     }
-                    Err(err) if opts.on_error == OnError::Skip => {
+                    Parsed::Doc(Err(err)) if opts.on_error == OnError::Skip => {
                         skipped.push(Skipped::of(path, &err));
                     }
-                    Err(err) => return Err(err.into()),
+                    Parsed::Doc(Err(err)) => return Err(err),
+                    Parsed::Blank | Parsed::Unwanted => {}
                 }
             }
             // Room for as many documents as the first batch says the file
@@ -1000,7 +962,59 @@ fn stream_lines<T: Send, F: Fn(&Document) -> T + Sync>(
                 let _ = docs.try_reserve(more);
                 let _ = mapped.try_reserve(more);
             }
+            Ok(())
+        };
+        let mut first = true;
+        for batch in rx {
+            let stream::Lines { bytes, lines } = batch?;
+            // how far into the file the first batch reached
+            let read_to = lines
+                .last()
+                .filter(|_| first)
+                .map(|l| l.offset + l.text.as_ref().map_or(0, |r| r.len()) as u64);
             first = false;
+            if lines
+                .first()
+                .is_some_and(|l| l.lineno == 1 && l.offset == 3)
+            {
+                bom = 3;
+            }
+            let parse = || -> Vec<Parsed<T>> {
+                lines
+                    .into_par_iter()
+                    .with_min_len(64)
+                    .map(|line| {
+                        let (lineno, offset) = (line.lineno, line.offset);
+                        let text = match line.text_in(path, &bytes) {
+                            Ok(t) => t,
+                            Err(e) => return Parsed::Doc(Err(e)),
+                        };
+                        if text.trim().is_empty() {
+                            return Parsed::Blank;
+                        }
+                        if !want(lineno) {
+                            return Parsed::Unwanted;
+                        }
+                        Parsed::Doc(jsonl::parse_line(path, lineno, text, opts).map(|mut doc| {
+                            doc.offset = offset;
+                            let t = map(&doc);
+                            if kept == TextKept::No {
+                                doc.text = String::new();
+                            }
+                            (doc, t)
+                        }))
+                    })
+                    .collect()
+            };
+            let (parsed, kept_before) =
+                rayon::join(parse, || pending.take().map_or(Ok(()), &mut keep));
+            // the reader may be gone (it stops after the last batch)
+            let _ = back.send(bytes);
+            kept_before?;
+            pending = Some((parsed, read_to));
+        }
+        if let Some(last) = pending {
+            keep(last)?;
         }
         Ok(())
     })?;
