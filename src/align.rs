@@ -86,19 +86,7 @@ pub fn lcs_at_least(a: &[char], b: &[char], need: usize) -> usize {
     let need_inner = need.saturating_sub(pre + suf);
     let words = short.len().div_ceil(64);
     let inner = if words.saturating_mul(long.len()) <= EXACT_BUDGET {
-        // The characters two texts have in common bound their LCS: texts
-        // that merely share a passage or a style fail here in linear time.
-        let common = common_chars(short, long);
-        if common < need_inner {
-            return pre + suf + common;
-        }
-        let hint = if need_inner > 0 {
-            common - (common - need_inner) / HINT_SLACK
-        } else {
-            // the exact LCS, however low: the texts of one cluster
-            common - common / EXACT_HINT_SLACK
-        };
-        lcs_bitparallel(short, long, hint, need_inner)
+        lcs_bitparallel(short, long, need_inner)
     } else {
         lcs_anchored(a, b)
     };
@@ -167,8 +155,11 @@ struct Slots {
     masks: Vec<u64>,
     spans: Vec<(u32, u32)>,
     /// The slot of each character of the short text
-    /// ([`Slots::build_zeroed`]).
+    /// ([`Slots::assign_slots`]).
     slot_of: Vec<u32>,
+    /// The count of each slot in the short text, used up by
+    /// [`Slots::common_with`].
+    counts: Vec<u32>,
     v: Vec<u64>,
 }
 
@@ -251,13 +242,34 @@ impl Slots {
             masks: Vec::new(),
             spans: Vec::new(),
             slot_of: Vec::new(),
+            counts: Vec::new(),
             v: Vec::new(),
         }
     }
 
     /// [`lcs_bitparallel`] with these tables (left to be cleared).
-    fn lcs(&mut self, short: &[char], long: &[char], hint: usize, need: usize) -> usize {
-        self.build_masks(short);
+    fn lcs(&mut self, short: &[char], long: &[char], need: usize) -> usize {
+        let words = short.len().div_ceil(64);
+        self.spans.clear();
+        // The characters two texts have in common bound their LCS: texts
+        // that merely share a passage or a style fail here in linear time,
+        // counted through the slots the masks are built with.
+        self.assign_slots(short);
+        let common = self.common_with(long);
+        if common < need {
+            return common;
+        }
+        let hint = if need > 0 {
+            common - (common - need) / HINT_SLACK
+        } else {
+            // the exact LCS, however low: the texts of one cluster
+            common - common / EXACT_HINT_SLACK
+        };
+        if words <= ZEROED_WORDS {
+            self.fill_zeroed(words);
+        } else {
+            self.build_spans(short);
+        }
         let m = short.len();
         let lcs = if hint > need {
             // A close copy's LCS sits near the character-count bound (a
@@ -285,23 +297,21 @@ impl Slots {
         lcs
     }
 
-    /// The match masks of `short`: slot `s` (in order of first occurrence)
-    /// has words `s * words ..` of `masks`, valid within its span
-    /// (`spans[s]`, first and last word with a bit set). A text of at most
-    /// [`ZEROED_WORDS`] words has every word of every mask zeroed (a
-    /// narrow band reads them all); in a longer one
-    /// words outside the span are left from earlier pairs and never read,
-    /// so no pair pays for zeroing a mask of every word per distinct
-    /// character.
-    fn build_masks(&mut self, short: &[char]) {
+    /// The match masks of `short` (its slots assigned, [`Slots::assign_slots`]):
+    /// slot `s` (in order of first occurrence) has words `s * words ..` of
+    /// `masks`, valid within its span (`spans[s]`, first and last word with
+    /// a bit set). A text of at most [`ZEROED_WORDS`] words has every word
+    /// of every mask zeroed ([`Slots::fill_zeroed`]: a narrow band reads them
+    /// all); in a longer one (here) words outside the span are left from
+    /// earlier pairs and never read, so no pair pays for zeroing a mask of
+    /// every word per distinct character.
+    fn build_spans(&mut self, short: &[char]) {
         let words = short.len().div_ceil(64);
         self.spans.clear();
-        if words <= ZEROED_WORDS {
-            self.build_zeroed(short, words);
-            return;
-        }
         for (i, &c) in short.iter().enumerate() {
             let next = self.spans.len() as u32;
+            // assigned in this order already: a first occurrence finds the
+            // next slot
             let slot = self.get_or_insert(c, next) as usize;
             let (at, w) = (slot * words, i / 64);
             if slot == self.spans.len() {
@@ -322,12 +332,13 @@ impl Slots {
         }
     }
 
-    /// [`Slots::build_masks`] of a text of `words` words, at most
-    /// [`ZEROED_WORDS`], every mask zeroed whole. Whether a character is
-    /// new is a coin toss in CJK text (half its characters are first
-    /// occurrences), so the slots are found without a branch on it, then
-    /// the bits set in a second pass.
-    fn build_zeroed(&mut self, short: &[char], words: usize) {
+    /// Gives each character of `short` its slot, in
+    /// order of first occurrence (`slot_of`), and each slot the word where
+    /// it starts (`spans`) and its count in `short` (`counts`). Whether a
+    /// character is new is a coin toss in CJK text (half its characters
+    /// are first occurrences), so the slots are found without a branch on
+    /// it.
+    fn assign_slots(&mut self, short: &[char]) {
         let mut slots = std::mem::take(&mut self.slot_of);
         slots.clear();
         // room for every character to be new: written before it is known
@@ -357,17 +368,47 @@ impl Slots {
         }
         self.used.truncate(used);
         self.spans.truncate(n as usize);
-        let need = n as usize * words;
+        self.counts.clear();
+        self.counts.resize(n as usize, 0);
+        for &slot in &slots {
+            self.counts[slot as usize] += 1;
+        }
+        self.slot_of = slots;
+    }
+
+    /// `Σ over characters c of min(count in short, count in long)`, the
+    /// short text's slots assigned ([`Slots::assign_slots`]): an upper
+    /// bound on the LCS, in one pass over `long` (`counts` used up).
+    fn common_with(&mut self, long: &[char]) -> usize {
+        let mut common = 0usize;
+        for &c in long {
+            if let Some(slot) = self.get(c) {
+                let n = &mut self.counts[slot as usize];
+                // without a branch: whether a character is still in the
+                // short text's counts is no pattern a predictor learns
+                let held = u32::from(*n > 0);
+                *n -= held;
+                common += held as usize;
+            }
+        }
+        common
+    }
+
+    /// The masks of a text of `words` words (at most [`ZEROED_WORDS`]),
+    /// its slots assigned ([`Slots::assign_slots`]), every mask zeroed
+    /// whole.
+    fn fill_zeroed(&mut self, words: usize) {
+        let n = self.spans.len();
+        let need = n * words;
         if self.masks.len() < need {
             self.masks.resize(need.max(2 * self.masks.len()), 0);
         }
         self.masks[..need].fill(0);
-        for (i, &slot) in slots.iter().enumerate() {
+        for (i, &slot) in self.slot_of.iter().enumerate() {
             let (slot, w) = (slot as usize, i / 64);
             self.masks[slot * words + w] |= 1u64 << (i % 64);
             self.spans[slot].1 = w as u32;
         }
-        self.slot_of = slots;
     }
 
     /// The LCS of the `m` characters whose masks are built and `long`,
@@ -380,7 +421,7 @@ impl Slots {
         let mut v = std::mem::take(&mut self.v);
         v.clear();
         v.resize(words, !0u64);
-        // every word of every mask is valid (`build_masks`), not only spans
+        // every word of every mask is valid (`Slots::fill_zeroed`), not only spans
         let zeroed = words <= ZEROED_WORDS;
         // Ukkonen's band: an alignment with `need` matches leaves at most
         // `m - need` characters of `short` and `n - need` of `long`
@@ -531,59 +572,19 @@ thread_local! {
 }
 
 /// Hyyrö's LCS of `short` and `long` (`short` no longer), exact when it is
-/// at least `need`, otherwise some value below `need`; first tried in the
-/// narrower band of `hint` (at least `need`) when that is larger.
-fn lcs_bitparallel(short: &[char], long: &[char], hint: usize, need: usize) -> usize {
+/// at least `need`, otherwise some value below `need`: the characters the
+/// texts have in common when those fall short of it, else what the
+/// alignment gives, first tried in the narrower band of a hint near that
+/// bound.
+fn lcs_bitparallel(short: &[char], long: &[char], need: usize) -> usize {
     SLOTS.with(|cell| match cell.try_borrow_mut() {
         Ok(mut slots) => {
-            let n = slots.lcs(short, long, hint, need);
+            let n = slots.lcs(short, long, need);
             slots.clear();
             n
         }
         // not reachable (no re-entrance), but never panic for it
-        Err(_) => Slots::new().lcs(short, long, hint, need),
-    })
-}
-
-/// `Σ over characters c of min(count in a, count in b)`: an upper bound on
-/// the LCS, in two passes over a per-thread count table.
-fn common_chars(a: &[char], b: &[char]) -> usize {
-    thread_local! {
-        static COUNTS: std::cell::RefCell<(Box<Table>, FxMap<char, u32>)> =
-            std::cell::RefCell::new((new_table(0), FxMap::default()));
-    }
-    let count = |counts: &mut (Box<Table>, FxMap<char, u32>)| {
-        let (table, other) = counts;
-        for &c in a {
-            match table_index(c) {
-                Some(i) => table[i] += 1,
-                None => *other.entry(c).or_insert(0) += 1,
-            }
-        }
-        let mut common = 0usize;
-        for &c in b {
-            let n = match table_index(c) {
-                Some(i) => &mut table[i],
-                None => other.entry(c).or_insert(0),
-            };
-            // without a branch: whether a character is still in `a`'s
-            // counts is no pattern a predictor learns
-            let held = u32::from(*n > 0);
-            *n -= held;
-            common += held as usize;
-        }
-        for &c in a {
-            if let Some(i) = table_index(c) {
-                table[i] = 0;
-            }
-        }
-        other.clear();
-        common
-    };
-    COUNTS.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut counts) => count(&mut counts),
-        // not reachable (no re-entrance), but never panic for it
-        Err(_) => count(&mut (new_table(0), FxMap::default())),
+        Err(_) => Slots::new().lcs(short, long, need),
     })
 }
 
