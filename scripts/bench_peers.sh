@@ -13,8 +13,9 @@
 #
 # For each size N it uses $BENCH_ROOT/data/c${N}_s${SEED}.jsonl (generated with
 # shared/bench/make_corpus.py when missing), builds `cargo build --release`,
-# and runs each ROUNDS times back to back under /usr/bin/time -v (wall time from the
-# nanosecond clock, peak RSS the largest of the rounds):
+# and runs each ROUNDS times back to back under scripts/timed.py (wall time from the
+# command's fork to its reaping on the nanosecond clock, nothing else started in
+# between; peak RSS the largest of the rounds, from wait4):
 #   neardup          scan --level doc with default parameters
 #   neardup-minhash  the same with 128-permutation MinHash (--method minhash)
 #   neardup-peerparams  the same with the peers' --ngram 5 --perms 128 --bands 16 --rows 8
@@ -70,11 +71,10 @@ run() {
   [ "$n" -ge 1000000 ] && rounds=1
   echo ">> $tool on $n docs ($mb MB), $rounds round(s)" >&2
   for ((r = 1; r <= rounds; r++)); do
-    start=$(date +%s%N)
-    /usr/bin/time -v -o "$timef" timeout -k 10 "$TIMEOUT" "$@" > "$log" 2>&1
+    # the command alone: its fork to its reaping (scripts/timed.py)
+    wall=$(python3 "$HERE/timed.py" "$TIMEOUT" "$timef" "$log" -- "$@")
     rc=$?
-    end=$(date +%s%N)
-    walls="$walls $(( (end - start) / 1000000 ))"
+    walls="$walls ${wall:-0}"
     rss=$(python3 -c "import sys; print(max(float(sys.argv[1]), float(sys.argv[2])))" "$rss" "$(rss_of "$timef")")
     [ "$rc" -eq 0 ] || break
   done
