@@ -297,14 +297,15 @@ impl Slots {
         lcs
     }
 
-    /// The match masks of `short` (its slots assigned, [`Slots::assign_slots`]):
-    /// slot `s` (in order of first occurrence) has words `s * words ..` of
-    /// `masks`, valid within its span (`spans[s]`, first and last word with
-    /// a bit set). A text of at most [`ZEROED_WORDS`] words has every word
-    /// of every mask zeroed ([`Slots::fill_zeroed`]: a narrow band reads them
-    /// all); in a longer one (here) words outside the span are left from
-    /// earlier pairs and never read, so no pair pays for zeroing a mask of
-    /// every word per distinct character.
+    /// The match masks of `short`, its slots assigned
+    /// ([`Slots::assign_slots`]): slot `s` (in order of first occurrence)
+    /// has words `s * words ..` of `masks`, valid within its span
+    /// (`spans[s]`, first and last word with a bit set). A text of at most
+    /// [`ZEROED_WORDS`] words has every word of every mask zeroed
+    /// ([`Slots::fill_zeroed`]: a narrow band reads them all); in a longer
+    /// one (here) words outside the span are left from earlier pairs and
+    /// never read, so no pair pays for zeroing a mask of every word per
+    /// distinct character.
     fn build_spans(&mut self, short: &[char]) {
         let words = short.len().div_ceil(64);
         self.spans.clear();
@@ -332,12 +333,11 @@ impl Slots {
         }
     }
 
-    /// Gives each character of `short` its slot, in
-    /// order of first occurrence (`slot_of`), and each slot the word where
-    /// it starts (`spans`) and its count in `short` (`counts`). Whether a
-    /// character is new is a coin toss in CJK text (half its characters
-    /// are first occurrences), so the slots are found without a branch on
-    /// it.
+    /// Gives each character of `short` its slot, in order of first
+    /// occurrence (`slot_of`), and each slot the word where it starts
+    /// (`spans`) and its count in `short` (`counts`). Whether a character
+    /// is new is a coin toss in CJK text (half its characters are first
+    /// occurrences), so the slots are found without a branch on it.
     fn assign_slots(&mut self, short: &[char]) {
         let mut slots = std::mem::take(&mut self.slot_of);
         slots.clear();
@@ -421,7 +421,7 @@ impl Slots {
         let mut v = std::mem::take(&mut self.v);
         v.clear();
         v.resize(words, !0u64);
-        // every word of every mask is valid (`Slots::fill_zeroed`), not only spans
+        // every word of every mask is valid (`fill_zeroed`), not only spans
         let zeroed = words <= ZEROED_WORDS;
         // Ukkonen's band: an alignment with `need` matches leaves at most
         // `m - need` characters of `short` and `n - need` of `long`
