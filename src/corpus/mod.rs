@@ -1320,6 +1320,51 @@ mod reload_tests {
 mod id_tests {
     use super::*;
 
+    /// Records past the first batches (one of 1 MB, then 2 and 4 MB) keep
+    /// their order, and the first bad one is the one reported: what the pool
+    /// made of one batch is kept while it parses the next.
+    #[test]
+    fn records_across_batches_keep_their_order_and_the_first_bad_one_is_named() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("c.jsonl");
+        let text = "正文".repeat(600);
+        let n = 2_000;
+        // bad records in the second and the third batch (~3.6 KB a line)
+        let bad = [700usize, 1_500];
+        let body: String = (1..=n)
+            .map(|i| {
+                if bad.contains(&i) {
+                    "{not json\n".to_string()
+                } else {
+                    format!(
+                        "{}\n",
+                        serde_json::json!({"id": format!("d{i}"), "text": text})
+                    )
+                }
+            })
+            .collect();
+        assert!(body.len() > 6 << 20, "reaches a third batch");
+        std::fs::write(&path, body).expect("write");
+        let err = read_corpus(std::slice::from_ref(&path), &IngestOptions::default())
+            .expect_err("a bad record stops the read")
+            .to_string();
+        assert!(err.contains(&format!(":{}", bad[0])), "{err}");
+        assert!(!err.contains(&format!(":{}", bad[1])), "{err}");
+        let opts = IngestOptions {
+            on_error: OnError::Skip,
+            ..IngestOptions::default()
+        };
+        let corpus = read_corpus(&[path], &opts).expect("reads");
+        let want: Vec<String> = (1..=n)
+            .filter(|i| !bad.contains(i))
+            .map(|i| format!("d{i}"))
+            .collect();
+        let got: Vec<&str> = corpus.docs.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(got, want);
+        assert_eq!(corpus.skipped.len(), 2);
+        assert!(corpus.skipped[0].error.contains(&format!(":{}", bad[0])));
+    }
+
     #[test]
     fn a_repeated_id_gets_its_line_and_never_takes_an_id_in_use() {
         let dir = tempfile::tempdir().expect("temp dir");
