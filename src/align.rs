@@ -212,8 +212,9 @@ const TABLE_SIZE: usize = 0x30000;
 /// A per-thread character table (fixed size: no bounds check on lookup).
 type Table = [u32; TABLE_SIZE];
 
-fn new_table(fill: u32) -> Box<Table> {
-    vec![fill; TABLE_SIZE]
+/// A table of [`TABLE_SIZE`] entries, every one [`NO_SLOT`].
+fn new_table() -> Box<Table> {
+    vec![NO_SLOT; TABLE_SIZE]
         .into_boxed_slice()
         .try_into()
         .unwrap_or_else(|_| unreachable!("the table has TABLE_SIZE entries"))
@@ -236,7 +237,7 @@ fn table_index(c: char) -> Option<usize> {
 impl Slots {
     fn new() -> Slots {
         Slots {
-            table: new_table(NO_SLOT),
+            table: new_table(),
             used: Vec::new(),
             other: FxMap::default(),
             masks: Vec::new(),
